@@ -1,0 +1,244 @@
+//! Configuration read once from the environment into typed structs.
+//!
+//! Every variable name used anywhere in the project is declared here, so a grep finds all of
+//! them. Reading collects every problem before failing, so a misconfigured deployment is
+//! fixed in one round trip instead of one variable at a time.
+
+use std::{collections::HashMap, fmt, time::Duration};
+
+use ed25519_dalek::VerifyingKey;
+use url::Url;
+
+use crate::discord::{custom_id::StateKey, signature::DEFAULT_MAX_AGE};
+
+/// Hex-encoded Ed25519 public key of the Discord application.
+pub const DISCORD_PUBLIC_KEY: &str = "DISCORD_PUBLIC_KEY";
+/// The Discord application's id (a snowflake).
+pub const DISCORD_APPLICATION_ID: &str = "DISCORD_APPLICATION_ID";
+/// The bot token. A secret: never logged.
+pub const DISCORD_BOT_TOKEN: &str = "DISCORD_BOT_TOKEN";
+/// Base URL of Discord's REST API; the sandbox replaces it in tests and locally.
+pub const DISCORD_API_BASE_URL: &str = "DISCORD_API_BASE_URL";
+/// Base URL of the hosted settings page.
+pub const SETTINGS_URL: &str = "SETTINGS_URL";
+/// The DynamoDB table holding every mapping.
+pub const TABLE_NAME: &str = "TABLE_NAME";
+/// SQS queue for channel jobs.
+pub const CHANNEL_QUEUE_URL: &str = "CHANNEL_QUEUE_URL";
+/// SQS queue for member sync jobs.
+pub const SYNC_QUEUE_URL: &str = "SYNC_QUEUE_URL";
+/// Secret (at least 32 bytes) that signs state carried in component `custom_id`s.
+pub const STATE_SIGNING_KEY: &str = "STATE_SIGNING_KEY";
+/// How far (in seconds, either way) a signed request's timestamp may be from now.
+pub const SIGNATURE_MAX_AGE_SECS: &str = "SIGNATURE_MAX_AGE_SECS";
+
+/// Discord's production API; used when `DISCORD_API_BASE_URL` is not set.
+pub const DEFAULT_DISCORD_API_BASE_URL: &str = "https://discord.com/api/v10";
+
+/// Where configuration values come from: the process environment in production, a map in tests.
+pub trait EnvSource {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+/// One problem with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarProblem {
+    Missing { name: &'static str },
+    Malformed { name: &'static str, reason: String },
+}
+
+impl fmt::Display for VarProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing { name } => write!(f, "{name} is not set"),
+            Self::Malformed { name, reason } => write!(f, "{name} is malformed: {reason}"),
+        }
+    }
+}
+
+/// Every problem found while reading a configuration. Values are never included: some are secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<VarProblem>,
+}
+
+/// Reads variables one by one, remembering every problem until [`EnvReader::finish`].
+struct EnvReader<'a> {
+    source: &'a dyn EnvSource,
+    problems: Vec<VarProblem>,
+}
+
+impl<'a> EnvReader<'a> {
+    fn new(source: &'a dyn EnvSource) -> Self {
+        Self { source, problems: Vec::new() }
+    }
+
+    /// An optional variable; empty counts as unset.
+    fn optional<T>(&mut self, name: &'static str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.source.get(name).filter(|value| !value.trim().is_empty())?;
+        match parse(raw.trim()) {
+            Ok(value) => Some(value),
+            Err(reason) => {
+                self.problems.push(VarProblem::Malformed { name, reason });
+                None
+            }
+        }
+    }
+
+    fn required<T>(&mut self, name: &'static str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        if self.source.get(name).is_none_or(|value| value.trim().is_empty()) {
+            self.problems.push(VarProblem::Missing { name });
+            return None;
+        }
+        self.optional(name, parse)
+    }
+
+    fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() { Ok(()) } else { Err(ConfigError { problems: self.problems }) }
+    }
+}
+
+/// Configuration of the interactions endpoint.
+#[derive(Clone)]
+pub struct InteractionsConfig {
+    pub public_key: VerifyingKey,
+    pub settings_url: Url,
+    pub state_key: StateKey,
+    pub signature_max_age: Duration,
+}
+
+impl fmt::Debug for InteractionsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InteractionsConfig")
+            .field("public_key", &hex::encode(self.public_key.as_bytes()))
+            .field("settings_url", &self.settings_url.as_str())
+            .field("state_key", &"<redacted>")
+            .field("signature_max_age", &self.signature_max_age)
+            .finish()
+    }
+}
+
+impl InteractionsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let public_key = env.required(DISCORD_PUBLIC_KEY, parse_public_key);
+        let settings_url = env.required(SETTINGS_URL, parse_base_url);
+        let state_key = env.required(STATE_SIGNING_KEY, |raw| StateKey::new(raw.as_bytes()).map_err(|e| e.to_string()));
+        let signature_max_age = env.optional(SIGNATURE_MAX_AGE_SECS, parse_seconds).unwrap_or(DEFAULT_MAX_AGE);
+        env.finish()?;
+        match (public_key, settings_url, state_key) {
+            (Some(public_key), Some(settings_url), Some(state_key)) => {
+                Ok(Self { public_key, settings_url, state_key, signature_max_age })
+            }
+            // finish() reports every variable that produced no value, so this arm is unreachable
+            // in practice; it still answers with an error rather than panicking.
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
+    }
+}
+
+/// A 32-byte Ed25519 public key in hex, as the Discord developer portal shows it.
+pub fn parse_public_key(raw: &str) -> Result<VerifyingKey, String> {
+    let bytes = hex::decode(raw).map_err(|_| "expected 64 hex characters".to_owned())?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|bytes: Vec<u8>| format!("expected 32 bytes, got {}", bytes.len()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| "not a valid Ed25519 public key".to_owned())
+}
+
+/// An absolute http(s) URL; a trailing slash is dropped so paths join predictably.
+pub fn parse_base_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim_end_matches('/')).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("expected an http or https URL, got scheme {}", url.scheme()));
+    }
+    if url.cannot_be_a_base() {
+        return Err("expected a base URL".to_owned());
+    }
+    Ok(url)
+}
+
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    raw.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| "expected a whole number of seconds".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    #[test]
+    fn reads_a_complete_configuration() {
+        let source = env(&[
+            (DISCORD_PUBLIC_KEY, KEY),
+            (SETTINGS_URL, "https://guildbridge.example/settings/"),
+            (STATE_SIGNING_KEY, "0123456789abcdef0123456789abcdef"),
+            (SIGNATURE_MAX_AGE_SECS, "60"),
+        ]);
+        let config = InteractionsConfig::from_source(&source).expect("valid configuration");
+        assert_eq!(config.settings_url.as_str(), "https://guildbridge.example/settings");
+        assert_eq!(config.signature_max_age, Duration::from_secs(60));
+        assert_eq!(hex::encode(config.public_key.as_bytes()), KEY);
+    }
+
+    #[test]
+    fn names_every_missing_and_malformed_variable_at_once() {
+        let source = env(&[
+            (DISCORD_PUBLIC_KEY, "zz"),
+            (STATE_SIGNING_KEY, "short"),
+            (SIGNATURE_MAX_AGE_SECS, "five minutes"),
+        ]);
+        let err = InteractionsConfig::from_source(&source).expect_err("invalid configuration");
+        let names: Vec<&str> = err
+            .problems
+            .iter()
+            .map(|p| match p {
+                VarProblem::Missing { name } | VarProblem::Malformed { name, .. } => *name,
+            })
+            .collect();
+        assert_eq!(names, [DISCORD_PUBLIC_KEY, SETTINGS_URL, STATE_SIGNING_KEY, SIGNATURE_MAX_AGE_SECS]);
+        let message = err.to_string();
+        assert!(message.contains("SETTINGS_URL is not set"), "{message}");
+        assert!(!message.contains("short"), "values never appear in errors: {message}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_state_key() {
+        let source = env(&[
+            (DISCORD_PUBLIC_KEY, KEY),
+            (SETTINGS_URL, "https://guildbridge.example"),
+            (STATE_SIGNING_KEY, "a-very-secret-state-signing-key-123"),
+        ]);
+        let config = InteractionsConfig::from_source(&source).expect("valid configuration");
+        assert!(!format!("{config:?}").contains("a-very-secret"));
+        assert_eq!(config.signature_max_age, DEFAULT_MAX_AGE);
+    }
+}

@@ -1,0 +1,7 @@
+//! Everything that speaks Discord: request verification, signed component state, commands.
+
+pub mod commands;
+pub mod custom_id;
+pub mod responses;
+pub mod signature;
+pub mod simulate;

@@ -1,0 +1,91 @@
+//! The few shapes of answer Guildbridge gives, built from twilight-model types.
+
+use twilight_model::{
+    application::command::CommandOptionChoice,
+    channel::message::{
+        Component, MessageFlags,
+        component::{ActionRow, Button, ButtonStyle},
+    },
+    http::interaction::{InteractionResponse, InteractionResponseType},
+};
+use twilight_util::builder::interaction_response::{AutocompleteBuilder, ChannelMessageBuilder};
+
+/// Discord's hard limit on message content.
+pub const MAX_CONTENT_CHARS: usize = 2000;
+/// Discord's limit on autocomplete results.
+pub const MAX_AUTOCOMPLETE_CHOICES: usize = 25;
+
+pub fn pong() -> InteractionResponse {
+    InteractionResponse { kind: InteractionResponseType::Pong, data: None }
+}
+
+/// A message only the invoking user sees.
+pub fn ephemeral(content: impl Into<String>) -> InteractionResponse {
+    ephemeral_message(content).build()
+}
+
+/// An ephemeral message still open for components; `.build()` finishes it.
+pub fn ephemeral_message(content: impl Into<String>) -> ChannelMessageBuilder {
+    ChannelMessageBuilder::new()
+        .content(truncate_chars(content.into(), MAX_CONTENT_CHARS))
+        .flags(MessageFlags::EPHEMERAL)
+}
+
+/// An autocomplete answer, capped at Discord's 25 results.
+pub fn autocomplete(mut choices: Vec<CommandOptionChoice>) -> InteractionResponse {
+    choices.truncate(MAX_AUTOCOMPLETE_CHOICES);
+    AutocompleteBuilder::new(choices).build()
+}
+
+/// A row holding one link button.
+pub fn link_button_row(label: impl Into<String>, url: impl Into<String>) -> Component {
+    Component::ActionRow(ActionRow {
+        id: None,
+        components: vec![Component::Button(Button {
+            custom_id: None,
+            disabled: false,
+            emoji: None,
+            id: None,
+            label: Some(label.into()),
+            sku_id: None,
+            style: ButtonStyle::Link,
+            url: Some(url.into()),
+        })],
+    })
+}
+
+fn truncate_chars(mut text: String, max: usize) -> String {
+    if let Some((byte_index, _)) = text.char_indices().nth(max) {
+        text.truncate(byte_index);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ephemeral_messages_carry_flag_64_and_fit_discords_limit() {
+        let response = ephemeral("é".repeat(MAX_CONTENT_CHARS + 10));
+        let json = serde_json::to_value(&response).expect("serialises");
+        assert_eq!(json["type"], 4);
+        assert_eq!(json["data"]["flags"], 64);
+        let content = json["data"]["content"].as_str().expect("content");
+        assert_eq!(content.chars().count(), MAX_CONTENT_CHARS);
+    }
+
+    #[test]
+    fn autocomplete_never_offers_more_than_25() {
+        let choices = (0..40)
+            .map(|i| CommandOptionChoice {
+                name: format!("event {i}"),
+                name_localizations: None,
+                value: twilight_model::application::command::CommandOptionChoiceValue::String(i.to_string()),
+            })
+            .collect();
+        let json = serde_json::to_value(autocomplete(choices)).expect("serialises");
+        assert_eq!(json["type"], 8);
+        assert_eq!(json["data"]["choices"].as_array().map(Vec::len), Some(25));
+    }
+}

@@ -1,0 +1,85 @@
+//! The one HTTP router for the interactions endpoint. `lambda_http` hosts it in Lambda
+//! (Function URL, API Gateway v1 and v2); axum's own server hosts it locally.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Serialize;
+
+use super::{InteractionService, MAX_BODY_BYTES, Rejection};
+use crate::discord::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+/// An HTTP error body: a stable machine code and a sentence for people.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: &'static str,
+    pub message: String,
+}
+
+pub fn error_response(status: StatusCode, error: &'static str, message: impl Into<String>) -> Response {
+    (status, Json(ErrorBody { error, message: message.into() })).into_response()
+}
+
+/// POST `/` (Function URL), `/interactions`, and `/{stage}/interactions` (API Gateway stages).
+pub fn router(service: Arc<InteractionService>) -> Router {
+    Router::new()
+        .route("/", post(interactions))
+        .route("/interactions", post(interactions))
+        .route("/{stage}/interactions", post(interactions))
+        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .with_state(service)
+}
+
+async fn interactions(State(service): State<Arc<InteractionService>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let declared_too_large = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > MAX_BODY_BYTES);
+    let body = match declared_too_large {
+        true => None,
+        false => axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok(),
+    };
+    let Some(body) = body else {
+        tracing::warn!(status = 413, "refused oversized body");
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("interaction bodies are limited to {MAX_BODY_BYTES} bytes"),
+        );
+    };
+
+    // HeaderMap names are case-insensitive, whatever case the event or client used.
+    let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
+    let timestamp = headers.get(TIMESTAMP_HEADER).map(|value| value.as_bytes());
+    match service.handle(signature, timestamp, &body).await {
+        Ok((response, meta)) => {
+            tracing::info!(
+                interaction_id = meta.id,
+                interaction_type = meta.kind,
+                guild_id = meta.guild_id,
+                command = meta.command.as_deref(),
+                latency_us = started.elapsed().as_micros() as u64,
+                status = 200,
+                "interaction answered"
+            );
+            Json(response).into_response()
+        }
+        Err(Rejection::Unauthorized(reason)) => {
+            tracing::warn!(reason = %reason, status = 401, "refused request signature");
+            error_response(StatusCode::UNAUTHORIZED, "invalid_request_signature", "invalid request signature")
+        }
+        Err(Rejection::Malformed(reason)) => {
+            tracing::warn!(reason = %reason, status = 400, "refused malformed interaction");
+            error_response(StatusCode::BAD_REQUEST, "malformed_interaction", reason)
+        }
+    }
+}

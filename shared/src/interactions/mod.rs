@@ -1,0 +1,8 @@
+//! The interactions endpoint: verify, parse, route, answer. Transport-free in [`service`],
+//! served over HTTP by the one axum router in [`http`] (hosted by Lambda and locally alike).
+
+pub mod components;
+pub mod http;
+mod service;
+
+pub use service::{InteractionMeta, InteractionService, MAX_BODY_BYTES, Rejection};

@@ -1,0 +1,8 @@
+//! Guildbridge's domain logic. Lambda functions and the local runner are thin hosts around
+//! what lives here: configuration, Discord request verification, the command registry and
+//! the interaction router.
+
+pub mod config;
+pub mod discord;
+pub mod interactions;
+pub mod telemetry;

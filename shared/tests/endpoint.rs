@@ -1,0 +1,226 @@
+//! The interactions endpoint over HTTP, as Discord and attackers reach it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+use shared::{
+    discord::{
+        commands::{CommandDeps, guildbridge_commands, manifest},
+        custom_id::StateKey,
+        responses,
+        signature::{DEFAULT_MAX_AGE, SignatureVerifier},
+        simulate::{self, Invoker},
+    },
+    interactions::{
+        InteractionService, MAX_BODY_BYTES,
+        components::{ComponentHandler, ComponentRegistry},
+        http::router,
+    },
+};
+use tower::ServiceExt;
+use twilight_model::{application::interaction::Interaction, http::interaction::InteractionResponse};
+
+const SETTINGS_URL: &str = "https://guildbridge.example/settings";
+
+fn signing_key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+fn state_key() -> StateKey {
+    StateKey::new(&[9; 32]).expect("32 bytes")
+}
+
+/// Echoes the signed state back, so a test sees it arrived intact.
+struct Echo;
+
+#[async_trait]
+impl ComponentHandler for Echo {
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+    async fn handle(&self, _: &Interaction, state: &str) -> InteractionResponse {
+        responses::ephemeral(format!("state={state}"))
+    }
+}
+
+fn app() -> Router {
+    let deps = CommandDeps { settings_url: url::Url::parse(SETTINGS_URL).expect("url") };
+    let service = InteractionService::new(
+        SignatureVerifier::new(signing_key().verifying_key(), DEFAULT_MAX_AGE),
+        guildbridge_commands(&deps).expect("manifest"),
+        ComponentRegistry::new(vec![Arc::new(Echo)]),
+        state_key(),
+    );
+    router(Arc::new(service))
+}
+
+fn signed_request(path: &str, body: Vec<u8>) -> Request<Body> {
+    let signed = simulate::sign(&signing_key(), simulate::unix_now(), body);
+    Request::post(path)
+        // Mixed case on purpose: header names are case-insensitive.
+        .header("X-Signature-Ed25519", signed.signature)
+        .header("x-SIGNATURE-timestamp", signed.timestamp)
+        .header("content-type", "application/json")
+        .body(Body::from(signed.body))
+        .expect("request")
+}
+
+async fn send(request: Request<Body>) -> (StatusCode, Value) {
+    let response = app().oneshot(request).await.expect("router never fails");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn command(line: &str) -> Vec<u8> {
+    let interaction = simulate::command(line, &manifest(), &Invoker::default(), 1234).expect("valid line");
+    serde_json::to_vec(&interaction).expect("json")
+}
+
+#[tokio::test]
+async fn answers_ping_with_pong_on_every_route() {
+    let ping = serde_json::to_vec(&simulate::ping(&Invoker::default(), 1)).expect("json");
+    for path in ["/", "/interactions", "/prod/interactions"] {
+        let (status, body) = send(signed_request(path, ping.clone())).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({ "type": 1 })), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn settings_answers_privately_with_this_guilds_page() {
+    let (status, body) = send(signed_request("/interactions", command("/settings"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["type"], 4);
+    assert_eq!(body["data"]["flags"], 64);
+    let page = format!("{SETTINGS_URL}/guilds/{}", Invoker::default().guild_id.expect("guild"));
+    assert!(body["data"]["content"].as_str().is_some_and(|c| c.contains(&page)), "{body}");
+    assert_eq!(body["data"]["components"][0]["components"][0]["url"], page.as_str());
+}
+
+#[tokio::test]
+async fn settings_outside_a_guild_says_where_to_run_it() {
+    let invoker = Invoker { guild_id: None, ..Invoker::default() };
+    let interaction = simulate::command("/settings", &manifest(), &invoker, 5).expect("line");
+    let (status, body) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
+    assert_eq!((status, body["data"]["flags"].clone()), (StatusCode::OK, json!(64)));
+    assert!(body["data"]["content"].as_str().is_some_and(|c| c.contains("inside the server")), "{body}");
+}
+
+#[tokio::test]
+async fn unknown_command_gets_an_ephemeral_explanation() {
+    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 9).expect("line");
+    interaction["data"]["name"] = json!("teleport");
+    let (status, body) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((body["type"].clone(), body["data"]["flags"].clone()), (json!(4), json!(64)));
+    assert!(body["data"]["content"].as_str().is_some_and(|c| c.contains("/teleport")), "{body}");
+}
+
+#[tokio::test]
+async fn autocomplete_for_a_command_without_completions_offers_nothing() {
+    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 9).expect("line");
+    interaction["type"] = json!(4);
+    let (status, body) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "type": 8, "data": { "choices": [] } })));
+}
+
+fn component_click(custom_id: &str) -> Vec<u8> {
+    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 77).expect("line");
+    interaction["type"] = json!(3);
+    interaction["data"] = json!({ "custom_id": custom_id, "component_type": 2 });
+    interaction["message"] = json!({
+        "id": "1100000000000000500", "channel_id": "1100000000000000200", "type": 0,
+        "content": "", "timestamp": "2024-01-01T00:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
+        "embeds": [], "pinned": false, "flags": 64, "components": [],
+        "author": { "id": "1100000000000000001", "username": "guildbridge", "discriminator": "0", "avatar": null, "bot": true },
+    });
+    serde_json::to_vec(&interaction).expect("json")
+}
+
+#[tokio::test]
+async fn components_reach_their_handler_with_signed_state() {
+    let custom_id = state_key().sign("echo", "event:42").expect("fits");
+    let (status, body) = send(signed_request("/", component_click(&custom_id))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["content"], "state=event:42");
+}
+
+#[tokio::test]
+async fn forged_or_retired_components_get_an_ephemeral_refusal() {
+    let forged = state_key().sign("echo", "event:42").expect("fits").replace("42", "43");
+    let retired = state_key().sign("gone", "x").expect("fits");
+    for custom_id in [forged.as_str(), retired.as_str(), "not-ours"] {
+        let (status, body) = send(signed_request("/", component_click(custom_id))).await;
+        assert_eq!(status, StatusCode::OK, "{custom_id}");
+        assert_eq!(body["data"]["flags"], 64, "{custom_id}");
+        assert!(!body["data"]["content"].as_str().unwrap_or_default().starts_with("state="), "{custom_id}");
+    }
+}
+
+#[tokio::test]
+async fn signed_garbage_is_a_400_with_a_json_error() {
+    for body in [&b"{not json"[..], b"[]", br#"{"type":2}"#, br#"{"type":"ping"}"#, b""] {
+        let (status, json) = send(signed_request("/", body.to_vec())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(body));
+        assert_eq!(json["error"], "malformed_interaction");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn a_400_never_echoes_the_token() {
+    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 3).expect("line");
+    interaction["token"] = json!("SECRET-TOKEN-VALUE");
+    interaction["guild_id"] = json!("not-a-snowflake-SECRET-TOKEN-VALUE");
+    let (status, json) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!json.to_string().contains("SECRET"), "{json}");
+}
+
+#[tokio::test]
+async fn unsigned_or_mis_signed_requests_are_401_before_parsing() {
+    let body = command("/settings");
+    let unsigned = Request::post("/").body(Body::from(body.clone())).expect("request");
+    assert_eq!(send(unsigned).await.0, StatusCode::UNAUTHORIZED);
+
+    let mut tampered = signed_request("/", body);
+    *tampered.body_mut() = Body::from(command("/settings").into_iter().chain(*b" ").collect::<Vec<u8>>());
+    let (status, json) = send(tampered).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json["error"], "invalid_request_signature");
+
+    let stale = simulate::sign(&signing_key(), simulate::unix_now() - 3600, b"{not json".to_vec());
+    let request = Request::post("/")
+        .header("x-signature-ed25519", stale.signature)
+        .header("x-signature-timestamp", stale.timestamp)
+        .body(Body::from(stale.body))
+        .expect("request");
+    assert_eq!(send(request).await.0, StatusCode::UNAUTHORIZED, "stale is refused before the body is read");
+}
+
+#[tokio::test]
+async fn bodies_over_one_mebibyte_are_413() {
+    let big = vec![b' '; MAX_BODY_BYTES + 1];
+    let (status, json) = send(signed_request("/", big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json["error"], "body_too_large");
+
+    let exactly = [b"{\"type\":1}".as_slice(), &vec![b' '; MAX_BODY_BYTES - 10]].concat();
+    assert_eq!(send(signed_request("/", exactly)).await.0, StatusCode::OK, "the limit itself is allowed");
+}
+
+#[tokio::test]
+async fn other_paths_and_methods_are_not_the_endpoint() {
+    let (status, json) = send(Request::get("/admin").body(Body::empty()).expect("request")).await;
+    assert_eq!((status, json["error"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
+    let (status, _) = send(Request::get("/interactions").body(Body::empty()).expect("request")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
