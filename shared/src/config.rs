@@ -161,9 +161,8 @@ impl InteractionsConfig {
 /// A 32-byte Ed25519 public key in hex, as the Discord developer portal shows it.
 pub fn parse_public_key(raw: &str) -> Result<VerifyingKey, String> {
     let bytes = hex::decode(raw).map_err(|_| "expected 64 hex characters".to_owned())?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|bytes: Vec<u8>| format!("expected 32 bytes, got {}", bytes.len()))?;
+    let bytes: [u8; 32] =
+        bytes.try_into().map_err(|bytes: Vec<u8>| format!("expected 32 bytes, got {}", bytes.len()))?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| "not a valid Ed25519 public key".to_owned())
 }
 
@@ -180,9 +179,7 @@ pub fn parse_base_url(raw: &str) -> Result<Url, String> {
 }
 
 fn parse_seconds(raw: &str) -> Result<Duration, String> {
-    raw.parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| "expected a whole number of seconds".to_owned())
+    raw.parse::<u64>().map(Duration::from_secs).map_err(|_| "expected a whole number of seconds".to_owned())
 }
 
 #[cfg(test)]
@@ -211,11 +208,8 @@ mod tests {
 
     #[test]
     fn names_every_missing_and_malformed_variable_at_once() {
-        let source = env(&[
-            (DISCORD_PUBLIC_KEY, "zz"),
-            (STATE_SIGNING_KEY, "short"),
-            (SIGNATURE_MAX_AGE_SECS, "five minutes"),
-        ]);
+        let source =
+            env(&[(DISCORD_PUBLIC_KEY, "zz"), (STATE_SIGNING_KEY, "short"), (SIGNATURE_MAX_AGE_SECS, "five minutes")]);
         let err = InteractionsConfig::from_source(&source).expect_err("invalid configuration");
         let names: Vec<&str> = err
             .problems

@@ -1,5 +1,8 @@
 //! The interactions endpoint over HTTP, as Discord and attackers reach it.
 
+// Test helpers fail the test loudly when their setup fails.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -87,7 +90,7 @@ fn command(line: &str) -> Vec<u8> {
 #[tokio::test]
 async fn answers_ping_with_pong_on_every_route() {
     let ping = serde_json::to_vec(&simulate::ping(&Invoker::default(), 1)).expect("json");
-    for path in ["/", "/interactions", "/prod/interactions"] {
+    for path in ["/", "/interactions", "/prod/interactions", "/prod/"] {
         let (status, body) = send(signed_request(path, ping.clone())).await;
         assert_eq!((status, body), (StatusCode::OK, json!({ "type": 1 })), "{path}");
     }

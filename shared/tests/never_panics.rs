@@ -1,5 +1,8 @@
 //! Property tests: no input panics the endpoint, and nothing unsigned is ever accepted.
 
+// Test helpers fail the test loudly when their setup fails.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use axum::{
@@ -80,8 +83,15 @@ fn mutated_interaction() -> impl Strategy<Value = Vec<u8>> {
         ]
     });
     let fields = prop_oneof![
-        Just("type"), Just("data"), Just("guild_id"), Just("member"), Just("id"),
-        Just("token"), Just("channel"), Just("application_id"), Just("locale"),
+        Just("type"),
+        Just("data"),
+        Just("guild_id"),
+        Just("member"),
+        Just("id"),
+        Just("token"),
+        Just("channel"),
+        Just("application_id"),
+        Just("locale"),
     ];
     (fields, value).prop_map(|(field, value)| {
         let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 1).unwrap_or_default();
@@ -125,6 +135,7 @@ proptest! {
 fn a_signature_for_another_body_is_refused_even_when_everything_else_is_right() {
     let valid = serde_json::to_vec(&json!({ "type": 1 })).expect("json");
     let signed = simulate::sign(&signing_key(), simulate::unix_now(), valid);
-    let other = request(Some(signed.signature.into_bytes()), Some(signed.timestamp.into_bytes()), br#"{"type":1 }"#.to_vec());
+    let other =
+        request(Some(signed.signature.into_bytes()), Some(signed.timestamp.into_bytes()), br#"{"type":1 }"#.to_vec());
     assert_eq!(status_of(&runtime(), &app(), other.expect("headers")), StatusCode::UNAUTHORIZED);
 }

@@ -9,6 +9,7 @@ use shared::{config::InteractionsConfig, interactions, interactions::Interaction
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
     let config = InteractionsConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let service = InteractionService::from_config(&config).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let service =
+        InteractionService::from_config(&config).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     lambda_http::run(interactions::http::router(Arc::new(service))).await
 }

@@ -109,10 +109,7 @@ mod tests {
     fn round_trips_state_including_colons() {
         let id = key(1).sign("confirm-archive", "event:42:page=2").expect("fits");
         assert!(id.len() <= MAX_CUSTOM_ID_LEN);
-        assert_eq!(
-            key(1).verify(&id),
-            Ok(SignedState { handler: "confirm-archive", state: "event:42:page=2" })
-        );
+        assert_eq!(key(1).verify(&id), Ok(SignedState { handler: "confirm-archive", state: "event:42:page=2" }));
     }
 
     #[test]

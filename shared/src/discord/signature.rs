@@ -74,9 +74,18 @@ impl SignatureVerifier {
         let mut message = Vec::with_capacity(timestamp.len() + body.len());
         message.extend_from_slice(timestamp);
         message.extend_from_slice(body);
+        self.check(&message, &signature)
+    }
+
+    /// Checks a hex signature over arbitrary bytes, with no timestamp rules (test vectors).
+    pub fn verify_message(&self, signature: &[u8], message: &[u8]) -> Result<(), VerifyError> {
+        self.check(message, &decode_signature(signature)?)
+    }
+
+    fn check(&self, message: &[u8], signature: &Signature) -> Result<(), VerifyError> {
         // Strict verification refuses non-canonical and small-order encodings that plain
         // verification would let through (malleable signatures).
-        self.key.verify_strict(&message, &signature).map_err(|_| VerifyError::Mismatch)
+        self.key.verify_strict(message, signature).map_err(|_| VerifyError::Mismatch)
     }
 }
 

@@ -56,6 +56,15 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
+/// A fresh snowflake: milliseconds since Discord's epoch, then sub-millisecond bits, so
+/// ids made in quick succession differ.
+pub fn new_snowflake() -> u64 {
+    const DISCORD_EPOCH_MS: u128 = 1_420_070_400_000;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let millis = now.as_millis().saturating_sub(DISCORD_EPOCH_MS) as u64;
+    (millis << 22) | u64::from((now.subsec_nanos() % 1_000_000) >> 8)
+}
+
 /// Discord's PING, field for field: it lacks most of what other interactions carry.
 pub fn ping(invoker: &Invoker, interaction_id: u64) -> Value {
     json!({
@@ -88,7 +97,12 @@ pub enum InvocationError {
 
 /// Builds an APPLICATION_COMMAND interaction from a line such as
 /// `/channel create name:"race night"`, typing each option from the command's definition.
-pub fn command(line: &str, manifest: &[Command], invoker: &Invoker, interaction_id: u64) -> Result<Value, InvocationError> {
+pub fn command(
+    line: &str,
+    manifest: &[Command],
+    invoker: &Invoker,
+    interaction_id: u64,
+) -> Result<Value, InvocationError> {
     let words = split_words(line)?;
     let (first, rest) = words.split_first().ok_or(InvocationError::NoSlash)?;
     let name = first.strip_prefix('/').ok_or(InvocationError::NoSlash)?;
@@ -260,7 +274,10 @@ mod tests {
             command("/channel create slots:many", &manifest(), &invoker, 1),
             Err(InvocationError::BadValue { .. })
         ));
-        assert_eq!(command(r#"/channel create name:"x"#, &manifest(), &invoker, 1), Err(InvocationError::UnterminatedQuote));
+        assert_eq!(
+            command(r#"/channel create name:"x"#, &manifest(), &invoker, 1),
+            Err(InvocationError::UnterminatedQuote)
+        );
     }
 
     #[test]

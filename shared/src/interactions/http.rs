@@ -27,11 +27,13 @@ pub fn error_response(status: StatusCode, error: &'static str, message: impl Int
     (status, Json(ErrorBody { error, message: message.into() })).into_response()
 }
 
-/// POST `/` (Function URL), `/interactions`, and `/{stage}/interactions` (API Gateway stages).
+/// POST `/` (Function URL), `/interactions`, and `/{stage}/` or `/{stage}/interactions`
+/// (`lambda_http` puts an API Gateway REST stage in front of the path).
 pub fn router(service: Arc<InteractionService>) -> Router {
     Router::new()
         .route("/", post(interactions))
         .route("/interactions", post(interactions))
+        .route("/{stage}/", post(interactions))
         .route("/{stage}/interactions", post(interactions))
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })

@@ -93,7 +93,8 @@ impl InteractionService {
         self.verifier.verify(signature, timestamp, body).map_err(Rejection::Unauthorized)?;
 
         let envelope: Envelope = serde_json::from_slice(body).map_err(|e| Rejection::Malformed(describe(&e)))?;
-        let mut meta = InteractionMeta { id: envelope.id.map(|id| id.get()), kind: Some(envelope.kind), ..Default::default() };
+        let mut meta =
+            InteractionMeta { id: envelope.id.map(|id| id.get()), kind: Some(envelope.kind), ..Default::default() };
         if envelope.kind == InteractionType::Ping as u8 {
             return Ok((responses::pong(), meta));
         }
@@ -104,7 +105,11 @@ impl InteractionService {
         Ok((response, meta))
     }
 
-    async fn route(&self, interaction: &Interaction, meta: &mut InteractionMeta) -> Result<InteractionResponse, Rejection> {
+    async fn route(
+        &self,
+        interaction: &Interaction,
+        meta: &mut InteractionMeta,
+    ) -> Result<InteractionResponse, Rejection> {
         let data = interaction.data.as_ref();
         let response = match (interaction.kind, data) {
             (InteractionType::ApplicationCommand, Some(InteractionData::ApplicationCommand(data))) => {

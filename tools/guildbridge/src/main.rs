@@ -1,1 +1,63 @@
-fn main(){}
+//! `guildbridge`: the developer's command line. `local` serves the interactions endpoint on
+//! 127.0.0.1 with a development key pair; `interact` plays Discord against any endpoint.
+
+mod dev_keys;
+mod interact;
+mod local;
+mod render;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "guildbridge", version, about = "Run and poke Guildbridge locally")]
+struct Cli {
+    /// Where development keys (and later, local state) are kept. Git-ignored.
+    #[arg(long, global = true, env = "GUILDBRIDGE_DATA_DIR", default_value = ".guildbridge")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the interactions endpoint on 127.0.0.1 (POST /interactions).
+    Local {
+        #[arg(long, env = "GUILDBRIDGE_ADDR", default_value = "127.0.0.1:8787")]
+        addr: SocketAddr,
+    },
+    /// Sign an interaction the way Discord does, send it, and show Discord's view of the answer.
+    Interact {
+        /// The command as a user types it, e.g. '/settings'.
+        line: String,
+        #[arg(long, env = "GUILDBRIDGE_ENDPOINT", default_value = "http://127.0.0.1:8787/interactions")]
+        endpoint: String,
+        /// Invoke from a direct message instead of the demo guild.
+        #[arg(long)]
+        dm: bool,
+        /// Print the raw JSON answer instead of the rendered message.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Local { addr } => local::run(&cli.data_dir, addr).await,
+        Command::Interact { line, endpoint, dm, json } => {
+            interact::run(&cli.data_dir, &line, &endpoint, interact::Options { dm, json }).await
+        }
+    }
+}

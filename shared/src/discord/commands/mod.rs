@@ -171,7 +171,7 @@ pub fn validate_definition(command: &Command) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use twilight_model::{application::command::CommandOption, guild::Permissions};
+    use twilight_model::guild::Permissions;
     use twilight_util::builder::command::{CommandBuilder, StringBuilder};
 
     use super::*;
@@ -223,8 +223,7 @@ mod tests {
         assert!(matches!(CommandRegistry::new(vec![fixed(long_description)]), Err(RegistryError::Invalid { .. })));
 
         let mut too_many_options = CommandBuilder::new("x", "d", CommandType::ChatInput).build();
-        too_many_options.options =
-            (0..26).map(|i| CommandOption::from(StringBuilder::new(format!("o{i}"), "d").build())).collect();
+        too_many_options.options = (0..26).map(|i| StringBuilder::new(format!("o{i}"), "d").build()).collect();
         assert!(matches!(CommandRegistry::new(vec![fixed(too_many_options)]), Err(RegistryError::Invalid { .. })));
 
         let too_many_choices = CommandBuilder::new("x", "d", CommandType::ChatInput)

@@ -1,0 +1,75 @@
+//! The interactions handler path: verify, parse, route, serialise. `cargo bench -p shared --bench handler`
+
+// A benchmark that cannot set itself up should stop loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+use ed25519_dalek::SigningKey;
+use shared::{
+    discord::{
+        commands::{CommandDeps, guildbridge_commands, manifest},
+        custom_id::StateKey,
+        signature::SignatureVerifier,
+        simulate::{self, Invoker, SignedRequest},
+    },
+    interactions::{InteractionService, components::ComponentRegistry, http::router},
+};
+use tower::ServiceExt;
+
+fn service(key: &SigningKey) -> InteractionService {
+    let deps = CommandDeps { settings_url: url::Url::parse("https://settings.example").expect("url") };
+    InteractionService::new(
+        // A day-wide window: the requests are signed once, before a run that takes minutes.
+        SignatureVerifier::new(key.verifying_key(), Duration::from_secs(86_400)),
+        guildbridge_commands(&deps).expect("manifest"),
+        ComponentRegistry::default(),
+        StateKey::new(&[5; 32]).expect("key"),
+    )
+}
+
+fn request(signed: &SignedRequest) -> Request<Body> {
+    Request::post("/interactions")
+        .header("x-signature-ed25519", &signed.signature)
+        .header("x-signature-timestamp", &signed.timestamp)
+        .body(Body::from(signed.body.clone()))
+        .expect("request")
+}
+
+fn bench(c: &mut Criterion) {
+    let key = SigningKey::from_bytes(&[8; 32]);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let app: Router = router(Arc::new(service(&key)));
+    let invoker = Invoker::default();
+    let now = simulate::unix_now();
+    let ping = simulate::sign(&key, now, simulate::ping(&invoker, 1).to_string().into_bytes());
+    let settings_json = simulate::command("/settings", &manifest(), &invoker, 2).expect("line");
+    let settings = simulate::sign(&key, now, settings_json.to_string().into_bytes());
+
+    let mut group = c.benchmark_group("interactions");
+    for (name, signed) in [("ping", &ping), ("settings", &settings)] {
+        group.bench_function(format!("{name}/router"), |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let response = app.clone().oneshot(request(signed)).await.expect("infallible");
+                    assert_eq!(response.status(), StatusCode::OK);
+                    axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body")
+                })
+            })
+        });
+    }
+    let verifier = SignatureVerifier::new(key.verifying_key(), Duration::from_secs(86_400));
+    group.bench_function("verify-only", |b| {
+        b.iter(|| verifier.verify(Some(ping.signature.as_bytes()), Some(ping.timestamp.as_bytes()), &ping.body))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,42 @@
+//! Cold start of the release `interactions` binary: process start to its first poll of the
+//! Lambda Runtime API. `cargo build --release -p interactions && cargo bench -p e2e --bench init`
+
+// A benchmark that cannot set itself up should stop loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use e2e::{
+    events::sample_env,
+    release_binary,
+    runtime_api::{FunctionProcess, RuntimeApi},
+};
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let binary = release_binary("interactions");
+    let env = sample_env().expect("sample env");
+    let mut group = c.benchmark_group("interactions");
+    group.sample_size(50);
+    group.bench_function("init-to-first-poll", |b| {
+        b.iter_custom(|iterations| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let api = RuntimeApi::start().await.expect("runtime API");
+                    let started = Instant::now();
+                    let process = FunctionProcess::spawn(&binary, &api, &env).expect("spawn");
+                    let polled = api.wait_first_poll().await;
+                    total += polled.duration_since(started);
+                    drop(process);
+                }
+                total
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
