@@ -5,4 +5,6 @@
 pub mod config;
 pub mod discord;
 pub mod interactions;
+pub mod settings;
+pub mod store;
 pub mod telemetry;

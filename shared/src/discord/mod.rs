@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod custom_id;
+pub mod naming;
 pub mod responses;
 pub mod signature;
 pub mod simulate;

@@ -1,0 +1,183 @@
+//! A guild's settings: what they are, their defaults, and the rules every field keeps.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, RoleMarker},
+};
+
+use crate::discord::{naming, responses::MAX_CONTENT_CHARS};
+
+/// Hours between scheduled syncs: at least hourly, at most weekly.
+pub const SYNC_INTERVAL_HOURS: std::ops::RangeInclusive<u32> = 1..=168;
+/// Hours a completed subject's channel is kept before archiving: up to a year.
+pub const ARCHIVE_RETENTION_HOURS: std::ops::RangeInclusive<u32> = 0..=8760;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchiveMode {
+    /// Move to the archive category and lock.
+    Lock,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notifications {
+    /// Where Guildbridge reports what it did when no interaction is left to answer.
+    pub log_channel_id: Option<Id<ChannelMarker>>,
+    pub on_channel_created: bool,
+    pub on_sync_finished: bool,
+    pub on_error: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self { log_channel_id: None, on_channel_created: false, on_sync_finished: false, on_error: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuildSettings {
+    pub auto_create_channels: bool,
+    pub naming_pattern: String,
+    pub text_channel: bool,
+    pub voice_channel: bool,
+    pub practice_voice_channel: bool,
+    pub private_channels: bool,
+    pub category_per_series: bool,
+    pub archive_category_id: Option<Id<ChannelMarker>>,
+    pub welcome_message: Option<String>,
+    pub member_role_id: Option<Id<RoleMarker>>,
+    pub remove_role_when_unlinked: bool,
+    pub sync_interval_hours: u32,
+    pub archive_retention_hours: u32,
+    pub archive_mode: ArchiveMode,
+    pub notifications: Notifications,
+}
+
+impl Default for GuildSettings {
+    fn default() -> Self {
+        Self {
+            auto_create_channels: false,
+            naming_pattern: "{event_name}".to_owned(),
+            text_channel: true,
+            voice_channel: false,
+            practice_voice_channel: false,
+            private_channels: false,
+            category_per_series: false,
+            archive_category_id: None,
+            welcome_message: None,
+            member_role_id: None,
+            remove_role_when_unlinked: false,
+            sync_interval_hours: 24,
+            archive_retention_hours: 72,
+            archive_mode: ArchiveMode::Lock,
+            notifications: Notifications::default(),
+        }
+    }
+}
+
+/// Settings as stored: the values and the version an update must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedSettings {
+    pub settings: GuildSettings,
+    /// 0 for settings never saved (the defaults).
+    pub version: u64,
+}
+
+/// Every problem with a settings value, by field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid settings: {}", .0.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; "))]
+pub struct SettingsErrors(pub BTreeMap<&'static str, String>);
+
+impl GuildSettings {
+    /// Checks every field and reports every problem at once.
+    pub fn validate(&self) -> Result<(), SettingsErrors> {
+        let mut problems = BTreeMap::new();
+        let sample: BTreeMap<String, String> =
+            naming::PLACEHOLDERS.iter().map(|name| ((*name).to_owned(), format!("sample {name}"))).collect();
+        if let Err(error) = naming::render(&self.naming_pattern, &sample) {
+            problems.insert("naming_pattern", error.to_string());
+        } else if self.naming_pattern.chars().count() > 200 {
+            problems.insert("naming_pattern", "at most 200 characters".to_owned());
+        }
+        if !(self.text_channel || self.voice_channel || self.practice_voice_channel) {
+            problems.insert("text_channel", "at least one kind of channel must be enabled".to_owned());
+        }
+        if let Some(message) = &self.welcome_message {
+            let length = message.chars().count();
+            if length == 0 || length > MAX_CONTENT_CHARS {
+                problems.insert("welcome_message", format!("1 to {MAX_CONTENT_CHARS} characters, got {length}"));
+            }
+        }
+        if !SYNC_INTERVAL_HOURS.contains(&self.sync_interval_hours) {
+            problems.insert(
+                "sync_interval_hours",
+                format!("{} to {} hours", SYNC_INTERVAL_HOURS.start(), SYNC_INTERVAL_HOURS.end()),
+            );
+        }
+        if !ARCHIVE_RETENTION_HOURS.contains(&self.archive_retention_hours) {
+            problems.insert(
+                "archive_retention_hours",
+                format!("{} to {} hours", ARCHIVE_RETENTION_HOURS.start(), ARCHIVE_RETENTION_HOURS.end()),
+            );
+        }
+        if self.remove_role_when_unlinked && self.member_role_id.is_none() {
+            problems.insert("remove_role_when_unlinked", "needs member_role_id".to_owned());
+        }
+        let notifying = self.notifications.on_channel_created || self.notifications.on_sync_finished;
+        if notifying && self.notifications.log_channel_id.is_none() {
+            problems.insert("notifications", "a log channel is needed to send notifications".to_owned());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(SettingsErrors(problems)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(GuildSettings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let settings = GuildSettings {
+            naming_pattern: "{track}-{event_name}".to_owned(),
+            sync_interval_hours: 0,
+            archive_retention_hours: 9000,
+            welcome_message: Some("x".repeat(2001)),
+            remove_role_when_unlinked: true,
+            text_channel: false,
+            ..GuildSettings::default()
+        };
+        let errors = settings.validate().expect_err("invalid");
+        let fields: Vec<&str> = errors.0.keys().copied().collect();
+        assert_eq!(
+            fields,
+            [
+                "archive_retention_hours",
+                "naming_pattern",
+                "remove_role_when_unlinked",
+                "sync_interval_hours",
+                "text_channel",
+                "welcome_message"
+            ]
+        );
+        assert!(errors.to_string().contains("unknown placeholder {track}"), "{errors}");
+    }
+
+    #[test]
+    fn snowflakes_are_checked_when_read() {
+        let parsed: Result<GuildSettings, _> = serde_json::from_value(serde_json::json!({ "member_role_id": "abc" }));
+        assert!(parsed.is_err());
+        let parsed: GuildSettings = serde_json::from_value(serde_json::json!({ "member_role_id": "123" })).expect("ok");
+        assert_eq!(parsed.member_role_id.map(|id| id.get()), Some(123));
+    }
+}

@@ -1,0 +1,330 @@
+//! Channel mappings: subject <-> channel(s), one-to-one, through a claim that makes creation
+//! happen once however often a job runs.
+
+use async_trait::async_trait;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, UserMarker},
+};
+
+use super::{
+    ChannelIds, ChannelMapping, MappingStatus, Store, StoreError, SubjectRef, from_item,
+    items::{Condition, Item, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
+    schema::{Index, attr, keys, sortable_time},
+    to_item,
+};
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This caller holds the claim and must create the channel.
+    Claimed(ChannelMapping),
+    /// Someone claimed it first (done, in progress, or left by a crashed attempt).
+    Existing(ChannelMapping),
+}
+
+/// One page of mappings, and the opaque cursor for the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingPage {
+    pub mappings: Vec<ChannelMapping>,
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Claims a subject for one job attempt. Of any number of concurrent claims exactly one
+    /// wins; the rest see the existing mapping. A mapping in `error` may be claimed again.
+    async fn claim(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        claim_token: &str,
+        requested_by: Option<Id<UserMarker>>,
+        now: u64,
+    ) -> Result<ClaimOutcome, StoreError>;
+    /// Moves a claim left by a crashed attempt (`stale_token`) to a new attempt.
+    async fn take_over(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        stale_token: &str,
+        claim_token: &str,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError>;
+    /// Records the channels and activates the mapping, only for the claim's holder, and only
+    /// when no other subject has these channels.
+    async fn complete(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        claim_token: &str,
+        channels: ChannelIds,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError>;
+    /// Ends the claim in `error` with a reason people can read.
+    async fn mark_error(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        claim_token: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError>;
+    /// Marks an active or completed mapping archived, with the reason.
+    async fn archive(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        reason: &str,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError>;
+    async fn mapping(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Option<ChannelMapping>, StoreError>;
+    async fn mapping_for_channel(
+        &self,
+        guild_id: Id<GuildMarker>,
+        channel_id: Id<ChannelMarker>,
+    ) -> Result<Option<ChannelMapping>, StoreError>;
+    /// A guild's mappings in one status, most recently changed first.
+    async fn mappings_by_status(
+        &self,
+        guild_id: Id<GuildMarker>,
+        status: MappingStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<MappingPage, StoreError>;
+    async fn count_active(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError>;
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChannelOwner {
+    subject: SubjectRef,
+}
+
+const STATUS: &str = "status";
+const CLAIM: &str = "claim_token";
+const UPDATED: &str = "updated_at";
+
+fn mapping_item(guild_id: Id<GuildMarker>, mapping: &ChannelMapping) -> Result<Item, StoreError> {
+    let subject = &mapping.subject;
+    to_item(
+        &keys::mapping(guild_id.get(), subject.kind.as_str(), &subject.id),
+        mapping,
+        &[
+            (attr::GSI1_PK, json!(keys::mappings_by_status(guild_id.get(), mapping.status.as_str()))),
+            (
+                attr::GSI1_SK,
+                json!(format!("{}#{}#{}", sortable_time(mapping.updated_at), subject.kind.as_str(), subject.id)),
+            ),
+        ],
+    )
+}
+
+fn held_by(claim_token: &str) -> Condition {
+    Condition::Equals(STATUS, json!(MappingStatus::Creating.as_str())).and(Condition::Equals(CLAIM, json!(claim_token)))
+}
+
+impl<I: ItemStore> Store<I> {
+    /// Replaces the mapping when `condition` holds on it; a failed condition is `Conflict`.
+    async fn rewrite(
+        &self,
+        guild_id: Id<GuildMarker>,
+        mapping: ChannelMapping,
+        condition: Condition,
+        conflict: &'static str,
+    ) -> Result<ChannelMapping, StoreError> {
+        match self.items.put(mapping_item(guild_id, &mapping)?, Some(condition)).await {
+            Err(ItemError::ConditionFailed) => Err(StoreError::Conflict(conflict)),
+            other => other.map(|()| mapping).map_err(StoreError::from),
+        }
+    }
+
+    async fn existing(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<ChannelMapping, StoreError> {
+        self.mapping(guild_id, subject).await?.ok_or(StoreError::NotFound("channel mapping"))
+    }
+}
+
+#[async_trait]
+impl<I: ItemStore> ChannelStore for Store<I> {
+    /// 1 conditional PutItem; + 1 GetItem when someone else holds it.
+    async fn claim(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        claim_token: &str,
+        requested_by: Option<Id<UserMarker>>,
+        now: u64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let mapping = ChannelMapping {
+            subject: subject.clone(),
+            status: MappingStatus::Creating,
+            claim_token: claim_token.to_owned(),
+            channels: ChannelIds::default(),
+            reason: None,
+            requested_by,
+            created_at: now,
+            updated_at: now,
+        };
+        let claimable = Condition::NotExists.or(Condition::Equals(STATUS, json!(MappingStatus::Error.as_str())));
+        match self.items.put(mapping_item(guild_id, &mapping)?, Some(claimable)).await {
+            Ok(()) => Ok(ClaimOutcome::Claimed(mapping)),
+            Err(ItemError::ConditionFailed) => Ok(ClaimOutcome::Existing(self.existing(guild_id, subject).await?)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// 1 GetItem + 1 conditional PutItem.
+    async fn take_over(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        stale_token: &str,
+        claim_token: &str,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError> {
+        let current = self.existing(guild_id, subject).await?;
+        let mapping = ChannelMapping { claim_token: claim_token.to_owned(), updated_at: now, ..current };
+        self.rewrite(guild_id, mapping, held_by(stale_token), "the claim moved on").await
+    }
+
+    /// 1 GetItem + 1 TransactWriteItems (the mapping, plus 1 conditional put per channel).
+    async fn complete(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        claim_token: &str,
+        channels: ChannelIds,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError> {
+        let current = self.existing(guild_id, subject).await?;
+        let mapping =
+            ChannelMapping { status: MappingStatus::Active, channels, reason: None, updated_at: now, ..current };
+        let mut writes =
+            vec![TxWrite::Put { item: mapping_item(guild_id, &mapping)?, condition: Some(held_by(claim_token)) }];
+        for channel in mapping.channels.owned() {
+            let owner = ChannelOwner { subject: subject.clone() };
+            writes.push(TxWrite::Put {
+                item: to_item(&keys::channel(guild_id.get(), channel.get()), &owner, &[])?,
+                condition: Some(Condition::NotExists),
+            });
+        }
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(failed)) if failed.contains(&0) => {
+                Err(StoreError::Conflict("the claim is no longer held by this attempt"))
+            }
+            Err(ItemError::TransactionCancelled(_)) => Err(StoreError::AlreadyExists("a mapping for this channel")),
+            other => other.map(|()| mapping).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 GetItem + 1 conditional PutItem.
+    async fn mark_error(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        claim_token: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError> {
+        let current = self.existing(guild_id, subject).await?;
+        let mapping = ChannelMapping {
+            status: MappingStatus::Error,
+            reason: Some(reason.to_owned()),
+            updated_at: now,
+            ..current
+        };
+        self.rewrite(guild_id, mapping, held_by(claim_token), "the claim is no longer held by this attempt").await
+    }
+
+    /// 1 GetItem + 1 conditional PutItem (on the version read, so nothing is lost).
+    async fn archive(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        reason: &str,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError> {
+        let current = self.existing(guild_id, subject).await?;
+        if !matches!(current.status, MappingStatus::Active | MappingStatus::Completed) {
+            return Err(StoreError::Conflict("only an active or completed channel can be archived"));
+        }
+        let unchanged = Condition::Equals(STATUS, json!(current.status.as_str()))
+            .and(Condition::Equals(UPDATED, json!(current.updated_at)));
+        let mapping = ChannelMapping {
+            status: MappingStatus::Archived,
+            reason: Some(reason.to_owned()),
+            updated_at: now.max(current.updated_at + 1),
+            ..current
+        };
+        self.rewrite(guild_id, mapping, unchanged, "the mapping changed while archiving").await
+    }
+
+    /// 1 GetItem.
+    async fn mapping(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Option<ChannelMapping>, StoreError> {
+        let key = keys::mapping(guild_id.get(), subject.kind.as_str(), &subject.id);
+        self.items.get(&key).await?.map(from_item).transpose()
+    }
+
+    /// 2 GetItem (channel -> subject -> mapping).
+    async fn mapping_for_channel(
+        &self,
+        guild_id: Id<GuildMarker>,
+        channel_id: Id<ChannelMarker>,
+    ) -> Result<Option<ChannelMapping>, StoreError> {
+        let Some(owner) = self.items.get(&keys::channel(guild_id.get(), channel_id.get())).await? else {
+            return Ok(None);
+        };
+        let owner: ChannelOwner = from_item(owner)?;
+        self.mapping(guild_id, &owner.subject).await
+    }
+
+    /// 1 Query on gsi1.
+    async fn mappings_by_status(
+        &self,
+        guild_id: Id<GuildMarker>,
+        status: MappingStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<MappingPage, StoreError> {
+        let partition = keys::mappings_by_status(guild_id.get(), status.as_str());
+        let start = cursor.map(|cursor| decode_cursor(cursor, &partition)).transpose()?;
+        let query =
+            Query::new(Index::Gsi1, partition, SortKeyRange::All).descending().limit(limit.max(1)).start_after(start);
+        let page = self.items.query(&query).await?;
+        Ok(MappingPage {
+            mappings: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            next: page.last_key.map(|key| encode_cursor(&key)),
+        })
+    }
+
+    /// 1 Query (`Select=COUNT`) on gsi1 per 1 MB of keys.
+    async fn count_active(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
+        let partition = keys::mappings_by_status(guild_id.get(), MappingStatus::Active.as_str());
+        Ok(self.items.count(&Query::new(Index::Gsi1, partition, SortKeyRange::All)).await?)
+    }
+}
+
+fn encode_cursor(key: &Item) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::Value::Object(key.clone()).to_string())
+}
+
+/// A cursor is only good for the partition it came from: one guild's cursor never reads another's.
+fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
+    let invalid = || StoreError::Conflict("the page cursor is not valid here");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let key: Item = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if key.get(attr::GSI1_PK).and_then(serde_json::Value::as_str) != Some(partition) {
+        return Err(invalid());
+    }
+    Ok(key)
+}

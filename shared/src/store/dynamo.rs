@@ -1,0 +1,499 @@
+//! The DynamoDB adapter (`aws-sdk-dynamodb`). Conditions become condition expressions,
+//! transactions `TransactWriteItems`, batches `BatchWriteItem`/`BatchGetItem` with their
+//! unprocessed remainders retried with backoff. Every call is counted, so tests and
+//! benchmarks can check what an operation costs.
+
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{
+        AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType, Select,
+        TimeToLiveSpecification, TransactWriteItem, WriteRequest,
+    },
+};
+use serde_dynamo::aws_sdk_dynamodb_1 as convert;
+use serde_json::Value;
+
+use super::{
+    items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, SortKeyRange, TxWrite},
+    schema::{GLOBAL_INDEXES, Index, attr},
+};
+
+type Attributes = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+const BATCH_WRITE_SIZE: usize = 25;
+const BATCH_GET_SIZE: usize = 100;
+const MAX_ATTEMPTS: u32 = 8;
+
+/// How many calls of each kind this adapter has made.
+#[derive(Debug, Default)]
+pub struct CallCounts {
+    pub get_item: AtomicU64,
+    pub batch_get_item: AtomicU64,
+    pub put_item: AtomicU64,
+    pub delete_item: AtomicU64,
+    pub transact_write_items: AtomicU64,
+    pub batch_write_item: AtomicU64,
+    pub query: AtomicU64,
+}
+
+impl CallCounts {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls that write: PutItem, DeleteItem, TransactWriteItems, BatchWriteItem.
+    pub fn writes(&self) -> u64 {
+        [&self.put_item, &self.delete_item, &self.transact_write_items, &self.batch_write_item]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Calls that read: GetItem, BatchGetItem, Query.
+    pub fn reads(&self) -> u64 {
+        [&self.get_item, &self.batch_get_item, &self.query].iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[derive(Debug)]
+pub struct DynamoItems {
+    client: Client,
+    table: String,
+    calls: CallCounts,
+}
+
+impl DynamoItems {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), calls: CallCounts::default() }
+    }
+
+    /// A client configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials chain).
+    pub async fn client_from_env() -> Client {
+        Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    }
+
+    pub fn calls(&self) -> &CallCounts {
+        &self.calls
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// Creates the table exactly as [`super::schema`] defines it (on demand, TTL on `expires_at`).
+/// For tests and local runs; production tables come from the infrastructure template.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), ItemError> {
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let string_attr =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    let (pk, sk) = Index::Table.key_attributes();
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(pk, KeyType::Hash).map_err(unavailable)?)
+        .key_schema(key(sk, KeyType::Range).map_err(unavailable)?)
+        .attribute_definitions(string_attr(pk).map_err(unavailable)?)
+        .attribute_definitions(string_attr(sk).map_err(unavailable)?);
+    for index in GLOBAL_INDEXES {
+        let (ipk, isk) = index.key_attributes();
+        request = request
+            .attribute_definitions(string_attr(ipk).map_err(unavailable)?)
+            .attribute_definitions(string_attr(isk).map_err(unavailable)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name().unwrap_or_default())
+                    .key_schema(key(ipk, KeyType::Hash).map_err(unavailable)?)
+                    .key_schema(key(isk, KeyType::Range).map_err(unavailable)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(unavailable)?,
+            );
+    }
+    request.send().await.map_err(classify)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr::EXPIRES_AT)
+                .build()
+                .map_err(unavailable)?,
+        )
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+fn unavailable(error: impl std::fmt::Display) -> ItemError {
+    ItemError::Unavailable(error.to_string())
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(error: SdkError<E>) -> ItemError {
+    match error.code() {
+        Some("ConditionalCheckFailedException") => ItemError::ConditionFailed,
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TransactionInProgressException",
+        ) => ItemError::Throttled,
+        _ => ItemError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string()),
+    }
+}
+
+fn to_attributes(item: &Item) -> Result<Attributes, ItemError> {
+    convert::to_item(item).map_err(|e| ItemError::Corrupt(e.to_string()))
+}
+
+fn from_attributes(attributes: Attributes) -> Result<Item, ItemError> {
+    convert::from_item(attributes).map_err(|e| ItemError::Corrupt(e.to_string()))
+}
+
+fn key_attributes(key: &Key) -> Attributes {
+    HashMap::from([
+        (attr::PK.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(key.pk.clone())),
+        (attr::SK.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+/// An expression with its placeholder maps.
+#[derive(Default)]
+struct Expression {
+    names: HashMap<String, String>,
+    values: Attributes,
+}
+
+impl Expression {
+    fn name(&mut self, name: &str) -> String {
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), name.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: &Value) -> Result<String, ItemError> {
+        let placeholder = format!(":v{}", self.values.len());
+        let value = convert::to_attribute_value(value).map_err(|e| ItemError::Corrupt(e.to_string()))?;
+        self.values.insert(placeholder.clone(), value);
+        Ok(placeholder)
+    }
+
+    fn condition(&mut self, condition: &Condition) -> Result<String, ItemError> {
+        Ok(match condition {
+            Condition::NotExists => format!("attribute_not_exists({})", self.name(attr::PK)),
+            Condition::Exists => format!("attribute_exists({})", self.name(attr::PK)),
+            Condition::Equals(name, value) => format!("{} = {}", self.name(name), self.value(value)?),
+            Condition::NotEquals(name, value) => {
+                let name = self.name(name);
+                format!("(attribute_not_exists({name}) OR {name} <> {})", self.value(value)?)
+            }
+            Condition::LessThan(name, value) => format!("{} < {}", self.name(name), self.value(value)?),
+            Condition::And(a, b) => format!("({} AND {})", self.condition(a)?, self.condition(b)?),
+            Condition::Or(a, b) => format!("({} OR {})", self.condition(a)?, self.condition(b)?),
+        })
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<Attributes> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// Exponential backoff with full jitter: attempt 0 waits up to 25 ms, doubling to 1.6 s.
+async fn backoff(attempt: u32) {
+    let cap = 25u64 << attempt.min(6);
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=cap))).await;
+}
+
+#[async_trait]
+impl ItemStore for DynamoItems {
+    /// 1 GetItem (consistent read).
+    async fn get(&self, key: &Key) -> Result<Option<Item>, ItemError> {
+        CallCounts::bump(&self.calls.get_item);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        output.item.map(from_attributes).transpose()
+    }
+
+    /// ⌈keys / 100⌉ BatchGetItem, plus retries of unprocessed keys.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, ItemError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_SIZE) {
+            let mut pending: Vec<Attributes> = chunk.iter().map(key_attributes).collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    backoff(attempt).await;
+                }
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(ItemError::Throttled);
+                }
+                attempt += 1;
+                CallCounts::bump(&self.calls.batch_get_item);
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(unavailable)?;
+                let output =
+                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(classify)?;
+                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    found.push(from_attributes(item)?);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut r| r.remove(&self.table))
+                    .map(|unprocessed| unprocessed.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(found)
+    }
+
+    /// 1 PutItem.
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), ItemError> {
+        CallCounts::bump(&self.calls.put_item);
+        let mut expression = Expression::default();
+        let condition = condition.map(|c| expression.condition(&c)).transpose()?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attributes(&item)?))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// 1 DeleteItem.
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), ItemError> {
+        CallCounts::bump(&self.calls.delete_item);
+        let mut expression = Expression::default();
+        let condition = condition.map(|c| expression.condition(&c)).transpose()?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// 1 TransactWriteItems (each write costs double); retried with backoff when it only
+    /// collided with another transaction on the same items.
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), ItemError> {
+        let mut request = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let mut expression = Expression::default();
+            let entry = match write {
+                TxWrite::Put { item, condition } => {
+                    let condition = condition.as_ref().map(|c| expression.condition(c)).transpose()?;
+                    TransactWriteItem::builder().put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(to_attributes(item)?))
+                            .set_condition_expression(condition)
+                            .set_expression_attribute_names(expression.names())
+                            .set_expression_attribute_values(expression.values())
+                            .build()
+                            .map_err(unavailable)?,
+                    )
+                }
+                TxWrite::Delete { key, condition } => {
+                    let condition = condition.as_ref().map(|c| expression.condition(c)).transpose()?;
+                    TransactWriteItem::builder().delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_attributes(key)))
+                            .set_condition_expression(condition)
+                            .set_expression_attribute_names(expression.names())
+                            .set_expression_attribute_values(expression.values())
+                            .build()
+                            .map_err(unavailable)?,
+                    )
+                }
+                TxWrite::Check { key, condition } => {
+                    let condition = expression.condition(condition)?;
+                    TransactWriteItem::builder().condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_attributes(key)))
+                            .condition_expression(condition)
+                            .set_expression_attribute_names(expression.names())
+                            .set_expression_attribute_values(expression.values())
+                            .build()
+                            .map_err(unavailable)?,
+                    )
+                }
+            };
+            request.push(entry.build());
+        }
+        for attempt in 0..MAX_ATTEMPTS {
+            CallCounts::bump(&self.calls.transact_write_items);
+            let result = self.client.transact_write_items().set_transact_items(Some(request.clone())).send().await;
+            let Err(error) = result else { return Ok(()) };
+            let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            )) = error.as_service_error()
+            else {
+                return Err(classify(error));
+            };
+            let reasons = cancelled.cancellation_reasons();
+            let failed: Vec<usize> = reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+                .map(|(position, _)| position)
+                .collect();
+            if !failed.is_empty() {
+                return Err(ItemError::TransactionCancelled(failed));
+            }
+            let collided = reasons.iter().any(|r| matches!(r.code(), Some("TransactionConflict")));
+            if !collided {
+                return Err(classify(error));
+            }
+            backoff(attempt).await;
+        }
+        Err(ItemError::Throttled)
+    }
+
+    /// ⌈items / 25⌉ BatchWriteItem, plus retries of unprocessed items.
+    async fn put_many(&self, items: Vec<Item>) -> Result<(), ItemError> {
+        for chunk in items.chunks(BATCH_WRITE_SIZE) {
+            let mut pending = chunk
+                .iter()
+                .map(|item| {
+                    let put =
+                        PutRequest::builder().set_item(Some(to_attributes(item)?)).build().map_err(unavailable)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, ItemError>>()?;
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    backoff(attempt).await;
+                }
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(ItemError::Throttled);
+                }
+                attempt += 1;
+                CallCounts::bump(&self.calls.batch_write_item);
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                pending = output.unprocessed_items.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+
+    /// 1 Query.
+    async fn query(&self, query: &Query) -> Result<Page, ItemError> {
+        let request = self.query_request(query)?;
+        CallCounts::bump(&self.calls.query);
+        let output = request.send().await.map_err(classify)?;
+        let items = output.items.unwrap_or_default().into_iter().map(from_attributes).collect::<Result<_, _>>()?;
+        let last_key = output.last_evaluated_key.map(from_attributes).transpose()?;
+        Ok(Page { items, last_key })
+    }
+
+    /// 1 Query (`Select=COUNT`) per page of 1 MB read.
+    async fn count(&self, query: &Query) -> Result<u64, ItemError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let request = self.query_request(&query.clone().start_after(start))?;
+            CallCounts::bump(&self.calls.query);
+            let output = request.select(Select::Count).send().await.map_err(classify)?;
+            total += output.count.max(0) as u64;
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(from_attributes(key)?),
+                _ => return Ok(total),
+            }
+        }
+    }
+}
+
+impl DynamoItems {
+    fn query_request(
+        &self,
+        query: &Query,
+    ) -> Result<aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder, ItemError> {
+        let mut expression = Expression::default();
+        let (pk_attr, sk_attr) = query.index.key_attributes();
+        let pk = format!("{} = {}", expression.name(pk_attr), expression.value(&Value::String(query.pk.clone()))?);
+        let sk = match &query.sk {
+            SortKeyRange::All => None,
+            SortKeyRange::BeginsWith(prefix) => Some(format!(
+                "begins_with({}, {})",
+                expression.name(sk_attr),
+                expression.value(&prefix.clone().into())?
+            )),
+            SortKeyRange::Between(low, high) => Some(format!(
+                "{} BETWEEN {} AND {}",
+                expression.name(sk_attr),
+                expression.value(&low.clone().into())?,
+                expression.value(&high.clone().into())?
+            )),
+            SortKeyRange::AtMost(high) => {
+                Some(format!("{} <= {}", expression.name(sk_attr), expression.value(&high.clone().into())?))
+            }
+            SortKeyRange::AtLeast(low) => {
+                Some(format!("{} >= {}", expression.name(sk_attr), expression.value(&low.clone().into())?))
+            }
+        };
+        let key_condition = match sk {
+            Some(sk) => format!("{pk} AND {sk}"),
+            None => pk,
+        };
+        let filter = query.filter.as_ref().map(|f| expression.condition(f)).transpose()?;
+        let start = query.start_after.as_ref().map(to_attributes).transpose()?;
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(query.index.name().map(str::to_owned))
+            .consistent_read(query.index == Index::Table)
+            .key_condition_expression(key_condition)
+            .set_filter_expression(filter)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .scan_index_forward(query.ascending)
+            .set_limit(query.limit.map(|l| l as i32))
+            .set_exclusive_start_key(start);
+        Ok(request)
+    }
+}

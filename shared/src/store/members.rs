@@ -1,0 +1,206 @@
+//! Members as syncs see them, and links between Discord users and platform users.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
+
+use super::{
+    Member, Store, StoreError, from_item,
+    items::{Condition, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
+    schema::{Index, keys},
+    to_item,
+};
+
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    /// Writes a page of members seen by `run_id` (present, not left).
+    async fn upsert_members(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        members: &[Member],
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// Marks every present member that `run_id` did not see as left; returns how many.
+    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &str, now: u64) -> Result<u64, StoreError>;
+    /// Members present (not left).
+    async fn count_members(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError>;
+    async fn member(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+    ) -> Result<Option<StoredMember>, StoreError>;
+}
+
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    /// Links a Discord user and a platform user, one to one, both directions at once.
+    async fn link(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        platform_user: &str,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// Removes a Discord user's link; returns the platform user it had.
+    async fn unlink(&self, guild_id: Id<GuildMarker>, user_id: Id<UserMarker>) -> Result<Option<String>, StoreError>;
+    /// The platform users of those Discord users that are linked.
+    async fn links_for(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_ids: &[Id<UserMarker>],
+    ) -> Result<HashMap<Id<UserMarker>, String>, StoreError>;
+}
+
+/// A member with what the last syncs recorded about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMember {
+    #[serde(flatten)]
+    pub member: Member,
+    pub last_seen_run: String,
+    pub seen_at: u64,
+    pub left: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Link {
+    user_id: Id<UserMarker>,
+    platform_user: String,
+    linked_at: u64,
+}
+
+const LAST_SEEN_RUN: &str = "last_seen_run";
+const LEFT: &str = "left";
+const PAGE: u32 = 1000;
+
+fn members_query(guild_id: Id<GuildMarker>) -> Query {
+    Query::new(Index::Table, keys::guild(guild_id.get()), SortKeyRange::BeginsWith(keys::MEMBER_PREFIX.to_owned()))
+}
+
+#[async_trait]
+impl<I: ItemStore> MemberStore for Store<I> {
+    /// ⌈members / 25⌉ BatchWriteItem.
+    async fn upsert_members(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        members: &[Member],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let items = members
+            .iter()
+            .map(|member| {
+                let stored = StoredMember {
+                    member: member.clone(),
+                    last_seen_run: run_id.to_owned(),
+                    seen_at: now,
+                    left: false,
+                };
+                to_item(&keys::member(guild_id.get(), member.user_id.get()), &stored, &[])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.items.put_many(items).await?)
+    }
+
+    /// 1 Query per 1,000 members (filtered to the unseen) + ⌈left / 25⌉ BatchWriteItem.
+    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &str, now: u64) -> Result<u64, StoreError> {
+        let unseen = Condition::NotEquals(LAST_SEEN_RUN, json!(run_id)).and(Condition::Equals(LEFT, json!(false)));
+        let mut start = None;
+        let mut left = 0u64;
+        loop {
+            let query = members_query(guild_id).filter(unseen.clone()).limit(PAGE).start_after(start);
+            let page = self.items.query(&query).await?;
+            let mut items = Vec::with_capacity(page.items.len());
+            for item in page.items {
+                let mut gone: StoredMember = from_item(item)?;
+                gone.left = true;
+                gone.seen_at = now;
+                items.push(to_item(&keys::member(guild_id.get(), gone.member.user_id.get()), &gone, &[])?);
+            }
+            left += items.len() as u64;
+            self.items.put_many(items).await?;
+            match page.last_key {
+                Some(key) => start = Some(key),
+                None => return Ok(left),
+            }
+        }
+    }
+
+    /// 1 Query (`Select=COUNT`) per 1 MB of members.
+    async fn count_members(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
+        Ok(self.items.count(&members_query(guild_id).filter(Condition::Equals(LEFT, json!(false)))).await?)
+    }
+
+    /// 1 GetItem.
+    async fn member(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+    ) -> Result<Option<StoredMember>, StoreError> {
+        self.items.get(&keys::member(guild_id.get(), user_id.get())).await?.map(from_item).transpose()
+    }
+}
+
+#[async_trait]
+impl<I: ItemStore> LinkStore for Store<I> {
+    /// 1 TransactWriteItems (2 conditional puts).
+    async fn link(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        platform_user: &str,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let link = Link { user_id, platform_user: platform_user.to_owned(), linked_at: now };
+        let writes = vec![
+            TxWrite::Put {
+                item: to_item(&keys::discord_link(guild_id.get(), user_id.get()), &link, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            TxWrite::Put {
+                item: to_item(&keys::platform_link(guild_id.get(), platform_user), &link, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+        ];
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(failed)) if failed.first() == Some(&0) => {
+                Err(StoreError::AlreadyExists("a link for this Discord user"))
+            }
+            Err(ItemError::TransactionCancelled(_)) => Err(StoreError::AlreadyExists("a link for this platform user")),
+            other => Ok(other?),
+        }
+    }
+
+    /// 1 GetItem + 1 TransactWriteItems (2 conditional deletes).
+    async fn unlink(&self, guild_id: Id<GuildMarker>, user_id: Id<UserMarker>) -> Result<Option<String>, StoreError> {
+        let key = keys::discord_link(guild_id.get(), user_id.get());
+        let Some(item) = self.items.get(&key).await? else { return Ok(None) };
+        let link: Link = from_item(item)?;
+        let same = Condition::Equals("platform_user", json!(link.platform_user));
+        let writes = vec![
+            TxWrite::Delete { key, condition: Some(same.clone()) },
+            TxWrite::Delete { key: keys::platform_link(guild_id.get(), &link.platform_user), condition: Some(same) },
+        ];
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(_)) => Ok(None),
+            other => other.map(|()| Some(link.platform_user)).map_err(StoreError::from),
+        }
+    }
+
+    /// ⌈users / 100⌉ BatchGetItem.
+    async fn links_for(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_ids: &[Id<UserMarker>],
+    ) -> Result<HashMap<Id<UserMarker>, String>, StoreError> {
+        let keys: Vec<_> = user_ids.iter().map(|user| keys::discord_link(guild_id.get(), user.get())).collect();
+        let items = self.items.get_many(&keys).await?;
+        items.into_iter().map(|item| from_item::<Link>(item).map(|link| (link.user_id, link.platform_user))).collect()
+    }
+}

@@ -1,0 +1,211 @@
+//! What Guildbridge remembers, as the domain sees it.
+
+use std::{collections::BTreeMap, fmt};
+
+use serde::{Deserialize, Serialize};
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, RoleMarker, UserMarker},
+};
+
+/// The kind of platform thing a channel is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Event,
+    Lead,
+    Adhoc,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Event => "event",
+            SubjectKind::Lead => "lead",
+            SubjectKind::Adhoc => "adhoc",
+        }
+    }
+}
+
+/// `event:42`, `lead:abc`: a subject within one guild.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SubjectRef {
+    pub kind: SubjectKind,
+    pub id: String,
+}
+
+impl SubjectRef {
+    pub fn new(kind: SubjectKind, id: impl Into<String>) -> Self {
+        Self { kind, id: id.into() }
+    }
+}
+
+impl fmt::Display for SubjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.id)
+    }
+}
+
+/// A subject as the platform registered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub subject: SubjectRef,
+    pub name: String,
+    /// Fields the naming pattern can use (`series_name`, `event_name`, ...).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub signup_url: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub starts_at: Option<u64>,
+    /// The Discord user the subject belongs to (a lead's owner), for private channels.
+    #[serde(default)]
+    pub discord_user_id: Option<Id<UserMarker>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MappingStatus {
+    Creating,
+    Active,
+    Completed,
+    Archived,
+    Error,
+}
+
+impl MappingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MappingStatus::Creating => "creating",
+            MappingStatus::Active => "active",
+            MappingStatus::Completed => "completed",
+            MappingStatus::Archived => "archived",
+            MappingStatus::Error => "error",
+        }
+    }
+}
+
+/// The Discord channels made for one subject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelIds {
+    pub text: Option<Id<ChannelMarker>>,
+    #[serde(default)]
+    pub category: Option<Id<ChannelMarker>>,
+    #[serde(default)]
+    pub voice: Option<Id<ChannelMarker>>,
+    #[serde(default)]
+    pub practice_voice: Option<Id<ChannelMarker>>,
+}
+
+impl ChannelIds {
+    /// Every channel that belongs to the subject alone (the category may be shared).
+    pub fn owned(&self) -> impl Iterator<Item = Id<ChannelMarker>> {
+        [self.text, self.voice, self.practice_voice].into_iter().flatten()
+    }
+}
+
+/// Subject -> channel(s), with the lifecycle of their creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelMapping {
+    pub subject: SubjectRef,
+    pub status: MappingStatus,
+    /// Who holds the claim while the status is `creating`: one job attempt's token.
+    pub claim_token: String,
+    #[serde(default)]
+    pub channels: ChannelIds,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub requested_by: Option<Id<UserMarker>>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+/// A guild member as last seen by a sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: Id<UserMarker>,
+    pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<Id<RoleMarker>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncKind {
+    Manual,
+    Scheduled,
+    Automatic,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounts {
+    pub total: u64,
+    pub matched: u64,
+    pub new: u64,
+    pub left: u64,
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum SyncOutcome {
+    Running,
+    Succeeded,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub run_id: String,
+    pub kind: SyncKind,
+    pub started_at: u64,
+    #[serde(default)]
+    pub finished_at: Option<u64>,
+    #[serde(default)]
+    pub counts: SyncCounts,
+    pub outcome: SyncOutcome,
+    /// Where a continued run resumes: the highest user id seen so far.
+    #[serde(default)]
+    pub cursor: Option<Id<UserMarker>>,
+}
+
+/// The sync lease another run holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncLease {
+    pub run_id: String,
+    pub started_at: u64,
+    pub expires_at: u64,
+}
+
+/// The bot's installation in a guild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotInstall {
+    pub invited: bool,
+    /// The permission bits the bot was granted.
+    pub permissions: u64,
+    pub updated_at: u64,
+}
+
+/// What an idempotency record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstOrSeen {
+    /// This caller is first; the outcome was stored.
+    First,
+    /// Someone was first; this is what they stored.
+    Seen(serde_json::Value),
+}
+
+/// A tenant API key's record (the key itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    pub tenant_id: String,
+    pub created_at: u64,
+    #[serde(default)]
+    pub revoked_at: Option<u64>,
+}

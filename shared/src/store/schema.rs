@@ -1,0 +1,145 @@
+//! The one table: key schema, indexes and TTL, and the key layout of every item in it.
+//! The DynamoDB adapter, the table-creation helper, the embedded store and (later) the
+//! infrastructure template all read this module; nothing else names an attribute or index.
+//!
+//! | item | pk | sk | gsi1 (pk / sk) | gsi2 (pk / sk) |
+//! |---|---|---|---|---|
+//! | tenant's connection | `TENANT#{t}` | `CONNECTION` | | |
+//! | guild's connection | `GUILD#{g}` | `CONNECTION` | | |
+//! | bot installation | `GUILD#{g}` | `BOT` | | |
+//! | settings | `GUILD#{g}` | `SETTINGS` | | |
+//! | subject | `GUILD#{g}` | `SUBJECT#{kind}#{id}` | `GUILD#{g}#STARTS` / `{start}#{kind}#{id}` | `GUILD#{g}#NAMES` / `{lowercase name}#{kind}#{id}` |
+//! | channel mapping | `GUILD#{g}` | `MAPPING#{kind}#{id}` | `GUILD#{g}#MAPPINGS#{status}` / `{updated}#{kind}#{id}` | |
+//! | channel's subject | `GUILD#{g}` | `CHANNEL#{c}` | | |
+//! | member | `GUILD#{g}` | `MEMBER#{u}` | | |
+//! | link, Discord side | `GUILD#{g}` | `LINK#DISCORD#{u}` | | |
+//! | link, platform side | `GUILD#{g}` | `LINK#PLATFORM#{p}` | | |
+//! | sync lease | `GUILD#{g}` | `SYNC#LEASE` | | |
+//! | sync run | `GUILD#{g}` | `SYNC#RUN#{started}#{run}` | | |
+//! | schedule | `GUILD#{g}` | `SCHEDULE` | `SCHEDULE` / `{due}#{g}` | |
+//! | idempotency record | `IDEMPOTENCY#{scope}#{key}` | `RECORD` | | |
+//! | API key | `APIKEY#{sha256}` | `APIKEY` | `TENANT#{t}#APIKEYS` / `{created}#{sha256}` | |
+//!
+//! Times in sort keys are zero-padded unix seconds, so byte order is time order.
+
+/// Attribute names the table and its indexes are keyed on.
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const GSI1_PK: &str = "gsi1pk";
+    pub const GSI1_SK: &str = "gsi1sk";
+    pub const GSI2_PK: &str = "gsi2pk";
+    pub const GSI2_SK: &str = "gsi2sk";
+    /// Unix seconds after which the item is dead. DynamoDB's TTL deletes such items only
+    /// eventually, so every read and condition checks it too.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// Where a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Table,
+    Gsi1,
+    Gsi2,
+}
+
+impl Index {
+    /// The index's name in DynamoDB (`None` for the table itself).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Index::Table => None,
+            Index::Gsi1 => Some("gsi1"),
+            Index::Gsi2 => Some("gsi2"),
+        }
+    }
+
+    /// Partition and sort key attributes.
+    pub fn key_attributes(self) -> (&'static str, &'static str) {
+        match self {
+            Index::Table => (attr::PK, attr::SK),
+            Index::Gsi1 => (attr::GSI1_PK, attr::GSI1_SK),
+            Index::Gsi2 => (attr::GSI2_PK, attr::GSI2_SK),
+        }
+    }
+}
+
+/// The global secondary indexes, all projecting every attribute.
+pub const GLOBAL_INDEXES: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+
+/// Zero-padded unix seconds for sort keys.
+pub fn sortable_time(unix_seconds: u64) -> String {
+    format!("{unix_seconds:012}")
+}
+
+/// Key builders, one per item kind in the table above.
+pub mod keys {
+    use super::sortable_time;
+    use crate::store::items::Key;
+
+    pub fn tenant(tenant: &str) -> String {
+        format!("TENANT#{tenant}")
+    }
+    pub fn guild(guild: u64) -> String {
+        format!("GUILD#{guild}")
+    }
+    pub fn tenant_connection(tenant_id: &str) -> Key {
+        Key::new(tenant(tenant_id), "CONNECTION")
+    }
+    pub fn guild_connection(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), "CONNECTION")
+    }
+    pub fn bot(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), "BOT")
+    }
+    pub fn settings(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), "SETTINGS")
+    }
+    pub fn subject(guild_id: u64, kind: &str, id: &str) -> Key {
+        Key::new(guild(guild_id), format!("SUBJECT#{kind}#{id}"))
+    }
+    pub fn subject_starts(guild_id: u64) -> String {
+        format!("GUILD#{guild_id}#STARTS")
+    }
+    pub fn subject_names(guild_id: u64) -> String {
+        format!("GUILD#{guild_id}#NAMES")
+    }
+    pub fn mapping(guild_id: u64, kind: &str, id: &str) -> Key {
+        Key::new(guild(guild_id), format!("MAPPING#{kind}#{id}"))
+    }
+    pub fn mappings_by_status(guild_id: u64, status: &str) -> String {
+        format!("GUILD#{guild_id}#MAPPINGS#{status}")
+    }
+    pub fn channel(guild_id: u64, channel_id: u64) -> Key {
+        Key::new(guild(guild_id), format!("CHANNEL#{channel_id}"))
+    }
+    pub const MEMBER_PREFIX: &str = "MEMBER#";
+    pub fn member(guild_id: u64, user_id: u64) -> Key {
+        Key::new(guild(guild_id), format!("{MEMBER_PREFIX}{user_id}"))
+    }
+    pub fn discord_link(guild_id: u64, user_id: u64) -> Key {
+        Key::new(guild(guild_id), format!("LINK#DISCORD#{user_id}"))
+    }
+    pub fn platform_link(guild_id: u64, platform_user: &str) -> Key {
+        Key::new(guild(guild_id), format!("LINK#PLATFORM#{platform_user}"))
+    }
+    pub fn sync_lease(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), "SYNC#LEASE")
+    }
+    pub const SYNC_RUN_PREFIX: &str = "SYNC#RUN#";
+    pub fn sync_run(guild_id: u64, started_at: u64, run_id: &str) -> Key {
+        Key::new(guild(guild_id), format!("{SYNC_RUN_PREFIX}{}#{run_id}", sortable_time(started_at)))
+    }
+    pub fn schedule(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), "SCHEDULE")
+    }
+    pub const SCHEDULE_INDEX_PK: &str = "SCHEDULE";
+    pub fn idempotency(scope: &str, key: &str) -> Key {
+        Key::new(format!("IDEMPOTENCY#{scope}#{key}"), "RECORD")
+    }
+    pub fn api_key(hash: &str) -> Key {
+        Key::new(format!("APIKEY#{hash}"), "APIKEY")
+    }
+    pub fn tenant_api_keys(tenant_id: &str) -> String {
+        format!("TENANT#{tenant_id}#APIKEYS")
+    }
+}

@@ -1,0 +1,166 @@
+//! Sync runs of a guild, under a lease so that one runs at a time.
+
+use async_trait::async_trait;
+use serde_json::json;
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
+
+use super::{
+    Store, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun, from_item,
+    items::{Condition, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
+    schema::{Index, attr, keys},
+    to_item,
+};
+
+#[async_trait]
+pub trait SyncRunStore: Send + Sync {
+    /// Takes the guild's sync lease until `now + lease_seconds` and records a running run.
+    /// While another run's lease is live, refused with `LeaseHeld` naming that run.
+    async fn start_run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        kind: SyncKind,
+        now: u64,
+        lease_seconds: u64,
+    ) -> Result<SyncRun, StoreError>;
+    /// Saves progress and extends the lease; `Conflict` when the lease is no longer this run's.
+    async fn checkpoint(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        cursor: Id<UserMarker>,
+        counts: SyncCounts,
+        now: u64,
+        lease_seconds: u64,
+    ) -> Result<SyncRun, StoreError>;
+    /// Records the outcome and releases the lease (if this run still holds it).
+    async fn finish_run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        counts: SyncCounts,
+        outcome: SyncOutcome,
+        now: u64,
+    ) -> Result<SyncRun, StoreError>;
+    /// The live lease, if any.
+    async fn lease(&self, guild_id: Id<GuildMarker>, now: u64) -> Result<Option<SyncLease>, StoreError>;
+    /// Most recent runs first.
+    async fn recent_runs(&self, guild_id: Id<GuildMarker>, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
+}
+
+const RUN_ID: &str = "run_id";
+
+fn run_item(guild_id: Id<GuildMarker>, run: &SyncRun) -> Result<super::items::Item, StoreError> {
+    to_item(&keys::sync_run(guild_id.get(), run.started_at, &run.run_id), run, &[])
+}
+
+fn lease_item(guild_id: Id<GuildMarker>, lease: &SyncLease) -> Result<super::items::Item, StoreError> {
+    to_item(&keys::sync_lease(guild_id.get()), lease, &[(attr::EXPIRES_AT, json!(lease.expires_at))])
+}
+
+#[async_trait]
+impl<I: ItemStore> SyncRunStore for Store<I> {
+    /// 1 TransactWriteItems (lease + run); + 1 GetItem when the lease is held.
+    async fn start_run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        kind: SyncKind,
+        now: u64,
+        lease_seconds: u64,
+    ) -> Result<SyncRun, StoreError> {
+        let lease = SyncLease { run_id: run_id.to_owned(), started_at: now, expires_at: now + lease_seconds };
+        let run = SyncRun {
+            run_id: run_id.to_owned(),
+            kind,
+            started_at: now,
+            finished_at: None,
+            counts: SyncCounts::default(),
+            outcome: SyncOutcome::Running,
+            cursor: None,
+        };
+        // An expired lease counts as free: its run crashed or overran.
+        let free = Condition::NotExists.or(Condition::LessThan(attr::EXPIRES_AT, json!(now + 1)));
+        let writes = vec![
+            TxWrite::Put { item: lease_item(guild_id, &lease)?, condition: Some(free) },
+            TxWrite::Put { item: run_item(guild_id, &run)?, condition: Some(Condition::NotExists) },
+        ];
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(failed)) if failed.contains(&0) => {
+                match self.lease(guild_id, now).await? {
+                    Some(held) => Err(StoreError::LeaseHeld(held)),
+                    None => Err(StoreError::Conflict("the lease changed hands; try again")),
+                }
+            }
+            Err(ItemError::TransactionCancelled(_)) => Err(StoreError::AlreadyExists("a sync run with this id")),
+            other => other.map(|()| run).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 TransactWriteItems (lease + run).
+    async fn checkpoint(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        cursor: Id<UserMarker>,
+        counts: SyncCounts,
+        now: u64,
+        lease_seconds: u64,
+    ) -> Result<SyncRun, StoreError> {
+        let lease =
+            SyncLease { run_id: run.run_id.clone(), started_at: run.started_at, expires_at: now + lease_seconds };
+        let updated = SyncRun { cursor: Some(cursor), counts, ..run.clone() };
+        let writes = vec![
+            TxWrite::Put {
+                item: lease_item(guild_id, &lease)?,
+                condition: Some(Condition::Equals(RUN_ID, json!(run.run_id))),
+            },
+            TxWrite::Put { item: run_item(guild_id, &updated)?, condition: Some(Condition::Exists) },
+        ];
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(_)) => Err(StoreError::Conflict("this run no longer holds the lease")),
+            other => other.map(|()| updated).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 PutItem (run) + 1 conditional DeleteItem (lease).
+    async fn finish_run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        counts: SyncCounts,
+        outcome: SyncOutcome,
+        now: u64,
+    ) -> Result<SyncRun, StoreError> {
+        let finished = SyncRun { counts, outcome, finished_at: Some(now), ..run.clone() };
+        self.items.put(run_item(guild_id, &finished)?, None).await?;
+        let ours = Condition::Equals(RUN_ID, json!(run.run_id));
+        match self.items.delete(&keys::sync_lease(guild_id.get()), Some(ours)).await {
+            // The lease expired and another run took it: that one is not ours to release.
+            Err(ItemError::ConditionFailed) => Ok(finished),
+            other => other.map(|()| finished).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 GetItem.
+    async fn lease(&self, guild_id: Id<GuildMarker>, now: u64) -> Result<Option<SyncLease>, StoreError> {
+        let lease: Option<SyncLease> =
+            self.items.get(&keys::sync_lease(guild_id.get())).await?.map(from_item).transpose()?;
+        Ok(lease.filter(|lease| lease.expires_at > now))
+    }
+
+    /// 1 Query.
+    async fn recent_runs(&self, guild_id: Id<GuildMarker>, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        let query = Query::new(
+            Index::Table,
+            keys::guild(guild_id.get()),
+            SortKeyRange::BeginsWith(keys::SYNC_RUN_PREFIX.into()),
+        )
+        .descending()
+        .limit(limit.max(1));
+        self.items.query(&query).await?.items.into_iter().map(from_item).collect()
+    }
+}

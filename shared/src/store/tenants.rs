@@ -1,0 +1,97 @@
+//! Tenants and their guild: one guild per tenant and one tenant per guild.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use twilight_model::id::{Id, marker::GuildMarker};
+
+use super::{
+    BotInstall, Store, StoreError, from_item,
+    items::{Condition, ItemError, ItemStore, TxWrite},
+    schema::keys,
+    to_item,
+};
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Connects a tenant and a guild, both directions at once. Refused with `AlreadyExists`
+    /// when either side is already connected.
+    async fn connect(&self, tenant_id: &str, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError>;
+    /// Removes the tenant's connection; returns the guild it had.
+    async fn disconnect(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError>;
+    async fn guild_of(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError>;
+    async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<String>, StoreError>;
+    /// Records whether the bot is in the guild and what it was granted.
+    async fn record_bot_install(&self, guild_id: Id<GuildMarker>, install: BotInstall) -> Result<(), StoreError>;
+    async fn bot_install(&self, guild_id: Id<GuildMarker>) -> Result<Option<BotInstall>, StoreError>;
+}
+
+#[derive(Serialize, Deserialize)]
+struct Connection {
+    tenant_id: String,
+    guild_id: Id<GuildMarker>,
+    connected_at: u64,
+}
+
+#[async_trait]
+impl<I: ItemStore> TenantStore for Store<I> {
+    /// 1 TransactWriteItems (2 conditional puts).
+    async fn connect(&self, tenant_id: &str, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError> {
+        let connection = Connection { tenant_id: tenant_id.to_owned(), guild_id, connected_at: now };
+        let writes = vec![
+            TxWrite::Put {
+                item: to_item(&keys::tenant_connection(tenant_id), &connection, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            TxWrite::Put {
+                item: to_item(&keys::guild_connection(guild_id.get()), &connection, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+        ];
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(failed)) if failed.first() == Some(&0) => {
+                Err(StoreError::AlreadyExists("a guild connection for this tenant"))
+            }
+            Err(ItemError::TransactionCancelled(_)) => {
+                Err(StoreError::AlreadyExists("a tenant connection for this guild"))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// 1 GetItem + 1 TransactWriteItems (2 conditional deletes).
+    async fn disconnect(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError> {
+        let Some(guild_id) = self.guild_of(tenant_id).await? else { return Ok(None) };
+        let same_tenant = Condition::Equals("tenant_id", tenant_id.into());
+        let writes = vec![
+            TxWrite::Delete { key: keys::tenant_connection(tenant_id), condition: Some(same_tenant.clone()) },
+            TxWrite::Delete { key: keys::guild_connection(guild_id.get()), condition: Some(same_tenant) },
+        ];
+        match self.items.transact(writes).await {
+            // Someone disconnected (or reconnected) in between: nothing of ours is left to remove.
+            Err(ItemError::TransactionCancelled(_)) => Ok(None),
+            other => other.map(|()| Some(guild_id)).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 GetItem.
+    async fn guild_of(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError> {
+        let item = self.items.get(&keys::tenant_connection(tenant_id)).await?;
+        Ok(item.map(from_item::<Connection>).transpose()?.map(|c| c.guild_id))
+    }
+
+    /// 1 GetItem.
+    async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<String>, StoreError> {
+        let item = self.items.get(&keys::guild_connection(guild_id.get())).await?;
+        Ok(item.map(from_item::<Connection>).transpose()?.map(|c| c.tenant_id))
+    }
+
+    /// 1 PutItem.
+    async fn record_bot_install(&self, guild_id: Id<GuildMarker>, install: BotInstall) -> Result<(), StoreError> {
+        Ok(self.items.put(to_item(&keys::bot(guild_id.get()), &install, &[])?, None).await?)
+    }
+
+    /// 1 GetItem.
+    async fn bot_install(&self, guild_id: Id<GuildMarker>) -> Result<Option<BotInstall>, StoreError> {
+        self.items.get(&keys::bot(guild_id.get())).await?.map(from_item).transpose()
+    }
+}
