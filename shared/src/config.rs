@@ -158,6 +158,35 @@ impl InteractionsConfig {
     }
 }
 
+/// Where the store lives in AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub table_name: String,
+}
+
+impl StoreConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let table_name = env.required(TABLE_NAME, parse_table_name);
+        env.finish()?;
+        table_name.map(|table_name| Self { table_name }).ok_or(ConfigError { problems: Vec::new() })
+    }
+}
+
+/// DynamoDB's table naming rules: 3 to 255 of `a-z A-Z 0-9 _ - .`.
+fn parse_table_name(raw: &str) -> Result<String, String> {
+    let valid_chars = raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if (3..=255).contains(&raw.len()) && valid_chars {
+        Ok(raw.to_owned())
+    } else {
+        Err("3 to 255 characters of letters, digits, '_', '-' and '.'".to_owned())
+    }
+}
+
 /// A 32-byte Ed25519 public key in hex, as the Discord developer portal shows it.
 pub fn parse_public_key(raw: &str) -> Result<VerifyingKey, String> {
     let bytes = hex::decode(raw).map_err(|_| "expected 64 hex characters".to_owned())?;
@@ -222,6 +251,17 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("SETTINGS_URL is not set"), "{message}");
         assert!(!message.contains("short"), "values never appear in errors: {message}");
+    }
+
+    #[test]
+    fn table_names_follow_dynamodb_rules() {
+        let ok = StoreConfig::from_source(&env(&[(TABLE_NAME, "guildbridge-prod")]));
+        assert_eq!(ok.map(|c| c.table_name), Ok("guildbridge-prod".to_owned()));
+        for bad in ["ab", "no spaces", "x/y"] {
+            let err = StoreConfig::from_source(&env(&[(TABLE_NAME, bad)])).expect_err(bad);
+            assert!(matches!(err.problems[..], [VarProblem::Malformed { name: TABLE_NAME, .. }]), "{bad}");
+        }
+        assert!(StoreConfig::from_source(&env(&[])).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `guildbridge`: the developer's command line. `local` serves the interactions endpoint on
 //! 127.0.0.1 with a development key pair; `interact` plays Discord against any endpoint.
 
+mod create_table;
 mod dev_keys;
 mod interact;
 mod local;
@@ -26,6 +27,12 @@ enum Command {
     Local {
         #[arg(long, env = "GUILDBRIDGE_ADDR", default_value = "127.0.0.1:8787")]
         addr: SocketAddr,
+    },
+    /// Create the DynamoDB table as the code defines it (AWS_REGION, AWS_ENDPOINT_URL, credentials
+    /// from the environment), e.g. on a local DynamoDB-compatible server.
+    CreateTable {
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
     },
     /// Sign an interaction the way Discord does, send it, and show Discord's view of the answer.
     Interact {
@@ -56,6 +63,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Local { addr } => local::run(&cli.data_dir, addr).await,
+        Command::CreateTable { table } => create_table::run(&table).await,
         Command::Interact { line, endpoint, dm, json } => {
             interact::run(&cli.data_dir, &line, &endpoint, interact::Options { dm, json }).await
         }

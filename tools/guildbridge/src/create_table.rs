@@ -1,0 +1,23 @@
+//! `guildbridge create-table`: the table exactly as `shared::store::schema` defines it.
+
+use shared::{
+    config::{self, EnvSource, StoreConfig},
+    store::dynamo::{DynamoItems, create_table},
+};
+
+/// Only the table name; the AWS SDK reads the rest of its configuration itself.
+struct TableName<'a>(&'a str);
+
+impl EnvSource for TableName<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (name == config::TABLE_NAME).then(|| self.0.to_owned())
+    }
+}
+
+pub async fn run(table: &str) -> anyhow::Result<()> {
+    let config = StoreConfig::from_source(&TableName(table))?;
+    let client = DynamoItems::client_from_env().await;
+    create_table(&client, &config.table_name).await?;
+    println!("created table {} with indexes gsi1, gsi2 and TTL on expires_at", config.table_name);
+    Ok(())
+}
