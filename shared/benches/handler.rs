@@ -13,25 +13,26 @@ use axum::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
 use shared::{
+    config::InteractionsConfig,
     discord::{
-        commands::{CommandDeps, guildbridge_commands, manifest},
+        commands::manifest,
         custom_id::StateKey,
         signature::SignatureVerifier,
         simulate::{self, Invoker, SignedRequest},
     },
-    interactions::{InteractionService, components::ComponentRegistry, http::router},
+    interactions::{InteractionService, http::router},
 };
 use tower::ServiceExt;
 
 fn service(key: &SigningKey) -> InteractionService {
-    let deps = CommandDeps { settings_url: url::Url::parse("https://settings.example").expect("url") };
-    InteractionService::new(
+    let config = InteractionsConfig {
+        public_key: key.verifying_key(),
+        settings_url: url::Url::parse("https://settings.example").expect("url"),
+        state_key: StateKey::new(&[5; 32]).expect("key"),
         // A day-wide window: the requests are signed once, before a run that takes minutes.
-        SignatureVerifier::new(key.verifying_key(), Duration::from_secs(86_400)),
-        guildbridge_commands(&deps).expect("manifest"),
-        ComponentRegistry::default(),
-        StateKey::new(&[5; 32]).expect("key"),
-    )
+        signature_max_age: Duration::from_secs(86_400),
+    };
+    InteractionService::from_config(&config).expect("manifest")
 }
 
 fn request(signed: &SignedRequest) -> Request<Body> {

@@ -14,11 +14,12 @@ use axum::{
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use shared::{
+    config::InteractionsConfig,
     discord::{
-        commands::{CommandDeps, guildbridge_commands, manifest},
+        commands::manifest,
         custom_id::StateKey,
         responses,
-        signature::{DEFAULT_MAX_AGE, SignatureVerifier},
+        signature::DEFAULT_MAX_AGE,
         simulate::{self, Invoker},
     },
     interactions::{
@@ -54,14 +55,14 @@ impl ComponentHandler for Echo {
 }
 
 fn app() -> Router {
-    let deps = CommandDeps { settings_url: url::Url::parse(SETTINGS_URL).expect("url") };
-    let service = InteractionService::new(
-        SignatureVerifier::new(signing_key().verifying_key(), DEFAULT_MAX_AGE),
-        guildbridge_commands(&deps).expect("manifest"),
-        ComponentRegistry::new(vec![Arc::new(Echo)]),
-        state_key(),
-    );
-    router(Arc::new(service))
+    let config = InteractionsConfig {
+        public_key: signing_key().verifying_key(),
+        settings_url: url::Url::parse(SETTINGS_URL).expect("url"),
+        state_key: state_key(),
+        signature_max_age: DEFAULT_MAX_AGE,
+    };
+    let components = ComponentRegistry::new(vec![Arc::new(Echo)]);
+    router(Arc::new(InteractionService::with_components(&config, components).expect("manifest")))
 }
 
 fn signed_request(path: &str, body: Vec<u8>) -> Request<Body> {

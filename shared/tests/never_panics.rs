@@ -14,13 +14,14 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::{
+    config::InteractionsConfig,
     discord::{
-        commands::{CommandDeps, guildbridge_commands, manifest},
+        commands::manifest,
         custom_id::StateKey,
-        signature::{DEFAULT_MAX_AGE, SignatureVerifier},
+        signature::DEFAULT_MAX_AGE,
         simulate::{self, Invoker},
     },
-    interactions::{InteractionService, components::ComponentRegistry, http::router},
+    interactions::{InteractionService, http::router},
 };
 use tower::ServiceExt;
 
@@ -29,13 +30,13 @@ fn signing_key() -> SigningKey {
 }
 
 fn app() -> Router {
-    let deps = CommandDeps { settings_url: url::Url::parse("https://settings.example").expect("url") };
-    router(Arc::new(InteractionService::new(
-        SignatureVerifier::new(signing_key().verifying_key(), DEFAULT_MAX_AGE),
-        guildbridge_commands(&deps).expect("manifest"),
-        ComponentRegistry::default(),
-        StateKey::new(&[1; 32]).expect("key"),
-    )))
+    let config = InteractionsConfig {
+        public_key: signing_key().verifying_key(),
+        settings_url: url::Url::parse("https://settings.example").expect("url"),
+        state_key: StateKey::new(&[1; 32]).expect("key"),
+        signature_max_age: DEFAULT_MAX_AGE,
+    };
+    router(Arc::new(InteractionService::from_config(&config).expect("manifest")))
 }
 
 fn status_of(runtime: &tokio::runtime::Runtime, app: &Router, request: Request<Body>) -> StatusCode {

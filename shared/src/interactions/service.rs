@@ -70,11 +70,16 @@ impl InteractionService {
 
     /// The production wiring: Guildbridge's commands and components.
     pub fn from_config(config: &InteractionsConfig) -> Result<Self, RegistryError> {
+        Self::with_components(config, ComponentRegistry::default())
+    }
+
+    /// The production wiring with the given component handlers.
+    pub fn with_components(config: &InteractionsConfig, components: ComponentRegistry) -> Result<Self, RegistryError> {
         let deps = CommandDeps { settings_url: config.settings_url.clone() };
         Ok(Self::new(
             SignatureVerifier::new(config.public_key, config.signature_max_age),
             guildbridge_commands(&deps)?,
-            ComponentRegistry::default(),
+            components,
             config.state_key.clone(),
         ))
     }

@@ -220,6 +220,30 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=cap))).await;
 }
 
+/// Repeats a batch call on what it left unprocessed, backing off between attempts, and
+/// collects what each attempt returned. Gives up as throttled after `MAX_ATTEMPTS`.
+async fn until_processed<T, R, F, Fut>(mut pending: Vec<T>, mut call: F) -> Result<Vec<R>, ItemError>
+where
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<R>, Vec<T>), ItemError>>,
+{
+    let mut done = Vec::new();
+    let mut attempt = 0;
+    while !pending.is_empty() {
+        if attempt >= MAX_ATTEMPTS {
+            return Err(ItemError::Throttled);
+        }
+        if attempt > 0 {
+            backoff(attempt).await;
+        }
+        attempt += 1;
+        let (returned, unprocessed) = call(std::mem::take(&mut pending)).await?;
+        done.extend(returned);
+        pending = unprocessed;
+    }
+    Ok(done)
+}
+
 #[async_trait]
 impl ItemStore for DynamoItems {
     /// 1 GetItem (consistent read).
@@ -241,32 +265,23 @@ impl ItemStore for DynamoItems {
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, ItemError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_SIZE) {
-            let mut pending: Vec<Attributes> = chunk.iter().map(key_attributes).collect();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                if attempt > 0 {
-                    backoff(attempt).await;
-                }
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(ItemError::Throttled);
-                }
-                attempt += 1;
+            let pending: Vec<Attributes> = chunk.iter().map(key_attributes).collect();
+            let items = until_processed(pending, |keys| async move {
                 CallCounts::bump(&self.calls.batch_get_item);
                 let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .set_keys(Some(keys))
                     .consistent_read(true)
                     .build()
                     .map_err(unavailable)?;
                 let output =
                     self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(classify)?;
-                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    found.push(from_attributes(item)?);
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut r| r.remove(&self.table))
-                    .map(|unprocessed| unprocessed.keys)
-                    .unwrap_or_default();
+                let items = output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+                let unprocessed = output.unprocessed_keys.and_then(|mut r| r.remove(&self.table)).map(|u| u.keys);
+                Ok((items, unprocessed.unwrap_or_default()))
+            })
+            .await?;
+            for item in items {
+                found.push(from_attributes(item)?);
             }
         }
         Ok(found)
@@ -389,7 +404,7 @@ impl ItemStore for DynamoItems {
     /// ⌈items / 25⌉ BatchWriteItem, plus retries of unprocessed items.
     async fn put_many(&self, items: Vec<Item>) -> Result<(), ItemError> {
         for chunk in items.chunks(BATCH_WRITE_SIZE) {
-            let mut pending = chunk
+            let pending = chunk
                 .iter()
                 .map(|item| {
                     let put =
@@ -397,25 +412,19 @@ impl ItemStore for DynamoItems {
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<Result<Vec<_>, ItemError>>()?;
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                if attempt > 0 {
-                    backoff(attempt).await;
-                }
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(ItemError::Throttled);
-                }
-                attempt += 1;
+            until_processed(pending, |requests| async move {
                 CallCounts::bump(&self.calls.batch_write_item);
                 let output = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .request_items(&self.table, requests)
                     .send()
                     .await
                     .map_err(classify)?;
-                pending = output.unprocessed_items.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
-            }
+                let unprocessed = output.unprocessed_items.and_then(|mut r| r.remove(&self.table));
+                Ok((Vec::<()>::new(), unprocessed.unwrap_or_default()))
+            })
+            .await?;
         }
         Ok(())
     }
