@@ -94,7 +94,49 @@ pub struct VersionedSettings {
 #[error("invalid settings: {}", .0.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; "))]
 pub struct SettingsErrors(pub BTreeMap<&'static str, String>);
 
+/// The settings fields that hold Discord ids, as JSON pointers.
+const ID_FIELDS: [(&str, &str); 3] = [
+    ("archive_category_id", "/archive_category_id"),
+    ("member_role_id", "/member_role_id"),
+    ("notifications", "/notifications/log_channel_id"),
+];
+
+fn is_snowflake(value: &serde_json::Value) -> bool {
+    let digits = match value {
+        serde_json::Value::String(text) => text.as_str(),
+        serde_json::Value::Null => return true,
+        _ => return false,
+    };
+    !digits.is_empty()
+        && digits.len() <= 20
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u64>().is_ok_and(|id| id > 0)
+}
+
 impl GuildSettings {
+    /// Reads settings as the settings page sends them (JSON; ids as strings), reporting every
+    /// problem at once: malformed ids and values as well as the rules of [`Self::validate`].
+    pub fn from_json(mut value: serde_json::Value) -> Result<Self, SettingsErrors> {
+        let mut problems = BTreeMap::new();
+        for (field, pointer) in ID_FIELDS {
+            if let Some(id) = value.pointer_mut(pointer).filter(|id| !is_snowflake(id)) {
+                problems.insert(field, "must be a Discord id (a snowflake, as a string of digits)".to_owned());
+                *id = serde_json::Value::Null;
+            }
+        }
+        let settings: GuildSettings = match serde_json::from_value(value) {
+            Ok(settings) => settings,
+            Err(error) => {
+                problems.insert("settings", format!("cannot be read: {error}"));
+                return Err(SettingsErrors(problems));
+            }
+        };
+        if let Err(SettingsErrors(more)) = settings.validate() {
+            problems.extend(more);
+        }
+        if problems.is_empty() { Ok(settings) } else { Err(SettingsErrors(problems)) }
+    }
+
     /// Checks every field and reports every problem at once.
     pub fn validate(&self) -> Result<(), SettingsErrors> {
         let mut problems = BTreeMap::new();
@@ -171,6 +213,24 @@ mod tests {
             ]
         );
         assert!(errors.to_string().contains("unknown placeholder {track}"), "{errors}");
+    }
+
+    #[test]
+    fn json_from_the_settings_page_reports_bad_ids_with_the_other_problems() {
+        let value = serde_json::json!({
+            "member_role_id": "not-an-id",
+            "archive_category_id": "0",
+            "notifications": { "log_channel_id": "123456789012345678", "on_sync_finished": true },
+            "sync_interval_hours": 500,
+        });
+        let errors = GuildSettings::from_json(value).expect_err("invalid");
+        assert_eq!(
+            errors.0.keys().copied().collect::<Vec<_>>(),
+            ["archive_category_id", "member_role_id", "sync_interval_hours"]
+        );
+        let ok = GuildSettings::from_json(serde_json::json!({ "member_role_id": "42", "voice_channel": true }))
+            .expect("valid");
+        assert_eq!((ok.member_role_id.map(|id| id.get()), ok.voice_channel), (Some(42), true));
     }
 
     #[test]
