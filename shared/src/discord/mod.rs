@@ -4,5 +4,6 @@ pub mod commands;
 pub mod custom_id;
 pub mod naming;
 pub mod responses;
+pub mod rest;
 pub mod signature;
 pub mod simulate;

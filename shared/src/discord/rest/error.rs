@@ -1,0 +1,123 @@
+//! What a Discord call can end in, sorted by what the caller should do about it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Discord's JSON error codes Guildbridge acts on.
+pub mod codes {
+    pub const UNKNOWN_CHANNEL: u64 = 10003;
+    pub const UNKNOWN_GUILD: u64 = 10004;
+    pub const UNKNOWN_MEMBER: u64 = 10007;
+    pub const UNKNOWN_MESSAGE: u64 = 10008;
+    pub const UNKNOWN_ROLE: u64 = 10011;
+    pub const UNKNOWN_WEBHOOK: u64 = 10015;
+    pub const UNKNOWN_INTERACTION: u64 = 10062;
+    pub const MAX_GUILD_CHANNELS: u64 = 30013;
+    pub const UNAUTHORIZED: u64 = 40001;
+    pub const MISSING_ACCESS: u64 = 50001;
+    pub const MISSING_PERMISSIONS: u64 = 50013;
+    pub const INVALID_FORM_BODY: u64 = 50035;
+}
+
+/// Discord's error body: `{"code": 50013, "message": "Missing Permissions", "errors": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub code: u64,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub errors: Option<serde_json::Value>,
+}
+
+/// Errors that will not go away by retrying: tell a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermanentKind {
+    MissingPermissions,
+    MissingAccess,
+    UnknownGuild,
+    UnknownChannel,
+    UnknownWebhook,
+    UnknownOther,
+    MaxChannels,
+    /// The request itself was wrong (invalid form body and other 400s).
+    Validation,
+    /// The bot token (or OAuth token) was refused.
+    Unauthorized,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscordError {
+    /// Retrying will not help.
+    #[error("Discord refused the request ({status}, code {}): {}", .body.code, .body.message)]
+    Permanent { kind: PermanentKind, status: u16, body: ErrorBody },
+    /// Waiting would pass the caller's deadline: hand the work back and retry after this long.
+    #[error("Discord asks to wait {after:?}, past this call's deadline")]
+    RetryAfter { after: Duration },
+    /// Transient trouble (5xx, timeout, dropped connection) that outlasted the retries allowed.
+    #[error("Discord is having trouble: {0}")]
+    Transient(String),
+    /// Near Discord's invalid-request limit (10,000 401/403/429 per 10 minutes): stop before a ban.
+    #[error("too many refused requests recently; pausing calls to avoid an IP ban")]
+    InvalidRequestBudget { retry_after: Duration },
+    /// A 2xx answer that is not what the API documents.
+    #[error("unexpected answer from Discord: {0}")]
+    Decode(String),
+}
+
+impl DiscordError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DiscordError::Permanent { .. } | DiscordError::Decode(_))
+    }
+
+    /// How long to wait before trying again, for errors that may pass.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DiscordError::RetryAfter { after } => Some(*after),
+            DiscordError::InvalidRequestBudget { retry_after } => Some(*retry_after),
+            DiscordError::Transient(_) => Some(Duration::from_secs(5)),
+            DiscordError::Permanent { .. } | DiscordError::Decode(_) => None,
+        }
+    }
+
+    pub fn permanent_kind(&self) -> Option<PermanentKind> {
+        match self {
+            DiscordError::Permanent { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// Classifies a 4xx other than 429.
+    pub fn from_status(status: u16, body: ErrorBody) -> Self {
+        let kind = match (status, body.code) {
+            (_, codes::MISSING_PERMISSIONS) => PermanentKind::MissingPermissions,
+            (_, codes::MISSING_ACCESS) => PermanentKind::MissingAccess,
+            (_, codes::UNKNOWN_GUILD) => PermanentKind::UnknownGuild,
+            (_, codes::UNKNOWN_CHANNEL) => PermanentKind::UnknownChannel,
+            (_, codes::UNKNOWN_WEBHOOK | codes::UNKNOWN_INTERACTION) => PermanentKind::UnknownWebhook,
+            (_, codes::MAX_GUILD_CHANNELS) => PermanentKind::MaxChannels,
+            (401, _) => PermanentKind::Unauthorized,
+            (403, _) => PermanentKind::MissingPermissions,
+            (404, _) => PermanentKind::UnknownOther,
+            _ => PermanentKind::Validation,
+        };
+        DiscordError::Permanent { kind, status, body }
+    }
+
+    /// A sentence for an admin: what went wrong and what to do.
+    pub fn explain(&self) -> String {
+        match self.permanent_kind() {
+            Some(PermanentKind::MissingPermissions) => {
+                "Guildbridge lacks a permission it needs here (check its role: Manage Channels, Manage Roles, View Channel, Send Messages).".to_owned()
+            }
+            Some(PermanentKind::MissingAccess) => "Guildbridge cannot see that channel or server.".to_owned(),
+            Some(PermanentKind::UnknownGuild) => "Guildbridge is no longer in that server.".to_owned(),
+            Some(PermanentKind::UnknownChannel) => "That channel no longer exists.".to_owned(),
+            Some(PermanentKind::MaxChannels) => {
+                "The server has reached Discord's limit of 500 channels; archive or delete some first.".to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The Discord operations Guildbridge uses, each one call with a deadline. Responses are
+//! twilight-model types; request bodies are written here because twilight-model has none.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use twilight_model::{
+    application::command::Command,
+    channel::{Channel, ChannelType, Message, message::Component, permission_overwrite::PermissionOverwrite},
+    guild::{Guild, Member, Permissions, Role},
+    id::{
+        Id,
+        marker::{ApplicationMarker, ChannelMarker, GenericMarker, GuildMarker, RoleMarker, UserMarker},
+    },
+    user::{CurrentUser, CurrentUserGuild},
+};
+
+use super::{Auth, DiscordClient, DiscordError, Route};
+
+/// Discord's page size limit for List Guild Members.
+pub const MAX_MEMBERS_PAGE: u16 = 1000;
+
+/// Body of Create Guild Channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateChannel {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ChannelType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Id<ChannelMarker>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// twilight-model writes `allow`/`deny` as strings, as Discord documents and accepts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permission_overwrites: Vec<PermissionOverwrite>,
+}
+
+/// Body of Modify Channel (only the fields Guildbridge changes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModifyChannel {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Id<ChannelMarker>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission_overwrites: Option<Vec<PermissionOverwrite>>,
+}
+
+/// Body of Create Message, Edit Original Interaction Response and Create Followup Message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MessageBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<Component>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u64>,
+}
+
+impl MessageBody {
+    pub fn text(content: impl Into<String>) -> Self {
+        Self { content: Some(content.into()), ..Self::default() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct OverwriteBody {
+    allow: Permissions,
+    deny: Permissions,
+    #[serde(rename = "type")]
+    kind: twilight_model::channel::permission_overwrite::PermissionOverwriteType,
+}
+
+/// The OAuth2 token response (not in twilight-model).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct AccessToken {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken").field("expires_in", &self.expires_in).field("scope", &self.scope).finish()
+    }
+}
+
+fn guild_route(method: Method, template: &str, path: String, guild_id: Id<GuildMarker>) -> Route {
+    Route::new(method, template, path, format!("guild:{guild_id}"))
+}
+
+fn channel_route(method: Method, template: &str, path: String, channel_id: Id<ChannelMarker>) -> Route {
+    Route::new(method, template, path, format!("channel:{channel_id}"))
+}
+
+fn webhook_route(
+    method: Method,
+    template: &str,
+    path: String,
+    application_id: Id<ApplicationMarker>,
+    token: &str,
+) -> Route {
+    // The token is part of the bucket (each interaction has its own) and never logged.
+    Route::new(method, template, path, format!("webhook:{application_id}:{token}")).auth(Auth::None)
+}
+
+impl DiscordClient {
+    pub async fn create_guild_channel(
+        &self,
+        guild_id: Id<GuildMarker>,
+        body: &CreateChannel,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Channel, DiscordError> {
+        let route =
+            guild_route(Method::POST, "/guilds/{guild_id}/channels", format!("/guilds/{guild_id}/channels"), guild_id);
+        self.send(route, Some(body), reason, deadline).await
+    }
+
+    pub async fn guild_channels(
+        &self,
+        guild_id: Id<GuildMarker>,
+        deadline: Instant,
+    ) -> Result<Vec<Channel>, DiscordError> {
+        let route =
+            guild_route(Method::GET, "/guilds/{guild_id}/channels", format!("/guilds/{guild_id}/channels"), guild_id);
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    pub async fn modify_channel(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        body: &ModifyChannel,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Channel, DiscordError> {
+        let route =
+            channel_route(Method::PATCH, "/channels/{channel_id}", format!("/channels/{channel_id}"), channel_id);
+        self.send(route, Some(body), reason, deadline).await
+    }
+
+    pub async fn delete_channel(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Channel, DiscordError> {
+        let route =
+            channel_route(Method::DELETE, "/channels/{channel_id}", format!("/channels/{channel_id}"), channel_id);
+        self.send::<(), _>(route, None, reason, deadline).await
+    }
+
+    pub async fn edit_permission_overwrite(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        overwrite: &PermissionOverwrite,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), DiscordError> {
+        let route = channel_route(
+            Method::PUT,
+            "/channels/{channel_id}/permissions/{overwrite_id}",
+            format!("/channels/{channel_id}/permissions/{}", overwrite.id),
+            channel_id,
+        );
+        let body = OverwriteBody { allow: overwrite.allow, deny: overwrite.deny, kind: overwrite.kind };
+        self.send(route, Some(&body), reason, deadline).await
+    }
+
+    pub async fn delete_permission_overwrite(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        overwrite_id: Id<GenericMarker>,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), DiscordError> {
+        let route = channel_route(
+            Method::DELETE,
+            "/channels/{channel_id}/permissions/{overwrite_id}",
+            format!("/channels/{channel_id}/permissions/{overwrite_id}"),
+            channel_id,
+        );
+        self.send::<(), _>(route, None, reason, deadline).await
+    }
+
+    pub async fn create_message(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        body: &MessageBody,
+        deadline: Instant,
+    ) -> Result<Message, DiscordError> {
+        let route = channel_route(
+            Method::POST,
+            "/channels/{channel_id}/messages",
+            format!("/channels/{channel_id}/messages"),
+            channel_id,
+        );
+        self.send(route, Some(body), None, deadline).await
+    }
+
+    /// One page of members with ids above `after`, at most `limit` (1..=1000).
+    pub async fn guild_members(
+        &self,
+        guild_id: Id<GuildMarker>,
+        after: Option<Id<UserMarker>>,
+        limit: u16,
+        deadline: Instant,
+    ) -> Result<Vec<Member>, DiscordError> {
+        let limit = limit.clamp(1, MAX_MEMBERS_PAGE);
+        let after = after.map_or(0, Id::get);
+        let route = guild_route(
+            Method::GET,
+            "/guilds/{guild_id}/members",
+            format!("/guilds/{guild_id}/members?limit={limit}&after={after}"),
+            guild_id,
+        );
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    pub async fn add_member_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        role_id: Id<RoleMarker>,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), DiscordError> {
+        let route = guild_route(
+            Method::PUT,
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+            format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+            guild_id,
+        );
+        self.send::<(), _>(route, None, reason, deadline).await
+    }
+
+    pub async fn remove_member_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        role_id: Id<RoleMarker>,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), DiscordError> {
+        let route = guild_route(
+            Method::DELETE,
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+            format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+            guild_id,
+        );
+        self.send::<(), _>(route, None, reason, deadline).await
+    }
+
+    pub async fn guild(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<Guild, DiscordError> {
+        let route = guild_route(Method::GET, "/guilds/{guild_id}", format!("/guilds/{guild_id}"), guild_id);
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    pub async fn guild_roles(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<Vec<Role>, DiscordError> {
+        let route = guild_route(Method::GET, "/guilds/{guild_id}/roles", format!("/guilds/{guild_id}/roles"), guild_id);
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    /// Edits the deferred answer of an interaction (its token lives 15 minutes).
+    pub async fn edit_original_response(
+        &self,
+        application_id: Id<ApplicationMarker>,
+        interaction_token: &str,
+        body: &MessageBody,
+        deadline: Instant,
+    ) -> Result<Message, DiscordError> {
+        let route = webhook_route(
+            Method::PATCH,
+            "/webhooks/{application_id}/{interaction_token}/messages/@original",
+            format!("/webhooks/{application_id}/{interaction_token}/messages/@original"),
+            application_id,
+            interaction_token,
+        );
+        self.send(route, Some(body), None, deadline).await
+    }
+
+    pub async fn delete_original_response(
+        &self,
+        application_id: Id<ApplicationMarker>,
+        interaction_token: &str,
+        deadline: Instant,
+    ) -> Result<(), DiscordError> {
+        let route = webhook_route(
+            Method::DELETE,
+            "/webhooks/{application_id}/{interaction_token}/messages/@original",
+            format!("/webhooks/{application_id}/{interaction_token}/messages/@original"),
+            application_id,
+            interaction_token,
+        );
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    pub async fn create_followup(
+        &self,
+        application_id: Id<ApplicationMarker>,
+        interaction_token: &str,
+        body: &MessageBody,
+        deadline: Instant,
+    ) -> Result<Message, DiscordError> {
+        let route = webhook_route(
+            Method::POST,
+            "/webhooks/{application_id}/{interaction_token}",
+            format!("/webhooks/{application_id}/{interaction_token}"),
+            application_id,
+            interaction_token,
+        );
+        self.send(route, Some(body), None, deadline).await
+    }
+
+    /// Replaces every global command (`guild_id: None`) or one guild's commands.
+    pub async fn bulk_overwrite_commands(
+        &self,
+        application_id: Id<ApplicationMarker>,
+        guild_id: Option<Id<GuildMarker>>,
+        commands: &[Command],
+        deadline: Instant,
+    ) -> Result<Vec<Command>, DiscordError> {
+        let route = match guild_id {
+            None => Route::new(
+                Method::PUT,
+                "/applications/{application_id}/commands",
+                format!("/applications/{application_id}/commands"),
+                format!("application:{application_id}"),
+            ),
+            Some(guild_id) => guild_route(
+                Method::PUT,
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+                format!("/applications/{application_id}/guilds/{guild_id}/commands"),
+                guild_id,
+            ),
+        };
+        self.send(route, Some(commands), None, deadline).await
+    }
+
+    /// OAuth2: exchanges an authorization code for tokens.
+    pub async fn exchange_code(
+        &self,
+        client_id: Id<ApplicationMarker>,
+        client_secret: &str,
+        code: &str,
+        redirect_uri: &str,
+        deadline: Instant,
+    ) -> Result<AccessToken, DiscordError> {
+        let route = Route::new(Method::POST, "/oauth2/token", "/oauth2/token".to_owned(), "oauth".to_owned())
+            .auth(Auth::Basic(client_id.to_string(), client_secret.to_owned()));
+        let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
+        self.send_form(route, &form, deadline).await
+    }
+
+    /// OAuth2: a fresh access token from a refresh token.
+    pub async fn refresh_token(
+        &self,
+        client_id: Id<ApplicationMarker>,
+        client_secret: &str,
+        refresh_token: &str,
+        deadline: Instant,
+    ) -> Result<AccessToken, DiscordError> {
+        let route = Route::new(Method::POST, "/oauth2/token", "/oauth2/token".to_owned(), "oauth".to_owned())
+            .auth(Auth::Basic(client_id.to_string(), client_secret.to_owned()));
+        let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+        self.send_form(route, &form, deadline).await
+    }
+
+    /// The user an OAuth2 access token belongs to.
+    pub async fn current_user(&self, access_token: &str, deadline: Instant) -> Result<CurrentUser, DiscordError> {
+        let route = Route::new(Method::GET, "/users/@me", "/users/@me".to_owned(), "user:@me".to_owned())
+            .auth(Auth::Bearer(access_token.to_owned()));
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    /// The guilds of an OAuth2 user, with their permissions in each.
+    pub async fn current_user_guilds(
+        &self,
+        access_token: &str,
+        deadline: Instant,
+    ) -> Result<Vec<CurrentUserGuild>, DiscordError> {
+        let route = Route::new(Method::GET, "/users/@me/guilds", "/users/@me/guilds".to_owned(), "user:@me".to_owned())
+            .auth(Auth::Bearer(access_token.to_owned()));
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+}

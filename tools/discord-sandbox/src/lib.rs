@@ -1,0 +1,329 @@
+//! A Discord REST API stand-in for tests and the local stack. It serves the subset of
+//! Discord's v10 API Guildbridge uses, keeps Discord's rules (channel limits, permissions,
+//! member paging), answers in Discord's error format, sends Discord's rate-limit headers and
+//! refuses clients that ignore them, injects faults on demand, validates every request body
+//! against Discord's official OpenAPI document, and records every request for tests.
+
+mod limits;
+mod openapi;
+mod routes;
+pub mod world;
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{MatchedPath, Request, State},
+    http::{HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+pub use self::limits::{RateLimits, RouteLimit};
+use self::{limits::Limiter, openapi::BodyValidators, world::World};
+
+/// Faults to inject, changeable while running.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Share of requests answered 500 (0.0..=1.0).
+    pub server_error_rate: f64,
+    /// Added before every answer.
+    pub latency: Duration,
+    /// The next this many requests get a 429 with `storm_retry_after`.
+    pub storm_requests: u32,
+    pub storm_retry_after: Duration,
+    /// Share of requests whose connection drops mid-answer.
+    pub drop_rate: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub bot_token: String,
+    /// Discord's OpenAPI document; `None` turns body validation off.
+    pub openapi: Option<PathBuf>,
+    pub limits: RateLimits,
+}
+
+/// One request as the sandbox received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub method: String,
+    /// The route as the OpenAPI document writes it, e.g. `/guilds/{guild_id}/channels`.
+    pub template: String,
+    pub path: String,
+    pub body: Option<Value>,
+    pub status: u16,
+    pub audit_reason: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub(crate) struct Shared {
+    pub config: SandboxConfig,
+    pub world: Mutex<World>,
+    pub faults: Mutex<Faults>,
+    pub recorded: Mutex<Vec<Recorded>>,
+    pub limiter: Limiter,
+    pub validators: Option<BodyValidators>,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Discord's error body.
+pub(crate) fn discord_error(status: StatusCode, code: u64, message: &str, errors: Option<Value>) -> Response {
+    let mut body = json!({ "code": code, "message": message });
+    if let Some(errors) = errors {
+        body["errors"] = errors;
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// What a test or the local stack seeds a guild with.
+#[derive(Debug, Clone)]
+pub struct GuildSeed {
+    pub id: u64,
+    pub name: String,
+    pub bot_permissions: u64,
+    pub roles: Vec<(u64, String)>,
+    /// Members get ids `first_member_id..first_member_id + members`.
+    pub members: u64,
+    pub first_member_id: u64,
+    /// Every n-th member is a bot.
+    pub bot_every: Option<u64>,
+}
+
+impl Sandbox {
+    /// Starts on `addr` (port 0 picks a free one).
+    pub async fn start(config: SandboxConfig, addr: SocketAddr) -> anyhow::Result<Self> {
+        let validators = match &config.openapi {
+            Some(path) => Some(BodyValidators::load(path, routes::VALIDATED)?),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            limiter: Limiter::new(config.limits.clone()),
+            config,
+            world: Mutex::new(World::default()),
+            faults: Mutex::new(Faults::default()),
+            recorded: Mutex::new(Vec::new()),
+            validators,
+        });
+        let app: Router = routes::router()
+            .route_layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
+            .fallback(|| async { discord_error(StatusCode::NOT_FOUND, 0, "404: Not Found", None) })
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { shared, addr, server })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL a client uses, like `https://discord.com/api/v10`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v10", self.addr)
+    }
+
+    pub fn seed_guild(&self, seed: GuildSeed) {
+        let mut world = lock(&self.shared.world);
+        let members = (0..seed.members)
+            .map(|n| {
+                let user_id = seed.first_member_id + n;
+                let bot = seed.bot_every.is_some_and(|every| every > 0 && n % every == every - 1);
+                (user_id, world::MemberRecord { user_id, username: format!("member{n}"), bot, roles: Vec::new() })
+            })
+            .collect();
+        world.guilds.insert(
+            seed.id,
+            world::GuildRecord {
+                id: seed.id,
+                name: seed.name,
+                owner_id: seed.first_member_id,
+                bot_permissions: seed.bot_permissions,
+                roles: seed.roles.into_iter().collect(),
+                members,
+            },
+        );
+    }
+
+    /// Runs `change` on the world (add or remove members, inspect channels, ...).
+    pub fn with_world<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
+        change(&mut lock(&self.shared.world))
+    }
+
+    /// An interaction token as Discord would issue with an interaction; valid 15 minutes.
+    pub fn issue_interaction_token(&self, application_id: u64) -> String {
+        let mut world = lock(&self.shared.world);
+        let token = format!("sandbox-interaction-{}", world.new_id());
+        let channel_id = world.new_id();
+        world.interactions.insert(
+            token.clone(),
+            world::InteractionRecord {
+                application_id,
+                channel_id,
+                issued_at: Instant::now(),
+                original: None,
+                followups: Vec::new(),
+            },
+        );
+        token
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.recorded).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.recorded).clear();
+    }
+
+    /// Whether request bodies are checked against the OpenAPI document.
+    pub fn validates(&self) -> bool {
+        self.shared.validators.is_some()
+    }
+}
+
+/// Everything before a handler: recording, authentication, faults, rate limits, validation.
+async fn gatekeeper(State(shared): State<Arc<Shared>>, matched: MatchedPath, request: Request, next: Next) -> Response {
+    let template = matched.as_str().trim_start_matches("/api/v10").to_owned();
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().trim_start_matches("/api/v10").to_owned();
+    let [authorization, audit_reason, user_agent, content_type] =
+        ["authorization", "x-audit-log-reason", "user-agent", "content-type"]
+            .map(|name| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned));
+    let content_type = content_type.unwrap_or_default();
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024).await.unwrap_or_default();
+    let body_json: Option<Value> = if bytes.is_empty() {
+        None
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        Some(Value::Object(url::form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), json!(v))).collect()))
+    } else {
+        serde_json::from_slice(&bytes).ok()
+    };
+
+    let response = async {
+        let webhook = template.starts_with("/webhooks/");
+        let oauth = template.starts_with("/oauth2/") || template.starts_with("/users/@me");
+        if !webhook && !oauth && authorization.as_deref() != Some(&format!("Bot {}", shared.config.bot_token)) {
+            return discord_error(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized", None);
+        }
+        let faults = lock(&shared.faults).clone();
+        if !faults.latency.is_zero() {
+            tokio::time::sleep(faults.latency).await;
+        }
+        if faults.storm_requests > 0 {
+            lock(&shared.faults).storm_requests -= 1;
+            return limits::too_many(faults.storm_retry_after, false);
+        }
+        if faults.server_error_rate > 0.0 && fastrand::f64() < faults.server_error_rate {
+            return discord_error(StatusCode::INTERNAL_SERVER_ERROR, 0, "500: Internal Server Error", None);
+        }
+        let major = limits::major_parameter(&path);
+        let headers = match shared.limiter.admit(&method, &template, &major, !webhook) {
+            Ok(headers) => headers,
+            Err((retry_after, global)) => return limits::too_many(retry_after, global),
+        };
+        if !bytes.is_empty() && body_json.is_none() {
+            return discord_error(StatusCode::BAD_REQUEST, 50109, "The request body contains invalid JSON.", None);
+        }
+        if let (Some(validators), Some(body)) = (&shared.validators, &body_json) {
+            let problems = validators.problems(&method, &template, &normalise_for_document(body));
+            if !problems.is_empty() {
+                let errors = json!({ "_errors": problems.iter().map(|p| json!({ "code": "SCHEMA", "message": p })).collect::<Vec<_>>() });
+                return discord_error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body", Some(errors));
+            }
+        }
+        let request = Request::from_parts(parts, Body::from(bytes.clone()));
+        let mut response = next.run(request).await;
+        for (name, value) in headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        if faults.drop_rate > 0.0 && fastrand::f64() < faults.drop_rate {
+            return dropped(response.status());
+        }
+        response
+    }
+    .await;
+
+    lock(&shared.recorded).push(Recorded {
+        method,
+        template,
+        path,
+        body: body_json,
+        status: response.status().as_u16(),
+        audit_reason,
+        user_agent,
+    });
+    response
+}
+
+/// An answer whose body breaks off: the client sees the connection drop.
+fn dropped(status: StatusCode) -> Response {
+    let broken = futures_util::stream::once(async { Err::<axum::body::Bytes, _>(std::io::Error::other("dropped")) });
+    Response::builder().status(status).body(Body::from_stream(broken)).unwrap_or_else(|_| status.into_response())
+}
+
+/// Discord documents permission bit sets as strings and accepts them so (twilight-model sends
+/// strings), but the OpenAPI document types some of them as integers in requests:
+/// permission-overwrite `allow`/`deny` and commands' `default_member_permissions`. Accept what
+/// Discord accepts: those numeric strings are read as integers before validation.
+fn normalise_for_document(body: &Value) -> Value {
+    const BIT_SETS: [&str; 3] = ["allow", "deny", "default_member_permissions"];
+    fn visit(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, field) in map.iter_mut() {
+                    let number = field.as_str().and_then(|text| text.parse::<u64>().ok());
+                    match number {
+                        Some(number) if BIT_SETS.contains(&key.as_str()) => *field = json!(number),
+                        _ => visit(field),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(visit),
+            _ => {}
+        }
+    }
+    let mut body = body.clone();
+    visit(&mut body);
+    body
+}

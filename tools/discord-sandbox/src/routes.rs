@@ -1,0 +1,401 @@
+//! The Discord endpoints the sandbox serves, with Discord's rules and error codes.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, patch, post, put},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    Shared, discord_error, lock,
+    world::{self, ChannelRecord, World},
+};
+
+/// Operations whose request bodies are checked against the OpenAPI document.
+pub(crate) const VALIDATED: &[(&str, &str)] = &[
+    ("POST", "/guilds/{guild_id}/channels"),
+    ("PATCH", "/channels/{channel_id}"),
+    ("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"),
+    ("POST", "/channels/{channel_id}/messages"),
+    ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
+    ("POST", "/webhooks/{webhook_id}/{webhook_token}"),
+    ("PUT", "/applications/{application_id}/commands"),
+    ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands"),
+];
+
+type AppState = State<Arc<Shared>>;
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v10/guilds/{guild_id}", get(guild))
+        .route("/api/v10/guilds/{guild_id}/roles", get(roles))
+        .route("/api/v10/guilds/{guild_id}/channels", get(list_channels).post(create_channel))
+        .route("/api/v10/guilds/{guild_id}/members", get(list_members))
+        .route("/api/v10/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(add_role).delete(remove_role))
+        .route("/api/v10/channels/{channel_id}", patch(modify_channel).delete(delete_channel))
+        .route("/api/v10/channels/{channel_id}/permissions/{overwrite_id}", put(put_overwrite).delete(delete_overwrite))
+        .route("/api/v10/channels/{channel_id}/messages", post(create_message))
+        .route(
+            "/api/v10/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            patch(edit_original).delete(delete_original),
+        )
+        .route("/api/v10/webhooks/{webhook_id}/{webhook_token}", post(followup))
+        .route("/api/v10/applications/{application_id}/commands", put(overwrite_global_commands))
+        .route("/api/v10/applications/{application_id}/guilds/{guild_id}/commands", put(overwrite_guild_commands))
+}
+
+fn unknown_guild() -> Response {
+    discord_error(StatusCode::NOT_FOUND, 10004, "Unknown Guild", None)
+}
+
+fn unknown_channel() -> Response {
+    discord_error(StatusCode::NOT_FOUND, 10003, "Unknown Channel", None)
+}
+
+fn missing_permissions() -> Response {
+    discord_error(StatusCode::FORBIDDEN, 50013, "Missing Permissions", None)
+}
+
+fn field_error(field: &str, code: &str, message: &str) -> Response {
+    let errors = json!({ field: { "_errors": [{ "code": code, "message": message }] } });
+    discord_error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body", Some(errors))
+}
+
+fn id(text: &str) -> Option<u64> {
+    text.parse().ok()
+}
+
+fn may(world: &World, guild_id: u64, permission: u64) -> Option<bool> {
+    let guild = world.guilds.get(&guild_id)?;
+    Some(guild.bot_permissions & (permission | world::ADMINISTRATOR) != 0)
+}
+
+fn snowflake_field(body: &Value, field: &str) -> Option<u64> {
+    body.get(field)?.as_str()?.parse().ok()
+}
+
+/// Overwrites as Discord returns them: `allow`/`deny` as strings, `type` as a number.
+fn stored_overwrite(id: &str, value: &Value) -> Value {
+    let bits = |field: &str| match value.get(field) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => "0".to_owned(),
+    };
+    json!({ "id": id, "type": value.get("type").cloned().unwrap_or(json!(0)), "allow": bits("allow"), "deny": bits("deny") })
+}
+
+async fn guild(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
+    let world = lock(&shared.world);
+    match id(&guild_id).and_then(|g| world.guilds.get(&g)) {
+        Some(guild) => Json(world::guild_json(guild)).into_response(),
+        None => unknown_guild(),
+    }
+}
+
+async fn roles(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
+    let world = lock(&shared.world);
+    match id(&guild_id).and_then(|g| world.guilds.get(&g)) {
+        Some(guild) => Json(world::guild_json(guild)["roles"].clone()).into_response(),
+        None => unknown_guild(),
+    }
+}
+
+async fn list_channels(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
+    let world = lock(&shared.world);
+    let Some(guild_id) = id(&guild_id).filter(|g| world.guilds.contains_key(g)) else { return unknown_guild() };
+    Json(world.guild_channels(guild_id).map(world::channel_json).collect::<Vec<_>>()).into_response()
+}
+
+async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(guild_id) = id(&guild_id).filter(|g| world.guilds.contains_key(g)) else { return unknown_guild() };
+    if may(&world, guild_id, world::MANAGE_CHANNELS) != Some(true) {
+        return missing_permissions();
+    }
+    let kind = body.get("type").and_then(Value::as_u64).unwrap_or(0) as u8;
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    let length = name.chars().count();
+    if !(1..=100).contains(&length) {
+        return field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
+    }
+    if world.guild_channels(guild_id).count() >= world::MAX_GUILD_CHANNELS {
+        return discord_error(StatusCode::BAD_REQUEST, 30013, "Maximum number of guild channels reached (500)", None);
+    }
+    let parent_id = snowflake_field(&body, "parent_id");
+    if let Some(parent) = parent_id {
+        match world.channels.get(&parent) {
+            Some(category) if category.guild_id == guild_id && category.kind == world::CATEGORY => {}
+            _ => return field_error("parent_id", "CHANNEL_PARENT_INVALID", "Category does not exist"),
+        }
+        if world.guild_channels(guild_id).filter(|c| c.parent_id == Some(parent)).count()
+            >= world::MAX_CATEGORY_CHANNELS
+        {
+            return field_error(
+                "parent_id",
+                "CHANNEL_PARENT_MAX_CHANNELS",
+                "Maximum number of channels in category reached (50)",
+            );
+        }
+    }
+    let name = if kind == 0 { world::normalise_text_name(name) } else { name.to_owned() };
+    let overwrites = body
+        .get("permission_overwrites")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items.iter().map(|o| stored_overwrite(o.get("id").and_then(Value::as_str).unwrap_or("0"), o)).collect()
+        })
+        .unwrap_or_default();
+    let position = world.guild_channels(guild_id).count() as u64;
+    let channel = ChannelRecord {
+        id: world.new_id(),
+        guild_id,
+        name,
+        kind,
+        parent_id,
+        topic: body.get("topic").and_then(Value::as_str).map(str::to_owned),
+        position,
+        overwrites,
+    };
+    let json = world::channel_json(&channel);
+    world.channels.insert(channel.id, channel);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+#[derive(Deserialize)]
+struct MemberPage {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+async fn list_members(
+    State(shared): AppState,
+    Path(guild_id): Path<String>,
+    Query(page): Query<MemberPage>,
+) -> Response {
+    let world = lock(&shared.world);
+    let Some(guild) = id(&guild_id).and_then(|g| world.guilds.get(&g)) else { return unknown_guild() };
+    let limit = page.limit.unwrap_or(1);
+    if !(1..=1000).contains(&limit) {
+        return field_error("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 1000.");
+    }
+    let Some(after) = page.after.as_deref().map_or(Some(0), id) else {
+        return field_error("after", "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+    };
+    let members: Vec<Value> = guild
+        .members
+        .range(after.saturating_add(1)..)
+        .take(limit as usize)
+        .map(|(_, member)| world::member_json(member))
+        .collect();
+    Json(members).into_response()
+}
+
+async fn add_role(
+    State(shared): AppState,
+    Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
+) -> Response {
+    change_role(&shared, &guild_id, &user_id, &role_id, true)
+}
+
+async fn remove_role(
+    State(shared): AppState,
+    Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
+) -> Response {
+    change_role(&shared, &guild_id, &user_id, &role_id, false)
+}
+
+fn change_role(shared: &Shared, guild_id: &str, user_id: &str, role_id: &str, add: bool) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(guild_id) = id(guild_id).filter(|g| world.guilds.contains_key(g)) else { return unknown_guild() };
+    if may(&world, guild_id, world::MANAGE_ROLES) != Some(true) {
+        return missing_permissions();
+    }
+    let Some(guild) = world.guilds.get_mut(&guild_id) else { return unknown_guild() };
+    let Some(role_id) = id(role_id).filter(|r| guild.roles.contains_key(r)) else {
+        return discord_error(StatusCode::NOT_FOUND, 10011, "Unknown Role", None);
+    };
+    let Some(member) = id(user_id).and_then(|u| guild.members.get_mut(&u)) else {
+        return discord_error(StatusCode::NOT_FOUND, 10007, "Unknown Member", None);
+    };
+    member.roles.retain(|r| *r != role_id);
+    if add {
+        member.roles.push(role_id);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn modify_channel(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(channel_id) = id(&channel_id).filter(|c| world.channels.contains_key(c)) else { return unknown_channel() };
+    let guild_id = world.channels.get(&channel_id).map(|c| c.guild_id).unwrap_or_default();
+    if may(&world, guild_id, world::MANAGE_CHANNELS) != Some(true) {
+        return missing_permissions();
+    }
+    let Some(channel) = world.channels.get_mut(&channel_id) else { return unknown_channel() };
+    if let Some(name) = body.get("name").and_then(Value::as_str) {
+        channel.name = if channel.kind == 0 { world::normalise_text_name(name) } else { name.to_owned() };
+    }
+    if body.get("parent_id").is_some() {
+        channel.parent_id = snowflake_field(&body, "parent_id");
+    }
+    if let Some(topic) = body.get("topic") {
+        channel.topic = topic.as_str().map(str::to_owned);
+    }
+    if let Some(items) = body.get("permission_overwrites").and_then(Value::as_array) {
+        channel.overwrites =
+            items.iter().map(|o| stored_overwrite(o.get("id").and_then(Value::as_str).unwrap_or("0"), o)).collect();
+    }
+    Json(world::channel_json(channel)).into_response()
+}
+
+async fn delete_channel(State(shared): AppState, Path(channel_id): Path<String>) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(channel) = id(&channel_id).and_then(|c| world.channels.get(&c)).cloned() else { return unknown_channel() };
+    if may(&world, channel.guild_id, world::MANAGE_CHANNELS) != Some(true) {
+        return missing_permissions();
+    }
+    world.channels.remove(&channel.id);
+    Json(world::channel_json(&channel)).into_response()
+}
+
+async fn put_overwrite(
+    State(shared): AppState,
+    Path((channel_id, overwrite_id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(channel_id) = id(&channel_id).filter(|c| world.channels.contains_key(c)) else { return unknown_channel() };
+    let guild_id = world.channels.get(&channel_id).map(|c| c.guild_id).unwrap_or_default();
+    if may(&world, guild_id, world::MANAGE_ROLES) != Some(true) {
+        return missing_permissions();
+    }
+    let Some(channel) = world.channels.get_mut(&channel_id) else { return unknown_channel() };
+    channel.overwrites.retain(|o| o["id"] != overwrite_id.as_str());
+    channel.overwrites.push(stored_overwrite(&overwrite_id, &body));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn delete_overwrite(
+    State(shared): AppState,
+    Path((channel_id, overwrite_id)): Path<(String, String)>,
+) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(channel) = id(&channel_id).and_then(|c| world.channels.get_mut(&c)) else { return unknown_channel() };
+    channel.overwrites.retain(|o| o["id"] != overwrite_id.as_str());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn bot_author(shared: &Shared) -> Value {
+    let _ = shared;
+    world::user_json(1_100_000_000_000_000_001, "guildbridge", true)
+}
+
+async fn create_message(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(channel_id) = id(&channel_id).filter(|c| world.channels.contains_key(c)) else { return unknown_channel() };
+    let content = body.get("content").and_then(Value::as_str).unwrap_or_default();
+    if content.chars().count() > 2000 {
+        return field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
+    }
+    let message_id = world.new_id();
+    let message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
+    world.messages.entry(channel_id).or_default().push(message.clone());
+    Json(message).into_response()
+}
+
+/// The interaction behind a webhook token, if it is live (15 minutes) and the application's.
+fn live_interaction<'w>(
+    world: &'w mut World,
+    application: &str,
+    token: &str,
+) -> Option<&'w mut world::InteractionRecord> {
+    let interaction = world.interactions.get_mut(token)?;
+    let fresh = interaction.issued_at.elapsed() < std::time::Duration::from_secs(15 * 60);
+    (fresh && id(application) == Some(interaction.application_id)).then_some(interaction)
+}
+
+fn unknown_webhook() -> Response {
+    discord_error(StatusCode::NOT_FOUND, 10015, "Unknown Webhook", None)
+}
+
+async fn edit_original(
+    State(shared): AppState,
+    Path((application, token)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut world = lock(&shared.world);
+    let message_id = world.new_id();
+    let author = bot_author(&shared);
+    let Some(interaction) = live_interaction(&mut world, &application, &token) else { return unknown_webhook() };
+    let message = world::message_json(message_id, interaction.channel_id, author, &body, id(&application));
+    interaction.original = Some(message.clone());
+    Json(message).into_response()
+}
+
+async fn delete_original(State(shared): AppState, Path((application, token)): Path<(String, String)>) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(interaction) = live_interaction(&mut world, &application, &token) else { return unknown_webhook() };
+    interaction.original = None;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn followup(
+    State(shared): AppState,
+    Path((application, token)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut world = lock(&shared.world);
+    let message_id = world.new_id();
+    let author = bot_author(&shared);
+    let Some(interaction) = live_interaction(&mut world, &application, &token) else { return unknown_webhook() };
+    let message = world::message_json(message_id, interaction.channel_id, author, &body, id(&application));
+    interaction.followups.push(message.clone());
+    Json(message).into_response()
+}
+
+fn store_commands(shared: &Shared, application: &str, guild: Option<u64>, body: Value) -> Response {
+    let Some(application_id) = id(application) else {
+        return discord_error(StatusCode::NOT_FOUND, 10002, "Unknown Application", None);
+    };
+    let mut world = lock(&shared.world);
+    let commands: Vec<Value> = body
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut command| {
+            command["id"] = json!(world.new_id().to_string());
+            command["application_id"] = json!(application_id.to_string());
+            command["version"] = json!(world.new_id().to_string());
+            if let Some(guild) = guild {
+                command["guild_id"] = json!(guild.to_string());
+            }
+            command
+        })
+        .collect();
+    world.commands.insert((application_id, guild), commands.clone());
+    Json(commands).into_response()
+}
+
+async fn overwrite_global_commands(
+    State(shared): AppState,
+    Path(application): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    store_commands(&shared, &application, None, body)
+}
+
+async fn overwrite_guild_commands(
+    State(shared): AppState,
+    Path((application, guild_id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(guild_id) = id(&guild_id) else { return unknown_guild() };
+    store_commands(&shared, &application, Some(guild_id), body)
+}

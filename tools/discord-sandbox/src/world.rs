@@ -1,0 +1,209 @@
+//! The sandbox's Discord: guilds, channels, roles, members, messages, interaction tokens,
+//! commands, and their JSON as Discord writes it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+pub const ADMINISTRATOR: u64 = 1 << 3;
+pub const MANAGE_CHANNELS: u64 = 1 << 4;
+pub const MANAGE_ROLES: u64 = 1 << 28;
+pub const MAX_GUILD_CHANNELS: usize = 500;
+pub const MAX_CATEGORY_CHANNELS: usize = 50;
+pub const CATEGORY: u8 = 4;
+
+#[derive(Debug, Clone)]
+pub struct MemberRecord {
+    pub user_id: u64,
+    pub username: String,
+    pub bot: bool,
+    pub roles: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuildRecord {
+    pub id: u64,
+    pub name: String,
+    pub owner_id: u64,
+    /// What the bot may do in this guild.
+    pub bot_permissions: u64,
+    pub roles: BTreeMap<u64, String>,
+    pub members: BTreeMap<u64, MemberRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelRecord {
+    pub id: u64,
+    pub guild_id: u64,
+    pub name: String,
+    pub kind: u8,
+    pub parent_id: Option<u64>,
+    pub topic: Option<String>,
+    pub position: u64,
+    pub overwrites: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InteractionRecord {
+    pub application_id: u64,
+    /// Where the interaction happened: its messages belong to this channel.
+    pub channel_id: u64,
+    pub issued_at: Instant,
+    pub original: Option<Value>,
+    pub followups: Vec<Value>,
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    next_id: u64,
+    pub guilds: BTreeMap<u64, GuildRecord>,
+    pub channels: BTreeMap<u64, ChannelRecord>,
+    pub messages: BTreeMap<u64, Vec<Value>>,
+    pub interactions: HashMap<String, InteractionRecord>,
+    pub commands: HashMap<(u64, Option<u64>), Vec<Value>>,
+}
+
+impl World {
+    /// Snowflake-sized ids, increasing.
+    pub fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        1_300_000_000_000_000_000 + self.next_id
+    }
+
+    pub fn guild_channels(&self, guild_id: u64) -> impl Iterator<Item = &ChannelRecord> {
+        self.channels.values().filter(move |c| c.guild_id == guild_id)
+    }
+}
+
+/// Discord's text channel name rules: lower case, spaces to dashes.
+pub fn normalise_text_name(name: &str) -> String {
+    name.trim().to_lowercase().split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+pub fn user_json(id: u64, username: &str, bot: bool) -> Value {
+    json!({
+        "id": id.to_string(),
+        "username": username,
+        "global_name": username,
+        "discriminator": "0",
+        "avatar": null,
+        "bot": bot,
+        "public_flags": 0,
+    })
+}
+
+pub fn member_json(member: &MemberRecord) -> Value {
+    json!({
+        "user": user_json(member.user_id, &member.username, member.bot),
+        "nick": null,
+        "avatar": null,
+        "roles": member.roles.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "joined_at": "2024-01-01T00:00:00.000000+00:00",
+        "premium_since": null,
+        "deaf": false,
+        "mute": false,
+        "flags": 0,
+        "pending": false,
+        "communication_disabled_until": null,
+    })
+}
+
+pub fn channel_json(channel: &ChannelRecord) -> Value {
+    let mut value = json!({
+        "id": channel.id.to_string(),
+        "type": channel.kind,
+        "guild_id": channel.guild_id.to_string(),
+        "name": channel.name,
+        "position": channel.position,
+        "permission_overwrites": channel.overwrites,
+        "parent_id": channel.parent_id.map(|id| id.to_string()),
+        "nsfw": false,
+        "flags": 0,
+    });
+    if channel.kind != CATEGORY {
+        value["topic"] = json!(channel.topic);
+        value["rate_limit_per_user"] = json!(0);
+    }
+    value
+}
+
+pub fn role_json(guild_id: u64, id: u64, name: &str, position: u64) -> Value {
+    json!({
+        "id": id.to_string(),
+        "name": if id == guild_id { "@everyone" } else { name },
+        "color": 0,
+        "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+        "hoist": false,
+        "icon": null,
+        "unicode_emoji": null,
+        "position": position,
+        "permissions": "1071698660929",
+        "managed": false,
+        "mentionable": false,
+        "flags": 0,
+    })
+}
+
+pub fn guild_json(guild: &GuildRecord) -> Value {
+    let roles: Vec<Value> = std::iter::once(role_json(guild.id, guild.id, "@everyone", 0))
+        .chain(guild.roles.iter().enumerate().map(|(n, (id, name))| role_json(guild.id, *id, name, n as u64 + 1)))
+        .collect();
+    json!({
+        "id": guild.id.to_string(),
+        "name": guild.name,
+        "icon": null,
+        "splash": null,
+        "discovery_splash": null,
+        "owner_id": guild.owner_id.to_string(),
+        "afk_channel_id": null,
+        "afk_timeout": 300,
+        "verification_level": 1,
+        "default_message_notifications": 1,
+        "explicit_content_filter": 0,
+        "roles": roles,
+        "emojis": [],
+        "features": [],
+        "mfa_level": 0,
+        "application_id": null,
+        "system_channel_id": null,
+        "system_channel_flags": 0,
+        "rules_channel_id": null,
+        "vanity_url_code": null,
+        "description": null,
+        "banner": null,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": null,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": false,
+        "stickers": [],
+        "safety_alerts_channel_id": null,
+    })
+}
+
+pub fn message_json(id: u64, channel_id: u64, author: Value, body: &Value, webhook_id: Option<u64>) -> Value {
+    let mut message = json!({
+        "id": id.to_string(),
+        "channel_id": channel_id.to_string(),
+        "author": author,
+        "content": body.get("content").cloned().unwrap_or(json!("")),
+        "timestamp": "2026-11-22T09:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": false,
+        "type": 0,
+        "flags": body.get("flags").cloned().unwrap_or(json!(0)),
+        "components": body.get("components").cloned().unwrap_or(json!([])),
+    });
+    if let Some(webhook_id) = webhook_id {
+        message["webhook_id"] = json!(webhook_id.to_string());
+        message["application_id"] = json!(webhook_id.to_string());
+    }
+    message
+}
