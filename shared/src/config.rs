@@ -187,6 +187,37 @@ fn parse_table_name(raw: &str) -> Result<String, String> {
     }
 }
 
+/// How workers reach Discord's REST API.
+#[derive(Clone)]
+pub struct DiscordConfig {
+    pub api_base_url: Url,
+    pub bot_token: crate::discord::rest::BotToken,
+}
+
+impl fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiscordConfig").field("api_base_url", &self.api_base_url.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl DiscordConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let bot_token = env.required(DISCORD_BOT_TOKEN, |raw| Ok(crate::discord::rest::BotToken::new(raw)));
+        let default_base = parse_base_url(DEFAULT_DISCORD_API_BASE_URL);
+        let api_base_url = env.optional(DISCORD_API_BASE_URL, parse_base_url).or_else(|| default_base.ok());
+        env.finish()?;
+        match (api_base_url, bot_token) {
+            (Some(api_base_url), Some(bot_token)) => Ok(Self { api_base_url, bot_token }),
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
+    }
+}
+
 /// A 32-byte Ed25519 public key in hex, as the Discord developer portal shows it.
 pub fn parse_public_key(raw: &str) -> Result<VerifyingKey, String> {
     let bytes = hex::decode(raw).map_err(|_| "expected 64 hex characters".to_owned())?;
@@ -251,6 +282,21 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("SETTINGS_URL is not set"), "{message}");
         assert!(!message.contains("short"), "values never appear in errors: {message}");
+    }
+
+    #[test]
+    fn discord_defaults_to_the_real_api_and_hides_the_token() {
+        let config = DiscordConfig::from_source(&env(&[(DISCORD_BOT_TOKEN, "very-secret-bot-token")])).expect("valid");
+        assert_eq!(config.api_base_url.as_str(), "https://discord.com/api/v10");
+        assert!(!format!("{config:?}").contains("very-secret"));
+        let sandbox = DiscordConfig::from_source(&env(&[
+            (DISCORD_BOT_TOKEN, "t"),
+            (DISCORD_API_BASE_URL, "http://127.0.0.1:8788/api/v10/"),
+        ]))
+        .expect("valid");
+        assert_eq!(sandbox.api_base_url.as_str(), "http://127.0.0.1:8788/api/v10");
+        let missing = DiscordConfig::from_source(&env(&[])).expect_err("no token");
+        assert_eq!(missing.problems, [VarProblem::Missing { name: DISCORD_BOT_TOKEN }]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! against Discord's official OpenAPI document, and records every request for tests.
 
 mod limits;
+mod oauth;
 mod openapi;
 mod routes;
 pub mod world;
@@ -25,7 +26,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 pub use self::limits::{RateLimits, RouteLimit};
 use self::{limits::Limiter, openapi::BodyValidators, world::World};
@@ -44,12 +44,39 @@ pub struct Faults {
     pub drop_rate: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SandboxConfig {
     pub bot_token: String,
     /// Discord's OpenAPI document; `None` turns body validation off.
     pub openapi: Option<PathBuf>,
     pub limits: RateLimits,
+    /// The OAuth2 application (the settings page's "Log in with Discord").
+    pub client_id: u64,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("openapi", &self.openapi)
+            .field("limits", &self.limits)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxConfig {
+    /// A sandbox for one bot token; OAuth2 client `1100000000000000001` with secret
+    /// `sandbox-client-secret`.
+    pub fn new(bot_token: impl Into<String>, openapi: Option<PathBuf>, limits: RateLimits) -> Self {
+        Self {
+            bot_token: bot_token.into(),
+            openapi,
+            limits,
+            client_id: 1_100_000_000_000_000_001,
+            client_secret: "sandbox-client-secret".to_owned(),
+        }
+    }
 }
 
 /// One request as the sandbox received it.
@@ -193,7 +220,7 @@ impl Sandbox {
             world::InteractionRecord {
                 application_id,
                 channel_id,
-                issued_at: Instant::now(),
+                issued_at: std::time::SystemTime::now(),
                 original: None,
                 followups: Vec::new(),
             },

@@ -25,7 +25,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let validating = args.openapi.is_some();
-    let config = SandboxConfig { bot_token: args.bot_token, openapi: args.openapi, limits: RateLimits::discord_like() };
+    let config = SandboxConfig::new(args.bot_token, args.openapi, RateLimits::discord_like());
     let sandbox = Sandbox::start(config, args.addr).await?;
     sandbox.seed_guild(GuildSeed {
         id: 1_100_000_000_000_000_100,

@@ -48,6 +48,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/webhooks/{webhook_id}/{webhook_token}", post(followup))
         .route("/api/v10/applications/{application_id}/commands", put(overwrite_global_commands))
         .route("/api/v10/applications/{application_id}/guilds/{guild_id}/commands", put(overwrite_guild_commands))
+        .route("/api/v10/oauth2/authorize", get(crate::oauth::authorize))
+        .route("/api/v10/oauth2/token", post(crate::oauth::token))
+        .route("/api/v10/users/@me", get(crate::oauth::me))
+        .route("/api/v10/users/@me/guilds", get(crate::oauth::my_guilds))
 }
 
 fn unknown_guild() -> Response {
@@ -316,7 +320,7 @@ fn live_interaction<'w>(
     token: &str,
 ) -> Option<&'w mut world::InteractionRecord> {
     let interaction = world.interactions.get_mut(token)?;
-    let fresh = interaction.issued_at.elapsed() < std::time::Duration::from_secs(15 * 60);
+    let fresh = interaction.issued_at.elapsed().is_ok_and(|age| age < std::time::Duration::from_secs(15 * 60));
     (fresh && id(application) == Some(interaction.application_id)).then_some(interaction)
 }
 

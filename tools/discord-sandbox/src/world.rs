@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 pub const ADMINISTRATOR: u64 = 1 << 3;
 pub const MANAGE_CHANNELS: u64 = 1 << 4;
@@ -49,7 +48,8 @@ pub struct InteractionRecord {
     pub application_id: u64,
     /// Where the interaction happened: its messages belong to this channel.
     pub channel_id: u64,
-    pub issued_at: Instant,
+    /// Wall-clock time, so tests can age a token.
+    pub issued_at: std::time::SystemTime,
     pub original: Option<Value>,
     pub followups: Vec<Value>,
 }
@@ -62,6 +62,11 @@ pub struct World {
     pub messages: BTreeMap<u64, Vec<Value>>,
     pub interactions: HashMap<String, InteractionRecord>,
     pub commands: HashMap<(u64, Option<u64>), Vec<Value>>,
+    /// OAuth2 authorization codes -> the user who authorized.
+    pub oauth_codes: HashMap<String, u64>,
+    /// Access tokens -> user; refresh tokens -> user.
+    pub access_tokens: HashMap<String, u64>,
+    pub refresh_tokens: HashMap<String, u64>,
 }
 
 impl World {

@@ -36,7 +36,7 @@ fn openapi() -> Option<PathBuf> {
 }
 
 async fn sandbox(limits: RateLimits, bot_permissions: u64) -> Sandbox {
-    let config = SandboxConfig { bot_token: TOKEN.to_owned(), openapi: openapi(), limits };
+    let config = SandboxConfig::new(TOKEN, openapi(), limits);
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let sandbox = Sandbox::start(config, addr).await.expect("sandbox starts");
     sandbox.seed_guild(GuildSeed {
@@ -345,4 +345,87 @@ async fn expired_or_unknown_interaction_tokens_are_unknown_webhooks() {
     let discord = client(&sandbox);
     let result = discord.edit_original_response(Id::new(APP), "never-issued", &MessageBody::text("x"), soon(5)).await;
     assert_eq!(result.err().and_then(|e| e.permanent_kind()), Some(PermanentKind::UnknownWebhook));
+}
+
+#[tokio::test]
+async fn oauth2_login_yields_the_user_and_their_guilds_with_permissions() {
+    let sandbox = sandbox(RateLimits::generous(), 1 << 3).await;
+    let config = SandboxConfig::new(TOKEN, None, RateLimits::generous());
+    let discord = client(&sandbox);
+    let redirect = "http://127.0.0.1:9/callback";
+    let authorize = format!(
+        "{}/oauth2/authorize?client_id={}&redirect_uri={redirect}&response_type=code&scope=identify%20guilds&state=xyz",
+        sandbox.base_url(),
+        config.client_id
+    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http");
+    let answer = http.get(&authorize).send().await.expect("authorize");
+    assert_eq!(answer.status().as_u16(), 303);
+    let location = answer.headers()["location"].to_str().expect("location").to_owned();
+    let location = url::Url::parse(&location).expect("url");
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query.get("state").map(String::as_str), Some("xyz"));
+    let code = query.get("code").expect("code");
+
+    let app = Id::new(config.client_id);
+    let wrong = discord.exchange_code(app, "wrong-secret", code, redirect, soon(5)).await;
+    assert!(wrong.is_err(), "a wrong client secret is refused");
+    let tokens = discord.exchange_code(app, &config.client_secret, code, redirect, soon(5)).await.expect("exchange");
+    assert!(!format!("{tokens:?}").contains(&tokens.access_token), "tokens never print");
+    let again = discord.exchange_code(app, &config.client_secret, code, redirect, soon(5)).await;
+    assert!(again.is_err(), "a code works once");
+
+    let user = discord.current_user(&tokens.access_token, soon(5)).await.expect("me");
+    assert_eq!(user.id.get(), FIRST_MEMBER, "the first guild's owner logged in");
+    let guilds = discord.current_user_guilds(&tokens.access_token, soon(5)).await.expect("guilds");
+    assert_eq!(guilds.len(), 1);
+    assert!(guilds[0].owner && guilds[0].permissions.contains(Permissions::MANAGE_GUILD));
+
+    let refresh = tokens.refresh_token.expect("refresh token");
+    let renewed = discord.refresh_token(app, &config.client_secret, &refresh, soon(5)).await.expect("refresh");
+    assert_ne!(renewed.access_token, tokens.access_token);
+    assert!(discord.current_user("not-a-token", soon(5)).await.is_err());
+}
+
+#[tokio::test]
+async fn interaction_tokens_expire_after_fifteen_minutes() {
+    let sandbox = sandbox(RateLimits::generous(), 1 << 3).await;
+    let discord = client(&sandbox);
+    let token = sandbox.issue_interaction_token(APP);
+    sandbox.with_world(|world| {
+        let record = world.interactions.get_mut(&token).expect("issued");
+        record.issued_at =
+            record.issued_at.checked_sub(Duration::from_secs(15 * 60 + 1)).expect("uptime over 15 minutes");
+    });
+    let late = discord.edit_original_response(Id::new(APP), &token, &MessageBody::text("too late"), soon(5)).await;
+    assert_eq!(late.err().and_then(|e| e.permanent_kind()), Some(PermanentKind::UnknownWebhook));
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_members_page_through_in_order() {
+    let sandbox = sandbox(RateLimits::generous(), 1 << 3).await;
+    let big = GUILD + 99;
+    sandbox.seed_guild(GuildSeed {
+        id: big,
+        name: "Huge".to_owned(),
+        bot_permissions: 1 << 3,
+        roles: Vec::new(),
+        members: 100_000,
+        first_member_id: FIRST_MEMBER,
+        bot_every: Some(50),
+    });
+    let discord = client(&sandbox);
+    let (mut after, mut seen, mut bots, mut pages) = (None, 0u64, 0u64, 0);
+    loop {
+        let page = discord.guild_members(Id::new(big), after, 1000, soon(30)).await.expect("page");
+        pages += 1;
+        seen += page.len() as u64;
+        bots += page.iter().filter(|m| m.user.bot).count() as u64;
+        match page.last() {
+            Some(last) if page.len() == 1000 => after = Some(last.user.id),
+            _ => break,
+        }
+    }
+    assert_eq!((seen, bots), (100_000, 2_000));
+    assert_eq!(pages, 101, "100 full pages, then an empty one says the end");
 }

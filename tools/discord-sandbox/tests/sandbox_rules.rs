@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 const GUILD: u64 = 1_200_000_000_000_000_001;
 
 async fn start(openapi: Option<PathBuf>) -> Sandbox {
-    let config = SandboxConfig { bot_token: "t".to_owned(), openapi, limits: RateLimits::generous() };
+    let config = SandboxConfig::new("t", openapi, RateLimits::generous());
     let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
     sandbox.seed_guild(GuildSeed {
         id: GUILD,

@@ -1,0 +1,120 @@
+//! OAuth2 as the settings page meets it: authorize (the sandbox logs in the user named by
+//! `user_id`, else the first guild's owner), code to token, refresh, and the user's identity
+//! and guilds with their permissions in each.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+
+use crate::{Shared, lock, world};
+
+fn oauth_error(error: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({ "code": 0, "message": "401: Unauthorized" }))).into_response()
+}
+
+pub(crate) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if query.get("client_id").and_then(|id| id.parse::<u64>().ok()) != Some(shared.config.client_id) {
+        return oauth_error("invalid_client");
+    }
+    let Some(redirect) = query.get("redirect_uri").and_then(|uri| url::Url::parse(uri).ok()) else {
+        return oauth_error("invalid_request");
+    };
+    let mut world = lock(&shared.world);
+    let user = query
+        .get("user_id")
+        .and_then(|id| id.parse().ok())
+        .or_else(|| world.guilds.values().next().map(|guild| guild.owner_id));
+    let Some(user) = user else { return oauth_error("access_denied") };
+    let code = format!("code-{}", world.new_id());
+    world.oauth_codes.insert(code.clone(), user);
+    let mut target = redirect;
+    target.query_pairs_mut().append_pair("code", &code);
+    if let Some(state) = query.get("state") {
+        target.query_pairs_mut().append_pair("state", state);
+    }
+    Redirect::to(target.as_str()).into_response()
+}
+
+fn client_authenticated(shared: &Shared, headers: &HeaderMap) -> bool {
+    let expected = STANDARD.encode(format!("{}:{}", shared.config.client_id, shared.config.client_secret));
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Basic {expected}"))
+}
+
+pub(crate) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
+    if !client_authenticated(&shared, &headers) {
+        return oauth_error("invalid_client");
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let mut world = lock(&shared.world);
+    let user = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => form.get("code").and_then(|code| world.oauth_codes.remove(code)),
+        Some("refresh_token") => form.get("refresh_token").and_then(|token| world.refresh_tokens.remove(token)),
+        _ => return oauth_error("unsupported_grant_type"),
+    };
+    let Some(user) = user else { return oauth_error("invalid_grant") };
+    let access = format!("access-{}", world.new_id());
+    let refresh = format!("refresh-{}", world.new_id());
+    world.access_tokens.insert(access.clone(), user);
+    world.refresh_tokens.insert(refresh.clone(), user);
+    Json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": 604_800,
+        "refresh_token": refresh,
+        "scope": "identify guilds",
+    }))
+    .into_response()
+}
+
+fn bearer_user(shared: &Shared, headers: &HeaderMap) -> Option<u64> {
+    let token = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?;
+    lock(&shared.world).access_tokens.get(token).copied()
+}
+
+pub(crate) async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some(user) = bearer_user(&shared, &headers) else { return unauthorized() };
+    let mut json = world::user_json(user, &format!("user{user}"), false);
+    json["mfa_enabled"] = json!(false);
+    json["accent_color"] = Value::Null;
+    json["banner"] = Value::Null;
+    json["locale"] = json!("en-US");
+    Json(json).into_response()
+}
+
+pub(crate) async fn my_guilds(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some(user) = bearer_user(&shared, &headers) else { return unauthorized() };
+    let world = lock(&shared.world);
+    let guilds: Vec<Value> = world
+        .guilds
+        .values()
+        .filter(|guild| guild.members.contains_key(&user))
+        .map(|guild| {
+            let owner = guild.owner_id == user;
+            // Owners hold every permission; other members the usual defaults (no Manage Server).
+            let permissions: u64 = if owner { (1 << 41) - 1 } else { 104_324_673 };
+            json!({
+                "id": guild.id.to_string(),
+                "name": guild.name,
+                "icon": null,
+                "owner": owner,
+                "permissions": permissions.to_string(),
+                "features": [],
+            })
+        })
+        .collect();
+    Json(guilds).into_response()
+}
