@@ -295,9 +295,9 @@ async fn delete_overwrite(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// The bot as the author of what it posts (the sandbox's application id doubles as its user id).
 fn bot_author(shared: &Shared) -> Value {
-    let _ = shared;
-    world::user_json(1_100_000_000_000_000_001, "guildbridge", true)
+    world::user_json(shared.config.client_id, "guildbridge", true)
 }
 
 async fn create_message(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Response {
@@ -328,18 +328,32 @@ fn unknown_webhook() -> Response {
     discord_error(StatusCode::NOT_FOUND, 10015, "Unknown Webhook", None)
 }
 
+/// Where a webhook message goes: the original response, or a new follow-up.
+#[derive(Clone, Copy)]
+enum WebhookMessage {
+    Original,
+    Followup,
+}
+
+fn webhook_message(shared: &Shared, application: &str, token: &str, body: &Value, kind: WebhookMessage) -> Response {
+    let mut world = lock(&shared.world);
+    let message_id = world.new_id();
+    let author = bot_author(shared);
+    let Some(interaction) = live_interaction(&mut world, application, token) else { return unknown_webhook() };
+    let message = world::message_json(message_id, interaction.channel_id, author, body, id(application));
+    match kind {
+        WebhookMessage::Original => interaction.original = Some(message.clone()),
+        WebhookMessage::Followup => interaction.followups.push(message.clone()),
+    }
+    Json(message).into_response()
+}
+
 async fn edit_original(
     State(shared): AppState,
     Path((application, token)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut world = lock(&shared.world);
-    let message_id = world.new_id();
-    let author = bot_author(&shared);
-    let Some(interaction) = live_interaction(&mut world, &application, &token) else { return unknown_webhook() };
-    let message = world::message_json(message_id, interaction.channel_id, author, &body, id(&application));
-    interaction.original = Some(message.clone());
-    Json(message).into_response()
+    webhook_message(&shared, &application, &token, &body, WebhookMessage::Original)
 }
 
 async fn delete_original(State(shared): AppState, Path((application, token)): Path<(String, String)>) -> Response {
@@ -354,13 +368,7 @@ async fn followup(
     Path((application, token)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut world = lock(&shared.world);
-    let message_id = world.new_id();
-    let author = bot_author(&shared);
-    let Some(interaction) = live_interaction(&mut world, &application, &token) else { return unknown_webhook() };
-    let message = world::message_json(message_id, interaction.channel_id, author, &body, id(&application));
-    interaction.followups.push(message.clone());
-    Json(message).into_response()
+    webhook_message(&shared, &application, &token, &body, WebhookMessage::Followup)
 }
 
 fn store_commands(shared: &Shared, application: &str, guild: Option<u64>, body: Value) -> Response {

@@ -90,6 +90,16 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+fn original_response_route(method: Method, application_id: Id<ApplicationMarker>, token: &str) -> Route {
+    webhook_route(
+        method,
+        "/webhooks/{application_id}/{interaction_token}/messages/@original",
+        format!("/webhooks/{application_id}/{token}/messages/@original"),
+        application_id,
+        token,
+    )
+}
+
 fn guild_route(method: Method, template: &str, path: String, guild_id: Id<GuildMarker>) -> Route {
     Route::new(method, template, path, format!("guild:{guild_id}"))
 }
@@ -230,13 +240,7 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<(), DiscordError> {
-        let route = guild_route(
-            Method::PUT,
-            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-            format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
-            guild_id,
-        );
-        self.send::<(), _>(route, None, reason, deadline).await
+        self.member_role(Method::PUT, guild_id, user_id, role_id, reason, deadline).await
     }
 
     pub async fn remove_member_role(
@@ -247,8 +251,21 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<(), DiscordError> {
+        self.member_role(Method::DELETE, guild_id, user_id, role_id, reason, deadline).await
+    }
+
+    /// PUT adds the role, DELETE removes it; the same route and bucket either way.
+    async fn member_role(
+        &self,
+        method: Method,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        role_id: Id<RoleMarker>,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), DiscordError> {
         let route = guild_route(
-            Method::DELETE,
+            method,
             "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
             format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
             guild_id,
@@ -274,13 +291,7 @@ impl DiscordClient {
         body: &MessageBody,
         deadline: Instant,
     ) -> Result<Message, DiscordError> {
-        let route = webhook_route(
-            Method::PATCH,
-            "/webhooks/{application_id}/{interaction_token}/messages/@original",
-            format!("/webhooks/{application_id}/{interaction_token}/messages/@original"),
-            application_id,
-            interaction_token,
-        );
+        let route = original_response_route(Method::PATCH, application_id, interaction_token);
         self.send(route, Some(body), None, deadline).await
     }
 
@@ -290,13 +301,7 @@ impl DiscordClient {
         interaction_token: &str,
         deadline: Instant,
     ) -> Result<(), DiscordError> {
-        let route = webhook_route(
-            Method::DELETE,
-            "/webhooks/{application_id}/{interaction_token}/messages/@original",
-            format!("/webhooks/{application_id}/{interaction_token}/messages/@original"),
-            application_id,
-            interaction_token,
-        );
+        let route = original_response_route(Method::DELETE, application_id, interaction_token);
         self.send::<(), _>(route, None, None, deadline).await
     }
 
