@@ -5,6 +5,7 @@
 pub mod config;
 pub mod discord;
 pub mod interactions;
+pub mod queue;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

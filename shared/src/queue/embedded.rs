@@ -1,0 +1,182 @@
+//! The local stack's queue: jobs persisted in SQLite so a restart loses none, with SQS's
+//! semantics where they matter: a five-minute deduplication window per job key, visibility
+//! timeouts, a receive count for dead-lettering, and explicit delete on success.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Job, JobQueue, QueueError, QueueKind};
+
+/// SQS FIFO's deduplication window.
+pub const DEDUPLICATION_SECONDS: u64 = 300;
+
+/// A received job: delete it when done, or release it to be received again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub receipt: i64,
+    pub job: Job,
+    /// How many times it has been received, this time included.
+    pub receives: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmbeddedQueue {
+    conn: Arc<Mutex<Connection>>,
+    clock: fn() -> u64,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(error.to_string())
+}
+
+fn system_clock() -> u64 {
+    crate::discord::simulate::unix_now()
+}
+
+impl EmbeddedQueue {
+    pub fn open(path: &Path) -> Result<Self, QueueError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(unavailable)?;
+        }
+        let conn = Connection::open(path).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        Self::init(conn, system_clock)
+    }
+
+    pub fn in_memory() -> Result<Self, QueueError> {
+        Self::init(Connection::open_in_memory().map_err(unavailable)?, system_clock)
+    }
+
+    /// With another clock (tests step time through windows and timeouts).
+    pub fn with_clock(mut self, clock: fn() -> u64) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn init(conn: Connection, clock: fn() -> u64) -> Result<Self, QueueError> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS jobs (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                queue TEXT NOT NULL,
+                dedup TEXT NOT NULL,
+                body TEXT NOT NULL,
+                enqueued_at INTEGER NOT NULL,
+                visible_at INTEGER NOT NULL,
+                receives INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX IF NOT EXISTS jobs_visible ON jobs (queue, visible_at, seq);
+            CREATE TABLE IF NOT EXISTS dedup (key TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+        )
+        .map_err(unavailable)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), clock })
+    }
+
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, u64) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, QueueError> {
+        let conn = self.conn.clone();
+        let now = (self.clock)();
+        tokio::task::spawn_blocking(move || {
+            work(&mut conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner), now)
+        })
+        .await
+        .map_err(|e| QueueError::Unavailable(format!("queue task failed: {e}")))?
+    }
+
+    /// The oldest visible job of a queue, hidden for `visibility_seconds`.
+    pub async fn receive(&self, queue: QueueKind, visibility_seconds: u64) -> Result<Option<Received>, QueueError> {
+        self.with_conn(move |conn, now| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            let next: Option<(i64, String, u32)> = tx
+                .query_row(
+                    "SELECT seq, body, receives FROM jobs WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT 1",
+                    params![queue.as_str(), now as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let Some((receipt, body, receives)) = next else { return Ok(None) };
+            tx.execute(
+                "UPDATE jobs SET visible_at = ?1, receives = receives + 1 WHERE seq = ?2",
+                params![(now + visibility_seconds) as i64, receipt],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(Some(Received { receipt, job: Job::from_body(&body)?, receives: receives + 1 }))
+        })
+        .await
+    }
+
+    /// Done: the job leaves the queue.
+    pub async fn delete(&self, receipt: i64) -> Result<(), QueueError> {
+        self.with_conn(move |conn, _| {
+            conn.execute("DELETE FROM jobs WHERE seq = ?1", params![receipt]).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Back to the queue, visible again after `delay_seconds` (SQS's change of visibility).
+    pub async fn release(&self, receipt: i64, delay_seconds: u64) -> Result<(), QueueError> {
+        self.with_conn(move |conn, now| {
+            conn.execute(
+                "UPDATE jobs SET visible_at = ?1 WHERE seq = ?2",
+                params![(now + delay_seconds) as i64, receipt],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Jobs waiting or in flight in a queue.
+    pub async fn len(&self, queue: QueueKind) -> Result<u64, QueueError> {
+        self.with_conn(move |conn, _| {
+            conn.query_row("SELECT COUNT(*) FROM jobs WHERE queue = ?1", params![queue.as_str()], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl JobQueue for EmbeddedQueue {
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        let body = job.to_body()?;
+        let key = format!("{}:{}", job.queue().as_str(), job.deduplication_id());
+        let queue = job.queue();
+        self.with_conn(move |conn, now| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            let duplicate: Option<i64> = tx
+                .query_row("SELECT until FROM dedup WHERE key = ?1 AND until > ?2", params![key, now as i64], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            if duplicate.is_some() {
+                return Ok(());
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO dedup (key, until) VALUES (?1, ?2)",
+                params![key, (now + DEDUPLICATION_SECONDS) as i64],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO jobs (queue, dedup, body, enqueued_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![queue.as_str(), key, body, now as i64],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+}

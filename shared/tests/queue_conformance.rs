@@ -1,0 +1,121 @@
+//! Jobs through both queue adapters: SQS FIFO on moto's server, and the embedded queue.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_sqs::{
+    config::{BehaviorVersion, Credentials, Region},
+    types::{MessageSystemAttributeName, QueueAttributeName},
+};
+use shared::{
+    queue::{Job, JobQueue, QueueKind, embedded::EmbeddedQueue, sqs::SqsQueues},
+    store::{SubjectKind, SubjectRef, SyncKind},
+};
+use twilight_model::id::Id;
+
+fn create_job(subject: &str) -> Job {
+    Job::CreateChannels {
+        guild_id: Id::new(555),
+        subject: SubjectRef::new(SubjectKind::Event, subject),
+        requested_by: None,
+        reply: None,
+    }
+}
+
+fn sync_job() -> Job {
+    Job::SyncMembers { guild_id: Id::new(555), kind: SyncKind::Manual, request_id: "interaction:1".into(), reply: None }
+}
+
+static NOW: AtomicU64 = AtomicU64::new(1_795_338_000);
+
+fn test_clock() -> u64 {
+    NOW.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
+    let queue = EmbeddedQueue::in_memory().expect("queue").with_clock(test_clock);
+    queue.enqueue(&create_job("1")).await.expect("enqueue");
+    queue.enqueue(&create_job("1")).await.expect("duplicate collapses");
+    queue.enqueue(&sync_job()).await.expect("enqueue");
+    assert_eq!(queue.len(QueueKind::Channel).await, Ok(1));
+    assert_eq!(queue.len(QueueKind::Sync).await, Ok(1));
+
+    let first = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    assert_eq!((first.job.clone(), first.receives), (create_job("1"), 1));
+    assert_eq!(queue.receive(QueueKind::Channel, 30).await, Ok(None), "hidden while in flight");
+    queue.release(first.receipt, 10).await.expect("release");
+    NOW.fetch_add(11, Ordering::SeqCst);
+    let again = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("back again");
+    assert_eq!(again.receives, 2, "the receive count grows towards the dead-letter limit");
+    queue.delete(again.receipt).await.expect("delete");
+    assert_eq!(queue.len(QueueKind::Channel).await, Ok(0));
+
+    NOW.fetch_add(301, Ordering::SeqCst);
+    queue.enqueue(&create_job("1")).await.expect("enqueue");
+    assert_eq!(queue.len(QueueKind::Channel).await, Ok(1), "after the window the same key is new work");
+}
+
+#[tokio::test]
+async fn embedded_queue_keeps_jobs_across_a_restart() {
+    let path = std::env::temp_dir().join(format!("guildbridge-queue-{}.sqlite3", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    EmbeddedQueue::open(&path).expect("open").enqueue(&create_job("7")).await.expect("enqueue");
+    let reopened = EmbeddedQueue::open(&path).expect("reopen");
+    let received = reopened.receive(QueueKind::Channel, 30).await.expect("receive").expect("survived");
+    assert_eq!(received.job, create_job("7"));
+    drop(reopened);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[tokio::test]
+async fn sqs_fifo_groups_by_guild_and_deduplicates_by_job_key() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(!endpoint.is_empty(), "AWS_ENDPOINT_URL is not set: run through tools/test, which starts moto's server");
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    let client = aws_sdk_sqs::Client::from_conf(config);
+    let suffix = shared::discord::simulate::new_snowflake();
+    let mut urls = Vec::new();
+    for name in ["channel", "sync"] {
+        let created = client
+            .create_queue()
+            .queue_name(format!("{name}-{suffix}.fifo"))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .send()
+            .await
+            .expect("create queue");
+        urls.push(created.queue_url.expect("url"));
+    }
+    let queues = SqsQueues::new(client.clone(), &urls[0], &urls[1]);
+    queues.enqueue(&create_job("1")).await.expect("enqueue");
+    queues.enqueue(&create_job("1")).await.expect("redelivered request");
+    queues.enqueue(&create_job("2")).await.expect("enqueue");
+    queues.enqueue(&sync_job()).await.expect("enqueue");
+
+    let received = client
+        .receive_message()
+        .queue_url(&urls[0])
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+        .send()
+        .await
+        .expect("receive");
+    let messages = received.messages.unwrap_or_default();
+    let jobs: Vec<Job> = messages.iter().map(|m| Job::from_body(m.body().unwrap_or_default()).expect("job")).collect();
+    assert_eq!(jobs, [create_job("1"), create_job("2")], "the duplicate collapsed; order kept");
+    for message in &messages {
+        let group = message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId));
+        assert_eq!(group.map(String::as_str), Some("555"), "one message group per guild");
+    }
+    let sync = client.receive_message().queue_url(&urls[1]).send().await.expect("receive").messages.unwrap_or_default();
+    assert_eq!(sync.len(), 1);
+    assert_eq!(Job::from_body(sync[0].body().unwrap_or_default()), Ok(sync_job()));
+}
