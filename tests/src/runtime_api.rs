@@ -209,7 +209,9 @@ impl FunctionProcess {
             .kill_on_drop(true);
         let mut child = command.spawn().with_context(|| format!("starting {}", binary.display()))?;
         let logs = Arc::new(Mutex::new(Vec::new()));
-        for stream in [child.stdout.take().map(either_out), child.stderr.take().map(either_err)].into_iter().flatten() {
+        let stdout = child.stdout.take().map(|out| Box::pin(out) as Stream);
+        let stderr = child.stderr.take().map(|err| Box::pin(err) as Stream);
+        for stream in [stdout, stderr].into_iter().flatten() {
             let logs = logs.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
@@ -233,11 +235,3 @@ impl FunctionProcess {
 }
 
 type Stream = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
-
-fn either_out(stdout: tokio::process::ChildStdout) -> Stream {
-    Box::pin(stdout)
-}
-
-fn either_err(stderr: tokio::process::ChildStderr) -> Stream {
-    Box::pin(stderr)
-}

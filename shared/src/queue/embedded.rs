@@ -156,6 +156,8 @@ impl JobQueue for EmbeddedQueue {
         let queue = job.queue();
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
+            // Expired keys go as new ones arrive, so the table holds one window's worth.
+            tx.execute("DELETE FROM dedup WHERE until <= ?1", params![now as i64]).map_err(unavailable)?;
             let duplicate: Option<i64> = tx
                 .query_row("SELECT until FROM dedup WHERE key = ?1 AND until > ?2", params![key, now as i64], |row| {
                     row.get(0)
