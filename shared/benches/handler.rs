@@ -32,7 +32,8 @@ fn service(key: &SigningKey) -> InteractionService {
         // A day-wide window: the requests are signed once, before a run that takes minutes.
         signature_max_age: Duration::from_secs(86_400),
     };
-    InteractionService::from_config(&config).expect("manifest")
+    let (backends, _) = shared::wiring::Backends::in_memory().expect("backends");
+    InteractionService::from_config(&config, &backends).expect("manifest")
 }
 
 fn request(signed: &SignedRequest) -> Request<Body> {

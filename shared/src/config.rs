@@ -27,6 +27,11 @@ pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const CHANNEL_QUEUE_URL: &str = "CHANNEL_QUEUE_URL";
 /// SQS queue for member sync jobs.
 pub const SYNC_QUEUE_URL: &str = "SYNC_QUEUE_URL";
+/// Receives after which SQS dead-letters a job; must equal the queue's redrive `maxReceiveCount`.
+pub const MAX_RECEIVES: &str = "MAX_RECEIVES";
+/// Seconds after which a channel claim is taken to belong to a crashed attempt (longer than
+/// the worker's timeout).
+pub const CLAIM_STALE_SECS: &str = "CLAIM_STALE_SECS";
 /// Secret (at least 32 bytes) that signs state carried in component `custom_id`s.
 pub const STATE_SIGNING_KEY: &str = "STATE_SIGNING_KEY";
 /// How far (in seconds, either way) a signed request's timestamp may be from now.
@@ -215,6 +220,71 @@ impl DiscordConfig {
             (Some(api_base_url), Some(bot_token)) => Ok(Self { api_base_url, bot_token }),
             _ => Err(ConfigError { problems: Vec::new() }),
         }
+    }
+}
+
+/// The SQS queues jobs go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub channel_queue_url: String,
+    pub sync_queue_url: String,
+}
+
+impl QueueConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let channel = env.required(CHANNEL_QUEUE_URL, parse_queue_url);
+        let sync = env.required(SYNC_QUEUE_URL, parse_queue_url);
+        env.finish()?;
+        match (channel, sync) {
+            (Some(channel_queue_url), Some(sync_queue_url)) => Ok(Self { channel_queue_url, sync_queue_url }),
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
+    }
+}
+
+fn parse_queue_url(raw: &str) -> Result<String, String> {
+    parse_base_url(raw)?;
+    if raw.ends_with(".fifo") {
+        Ok(raw.to_owned())
+    } else {
+        Err("Guildbridge's queues are FIFO queues (.fifo)".to_owned())
+    }
+}
+
+/// How a worker runs its jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// The bot's user id (a bot application's id is its bot user's id).
+    pub application_id: u64,
+    pub max_receives: u32,
+    pub claim_stale_after: Duration,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let application_id = env.required(DISCORD_APPLICATION_ID, |raw| {
+            raw.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| "a Discord snowflake id".to_owned())
+        });
+        let max_receives = env
+            .optional(MAX_RECEIVES, |raw| {
+                raw.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| "1 to 1000".to_owned())
+            })
+            .unwrap_or(crate::queue::worker::DEFAULT_MAX_RECEIVES);
+        let claim_stale_after = env.optional(CLAIM_STALE_SECS, parse_seconds).unwrap_or(Duration::from_secs(120));
+        env.finish()?;
+        application_id
+            .map(|application_id| Self { application_id, max_receives, claim_stale_after })
+            .ok_or(ConfigError { problems: Vec::new() })
     }
 }
 

@@ -2,6 +2,7 @@
 //! what lives here: configuration, Discord request verification, the command registry and
 //! the interaction router.
 
+pub mod channels;
 pub mod config;
 pub mod discord;
 pub mod interactions;
@@ -9,3 +10,4 @@ pub mod queue;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
+pub mod wiring;

@@ -62,7 +62,8 @@ fn app() -> Router {
         signature_max_age: DEFAULT_MAX_AGE,
     };
     let components = ComponentRegistry::new(vec![Arc::new(Echo)]);
-    router(Arc::new(InteractionService::with_components(&config, components).expect("manifest")))
+    let (backends, _) = shared::wiring::Backends::in_memory().expect("backends");
+    router(Arc::new(InteractionService::with_components(&config, &backends, components).expect("manifest")))
 }
 
 fn signed_request(path: &str, body: Vec<u8>) -> Request<Body> {

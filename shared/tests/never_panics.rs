@@ -36,7 +36,8 @@ fn app() -> Router {
         state_key: StateKey::new(&[1; 32]).expect("key"),
         signature_max_age: DEFAULT_MAX_AGE,
     };
-    router(Arc::new(InteractionService::from_config(&config).expect("manifest")))
+    let (backends, _) = shared::wiring::Backends::in_memory().expect("backends");
+    router(Arc::new(InteractionService::from_config(&config, &backends).expect("manifest")))
 }
 
 fn status_of(runtime: &tokio::runtime::Runtime, app: &Router, request: Request<Body>) -> StatusCode {

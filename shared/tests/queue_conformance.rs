@@ -55,6 +55,16 @@ async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
     NOW.fetch_add(301, Ordering::SeqCst);
     queue.enqueue(&create_job("1")).await.expect("enqueue");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(1), "after the window the same key is new work");
+
+    let given_up = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    queue.dead_letter(given_up.receipt, "Discord kept failing: 502").await.expect("dead-letter");
+    assert_eq!(queue.len(QueueKind::Channel).await, Ok(0));
+    let dead = queue.dead_letters(QueueKind::Channel).await.expect("list");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (&dead[0].job, dead[0].receives, dead[0].reason.as_str()),
+        (&create_job("1"), 1, "Discord kept failing: 502")
+    );
 }
 
 #[tokio::test]

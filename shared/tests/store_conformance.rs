@@ -218,6 +218,7 @@ async fn sixty_four_concurrent_claims_yield_one_winner<I: ItemStore>(store: Stor
         match task.await.expect("task").expect("claim answers") {
             ClaimOutcome::Claimed(mapping) => winners.push(mapping.claim_token),
             ClaimOutcome::Existing(mapping) => seen_tokens.push(mapping.claim_token),
+            ClaimOutcome::Reclaimed(_) => panic!("nothing failed, so nothing is reclaimed"),
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
@@ -289,12 +290,24 @@ async fn failed_and_crashed_claims_can_be_taken_again<I: ItemStore>(store: Store
         failed.map(|m| (m.status, m.reason)),
         Ok((MappingStatus::Error, Some("Missing Permissions: Manage Channels".into())))
     );
-    let ClaimOutcome::Claimed(again) =
-        store.claim(guild(1), &event("9"), "after-fix", None, NOW + 100).await.expect("claim")
-    else {
-        panic!("a failed subject can be claimed again");
-    };
-    assert_eq!(again.status, MappingStatus::Creating);
+    let tasks: Vec<_> = (0..16)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { store.claim(guild(1), &event("9"), &format!("after-fix-{n}"), None, NOW + 100).await },
+            )
+        })
+        .collect();
+    let mut reclaimed = Vec::new();
+    for task in tasks {
+        match task.await.expect("task").expect("claim answers") {
+            ClaimOutcome::Reclaimed(mapping) => reclaimed.push(mapping),
+            ClaimOutcome::Existing(mapping) => assert_eq!(mapping.status, MappingStatus::Creating),
+            ClaimOutcome::Claimed(_) => panic!("a failed subject is reclaimed, so the worker reconciles first"),
+        }
+    }
+    assert_eq!(reclaimed.len(), 1, "one of many retries of a failed subject wins");
+    assert_eq!(reclaimed[0].status, MappingStatus::Creating);
 }
 
 async fn mappings_page_by_status_and_cursors_stay_in_their_guild<I: ItemStore>(store: Store<I>) {

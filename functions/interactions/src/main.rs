@@ -1,15 +1,24 @@
-//! Lambda function for Discord's interactions webhook. Thin glue: configuration and the
-//! router are built once at init; each event goes to `shared`'s interaction service.
+//! Lambda function for Discord's interactions webhook. Thin glue: configuration, adapters and
+//! the router are built once at init; each event goes to `shared`'s interaction service.
 
 use std::sync::Arc;
 
-use shared::{config::InteractionsConfig, interactions, interactions::InteractionService, telemetry};
+use shared::{
+    config::{InteractionsConfig, QueueConfig, StoreConfig},
+    interactions,
+    interactions::InteractionService,
+    telemetry,
+    wiring::Backends,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
     let config = InteractionsConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let service =
-        InteractionService::from_config(&config).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let store = StoreConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let queues = QueueConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let (backends, _) = Backends::aws(&store, &queues).await;
+    let service = InteractionService::from_config(&config, &backends)
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     lambda_http::run(interactions::http::router(Arc::new(service))).await
 }

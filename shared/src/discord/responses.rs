@@ -31,6 +31,17 @@ pub fn ephemeral_message(content: impl Into<String>) -> ChannelMessageBuilder {
         .flags(MessageFlags::EPHEMERAL)
 }
 
+/// "Guildbridge is thinking...", seen only by the invoking user; a worker edits it later.
+pub fn deferred_ephemeral() -> InteractionResponse {
+    InteractionResponse {
+        kind: InteractionResponseType::DeferredChannelMessageWithSource,
+        data: Some(twilight_model::http::interaction::InteractionResponseData {
+            flags: Some(MessageFlags::EPHEMERAL),
+            ..Default::default()
+        }),
+    }
+}
+
 /// An autocomplete answer, capped at Discord's 25 results.
 pub fn autocomplete(mut choices: Vec<CommandOptionChoice>) -> InteractionResponse {
     choices.truncate(MAX_AUTOCOMPLETE_CHOICES);

@@ -15,6 +15,7 @@ use crate::{
         responses,
         signature::{SignatureVerifier, VerifyError},
     },
+    wiring::Backends,
 };
 
 /// Bodies above this are refused with 413 before verification; real interactions are a few KiB.
@@ -69,13 +70,22 @@ impl InteractionService {
     }
 
     /// The production wiring: Guildbridge's commands and components.
-    pub fn from_config(config: &InteractionsConfig) -> Result<Self, RegistryError> {
-        Self::with_components(config, ComponentRegistry::default())
+    pub fn from_config(config: &InteractionsConfig, backends: &Backends) -> Result<Self, RegistryError> {
+        Self::with_components(config, backends, ComponentRegistry::default())
     }
 
     /// The production wiring with the given component handlers.
-    pub fn with_components(config: &InteractionsConfig, components: ComponentRegistry) -> Result<Self, RegistryError> {
-        let deps = CommandDeps { settings_url: config.settings_url.clone() };
+    pub fn with_components(
+        config: &InteractionsConfig,
+        backends: &Backends,
+        components: ComponentRegistry,
+    ) -> Result<Self, RegistryError> {
+        let deps = CommandDeps {
+            settings_url: config.settings_url.clone(),
+            store: backends.store.clone(),
+            queue: backends.queue.clone(),
+            clock: crate::discord::simulate::unix_now,
+        };
         Ok(Self::new(
             SignatureVerifier::new(config.public_key, config.signature_max_age),
             guildbridge_commands(&deps)?,

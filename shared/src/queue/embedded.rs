@@ -24,6 +24,14 @@ pub struct Received {
     pub receives: u32,
 }
 
+/// A job given up on, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub job: Job,
+    pub receives: u32,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct EmbeddedQueue {
     conn: Arc<Mutex<Connection>>,
@@ -70,7 +78,15 @@ impl EmbeddedQueue {
                 receives INTEGER NOT NULL DEFAULT 0
             );
             CREATE INDEX IF NOT EXISTS jobs_visible ON jobs (queue, visible_at, seq);
-            CREATE TABLE IF NOT EXISTS dedup (key TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+            CREATE TABLE IF NOT EXISTS dedup (key TEXT PRIMARY KEY, until INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS dead_letters (
+                seq INTEGER PRIMARY KEY,
+                queue TEXT NOT NULL,
+                body TEXT NOT NULL,
+                receives INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                failed_at INTEGER NOT NULL
+            );",
         )
         .map_err(unavailable)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), clock })
@@ -131,6 +147,44 @@ impl EmbeddedQueue {
             )
             .map_err(unavailable)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Gives up on a job: it moves to the queue's dead-letter table with the reason, where an
+    /// admin can read it (SQS's redrive after the maximum receives).
+    pub async fn dead_letter(&self, receipt: i64, reason: &str) -> Result<(), QueueError> {
+        let reason = reason.to_owned();
+        self.with_conn(move |conn, now| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO dead_letters (seq, queue, body, receives, reason, failed_at)
+                 SELECT seq, queue, body, receives, ?2, ?3 FROM jobs WHERE seq = ?1",
+                params![receipt, reason, now as i64],
+            )
+            .map_err(unavailable)?;
+            tx.execute("DELETE FROM jobs WHERE seq = ?1", params![receipt]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    /// The jobs given up on in a queue, oldest first, with why.
+    pub async fn dead_letters(&self, queue: QueueKind) -> Result<Vec<DeadLetter>, QueueError> {
+        self.with_conn(move |conn, _| {
+            let mut statement = conn
+                .prepare("SELECT body, receives, reason FROM dead_letters WHERE queue = ?1 ORDER BY seq")
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![queue.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, u32>(1)?, row.get::<_, String>(2)?))
+                })
+                .map_err(unavailable)?;
+            rows.map(|row| {
+                let (body, receives, reason) = row.map_err(unavailable)?;
+                Ok(DeadLetter { job: Job::from_body(&body)?, receives, reason })
+            })
+            .collect()
         })
         .await
     }

@@ -4,7 +4,9 @@
 //! queue ([`embedded::EmbeddedQueue`]) for the local stack.
 
 pub mod embedded;
+pub mod lambda;
 pub mod sqs;
+pub mod worker;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -105,9 +107,26 @@ impl Job {
         }
     }
 
+    /// Where to report back, when a person asked through a slash command.
+    pub fn reply(&self) -> Option<&InteractionReply> {
+        match self {
+            Job::CreateChannels { reply, .. } | Job::ArchiveChannel { reply, .. } | Job::SyncMembers { reply, .. } => {
+                reply.as_ref()
+            }
+            Job::SendMessage { .. } => None,
+        }
+    }
+
     /// The key as SQS takes a deduplication id: at most 128 characters of a safe alphabet.
+    /// A job someone is waiting on also names their interaction: a second person asking for
+    /// the same work within the window still gets their own answer (the store's conditions,
+    /// not the queue, keep the work itself to once), while one interaction enqueues once.
     pub fn deduplication_id(&self) -> String {
-        hex::encode(Sha256::digest(self.idempotency_key().as_bytes()))
+        let mut key = self.idempotency_key();
+        if let Some(reply) = self.reply() {
+            key.push_str(&format!(":interaction:{}", reply.interaction_id));
+        }
+        hex::encode(Sha256::digest(key.as_bytes()))
     }
 
     pub fn to_body(&self) -> Result<String, QueueError> {
@@ -177,6 +196,11 @@ mod tests {
         let from_platform = Job::CreateChannels { guild_id: Id::new(10), subject, requested_by: None, reply: None };
         assert_eq!(from_command.idempotency_key(), from_platform.idempotency_key());
         assert_eq!(from_command.deduplication_id().len(), 64);
+        assert_ne!(
+            from_command.deduplication_id(),
+            from_platform.deduplication_id(),
+            "each person who asks is answered, so their jobs are not collapsed in the queue"
+        );
         let sync = |request: &str| Job::SyncMembers {
             guild_id: Id::new(10),
             kind: SyncKind::Scheduled,

@@ -47,3 +47,39 @@ impl JobQueue for SqsQueues {
         Ok(())
     }
 }
+
+/// Hands messages back to one of the queues (ChangeMessageVisibility).
+#[derive(Debug, Clone)]
+pub struct SqsRedelivery {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsQueues {
+    pub fn redelivery(&self, queue: QueueKind) -> SqsRedelivery {
+        SqsRedelivery { client: self.client.clone(), queue_url: self.url(queue).to_owned() }
+    }
+}
+
+#[async_trait]
+impl super::lambda::Redelivery for SqsRedelivery {
+    /// 1 ChangeMessageVisibility. If it fails the message comes back after the queue's own
+    /// visibility timeout instead, which is later but loses nothing.
+    async fn redeliver_after(&self, receipt_handle: &str, delay: std::time::Duration) {
+        let seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX).min(MAX_VISIBILITY_SECONDS);
+        let result = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "could not shorten the message's visibility");
+        }
+    }
+}
+
+/// SQS's limit on a visibility timeout: 12 hours.
+pub const MAX_VISIBILITY_SECONDS: i32 = 43_200;

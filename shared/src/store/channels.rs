@@ -20,8 +20,11 @@ use super::{
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// This caller holds the claim and must create the channel.
+    /// This caller holds the claim of a subject never claimed before: nothing exists yet.
     Claimed(ChannelMapping),
+    /// This caller holds the claim of a subject whose last attempt ended in `error`: that
+    /// attempt may have left channels behind, so reconcile with Discord before creating.
+    Reclaimed(ChannelMapping),
     /// Someone claimed it first (done, in progress, or left by a crashed attempt).
     Existing(ChannelMapping),
 }
@@ -36,7 +39,8 @@ pub struct MappingPage {
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
     /// Claims a subject for one job attempt. Of any number of concurrent claims exactly one
-    /// wins; the rest see the existing mapping. A mapping in `error` may be claimed again.
+    /// wins; the rest see the existing mapping. A mapping in `error` may be claimed again
+    /// (`Reclaimed`).
     async fn claim(
         &self,
         guild_id: Id<GuildMarker>,
@@ -152,7 +156,8 @@ impl<I: ItemStore> Store<I> {
 
 #[async_trait]
 impl<I: ItemStore> ChannelStore for Store<I> {
-    /// 1 conditional PutItem; + 1 GetItem when someone else holds it.
+    /// 1 conditional PutItem; + 1 GetItem when the subject was claimed before; + 1 conditional
+    /// PutItem (and at most 1 GetItem) when that claim ended in error.
     async fn claim(
         &self,
         guild_id: Id<GuildMarker>,
@@ -171,9 +176,22 @@ impl<I: ItemStore> ChannelStore for Store<I> {
             created_at: now,
             updated_at: now,
         };
-        let claimable = Condition::NotExists.or(Condition::Equals(STATUS, json!(MappingStatus::Error.as_str())));
-        match self.items.put(mapping_item(guild_id, &mapping)?, Some(claimable)).await {
-            Ok(()) => Ok(ClaimOutcome::Claimed(mapping)),
+        match self.items.put(mapping_item(guild_id, &mapping)?, Some(Condition::NotExists)).await {
+            Ok(()) => return Ok(ClaimOutcome::Claimed(mapping)),
+            Err(ItemError::ConditionFailed) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let existing = self.existing(guild_id, subject).await?;
+        if existing.status != MappingStatus::Error {
+            return Ok(ClaimOutcome::Existing(existing));
+        }
+        // Only the failed attempt's exact record may be replaced: one of many retries wins.
+        let unchanged = Condition::Equals(STATUS, json!(MappingStatus::Error.as_str()))
+            .and(Condition::Equals(CLAIM, json!(existing.claim_token)))
+            .and(Condition::Equals(UPDATED, json!(existing.updated_at)));
+        let mapping = ChannelMapping { updated_at: now.max(existing.updated_at + 1), ..mapping };
+        match self.items.put(mapping_item(guild_id, &mapping)?, Some(unchanged)).await {
+            Ok(()) => Ok(ClaimOutcome::Reclaimed(mapping)),
             Err(ItemError::ConditionFailed) => Ok(ClaimOutcome::Existing(self.existing(guild_id, subject).await?)),
             Err(error) => Err(error.into()),
         }

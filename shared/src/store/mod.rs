@@ -40,6 +40,24 @@ pub use self::{
 };
 use crate::settings::SettingsErrors;
 
+/// Every domain port at once, for hosts that hand one store to many use cases
+/// (`Arc<dyn DomainStore>`); each use case still names the narrowest port it needs.
+pub trait DomainStore:
+    TenantStore
+    + SettingsStore
+    + SubjectStore
+    + ChannelStore
+    + MemberStore
+    + LinkStore
+    + SyncRunStore
+    + ScheduleStore
+    + IdempotencyStore
+    + ApiKeyStore
+{
+}
+
+impl<I: ItemStore> DomainStore for Store<I> {}
+
 /// What a store operation can end in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

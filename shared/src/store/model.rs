@@ -40,6 +40,22 @@ impl SubjectRef {
     }
 }
 
+impl SubjectRef {
+    /// Reads `event:42`, `lead:abc`, `adhoc:name`; anything else is `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (kind, id) = text.trim().split_once(':')?;
+        let kind = match kind {
+            "event" => SubjectKind::Event,
+            "lead" => SubjectKind::Lead,
+            "adhoc" => SubjectKind::Adhoc,
+            _ => return None,
+        };
+        let valid =
+            !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        valid.then(|| Self::new(kind, id))
+    }
+}
+
 impl fmt::Display for SubjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.kind.as_str(), self.id)

@@ -7,6 +7,7 @@ use shared::{
     config::{self, EnvSource, InteractionsConfig, ProcessEnv},
     interactions::{self, InteractionService},
     telemetry,
+    wiring::Backends,
 };
 
 use crate::dev_keys::DevKeys;
@@ -33,7 +34,8 @@ pub async fn run(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
     ]));
     let config = InteractionsConfig::from_source(&defaults)?;
     let using_dev_key = config.public_key == keys.signing.verifying_key();
-    let service = InteractionService::from_config(&config)?;
+    let (backends, _queue) = Backends::embedded(&data_dir.join("data"))?;
+    let service = InteractionService::from_config(&config, &backends)?;
     let app = interactions::http::router(Arc::new(service));
 
     println!("Guildbridge is running locally.");

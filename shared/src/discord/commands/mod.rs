@@ -1,6 +1,9 @@
 //! The command registry: one definition per command, used for dispatch and for registration.
 
+mod channel;
+mod events;
 mod settings;
+mod signup;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -13,12 +16,21 @@ use twilight_model::{
             application_command::{CommandData, CommandDataOption, CommandOptionValue},
         },
     },
+    guild::Permissions,
     http::interaction::InteractionResponse,
     id::{Id, marker::GuildMarker},
 };
 use url::Url;
 
+use crate::{
+    queue::{InteractionReply, JobQueue},
+    store::DomainStore,
+};
+
+pub use channel::ChannelCommand;
+pub use events::EventsCommand;
 pub use settings::SettingsCommand;
+pub use signup::SignupCommand;
 
 /// Discord's limit on global chat-input commands per application.
 pub const MAX_GLOBAL_COMMANDS: usize = 100;
@@ -47,6 +59,32 @@ impl<'a> Invocation<'a> {
         self.interaction.guild_id
     }
 
+    /// The invoking member's permissions in this channel, as Discord computed them;
+    /// Administrator holds every permission.
+    pub fn member_may(&self, permission: Permissions) -> bool {
+        let granted =
+            self.interaction.member.as_ref().and_then(|member| member.permissions).unwrap_or(Permissions::empty());
+        granted.contains(Permissions::ADMINISTRATOR) || granted.contains(permission)
+    }
+
+    /// The subcommand used and its options (`/channel create name:x` -> `("create", [name])`).
+    pub fn subcommand(&self) -> Option<(&'a str, &'a [CommandDataOption])> {
+        self.data.options.iter().find_map(|option| match &option.value {
+            CommandOptionValue::SubCommand(inner) => Some((option.name.as_str(), inner.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// Where Discord wants the worker's answer: this interaction's webhook.
+    pub fn reply(&self, received_at: u64) -> InteractionReply {
+        InteractionReply {
+            application_id: self.interaction.application_id,
+            interaction_id: self.interaction.id,
+            token: self.interaction.token.clone(),
+            received_at,
+        }
+    }
+
     /// The option the user is typing in, for autocomplete: its name and partial text.
     pub fn focused(&self) -> Option<(&'a str, &'a str)> {
         fn walk(options: &[CommandDataOption]) -> Option<(&str, &str)> {
@@ -60,10 +98,28 @@ impl<'a> Invocation<'a> {
     }
 }
 
+/// A string option's value (or the text typed so far, for a focused option).
+pub fn string_option<'a>(options: &'a [CommandDataOption], name: &str) -> Option<&'a str> {
+    options.iter().find(|option| option.name == name).and_then(|option| match &option.value {
+        CommandOptionValue::String(text) | CommandOptionValue::Focused(text, _) => Some(text.as_str()),
+        _ => None,
+    })
+}
+
 /// What every command may depend on. Built once at init.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CommandDeps {
     pub settings_url: Url,
+    pub store: Arc<dyn DomainStore>,
+    pub queue: Arc<dyn JobQueue>,
+    /// Unix seconds now (tests pin it).
+    pub clock: fn() -> u64,
+}
+
+impl std::fmt::Debug for CommandDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandDeps").field("settings_url", &self.settings_url).finish_non_exhaustive()
+    }
 }
 
 /// One entry of the command manifest: the definition Discord registers and how to build the
@@ -77,10 +133,16 @@ pub struct CommandEntry {
 /// The single list of Guildbridge's commands. Registration ([`manifest`]) and dispatch
 /// ([`guildbridge_commands`]) both come from here, so a registered command always has a
 /// handler and a handler is always registered. A command joins this list once it works.
-pub const COMMANDS: &[CommandEntry] = &[CommandEntry {
-    definition: settings::definition,
-    handler: |deps| Arc::new(SettingsCommand::new(deps.settings_url.clone())),
-}];
+pub const COMMANDS: &[CommandEntry] = &[
+    // By name, as the registry orders them.
+    CommandEntry { definition: channel::definition, handler: |deps| Arc::new(ChannelCommand::new(deps.clone())) },
+    CommandEntry { definition: events::definition, handler: |deps| Arc::new(EventsCommand::new(deps.clone())) },
+    CommandEntry {
+        definition: settings::definition,
+        handler: |deps| Arc::new(SettingsCommand::new(deps.settings_url.clone())),
+    },
+    CommandEntry { definition: signup::definition, handler: |deps| Arc::new(SignupCommand::new(deps.clone())) },
+];
 
 /// The definitions to register, needing no runtime dependencies.
 pub fn manifest() -> Vec<Command> {
@@ -177,7 +239,13 @@ mod tests {
     use super::*;
 
     fn deps() -> CommandDeps {
-        CommandDeps { settings_url: Url::parse("https://guildbridge.example").expect("url") }
+        let (backends, _) = crate::wiring::Backends::in_memory().expect("backends");
+        CommandDeps {
+            settings_url: Url::parse("https://guildbridge.example").expect("url"),
+            store: backends.store,
+            queue: backends.queue,
+            clock: crate::discord::simulate::unix_now,
+        }
     }
 
     struct Fixed;
@@ -199,7 +267,7 @@ mod tests {
         for definition in registry.definitions() {
             assert_eq!(validate_definition(&definition), Ok(()), "/{}", definition.name);
         }
-        assert_eq!(registry.names().collect::<Vec<_>>(), ["settings"]);
+        assert_eq!(registry.names().collect::<Vec<_>>(), ["channel", "events", "settings", "signup"]);
         assert_eq!(registry.definitions(), manifest(), "dispatch and registration share one list");
     }
 
@@ -207,11 +275,16 @@ mod tests {
     fn registration_body_is_what_discord_expects() {
         let registry = guildbridge_commands(&deps()).expect("valid manifest");
         let body = serde_json::to_value(registry.definitions()).expect("serialises");
-        let settings = &body[0];
+        let settings = body.as_array().and_then(|all| all.iter().find(|c| c["name"] == "settings")).expect("settings");
         assert_eq!(settings["name"], "settings");
         assert_eq!(settings["type"], 1);
         assert_eq!(settings["default_member_permissions"], Permissions::MANAGE_GUILD.bits().to_string());
         assert_eq!(settings["contexts"], serde_json::json!([0]));
+        let channel = body.as_array().and_then(|all| all.iter().find(|c| c["name"] == "channel")).expect("channel");
+        assert_eq!(channel["default_member_permissions"], Permissions::MANAGE_CHANNELS.bits().to_string());
+        let create = &channel["options"][0];
+        assert_eq!((create["name"].as_str(), create["type"].as_u64()), (Some("create"), Some(1)));
+        assert_eq!(create["options"][0]["autocomplete"], true);
     }
 
     #[test]

@@ -57,11 +57,22 @@ pub struct MessageBody {
     pub components: Option<Vec<Component>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<u64>,
+    /// With `enforce_nonce`, Discord refuses a second message with this nonce for a few
+    /// minutes: a redelivered job posts once (Create Message only; at most 25 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enforce_nonce: bool,
 }
 
 impl MessageBody {
     pub fn text(content: impl Into<String>) -> Self {
         Self { content: Some(content.into()), ..Self::default() }
+    }
+
+    /// A message posted at most once per `nonce`.
+    pub fn once(content: impl Into<String>, nonce: String) -> Self {
+        Self { nonce: Some(nonce), enforce_nonce: true, ..Self::text(content) }
     }
 }
 

@@ -1,0 +1,8 @@
+//! Channels for subjects: planning them, asking for them, and the worker that makes them.
+
+pub mod plan;
+pub mod requests;
+pub mod worker;
+
+pub use requests::{RequestError, adhoc_subject, register_subject, request_channel};
+pub use worker::ChannelWorker;

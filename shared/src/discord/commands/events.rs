@@ -1,0 +1,82 @@
+//! `/events`: the guild's upcoming events, with their channels and sign-up links (flow 1).
+
+use async_trait::async_trait;
+use twilight_model::{
+    application::{
+        command::{Command, CommandType},
+        interaction::InteractionContextType,
+    },
+    http::interaction::InteractionResponse,
+};
+use twilight_util::builder::command::CommandBuilder;
+
+use super::{CommandDeps, Invocation, SlashCommand};
+use crate::{
+    discord::responses,
+    store::{MappingStatus, Subject},
+};
+
+/// How many events one answer lists (each costs one mapping read).
+const EVENTS_SHOWN: u32 = 10;
+
+pub fn definition() -> Command {
+    CommandBuilder::new("events", "Upcoming events, with their channels and sign-up links", CommandType::ChatInput)
+        .contexts([InteractionContextType::Guild])
+        .build()
+}
+
+#[derive(Debug, Clone)]
+pub struct EventsCommand {
+    deps: CommandDeps,
+}
+
+impl EventsCommand {
+    pub fn new(deps: CommandDeps) -> Self {
+        Self { deps }
+    }
+
+    async fn line(
+        &self,
+        guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
+        event: &Subject,
+    ) -> String {
+        let mut line = format!("**{}**", event.name);
+        if let Some(starts_at) = event.starts_at {
+            line.push_str(&format!(" · <t:{starts_at}:f>"));
+        }
+        if let Ok(Some(mapping)) = self.deps.store.mapping(guild_id, &event.subject).await
+            && mapping.status == MappingStatus::Active
+            && let Some(channel) = mapping.channels.text
+        {
+            line.push_str(&format!(" · <#{channel}>"));
+        }
+        if let Some(url) = &event.signup_url {
+            line.push_str(&format!(" · [sign up]({url})"));
+        }
+        line
+    }
+}
+
+#[async_trait]
+impl SlashCommand for EventsCommand {
+    async fn run(&self, invocation: &Invocation<'_>) -> InteractionResponse {
+        let Some(guild_id) = invocation.guild_id() else {
+            return responses::ephemeral("/events lists a server's events; use it inside a server.");
+        };
+        let events = match self.deps.store.upcoming_events(guild_id, (self.deps.clock)(), EVENTS_SHOWN).await {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "events could not be read");
+                return responses::ephemeral("Guildbridge couldn't read the events just now. Try again in a moment.");
+            }
+        };
+        if events.is_empty() {
+            return responses::ephemeral("No upcoming events.");
+        }
+        let mut lines = vec!["Upcoming events:".to_owned()];
+        for event in &events {
+            lines.push(format!("• {}", self.line(guild_id, event).await));
+        }
+        responses::ephemeral(lines.join("\n"))
+    }
+}

@@ -1,0 +1,116 @@
+//! An SQS batch as Lambda delivers it, run through a [`JobHandler`], answered with partial
+//! batch failures (`ReportBatchItemFailures`) so only failed messages come back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use tokio::time::Instant;
+
+use super::{
+    Job,
+    worker::{Attempt, JobHandler, JobOutcome},
+};
+
+/// Hands a message back to its queue after a delay (SQS ChangeMessageVisibility).
+#[async_trait]
+pub trait Redelivery: Send + Sync {
+    async fn redeliver_after(&self, receipt_handle: &str, delay: Duration);
+}
+
+/// How a batch is run.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchPolicy {
+    pub max_receives: u32,
+    /// SQS allows visibility timeouts up to 12 hours; retries wait at most this long.
+    pub max_delay: Duration,
+}
+
+/// Runs the messages in order. In a FIFO queue a failed message must hold back the later
+/// messages of its group (the guild), so once one fails the rest of that group are handed
+/// back untouched, in order.
+pub async fn run_batch(
+    event: SqsEvent,
+    handler: &dyn JobHandler,
+    redelivery: &dyn Redelivery,
+    policy: BatchPolicy,
+    deadline: Instant,
+) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    let mut blocked_groups = Vec::new();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let group = group_of(&message);
+        if group.as_ref().is_some_and(|group| blocked_groups.contains(group)) {
+            failures.push(failure(id));
+            continue;
+        }
+        let outcome = run_message(&message, handler, policy, deadline).await;
+        let delay = match &outcome {
+            JobOutcome::Done => continue,
+            JobOutcome::Retry { after, reason } => {
+                tracing::warn!(message_id = %id, receives = receives(&message), %reason, "job handed back");
+                (*after).min(policy.max_delay)
+            }
+            JobOutcome::Reject { reason } => {
+                tracing::error!(message_id = %id, %reason, "job rejected; it will go to the dead-letter queue");
+                Duration::ZERO
+            }
+        };
+        if let Some(handle) = message.receipt_handle.as_deref() {
+            redelivery.redeliver_after(handle, delay).await;
+        }
+        blocked_groups.extend(group);
+        failures.push(failure(id));
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+async fn run_message(
+    message: &SqsMessage,
+    handler: &dyn JobHandler,
+    policy: BatchPolicy,
+    deadline: Instant,
+) -> JobOutcome {
+    let job = match message.body.as_deref().map(Job::from_body) {
+        Some(Ok(job)) => job,
+        Some(Err(error)) => return JobOutcome::Reject { reason: error.to_string() },
+        None => return JobOutcome::Reject { reason: "the message has no body".to_owned() },
+    };
+    let attempt = Attempt { receives: receives(message), max_receives: policy.max_receives, deadline };
+    let outcome = handler.handle(job, attempt).await;
+    if let (JobOutcome::Retry { reason, .. }, true) = (&outcome, attempt.is_last()) {
+        tracing::error!(message_id = ?message.message_id, %reason, "job failed its last attempt; SQS moves it to the dead-letter queue");
+    }
+    outcome
+}
+
+fn receives(message: &SqsMessage) -> u32 {
+    message.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1)
+}
+
+fn group_of(message: &SqsMessage) -> Option<String> {
+    message.attributes.get("MessageGroupId").cloned()
+}
+
+fn failure(id: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = id;
+    failure
+}
+
+/// Time kept back from the invocation's deadline to hand messages back and answer.
+pub const REPORTING_MARGIN: Duration = Duration::from_secs(2);
+
+/// The invocation's deadline (Lambda gives epoch milliseconds) as an `Instant`, less the
+/// reporting margin.
+pub fn deadline_from_epoch_millis(deadline_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_millis() as u64)
+        .unwrap_or_default();
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(REPORTING_MARGIN)
+}

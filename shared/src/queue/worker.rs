@@ -1,0 +1,77 @@
+//! What a worker does with one job, independent of the queue it came from: the outcome
+//! decides whether the queue deletes it, hands it back later, or dead-letters it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{
+    Job, QueueKind,
+    embedded::{EmbeddedQueue, Received},
+};
+use crate::queue::QueueError;
+
+/// SQS's default redrive limit in Guildbridge's template: after this many receives a job
+/// that still fails goes to the dead-letter queue.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+
+/// One delivery of a job.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// How many times the job has been received, this time included.
+    pub receives: u32,
+    pub max_receives: u32,
+    /// When this attempt must have finished (the invocation's end, less a margin to report).
+    pub deadline: Instant,
+}
+
+impl Attempt {
+    /// After this attempt, a failure dead-letters the job: record why now.
+    pub fn is_last(&self) -> bool {
+        self.receives >= self.max_receives
+    }
+}
+
+/// How a job ended this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Finished (successfully, or with a failure already reported to a person): delete it.
+    Done,
+    /// Hand it back, visible again after `after`; on the last attempt it is dead-lettered.
+    Retry { after: Duration, reason: String },
+    /// It can never succeed (not a job we can read): dead-letter it.
+    Reject { reason: String },
+}
+
+/// A worker for one queue's jobs.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    async fn handle(&self, job: Job, attempt: Attempt) -> JobOutcome;
+}
+
+/// The embedded queue's consumer: takes the next visible job of `queue`, runs it, and
+/// deletes, releases or dead-letters it as its outcome says. `None` when nothing is visible.
+pub async fn work_one(
+    queue: &EmbeddedQueue,
+    kind: QueueKind,
+    handler: &dyn JobHandler,
+    max_receives: u32,
+    time_limit: Duration,
+) -> Result<Option<JobOutcome>, QueueError> {
+    let visibility = time_limit.as_secs().max(1) * 2;
+    let Some(Received { receipt, job, receives }) = queue.receive(kind, visibility).await? else {
+        return Ok(None);
+    };
+    let attempt = Attempt { receives, max_receives, deadline: Instant::now() + time_limit };
+    let outcome = handler.handle(job, attempt).await;
+    match &outcome {
+        JobOutcome::Done => queue.delete(receipt).await?,
+        JobOutcome::Retry { reason, .. } if attempt.is_last() => {
+            queue.dead_letter(receipt, &format!("gave up after {receives} attempts: {reason}")).await?
+        }
+        JobOutcome::Retry { after, .. } => queue.release(receipt, after.as_secs().max(1)).await?,
+        JobOutcome::Reject { reason } => queue.dead_letter(receipt, reason).await?,
+    }
+    Ok(Some(outcome))
+}
