@@ -6,6 +6,7 @@ pub mod channels;
 pub mod config;
 pub mod discord;
 pub mod interactions;
+pub mod provision;
 pub mod queue;
 pub mod settings;
 pub mod store;

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod runtime_api;
+pub mod stack;
 
 use std::path::PathBuf;
 

@@ -26,9 +26,11 @@ pub struct BatchPolicy {
     pub max_delay: Duration,
 }
 
-/// Runs the messages in order. In a FIFO queue a failed message must hold back the later
-/// messages of its group (the guild), so once one fails the rest of that group are handed
-/// back untouched, in order.
+/// Runs the messages in order. A failed message holds back the later messages about the same
+/// work (same job key: an archive after a create of one subject), which go back untouched
+/// and in order. Other jobs of the guild go on: they are independent, and holding them
+/// back would spend their receives (SQS counts every hand-back) until they were
+/// dead-lettered without ever running.
 pub async fn run_batch(
     event: SqsEvent,
     handler: &dyn JobHandler,
@@ -37,30 +39,32 @@ pub async fn run_batch(
     deadline: Instant,
 ) -> SqsBatchResponse {
     let mut failures = Vec::new();
-    let mut blocked_groups = Vec::new();
+    // Work held back, with the delay its failed message got: the rest of it waits as long.
+    let mut blocked: Vec<(Option<String>, Duration)> = Vec::new();
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        let group = group_of(&message);
-        if group.as_ref().is_some_and(|group| blocked_groups.contains(group)) {
-            failures.push(failure(id));
-            continue;
-        }
-        let outcome = run_message(&message, handler, policy, deadline).await;
-        let delay = match &outcome {
-            JobOutcome::Done => continue,
-            JobOutcome::Retry { after, reason } => {
-                tracing::warn!(message_id = %id, receives = receives(&message), %reason, "job handed back");
-                (*after).min(policy.max_delay)
-            }
-            JobOutcome::Reject { reason } => {
-                tracing::error!(message_id = %id, %reason, "job rejected; it will go to the dead-letter queue");
-                Duration::ZERO
-            }
+        let group = work_of(&message);
+        let held = blocked.iter().find(|(g, _)| group.is_some() && *g == group).map(|(_, delay)| *delay);
+        let delay = match held {
+            Some(delay) => delay,
+            None => match run_message(&message, handler, policy, deadline).await {
+                JobOutcome::Done => continue,
+                JobOutcome::Retry { after, reason } => {
+                    tracing::warn!(message_id = %id, receives = receives(&message), %reason, "job handed back");
+                    after.min(policy.max_delay)
+                }
+                JobOutcome::Reject { reason } => {
+                    tracing::error!(message_id = %id, %reason, "job rejected; it will go to the dead-letter queue");
+                    Duration::ZERO
+                }
+            },
         };
         if let Some(handle) = message.receipt_handle.as_deref() {
             redelivery.redeliver_after(handle, delay).await;
         }
-        blocked_groups.extend(group);
+        if held.is_none() {
+            blocked.push((group, delay));
+        }
         failures.push(failure(id));
     }
     let mut response = SqsBatchResponse::default();
@@ -91,8 +95,15 @@ fn receives(message: &SqsMessage) -> u32 {
     message.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1)
 }
 
-fn group_of(message: &SqsMessage) -> Option<String> {
-    message.attributes.get("MessageGroupId").cloned()
+/// The work a message asks for: its subject (or sync request), whatever the job type.
+fn work_of(message: &SqsMessage) -> Option<String> {
+    let job = Job::from_body(message.body.as_deref()?).ok()?;
+    Some(match &job {
+        Job::CreateChannels { guild_id, subject, .. }
+        | Job::ArchiveChannel { guild_id, subject, .. }
+        | Job::SendMessage { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
+        Job::SyncMembers { .. } => job.idempotency_key(),
+    })
 }
 
 fn failure(id: String) -> BatchItemFailure {

@@ -153,7 +153,9 @@ impl ChannelCommand {
                 ));
             }
             Ok(None) => {
-                return responses::ephemeral("This channel isn't managed by Guildbridge, so it can't be archived here.");
+                return responses::ephemeral(
+                    "This channel isn't managed by Guildbridge, so it can't be archived here.",
+                );
             }
             Err(error) => return unavailable(error),
         };

@@ -1,0 +1,201 @@
+//! The real local services a test runs against: DynamoDB and SQS on moto's server (started by
+//! tools/test, `AWS_ENDPOINT_URL`), and the Discord sandbox in process.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
+use shared::{
+    config::{DiscordConfig, WorkerConfig},
+    discord::rest::BotToken,
+    provision::{Provisioned, provision},
+    store::{Store, dynamo::DynamoItems},
+};
+
+/// The sandbox's bot token (a test value, not a secret).
+pub const BOT_TOKEN: &str = "sandbox-bot-token";
+/// The sandbox's application id, which is also its bot user's id.
+pub const APPLICATION_ID: u64 = 1_100_000_000_000_000_001;
+/// Administrator.
+pub const ADMIN: u64 = 1 << 3;
+
+/// Where moto's server is. Fails the test, never skips it, when it is not there.
+pub fn moto_endpoint() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "AWS_ENDPOINT_URL is not set: this test needs moto's DynamoDB/SQS-compatible server. Run it through \
+         tools/test, which installs and starts one."
+    );
+    endpoint
+}
+
+/// The environment a function process needs to reach moto.
+pub fn aws_env() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".to_owned(), moto_endpoint()),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+    ]
+}
+
+/// AWS clients pointed at moto.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Aws {
+    pub fn connect() -> Self {
+        let endpoint = moto_endpoint();
+        let credentials = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "e2e");
+        let region = aws_sdk_dynamodb::config::Region::new("us-east-1");
+        let dynamo = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(region.clone())
+            .credentials_provider(credentials.clone())
+            .build();
+        let sqs = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(region)
+            .credentials_provider(credentials)
+            .build();
+        Self { dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
+    }
+
+    /// A fresh table and queues with a unique prefix, as `guildbridge provision` makes them.
+    pub async fn provision(&self, max_receives: u32) -> Provisioned {
+        let prefix = format!("gb-{}-{}", std::process::id(), fastrand::u64(..));
+        provision(&self.dynamo, &self.sqs, &prefix, max_receives).await.expect("provision on moto")
+    }
+
+    pub fn store(&self, provisioned: &Provisioned) -> Store<DynamoItems> {
+        Store::new(DynamoItems::new(self.dynamo.clone(), provisioned.table_name.clone()))
+    }
+
+    /// Receives up to 10 messages as Lambda's SQS event source would hand them over.
+    pub async fn receive_batch(&self, queue_url: &str, wait_seconds: i32) -> SqsEvent {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive from moto");
+        let mut event = SqsEvent::default();
+        event.records = received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|message| {
+                let attributes: HashMap<String, String> = message
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), value))
+                    .collect();
+                let mut record = SqsMessage::default();
+                record.message_id = message.message_id;
+                record.receipt_handle = message.receipt_handle;
+                record.body = message.body;
+                record.attributes = attributes;
+                record.event_source = Some("aws:sqs".to_owned());
+                record
+            })
+            .collect();
+        event
+    }
+
+    /// What Lambda's event source does with a batch's answer: deletes every message not
+    /// reported as failed (failed ones come back when their visibility ends).
+    pub async fn settle_batch(&self, queue_url: &str, event: &SqsEvent, response: &SqsBatchResponse) {
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        for message in &event.records {
+            if failed.contains(&message.message_id.as_deref().unwrap_or_default()) {
+                continue;
+            }
+            if let Some(handle) = &message.receipt_handle {
+                self.sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("delete");
+            }
+        }
+    }
+
+    /// Messages waiting or in flight, as SQS approximates them.
+    pub async fn depth(&self, queue_url: &str) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .map(|name| attributes.get(name).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0))
+            .sum()
+    }
+}
+
+/// Discord's OpenAPI document, when tools/test found it (CI always has it).
+pub fn openapi() -> Option<PathBuf> {
+    let path = std::env::var_os("DISCORD_OPENAPI_PATH").map(PathBuf::from);
+    assert!(
+        path.is_some() || std::env::var_os("CI").is_none(),
+        "DISCORD_OPENAPI_PATH is not set: CI validates every request against Discord's OpenAPI document"
+    );
+    path
+}
+
+/// A sandbox with one guild where the bot has `bot_permissions`.
+pub async fn sandbox(limits: RateLimits, guild_id: u64, bot_permissions: u64) -> Arc<Sandbox> {
+    let config = SandboxConfig::new(BOT_TOKEN, openapi(), limits);
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let sandbox = Sandbox::start(config, addr).await.expect("sandbox starts");
+    sandbox.seed_guild(GuildSeed {
+        id: guild_id,
+        name: "Test Racing Club".to_owned(),
+        bot_permissions,
+        roles: Vec::new(),
+        members: 10,
+        first_member_id: 1_100_000_000_000_010_000,
+        bot_every: None,
+    });
+    Arc::new(sandbox)
+}
+
+/// How the worker reaches the sandbox.
+pub fn discord_config(sandbox: &Sandbox) -> DiscordConfig {
+    DiscordConfig { api_base_url: sandbox.base_url().parse().expect("url"), bot_token: BotToken::new(BOT_TOKEN) }
+}
+
+pub fn worker_config(max_receives: u32, claim_stale_seconds: u64) -> WorkerConfig {
+    WorkerConfig {
+        application_id: APPLICATION_ID,
+        max_receives,
+        claim_stale_after: std::time::Duration::from_secs(claim_stale_seconds),
+    }
+}
+
+/// The function environment for a sandbox-backed worker on moto.
+pub fn worker_env(sandbox: &Sandbox, provisioned: &Provisioned, claim_stale_seconds: u64) -> Vec<(String, String)> {
+    let mut env = aws_env();
+    env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env.push(("DISCORD_API_BASE_URL".to_owned(), sandbox.base_url()));
+    env.push(("DISCORD_BOT_TOKEN".to_owned(), BOT_TOKEN.to_owned()));
+    env.push(("DISCORD_APPLICATION_ID".to_owned(), APPLICATION_ID.to_string()));
+    env.push(("CLAIM_STALE_SECS".to_owned(), claim_stale_seconds.to_string()));
+    env
+}

@@ -1,0 +1,261 @@
+//! The channel worker against real local services: DynamoDB and SQS on moto's server, and
+//! the Discord sandbox. Exactly one channel per subject through duplicates, crashes and
+//! faults; permanent errors become visible errors.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::{sync::Arc, time::Duration};
+
+use discord_sandbox::{Faults, RateLimits, Sandbox, world::ChannelRecord};
+use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
+use shared::{
+    channels::{ChannelWorker, plan},
+    discord::rest::{CreateChannel, DiscordClient},
+    queue::{
+        InteractionReply, Job, JobQueue,
+        lambda::{BatchPolicy, run_batch},
+        sqs::SqsQueues,
+        worker::{Attempt, JobHandler, JobOutcome},
+    },
+    settings::GuildSettings,
+    store::{ClaimOutcome, DomainStore, MappingStatus, Subject, SubjectKind, SubjectRef},
+    wiring,
+};
+use tokio::time::Instant;
+use twilight_model::{channel::ChannelType, id::Id};
+
+const GUILD: u64 = 1_100_000_000_000_000_100;
+
+fn event(id: &str) -> Subject {
+    Subject {
+        subject: SubjectRef::new(SubjectKind::Event, id),
+        name: format!("Race {id}"),
+        fields: Default::default(),
+        signup_url: None,
+        starts_at: None,
+        discord_user_id: None,
+    }
+}
+
+fn create_job(subject: &Subject) -> Job {
+    Job::CreateChannels { guild_id: Id::new(GUILD), subject: subject.subject.clone(), requested_by: None, reply: None }
+}
+
+fn attempt(receives: u32) -> Attempt {
+    Attempt { receives, max_receives: 5, deadline: Instant::now() + Duration::from_secs(20) }
+}
+
+/// Text channels in the sandbox whose topic carries the subject's marker.
+fn channels_for(sandbox: &Sandbox, subject: &SubjectRef) -> Vec<ChannelRecord> {
+    let marker = plan::topic_marker(subject);
+    sandbox.with_world(|world| {
+        world
+            .guild_channels(GUILD)
+            .filter(|c| c.topic.as_deref().is_some_and(|topic| topic.contains(&marker)))
+            .cloned()
+            .collect()
+    })
+}
+
+struct Setup {
+    aws: Aws,
+    provisioned: shared::provision::Provisioned,
+    store: Arc<dyn DomainStore>,
+    sandbox: Arc<Sandbox>,
+    worker: ChannelWorker,
+}
+
+async fn setup(limits: RateLimits, claim_stale_seconds: u64, max_receives: u32) -> Setup {
+    let aws = Aws::connect();
+    let provisioned = aws.provision(max_receives).await;
+    let store: Arc<dyn DomainStore> = Arc::new(aws.store(&provisioned));
+    let sandbox = stack::sandbox(limits, GUILD, ADMIN).await;
+    let worker = wiring::channel_worker(
+        store.clone(),
+        &stack::discord_config(&sandbox),
+        &stack::worker_config(max_receives, claim_stale_seconds),
+    )
+    .expect("worker");
+    Setup { aws, provisioned, store, sandbox, worker }
+}
+
+/// Runs a job until it is done, as redelivery would (waiting out hand-backs).
+async fn run_to_completion(worker: &ChannelWorker, job: Job) {
+    for receives in 1..=20 {
+        match worker.handle(job.clone(), attempt(receives)).await {
+            JobOutcome::Done => return,
+            JobOutcome::Retry { after, .. } => tokio::time::sleep(after.min(Duration::from_secs(1))).await,
+            JobOutcome::Reject { reason } => panic!("rejected: {reason}"),
+        }
+    }
+    panic!("job never finished");
+}
+
+#[tokio::test]
+async fn duplicates_out_of_order_and_a_crash_leave_one_channel_and_one_mapping_per_subject() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 2, 5).await;
+    let guild = Id::new(GUILD);
+    let subjects: Vec<Subject> = (1..=6).map(|n| event(&n.to_string())).collect();
+    for subject in &subjects {
+        store.upsert_subject(guild, subject).await.expect("subject");
+    }
+
+    // A worker that created the Discord channel and died before recording the mapping.
+    let crashed = &subjects[0];
+    let ClaimOutcome::Claimed(_) = store.claim(guild, &crashed.subject, "crashed-attempt", None, now()).await.unwrap()
+    else {
+        panic!("first claim");
+    };
+    let planned = plan::plan(crashed, &GuildSettings::default(), guild, Id::new(APPLICATION_ID)).expect("plan");
+    let client =
+        DiscordClient::new(sandbox.base_url().parse().unwrap(), shared::discord::rest::BotToken::new(stack::BOT_TOKEN))
+            .expect("client");
+    let body = CreateChannel {
+        name: planned.text.clone().expect("text"),
+        kind: ChannelType::GuildText,
+        parent_id: None,
+        topic: Some(planned.topic.clone()),
+        permission_overwrites: Vec::new(),
+    };
+    client.create_guild_channel(guild, &body, None, Instant::now() + Duration::from_secs(5)).await.expect("orphan");
+
+    // Every job three times, shuffled, all at once.
+    let mut deliveries: Vec<Job> = subjects.iter().flat_map(|s| std::iter::repeat_n(create_job(s), 3)).collect();
+    fastrand::shuffle(&mut deliveries);
+    let worker = Arc::new(worker);
+    let tasks: Vec<_> = deliveries
+        .into_iter()
+        .map(|job| {
+            let worker = worker.clone();
+            tokio::spawn(async move { run_to_completion(&worker, job).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("delivery finished");
+    }
+
+    for subject in &subjects {
+        let found = channels_for(&sandbox, &subject.subject);
+        assert_eq!(found.len(), 1, "{}: exactly one Discord channel", subject.subject);
+        let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+        assert_eq!(mapping.status, MappingStatus::Active, "{}", subject.subject);
+        assert_eq!(mapping.channels.text.map(|id| id.get()), Some(found[0].id), "the mapping names that channel");
+        let owner = store.mapping_for_channel(guild, Id::new(found[0].id)).await.expect("read").expect("owner");
+        assert_eq!(owner.subject, subject.subject, "one mapping, both directions");
+    }
+    assert_eq!(store.count_active(guild).await, Ok(subjects.len() as u64));
+}
+
+fn now() -> u64 {
+    shared::discord::simulate::unix_now()
+}
+
+#[tokio::test]
+async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_reason() {
+    const MAX_RECEIVES: u32 = 4;
+    let Setup { aws, provisioned, store: store_here, sandbox, worker } =
+        setup(RateLimits::generous(), 1, MAX_RECEIVES).await;
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let guild = Id::new(GUILD);
+    let subjects: Vec<Subject> = (1..=24).map(|n| event(&format!("f{n}"))).collect();
+    for subject in &subjects {
+        store_here.upsert_subject(guild, subject).await.expect("subject");
+        queues.enqueue(&create_job(subject)).await.expect("enqueue");
+        // A duplicate enqueue inside the window collapses in the queue itself.
+        queues.enqueue(&create_job(subject)).await.expect("enqueue");
+    }
+    sandbox.set_faults(Faults {
+        server_error_rate: 0.2,
+        storm_requests: 15,
+        storm_retry_after: Duration::from_secs(2),
+        ..Faults::default()
+    });
+
+    let redelivery = queues.redelivery(shared::queue::QueueKind::Channel);
+    let policy = BatchPolicy { max_receives: MAX_RECEIVES, max_delay: Duration::from_secs(1) };
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while aws.depth(&provisioned.channel_queue_url).await > 0 {
+        assert!(Instant::now() < give_up, "the queue never drained");
+        let batch = aws.receive_batch(&provisioned.channel_queue_url, 1).await;
+        if batch.records.is_empty() {
+            continue;
+        }
+        // A short invocation: a 429 wait that fits is slept, a longer one goes back to the queue.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let response = run_batch(batch.clone(), &worker, &redelivery, policy, deadline).await;
+        aws.settle_batch(&provisioned.channel_queue_url, &batch, &response).await;
+    }
+    sandbox.set_faults(Faults::default());
+
+    let dead_letters = aws.depth(&provisioned.channel_dead_letter_url).await;
+    let mut done = 0;
+    for subject in &subjects {
+        let found = channels_for(&sandbox, &subject.subject);
+        assert!(found.len() <= 1, "{}: {} channels", subject.subject, found.len());
+        let mapping = store_here.mapping(guild, &subject.subject).await.expect("read").expect("claimed");
+        match mapping.status {
+            MappingStatus::Active => {
+                assert_eq!(found.len(), 1, "{}: an active mapping has its channel", subject.subject);
+                done += 1;
+            }
+            MappingStatus::Error => {
+                let reason = mapping.reason.unwrap_or_default();
+                assert!(
+                    reason.starts_with(&format!("gave up after {MAX_RECEIVES} attempts")),
+                    "{}: {reason}",
+                    subject.subject
+                );
+            }
+            other => panic!("{}: left {other:?}", subject.subject),
+        }
+    }
+    assert_eq!(done + dead_letters, subjects.len() as u64, "every job is done or dead-lettered; none lost");
+    assert!(done > 0, "faults at this rate still let work through");
+}
+
+#[tokio::test]
+async fn the_500_channel_limit_is_a_clear_error_for_the_user_and_an_error_mapping() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    sandbox.with_world(|world| {
+        for n in 0..500u64 {
+            let id = world.new_id();
+            world.channels.insert(
+                id,
+                ChannelRecord {
+                    id,
+                    guild_id: GUILD,
+                    name: format!("existing-{n}"),
+                    kind: 0,
+                    parent_id: None,
+                    topic: None,
+                    position: n,
+                    overwrites: Vec::new(),
+                },
+            );
+        }
+    });
+    let subject = event("full");
+    store.upsert_subject(guild, &subject).await.expect("subject");
+    let token = sandbox.issue_interaction_token(APPLICATION_ID);
+    let job = Job::CreateChannels {
+        guild_id: guild,
+        subject: subject.subject.clone(),
+        requested_by: None,
+        reply: Some(InteractionReply {
+            application_id: Id::new(APPLICATION_ID),
+            interaction_id: Id::new(77),
+            token: token.clone(),
+            received_at: now(),
+        }),
+    };
+    assert_eq!(worker.handle(job, attempt(1)).await, JobOutcome::Done, "a permanent error is not retried");
+
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    assert_eq!(mapping.status, MappingStatus::Error);
+    assert!(mapping.reason.as_deref().unwrap_or_default().contains("limit of 500 channels"), "{:?}", mapping.reason);
+    let original = sandbox.with_world(|world| world.interactions.get(&token).and_then(|i| i.original.clone()));
+    let content = original.expect("@original edited")["content"].as_str().unwrap_or_default().to_owned();
+    assert!(content.contains("Couldn't create the channel") && content.contains("500 channels"), "{content}");
+    assert!(channels_for(&sandbox, &subject.subject).is_empty());
+}
