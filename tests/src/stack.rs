@@ -1,6 +1,9 @@
 //! The real local services a test runs against: DynamoDB and SQS on moto's server (started by
 //! tools/test, `AWS_ENDPOINT_URL`), and the Discord sandbox in process.
 
+// Test harness: a setup that fails fails the test, loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};

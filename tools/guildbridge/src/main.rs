@@ -5,6 +5,7 @@ mod create_table;
 mod dev_keys;
 mod interact;
 mod local;
+mod provision;
 mod render;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -33,6 +34,15 @@ enum Command {
     CreateTable {
         #[arg(long, env = "TABLE_NAME")]
         table: String,
+    },
+    /// Create the table and the FIFO job queues (each with a dead-letter queue) at an
+    /// AWS-compatible endpoint (moto's server, LocalStack) and print the functions' environment.
+    Provision {
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint: String,
+        /// The table's name; queues are `{prefix}-channel.fifo`, `{prefix}-sync.fifo` and `-dlq.fifo`.
+        #[arg(long, default_value = "guildbridge")]
+        prefix: String,
     },
     /// Sign an interaction the way Discord does, send it, and show Discord's view of the answer.
     Interact {
@@ -64,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Local { addr } => local::run(&cli.data_dir, addr).await,
         Command::CreateTable { table } => create_table::run(&table).await,
+        Command::Provision { endpoint, prefix } => provision::run(&endpoint, &prefix).await,
         Command::Interact { line, endpoint, dm, json } => {
             interact::run(&cli.data_dir, &line, &endpoint, interact::Options { dm, json }).await
         }

@@ -1,0 +1,69 @@
+//! `guildbridge provision` makes the table and FIFO queues with redrive to dead-letter
+//! queues, prints an environment the functions accept, and can run again.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::{
+    config::{BehaviorVersion, Credentials, Region},
+    types::QueueAttributeName,
+};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
+
+async fn provision(endpoint: &str, prefix: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["provision", "--endpoint", endpoint, "--prefix", prefix])
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .await
+        .expect("run")
+}
+
+#[tokio::test]
+async fn provisions_table_and_fifo_queues_with_dead_letters_and_prints_the_environment() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(!endpoint.is_empty(), "AWS_ENDPOINT_URL is not set: run through tools/test, which starts moto's server");
+    let prefix = format!("prov-{}", shared::discord::simulate::new_snowflake());
+    let output = provision(&endpoint, &prefix).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let env: HashMap<String, String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    assert_eq!(env.get("TABLE_NAME"), Some(&prefix));
+    let queues = shared::config::QueueConfig::from_source(&env).expect("the functions accept the printed queues");
+    assert!(queues.channel_queue_url.ends_with(&format!("{prefix}-channel.fifo")));
+    assert!(shared::config::StoreConfig::from_source(&env).is_ok());
+
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    let sqs = aws_sdk_sqs::Client::from_conf(config);
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queues.channel_queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .unwrap_or_default();
+    assert_eq!(attributes.get(&QueueAttributeName::FifoQueue).map(String::as_str), Some("true"));
+    let redrive: serde_json::Value =
+        serde_json::from_str(attributes.get(&QueueAttributeName::RedrivePolicy).expect("redrive")).expect("json");
+    assert!(
+        redrive["deadLetterTargetArn"].as_str().unwrap_or_default().ends_with(&format!("{prefix}-channel-dlq.fifo"))
+    );
+    assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "5");
+
+    let again = provision(&endpoint, &prefix).await;
+    assert!(again.status.success(), "running it again keeps what exists: {}", String::from_utf8_lossy(&again.stderr));
+}
