@@ -171,7 +171,22 @@ pub struct Sample {
 }
 
 pub fn interaction_samples() -> anyhow::Result<Vec<Sample>> {
-    let dir = events_dir().join("interactions");
+    samples_in("interactions")?
+        .into_iter()
+        .map(|(name, event, expected)| {
+            Ok(Sample {
+                name,
+                event,
+                expected_status: expected["statusCode"].as_u64().context("expected statusCode")? as u16,
+                expected_body: expected["body"].clone(),
+            })
+        })
+        .collect()
+}
+
+/// Every `events/FOLDER/NAME.json` with its `NAME.expected.json`, by name.
+pub fn samples_in(folder: &str) -> anyhow::Result<Vec<(String, Value, Value)>> {
+    let dir = events_dir().join(folder);
     let mut samples = Vec::new();
     for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
@@ -186,13 +201,8 @@ pub fn interaction_samples() -> anyhow::Result<Vec<Sample>> {
         let expected: Value = serde_json::from_str(
             &fs::read_to_string(&expected_path).with_context(|| format!("reading {}", expected_path.display()))?,
         )?;
-        samples.push(Sample {
-            name: name.to_owned(),
-            event,
-            expected_status: expected["statusCode"].as_u64().context("expected statusCode")? as u16,
-            expected_body: expected["body"].clone(),
-        });
+        samples.push((name.to_owned(), event, expected));
     }
-    samples.sort_by(|a, b| a.name.cmp(&b.name));
+    samples.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(samples)
 }

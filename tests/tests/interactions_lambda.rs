@@ -10,6 +10,7 @@ use e2e::{
     events::{Host, HttpPost, http_answer, interaction_samples, sample_env, test_signing_key},
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
+    stack::{self, Aws},
 };
 use serde_json::{Value, json};
 use shared::discord::{
@@ -36,9 +37,14 @@ async fn answer(api: &RuntimeApi, event: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn every_sample_event_gets_the_answer_recorded_beside_it() {
-    let (api, mut process) = start(&env_without(&[])).await;
+    // The samples that read the store or enqueue get a fresh table and queues on moto.
+    let provisioned = Aws::connect().provision(5).await;
+    let mut env = env_without(&["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL"]);
+    env.extend(stack::aws_env());
+    env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let (api, mut process) = start(&env).await;
     let samples = interaction_samples().expect("samples");
-    assert!(samples.len() >= 7, "samples: {}", samples.len());
+    assert!(samples.len() >= 12, "samples: {}", samples.len());
     for sample in samples {
         let (status, body) = answer(&api, sample.event).await;
         assert_eq!((status, &body), (sample.expected_status, &sample.expected_body), "sample {}", sample.name);

@@ -7,10 +7,15 @@ use std::fs;
 use anyhow::Context;
 use e2e::events::{Host, HttpPost, events_dir, sample_env, test_signing_key};
 use serde_json::{Value, json};
-use shared::discord::{
-    commands::manifest,
-    simulate::{self, Invoker},
+use shared::{
+    discord::{
+        commands::manifest,
+        simulate::{self, Invoker},
+    },
+    queue::Job,
+    store::{SubjectKind, SubjectRef},
 };
+use twilight_model::id::Id;
 
 /// 2026-11-22T09:00:00Z. The samples are verified with a wide freshness window.
 const SIGNED_AT: u64 = 1_795_338_000;
@@ -35,6 +40,18 @@ fn main() -> anyhow::Result<()> {
     let sign = |value: &Value| simulate::sign(&key, SIGNED_AT, value.to_string().into_bytes());
 
     let ping = simulate::ping(&invoker, 1_100_000_000_000_001_000);
+    let channel_create =
+        simulate::command("/channel create name:\"Race Night\"", &manifest(), &invoker, 1_100_000_000_000_001_003)?;
+    let dm = Invoker { guild_id: None, ..invoker.clone() };
+    let channel_in_dm = simulate::command("/channel create name:demo", &manifest(), &dm, 1_100_000_000_000_001_004)?;
+    let member = Invoker { permissions: 1 << 11, ..invoker.clone() };
+    let channel_unpermitted =
+        simulate::command("/channel create name:demo", &manifest(), &member, 1_100_000_000_000_001_005)?;
+    let events = simulate::command("/events", &manifest(), &invoker, 1_100_000_000_000_001_006)?;
+    let mut signup_typing = simulate::command("/signup event:spa", &manifest(), &invoker, 1_100_000_000_000_001_007)?;
+    signup_typing["type"] = json!(4);
+    signup_typing["data"]["options"][0]["focused"] = json!(true);
+    let ephemeral = |content: &str| json!({ "type": 4, "data": { "content": content, "flags": 64 } });
     let settings = simulate::command("/settings", &manifest(), &invoker, 1_100_000_000_000_001_001)?;
     let mut unknown = simulate::command("/settings", &manifest(), &invoker, 1_100_000_000_000_001_002)?;
     unknown["data"]["name"] = json!("teleport");
@@ -107,6 +124,46 @@ fn main() -> anyhow::Result<()> {
             }),
         },
         Sample {
+            name: "channel-create-command",
+            about: "/channel create by an admin: deferred, the job enqueued (needs the store and queue)",
+            host: Host::FunctionUrl,
+            request: HttpPost::signed("/", &sign(&channel_create)),
+            status: 200,
+            body: json!({ "type": 5, "data": { "flags": 64 } }),
+        },
+        Sample {
+            name: "channel-create-in-dm",
+            about: "/channel create from a direct message",
+            host: Host::FunctionUrl,
+            request: HttpPost::signed("/", &sign(&channel_in_dm)),
+            status: 200,
+            body: ephemeral("/channel works inside a server, not in direct messages."),
+        },
+        Sample {
+            name: "channel-create-without-permission",
+            about: "/channel create by a member without Manage Channels",
+            host: Host::FunctionUrl,
+            request: HttpPost::signed("/", &sign(&channel_unpermitted)),
+            status: 200,
+            body: ephemeral("You need the Manage Channels permission to create channels."),
+        },
+        Sample {
+            name: "events-command",
+            about: "/events in a guild with no events yet (needs the store)",
+            host: Host::FunctionUrl,
+            request: HttpPost::signed("/", &sign(&events)),
+            status: 200,
+            body: ephemeral("No upcoming events."),
+        },
+        Sample {
+            name: "signup-autocomplete",
+            about: "typing in /signup's event option, nothing registered yet (needs the store)",
+            host: Host::FunctionUrl,
+            request: HttpPost::signed("/", &sign(&signup_typing)),
+            status: 200,
+            body: json!({ "type": 8, "data": { "choices": [] } }),
+        },
+        Sample {
             name: "bad-signature",
             about: "a signature made for another body",
             host: Host::FunctionUrl,
@@ -135,6 +192,74 @@ fn main() -> anyhow::Result<()> {
         let expected = json!({ "about": sample.about, "statusCode": sample.status, "body": sample.body });
         fs::write(dir.join(format!("{}.expected.json", sample.name)), serde_json::to_string_pretty(&expected)? + "\n")?;
         println!("wrote {}", sample.name);
+    }
+    write_worker_samples(guild_id)
+}
+
+/// SQS events for the `channel-worker` function (a FIFO queue's batch as Lambda delivers it)
+/// and the partial batch response each must get.
+fn write_worker_samples(guild_id: u64) -> anyhow::Result<()> {
+    let subject = SubjectRef::new(SubjectKind::Event, "42");
+    let guild = Id::new(guild_id);
+    let jobs = [
+        (
+            "1-create-channels",
+            "create event:42's channel (the subject is registered first)",
+            Job::CreateChannels { guild_id: guild, subject: subject.clone(), requested_by: None, reply: None }.to_body()?,
+            json!([]),
+        ),
+        (
+            "2-send-message",
+            "post a message in event:42's channel",
+            Job::SendMessage {
+                guild_id: guild,
+                subject: subject.clone(),
+                content: "Qualifying starts in 10 minutes.".to_owned(),
+                message_key: "qualifying-reminder".to_owned(),
+            }
+            .to_body()?,
+            json!([]),
+        ),
+        (
+            "3-archive-channel",
+            "archive event:42's channel",
+            Job::ArchiveChannel { guild_id: guild, subject, reason: "event finished".to_owned(), reply: None }.to_body()?,
+            json!([]),
+        ),
+        (
+            "4-not-a-job",
+            "a message that is not a Guildbridge job: reported failed, so SQS dead-letters it",
+            json!({ "type": "teleport" }).to_string(),
+            json!([{ "itemIdentifier": "00000000-0000-4000-8000-000000000004" }]),
+        ),
+    ];
+    let dir = events_dir().join("channel-worker");
+    fs::create_dir_all(&dir)?;
+    for (n, (name, about, body, failures)) in jobs.into_iter().enumerate() {
+        let message_id = format!("00000000-0000-4000-8000-00000000000{}", n + 1);
+        let event = json!({ "Records": [{
+            "messageId": message_id,
+            "receiptHandle": format!("sample-receipt-{}", n + 1),
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1795338000000",
+                "SenderId": "AIDAEXAMPLE",
+                "ApproximateFirstReceiveTimestamp": "1795338000001",
+                "SequenceNumber": format!("1879000000000000000{}", n + 1),
+                "MessageGroupId": guild_id.to_string(),
+                "MessageDeduplicationId": format!("sample-{}", n + 1)
+            },
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:guildbridge-channel.fifo",
+            "awsRegion": "us-east-1"
+        }] });
+        fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&event)? + "\n")?;
+        let expected = json!({ "about": about, "response": { "batchItemFailures": failures } });
+        fs::write(dir.join(format!("{name}.expected.json")), serde_json::to_string_pretty(&expected)? + "\n")?;
+        println!("wrote channel-worker/{name}");
     }
     Ok(())
 }

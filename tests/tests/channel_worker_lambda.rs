@@ -1,0 +1,84 @@
+//! The release `channel-worker` binary, started the way Lambda starts it, runs every sample
+//! SQS event under `events/channel-worker/` (in name order: create, message, archive, a
+//! message that is not a job) against moto and the Discord sandbox, answering each with
+//! the partial batch response recorded beside it, with the effects a user would see.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use discord_sandbox::RateLimits;
+use e2e::{
+    events::samples_in,
+    release_binary,
+    runtime_api::{FunctionProcess, RuntimeApi},
+    stack::{self, ADMIN, Aws},
+};
+use shared::{
+    discord::simulate::Invoker,
+    store::{ChannelStore, MappingStatus, SettingsStore, Subject, SubjectKind, SubjectRef, SubjectStore},
+};
+use twilight_model::id::Id;
+
+#[tokio::test]
+async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
+    let guild_id = Invoker::default().guild_id.expect("demo guild");
+    let guild = Id::new(guild_id);
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    let store = aws.store(&provisioned);
+    let subject = SubjectRef::new(SubjectKind::Event, "42");
+    store
+        .upsert_subject(
+            guild,
+            &Subject {
+                subject: subject.clone(),
+                name: "Spa 24 Hours".to_owned(),
+                fields: Default::default(),
+                signup_url: None,
+                starts_at: None,
+                discord_user_id: None,
+            },
+        )
+        .await
+        .expect("subject");
+    let mut settings = store.settings(guild).await.expect("defaults").settings;
+    settings.welcome_message = Some("Welcome to the race channel!".to_owned());
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+
+    let sandbox = stack::sandbox(RateLimits::discord_like(), guild_id, ADMIN).await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut worker =
+        FunctionProcess::spawn(&release_binary("channel-worker"), &api, &stack::worker_env(&sandbox, &provisioned, 120))
+            .expect("spawn");
+
+    let samples = samples_in("channel-worker").expect("samples");
+    assert_eq!(samples.len(), 4);
+    for (name, event, expected) in samples {
+        let response = api.invoke(event).await.expect("invocation");
+        assert_eq!(response, expected["response"], "sample {name}");
+        let mapping = store.mapping(guild, &subject).await.expect("read");
+        let channels: Vec<_> = sandbox.with_world(|world| world.guild_channels(guild_id).cloned().collect());
+        match name.as_str() {
+            "1-create-channels" => {
+                assert_eq!(channels.len(), 1, "{channels:?}");
+                assert_eq!(channels[0].name, "spa-24-hours");
+                assert_eq!(mapping.map(|m| m.status), Some(MappingStatus::Active));
+                let welcome = sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
+                assert_eq!(welcome.len(), 1);
+                assert_eq!(welcome[0]["content"], "Welcome to the race channel!");
+            }
+            "2-send-message" => {
+                let messages = sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
+                assert_eq!(messages.last().map(|m| m["content"].clone()), Some("Qualifying starts in 10 minutes.".into()));
+            }
+            "3-archive-channel" => {
+                let mapping = mapping.expect("mapping");
+                assert_eq!((mapping.status, mapping.reason.as_deref()), (MappingStatus::Archived, Some("event finished")));
+                let everyone = channels[0].overwrites.iter().find(|o| o["id"] == guild_id.to_string()).cloned();
+                let deny: u64 = everyone.expect("@everyone overwrite")["deny"].as_str().unwrap_or("0").parse().unwrap_or(0);
+                assert_ne!(deny & (1 << 11), 0, "locked: @everyone may not send messages");
+            }
+            _ => {}
+        }
+    }
+    assert!(!worker.exited(), "the function keeps serving");
+}
