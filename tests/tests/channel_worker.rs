@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use discord_sandbox::{Faults, RateLimits, Sandbox, world::ChannelRecord};
 use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
 use shared::{
-    channels::{ChannelWorker, plan},
+    channels::{ChannelWorker, plan, register_subject},
     discord::rest::{CreateChannel, DiscordClient},
     queue::{
         InteractionReply, Job, JobQueue,
@@ -258,4 +258,101 @@ async fn the_500_channel_limit_is_a_clear_error_for_the_user_and_an_error_mappin
     let content = original.expect("@original edited")["content"].as_str().unwrap_or_default().to_owned();
     assert!(content.contains("Couldn't create the channel") && content.contains("500 channels"), "{content}");
     assert!(channels_for(&sandbox, &subject.subject).is_empty());
+}
+
+#[tokio::test]
+async fn a_rate_limit_wait_longer_than_the_invocation_goes_back_to_the_queue_and_a_retry_finishes() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let subject = event("slow");
+    store.upsert_subject(guild, &subject).await.expect("subject");
+    sandbox.set_faults(Faults { storm_requests: 1, storm_retry_after: Duration::from_secs(30), ..Faults::default() });
+
+    let short = Attempt { receives: 1, max_receives: 5, deadline: Instant::now() + Duration::from_secs(2) };
+    let started = Instant::now();
+    let JobOutcome::Retry { after, reason } = worker.handle(create_job(&subject), short).await else {
+        panic!("handed back");
+    };
+    assert!(started.elapsed() < Duration::from_secs(5), "it did not sleep through the wait");
+    assert!(after >= Duration::from_secs(20), "visible again when Discord allows: {after:?} ({reason})");
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    assert_eq!(mapping.status, MappingStatus::Error);
+    assert!(mapping.reason.unwrap_or_default().starts_with("will retry"));
+
+    // The redelivery (a fresh invocation, once the wait is over) reclaims and finishes.
+    let later = wiring::channel_worker(store.clone(), &stack::discord_config(&sandbox), &stack::worker_config(5, 60))
+        .expect("worker");
+    assert_eq!(later.handle(create_job(&subject), attempt(2)).await, JobOutcome::Done);
+    assert_eq!(channels_for(&sandbox, &subject.subject).len(), 1);
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    assert_eq!((mapping.status, mapping.reason), (MappingStatus::Active, None));
+}
+
+#[tokio::test]
+async fn settings_shape_the_channels_private_voice_series_category_and_delete_on_archive() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let settings = GuildSettings {
+        private_channels: true,
+        voice_channel: true,
+        category_per_series: true,
+        archive_mode: shared::settings::ArchiveMode::Delete,
+        ..GuildSettings::default()
+    };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let owner = 1_100_000_000_000_010_003u64;
+    let lead = Subject {
+        subject: SubjectRef::new(SubjectKind::Lead, "L-7"),
+        name: "Acme Corp".to_owned(),
+        fields: [("series_name".to_owned(), "Q4 Leads".to_owned())].into(),
+        signup_url: None,
+        starts_at: None,
+        discord_user_id: Some(Id::new(owner)),
+    };
+    store.upsert_subject(guild, &lead).await.expect("subject");
+    assert_eq!(worker.handle(create_job(&lead), attempt(1)).await, JobOutcome::Done);
+
+    let all: Vec<ChannelRecord> = sandbox.with_world(|world| world.guild_channels(GUILD).cloned().collect());
+    let category = all.iter().find(|c| c.kind == 4).expect("a category for the series");
+    assert_eq!(category.name, "Q4 Leads");
+    let text = all.iter().find(|c| c.kind == 0).expect("text channel");
+    let voice = all.iter().find(|c| c.kind == 2).expect("voice channel");
+    assert_eq!((text.parent_id, voice.parent_id), (Some(category.id), Some(category.id)));
+    let overwrite = |id: u64| text.overwrites.iter().find(|o| o["id"] == id.to_string()).cloned().expect("overwrite");
+    let bits = |value: &serde_json::Value| value.as_str().unwrap_or("0").parse::<u64>().unwrap_or(0);
+    assert_ne!(bits(&overwrite(GUILD)["deny"]) & (1 << 10), 0, "@everyone cannot see it");
+    assert_ne!(bits(&overwrite(APPLICATION_ID)["allow"]) & (1 << 10), 0, "the bot can");
+    assert_ne!(bits(&overwrite(owner)["allow"]) & (1 << 10), 0, "the lead's owner can");
+
+    let archive = Job::ArchiveChannel {
+        guild_id: guild,
+        subject: lead.subject.clone(),
+        reason: "deal closed".to_owned(),
+        reply: None,
+    };
+    assert_eq!(worker.handle(archive.clone(), attempt(1)).await, JobOutcome::Done);
+    assert_eq!(worker.handle(archive, attempt(2)).await, JobOutcome::Done, "archiving twice is harmless");
+    let left: Vec<u64> = sandbox.with_world(|world| world.guild_channels(GUILD).map(|c| c.id).collect());
+    assert_eq!(left, [category.id], "the subject's channels are deleted; the shared category stays");
+    let mapping = store.mapping(guild, &lead.subject).await.expect("read").expect("mapping");
+    assert_eq!((mapping.status, mapping.reason.as_deref()), (MappingStatus::Archived, Some("deal closed")));
+}
+
+#[tokio::test]
+async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on() {
+    let (backends, queue) = shared::wiring::Backends::in_memory().expect("backends");
+    let guild = Id::new(GUILD);
+    let first = event("auto-1");
+    let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &first).await;
+    assert_eq!(enqueued, Ok(false), "defaults: auto-create is off");
+    assert_eq!(queue.len(shared::queue::QueueKind::Channel).await, Ok(0));
+
+    let settings = GuildSettings { auto_create_channels: true, ..GuildSettings::default() };
+    backends.store.update_settings(guild, 0, &settings).await.expect("settings");
+    let second = event("auto-2");
+    let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &second).await;
+    assert_eq!(enqueued, Ok(true));
+    let received = queue.receive(shared::queue::QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    assert_eq!(received.job, create_job(&second));
+    assert!(backends.store.subject(guild, &second.subject).await.expect("read").is_some(), "the subject is stored");
 }

@@ -46,9 +46,12 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
 
     let sandbox = stack::sandbox(RateLimits::discord_like(), guild_id, ADMIN).await;
     let api = RuntimeApi::start().await.expect("runtime API");
-    let mut worker =
-        FunctionProcess::spawn(&release_binary("channel-worker"), &api, &stack::worker_env(&sandbox, &provisioned, 120))
-            .expect("spawn");
+    let mut worker = FunctionProcess::spawn(
+        &release_binary("channel-worker"),
+        &api,
+        &stack::worker_env(&sandbox, &provisioned, 120),
+    )
+    .expect("spawn");
 
     let samples = samples_in("channel-worker").expect("samples");
     assert_eq!(samples.len(), 4);
@@ -62,19 +65,28 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
                 assert_eq!(channels.len(), 1, "{channels:?}");
                 assert_eq!(channels[0].name, "spa-24-hours");
                 assert_eq!(mapping.map(|m| m.status), Some(MappingStatus::Active));
-                let welcome = sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
+                let welcome =
+                    sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
                 assert_eq!(welcome.len(), 1);
                 assert_eq!(welcome[0]["content"], "Welcome to the race channel!");
             }
             "2-send-message" => {
-                let messages = sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
-                assert_eq!(messages.last().map(|m| m["content"].clone()), Some("Qualifying starts in 10 minutes.".into()));
+                let messages =
+                    sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
+                assert_eq!(
+                    messages.last().map(|m| m["content"].clone()),
+                    Some("Qualifying starts in 10 minutes.".into())
+                );
             }
             "3-archive-channel" => {
                 let mapping = mapping.expect("mapping");
-                assert_eq!((mapping.status, mapping.reason.as_deref()), (MappingStatus::Archived, Some("event finished")));
+                assert_eq!(
+                    (mapping.status, mapping.reason.as_deref()),
+                    (MappingStatus::Archived, Some("event finished"))
+                );
                 let everyone = channels[0].overwrites.iter().find(|o| o["id"] == guild_id.to_string()).cloned();
-                let deny: u64 = everyone.expect("@everyone overwrite")["deny"].as_str().unwrap_or("0").parse().unwrap_or(0);
+                let deny: u64 =
+                    everyone.expect("@everyone overwrite")["deny"].as_str().unwrap_or("0").parse().unwrap_or(0);
                 assert_ne!(deny & (1 << 11), 0, "locked: @everyone may not send messages");
             }
             _ => {}

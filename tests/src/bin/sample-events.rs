@@ -205,7 +205,8 @@ fn write_worker_samples(guild_id: u64) -> anyhow::Result<()> {
         (
             "1-create-channels",
             "create event:42's channel (the subject is registered first)",
-            Job::CreateChannels { guild_id: guild, subject: subject.clone(), requested_by: None, reply: None }.to_body()?,
+            Job::CreateChannels { guild_id: guild, subject: subject.clone(), requested_by: None, reply: None }
+                .to_body()?,
             json!([]),
         ),
         (
@@ -223,7 +224,8 @@ fn write_worker_samples(guild_id: u64) -> anyhow::Result<()> {
         (
             "3-archive-channel",
             "archive event:42's channel",
-            Job::ArchiveChannel { guild_id: guild, subject, reason: "event finished".to_owned(), reply: None }.to_body()?,
+            Job::ArchiveChannel { guild_id: guild, subject, reason: "event finished".to_owned(), reply: None }
+                .to_body()?,
             json!([]),
         ),
         (
