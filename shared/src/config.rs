@@ -223,6 +223,13 @@ impl DiscordConfig {
     }
 }
 
+impl ConfigError {
+    /// Several configurations' problems as one sentence (every variable named at once).
+    pub fn join(errors: impl IntoIterator<Item = Option<ConfigError>>) -> String {
+        errors.into_iter().flatten().map(|error| error.to_string()).collect::<Vec<_>>().join("; ")
+    }
+}
+
 /// The SQS queues jobs go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {

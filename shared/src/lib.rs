@@ -10,5 +10,6 @@ pub mod provision;
 pub mod queue;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod wiring;

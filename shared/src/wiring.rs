@@ -12,6 +12,7 @@ use crate::{
     discord::rest::{DiscordClient, DiscordError},
     queue::{JobQueue, QueueError, embedded::EmbeddedQueue, lambda::BatchPolicy, sqs::SqsQueues},
     store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
+    sync::SyncWorker,
 };
 
 /// Why a host could not start.
@@ -77,6 +78,12 @@ pub fn channel_worker(
     let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?;
     Ok(ChannelWorker::new(store, client, Id::new(worker.application_id.max(1)))
         .with_claim_stale_after(worker.claim_stale_after))
+}
+
+/// The sync worker over the given store and queue (for continuations).
+pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncWorker, WiringError> {
+    let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?;
+    Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client))
 }
 
 /// How a worker function runs its SQS batches.

@@ -24,7 +24,13 @@ fn create_job(subject: &str) -> Job {
 }
 
 fn sync_job() -> Job {
-    Job::SyncMembers { guild_id: Id::new(555), kind: SyncKind::Manual, request_id: "interaction:1".into(), reply: None }
+    Job::SyncMembers {
+        guild_id: Id::new(555),
+        kind: SyncKind::Manual,
+        request_id: "interaction:1".into(),
+        reply: None,
+        after: None,
+    }
 }
 
 static NOW: AtomicU64 = AtomicU64::new(1_795_338_000);

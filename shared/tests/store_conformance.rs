@@ -375,12 +375,13 @@ fn member(n: u64) -> Member {
 
 async fn members_not_seen_by_a_run_are_marked_left<I: ItemStore>(store: Store<I>) {
     let first: Vec<Member> = (0..60).map(member).collect();
-    store.upsert_members(guild(1), "run-1", &first, NOW).await.expect("run 1");
+    assert_eq!(store.upsert_members(guild(1), "run-1", &first, NOW).await, Ok(60), "all new");
+    assert_eq!(store.upsert_members(guild(1), "run-1", &first[..5], NOW).await, Ok(5), "a retried page counts again");
     assert_eq!(store.mark_left(guild(1), "run-1", NOW).await, Ok(0));
     assert_eq!(store.count_members(guild(1)).await, Ok(60));
 
     let second: Vec<Member> = (10..70).map(member).collect();
-    store.upsert_members(guild(1), "run-2", &second, NOW + 60).await.expect("run 2");
+    assert_eq!(store.upsert_members(guild(1), "run-2", &second, NOW + 60).await, Ok(10), "10 joined since run 1");
     assert_eq!(store.mark_left(guild(1), "run-2", NOW + 60).await, Ok(10));
     assert_eq!(store.count_members(guild(1)).await, Ok(60));
     let gone = store.member(guild(1), user(3)).await.expect("read").expect("kept");
@@ -388,6 +389,9 @@ async fn members_not_seen_by_a_run_are_marked_left<I: ItemStore>(store: Store<I>
     let back = store.member(guild(1), user(69)).await.expect("read").expect("new");
     assert_eq!((back.left, back.last_seen_run.as_str()), (false, "run-2"));
     assert_eq!(store.count_members(guild(2)).await, Ok(0));
+    let returning: Vec<Member> = (0..2).map(member).collect();
+    assert_eq!(store.upsert_members(guild(1), "run-3", &returning, NOW + 90).await, Ok(2), "back after leaving is new");
+    assert_eq!(store.upsert_members(guild(1), "run-3", &second[..3], NOW + 90).await, Ok(0), "still here is not new");
 }
 
 async fn links_are_one_to_one_and_looked_up_in_bulk<I: ItemStore>(store: Store<I>) {
@@ -567,7 +571,7 @@ async fn documented_dynamodb_costs_hold() {
     let members: Vec<Member> = (0..60).map(member).collect();
     let before = calls();
     store.upsert_members(guild(1), "r", &members, NOW).await.expect("members");
-    assert_eq!(delta(before, calls()), (3, 0, 0), "60 members: 3 BatchWriteItem");
+    assert_eq!(delta(before, calls()), (3, 1, 0), "60 members: 1 BatchGetItem + 3 BatchWriteItem");
 
     let before = calls();
     store.due_syncs(NOW, 10).await.expect("due");

@@ -5,7 +5,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use shared::{
-    config::{DiscordConfig, QueueConfig, StoreConfig, WorkerConfig},
+    config::{ConfigError, DiscordConfig, QueueConfig, StoreConfig, WorkerConfig},
     queue::{QueueKind, lambda},
     telemetry,
     wiring::{self, Backends},
@@ -19,13 +19,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (store, queues, discord, worker_config) = match configs {
         (Ok(store), Ok(queues), Ok(discord), Ok(worker)) => (store, queues, discord, worker),
         (store, queues, discord, worker) => {
-            let problems: Vec<String> = [store.err(), queues.err(), discord.err(), worker.err()]
-                .into_iter()
-                .flatten()
-                .map(|error| error.to_string())
-                .collect();
-            tracing::error!(problems = %problems.join("; "), "cannot start");
-            return Err(problems.join("; ").into());
+            let problems = ConfigError::join([store.err(), queues.err(), discord.err(), worker.err()]);
+            tracing::error!(%problems, "cannot start");
+            return Err(problems.into());
         }
     };
     let (backends, sqs) = Backends::aws(&store, &queues).await;

@@ -73,8 +73,17 @@ pub enum Job {
     /// Post a message in the subject's channel; `message_key` names it so a redelivery posts once.
     SendMessage { guild_id: Id<GuildMarker>, subject: SubjectRef, content: String, message_key: String },
     /// Synchronise the guild's members; `request_id` names the request (an interaction, a
-    /// due time, a platform call) so that one request is one run.
-    SyncMembers { guild_id: Id<GuildMarker>, kind: SyncKind, request_id: String, reply: Option<InteractionReply> },
+    /// due time, a platform call) so that one request is one run. A run too large for one
+    /// invocation continues in a job with `after` set (the cursor it continues from), which
+    /// makes the continuation a job of its own in the queue's deduplication.
+    SyncMembers {
+        guild_id: Id<GuildMarker>,
+        kind: SyncKind,
+        request_id: String,
+        reply: Option<InteractionReply>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Id<UserMarker>>,
+    },
 }
 
 impl Job {
@@ -103,7 +112,10 @@ impl Job {
             Job::SendMessage { guild_id, subject, message_key, .. } => {
                 format!("message:{guild_id}:{subject}:{message_key}")
             }
-            Job::SyncMembers { guild_id, request_id, .. } => format!("sync:{guild_id}:{request_id}"),
+            Job::SyncMembers { guild_id, request_id, after: None, .. } => format!("sync:{guild_id}:{request_id}"),
+            Job::SyncMembers { guild_id, request_id, after: Some(after), .. } => {
+                format!("sync:{guild_id}:{request_id}:after:{after}")
+            }
         }
     }
 
@@ -206,6 +218,7 @@ mod tests {
             kind: SyncKind::Scheduled,
             request_id: request.to_owned(),
             reply: None,
+            after: None,
         };
         assert_ne!(sync("due:100").idempotency_key(), sync("due:200").idempotency_key());
         assert_eq!(sync("due:100").queue(), QueueKind::Sync);

@@ -19,14 +19,16 @@ use super::{
 
 #[async_trait]
 pub trait MemberStore: Send + Sync {
-    /// Writes a page of members seen by `run_id` (present, not left).
+    /// Writes a page of members seen by `run_id` (present, not left); returns how many of
+    /// them are new to the guild in this run (never seen, back after leaving, or first seen
+    /// by this same run on an attempt that did not get to record its counts).
     async fn upsert_members(
         &self,
         guild_id: Id<GuildMarker>,
         run_id: &str,
         members: &[Member],
         now: u64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<u64, StoreError>;
     /// Marks every present member that `run_id` did not see as left; returns how many.
     async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &str, now: u64) -> Result<u64, StoreError>;
     /// Members present (not left).
@@ -64,6 +66,9 @@ pub struct StoredMember {
     #[serde(flatten)]
     pub member: Member,
     pub last_seen_run: String,
+    /// The run that saw this member arrive (first, or back after leaving).
+    #[serde(default)]
+    pub first_seen_run: String,
     pub seen_at: u64,
     pub left: bool,
 }
@@ -85,27 +90,43 @@ fn members_query(guild_id: Id<GuildMarker>) -> Query {
 
 #[async_trait]
 impl<I: ItemStore> MemberStore for Store<I> {
-    /// ⌈members / 25⌉ BatchWriteItem.
+    /// ⌈members / 100⌉ BatchGetItem + ⌈members / 25⌉ BatchWriteItem.
     async fn upsert_members(
         &self,
         guild_id: Id<GuildMarker>,
         run_id: &str,
         members: &[Member],
         now: u64,
-    ) -> Result<(), StoreError> {
-        let items = members
-            .iter()
-            .map(|member| {
-                let stored = StoredMember {
-                    member: member.clone(),
-                    last_seen_run: run_id.to_owned(),
-                    seen_at: now,
-                    left: false,
-                };
-                to_item(&keys::member(guild_id.get(), member.user_id.get()), &stored, &[])
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(self.items.put_many(items).await?)
+    ) -> Result<u64, StoreError> {
+        let keys: Vec<_> = members.iter().map(|member| keys::member(guild_id.get(), member.user_id.get())).collect();
+        let before: HashMap<Id<UserMarker>, StoredMember> = self
+            .items
+            .get_many(&keys)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<StoredMember>(item).map(|stored| (stored.member.user_id, stored)))
+            .collect::<Result<_, _>>()?;
+        let mut new = 0;
+        let mut items = Vec::with_capacity(members.len());
+        for (member, key) in members.iter().zip(&keys) {
+            let first_seen_run = match before.get(&member.user_id) {
+                Some(known) if !known.left && known.first_seen_run != run_id => known.first_seen_run.clone(),
+                _ => {
+                    new += 1;
+                    run_id.to_owned()
+                }
+            };
+            let stored = StoredMember {
+                member: member.clone(),
+                last_seen_run: run_id.to_owned(),
+                first_seen_run,
+                seen_at: now,
+                left: false,
+            };
+            items.push(to_item(key, &stored, &[])?);
+        }
+        self.items.put_many(items).await?;
+        Ok(new)
     }
 
     /// 1 Query per 1,000 members (filtered to the unseen) + ⌈left / 25⌉ BatchWriteItem.

@@ -45,6 +45,22 @@ pub trait SyncRunStore: Send + Sync {
         outcome: SyncOutcome,
         now: u64,
     ) -> Result<SyncRun, StoreError>;
+    /// One run, by id and start time (its key sorts runs by time).
+    async fn run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        started_at: u64,
+    ) -> Result<Option<SyncRun>, StoreError>;
+    /// Takes the lease back for a run that is still `Running` (a continuation, or a retry
+    /// after a crash): granted when the lease is free, expired, or already this run's.
+    async fn resume_run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        now: u64,
+        lease_seconds: u64,
+    ) -> Result<(), StoreError>;
     /// The live lease, if any.
     async fn lease(&self, guild_id: Id<GuildMarker>, now: u64) -> Result<Option<SyncLease>, StoreError>;
     /// Most recent runs first.
@@ -142,6 +158,38 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
             // The lease expired and another run took it: that one is not ours to release.
             Err(ItemError::ConditionFailed) => Ok(finished),
             other => other.map(|()| finished).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 GetItem.
+    async fn run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        started_at: u64,
+    ) -> Result<Option<SyncRun>, StoreError> {
+        self.items.get(&keys::sync_run(guild_id.get(), started_at, run_id)).await?.map(from_item).transpose()
+    }
+
+    /// 1 conditional PutItem; + 1 GetItem when another run holds the lease.
+    async fn resume_run(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        now: u64,
+        lease_seconds: u64,
+    ) -> Result<(), StoreError> {
+        let lease =
+            SyncLease { run_id: run.run_id.clone(), started_at: run.started_at, expires_at: now + lease_seconds };
+        let free = Condition::NotExists
+            .or(Condition::LessThan(attr::EXPIRES_AT, json!(now + 1)))
+            .or(Condition::Equals(RUN_ID, json!(run.run_id)));
+        match self.items.put(lease_item(guild_id, &lease)?, Some(free)).await {
+            Err(ItemError::ConditionFailed) => match self.lease(guild_id, now).await? {
+                Some(held) => Err(StoreError::LeaseHeld(held)),
+                None => Err(StoreError::Conflict("the lease changed hands; try again")),
+            },
+            other => Ok(other?),
         }
     }
 

@@ -199,6 +199,7 @@ impl Sandbox {
                 name: seed.name,
                 owner_id: seed.first_member_id,
                 bot_permissions: seed.bot_permissions,
+                members_intent: true,
                 roles: seed.roles.into_iter().collect(),
                 members,
             },

@@ -184,6 +184,9 @@ async fn list_members(
 ) -> Response {
     let world = lock(&shared.world);
     let Some(guild) = id(&guild_id).and_then(|g| world.guilds.get(&g)) else { return unknown_guild() };
+    if !guild.members_intent {
+        return discord_error(StatusCode::FORBIDDEN, 50001, "Missing Access", None);
+    }
     let limit = page.limit.unwrap_or(1);
     if !(1..=1000).contains(&limit) {
         return field_error("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 1000.");

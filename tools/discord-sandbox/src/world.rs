@@ -27,6 +27,9 @@ pub struct GuildRecord {
     pub owner_id: u64,
     /// What the bot may do in this guild.
     pub bot_permissions: u64,
+    /// Whether the application has the Server Members privileged intent (List Guild Members
+    /// answers 403 Missing Access without it).
+    pub members_intent: bool,
     pub roles: BTreeMap<u64, String>,
     pub members: BTreeMap<u64, MemberRecord>,
 }

@@ -4,6 +4,7 @@ mod channel;
 mod events;
 mod settings;
 mod signup;
+mod sync;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -31,6 +32,7 @@ pub use channel::ChannelCommand;
 pub use events::EventsCommand;
 pub use settings::SettingsCommand;
 pub use signup::SignupCommand;
+pub use sync::SyncCommand;
 
 /// Discord's limit on global chat-input commands per application.
 pub const MAX_GLOBAL_COMMANDS: usize = 100;
@@ -142,6 +144,7 @@ pub const COMMANDS: &[CommandEntry] = &[
         handler: |deps| Arc::new(SettingsCommand::new(deps.settings_url.clone())),
     },
     CommandEntry { definition: signup::definition, handler: |deps| Arc::new(SignupCommand::new(deps.clone())) },
+    CommandEntry { definition: sync::definition, handler: |deps| Arc::new(SyncCommand::new(deps.clone())) },
 ];
 
 /// The definitions to register, needing no runtime dependencies.
@@ -267,7 +270,7 @@ mod tests {
         for definition in registry.definitions() {
             assert_eq!(validate_definition(&definition), Ok(()), "/{}", definition.name);
         }
-        assert_eq!(registry.names().collect::<Vec<_>>(), ["channel", "events", "settings", "signup"]);
+        assert_eq!(registry.names().collect::<Vec<_>>(), ["channel", "events", "settings", "signup", "sync"]);
         assert_eq!(registry.definitions(), manifest(), "dispatch and registration share one list");
     }
 

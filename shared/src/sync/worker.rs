@@ -1,0 +1,390 @@
+//! The sync worker: pages through a guild's members at Discord's pace, writing each page as
+//! it arrives (memory stays one page), matching links, granting or removing the member role,
+//! marking who left, and recording the run. One run per request; one run per guild at a
+//! time (the lease); a guild too large for one invocation continues in a follow-on job from
+//! its checkpoint, nothing counted twice.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::time::Instant;
+use twilight_model::{
+    guild::Member as DiscordMember,
+    id::{
+        Id,
+        marker::{GuildMarker, RoleMarker, UserMarker},
+    },
+};
+
+use super::LEASE_SECONDS;
+use crate::{
+    discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
+    queue::{
+        InteractionReply, Job, JobQueue,
+        worker::{Attempt, JobHandler, JobOutcome},
+    },
+    settings::GuildSettings,
+    store::{DomainStore, FirstOrSeen, Member, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
+};
+
+/// Interaction tokens work for 15 minutes; a report is not attempted in the last minute.
+const INTERACTION_TOKEN_SECONDS: u64 = 14 * 60;
+/// How long the record that maps a request to its run is kept.
+const RUN_RECORD_SECONDS: u64 = 7 * 24 * 3600;
+/// Time one page needs, at worst, before the invocation's deadline: less than this left and
+/// the run continues in a new job instead.
+const PAGE_BUDGET: Duration = Duration::from_secs(15);
+
+/// How much one invocation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncLimits {
+    /// Members per List Guild Members page (Discord's maximum is 1000).
+    pub page_size: u16,
+    /// Pages per invocation before continuing in a new job (`None`: as many as time allows).
+    pub pages_per_invocation: Option<u32>,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        Self { page_size: MAX_MEMBERS_PAGE, pages_per_invocation: None }
+    }
+}
+
+#[derive(Clone)]
+pub struct SyncWorker {
+    store: Arc<dyn DomainStore>,
+    queue: Arc<dyn JobQueue>,
+    discord: DiscordClient,
+    limits: SyncLimits,
+    clock: fn() -> u64,
+}
+
+impl std::fmt::Debug for SyncWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncWorker").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+/// What the run's start found.
+enum Start {
+    Run(SyncRun),
+    /// Another run holds the lease.
+    Busy(SyncLease),
+}
+
+/// The request's own run, named so every delivery of one request finds the same run.
+pub fn run_id_for(request_id: &str) -> String {
+    request_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ":-_.".contains(c) { c } else { '_' })
+        .take(200)
+        .collect()
+}
+
+fn store_retry(error: StoreError) -> JobOutcome {
+    JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {error}") }
+}
+
+/// What a member looks like to the store.
+fn to_member(member: &DiscordMember) -> Member {
+    Member {
+        user_id: member.user.id,
+        username: member.user.name.clone(),
+        display_name: member.nick.clone().or_else(|| member.user.global_name.clone()),
+        roles: member.roles.clone(),
+    }
+}
+
+/// What a person reads when the run is over.
+pub fn describe(run: &SyncRun) -> String {
+    let c = run.counts;
+    match &run.outcome {
+        SyncOutcome::Succeeded => format!(
+            "Synced {} members: {} matched to platform users, {} new, {} left, {} errors.",
+            c.total, c.matched, c.new, c.left, c.errors
+        ),
+        SyncOutcome::Failed(reason) => format!("The member sync failed: {reason}"),
+        SyncOutcome::Running => format!("The member sync is running (started <t:{}:R>).", run.started_at),
+    }
+}
+
+impl SyncWorker {
+    pub fn new(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>, discord: DiscordClient) -> Self {
+        Self { store, queue, discord, limits: SyncLimits::default(), clock: crate::discord::simulate::unix_now }
+    }
+
+    pub fn with_limits(mut self, limits: SyncLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// The run this request started (any delivery of it), or a new one.
+    async fn find_or_start(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        kind: SyncKind,
+    ) -> Result<Start, StoreError> {
+        let now = self.now();
+        let key = format!("{guild_id}:{run_id}");
+        let started_at =
+            match self.store.remember("sync-run", &key, json!({ "started_at": now }), now, RUN_RECORD_SECONDS).await? {
+                FirstOrSeen::First => now,
+                FirstOrSeen::Seen(value) => value["started_at"].as_u64().unwrap_or(now),
+            };
+        if let Some(run) = self.store.run(guild_id, run_id, started_at).await? {
+            return Ok(Start::Run(run));
+        }
+        match self.store.start_run(guild_id, run_id, kind, now, LEASE_SECONDS).await {
+            Ok(run) => Ok(Start::Run(run)),
+            // Started elsewhere (the /sync command takes the lease when it is asked).
+            Err(StoreError::LeaseHeld(lease)) if lease.run_id == run_id => {
+                let run = self.store.run(guild_id, run_id, lease.started_at).await?;
+                run.map(Start::Run).ok_or(StoreError::NotFound("the sync run holding the lease"))
+            }
+            Err(StoreError::LeaseHeld(lease)) => Ok(Start::Busy(lease)),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn sync(
+        &self,
+        guild_id: Id<GuildMarker>,
+        kind: SyncKind,
+        request_id: String,
+        reply: Option<InteractionReply>,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        let run_id = run_id_for(&request_id);
+        let run = match self.find_or_start(guild_id, &run_id, kind).await {
+            Ok(Start::Run(run)) => run,
+            Ok(Start::Busy(lease)) => {
+                let text = format!("A member sync is already running (started <t:{}:R>).", lease.started_at);
+                self.report(reply.as_ref(), &text, attempt).await;
+                return JobOutcome::Done;
+            }
+            Err(error) => return store_retry(error),
+        };
+        if run.outcome != SyncOutcome::Running {
+            self.report(reply.as_ref(), &describe(&run), attempt).await;
+            return JobOutcome::Done;
+        }
+        match self.store.resume_run(guild_id, &run, self.now(), LEASE_SECONDS).await {
+            Ok(()) => {}
+            Err(StoreError::LeaseHeld(lease)) => {
+                let text = format!("A member sync is already running (started <t:{}:R>).", lease.started_at);
+                self.report(reply.as_ref(), &text, attempt).await;
+                return JobOutcome::Done;
+            }
+            Err(error) => return store_retry(error),
+        }
+        let settings = match self.store.settings(guild_id).await {
+            Ok(versioned) => versioned.settings,
+            Err(error) => return store_retry(error),
+        };
+        self.pages(guild_id, run, &request_id, &settings, reply, attempt).await
+    }
+
+    async fn pages(
+        &self,
+        guild_id: Id<GuildMarker>,
+        mut run: SyncRun,
+        request_id: &str,
+        settings: &GuildSettings,
+        reply: Option<InteractionReply>,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        let mut counts = run.counts;
+        let mut pages = 0u32;
+        loop {
+            let out_of_pages = self.limits.pages_per_invocation.is_some_and(|max| pages >= max);
+            let out_of_time = attempt.deadline.saturating_duration_since(Instant::now()) < PAGE_BUDGET;
+            if out_of_pages || out_of_time {
+                let next = Job::SyncMembers {
+                    guild_id,
+                    kind: run.kind,
+                    request_id: request_id.to_owned(),
+                    reply: reply.clone(),
+                    after: run.cursor,
+                };
+                return match self.queue.enqueue(&next).await {
+                    Ok(()) => JobOutcome::Done,
+                    Err(error) => JobOutcome::Retry { after: Duration::from_secs(2), reason: error.to_string() },
+                };
+            }
+            let page =
+                match self.discord.guild_members(guild_id, run.cursor, self.limits.page_size, attempt.deadline).await {
+                    Ok(page) => page,
+                    Err(error) => {
+                        return self.discord_failure(guild_id, &run, counts, error, reply.as_ref(), attempt).await;
+                    }
+                };
+            let Some(last) = page.last().map(|member| member.user.id) else { break };
+            let full = page.len() >= usize::from(self.limits.page_size);
+            match self.page(guild_id, &run.run_id, &page, settings, &mut counts, attempt).await {
+                Ok(()) => {}
+                Err(PageError::Store(error)) => return store_retry(error),
+                Err(PageError::Discord(error)) => {
+                    return self.discord_failure(guild_id, &run, counts, error, reply.as_ref(), attempt).await;
+                }
+            }
+            run = match self.store.checkpoint(guild_id, &run, last, counts, self.now(), LEASE_SECONDS).await {
+                Ok(run) => run,
+                Err(StoreError::Conflict(_)) => {
+                    tracing::warn!(run_id = %run.run_id, "the run lost its lease; another run took over");
+                    return JobOutcome::Done;
+                }
+                Err(error) => return store_retry(error),
+            };
+            pages += 1;
+            if !full {
+                break;
+            }
+        }
+        counts.left = match self.store.mark_left(guild_id, &run.run_id, self.now()).await {
+            Ok(left) => left,
+            Err(error) => return store_retry(error),
+        };
+        match self.store.finish_run(guild_id, &run, counts, SyncOutcome::Succeeded, self.now()).await {
+            Ok(finished) => {
+                self.report(reply.as_ref(), &describe(&finished), attempt).await;
+                JobOutcome::Done
+            }
+            Err(error) => store_retry(error),
+        }
+    }
+
+    /// One page: members written, links matched, the member role granted or removed.
+    async fn page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        page: &[DiscordMember],
+        settings: &GuildSettings,
+        counts: &mut SyncCounts,
+        attempt: Attempt,
+    ) -> Result<(), PageError> {
+        let humans: Vec<&DiscordMember> = page.iter().filter(|member| !member.user.bot).collect();
+        let members: Vec<Member> = humans.iter().map(|member| to_member(member)).collect();
+        let ids: Vec<Id<UserMarker>> = members.iter().map(|member| member.user_id).collect();
+        let links: HashMap<Id<UserMarker>, String> = self.store.links_for(guild_id, &ids).await?;
+        let new = self.store.upsert_members(guild_id, run_id, &members, self.now()).await?;
+        let mut page_counts =
+            SyncCounts { total: members.len() as u64, matched: links.len() as u64, new, ..SyncCounts::default() };
+        if let Some(role) = settings.member_role_id {
+            for member in &humans {
+                let linked = links.contains_key(&member.user.id);
+                let has_role = member.roles.contains(&role);
+                if linked != has_role && (linked || settings.remove_role_when_unlinked) {
+                    match self.set_role(guild_id, member.user.id, role, linked, attempt).await {
+                        Ok(()) => {}
+                        Err(error) if error.is_permanent() => {
+                            tracing::warn!(user_id = %member.user.id, error = %error.explain(), "member role not changed");
+                            page_counts.errors += 1;
+                        }
+                        Err(error) => return Err(PageError::Discord(error)),
+                    }
+                }
+            }
+        }
+        counts.total += page_counts.total;
+        counts.matched += page_counts.matched;
+        counts.new += page_counts.new;
+        counts.errors += page_counts.errors;
+        Ok(())
+    }
+
+    async fn set_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        role: Id<RoleMarker>,
+        grant: bool,
+        attempt: Attempt,
+    ) -> Result<(), DiscordError> {
+        let reason = Some("Guildbridge member sync");
+        if grant {
+            self.discord.add_member_role(guild_id, user_id, role, reason, attempt.deadline).await
+        } else {
+            self.discord.remove_member_role(guild_id, user_id, role, reason, attempt.deadline).await
+        }
+    }
+
+    /// A permanent error (no Server Members intent, missing permission, the bot gone) ends the
+    /// run with a visible error, never retried; anything else is retried, and the last
+    /// attempt records why it gave up.
+    async fn discord_failure(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        counts: SyncCounts,
+        error: DiscordError,
+        reply: Option<&InteractionReply>,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        let retry = (!error.is_permanent()).then(|| error.retry_after()).flatten();
+        if let (Some(after), false) = (retry, attempt.is_last()) {
+            return JobOutcome::Retry { after, reason: error.explain() };
+        }
+        let reason = match (retry, error.permanent_kind()) {
+            (Some(_), _) => format!("gave up after {} attempts: {}", attempt.receives, error.explain()),
+            (None, Some(crate::discord::rest::PermanentKind::MissingAccess)) => {
+                "Discord refused the member list: turn on the Server Members intent for the application \
+                 (Developer Portal > Bot > Privileged Gateway Intents)."
+                    .to_owned()
+            }
+            _ => error.explain(),
+        };
+        let outcome =
+            match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason.clone()), self.now()).await {
+                Ok(finished) => finished,
+                Err(error) => return store_retry(error),
+            };
+        self.report(reply, &describe(&outcome), attempt).await;
+        match retry {
+            Some(after) => JobOutcome::Retry { after, reason },
+            None => JobOutcome::Done,
+        }
+    }
+
+    async fn report(&self, reply: Option<&InteractionReply>, text: &str, attempt: Attempt) {
+        let Some(reply) = reply else { return };
+        if self.now() > reply.received_at + INTERACTION_TOKEN_SECONDS {
+            return;
+        }
+        let body = MessageBody::text(text);
+        if let Err(error) =
+            self.discord.edit_original_response(reply.application_id, &reply.token, &body, attempt.deadline).await
+        {
+            tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+        }
+    }
+}
+
+enum PageError {
+    Store(StoreError),
+    Discord(DiscordError),
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> Self {
+        PageError::Store(error)
+    }
+}
+
+#[async_trait]
+impl JobHandler for SyncWorker {
+    async fn handle(&self, job: Job, attempt: Attempt) -> JobOutcome {
+        match job {
+            Job::SyncMembers { guild_id, kind, request_id, reply, .. } => {
+                self.sync(guild_id, kind, request_id, reply, attempt).await
+            }
+            other => JobOutcome::Reject { reason: format!("a {} job reached the sync queue", other.idempotency_key()) },
+        }
+    }
+}
