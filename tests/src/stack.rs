@@ -164,18 +164,27 @@ pub fn openapi() -> Option<PathBuf> {
 
 /// A sandbox with one guild where the bot has `bot_permissions`.
 pub async fn sandbox(limits: RateLimits, guild_id: u64, bot_permissions: u64) -> Arc<Sandbox> {
+    sandbox_with(
+        limits,
+        GuildSeed {
+            id: guild_id,
+            name: "Test Racing Club".to_owned(),
+            bot_permissions,
+            roles: Vec::new(),
+            members: 10,
+            first_member_id: 1_100_000_000_000_010_000,
+            bot_every: None,
+        },
+    )
+    .await
+}
+
+/// A sandbox seeded with one guild as given.
+pub async fn sandbox_with(limits: RateLimits, seed: GuildSeed) -> Arc<Sandbox> {
     let config = SandboxConfig::new(BOT_TOKEN, openapi(), limits);
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let sandbox = Sandbox::start(config, addr).await.expect("sandbox starts");
-    sandbox.seed_guild(GuildSeed {
-        id: guild_id,
-        name: "Test Racing Club".to_owned(),
-        bot_permissions,
-        roles: Vec::new(),
-        members: 10,
-        first_member_id: 1_100_000_000_000_010_000,
-        bot_every: None,
-    });
+    sandbox.seed_guild(seed);
     Arc::new(sandbox)
 }
 

@@ -1,0 +1,299 @@
+//! Member sync end to end on moto (DynamoDB and SQS) and the Discord sandbox: `/sync` for a
+//! guild of 10,000 members, one run for two `/sync`s at once, continuation from checkpoints,
+//! a missing intent, and the schedule delivered twice.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+use discord_sandbox::{GuildSeed, RateLimits, Sandbox};
+use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
+use ed25519_dalek::SigningKey;
+use serde_json::Value;
+use shared::{
+    config::InteractionsConfig,
+    discord::{
+        commands::manifest,
+        custom_id::StateKey,
+        simulate::{self, Invoker},
+    },
+    interactions::InteractionService,
+    provision::Provisioned,
+    queue::{
+        QueueKind,
+        lambda::{BatchPolicy, run_batch},
+        sqs::SqsQueues,
+        worker::{JobOutcome, work_one},
+    },
+    settings::GuildSettings,
+    store::{DomainStore, Member, MemberStore, ScheduleStore, SyncKind, SyncOutcome, SyncRunStore},
+    sync::{SyncLimits, run_schedule},
+    wiring::{self, Backends},
+};
+use tokio::time::Instant;
+use twilight_model::id::Id;
+
+const GUILD: u64 = 1_100_000_000_000_000_100;
+const ROLE: u64 = 1_100_000_000_000_000_500;
+const FIRST: u64 = 1_100_000_000_000_100_000;
+const MEMBERS: u64 = 10_000;
+const BOT_EVERY: u64 = 50;
+/// Bot permissions: Manage Roles, on top of what the guild needs to be readable.
+const MANAGE_ROLES: u64 = 1 << 28;
+
+fn seed(members: u64) -> GuildSeed {
+    GuildSeed {
+        id: GUILD,
+        name: "Big Club".to_owned(),
+        bot_permissions: MANAGE_ROLES | (1 << 10),
+        roles: vec![(ROLE, "Member".to_owned())],
+        members,
+        first_member_id: FIRST,
+        bot_every: Some(BOT_EVERY),
+    }
+}
+
+fn is_bot(n: u64) -> bool {
+    n % BOT_EVERY == BOT_EVERY - 1
+}
+
+fn member(id: u64) -> Member {
+    Member { user_id: Id::new(id), username: format!("m{id}"), display_name: None, roles: Vec::new() }
+}
+
+/// The guild as a club would set it up: the member role, removed when unlinked.
+async fn prepare(store: &dyn DomainStore, sandbox: &Sandbox, members: u64) -> (BTreeSet<u64>, BTreeSet<u64>) {
+    let guild = Id::new(GUILD);
+    let settings = GuildSettings {
+        member_role_id: Some(Id::new(ROLE)),
+        remove_role_when_unlinked: true,
+        ..GuildSettings::default()
+    };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    // 40 members linked to platform users (5 of them already have the role); 10 unlinked
+    // members hold the role and lose it.
+    let linked: BTreeSet<u64> = (0..40).map(|n| FIRST + (n * 211) % members).filter(|id| !is_bot(id - FIRST)).collect();
+    for (n, id) in linked.iter().enumerate() {
+        store.link(guild, Id::new(*id), &format!("platform-{n}"), 1).await.expect("link");
+    }
+    let stale_role: BTreeSet<u64> = (0..10)
+        .map(|n| FIRST + (7 + n * 301) % members)
+        .filter(|id| !is_bot(id - FIRST) && !linked.contains(id))
+        .collect();
+    sandbox.with_world(|world| {
+        let guild = world.guilds.get_mut(&GUILD).expect("guild");
+        for id in linked.iter().take(5).chain(stale_role.iter()) {
+            guild.members.get_mut(id).expect("member").roles.push(ROLE);
+        }
+    });
+    // A previous run saw 100 of today's members and 30 who have since left.
+    let before: Vec<Member> = (0..100)
+        .filter(|n| !is_bot(*n))
+        .map(|n| member(FIRST + n))
+        .chain((0..30).map(|n| member(FIRST + MEMBERS + 1000 + n)))
+        .collect();
+    store.upsert_members(guild, "previous", &before, 1).await.expect("previous run");
+    (linked, stale_role)
+}
+
+struct Endpoint {
+    key: SigningKey,
+    service: InteractionService,
+}
+
+impl Endpoint {
+    fn new(backends: &Backends) -> Self {
+        let key = SigningKey::from_bytes(&[4; 32]);
+        let config = InteractionsConfig {
+            public_key: key.verifying_key(),
+            settings_url: url::Url::parse("https://settings.example").expect("url"),
+            state_key: StateKey::new(&[2; 32]).expect("key"),
+            signature_max_age: Duration::from_secs(300),
+        };
+        Self { service: InteractionService::from_config(&config, backends).expect("service"), key }
+    }
+
+    async fn sync(&self, token: &str) -> Value {
+        let invoker = Invoker { guild_id: Some(GUILD), permissions: ADMIN, ..Invoker::default() };
+        let mut interaction =
+            simulate::command("/sync", &manifest(), &invoker, simulate::new_snowflake()).expect("line");
+        interaction["token"] = Value::String(token.to_owned());
+        let signed = simulate::sign(&self.key, simulate::unix_now(), interaction.to_string().into_bytes());
+        let (response, _) = self
+            .service
+            .handle(Some(signed.signature.as_bytes()), Some(signed.timestamp.as_bytes()), &signed.body)
+            .await
+            .expect("answered");
+        serde_json::to_value(response).expect("json")
+    }
+}
+
+/// Runs the sync queue on moto as Lambda would until it is empty.
+async fn drain_sync_queue(aws: &Aws, provisioned: &Provisioned, worker: &shared::sync::SyncWorker, queues: &SqsQueues) {
+    let redelivery = queues.redelivery(QueueKind::Sync);
+    let policy = BatchPolicy { max_receives: 5, max_delay: Duration::from_secs(1) };
+    let give_up = Instant::now() + Duration::from_secs(240);
+    while aws.depth(&provisioned.sync_queue_url).await > 0 {
+        assert!(Instant::now() < give_up, "the sync queue never drained");
+        let batch = aws.receive_batch(&provisioned.sync_queue_url, 1).await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let response = run_batch(batch.clone(), worker, &redelivery, policy, deadline).await;
+        aws.settle_batch(&provisioned.sync_queue_url, &batch, &response).await;
+    }
+}
+
+#[tokio::test]
+async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_are_one_run() {
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    let store = Arc::new(aws.store(&provisioned));
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let backends = Backends { store: store.clone(), queue: Arc::new(queues.clone()) };
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(MEMBERS)).await;
+    let (linked, stale_role) = prepare(store.as_ref(), &sandbox, MEMBERS).await;
+    let endpoint = Endpoint::new(&backends);
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+
+    let (first_token, second_token) =
+        (sandbox.issue_interaction_token(APPLICATION_ID), sandbox.issue_interaction_token(APPLICATION_ID));
+    let (first, second) = tokio::join!(endpoint.sync(&first_token), endpoint.sync(&second_token));
+    let kinds = [first["type"].as_u64(), second["type"].as_u64()];
+    assert!(kinds.contains(&Some(5)) && kinds.contains(&Some(4)), "one deferred, one told at once: {first} {second}");
+    let told = if first["type"] == 4 { &first } else { &second };
+    assert!(told["data"]["content"].as_str().unwrap_or_default().contains("already running"), "{told}");
+
+    drain_sync_queue(&aws, &provisioned, &worker, &queues).await;
+
+    let guild = Id::new(GUILD);
+    let runs = store.recent_runs(guild, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "one run for two /syncs: {runs:?}");
+    let run = &runs[0];
+    assert_eq!(run.outcome, SyncOutcome::Succeeded);
+    assert_eq!(run.kind, SyncKind::Manual);
+    let humans = (0..MEMBERS).filter(|n| !is_bot(*n)).count() as u64;
+    let known_before = (0..100).filter(|n| !is_bot(*n)).count() as u64;
+    assert_eq!(run.counts.total, humans, "bots are skipped");
+    assert_eq!(run.counts.matched, linked.len() as u64);
+    assert_eq!(run.counts.new, humans - known_before);
+    assert_eq!(run.counts.left, 30);
+    assert_eq!(run.counts.errors, 0);
+    assert_eq!(store.count_members(guild).await, Ok(humans), "stored members are the sandbox's humans");
+    let departed = store.member(guild, Id::new(FIRST + MEMBERS + 1000)).await.expect("read").expect("kept");
+    assert!(departed.left);
+
+    let roles: Vec<(u64, bool)> = sandbox.with_world(|world| {
+        world.guilds[&GUILD].members.values().map(|m| (m.user_id, m.roles.contains(&ROLE))).collect()
+    });
+    for (user, has_role) in roles {
+        assert_eq!(has_role, linked.contains(&user), "user {user}: the role follows the link");
+    }
+    assert!(!stale_role.is_empty());
+
+    let deferred_token = if first["type"] == 5 { &first_token } else { &second_token };
+    let original = sandbox.with_world(|world| world.interactions.get(deferred_token).and_then(|i| i.original.clone()));
+    let text = original.expect("@original edited")["content"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        text,
+        format!(
+            "Synced {humans} members: {} matched to platform users, {} new, 30 left, 0 errors.",
+            linked.len(),
+            humans - known_before
+        )
+    );
+}
+
+/// Runs one sync on the embedded backends with the given limits, draining continuations.
+async fn embedded_sync(limits: SyncLimits) -> (shared::store::SyncRun, u64, Vec<shared::store::StoredMember>) {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(2_500)).await;
+    prepare(backends.store.as_ref(), &sandbox, 2_500).await;
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker").with_limits(limits);
+    let job = shared::queue::Job::SyncMembers {
+        guild_id: Id::new(GUILD),
+        kind: SyncKind::Webhook,
+        request_id: "platform:1".to_owned(),
+        reply: None,
+        after: None,
+    };
+    backends.queue.enqueue(&job).await.expect("enqueue");
+    let mut invocations = 0;
+    while let Some(outcome) =
+        work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(60)).await.expect("queue")
+    {
+        assert_eq!(outcome, JobOutcome::Done);
+        invocations += 1;
+    }
+    let runs = backends.store.recent_runs(Id::new(GUILD), 5).await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    let mut members = Vec::new();
+    for n in 0..2_500 {
+        if let Some(stored) = backends.store.member(Id::new(GUILD), Id::new(FIRST + n)).await.expect("read") {
+            members.push(stored);
+        }
+    }
+    (runs[0].clone(), invocations, members)
+}
+
+#[tokio::test]
+async fn a_checkpoint_every_page_gives_what_one_uninterrupted_run_gives() {
+    let (whole, whole_invocations, whole_members) = embedded_sync(SyncLimits::default()).await;
+    let (pieces, piece_invocations, piece_members) =
+        embedded_sync(SyncLimits { page_size: 100, pages_per_invocation: Some(1) }).await;
+    assert_eq!(whole_invocations, 1);
+    assert_eq!(piece_invocations, 26, "25 full pages of 100, then the empty page that ends the run");
+    assert_eq!(pieces.counts, whole.counts, "nothing counted twice, nothing missed");
+    assert_eq!(pieces.outcome, SyncOutcome::Succeeded);
+    let strip = |members: Vec<shared::store::StoredMember>| -> Vec<(u64, bool, Vec<u64>)> {
+        members
+            .into_iter()
+            .map(|m| (m.member.user_id.get(), m.left, m.member.roles.iter().map(|r| r.get()).collect()))
+            .collect()
+    };
+    assert_eq!(strip(piece_members), strip(whole_members));
+}
+
+#[tokio::test]
+async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retried() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
+    sandbox.with_world(|world| world.guilds.get_mut(&GUILD).expect("guild").members_intent = false);
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    backends
+        .queue
+        .enqueue(&shared::queue::Job::SyncMembers {
+            guild_id: Id::new(GUILD),
+            kind: SyncKind::Scheduled,
+            request_id: "due:1".to_owned(),
+            reply: None,
+            after: None,
+        })
+        .await
+        .expect("enqueue");
+    let outcome = work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue");
+    assert_eq!(outcome, Some(JobOutcome::Done), "not retried");
+    let runs = backends.store.recent_runs(Id::new(GUILD), 5).await.expect("runs");
+    let SyncOutcome::Failed(reason) = &runs[0].outcome else { panic!("failed run: {runs:?}") };
+    assert!(reason.contains("Server Members intent"), "{reason}");
+    assert_eq!(backends.store.lease(Id::new(GUILD), simulate::unix_now()).await, Ok(None), "the lease is released");
+}
+
+#[tokio::test]
+async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild() {
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    let store = Arc::new(aws.store(&provisioned));
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let now = simulate::unix_now();
+    for n in 0..3u64 {
+        store.set_next_sync(Id::new(GUILD + n), now - 60 - n).await.expect("schedule");
+    }
+    store.set_next_sync(Id::new(GUILD + 10), now + 3600).await.expect("not due");
+    let (a, b) = tokio::join!(run_schedule(store.as_ref(), &queues, now), run_schedule(store.as_ref(), &queues, now));
+    let (a, b) = (a.expect("schedule"), b.expect("schedule"));
+    assert_eq!(a.syncs + b.syncs, 3, "each due time started once: {a:?} {b:?}");
+    let again = run_schedule(store.as_ref(), &queues, now).await.expect("schedule");
+    assert_eq!((again.due, again.syncs), (0, 0), "advanced past now");
+    assert_eq!(aws.depth(&provisioned.sync_queue_url).await, 3, "one scheduled job per due guild");
+    let next = store.due_syncs(now + 24 * 3600, 10).await.expect("due");
+    assert_eq!(next.len(), 4, "each guild is due again one interval on");
+}
