@@ -69,6 +69,30 @@ impl Backends {
     }
 }
 
+/// Everything a worker function reads at init: its store and queues in AWS, Discord, and
+/// how it runs jobs. Every missing or malformed variable is named at once.
+#[derive(Debug)]
+pub struct WorkerHost {
+    pub backends: Backends,
+    pub sqs: SqsQueues,
+    pub discord: DiscordConfig,
+    pub worker: WorkerConfig,
+}
+
+impl WorkerHost {
+    pub async fn from_env() -> Result<Self, String> {
+        match (StoreConfig::from_env(), QueueConfig::from_env(), DiscordConfig::from_env(), WorkerConfig::from_env()) {
+            (Ok(store), Ok(queues), Ok(discord), Ok(worker)) => {
+                let (backends, sqs) = Backends::aws(&store, &queues).await;
+                Ok(Self { backends, sqs, discord, worker })
+            }
+            (store, queues, discord, worker) => {
+                Err(ConfigError::join([store.err(), queues.err(), discord.err(), worker.err()]))
+            }
+        }
+    }
+}
+
 /// The channel worker over the given store, talking to Discord as configured.
 pub fn channel_worker(
     store: Arc<dyn DomainStore>,

@@ -21,14 +21,11 @@ use crate::{
     discord::rest::{CreateChannel, DiscordClient, DiscordError, MessageBody, ModifyChannel, PermanentKind},
     queue::{
         InteractionReply, Job,
-        worker::{Attempt, JobHandler, JobOutcome},
+        worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer},
     },
     settings::{ArchiveMode, GuildSettings},
     store::{ChannelIds, ChannelMapping, ClaimOutcome, DomainStore, MappingStatus, StoreError, Subject, SubjectRef},
 };
-
-/// Interaction tokens work for 15 minutes; a report is not attempted in the last minute.
-const INTERACTION_TOKEN_SECONDS: u64 = 14 * 60;
 
 /// What the channel worker needs, built once at init.
 #[derive(Clone)]
@@ -80,10 +77,6 @@ impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         Failure::Store(error)
     }
-}
-
-fn store_retry(error: StoreError) -> JobOutcome {
-    JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {error}") }
 }
 
 /// `<#id>`: Discord renders it as a link to the channel.
@@ -141,7 +134,7 @@ impl ChannelWorker {
     ) -> JobOutcome {
         let settings = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         let subject = match self.store.subject(guild_id, &reference).await {
             Ok(Some(subject)) => subject,
@@ -150,12 +143,12 @@ impl ChannelWorker {
                 self.report(&settings, reply.as_ref(), &text, attempt).await;
                 return JobOutcome::Done;
             }
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         let token = new_claim_token();
         let claimed = match self.store.claim(guild_id, &reference, &token, requested_by, self.now()).await {
             Ok(claimed) => claimed,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         let reconcile = match claimed {
             ClaimOutcome::Claimed(_) => false,
@@ -206,7 +199,7 @@ impl ChannelWorker {
                         after: Duration::from_secs(1),
                         reason: "another attempt took over the claim first".to_owned(),
                     }),
-                    Err(error) => Some(store_retry(error)),
+                    Err(error) => Some(JobOutcome::storage_busy(error)),
                 };
             }
         };
@@ -288,7 +281,7 @@ impl ChannelWorker {
                 // channels by their marker, so nothing is made twice. Its report wins.
                 return JobOutcome::Done;
             }
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         }
         if let (Some(welcome), Some(channel)) = (settings.welcome_message.as_deref(), text_channel) {
             let body = MessageBody::once(welcome, welcome_nonce(&subject.subject));
@@ -354,11 +347,11 @@ impl ChannelWorker {
     ) -> JobOutcome {
         let settings = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         let mapping = match self.store.mapping(guild_id, &reference).await {
             Ok(mapping) => mapping,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         let mapping = match mapping {
             Some(mapping) if matches!(mapping.status, MappingStatus::Active | MappingStatus::Completed) => mapping,
@@ -383,7 +376,7 @@ impl ChannelWorker {
         }
         match self.store.archive(guild_id, &reference, &reason, self.now()).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         }
         let text = match settings.archive_mode {
             ArchiveMode::Lock => format!("Archived {reference}'s channel (locked). Reason: {reason}"),
@@ -455,7 +448,7 @@ impl ChannelWorker {
         let channel = match self.store.mapping(guild_id, &reference).await {
             Ok(Some(mapping)) if mapping.status == MappingStatus::Active => mapping.channels.text,
             Ok(_) => None,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         let Some(channel) = channel else {
             tracing::warn!(subject = %reference, "no active text channel; message dropped");
@@ -479,15 +472,8 @@ impl ChannelWorker {
     /// after that the guild's log channel (when set) is the place.
     async fn report(&self, settings: &GuildSettings, reply: Option<&InteractionReply>, text: &str, attempt: Attempt) {
         let Some(reply) = reply else { return };
-        if self.now() > reply.received_at + INTERACTION_TOKEN_SECONDS {
+        if !edit_deferred_answer(&self.discord, reply, text, self.now(), attempt.deadline).await {
             self.log(settings, text, attempt).await;
-            return;
-        }
-        let body = MessageBody::text(text);
-        if let Err(error) =
-            self.discord.edit_original_response(reply.application_id, &reply.token, &body, attempt.deadline).await
-        {
-            tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
         }
     }
 

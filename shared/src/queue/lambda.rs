@@ -112,6 +112,20 @@ fn failure(id: String) -> BatchItemFailure {
     failure
 }
 
+/// Serves a worker function: every SQS batch Lambda delivers is run through `handler`, with
+/// the invocation's own deadline. Returns when the runtime stops.
+pub async fn serve(
+    handler: &dyn JobHandler,
+    redelivery: &dyn Redelivery,
+    policy: BatchPolicy,
+) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+        let deadline = deadline_from_epoch_millis(event.context.deadline);
+        Ok::<_, lambda_runtime::Error>(run_batch(event.payload, handler, redelivery, policy, deadline).await)
+    }))
+    .await
+}
+
 /// Time kept back from the invocation's deadline to hand messages back and answer.
 pub const REPORTING_MARGIN: Duration = Duration::from_secs(2);
 

@@ -44,6 +44,34 @@ pub enum JobOutcome {
     Reject { reason: String },
 }
 
+impl JobOutcome {
+    /// Storage was busy or unreachable: try again shortly.
+    pub fn storage_busy(error: impl std::fmt::Display) -> Self {
+        JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {error}") }
+    }
+}
+
+/// Tells whoever asked through a slash command: edits the interaction's deferred answer while
+/// its token lives (15 minutes; not tried in the last minute). `false` when the token is too
+/// old, so the caller can report elsewhere; a failed edit is logged, never fatal to the job.
+pub async fn edit_deferred_answer(
+    discord: &crate::discord::rest::DiscordClient,
+    reply: &super::InteractionReply,
+    text: &str,
+    now: u64,
+    deadline: Instant,
+) -> bool {
+    const TOKEN_SECONDS: u64 = 14 * 60;
+    if now > reply.received_at + TOKEN_SECONDS {
+        return false;
+    }
+    let body = crate::discord::rest::MessageBody::text(text);
+    if let Err(error) = discord.edit_original_response(reply.application_id, &reply.token, &body, deadline).await {
+        tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+    }
+    true
+}
+
 /// A worker for one queue's jobs.
 #[async_trait]
 pub trait JobHandler: Send + Sync {

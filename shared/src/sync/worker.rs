@@ -19,17 +19,15 @@ use twilight_model::{
 
 use super::LEASE_SECONDS;
 use crate::{
-    discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
+    discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE},
     queue::{
         InteractionReply, Job, JobQueue,
-        worker::{Attempt, JobHandler, JobOutcome},
+        worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer},
     },
     settings::GuildSettings,
     store::{DomainStore, FirstOrSeen, Member, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
 };
 
-/// Interaction tokens work for 15 minutes; a report is not attempted in the last minute.
-const INTERACTION_TOKEN_SECONDS: u64 = 14 * 60;
 /// How long the record that maps a request to its run is kept.
 const RUN_RECORD_SECONDS: u64 = 7 * 24 * 3600;
 /// Time one page needs, at worst, before the invocation's deadline: less than this left and
@@ -80,10 +78,6 @@ pub fn run_id_for(request_id: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || ":-_.".contains(c) { c } else { '_' })
         .take(200)
         .collect()
-}
-
-fn store_retry(error: StoreError) -> JobOutcome {
-    JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {error}") }
 }
 
 /// What a member looks like to the store.
@@ -168,7 +162,7 @@ impl SyncWorker {
                 self.report(reply.as_ref(), &text, attempt).await;
                 return JobOutcome::Done;
             }
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         if run.outcome != SyncOutcome::Running {
             self.report(reply.as_ref(), &describe(&run), attempt).await;
@@ -181,11 +175,11 @@ impl SyncWorker {
                 self.report(reply.as_ref(), &text, attempt).await;
                 return JobOutcome::Done;
             }
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         }
         let settings = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         self.pages(guild_id, run, &request_id, &settings, reply, attempt).await
     }
@@ -228,7 +222,7 @@ impl SyncWorker {
             let full = page.len() >= usize::from(self.limits.page_size);
             match self.page(guild_id, &run.run_id, &page, settings, &mut counts, attempt).await {
                 Ok(()) => {}
-                Err(PageError::Store(error)) => return store_retry(error),
+                Err(PageError::Store(error)) => return JobOutcome::storage_busy(error),
                 Err(PageError::Discord(error)) => {
                     return self.discord_failure(guild_id, &run, counts, error, reply.as_ref(), attempt).await;
                 }
@@ -239,7 +233,7 @@ impl SyncWorker {
                     tracing::warn!(run_id = %run.run_id, "the run lost its lease; another run took over");
                     return JobOutcome::Done;
                 }
-                Err(error) => return store_retry(error),
+                Err(error) => return JobOutcome::storage_busy(error),
             };
             pages += 1;
             if !full {
@@ -248,14 +242,14 @@ impl SyncWorker {
         }
         counts.left = match self.store.mark_left(guild_id, &run.run_id, self.now()).await {
             Ok(left) => left,
-            Err(error) => return store_retry(error),
+            Err(error) => return JobOutcome::storage_busy(error),
         };
         match self.store.finish_run(guild_id, &run, counts, SyncOutcome::Succeeded, self.now()).await {
             Ok(finished) => {
                 self.report(reply.as_ref(), &describe(&finished), attempt).await;
                 JobOutcome::Done
             }
-            Err(error) => store_retry(error),
+            Err(error) => JobOutcome::storage_busy(error),
         }
     }
 
@@ -343,7 +337,7 @@ impl SyncWorker {
         let outcome =
             match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason.clone()), self.now()).await {
                 Ok(finished) => finished,
-                Err(error) => return store_retry(error),
+                Err(error) => return JobOutcome::storage_busy(error),
             };
         self.report(reply, &describe(&outcome), attempt).await;
         match retry {
@@ -353,15 +347,9 @@ impl SyncWorker {
     }
 
     async fn report(&self, reply: Option<&InteractionReply>, text: &str, attempt: Attempt) {
-        let Some(reply) = reply else { return };
-        if self.now() > reply.received_at + INTERACTION_TOKEN_SECONDS {
-            return;
-        }
-        let body = MessageBody::text(text);
-        if let Err(error) =
-            self.discord.edit_original_response(reply.application_id, &reply.token, &body, attempt.deadline).await
-        {
-            tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+        if let Some(reply) = reply {
+            // Past the token's life the run's record (on the settings page) is the report.
+            edit_deferred_answer(&self.discord, reply, text, self.now(), attempt.deadline).await;
         }
     }
 }

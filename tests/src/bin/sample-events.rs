@@ -13,7 +13,7 @@ use shared::{
         simulate::{self, Invoker},
     },
     queue::Job,
-    store::{SubjectKind, SubjectRef},
+    store::{SubjectKind, SubjectRef, SyncKind},
 };
 use twilight_model::id::Id;
 
@@ -193,12 +193,12 @@ fn main() -> anyhow::Result<()> {
         fs::write(dir.join(format!("{}.expected.json", sample.name)), serde_json::to_string_pretty(&expected)? + "\n")?;
         println!("wrote {}", sample.name);
     }
-    write_worker_samples(guild_id)
+    write_job_samples(guild_id)
 }
 
-/// SQS events for the `channel-worker` function (a FIFO queue's batch as Lambda delivers it)
+/// SQS events for the workers (a FIFO queue's batch as Lambda delivers it), the schedule event,
 /// and the partial batch response each must get.
-fn write_worker_samples(guild_id: u64) -> anyhow::Result<()> {
+fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
     let subject = SubjectRef::new(SubjectKind::Event, "42");
     let guild = Id::new(guild_id);
     let jobs = [
@@ -235,9 +235,75 @@ fn write_worker_samples(guild_id: u64) -> anyhow::Result<()> {
             json!([{ "itemIdentifier": "00000000-0000-4000-8000-000000000004" }]),
         ),
     ];
-    let dir = events_dir().join("channel-worker");
+    write_sqs_samples("channel-worker", "guildbridge-channel.fifo", guild_id, &jobs)?;
+    let sync = |request_id: &str| Job::SyncMembers {
+        guild_id: guild,
+        kind: SyncKind::Webhook,
+        request_id: request_id.to_owned(),
+        reply: None,
+        after: None,
+    };
+    let sync_jobs = [
+        (
+            "1-sync-members",
+            "sync the guild's members (a platform webhook asked)",
+            sync("platform:sample-1").to_body()?,
+            json!([]),
+        ),
+        (
+            "2-channel-job-on-the-sync-queue",
+            "a channel job on the sync queue: refused, so SQS dead-letters it",
+            Job::CreateChannels {
+                guild_id: guild,
+                subject: SubjectRef::new(SubjectKind::Event, "42"),
+                requested_by: None,
+                reply: None,
+            }
+            .to_body()?,
+            json!([{ "itemIdentifier": "00000000-0000-4000-8000-000000000002" }]),
+        ),
+    ];
+    write_sqs_samples("sync-worker", "guildbridge-sync.fifo", guild_id, &sync_jobs)?;
+    write_schedule_sample()
+}
+
+/// An EventBridge schedule event for the `scheduler` function; its answer counts what it did
+/// (the test that runs it makes one guild due first).
+fn write_schedule_sample() -> anyhow::Result<()> {
+    let event = json!({
+        "version": "0",
+        "id": "00000000-0000-4000-8000-0000000000e1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "2026-11-22T09:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/guildbridge-schedule"],
+        "detail": {}
+    });
+    let dir = events_dir().join("scheduler");
     fs::create_dir_all(&dir)?;
-    for (n, (name, about, body, failures)) in jobs.into_iter().enumerate() {
+    fs::write(dir.join("schedule.json"), serde_json::to_string_pretty(&event)? + "\n")?;
+    let expected = json!({
+        "about": "the schedule fires with one guild due: one sync started, nothing to archive",
+        "response": { "due": 1, "syncs": 1, "archives": 0 }
+    });
+    fs::write(dir.join("schedule.expected.json"), serde_json::to_string_pretty(&expected)? + "\n")?;
+    println!("wrote scheduler/schedule");
+    Ok(())
+}
+
+/// SQS batches of one FIFO message each, holding `jobs`, with the partial batch response
+/// each must get.
+fn write_sqs_samples(
+    folder: &str,
+    queue_name: &str,
+    guild_id: u64,
+    jobs: &[(&str, &str, String, Value)],
+) -> anyhow::Result<()> {
+    let dir = events_dir().join(folder);
+    fs::create_dir_all(&dir)?;
+    for (n, (name, about, body, failures)) in jobs.iter().enumerate() {
         let message_id = format!("00000000-0000-4000-8000-00000000000{}", n + 1);
         let event = json!({ "Records": [{
             "messageId": message_id,
@@ -255,13 +321,13 @@ fn write_worker_samples(guild_id: u64) -> anyhow::Result<()> {
             "messageAttributes": {},
             "md5OfBody": "",
             "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:guildbridge-channel.fifo",
+            "eventSourceARN": format!("arn:aws:sqs:us-east-1:000000000000:{queue_name}"),
             "awsRegion": "us-east-1"
         }] });
         fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&event)? + "\n")?;
         let expected = json!({ "about": about, "response": { "batchItemFailures": failures } });
         fs::write(dir.join(format!("{name}.expected.json")), serde_json::to_string_pretty(&expected)? + "\n")?;
-        println!("wrote channel-worker/{name}");
+        println!("wrote {folder}/{name}");
     }
     Ok(())
 }

@@ -1,0 +1,77 @@
+//! The release `sync-worker` and `scheduler` binaries, started the way Lambda starts them,
+//! answer every sample event under `events/sync-worker/` and `events/scheduler/` with the
+//! answer recorded beside it, against moto and the Discord sandbox.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use discord_sandbox::{GuildSeed, RateLimits};
+use e2e::{
+    events::samples_in,
+    release_binary,
+    runtime_api::{FunctionProcess, RuntimeApi},
+    stack::{self, ADMIN, Aws},
+};
+use shared::{
+    discord::simulate::{self, Invoker},
+    store::{MemberStore, ScheduleStore, SyncOutcome, SyncRunStore},
+};
+use twilight_model::id::Id;
+
+#[tokio::test]
+async fn sync_worker_samples_sync_the_guild_and_refuse_what_is_not_theirs() {
+    let guild_id = Invoker::default().guild_id.expect("demo guild");
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    let store = aws.store(&provisioned);
+    let sandbox = stack::sandbox_with(
+        RateLimits::discord_like(),
+        GuildSeed {
+            id: guild_id,
+            name: "Sample Club".to_owned(),
+            bot_permissions: ADMIN,
+            roles: Vec::new(),
+            members: 300,
+            first_member_id: 1_100_000_000_000_100_000,
+            bot_every: Some(10),
+        },
+    )
+    .await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut worker =
+        FunctionProcess::spawn(&release_binary("sync-worker"), &api, &stack::worker_env(&sandbox, &provisioned, 120))
+            .expect("spawn");
+    let samples = samples_in("sync-worker").expect("samples");
+    assert_eq!(samples.len(), 2);
+    for (name, event, expected) in samples {
+        let response = api.invoke(event).await.expect("invocation");
+        assert_eq!(response, expected["response"], "sample {name}");
+    }
+    let runs = store.recent_runs(Id::new(guild_id), 5).await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].outcome.clone(), runs[0].counts.total), (SyncOutcome::Succeeded, 270));
+    assert_eq!(store.count_members(Id::new(guild_id)).await, Ok(270));
+    assert!(!worker.exited(), "the function keeps serving");
+}
+
+#[tokio::test]
+async fn the_scheduler_sample_starts_one_sync_per_due_guild() {
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    let store = aws.store(&provisioned);
+    let guild = Id::new(Invoker::default().guild_id.expect("demo guild"));
+    store.set_next_sync(guild, simulate::unix_now() - 30).await.expect("due");
+
+    let mut env = stack::aws_env();
+    env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut scheduler = FunctionProcess::spawn(&release_binary("scheduler"), &api, &env).expect("spawn");
+    let samples = samples_in("scheduler").expect("samples");
+    assert_eq!(samples.len(), 1);
+    let (name, event, expected) = &samples[0];
+    let response = api.invoke(event.clone()).await.expect("invocation");
+    assert_eq!(response, expected["response"], "sample {name}");
+    let again = api.invoke(event.clone()).await.expect("invocation");
+    assert_eq!(again["syncs"], 0, "delivered twice, started once: {again}");
+    assert_eq!(aws.depth(&provisioned.sync_queue_url).await, 1, "one scheduled job");
+    assert!(!scheduler.exited(), "the function keeps serving");
+}
