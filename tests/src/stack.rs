@@ -131,6 +131,23 @@ impl Aws {
         }
     }
 
+    /// Receives and deletes every visible message of a queue; their bodies.
+    pub async fn drain_messages(&self, queue_url: &str) -> Vec<String> {
+        let mut bodies = Vec::new();
+        loop {
+            let batch = self.receive_batch(queue_url, 0).await;
+            if batch.records.is_empty() {
+                return bodies;
+            }
+            for message in batch.records {
+                if let Some(handle) = &message.receipt_handle {
+                    self.sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("delete");
+                }
+                bodies.extend(message.body);
+            }
+        }
+    }
+
     /// Messages waiting or in flight, as SQS approximates them.
     pub async fn depth(&self, queue_url: &str) -> u64 {
         use aws_sdk_sqs::types::QueueAttributeName as A;
