@@ -297,3 +297,43 @@ async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild
     let next = store.due_syncs(now + 24 * 3600, 10).await.expect("due");
     assert_eq!(next.len(), 4, "each guild is due again one interval on");
 }
+
+#[tokio::test]
+async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let store = backends.store.as_ref();
+    let guild = Id::new(GUILD);
+    let now = simulate::unix_now();
+    let settings = GuildSettings { archive_retention_hours: 24, ..GuildSettings::default() };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let race = |id: &str, starts_at: u64| shared::store::Subject {
+        subject: shared::store::SubjectRef::new(shared::store::SubjectKind::Event, id),
+        name: format!("Race {id}"),
+        fields: Default::default(),
+        signup_url: None,
+        starts_at: Some(starts_at),
+        discord_user_id: None,
+    };
+    for (n, subject) in [race("old", now - 3 * 24 * 3600), race("recent", now - 3600)].iter().enumerate() {
+        store.upsert_subject(guild, subject).await.expect("subject");
+        let token = format!("t{n}");
+        store.claim(guild, &subject.subject, &token, None, now).await.expect("claim");
+        let channels = shared::store::ChannelIds { text: Some(Id::new(900 + n as u64)), ..Default::default() };
+        store.complete(guild, &subject.subject, &token, channels, now).await.expect("complete");
+    }
+    store.set_next_sync(guild, now - 10).await.expect("due");
+
+    let report = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
+    assert_eq!((report.syncs, report.archives), (1, 1), "{report:?}");
+    let again = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
+    assert_eq!((again.syncs, again.archives), (0, 0), "a repeated event changes nothing");
+    let mut jobs = Vec::new();
+    while let Some(received) = queue.receive(QueueKind::Channel, 30).await.expect("receive") {
+        queue.delete(received.receipt).await.expect("delete");
+        jobs.push(received.job);
+    }
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let shared::queue::Job::ArchiveChannel { subject, reason, .. } = &jobs[0] else { panic!("{jobs:?}") };
+    assert_eq!(subject.id, "old");
+    assert!(reason.contains("retention"), "{reason}");
+}
