@@ -329,7 +329,13 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
     let text = all.iter().find(|c| c.kind == 0).expect("text channel");
     let voice = all.iter().find(|c| c.kind == 2).expect("voice channel");
     assert_eq!((text.parent_id, voice.parent_id), (Some(category.id), Some(category.id)));
-    let overwrite = |id: u64| text.overwrites.iter().find(|o| o["id"] == id.to_string()).cloned().expect("overwrite");
+    let overwrite = |id: u64| {
+        text.overwrites
+            .iter()
+            .find(|o| o["id"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(id))
+            .cloned()
+            .expect("overwrite")
+    };
     let bits = |value: &serde_json::Value| value.as_str().unwrap_or("0").parse::<u64>().unwrap_or(0);
     assert_ne!(bits(&overwrite(GUILD)["deny"]) & (1 << 10), 0, "@everyone cannot see it");
     assert_ne!(bits(&overwrite(APPLICATION_ID)["allow"]) & (1 << 10), 0, "the bot can");

@@ -84,7 +84,11 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
                     (mapping.status, mapping.reason.as_deref()),
                     (MappingStatus::Archived, Some("event finished"))
                 );
-                let everyone = channels[0].overwrites.iter().find(|o| o["id"] == guild_id.to_string()).cloned();
+                let everyone = channels[0]
+                    .overwrites
+                    .iter()
+                    .find(|o| o["id"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(guild_id))
+                    .cloned();
                 let deny: u64 =
                     everyone.expect("@everyone overwrite")["deny"].as_str().unwrap_or("0").parse().unwrap_or(0);
                 assert_ne!(deny & (1 << 11), 0, "locked: @everyone may not send messages");
