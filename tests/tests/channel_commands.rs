@@ -4,18 +4,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::time::Duration;
-
-use ed25519_dalek::SigningKey;
+use e2e::endpoint::Endpoint;
 use serde_json::{Value, json};
 use shared::{
-    config::InteractionsConfig,
     discord::{
         commands::manifest,
-        custom_id::StateKey,
         simulate::{self, Invoker},
     },
-    interactions::InteractionService,
     queue::{QueueKind, embedded::EmbeddedQueue},
     store::{DomainStore, Subject, SubjectKind, SubjectRef},
     wiring::Backends,
@@ -24,40 +19,25 @@ use twilight_model::id::Id;
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
 
-struct Endpoint {
-    key: SigningKey,
-    service: InteractionService,
+/// The endpoint on embedded backends, with the store and queue to inspect.
+struct Stack {
+    endpoint: Endpoint,
     store: std::sync::Arc<dyn DomainStore>,
     queue: EmbeddedQueue,
 }
 
-fn endpoint() -> Endpoint {
-    let key = SigningKey::from_bytes(&[9; 32]);
-    let config = InteractionsConfig {
-        public_key: key.verifying_key(),
-        settings_url: url::Url::parse("https://settings.example").expect("url"),
-        state_key: StateKey::new(&[3; 32]).expect("key"),
-        signature_max_age: Duration::from_secs(300),
-    };
+fn endpoint() -> Stack {
     let (backends, queue) = Backends::in_memory().expect("backends");
-    let service = InteractionService::from_config(&config, &backends).expect("service");
-    Endpoint { key, service, store: backends.store, queue }
+    Stack { endpoint: Endpoint::new(&backends), store: backends.store, queue }
 }
 
-impl Endpoint {
+impl Stack {
     async fn send(&self, interaction: Value) -> Value {
-        let signed = simulate::sign(&self.key, simulate::unix_now(), interaction.to_string().into_bytes());
-        let (response, _) = self
-            .service
-            .handle(Some(signed.signature.as_bytes()), Some(signed.timestamp.as_bytes()), &signed.body)
-            .await
-            .expect("answered");
-        serde_json::to_value(response).expect("json")
+        self.endpoint.send(interaction).await
     }
 
     async fn run(&self, line: &str, invoker: &Invoker) -> Value {
-        let interaction = simulate::command(line, &manifest(), invoker, simulate::new_snowflake()).expect("line");
-        self.send(interaction).await
+        self.endpoint.run(line, invoker).await
     }
 
     async fn jobs(&self) -> u64 {

@@ -7,17 +7,16 @@
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox};
-use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
-use ed25519_dalek::SigningKey;
+use e2e::{
+    endpoint::Endpoint,
+    stack::{self, ADMIN, APPLICATION_ID, Aws},
+};
 use serde_json::Value;
 use shared::{
-    config::InteractionsConfig,
     discord::{
         commands::manifest,
-        custom_id::StateKey,
         simulate::{self, Invoker},
     },
-    interactions::InteractionService,
     provision::Provisioned,
     queue::{
         QueueKind,
@@ -96,36 +95,11 @@ async fn prepare(store: &dyn DomainStore, sandbox: &Sandbox, members: u64) -> (B
     (linked, stale_role)
 }
 
-struct Endpoint {
-    key: SigningKey,
-    service: InteractionService,
-}
-
-impl Endpoint {
-    fn new(backends: &Backends) -> Self {
-        let key = SigningKey::from_bytes(&[4; 32]);
-        let config = InteractionsConfig {
-            public_key: key.verifying_key(),
-            settings_url: url::Url::parse("https://settings.example").expect("url"),
-            state_key: StateKey::new(&[2; 32]).expect("key"),
-            signature_max_age: Duration::from_secs(300),
-        };
-        Self { service: InteractionService::from_config(&config, backends).expect("service"), key }
-    }
-
-    async fn sync(&self, token: &str) -> Value {
-        let invoker = Invoker { guild_id: Some(GUILD), permissions: ADMIN, ..Invoker::default() };
-        let mut interaction =
-            simulate::command("/sync", &manifest(), &invoker, simulate::new_snowflake()).expect("line");
-        interaction["token"] = Value::String(token.to_owned());
-        let signed = simulate::sign(&self.key, simulate::unix_now(), interaction.to_string().into_bytes());
-        let (response, _) = self
-            .service
-            .handle(Some(signed.signature.as_bytes()), Some(signed.timestamp.as_bytes()), &signed.body)
-            .await
-            .expect("answered");
-        serde_json::to_value(response).expect("json")
-    }
+async fn slash_sync(endpoint: &Endpoint, token: &str) -> Value {
+    let invoker = Invoker { guild_id: Some(GUILD), permissions: ADMIN, ..Invoker::default() };
+    let mut interaction = simulate::command("/sync", &manifest(), &invoker, simulate::new_snowflake()).expect("line");
+    interaction["token"] = Value::String(token.to_owned());
+    endpoint.send(interaction).await
 }
 
 /// Runs the sync queue on moto as Lambda would until it is empty.
@@ -156,7 +130,7 @@ async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_
 
     let (first_token, second_token) =
         (sandbox.issue_interaction_token(APPLICATION_ID), sandbox.issue_interaction_token(APPLICATION_ID));
-    let (first, second) = tokio::join!(endpoint.sync(&first_token), endpoint.sync(&second_token));
+    let (first, second) = tokio::join!(slash_sync(&endpoint, &first_token), slash_sync(&endpoint, &second_token));
     let kinds = [first["type"].as_u64(), second["type"].as_u64()];
     assert!(kinds.contains(&Some(5)) && kinds.contains(&Some(4)), "one deferred, one told at once: {first} {second}");
     let told = if first["type"] == 4 { &first } else { &second };

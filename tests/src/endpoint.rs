@@ -1,0 +1,60 @@
+//! The interactions service in process, fed signed interactions as Discord sends them.
+
+// Test harness: a setup that fails fails the test, loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde_json::Value;
+use shared::{
+    config::InteractionsConfig,
+    discord::{
+        commands::manifest,
+        custom_id::StateKey,
+        simulate::{self, Invoker},
+    },
+    interactions::InteractionService,
+    wiring::Backends,
+};
+
+/// Guildbridge's interaction service over the given backends, with a test key.
+pub struct Endpoint {
+    key: SigningKey,
+    service: InteractionService,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    pub fn new(backends: &Backends) -> Self {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let config = InteractionsConfig {
+            public_key: key.verifying_key(),
+            settings_url: url::Url::parse("https://settings.example").expect("url"),
+            state_key: StateKey::new(&[3; 32]).expect("key"),
+            signature_max_age: Duration::from_secs(300),
+        };
+        Self { service: InteractionService::from_config(&config, backends).expect("service"), key }
+    }
+
+    /// Signs and handles an interaction; Discord's view of the answer.
+    pub async fn send(&self, interaction: Value) -> Value {
+        let signed = simulate::sign(&self.key, simulate::unix_now(), interaction.to_string().into_bytes());
+        let (response, _) = self
+            .service
+            .handle(Some(signed.signature.as_bytes()), Some(signed.timestamp.as_bytes()), &signed.body)
+            .await
+            .expect("answered");
+        serde_json::to_value(response).expect("json")
+    }
+
+    /// A command as a user types it, from `invoker`.
+    pub async fn run(&self, line: &str, invoker: &Invoker) -> Value {
+        self.send(simulate::command(line, &manifest(), invoker, simulate::new_snowflake()).expect("line")).await
+    }
+}
