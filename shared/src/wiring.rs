@@ -110,6 +110,12 @@ pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncW
     Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client))
 }
 
+/// How long one channel-worker invocation may run (the Lambda function's timeout; the local
+/// stack gives each job the same). `infra/template.yaml` must agree; a test checks it.
+pub const CHANNEL_WORKER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The sync worker's: a run longer than this continues in a follow-up job.
+pub const SYNC_WORKER_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// How a worker function runs its SQS batches.
 pub fn batch_policy(worker: &WorkerConfig) -> BatchPolicy {
     BatchPolicy { max_receives: worker.max_receives, max_delay: Duration::from_secs(15 * 60) }

@@ -375,3 +375,75 @@ async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on(
     assert_eq!(received.job, create_job(&second));
     assert!(backends.store.subject(guild, &second.subject).await.expect("read").is_some(), "the subject is stored");
 }
+
+#[tokio::test]
+async fn the_log_channel_hears_of_every_created_channel_once_whoever_asked() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let log_channel = sandbox.with_world(|world| {
+        let id = world.new_id();
+        let record = ChannelRecord {
+            id,
+            guild_id: GUILD,
+            name: "guildbridge-log".to_owned(),
+            kind: 0,
+            parent_id: None,
+            topic: None,
+            position: 0,
+            overwrites: Vec::new(),
+        };
+        world.channels.insert(id, record);
+        id
+    });
+    let mut settings = GuildSettings::default();
+    settings.notifications.log_channel_id = Some(Id::new(log_channel));
+    settings.notifications.on_channel_created = true;
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let log = || -> Vec<String> {
+        sandbox.with_world(|world| {
+            let messages = world.messages.get(&log_channel).cloned().unwrap_or_default();
+            messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
+        })
+    };
+
+    // The platform asked (no interaction to answer): only the log channel can tell anyone.
+    let platform = event("platform");
+    store.upsert_subject(guild, &platform).await.expect("subject");
+    assert_eq!(worker.handle(create_job(&platform), attempt(1)).await, JobOutcome::Done);
+    assert_eq!(log().len(), 1, "{:?}", log());
+    assert!(log()[0].starts_with("Created <#") && log()[0].contains("Race platform"), "{:?}", log());
+
+    // A person asked: their answer is edited, and the log still hears of it, once.
+    let asked = event("asked");
+    store.upsert_subject(guild, &asked).await.expect("subject");
+    let token = sandbox.issue_interaction_token(APPLICATION_ID);
+    let reply = InteractionReply {
+        application_id: Id::new(APPLICATION_ID),
+        interaction_id: Id::new(78),
+        token: token.clone(),
+        received_at: now(),
+    };
+    let job = Job::CreateChannels {
+        guild_id: guild,
+        subject: asked.subject.clone(),
+        requested_by: None,
+        reply: Some(reply.clone()),
+    };
+    assert_eq!(worker.handle(job, attempt(1)).await, JobOutcome::Done);
+    let original = sandbox.with_world(|world| world.interactions.get(&token).and_then(|i| i.original.clone()));
+    assert!(original.expect("@original edited")["content"].as_str().unwrap_or_default().contains("Race asked"));
+    assert_eq!(log().len(), 2, "{:?}", log());
+
+    // An answer whose token has expired is not posted twice to the log.
+    let late = event("late");
+    store.upsert_subject(guild, &late).await.expect("subject");
+    let expired = InteractionReply { received_at: now() - 20 * 60, ..reply };
+    let job = Job::CreateChannels {
+        guild_id: guild,
+        subject: late.subject.clone(),
+        requested_by: None,
+        reply: Some(expired),
+    };
+    assert_eq!(worker.handle(job, attempt(1)).await, JobOutcome::Done);
+    assert_eq!(log().iter().filter(|m| m.contains("Race late")).count(), 1, "{:?}", log());
+}

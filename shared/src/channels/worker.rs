@@ -293,10 +293,7 @@ impl ChannelWorker {
             Some(channel) => format!("Created {} for {}.", mention(channel), subject.name),
             None => format!("Created the channels for {}.", subject.name),
         };
-        if settings.notifications.on_channel_created && reply.is_some() {
-            self.log(settings, &text, attempt).await;
-        }
-        self.report(settings, reply, &text, attempt).await;
+        self.announce(settings, reply, &text, settings.notifications.on_channel_created, attempt).await;
         JobOutcome::Done
     }
 
@@ -326,10 +323,7 @@ impl ChannelWorker {
             return JobOutcome::Retry { after, reason };
         }
         let text = format!("Couldn't create the channel for {reference}: {reason}");
-        if settings.notifications.on_error {
-            self.log(settings, &text, attempt).await;
-        }
-        self.report(settings, reply, &text, attempt).await;
+        self.announce(settings, reply, &text, settings.notifications.on_error, attempt).await;
         match failure.retry() {
             // The last attempt of a retryable failure: SQS dead-letters it, the reason is recorded.
             Some(after) => JobOutcome::Retry { after, reason: recorded },
@@ -471,8 +465,25 @@ impl ChannelWorker {
     /// Tells whoever asked: edits the interaction's deferred answer while its token lives;
     /// after that the guild's log channel (when set) is the place.
     async fn report(&self, settings: &GuildSettings, reply: Option<&InteractionReply>, text: &str, attempt: Attempt) {
-        let Some(reply) = reply else { return };
-        if !edit_deferred_answer(&self.discord, reply, text, self.now(), attempt.deadline).await {
+        self.announce(settings, reply, text, false, attempt).await;
+    }
+
+    /// Reports to whoever asked and, when the guild's notification settings ask for this kind
+    /// of event (`to_log`), to the log channel: whether a person or the platform asked. The
+    /// log channel gets the text once, also when it stands in for an expired interaction.
+    async fn announce(
+        &self,
+        settings: &GuildSettings,
+        reply: Option<&InteractionReply>,
+        text: &str,
+        to_log: bool,
+        attempt: Attempt,
+    ) {
+        let answered = match reply {
+            Some(reply) => edit_deferred_answer(&self.discord, reply, text, self.now(), attempt.deadline).await,
+            None => false,
+        };
+        if to_log || (reply.is_some() && !answered) {
             self.log(settings, text, attempt).await;
         }
     }

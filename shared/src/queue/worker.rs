@@ -93,13 +93,58 @@ pub async fn work_one(
     };
     let attempt = Attempt { receives, max_receives, deadline: Instant::now() + time_limit };
     let outcome = handler.handle(job, attempt).await;
-    match &outcome {
-        JobOutcome::Done => queue.delete(receipt).await?,
-        JobOutcome::Retry { reason, .. } if attempt.is_last() => {
-            queue.dead_letter(receipt, &format!("gave up after {receives} attempts: {reason}")).await?
-        }
-        JobOutcome::Retry { after, .. } => queue.release(receipt, after.as_secs().max(1)).await?,
-        JobOutcome::Reject { reason } => queue.dead_letter(receipt, reason).await?,
-    }
+    settle(queue, receipt, attempt, &outcome).await?;
     Ok(Some(outcome))
+}
+
+/// Deletes, releases or dead-letters a received job as its outcome says (what SQS and the
+/// batch runner do between them in AWS).
+async fn settle(queue: &EmbeddedQueue, receipt: i64, attempt: Attempt, outcome: &JobOutcome) -> Result<(), QueueError> {
+    match outcome {
+        JobOutcome::Done => queue.delete(receipt).await,
+        JobOutcome::Retry { reason, .. } if attempt.is_last() => {
+            queue.dead_letter(receipt, &format!("gave up after {} attempts: {reason}", attempt.receives)).await
+        }
+        JobOutcome::Retry { after, .. } => queue.release(receipt, after.as_secs().max(1)).await,
+        JobOutcome::Reject { reason } => queue.dead_letter(receipt, reason).await,
+    }
+}
+
+/// The local stack's stand-in for Lambda's SQS event source: runs `kind`'s jobs one at a time
+/// (the order a FIFO group keeps) until `stop` turns true. A job interrupted by the stop goes
+/// back to the queue at once, so a restart picks it up: jobs are idempotent.
+pub async fn work_until_stopped(
+    queue: &EmbeddedQueue,
+    kind: QueueKind,
+    handler: &dyn JobHandler,
+    max_receives: u32,
+    time_limit: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const IDLE: Duration = Duration::from_millis(200);
+    let visibility = time_limit.as_secs().max(1) * 2;
+    while !*stop.borrow() {
+        let received = match queue.receive(kind, visibility).await {
+            Ok(Some(received)) => received,
+            Ok(None) => {
+                let _ = tokio::time::timeout(IDLE, stop.changed()).await;
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, queue = kind.as_str(), "could not receive; trying again");
+                let _ = tokio::time::timeout(IDLE * 10, stop.changed()).await;
+                continue;
+            }
+        };
+        let Received { receipt, job, receives } = received;
+        let attempt = Attempt { receives, max_receives, deadline: Instant::now() + time_limit };
+        let settled = tokio::select! {
+            outcome = handler.handle(job, attempt) => settle(queue, receipt, attempt, &outcome).await,
+            _ = stop.changed() => queue.release(receipt, 0).await,
+        };
+        if let Err(error) = settled {
+            // The job stays hidden until its visibility ends, then comes back: nothing is lost.
+            tracing::warn!(%error, queue = kind.as_str(), "could not settle a job");
+        }
+    }
 }

@@ -164,6 +164,9 @@ impl Sandbox {
         });
         let app: Router = routes::router()
             .route_layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
+            // Not Discord's API: how a local client plays Discord's gateway and gets the token
+            // Discord would send with an interaction.
+            .route("/sandbox/interactions", axum::routing::post(routes::issue_interaction))
             .fallback(|| async { discord_error(StatusCode::NOT_FOUND, 0, "404: Not Found", None) })
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -214,19 +217,17 @@ impl Sandbox {
     /// An interaction token as Discord would issue with an interaction; valid 15 minutes.
     pub fn issue_interaction_token(&self, application_id: u64) -> String {
         let mut world = lock(&self.shared.world);
-        let token = format!("sandbox-interaction-{}", world.new_id());
         let channel_id = world.new_id();
-        world.interactions.insert(
-            token.clone(),
-            world::InteractionRecord {
-                application_id,
-                channel_id,
-                issued_at: std::time::SystemTime::now(),
-                original: None,
-                followups: Vec::new(),
-            },
-        );
-        token
+        world.issue_interaction_token(application_id, channel_id)
+    }
+
+    /// Guilds, channels and messages, to [`Sandbox::restore`] after a restart.
+    pub fn snapshot(&self) -> world::Snapshot {
+        lock(&self.shared.world).snapshot()
+    }
+
+    pub fn restore(&self, snapshot: world::Snapshot) {
+        lock(&self.shared.world).restore(snapshot);
     }
 
     pub fn set_faults(&self, faults: Faults) {

@@ -43,7 +43,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/channels/{channel_id}/messages", post(create_message))
         .route(
             "/api/v10/webhooks/{webhook_id}/{webhook_token}/messages/@original",
-            patch(edit_original).delete(delete_original),
+            get(get_original).patch(edit_original).delete(delete_original),
         )
         .route("/api/v10/webhooks/{webhook_id}/{webhook_token}", post(followup))
         .route("/api/v10/applications/{application_id}/commands", put(overwrite_global_commands))
@@ -357,6 +357,30 @@ async fn edit_original(
     Json(body): Json<Value>,
 ) -> Response {
     webhook_message(&shared, &application, &token, &body, WebhookMessage::Original)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct IssueInteraction {
+    application_id: String,
+    channel_id: String,
+}
+
+/// `POST /sandbox/interactions`: the token Discord would send with a new interaction.
+pub(crate) async fn issue_interaction(State(shared): AppState, Json(request): Json<IssueInteraction>) -> Response {
+    let (Some(application_id), Some(channel_id)) = (id(&request.application_id), id(&request.channel_id)) else {
+        return discord_error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body", None);
+    };
+    let token = lock(&shared.world).issue_interaction_token(application_id, channel_id);
+    Json(json!({ "token": token })).into_response()
+}
+
+async fn get_original(State(shared): AppState, Path((application, token)): Path<(String, String)>) -> Response {
+    let mut world = lock(&shared.world);
+    let Some(interaction) = live_interaction(&mut world, &application, &token) else { return unknown_webhook() };
+    match &interaction.original {
+        Some(message) => Json(message.clone()).into_response(),
+        None => discord_error(StatusCode::NOT_FOUND, 10008, "Unknown Message", None),
+    }
 }
 
 async fn delete_original(State(shared): AppState, Path((application, token)): Path<(String, String)>) -> Response {

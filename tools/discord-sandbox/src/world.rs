@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub const ADMINISTRATOR: u64 = 1 << 3;
@@ -12,7 +13,7 @@ pub const MAX_GUILD_CHANNELS: usize = 500;
 pub const MAX_CATEGORY_CHANNELS: usize = 50;
 pub const CATEGORY: u8 = 4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemberRecord {
     pub user_id: u64,
     pub username: String,
@@ -20,7 +21,7 @@ pub struct MemberRecord {
     pub roles: Vec<u64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GuildRecord {
     pub id: u64,
     pub name: String,
@@ -34,7 +35,7 @@ pub struct GuildRecord {
     pub members: BTreeMap<u64, MemberRecord>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelRecord {
     pub id: u64,
     pub guild_id: u64,
@@ -57,6 +58,15 @@ pub struct InteractionRecord {
     pub followups: Vec<Value>,
 }
 
+/// The persistent part of a [`World`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub next_id: u64,
+    pub guilds: BTreeMap<u64, GuildRecord>,
+    pub channels: BTreeMap<u64, ChannelRecord>,
+    pub messages: BTreeMap<u64, Vec<Value>>,
+}
+
 #[derive(Debug, Default)]
 pub struct World {
     next_id: u64,
@@ -77,6 +87,38 @@ impl World {
     pub fn new_id(&mut self) -> u64 {
         self.next_id += 1;
         1_300_000_000_000_000_000 + self.next_id
+    }
+
+    /// What survives a restart of the local stack: guilds, channels, messages, and the id
+    /// counter (so new ids never repeat old ones). Tokens and sessions are short-lived anyway.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            next_id: self.next_id,
+            guilds: self.guilds.clone(),
+            channels: self.channels.clone(),
+            messages: self.messages.clone(),
+        }
+    }
+
+    pub fn restore(&mut self, snapshot: Snapshot) {
+        self.next_id = self.next_id.max(snapshot.next_id);
+        self.guilds = snapshot.guilds;
+        self.channels = snapshot.channels;
+        self.messages = snapshot.messages;
+    }
+
+    /// A token for an interaction in `channel_id`, live for 15 minutes.
+    pub fn issue_interaction_token(&mut self, application_id: u64, channel_id: u64) -> String {
+        let token = format!("sandbox-interaction-{}", self.new_id());
+        let record = InteractionRecord {
+            application_id,
+            channel_id,
+            issued_at: std::time::SystemTime::now(),
+            original: None,
+            followups: Vec::new(),
+        };
+        self.interactions.insert(token.clone(), record);
+        token
     }
 
     pub fn guild_channels(&self, guild_id: u64) -> impl Iterator<Item = &ChannelRecord> {

@@ -1,16 +1,27 @@
-//! `guildbridge local`: the interactions endpoint on 127.0.0.1, wired exactly as in Lambda.
+//! `guildbridge local`: every function in one process, wired exactly as in Lambda. The
+//! interactions endpoint over HTTP, the channel and sync workers on the embedded (persisted)
+//! queue, the scheduler on a timer, the embedded store, and the Discord sandbox with a demo
+//! guild unless real Discord settings are given.
 
-use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use shared::{
-    config::{self, EnvSource, InteractionsConfig, ProcessEnv},
+    config::{self, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WorkerConfig},
+    discord::simulate::{Invoker, unix_now},
     interactions::{self, InteractionService},
+    queue::{QueueKind, worker::work_until_stopped},
+    sync::run_schedule,
     telemetry,
-    wiring::Backends,
+    wiring::{self, Backends},
 };
+use tokio::{sync::watch, task::JoinSet};
 
-use crate::dev_keys::DevKeys;
+use crate::{
+    dev_keys::DevKeys,
+    local_sandbox::{self, LocalSandbox},
+    session::Session,
+};
 
 /// The process environment first, then local defaults: real Discord settings win when given.
 struct WithDefaults(HashMap<String, String>);
@@ -21,36 +32,114 @@ impl EnvSource for WithDefaults {
     }
 }
 
-pub async fn run(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: SocketAddr,
+    pub sandbox_addr: SocketAddr,
+    pub demo_members: u64,
+    pub schedule_every: Duration,
+}
+
+pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     telemetry::init_json_logs();
     let keys = DevKeys::load_or_create(data_dir)?;
+    let state_dir = data_dir.join("data");
+    // Real Discord when a bot token is given; otherwise the sandbox plays it.
+    let sandbox = match ProcessEnv.get(config::DISCORD_BOT_TOKEN) {
+        Some(_) => None,
+        None => Some(LocalSandbox::start(&state_dir, options.sandbox_addr, options.demo_members).await?),
+    };
     // Bind first: with port 0 the address that links point at is only known afterwards.
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(options.addr).await.with_context(|| format!("binding {}", options.addr))?;
     let addr = listener.local_addr()?;
-    let defaults = WithDefaults(HashMap::from([
+    let mut defaults = HashMap::from([
         (config::DISCORD_PUBLIC_KEY.to_owned(), keys.public_key_hex()),
         (config::STATE_SIGNING_KEY.to_owned(), keys.state_secret.clone()),
         (config::SETTINGS_URL.to_owned(), format!("http://{addr}/settings")),
-    ]));
-    let config = InteractionsConfig::from_source(&defaults)?;
-    let using_dev_key = config.public_key == keys.signing.verifying_key();
-    let (backends, _queue) = Backends::embedded(&data_dir.join("data"))?;
-    let service = InteractionService::from_config(&config, &backends)?;
-    let app = interactions::http::router(Arc::new(service));
-
-    println!("Guildbridge is running locally.");
-    println!("  interactions endpoint  http://{addr}/interactions");
-    println!("  public key             {}", hex::encode(config.public_key.as_bytes()));
-    if using_dev_key {
-        println!("  signing key            {} (development only)", data_dir.join("dev-signing-key.hex").display());
-        println!("Try it:  cargo run -p guildbridge -- interact '/settings' --endpoint http://{addr}/interactions");
+    ]);
+    if let Some(sandbox) = &sandbox {
+        defaults.insert(config::DISCORD_BOT_TOKEN.to_owned(), local_sandbox::BOT_TOKEN.to_owned());
+        defaults.insert(config::DISCORD_API_BASE_URL.to_owned(), sandbox.api_base_url());
+        defaults.insert(config::DISCORD_APPLICATION_ID.to_owned(), Invoker::default().application_id.to_string());
     }
-    println!("Ctrl-C stops it.");
+    let env = WithDefaults(defaults);
+    let interactions_config = InteractionsConfig::from_source(&env)?;
+    let discord = DiscordConfig::from_source(&env)?;
+    let worker_config = WorkerConfig::from_source(&env)?;
+    let using_dev_key = interactions_config.public_key == keys.signing.verifying_key();
+
+    let (backends, queue) = Backends::embedded(&state_dir)?;
+    let service = InteractionService::from_config(&interactions_config, &backends)?;
+    let app = interactions::http::router(Arc::new(service));
+    let channel_worker = wiring::channel_worker(backends.store.clone(), &discord, &worker_config)?;
+    let sync_worker = wiring::sync_worker(&backends, &discord)?;
+
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let max_receives = worker_config.max_receives;
+    let (q, s) = (queue.clone(), stop.clone());
+    tasks.spawn(async move {
+        work_until_stopped(&q, QueueKind::Channel, &channel_worker, max_receives, wiring::CHANNEL_WORKER_TIMEOUT, s)
+            .await;
+    });
+    let (q, s) = (queue.clone(), stop.clone());
+    tasks.spawn(async move {
+        work_until_stopped(&q, QueueKind::Sync, &sync_worker, max_receives, wiring::SYNC_WORKER_TIMEOUT, s).await;
+    });
+    tasks.spawn(scheduler(backends.clone(), options.schedule_every, stop.clone()));
+    if let Some(sandbox) = &sandbox {
+        tasks.spawn(sandbox.keep_saved(stop.clone()));
+    }
+
+    let endpoint = format!("http://{addr}/interactions");
+    let session = Session {
+        endpoint: endpoint.clone(),
+        sandbox_url: sandbox.as_ref().map(LocalSandbox::url),
+        application_id: worker_config.application_id,
+    };
+    session.save(data_dir)?;
+    println!("Guildbridge is running locally.");
+    println!("  interactions endpoint  {endpoint}");
+    println!("  settings page          http://{addr}/settings");
+    match &sandbox {
+        Some(sandbox) => {
+            println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD)
+        }
+        None => println!("  Discord                {}", discord.api_base_url),
+    }
+    println!("  data                   {}", state_dir.display());
+    println!("  public key             {}", hex::encode(interactions_config.public_key.as_bytes()));
+    if using_dev_key {
+        println!("Try it:  cargo run -p guildbridge -- interact '/channel create name:demo'");
+    }
+    println!("Ctrl-C stops it; queued jobs wait in the data folder for the next start.");
+
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    if let Some(sandbox) = &sandbox {
+        sandbox.save()?;
+    }
+    Session::remove(data_dir);
     println!("Stopped.");
     Ok(())
+}
+
+/// The EventBridge schedule's stand-in: the same use case on a timer.
+async fn scheduler(backends: Backends, every: Duration, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        match run_schedule(backends.store.as_ref(), backends.queue.as_ref(), unix_now()).await {
+            Ok(report) if report.due > 0 => {
+                tracing::info!(due = report.due, syncs = report.syncs, archives = report.archives, "schedule ran");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "the schedule failed; next tick tries again"),
+        }
+        let _ = tokio::time::timeout(every, stop.changed()).await;
+    }
 }

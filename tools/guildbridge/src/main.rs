@@ -1,21 +1,25 @@
-//! `guildbridge`: the developer's command line. `local` serves the interactions endpoint on
-//! 127.0.0.1 with a development key pair; `interact` plays Discord against any endpoint.
+//! `guildbridge`: the developer's command line. `local` runs the whole system in one process
+//! on 127.0.0.1; `interact` plays Discord against it; `register-commands` publishes the
+//! command manifest; `create-table` and `provision` set up AWS-compatible resources.
 
 mod create_table;
 mod dev_keys;
 mod interact;
 mod local;
+mod local_sandbox;
 mod provision;
+mod register;
 mod render;
+mod session;
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "guildbridge", version, about = "Run and poke Guildbridge locally")]
 struct Cli {
-    /// Where development keys (and later, local state) are kept. Git-ignored.
+    /// Where development keys and local state are kept. Git-ignored.
     #[arg(long, global = true, env = "GUILDBRIDGE_DATA_DIR", default_value = ".guildbridge")]
     data_dir: PathBuf,
     #[command(subcommand)]
@@ -24,10 +28,55 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the interactions endpoint on 127.0.0.1 (POST /interactions).
+    /// Run every function in one process: the interactions endpoint (POST /interactions), the
+    /// channel and sync workers, the scheduler, the embedded store and queue, and the Discord
+    /// sandbox with a demo guild (real Discord when DISCORD_BOT_TOKEN is set).
     Local {
         #[arg(long, env = "GUILDBRIDGE_ADDR", default_value = "127.0.0.1:8787")]
         addr: SocketAddr,
+        #[arg(long, env = "GUILDBRIDGE_SANDBOX_ADDR", default_value = "127.0.0.1:8788")]
+        sandbox_addr: SocketAddr,
+        /// Members of the demo guild on first start.
+        #[arg(long, default_value_t = 50)]
+        demo_members: u64,
+        /// How often the scheduler runs (EventBridge runs it every minute).
+        #[arg(long, default_value_t = 60)]
+        schedule_every_secs: u64,
+    },
+    /// Sign an interaction the way Discord does, send it, and show the answer; a deferred
+    /// answer is followed until the worker edits it.
+    Interact {
+        /// The command as a user types it, e.g. '/channel create name:demo'.
+        line: String,
+        /// Default: the running `guildbridge local`'s endpoint, else http://127.0.0.1:8787/interactions.
+        #[arg(long, env = "GUILDBRIDGE_ENDPOINT")]
+        endpoint: Option<String>,
+        /// The channel the command is typed in (e.g. a channel Guildbridge created).
+        #[arg(long)]
+        channel: Option<u64>,
+        /// Invoke from a direct message instead of the demo guild.
+        #[arg(long)]
+        dm: bool,
+        /// Print the raw JSON answer instead of the rendered message.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for a deferred answer's edit.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Bulk-overwrite the application's commands from the command manifest; sends nothing
+    /// when the manifest has not changed since the last registration. Uses DISCORD_BOT_TOKEN,
+    /// DISCORD_APPLICATION_ID (and DISCORD_API_BASE_URL), else a running local sandbox.
+    RegisterCommands {
+        /// Register in one guild (instant; for development) instead of globally.
+        #[arg(long)]
+        guild: Option<u64>,
+        /// Print the request body and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send even when nothing changed.
+        #[arg(long)]
+        force: bool,
     },
     /// Create the DynamoDB table as the code defines it (AWS_REGION, AWS_ENDPOINT_URL, credentials
     /// from the environment), e.g. on a local DynamoDB-compatible server.
@@ -44,19 +93,6 @@ enum Command {
         #[arg(long, default_value = "guildbridge")]
         prefix: String,
     },
-    /// Sign an interaction the way Discord does, send it, and show Discord's view of the answer.
-    Interact {
-        /// The command as a user types it, e.g. '/settings'.
-        line: String,
-        #[arg(long, env = "GUILDBRIDGE_ENDPOINT", default_value = "http://127.0.0.1:8787/interactions")]
-        endpoint: String,
-        /// Invoke from a direct message instead of the demo guild.
-        #[arg(long)]
-        dm: bool,
-        /// Print the raw JSON answer instead of the rendered message.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 #[tokio::main]
@@ -72,11 +108,18 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Local { addr } => local::run(&cli.data_dir, addr).await,
+        Command::Local { addr, sandbox_addr, demo_members, schedule_every_secs } => {
+            let schedule_every = Duration::from_secs(schedule_every_secs.max(1));
+            local::run(&cli.data_dir, local::Options { addr, sandbox_addr, demo_members, schedule_every }).await
+        }
+        Command::Interact { line, endpoint, channel, dm, json, wait } => {
+            let options = interact::Options { endpoint, dm, json, channel, wait: Duration::from_secs(wait) };
+            interact::run(&cli.data_dir, &line, options).await
+        }
+        Command::RegisterCommands { guild, dry_run, force } => {
+            register::run(&cli.data_dir, register::Options { guild, dry_run, force }).await
+        }
         Command::CreateTable { table } => create_table::run(&table).await,
         Command::Provision { endpoint, prefix } => provision::run(&endpoint, &prefix).await,
-        Command::Interact { line, endpoint, dm, json } => {
-            interact::run(&cli.data_dir, &line, &endpoint, interact::Options { dm, json }).await
-        }
     }
 }

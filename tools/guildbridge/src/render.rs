@@ -37,6 +37,12 @@ pub fn answer(status: u16, body: &Value) -> String {
     lines.join("\n")
 }
 
+/// A deferred answer once the worker has edited it.
+pub fn edited(message: &Value) -> String {
+    let content = message["content"].as_str().unwrap_or_default();
+    format!("[answer edited]\n{content}")
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

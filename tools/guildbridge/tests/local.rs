@@ -6,6 +6,10 @@
 
 use std::{process::Stdio, time::Duration};
 
+use shared::{
+    queue::Job,
+    store::{Subject, SubjectKind, SubjectRef},
+};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::Command,
@@ -44,31 +48,86 @@ async fn interact(data_dir: &TempDir, endpoint: &str, args: &[&str]) -> (bool, S
     (output.status.success(), text)
 }
 
+/// A running `guildbridge local` on free ports; killed when dropped.
+struct Local {
+    child: tokio::process::Child,
+    endpoint: String,
+    sandbox: String,
+}
+
+impl Local {
+    async fn start(data_dir: &TempDir) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data_dir.0)
+            .args(["local", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0"])
+            .env_remove("DISCORD_PUBLIC_KEY")
+            .env_remove("DISCORD_BOT_TOKEN")
+            .env_remove("SETTINGS_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start guildbridge local");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let (endpoint, sandbox) = tokio::time::timeout(Duration::from_secs(30), async {
+            let (mut endpoint, mut sandbox) = (String::new(), String::new());
+            while let Ok(Some(line)) = lines.next_line().await {
+                let line = line.trim();
+                if let Some(url) = line.strip_prefix("interactions endpoint") {
+                    endpoint = url.trim().to_owned();
+                }
+                if let Some(rest) = line.strip_prefix("Discord sandbox") {
+                    sandbox = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                }
+                if line.starts_with("Ctrl-C") {
+                    break;
+                }
+            }
+            (endpoint, sandbox)
+        })
+        .await
+        .expect("the runner prints its endpoint and sandbox");
+        // Keep reading so the runner never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+        assert!(sandbox.starts_with("http://127.0.0.1:"), "{sandbox}");
+        Self { child, endpoint, sandbox }
+    }
+
+    /// Ctrl-C, as a developer stops it: a clean exit.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("stops within 30 s of Ctrl-C")
+            .expect("wait");
+        assert!(status.success(), "a clean stop: {status}");
+    }
+
+    /// The sandbox's channels in the demo guild, read the way a bot reads them.
+    async fn channels(&self) -> Vec<serde_json::Value> {
+        reqwest::Client::new()
+            .get(format!("{}/api/v10/guilds/{DEMO_GUILD}/channels", self.sandbox))
+            .header("authorization", "Bot local-sandbox-bot-token")
+            .send()
+            .await
+            .expect("sandbox")
+            .json()
+            .await
+            .expect("channels")
+    }
+}
+
+const DEMO_GUILD: u64 = 1_100_000_000_000_000_100;
+
 #[tokio::test]
 async fn local_endpoint_answers_interact_with_this_guilds_settings_link() {
     let data_dir = TempDir::new("local");
-    let mut server = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&data_dir.0)
-        .args(["local", "--addr", "127.0.0.1:0"])
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .env_remove("SETTINGS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start guildbridge local");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let endpoint = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.trim().strip_prefix("interactions endpoint") {
-                return url.trim().to_owned();
-            }
-        }
-        String::new()
-    })
-    .await
-    .expect("the runner prints its endpoint");
+    let local = Local::start(&data_dir).await;
+    let endpoint = local.endpoint.clone();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
     let base = endpoint.trim_end_matches("/interactions");
 
@@ -90,4 +149,74 @@ async fn local_endpoint_answers_interact_with_this_guilds_settings_link() {
 
     let (ok, text) = interact(&data_dir, &endpoint, &["/teleport"]).await;
     assert!(!ok && text.contains("unknown command /teleport"), "{text}");
+}
+
+/// `interact` as the README shows it: no endpoint, the running stack found from the data folder.
+async fn interact_with_running_stack(data_dir: &TempDir, args: &[&str]) -> (bool, String) {
+    let output = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data_dir.0)
+        .arg("interact")
+        .args(args)
+        .args(["--wait", "30"])
+        .env_remove("GUILDBRIDGE_ENDPOINT")
+        .output()
+        .await
+        .expect("run interact");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_store_and_survives_a_restart() {
+    let data_dir = TempDir::new("restart");
+    let local = Local::start(&data_dir).await;
+
+    let (ok, text) = interact_with_running_stack(&data_dir, &["/channel create name:demo"]).await;
+    assert!(ok, "{text}");
+    assert!(text.contains("[deferred"), "answered deferred first: {text}");
+    let created = text.lines().find(|line| line.starts_with("Created <#")).unwrap_or_else(|| panic!("{text}"));
+    let channel_id = created.trim_start_matches("Created <#").split('>').next().expect("mention").to_owned();
+    assert!(created.ends_with("for demo."), "{created}");
+    let channels = local.channels().await;
+    let channel = channels.iter().find(|c| c["id"] == channel_id.as_str()).unwrap_or_else(|| panic!("{channels:?}"));
+    assert_eq!(channel["name"], "demo");
+
+    let (ok, text) = interact_with_running_stack(&data_dir, &["/channel info", "--channel", &channel_id]).await;
+    assert!(ok && text.contains("This channel is for **demo**") && text.contains("Status: active"), "{text}");
+    local.stop().await;
+
+    // While it is stopped, the platform's request waits in the persisted queue.
+    {
+        let (backends, _) = shared::wiring::Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
+        let guild = twilight_model::id::Id::new(DEMO_GUILD);
+        let subject = Subject {
+            subject: SubjectRef::new(SubjectKind::Event, "queued-while-stopped"),
+            name: "Night Race".to_owned(),
+            fields: Default::default(),
+            signup_url: None,
+            starts_at: None,
+            discord_user_id: None,
+        };
+        backends.store.upsert_subject(guild, &subject).await.expect("subject");
+        let job =
+            Job::CreateChannels { guild_id: guild, subject: subject.subject.clone(), requested_by: None, reply: None };
+        backends.queue.enqueue(&job).await.expect("enqueue");
+    }
+
+    let local = Local::start(&data_dir).await;
+    let (ok, text) = interact_with_running_stack(&data_dir, &["/channel info", "--channel", &channel_id]).await;
+    assert!(ok && text.contains("This channel is for **demo**"), "the store kept the mapping: {text}");
+    assert!(local.channels().await.iter().any(|c| c["id"] == channel_id.as_str()), "the sandbox kept the channel");
+    let mut queued_job_ran = false;
+    for _ in 0..120 {
+        let channels = local.channels().await;
+        if channels.iter().any(|c| c["name"] == "night-race") {
+            queued_job_ran = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(queued_job_ran, "the job queued while stopped ran after the restart");
+    local.stop().await;
 }
