@@ -34,6 +34,8 @@ pub const MAX_RECEIVES: &str = "MAX_RECEIVES";
 pub const CLAIM_STALE_SECS: &str = "CLAIM_STALE_SECS";
 /// Secret (at least 32 bytes) that signs state carried in component `custom_id`s.
 pub const STATE_SIGNING_KEY: &str = "STATE_SIGNING_KEY";
+/// ARN of the Secrets Manager secret holding the secret variables (see `secrets`).
+pub const SECRETS_ARN: &str = "SECRETS_ARN";
 /// How far (in seconds, either way) a signed request's timestamp may be from now.
 pub const SIGNATURE_MAX_AGE_SECS: &str = "SIGNATURE_MAX_AGE_SECS";
 

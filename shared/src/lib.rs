@@ -8,6 +8,7 @@ pub mod discord;
 pub mod interactions;
 pub mod provision;
 pub mod queue;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod sync;

@@ -49,6 +49,7 @@ pub fn aws_env() -> Vec<(String, String)> {
 pub struct Aws {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Aws {
@@ -65,10 +66,35 @@ impl Aws {
         let sqs = aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .endpoint_url(&endpoint)
+            .region(region.clone())
+            .credentials_provider(credentials.clone())
+            .build();
+        let secrets = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
             .region(region)
             .credentials_provider(credentials)
             .build();
-        Self { dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
+        Self {
+            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+        }
+    }
+
+    /// A Secrets Manager secret holding `variables` as the functions read it; its ARN.
+    pub async fn secret(&self, variables: &[(&str, &str)]) -> String {
+        let object: serde_json::Map<String, serde_json::Value> =
+            variables.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
+        let created = self
+            .secrets
+            .create_secret()
+            .name(format!("guildbridge-test-{}", fastrand::u64(..)))
+            .secret_string(serde_json::Value::Object(object).to_string())
+            .send()
+            .await
+            .expect("create the secret on moto");
+        created.arn().expect("an ARN").to_owned()
     }
 
     /// A fresh table and queues with a unique prefix, as `guildbridge provision` makes them.
@@ -219,11 +245,17 @@ pub fn worker_config(max_receives: u32, claim_stale_seconds: u64) -> WorkerConfi
 }
 
 /// The function environment for a sandbox-backed worker on moto.
-pub fn worker_env(sandbox: &Sandbox, provisioned: &Provisioned, claim_stale_seconds: u64) -> Vec<(String, String)> {
+/// A worker function's environment, as the template gives it: the bot token in a secret.
+pub async fn worker_env(
+    sandbox: &Sandbox,
+    provisioned: &Provisioned,
+    claim_stale_seconds: u64,
+) -> Vec<(String, String)> {
     let mut env = aws_env();
     env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
     env.push(("DISCORD_API_BASE_URL".to_owned(), sandbox.base_url()));
-    env.push(("DISCORD_BOT_TOKEN".to_owned(), BOT_TOKEN.to_owned()));
+    let secret = Aws::connect().secret(&[("DISCORD_BOT_TOKEN", BOT_TOKEN)]).await;
+    env.push(("SECRETS_ARN".to_owned(), secret));
     env.push(("DISCORD_APPLICATION_ID".to_owned(), APPLICATION_ID.to_string()));
     env.push(("CLAIM_STALE_SECS".to_owned(), claim_stale_seconds.to_string()));
     env

@@ -47,7 +47,7 @@ async fn channel_create_goes_from_the_interaction_through_sqs_to_a_channel_in_di
         FunctionProcess::spawn(&release_binary("interactions"), &interactions_api, &interactions_env).expect("spawn");
 
     let worker_api = RuntimeApi::start().await.expect("runtime API");
-    let worker_env = stack::worker_env(&sandbox, &provisioned, 120);
+    let worker_env = stack::worker_env(&sandbox, &provisioned, 120).await;
     let mut worker =
         FunctionProcess::spawn(&release_binary("channel-worker"), &worker_api, &worker_env).expect("spawn");
 

@@ -49,7 +49,7 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
     let mut worker = FunctionProcess::spawn(
         &release_binary("channel-worker"),
         &api,
-        &stack::worker_env(&sandbox, &provisioned, 120),
+        &stack::worker_env(&sandbox, &provisioned, 120).await,
     )
     .expect("spawn");
 

@@ -38,10 +38,17 @@ async fn answer(api: &RuntimeApi, event: Value) -> (u16, Value) {
 #[tokio::test]
 async fn every_sample_event_gets_the_answer_recorded_beside_it() {
     // The samples that read the store or enqueue get a fresh table and queues on moto.
-    let provisioned = Aws::connect().provision(5).await;
-    let mut env = env_without(&["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL"]);
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    // The state-signing key comes from Secrets Manager, as the template deploys it: the
+    // recorded answers (signed component state) only match if it was read.
+    let samples_env = sample_env().expect("events/interactions.env");
+    let state_key = samples_env.iter().find(|(k, _)| k == "STATE_SIGNING_KEY").expect("sample key").1.clone();
+    let secret = aws.secret(&[("STATE_SIGNING_KEY", &state_key)]).await;
+    let mut env = env_without(&["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL", "STATE_SIGNING_KEY"]);
     env.extend(stack::aws_env());
     env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env.push(("SECRETS_ARN".to_owned(), secret));
     let (api, mut process) = start(&env).await;
     let samples = interaction_samples().expect("samples");
     assert!(samples.len() >= 12, "samples: {}", samples.len());
@@ -157,4 +164,24 @@ async fn missing_configuration_stops_init_naming_every_variable() {
     let logs = process.logs().join("\n");
     assert!(logs.contains("SETTINGS_URL is not set") && logs.contains("STATE_SIGNING_KEY is not set"), "{logs}");
     assert!(!logs.contains("test-only-state"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_secret_that_cannot_be_read_stops_init_naming_it() {
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut env = env_without(&["STATE_SIGNING_KEY"]);
+    env.extend(stack::aws_env());
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:guildbridge-missing-AbCdEf";
+    env.push(("SECRETS_ARN".to_owned(), missing.to_owned()));
+    let mut process = FunctionProcess::spawn(&release_binary("interactions"), &api, &env).expect("spawn");
+    for _ in 0..200 {
+        if process.exited() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(process.exited(), "init fails instead of serving without its secrets");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = process.logs().join("\n");
+    assert!(logs.contains("reading the secret") && logs.contains(missing), "{logs}");
 }

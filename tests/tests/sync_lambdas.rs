@@ -37,9 +37,12 @@ async fn sync_worker_samples_sync_the_guild_and_refuse_what_is_not_theirs() {
     )
     .await;
     let api = RuntimeApi::start().await.expect("runtime API");
-    let mut worker =
-        FunctionProcess::spawn(&release_binary("sync-worker"), &api, &stack::worker_env(&sandbox, &provisioned, 120))
-            .expect("spawn");
+    let mut worker = FunctionProcess::spawn(
+        &release_binary("sync-worker"),
+        &api,
+        &stack::worker_env(&sandbox, &provisioned, 120).await,
+    )
+    .expect("spawn");
     let samples = samples_in("sync-worker").expect("samples");
     assert_eq!(samples.len(), 2);
     for (name, event, expected) in samples {

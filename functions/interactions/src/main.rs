@@ -7,6 +7,7 @@ use shared::{
     config::{InteractionsConfig, QueueConfig, StoreConfig},
     interactions,
     interactions::InteractionService,
+    secrets::HostEnv,
     telemetry,
     wiring::Backends,
 };
@@ -14,9 +15,10 @@ use shared::{
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
-    let config = InteractionsConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let store = StoreConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let queues = QueueConfig::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let env = HostEnv::load().await.inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let config = InteractionsConfig::from_source(&env).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let store = StoreConfig::from_source(&env).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let queues = QueueConfig::from_source(&env).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let (backends, _) = Backends::aws(&store, &queues).await;
     let service = InteractionService::from_config(&config, &backends)
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;

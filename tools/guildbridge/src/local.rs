@@ -101,7 +101,6 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     session.save(data_dir)?;
     println!("Guildbridge is running locally.");
     println!("  interactions endpoint  {endpoint}");
-    println!("  settings page          http://{addr}/settings");
     match &sandbox {
         Some(sandbox) => {
             println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD)

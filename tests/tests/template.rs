@@ -1,0 +1,188 @@
+//! `infra/template.yaml` against the code: the table is exactly the one `shared::store::schema`
+//! defines, every function gets the variables its configuration requires, timeouts and queue
+//! visibility agree with the workers, and SQS batches report partial failures.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_yaml::Value;
+use shared::{
+    config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig},
+    secrets::SECRET_VARIABLES,
+    store::schema::{GLOBAL_INDEXES, Index, attr},
+    wiring,
+};
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
+    serde_yaml::from_str(&text).expect("the template is YAML")
+}
+
+fn resource<'t>(template: &'t Value, name: &str) -> &'t Value {
+    let found = &template["Resources"][name];
+    assert!(!found.is_null(), "the template has no resource {name}");
+    &found["Properties"]
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("expected a scalar, found {other:?}"),
+    }
+}
+
+fn key_schema(value: &Value) -> Vec<(String, String)> {
+    let elements = value.as_sequence().expect("a key schema");
+    elements.iter().map(|e| (text(&e["AttributeName"]), text(&e["KeyType"]))).collect()
+}
+
+fn code_key_schema(index: Index) -> Vec<(String, String)> {
+    let (pk, sk) = index.key_attributes();
+    vec![(pk.to_owned(), "HASH".to_owned()), (sk.to_owned(), "RANGE".to_owned())]
+}
+
+#[test]
+fn the_table_is_exactly_the_one_the_code_defines() {
+    let template = template();
+    let table = resource(&template, "Table");
+    assert_eq!(text(&table["BillingMode"]), "PAY_PER_REQUEST");
+    assert_eq!(text(&table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]), "true");
+    assert_eq!(key_schema(&table["KeySchema"]), code_key_schema(Index::Table));
+
+    let in_template: BTreeMap<String, Vec<(String, String)>> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .expect("indexes")
+        .iter()
+        .map(|gsi| {
+            assert_eq!(text(&gsi["Projection"]["ProjectionType"]), "ALL", "the code reads whole items from indexes");
+            (text(&gsi["IndexName"]), key_schema(&gsi["KeySchema"]))
+        })
+        .collect();
+    let in_code: BTreeMap<String, Vec<(String, String)>> = GLOBAL_INDEXES
+        .iter()
+        .map(|index| (index.name().expect("a GSI has a name").to_owned(), code_key_schema(*index)))
+        .collect();
+    assert_eq!(in_template, in_code, "exactly the code's indexes");
+
+    let attributes: BTreeSet<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .expect("attributes")
+        .iter()
+        .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
+        .collect();
+    let keyed: BTreeSet<(String, String)> = std::iter::once(Index::Table)
+        .chain(GLOBAL_INDEXES)
+        .flat_map(|index| {
+            let (pk, sk) = index.key_attributes();
+            [(pk.to_owned(), "S".to_owned()), (sk.to_owned(), "S".to_owned())]
+        })
+        .collect();
+    assert_eq!(attributes, keyed, "every key attribute is a string, and only key attributes are declared");
+
+    assert_eq!(text(&table["TimeToLiveSpecification"]["AttributeName"]), attr::EXPIRES_AT);
+    assert_eq!(text(&table["TimeToLiveSpecification"]["Enabled"]), "true");
+}
+
+/// A function's environment with plausible values in place of the template's references,
+/// plus what the secret provides when the function is given `SECRETS_ARN`.
+fn environment(template: &Value, function: &str) -> HashMap<String, String> {
+    let variables = resource(template, function)["Environment"]["Variables"].as_mapping().expect("variables").clone();
+    let mut env = HashMap::new();
+    for (name, value) in variables {
+        let name = text(&name);
+        let plausible = match name.as_str() {
+            config::CHANNEL_QUEUE_URL | config::SYNC_QUEUE_URL => {
+                "https://sqs.us-east-1.amazonaws.com/123456789012/guildbridge-x.fifo".to_owned()
+            }
+            config::TABLE_NAME => "guildbridge-table".to_owned(),
+            config::DISCORD_APPLICATION_ID => "1100000000000000001".to_owned(),
+            config::DISCORD_PUBLIC_KEY => "a".repeat(64),
+            config::SETTINGS_URL => "https://example.lambda-url.us-east-1.on.aws/settings".to_owned(),
+            config::MAX_RECEIVES => "5".to_owned(),
+            _ => match value {
+                Value::Tagged(_) => "arn:aws:secretsmanager:us-east-1:123456789012:secret:x".to_owned(),
+                other => text(&other),
+            },
+        };
+        env.insert(name, plausible);
+    }
+    if env.contains_key(config::SECRETS_ARN) {
+        for secret in SECRET_VARIABLES {
+            assert!(!env.contains_key(secret), "{function}: {secret} must come from the secret, not the template");
+            env.insert(secret.to_owned(), "x".repeat(40));
+        }
+    }
+    env
+}
+
+#[test]
+fn every_function_gets_the_configuration_its_code_requires_and_no_secret_in_plain_text() {
+    let template = template();
+    let interactions = environment(&template, "InteractionsFunction");
+    InteractionsConfig::from_source(&interactions).expect("interactions configuration");
+    StoreConfig::from_source(&interactions).expect("interactions store");
+    QueueConfig::from_source(&interactions).expect("interactions queues");
+    for worker in ["ChannelWorkerFunction", "SyncWorkerFunction"] {
+        let env = environment(&template, worker);
+        StoreConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
+        QueueConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
+        DiscordConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
+        WorkerConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
+    }
+    let scheduler = environment(&template, "SchedulerFunction");
+    StoreConfig::from_source(&scheduler).expect("scheduler store");
+    QueueConfig::from_source(&scheduler).expect("scheduler queues");
+
+    for parameter in template["Parameters"].as_mapping().expect("parameters").keys() {
+        let name = text(parameter).to_lowercase();
+        assert!(!name.contains("token") && !name.contains("secret"), "a secret as a parameter: {name}");
+    }
+}
+
+#[test]
+fn timeouts_visibility_and_batches_agree_with_the_workers() {
+    let template = template();
+    for (function, queue, timeout) in [
+        ("ChannelWorkerFunction", "ChannelQueue", wiring::CHANNEL_WORKER_TIMEOUT),
+        ("SyncWorkerFunction", "SyncQueue", wiring::SYNC_WORKER_TIMEOUT),
+    ] {
+        let properties = resource(&template, function);
+        assert_eq!(text(&properties["Timeout"]), timeout.as_secs().to_string(), "{function}'s timeout");
+        let visibility: u64 = text(&resource(&template, queue)["VisibilityTimeout"]).parse().expect("seconds");
+        assert!(visibility >= 6 * timeout.as_secs(), "{queue}: a running job must not be handed out twice");
+        assert_eq!(text(&resource(&template, queue)["FifoQueue"]), "true");
+        assert!(!resource(&template, queue)["RedrivePolicy"].is_null(), "{queue} dead-letters");
+        let events = properties["Events"].as_mapping().expect("events");
+        assert_eq!(events.len(), 1);
+        let event = events.values().next().expect("one event");
+        assert_eq!(text(&event["Type"]), "SQS");
+        let responses = event["Properties"]["FunctionResponseTypes"].as_sequence().expect("response types");
+        assert!(responses.iter().any(|r| text(r) == "ReportBatchItemFailures"), "{function}: partial batch failures");
+        assert!(!event["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(), "{function}: bounded");
+    }
+}
+
+#[test]
+fn every_function_is_built_from_a_binary_in_the_workspace() {
+    let template = template();
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut built = BTreeSet::new();
+    for (name, resource) in template["Resources"].as_mapping().expect("resources") {
+        if text(&resource["Type"]) != "AWS::Serverless::Function" {
+            continue;
+        }
+        assert_eq!(text(&resource["Metadata"]["BuildMethod"]), "rust-cargolambda", "{}", text(name));
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        assert!(std::path::Path::new(functions_dir).join(&binary).join("Cargo.toml").exists(), "{binary}");
+        built.insert(binary);
+    }
+    let in_workspace: BTreeSet<String> = std::fs::read_dir(functions_dir)
+        .expect("functions/")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(built, in_workspace, "every function is deployed");
+}
