@@ -311,3 +311,60 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     assert_eq!(subject.id, "old");
     assert!(reason.contains("retention"), "{reason}");
 }
+
+#[tokio::test]
+async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_settings_say() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
+    let log_channel = sandbox.with_world(|world| {
+        let id = world.new_id();
+        let record = discord_sandbox::world::ChannelRecord {
+            id,
+            guild_id: GUILD,
+            name: "guildbridge-log".to_owned(),
+            kind: 0,
+            parent_id: None,
+            topic: None,
+            position: 0,
+            overwrites: Vec::new(),
+        };
+        world.channels.insert(id, record);
+        id
+    });
+    let log = || -> Vec<String> {
+        sandbox.with_world(|world| {
+            let messages = world.messages.get(&log_channel).cloned().unwrap_or_default();
+            messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
+        })
+    };
+    let guild = Id::new(GUILD);
+    let mut settings = GuildSettings::default();
+    settings.notifications.log_channel_id = Some(Id::new(log_channel));
+    settings.notifications.on_sync_finished = true;
+    backends.store.update_settings(guild, 0, &settings).await.expect("settings");
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    let sync = |request_id: &str| shared::queue::Job::SyncMembers {
+        guild_id: guild,
+        kind: SyncKind::Webhook,
+        request_id: request_id.to_owned(),
+        reply: None,
+        after: None,
+    };
+
+    backends.queue.enqueue(&sync("platform:1")).await.expect("enqueue");
+    while work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue").is_some() {}
+    assert_eq!(log().len(), 1, "{:?}", log());
+    assert!(log()[0].starts_with("Synced 98 members"), "{:?}", log());
+
+    // Only failures now: a successful run says nothing, a failed one says why.
+    settings.notifications.on_sync_finished = false;
+    backends.store.update_settings(guild, 1, &settings).await.expect("settings");
+    backends.queue.enqueue(&sync("platform:2")).await.expect("enqueue");
+    while work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue").is_some() {}
+    assert_eq!(log().len(), 1, "a successful run is not announced: {:?}", log());
+    sandbox.with_world(|world| world.guilds.get_mut(&GUILD).expect("guild").members_intent = false);
+    backends.queue.enqueue(&sync("platform:3")).await.expect("enqueue");
+    while work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue").is_some() {}
+    assert_eq!(log().len(), 2, "{:?}", log());
+    assert!(log()[1].contains("Server Members intent"), "{:?}", log());
+}

@@ -246,7 +246,7 @@ impl SyncWorker {
         };
         match self.store.finish_run(guild_id, &run, counts, SyncOutcome::Succeeded, self.now()).await {
             Ok(finished) => {
-                self.report(reply.as_ref(), &describe(&finished), attempt).await;
+                self.announce_end(guild_id, reply.as_ref(), &finished, attempt).await;
                 JobOutcome::Done
             }
             Err(error) => JobOutcome::storage_busy(error),
@@ -339,10 +339,38 @@ impl SyncWorker {
                 Ok(finished) => finished,
                 Err(error) => return JobOutcome::storage_busy(error),
             };
-        self.report(reply, &describe(&outcome), attempt).await;
+        self.announce_end(guild_id, reply, &outcome, attempt).await;
         match retry {
             Some(after) => JobOutcome::Retry { after, reason },
             None => JobOutcome::Done,
+        }
+    }
+
+    /// A run just ended: whoever asked hears it, and so does the log channel when the guild's
+    /// notification settings ask (every finished run, or failed ones only).
+    async fn announce_end(
+        &self,
+        guild_id: Id<GuildMarker>,
+        reply: Option<&InteractionReply>,
+        run: &SyncRun,
+        attempt: Attempt,
+    ) {
+        let text = describe(run);
+        self.report(reply, &text, attempt).await;
+        let notifications = match self.store.settings(guild_id).await {
+            Ok(versioned) => versioned.settings.notifications,
+            Err(error) => {
+                tracing::warn!(%error, "settings unreadable: the log channel was not told of the sync");
+                return;
+            }
+        };
+        let failed = matches!(run.outcome, SyncOutcome::Failed(_));
+        let wanted = notifications.on_sync_finished || (failed && notifications.on_error);
+        if let (true, Some(channel)) = (wanted, notifications.log_channel_id) {
+            let body = crate::discord::rest::MessageBody::text(&text);
+            if let Err(error) = self.discord.create_message(channel, &body, attempt.deadline).await {
+                tracing::warn!(%error, "could not post to the log channel");
+            }
         }
     }
 
