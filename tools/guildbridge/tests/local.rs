@@ -7,8 +7,10 @@
 use std::{process::Stdio, time::Duration};
 
 use shared::{
+    discord::simulate::unix_now,
     queue::Job,
-    store::{Subject, SubjectKind, SubjectRef},
+    store::{ScheduleStore, Subject, SubjectKind, SubjectRef, SyncKind, SyncOutcome, SyncRunStore},
+    wiring::Backends,
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -57,10 +59,15 @@ struct Local {
 
 impl Local {
     async fn start(data_dir: &TempDir) -> Self {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    async fn start_with(data_dir: &TempDir, options: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(&data_dir.0)
             .args(["local", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0"])
+            .args(options)
             .env_remove("DISCORD_PUBLIC_KEY")
             .env_remove("DISCORD_BOT_TOKEN")
             .env_remove("SETTINGS_URL")
@@ -188,7 +195,7 @@ async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_sto
 
     // While it is stopped, the platform's request waits in the persisted queue.
     {
-        let (backends, _) = shared::wiring::Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
+        let (backends, _) = Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
         let guild = twilight_model::id::Id::new(DEMO_GUILD);
         let subject = Subject {
             subject: SubjectRef::new(SubjectKind::Event, "queued-while-stopped"),
@@ -218,5 +225,33 @@ async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_sto
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(queued_job_ran, "the job queued while stopped ran after the restart");
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn the_local_scheduler_and_sync_worker_sync_the_demo_guild() {
+    let data_dir = TempDir::new("schedule");
+    let guild = twilight_model::id::Id::new(DEMO_GUILD);
+    // The demo guild is due: the scheduler's first tick (at start) enqueues its sync. The
+    // store is SQLite in WAL mode, so this test reads it while the stack runs.
+    let (backends, _) = Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
+    backends.store.set_next_sync(guild, unix_now() - 60).await.expect("schedule");
+    let local = Local::start_with(&data_dir, &["--schedule-every-secs", "1", "--demo-members", "30"]).await;
+    let mut scheduled = None;
+    for _ in 0..120 {
+        let runs = backends.store.recent_runs(guild, 10).await.expect("runs");
+        scheduled = runs.into_iter().find(|run| run.kind == SyncKind::Scheduled && run.outcome != SyncOutcome::Running);
+        if scheduled.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let scheduled = scheduled.expect("the scheduler started a sync and the sync worker finished it");
+    assert_eq!(scheduled.outcome, SyncOutcome::Succeeded);
+    assert_eq!(scheduled.counts.total, 27, "30 members, every tenth a bot");
+
+    let (ok, text) = interact_with_running_stack(&data_dir, &["/sync"]).await;
+    assert!(ok, "{text}");
+    assert!(text.contains("[answer edited]") && text.contains("Synced 27 members"), "{text}");
     local.stop().await;
 }
