@@ -2,7 +2,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use shared::store::schema::{GLOBAL_INDEXES, Index, attr};
 use tokio::process::Command;
 
@@ -27,13 +26,7 @@ async fn creates_the_table_the_code_defines() {
     let output = create(&table).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let client = e2e::stack::Aws::connect().dynamo;
     let description = client.describe_table().table_name(&table).send().await.expect("describe").table.expect("table");
     let key_names = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| {
         schema.iter().map(|k| k.attribute_name().to_owned()).collect::<Vec<_>>()

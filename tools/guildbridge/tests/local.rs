@@ -9,7 +9,7 @@ use std::{process::Stdio, time::Duration};
 use shared::{
     discord::simulate::unix_now,
     queue::Job,
-    store::{ScheduleStore, Subject, SubjectKind, SubjectRef, SyncKind, SyncOutcome, SyncRunStore},
+    store::{Subject, SubjectKind, SubjectRef, SyncKind, SyncOutcome},
     wiring::Backends,
 };
 use tokio::{

@@ -5,10 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_sqs::{
-    config::{BehaviorVersion, Credentials, Region},
-    types::QueueAttributeName,
-};
+use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
@@ -40,13 +37,7 @@ async fn provisions_table_and_fifo_queues_with_dead_letters_and_prints_the_envir
     assert!(queues.channel_queue_url.ends_with(&format!("{prefix}-channel.fifo")));
     assert!(shared::config::StoreConfig::from_source(&env).is_ok());
 
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    let sqs = aws_sdk_sqs::Client::from_conf(config);
+    let sqs = e2e::stack::Aws::connect().sqs;
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(&queues.channel_queue_url)
