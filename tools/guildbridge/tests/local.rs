@@ -255,3 +255,68 @@ async fn the_local_scheduler_and_sync_worker_sync_the_demo_guild() {
     assert!(text.contains("[answer edited]") && text.contains("Synced 27 members"), "{text}");
     local.stop().await;
 }
+
+#[tokio::test]
+async fn with_discord_settings_given_the_local_stack_talks_to_that_discord_and_starts_no_sandbox() {
+    use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
+    // Plays "real Discord": a sandbox the runner did not start, with its own bot token.
+    let discord = Sandbox::start(
+        SandboxConfig::new("given-bot-token", None, RateLimits::discord_like()),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .expect("sandbox");
+    discord.seed_guild(GuildSeed {
+        id: DEMO_GUILD,
+        name: "Given".to_owned(),
+        bot_permissions: discord_sandbox::world::ADMINISTRATOR,
+        roles: Vec::new(),
+        members: 3,
+        first_member_id: 1_100_000_000_000_001_000,
+        bot_every: None,
+    });
+    let data_dir = TempDir::new("given-discord");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data_dir.0)
+        .args(["local", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0"])
+        .env_remove("DISCORD_PUBLIC_KEY")
+        .env("DISCORD_BOT_TOKEN", "given-bot-token")
+        .env("DISCORD_API_BASE_URL", discord.base_url())
+        .env("DISCORD_APPLICATION_ID", "1100000000000000001")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start guildbridge local");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut banner = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let done = line.starts_with("Ctrl-C");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("banner");
+    let banner = banner.join("\n");
+    assert!(!banner.contains("Discord sandbox"), "{banner}");
+    assert!(banner.contains(&format!("Discord                {}", discord.base_url())), "{banner}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let (ok, text) = interact_with_running_stack(&data_dir, &["/channel create name:given"]).await;
+    assert!(ok && text.contains("[deferred"), "{text}");
+    let mut created = false;
+    for _ in 0..120 {
+        created = discord.with_world(|world| world.guild_channels(DEMO_GUILD).any(|c| c.name == "given"));
+        if created {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(created, "the worker created the channel in the given Discord");
+    drop(child);
+}
