@@ -16,7 +16,19 @@ use e2e::{
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let binary = release_binary("interactions");
-    let env = sample_env().expect("sample env");
+    let mut env = sample_env().expect("sample env");
+    // What Lambda always sets: without a region the AWS SDK would go looking for one (profile
+    // files, instance metadata), which no Lambda cold start does.
+    env.extend(
+        [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE00"),
+            ("AWS_SECRET_ACCESS_KEY", "example-secret-access-key-for-the-benchmark"),
+            ("AWS_SESSION_TOKEN", "example-session-token"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "interactions"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
     let mut group = c.benchmark_group("interactions");
     group.sample_size(50);
     group.bench_function("init-to-first-poll", |b| {

@@ -111,7 +111,7 @@ async fn issue_token(client: &reqwest::Client, sandbox: &str, invoker: &Invoker)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .with_context(|| format!("asking the sandbox at {sandbox} for an interaction token"))?
+        .with_context(|| format!("asking the sandbox at {sandbox} for a token (is `guildbridge local` running?)"))?
         .json()
         .await?;
     answer["token"].as_str().map(str::to_owned).context("the sandbox issued no token")
