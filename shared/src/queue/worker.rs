@@ -148,3 +148,79 @@ pub async fn work_until_stopped(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use twilight_model::id::Id;
+
+    use super::*;
+    use crate::queue::JobQueue;
+
+    /// Never finishes: stands for a job running when the developer presses Ctrl-C.
+    struct Endless;
+
+    #[async_trait]
+    impl JobHandler for Endless {
+        async fn handle(&self, _job: Job, _attempt: Attempt) -> JobOutcome {
+            std::future::pending().await
+        }
+    }
+
+    struct Finishes;
+
+    #[async_trait]
+    impl JobHandler for Finishes {
+        async fn handle(&self, _job: Job, _attempt: Attempt) -> JobOutcome {
+            JobOutcome::Done
+        }
+    }
+
+    fn job() -> Job {
+        Job::SendMessage {
+            guild_id: Id::new(1),
+            subject: crate::store::SubjectRef::new(crate::store::SubjectKind::Event, "e"),
+            content: "hello".to_owned(),
+            message_key: "k".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_cut_short_by_the_stop_is_back_in_the_queue_at_once_and_a_finished_one_is_gone() {
+        let queue = EmbeddedQueue::in_memory().expect("queue");
+        queue.enqueue(&job()).await.expect("enqueue");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                work_until_stopped(&queue, QueueKind::Channel, &Endless, 5, Duration::from_secs(60), stopped).await;
+            })
+        };
+        while queue.receive(QueueKind::Channel, 0).await.expect("peek").is_some() {
+            // Not taken yet (a visibility of 0 hands it straight back): let the worker run.
+            tokio::task::yield_now().await;
+        }
+        stop.send(true).expect("stop");
+        worker.await.expect("the loop ends on stop");
+        let again = queue.receive(QueueKind::Channel, 60).await.expect("receive");
+        assert!(again.is_some(), "visible again without waiting out the 120 s visibility");
+
+        let queue = EmbeddedQueue::in_memory().expect("queue");
+        queue.enqueue(&job()).await.expect("enqueue");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                work_until_stopped(&queue, QueueKind::Channel, &Finishes, 5, Duration::from_secs(60), stopped).await;
+            })
+        };
+        for _ in 0..200 {
+            if queue.len(QueueKind::Channel).await.expect("len") == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).expect("stop");
+        worker.await.expect("the loop ends on stop");
+        assert_eq!(queue.len(QueueKind::Channel).await.expect("len"), 0, "done jobs are deleted");
+    }
+}

@@ -95,3 +95,49 @@ async fn discord_rules_and_error_codes() {
         reqwest::Client::new().get(format!("{}/guilds/{GUILD}", sandbox.base_url())).send().await.expect("send");
     assert_eq!(unauthorized.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn a_deferred_answer_reads_back_once_edited_and_the_world_survives_a_restart() {
+    let sandbox = start(None).await;
+    let client = reqwest::Client::new();
+    let root = format!("http://{}", sandbox.addr());
+    let issued: Value = client
+        .post(format!("{root}/sandbox/interactions"))
+        .json(&json!({ "application_id": "77", "channel_id": "88" }))
+        .send()
+        .await
+        .expect("issue")
+        .json()
+        .await
+        .expect("token");
+    let token = issued["token"].as_str().expect("a token").to_owned();
+    let original = format!("{}/webhooks/77/{token}/messages/@original", sandbox.base_url());
+    let before = client.get(&original).send().await.expect("get");
+    assert_eq!(before.status(), 404, "nothing to read before the edit");
+    assert_eq!(before.json::<Value>().await.expect("json")["code"], 10008);
+    let edited = client.patch(&original).json(&json!({ "content": "done" })).send().await.expect("patch");
+    assert_eq!(edited.status(), 200);
+    let after: Value = client.get(&original).send().await.expect("get").json().await.expect("json");
+    assert_eq!((after["content"].as_str(), after["channel_id"].as_str()), (Some("done"), Some("88")));
+    let other_app = client.get(original.replace("/77/", "/78/")).send().await.expect("get");
+    assert_eq!(other_app.status(), 404, "another application's token is unknown");
+    let bad =
+        client.post(format!("{root}/sandbox/interactions")).json(&json!({ "application_id": "x", "channel_id": "1" }));
+    assert_eq!(bad.send().await.expect("send").status(), 400);
+
+    // A restart restores guilds and channels, and new ids never repeat old ones.
+    let (status, channel) = post(&sandbox, &format!("/guilds/{GUILD}/channels"), json!({ "name": "kept" })).await;
+    assert_eq!(status, 201, "{channel}");
+    let snapshot: discord_sandbox::world::Snapshot =
+        serde_json::from_str(&serde_json::to_string(&sandbox.snapshot()).expect("save")).expect("load");
+    let restarted =
+        Sandbox::start(SandboxConfig::new("t", None, RateLimits::generous()), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("start");
+    restarted.restore(snapshot);
+    let kept: u64 = channel["id"].as_str().expect("id").parse().expect("snowflake");
+    assert!(restarted.with_world(|world| world.channels.get(&kept).map(|c| c.name.clone())) == Some("kept".to_owned()));
+    let (_, newer) = post(&restarted, &format!("/guilds/{GUILD}/channels"), json!({ "name": "new" })).await;
+    let newer: u64 = newer["id"].as_str().expect("id").parse().expect("snowflake");
+    assert!(newer > kept, "ids keep increasing across restarts");
+}
