@@ -10,7 +10,7 @@ use shared::{
     config::{self, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WorkerConfig},
     discord::simulate::{Invoker, unix_now},
     interactions::{self, InteractionService},
-    queue::{QueueKind, worker::work_until_stopped},
+    queue::{QueueKind, embedded::EmbeddedQueue, worker::work_until_stopped},
     sync::run_schedule,
     telemetry,
     wiring::{self, Backends},
@@ -40,6 +40,38 @@ pub struct Options {
     pub schedule_every: Duration,
 }
 
+/// Everything the hosts read at start, with local defaults where the environment is silent.
+struct LocalConfig {
+    interactions: InteractionsConfig,
+    discord: DiscordConfig,
+    worker: WorkerConfig,
+    using_dev_key: bool,
+}
+
+impl LocalConfig {
+    fn read(keys: &DevKeys, addr: SocketAddr, sandbox: Option<&LocalSandbox>) -> anyhow::Result<Self> {
+        let mut defaults = HashMap::from([
+            (config::DISCORD_PUBLIC_KEY.to_owned(), keys.public_key_hex()),
+            (config::STATE_SIGNING_KEY.to_owned(), keys.state_secret.clone()),
+            (config::SETTINGS_URL.to_owned(), format!("http://{addr}/settings")),
+        ]);
+        if let Some(sandbox) = sandbox {
+            defaults.insert(config::DISCORD_BOT_TOKEN.to_owned(), local_sandbox::BOT_TOKEN.to_owned());
+            defaults.insert(config::DISCORD_API_BASE_URL.to_owned(), sandbox.api_base_url());
+            defaults.insert(config::DISCORD_APPLICATION_ID.to_owned(), Invoker::default().application_id.to_string());
+        }
+        let env = WithDefaults(defaults);
+        let interactions = InteractionsConfig::from_source(&env)?;
+        let using_dev_key = interactions.public_key == keys.signing.verifying_key();
+        Ok(Self {
+            interactions,
+            discord: DiscordConfig::from_source(&env)?,
+            worker: WorkerConfig::from_source(&env)?,
+            using_dev_key,
+        })
+    }
+}
+
 pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     telemetry::init_json_logs();
     let keys = DevKeys::load_or_create(data_dir)?;
@@ -53,66 +85,26 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(options.addr).await.with_context(|| format!("binding {}", options.addr))?;
     let addr = listener.local_addr()?;
-    let mut defaults = HashMap::from([
-        (config::DISCORD_PUBLIC_KEY.to_owned(), keys.public_key_hex()),
-        (config::STATE_SIGNING_KEY.to_owned(), keys.state_secret.clone()),
-        (config::SETTINGS_URL.to_owned(), format!("http://{addr}/settings")),
-    ]);
-    if let Some(sandbox) = &sandbox {
-        defaults.insert(config::DISCORD_BOT_TOKEN.to_owned(), local_sandbox::BOT_TOKEN.to_owned());
-        defaults.insert(config::DISCORD_API_BASE_URL.to_owned(), sandbox.api_base_url());
-        defaults.insert(config::DISCORD_APPLICATION_ID.to_owned(), Invoker::default().application_id.to_string());
-    }
-    let env = WithDefaults(defaults);
-    let interactions_config = InteractionsConfig::from_source(&env)?;
-    let discord = DiscordConfig::from_source(&env)?;
-    let worker_config = WorkerConfig::from_source(&env)?;
-    let using_dev_key = interactions_config.public_key == keys.signing.verifying_key();
+    let config = LocalConfig::read(&keys, addr, sandbox.as_ref())?;
 
     let (backends, queue) = Backends::embedded(&state_dir)?;
-    let service = InteractionService::from_config(&interactions_config, &backends)?;
+    let service = InteractionService::from_config(&config.interactions, &backends)?;
     let app = interactions::http::router(Arc::new(service));
-    let channel_worker = wiring::channel_worker(backends.store.clone(), &discord, &worker_config)?;
-    let sync_worker = wiring::sync_worker(&backends, &discord)?;
-
     let (stop_tx, stop) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    let max_receives = worker_config.max_receives;
-    let (q, s) = (queue.clone(), stop.clone());
-    tasks.spawn(async move {
-        work_until_stopped(&q, QueueKind::Channel, &channel_worker, max_receives, wiring::CHANNEL_WORKER_TIMEOUT, s)
-            .await;
-    });
-    let (q, s) = (queue.clone(), stop.clone());
-    tasks.spawn(async move {
-        work_until_stopped(&q, QueueKind::Sync, &sync_worker, max_receives, wiring::SYNC_WORKER_TIMEOUT, s).await;
-    });
+    let mut tasks = spawn_workers(&backends, &queue, &config, stop.clone())?;
     tasks.spawn(scheduler(backends.clone(), options.schedule_every, stop.clone()));
     if let Some(sandbox) = &sandbox {
-        tasks.spawn(sandbox.keep_saved(stop.clone()));
+        tasks.spawn(sandbox.keep_saved(stop));
     }
 
     let endpoint = format!("http://{addr}/interactions");
     let session = Session {
         endpoint: endpoint.clone(),
         sandbox_url: sandbox.as_ref().map(LocalSandbox::url),
-        application_id: worker_config.application_id,
+        application_id: config.worker.application_id,
     };
     session.save(data_dir)?;
-    println!("Guildbridge is running locally.");
-    println!("  interactions endpoint  {endpoint}");
-    match &sandbox {
-        Some(sandbox) => {
-            println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD)
-        }
-        None => println!("  Discord                {}", discord.api_base_url),
-    }
-    println!("  data                   {}", state_dir.display());
-    println!("  public key             {}", hex::encode(interactions_config.public_key.as_bytes()));
-    if using_dev_key {
-        println!("Try it:  cargo run -p guildbridge -- interact '/channel create name:demo'");
-    }
-    println!("Ctrl-C stops it; queued jobs wait in the data folder for the next start.");
+    print_banner(&endpoint, sandbox.as_ref(), &config, &state_dir);
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -127,6 +119,46 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     Session::remove(data_dir);
     println!("Stopped.");
     Ok(())
+}
+
+/// The SQS event sources' stand-ins: one loop per queue, each job given a Lambda timeout.
+fn spawn_workers(
+    backends: &Backends,
+    queue: &EmbeddedQueue,
+    config: &LocalConfig,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<JoinSet<()>> {
+    let channel_worker = wiring::channel_worker(backends.store.clone(), &config.discord, &config.worker)?;
+    let sync_worker = wiring::sync_worker(backends, &config.discord)?;
+    let max_receives = config.worker.max_receives;
+    let mut tasks = JoinSet::new();
+    let (q, s) = (queue.clone(), stop.clone());
+    tasks.spawn(async move {
+        work_until_stopped(&q, QueueKind::Channel, &channel_worker, max_receives, wiring::CHANNEL_WORKER_TIMEOUT, s)
+            .await;
+    });
+    let q = queue.clone();
+    tasks.spawn(async move {
+        work_until_stopped(&q, QueueKind::Sync, &sync_worker, max_receives, wiring::SYNC_WORKER_TIMEOUT, stop).await;
+    });
+    Ok(tasks)
+}
+
+fn print_banner(endpoint: &str, sandbox: Option<&LocalSandbox>, config: &LocalConfig, state_dir: &Path) {
+    println!("Guildbridge is running locally.");
+    println!("  interactions endpoint  {endpoint}");
+    match sandbox {
+        Some(sandbox) => {
+            println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD)
+        }
+        None => println!("  Discord                {}", config.discord.api_base_url),
+    }
+    println!("  data                   {}", state_dir.display());
+    println!("  public key             {}", hex::encode(config.interactions.public_key.as_bytes()));
+    if config.using_dev_key {
+        println!("Try it:  cargo run -p guildbridge -- interact '/channel create name:demo'");
+    }
+    println!("Ctrl-C stops it; queued jobs wait in the data folder for the next start.");
 }
 
 /// The EventBridge schedule's stand-in: the same use case on a timer.
