@@ -19,12 +19,10 @@ pub enum SecretsError {
     Malformed { arn: String, allowed: [&'static str; 2], problem: String },
 }
 
-/// A host's configuration source: its environment, then the secret's variables.
+/// A host's configuration source: the process environment, then the secret's variables.
 #[derive(Clone, Default)]
 pub struct HostEnv {
-    base: HashMap<String, String>,
     secret: HashMap<String, String>,
-    process: bool,
 }
 
 impl std::fmt::Debug for HostEnv {
@@ -36,27 +34,19 @@ impl std::fmt::Debug for HostEnv {
 
 impl EnvSource for HostEnv {
     fn get(&self, name: &str) -> Option<String> {
-        let from_env = if self.process { ProcessEnv.get(name) } else { self.base.get(name).cloned() };
-        from_env.or_else(|| self.secret.get(name).cloned())
+        ProcessEnv.get(name).or_else(|| self.secret.get(name).cloned())
     }
 }
 
 impl HostEnv {
     /// The process environment and, when `SECRETS_ARN` is set, that secret's variables.
     pub async fn load() -> Result<Self, SecretsError> {
-        let secret = read_secret(&ProcessEnv).await?;
-        Ok(Self { base: HashMap::new(), secret, process: true })
-    }
-
-    /// As [`HostEnv::load`], over a given environment (tests).
-    pub async fn load_from(base: HashMap<String, String>) -> Result<Self, SecretsError> {
-        let secret = read_secret(&base).await?;
-        Ok(Self { base, secret, process: false })
+        Ok(Self { secret: read_secret().await? })
     }
 }
 
-async fn read_secret(env: &dyn EnvSource) -> Result<HashMap<String, String>, SecretsError> {
-    let Some(arn) = env.get(SECRETS_ARN).filter(|arn| !arn.is_empty()) else { return Ok(HashMap::new()) };
+async fn read_secret() -> Result<HashMap<String, String>, SecretsError> {
+    let Some(arn) = ProcessEnv.get(SECRETS_ARN).filter(|arn| !arn.is_empty()) else { return Ok(HashMap::new()) };
     let shared_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&shared_config);
     let answer = client.get_secret_value().secret_id(&arn).send().await.map_err(|error| SecretsError::Unavailable {

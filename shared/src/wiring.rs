@@ -8,7 +8,7 @@ use twilight_model::id::Id;
 
 use crate::{
     channels::ChannelWorker,
-    config::{ConfigError, DiscordConfig, EnvSource, QueueConfig, StoreConfig, WorkerConfig},
+    config::{ConfigError, DiscordConfig, QueueConfig, StoreConfig, WorkerConfig},
     discord::rest::{DiscordClient, DiscordError},
     queue::{JobQueue, QueueError, embedded::EmbeddedQueue, lambda::BatchPolicy, sqs::SqsQueues},
     secrets::HostEnv,
@@ -84,15 +84,11 @@ impl WorkerHost {
     /// The process environment, with secrets from `SECRETS_ARN`.
     pub async fn from_env() -> Result<Self, String> {
         let env = HostEnv::load().await.map_err(|error| error.to_string())?;
-        Self::from_source(&env).await
-    }
-
-    pub async fn from_source(env: &dyn EnvSource) -> Result<Self, String> {
         match (
-            StoreConfig::from_source(env),
-            QueueConfig::from_source(env),
-            DiscordConfig::from_source(env),
-            WorkerConfig::from_source(env),
+            StoreConfig::from_source(&env),
+            QueueConfig::from_source(&env),
+            DiscordConfig::from_source(&env),
+            WorkerConfig::from_source(&env),
         ) {
             (Ok(store), Ok(queues), Ok(discord), Ok(worker)) => {
                 let (backends, sqs) = Backends::aws(&store, &queues).await;
