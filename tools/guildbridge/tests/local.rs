@@ -55,14 +55,24 @@ struct Local {
     child: tokio::process::Child,
     endpoint: String,
     sandbox: String,
+    /// What it printed at start, up to the Ctrl-C line.
+    banner: String,
 }
 
 impl Local {
+    /// With the sandbox playing Discord.
     async fn start(data_dir: &TempDir) -> Self {
         Self::start_with(data_dir, &[]).await
     }
 
     async fn start_with(data_dir: &TempDir, options: &[&str]) -> Self {
+        let local = Self::spawn(data_dir, options, &[]).await;
+        assert!(local.sandbox.starts_with("http://127.0.0.1:"), "{}", local.banner);
+        local
+    }
+
+    /// `env` adds to the environment (Discord settings are removed unless given here).
+    async fn spawn(data_dir: &TempDir, options: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(&data_dir.0)
@@ -71,35 +81,36 @@ impl Local {
             .env_remove("DISCORD_PUBLIC_KEY")
             .env_remove("DISCORD_BOT_TOKEN")
             .env_remove("SETTINGS_URL")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start guildbridge local");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let (endpoint, sandbox) = tokio::time::timeout(Duration::from_secs(30), async {
-            let (mut endpoint, mut sandbox) = (String::new(), String::new());
+        let banner = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut banner = Vec::new();
             while let Ok(Some(line)) = lines.next_line().await {
-                let line = line.trim();
-                if let Some(url) = line.strip_prefix("interactions endpoint") {
-                    endpoint = url.trim().to_owned();
-                }
-                if let Some(rest) = line.strip_prefix("Discord sandbox") {
-                    sandbox = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                }
-                if line.starts_with("Ctrl-C") {
+                let done = line.starts_with("Ctrl-C");
+                banner.push(line);
+                if done {
                     break;
                 }
             }
-            (endpoint, sandbox)
+            banner
         })
         .await
-        .expect("the runner prints its endpoint and sandbox");
+        .expect("the runner prints its banner");
         // Keep reading so the runner never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
-        assert!(sandbox.starts_with("http://127.0.0.1:"), "{sandbox}");
-        Self { child, endpoint, sandbox }
+        let field = |label: &str| -> String {
+            let line = banner.iter().find_map(|line| line.trim().strip_prefix(label)).unwrap_or_default();
+            line.split_whitespace().next().unwrap_or_default().to_owned()
+        };
+        let (endpoint, sandbox) = (field("interactions endpoint"), field("Discord sandbox"));
+        let banner = banner.join("\n");
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "{banner}");
+        Self { child, endpoint, sandbox, banner }
     }
 
     /// Ctrl-C, as a developer stops it: a clean exit.
@@ -276,36 +287,15 @@ async fn with_discord_settings_given_the_local_stack_talks_to_that_discord_and_s
         bot_every: None,
     });
     let data_dir = TempDir::new("given-discord");
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&data_dir.0)
-        .args(["local", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0"])
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .env("DISCORD_BOT_TOKEN", "given-bot-token")
-        .env("DISCORD_API_BASE_URL", discord.base_url())
-        .env("DISCORD_APPLICATION_ID", "1100000000000000001")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start guildbridge local");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut banner = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let done = line.starts_with("Ctrl-C");
-            banner.push(line);
-            if done {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("banner");
-    let banner = banner.join("\n");
-    assert!(!banner.contains("Discord sandbox"), "{banner}");
-    assert!(banner.contains(&format!("Discord                {}", discord.base_url())), "{banner}");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let base_url = discord.base_url();
+    let env = [
+        ("DISCORD_BOT_TOKEN", "given-bot-token"),
+        ("DISCORD_API_BASE_URL", base_url.as_str()),
+        ("DISCORD_APPLICATION_ID", "1100000000000000001"),
+    ];
+    let local = Local::spawn(&data_dir, &[], &env).await;
+    assert!(local.sandbox.is_empty() && !local.banner.contains("Discord sandbox"), "{}", local.banner);
+    assert!(local.banner.contains(&format!("Discord                {base_url}")), "{}", local.banner);
 
     let (ok, text) = interact_with_running_stack(&data_dir, &["/channel create name:given"]).await;
     assert!(ok && text.contains("[deferred"), "{text}");
@@ -318,5 +308,5 @@ async fn with_discord_settings_given_the_local_stack_talks_to_that_discord_and_s
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(created, "the worker created the channel in the given Discord");
-    drop(child);
+    local.stop().await;
 }
