@@ -231,6 +231,33 @@ pub async fn sandbox_with(limits: RateLimits, seed: GuildSeed) -> Arc<Sandbox> {
     Arc::new(sandbox)
 }
 
+/// A text channel that already exists in the guild (say, the guild's log channel); its id.
+pub fn existing_text_channel(sandbox: &Sandbox, guild_id: u64, name: &str) -> u64 {
+    sandbox.with_world(|world| {
+        let id = world.new_id();
+        let record = discord_sandbox::world::ChannelRecord {
+            id,
+            guild_id,
+            name: name.to_owned(),
+            kind: 0,
+            parent_id: None,
+            topic: None,
+            position: 0,
+            overwrites: Vec::new(),
+        };
+        world.channels.insert(id, record);
+        id
+    })
+}
+
+/// The contents of the messages posted in a channel, oldest first.
+pub fn messages_in(sandbox: &Sandbox, channel_id: u64) -> Vec<String> {
+    sandbox.with_world(|world| {
+        let messages = world.messages.get(&channel_id).cloned().unwrap_or_default();
+        messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
+    })
+}
+
 /// How the worker reaches the sandbox.
 pub fn discord_config(sandbox: &Sandbox) -> DiscordConfig {
     DiscordConfig { api_base_url: sandbox.base_url().parse().expect("url"), bot_token: BotToken::new(BOT_TOKEN) }

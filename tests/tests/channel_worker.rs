@@ -380,31 +380,12 @@ async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on(
 async fn the_log_channel_hears_of_every_created_channel_once_whoever_asked() {
     let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
     let guild = Id::new(GUILD);
-    let log_channel = sandbox.with_world(|world| {
-        let id = world.new_id();
-        let record = ChannelRecord {
-            id,
-            guild_id: GUILD,
-            name: "guildbridge-log".to_owned(),
-            kind: 0,
-            parent_id: None,
-            topic: None,
-            position: 0,
-            overwrites: Vec::new(),
-        };
-        world.channels.insert(id, record);
-        id
-    });
+    let log_channel = stack::existing_text_channel(&sandbox, GUILD, "guildbridge-log");
     let mut settings = GuildSettings::default();
     settings.notifications.log_channel_id = Some(Id::new(log_channel));
     settings.notifications.on_channel_created = true;
     store.update_settings(guild, 0, &settings).await.expect("settings");
-    let log = || -> Vec<String> {
-        sandbox.with_world(|world| {
-            let messages = world.messages.get(&log_channel).cloned().unwrap_or_default();
-            messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
-        })
-    };
+    let log = || stack::messages_in(&sandbox, log_channel);
 
     // The platform asked (no interaction to answer): only the log channel can tell anyone.
     let platform = event("platform");

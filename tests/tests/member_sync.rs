@@ -316,27 +316,8 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
 async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_settings_say() {
     let (backends, queue) = Backends::in_memory().expect("backends");
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
-    let log_channel = sandbox.with_world(|world| {
-        let id = world.new_id();
-        let record = discord_sandbox::world::ChannelRecord {
-            id,
-            guild_id: GUILD,
-            name: "guildbridge-log".to_owned(),
-            kind: 0,
-            parent_id: None,
-            topic: None,
-            position: 0,
-            overwrites: Vec::new(),
-        };
-        world.channels.insert(id, record);
-        id
-    });
-    let log = || -> Vec<String> {
-        sandbox.with_world(|world| {
-            let messages = world.messages.get(&log_channel).cloned().unwrap_or_default();
-            messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
-        })
-    };
+    let log_channel = stack::existing_text_channel(&sandbox, GUILD, "guildbridge-log");
+    let log = || stack::messages_in(&sandbox, log_channel);
     let guild = Id::new(GUILD);
     let mut settings = GuildSettings::default();
     settings.notifications.log_channel_id = Some(Id::new(log_channel));

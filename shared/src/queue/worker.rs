@@ -184,17 +184,24 @@ mod tests {
         }
     }
 
+    /// The local stack's loop over `queue`'s channel jobs; stop it through the sender.
+    fn start_loop(
+        queue: &EmbeddedQueue,
+        handler: impl JobHandler + 'static,
+    ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let queue = queue.clone();
+        let worker = tokio::spawn(async move {
+            work_until_stopped(&queue, QueueKind::Channel, &handler, 5, Duration::from_secs(60), stopped).await;
+        });
+        (stop, worker)
+    }
+
     #[tokio::test]
     async fn a_job_cut_short_by_the_stop_is_back_in_the_queue_at_once_and_a_finished_one_is_gone() {
         let queue = EmbeddedQueue::in_memory().expect("queue");
         queue.enqueue(&job()).await.expect("enqueue");
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = {
-            let queue = queue.clone();
-            tokio::spawn(async move {
-                work_until_stopped(&queue, QueueKind::Channel, &Endless, 5, Duration::from_secs(60), stopped).await;
-            })
-        };
+        let (stop, worker) = start_loop(&queue, Endless);
         while queue.receive(QueueKind::Channel, 0).await.expect("peek").is_some() {
             // Not taken yet (a visibility of 0 hands it straight back): let the worker run.
             tokio::task::yield_now().await;
@@ -206,13 +213,7 @@ mod tests {
 
         let queue = EmbeddedQueue::in_memory().expect("queue");
         queue.enqueue(&job()).await.expect("enqueue");
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = {
-            let queue = queue.clone();
-            tokio::spawn(async move {
-                work_until_stopped(&queue, QueueKind::Channel, &Finishes, 5, Duration::from_secs(60), stopped).await;
-            })
-        };
+        let (stop, worker) = start_loop(&queue, Finishes);
         for _ in 0..200 {
             if queue.len(QueueKind::Channel).await.expect("len") == 0 {
                 break;
