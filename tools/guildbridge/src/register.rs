@@ -3,7 +3,12 @@
 //! day per application, so a hash of what was last registered, per application and guild, is
 //! kept in the data folder and an unchanged manifest sends nothing.
 
-use std::{collections::BTreeMap, fs, path::Path, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fs,
+    path::Path,
+    time::Duration,
+};
 
 use anyhow::Context;
 use sha2::Digest;
@@ -36,10 +41,10 @@ impl Target {
             && let Some(session) = Session::load(data_dir)
             && let Some(sandbox) = session.sandbox_url
         {
-            let env = Fixed(BTreeMap::from([
-                (config::DISCORD_BOT_TOKEN, local_sandbox::BOT_TOKEN.to_owned()),
-                (config::DISCORD_API_BASE_URL, format!("{sandbox}/api/v10")),
-            ]));
+            let env = HashMap::from([
+                (config::DISCORD_BOT_TOKEN.to_owned(), local_sandbox::BOT_TOKEN.to_owned()),
+                (config::DISCORD_API_BASE_URL.to_owned(), format!("{sandbox}/api/v10")),
+            ]);
             return Ok(Self { discord: DiscordConfig::from_source(&env)?, application_id: session.application_id });
         }
         let discord = DiscordConfig::from_env()?;
@@ -55,14 +60,6 @@ impl Target {
     fn key(&self, guild: Option<u64>) -> String {
         let scope = guild.map_or("global".to_owned(), |guild| format!("guild:{guild}"));
         format!("{} application:{} {scope}", self.discord.api_base_url, self.application_id)
-    }
-}
-
-struct Fixed(BTreeMap<&'static str, String>);
-
-impl EnvSource for Fixed {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
     }
 }
 
