@@ -46,7 +46,7 @@ fn request(signed: &SignedRequest) -> Request<Body> {
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_bytes(&[8; 32]);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
     let app: Router = router(Arc::new(service(&key)));
     let invoker = Invoker::default();
     let now = simulate::unix_now();

@@ -39,6 +39,14 @@ pub const SECRETS_ARN: &str = "SECRETS_ARN";
 /// How far (in seconds, either way) a signed request's timestamp may be from now.
 pub const SIGNATURE_MAX_AGE_SECS: &str = "SIGNATURE_MAX_AGE_SECS";
 
+/// How long one channel-worker invocation may run (the Lambda function's timeout; the local
+/// stack gives each job the same). `infra/template.yaml` must agree; a test checks it.
+pub const CHANNEL_WORKER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The sync worker's: a run longer than this continues in a follow-up job.
+pub const SYNC_WORKER_TIMEOUT: Duration = Duration::from_secs(300);
+/// A channel claim older than this is taken to belong to a crashed attempt.
+pub const DEFAULT_CLAIM_STALE_AFTER: Duration = Duration::from_secs(120);
+
 /// Discord's production API; used when `DISCORD_API_BASE_URL` is not set.
 pub const DEFAULT_DISCORD_API_BASE_URL: &str = "https://discord.com/api/v10";
 
@@ -152,7 +160,13 @@ impl InteractionsConfig {
         let public_key = env.required(DISCORD_PUBLIC_KEY, parse_public_key);
         let settings_url = env.required(SETTINGS_URL, parse_base_url);
         let state_key = env.required(STATE_SIGNING_KEY, |raw| StateKey::new(raw.as_bytes()).map_err(|e| e.to_string()));
-        let signature_max_age = env.optional(SIGNATURE_MAX_AGE_SECS, parse_seconds).unwrap_or(DEFAULT_MAX_AGE);
+        let signature_max_age = env
+            .optional(SIGNATURE_MAX_AGE_SECS, |raw| {
+                // Zero refuses every request; more than an hour accepts replays of old captures.
+                let age = parse_seconds(raw)?;
+                (1..=3600).contains(&age.as_secs()).then_some(age).ok_or_else(|| "1 to 3600 seconds".to_owned())
+            })
+            .unwrap_or(DEFAULT_MAX_AGE);
         env.finish()?;
         match (public_key, settings_url, state_key) {
             (Some(public_key), Some(settings_url), Some(state_key)) => {
@@ -289,7 +303,20 @@ impl WorkerConfig {
                 raw.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| "1 to 1000".to_owned())
             })
             .unwrap_or(crate::queue::worker::DEFAULT_MAX_RECEIVES);
-        let claim_stale_after = env.optional(CLAIM_STALE_SECS, parse_seconds).unwrap_or(Duration::from_secs(120));
+        let claim_stale_after = env
+            .optional(CLAIM_STALE_SECS, |raw| {
+                // A take-over before the worker's own timeout could overlap a live attempt.
+                let stale = parse_seconds(raw)?;
+                if stale <= CHANNEL_WORKER_TIMEOUT {
+                    return Err(format!(
+                        "more than the channel worker's timeout ({} seconds), or a take-over could overlap a \
+                         live attempt",
+                        CHANNEL_WORKER_TIMEOUT.as_secs()
+                    ));
+                }
+                Ok(stale)
+            })
+            .unwrap_or(DEFAULT_CLAIM_STALE_AFTER);
         env.finish()?;
         application_id
             .map(|application_id| Self { application_id, max_receives, claim_stale_after })
@@ -387,6 +414,31 @@ mod tests {
             assert!(matches!(err.problems[..], [VarProblem::Malformed { name: TABLE_NAME, .. }]), "{bad}");
         }
         assert!(StoreConfig::from_source(&env(&[])).is_err());
+    }
+
+    #[test]
+    fn bounds_that_keep_claims_and_signatures_safe_are_enforced_at_init() {
+        let worker =
+            |stale: &str| WorkerConfig::from_source(&env(&[(DISCORD_APPLICATION_ID, "1"), (CLAIM_STALE_SECS, stale)]));
+        for overlapping in ["0", "30", "60"] {
+            let err = worker(overlapping).expect_err(overlapping);
+            assert!(err.to_string().contains("CLAIM_STALE_SECS"), "{err}");
+        }
+        assert_eq!(worker("61").map(|c| c.claim_stale_after), Ok(Duration::from_secs(61)));
+        let interactions = |age: &str| {
+            InteractionsConfig::from_source(&env(&[
+                (DISCORD_PUBLIC_KEY, KEY),
+                (SETTINGS_URL, "https://guildbridge.example"),
+                (STATE_SIGNING_KEY, "0123456789abcdef0123456789abcdef"),
+                (SIGNATURE_MAX_AGE_SECS, age),
+            ]))
+        };
+        for bad in ["0", "3601", "86400"] {
+            assert!(interactions(bad).is_err(), "{bad} seconds accepted");
+        }
+        for good in ["1", "300", "3600"] {
+            assert!(interactions(good).is_ok(), "{good} seconds refused");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::{
     channels::ChannelWorker,
     config::{ConfigError, DiscordConfig, QueueConfig, StoreConfig, WorkerConfig},
     discord::rest::{DiscordClient, DiscordError},
-    queue::{JobQueue, QueueError, embedded::EmbeddedQueue, lambda::BatchPolicy, sqs::SqsQueues},
+    queue::{JobQueue, QueueError, QueueKind, embedded::EmbeddedQueue, lambda::BatchPolicy, sqs::SqsQueues},
     secrets::HostEnv,
     store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
     sync::SyncWorker,
@@ -43,9 +43,22 @@ impl std::fmt::Debug for Backends {
 }
 
 impl Backends {
-    /// DynamoDB and SQS, configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
+    /// DynamoDB and SQS, configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...),
+    /// with the time limits a worker can afford.
     pub async fn aws(store: &StoreConfig, queues: &QueueConfig) -> (Self, SqsQueues) {
-        let shared_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::aws_within(store, queues, WORKER_CALLS).await
+    }
+
+    /// The same, each store and queue call bounded by `limits` (the interactions function
+    /// answers within Discord's 3 seconds, so its calls get far less than a worker's).
+    pub async fn aws_within(store: &StoreConfig, queues: &QueueConfig, limits: CallLimits) -> (Self, SqsQueues) {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(limits.connect)
+            .operation_attempt_timeout(limits.attempt)
+            .operation_timeout(limits.operation)
+            .build();
+        let shared_config =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
         let items = DynamoItems::new(aws_sdk_dynamodb::Client::new(&shared_config), store.table_name.clone());
         let sqs = SqsQueues::new(
             aws_sdk_sqs::Client::new(&shared_config),
@@ -69,6 +82,29 @@ impl Backends {
         Ok((Self { store: Arc::new(store), queue: Arc::new(queue.clone()) }, queue))
     }
 }
+
+/// Time limits on every AWS call: connecting, one attempt, and the call with its retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+/// Workers have minutes: a stalled call is cut off and retried well before their timeout.
+pub const WORKER_CALLS: CallLimits = CallLimits {
+    connect: Duration::from_secs(3),
+    attempt: Duration::from_secs(10),
+    operation: Duration::from_secs(30),
+};
+
+/// The interactions path answers within Discord's 3 s (its handler's own budget is 2.5 s):
+/// one slow attempt is cut off quickly and retried once or twice inside that.
+pub const INTERACTION_CALLS: CallLimits = CallLimits {
+    connect: Duration::from_millis(500),
+    attempt: Duration::from_millis(800),
+    operation: Duration::from_millis(2_000),
+};
 
 /// Everything a worker function reads at init: its store and queues in AWS, Discord, and
 /// how it runs jobs. Every missing or malformed variable is named at once.
@@ -101,30 +137,41 @@ impl WorkerHost {
     }
 }
 
+/// How many processes may call Discord with the bot token at once: the channel and sync
+/// workers' `MaximumConcurrency` in `infra/template.yaml` added up (a test checks it). The
+/// interactions function never calls Discord's REST API; the scheduler only enqueues.
+pub const DISCORD_PROCESSES: usize = 4;
+
+/// Each process's share of Discord's global 50 requests a second, so the whole fleet stays
+/// under the limit without a shared counter (see the README's "Discord's rate limits").
+pub const GLOBAL_SHARE_PER_PROCESS: usize = crate::discord::rest::ratelimit::GLOBAL_PER_SECOND / DISCORD_PROCESSES;
+
+/// A Discord client as every worker process gets it: its share of the global limit.
+pub fn discord_client(discord: &DiscordConfig) -> Result<DiscordClient, WiringError> {
+    Ok(DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?
+        .with_global_share(GLOBAL_SHARE_PER_PROCESS))
+}
+
 /// The channel worker over the given store, talking to Discord as configured.
 pub fn channel_worker(
     store: Arc<dyn DomainStore>,
     discord: &DiscordConfig,
     worker: &WorkerConfig,
 ) -> Result<ChannelWorker, WiringError> {
-    let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?;
+    let client = discord_client(discord)?;
     Ok(ChannelWorker::new(store, client, Id::new(worker.application_id.max(1)))
         .with_claim_stale_after(worker.claim_stale_after))
 }
 
 /// The sync worker over the given store and queue (for continuations).
 pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncWorker, WiringError> {
-    let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?;
+    let client = discord_client(discord)?;
     Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client))
 }
 
-/// How long one channel-worker invocation may run (the Lambda function's timeout; the local
-/// stack gives each job the same). `infra/template.yaml` must agree; a test checks it.
-pub const CHANNEL_WORKER_TIMEOUT: Duration = Duration::from_secs(60);
-/// The sync worker's: a run longer than this continues in a follow-up job.
-pub const SYNC_WORKER_TIMEOUT: Duration = Duration::from_secs(300);
+pub use crate::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT};
 
 /// How a worker function runs its SQS batches.
-pub fn batch_policy(worker: &WorkerConfig) -> BatchPolicy {
-    BatchPolicy { max_receives: worker.max_receives, max_delay: Duration::from_secs(15 * 60) }
+pub fn batch_policy(queue: QueueKind, worker: &WorkerConfig) -> BatchPolicy {
+    BatchPolicy { queue, max_receives: worker.max_receives, max_delay: Duration::from_secs(15 * 60) }
 }

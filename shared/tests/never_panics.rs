@@ -45,7 +45,7 @@ fn status_of(runtime: &tokio::runtime::Runtime, app: &Router, request: Request<B
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime")
 }
 
 fn header_value() -> impl Strategy<Value = Option<Vec<u8>>> {

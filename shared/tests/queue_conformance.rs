@@ -69,8 +69,22 @@ async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
     assert_eq!(dead.len(), 1);
     assert_eq!(
         (&dead[0].job, dead[0].receives, dead[0].reason.as_str()),
-        (&create_job("1"), 1, "Discord kept failing: 502")
+        (&Some(create_job("1")), 1, "Discord kept failing: 502")
     );
+}
+
+#[tokio::test]
+async fn an_unreadable_job_is_dead_lettered_at_once_and_the_listing_survives_it() {
+    let queue = EmbeddedQueue::in_memory().expect("queue");
+    queue.enqueue_body(QueueKind::Channel, "poison", "{\"type\":\"teleport\"}").await.expect("enqueue");
+    queue.enqueue(&create_job("after")).await.expect("enqueue");
+    let received = queue.receive(QueueKind::Channel, 30).await.expect("the poison does not block the queue");
+    assert_eq!(received.map(|r| r.job), Some(create_job("after")), "the next job is handed out");
+    assert_eq!(queue.receive(QueueKind::Channel, 0).await, Ok(None), "the poison is never handed out again");
+    let dead = queue.dead_letters(QueueKind::Channel).await.expect("listing survives a bad body");
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].job.as_ref(), dead[0].body.as_str()), (None, "{\"type\":\"teleport\"}"));
+    assert!(dead[0].reason.contains("not a Guildbridge job"), "{}", dead[0].reason);
 }
 
 #[tokio::test]

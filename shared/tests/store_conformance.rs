@@ -14,7 +14,7 @@ use shared::{
         SubjectRef, SubjectStore, SyncCounts, SyncKind, SyncOutcome, SyncRunStore, TenantStore,
         dynamo::{DynamoItems, create_table},
         embedded::EmbeddedItems,
-        items::ItemStore,
+        items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
     },
 };
 use twilight_model::id::{
@@ -480,7 +480,7 @@ async fn due_guilds_come_from_the_index_and_advance_once<I: ItemStore>(store: St
     store.set_next_sync(guild(1), NOW - 60).await.expect("set");
     store.set_next_sync(guild(2), NOW).await.expect("set");
     store.set_next_sync(guild(3), NOW + 60).await.expect("set");
-    assert_eq!(store.due_syncs(NOW, 10).await, Ok(vec![(guild(1), NOW - 60), (guild(2), NOW)]));
+    assert_eq!(due(&store).await, vec![(guild(1), NOW - 60), (guild(2), NOW)]);
 
     let racers: Vec<_> = (0..8)
         .map(|_| {
@@ -495,7 +495,11 @@ async fn due_guilds_come_from_the_index_and_advance_once<I: ItemStore>(store: St
         }
     }
     assert_eq!(won, 1, "one due time, one job");
-    assert_eq!(store.due_syncs(NOW, 10).await, Ok(vec![(guild(2), NOW)]));
+    assert_eq!(due(&store).await, vec![(guild(2), NOW)]);
+}
+
+async fn due<I: ItemStore>(store: &Store<I>) -> Vec<(Id<GuildMarker>, u64)> {
+    store.due_syncs(NOW, 10).await.expect("due").into_iter().map(|s| (s.guild_id, s.next_at)).collect()
 }
 
 async fn idempotency_first_writer_wins_until_expiry<I: ItemStore>(store: Store<I>) {
@@ -528,6 +532,82 @@ async fn api_keys_are_hashed_scoped_and_revocable<I: ItemStore>(store: Store<I>)
     store.revoke_api_key("club-a", &issued.record.key_id, NOW + 1).await.expect("revoke");
     assert_eq!(store.tenant_for_key(&issued.secret).await, Ok(None));
     assert_eq!(store.api_keys("club-a").await.expect("list")[0].revoked_at, Some(NOW + 1));
+}
+
+/// An item store whose next batch write stops part-way (after `after` items), as a
+/// BatchWriteItem that keeps coming back unprocessed does.
+struct FailsOneBatchWrite {
+    inner: EmbeddedItems,
+    after: std::sync::Mutex<Option<usize>>,
+}
+
+#[async_trait::async_trait]
+impl ItemStore for FailsOneBatchWrite {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, ItemError> {
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, ItemError> {
+        self.inner.get_many(keys).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), ItemError> {
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), ItemError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), ItemError> {
+        self.inner.transact(writes).await
+    }
+    async fn put_many(&self, mut items: Vec<Item>) -> Result<(), ItemError> {
+        let cut = self.after.lock().unwrap().take();
+        match cut {
+            Some(after) if after < items.len() => {
+                items.truncate(after);
+                self.inner.put_many(items).await?;
+                Err(ItemError::Throttled)
+            }
+            _ => self.inner.put_many(items).await,
+        }
+    }
+    async fn query(&self, query: &Query) -> Result<Page, ItemError> {
+        self.inner.query(query).await
+    }
+    async fn count(&self, query: &Query) -> Result<u64, ItemError> {
+        self.inner.count(query).await
+    }
+}
+
+#[tokio::test]
+async fn members_marked_left_by_an_interrupted_attempt_are_still_counted_on_the_retry() {
+    let items = FailsOneBatchWrite { inner: EmbeddedItems::in_memory().expect("store"), after: Default::default() };
+    let store = Store::new(items);
+    let members: Vec<Member> = (0..40).map(member).collect();
+    store.upsert_members(guild(1), "run-1", &members, NOW).await.expect("first run");
+    store.upsert_members(guild(1), "run-2", &members[..10], NOW + 60).await.expect("second run sees 10");
+    *store.items().after.lock().unwrap() = Some(12);
+    assert!(store.mark_left(guild(1), "run-2", NOW + 61).await.is_err(), "the write stopped after 12 of 30");
+    assert_eq!(store.mark_left(guild(1), "run-2", NOW + 62).await, Ok(30), "the retry counts all who left");
+    assert_eq!(store.mark_left(guild(1), "run-2", NOW + 63).await, Ok(30), "and so does any later retry");
+    assert_eq!(store.count_members(guild(1)).await, Ok(10));
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_configuration_error_not_a_busy_store() {
+    let store = backends::dynamodb().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(std::env::var("AWS_ENDPOINT_URL").unwrap_or_default())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "t"))
+            .build(),
+    );
+    drop(store);
+    let missing = Store::new(DynamoItems::new(client, "guildbridge-no-such-table"));
+    let error = missing.mapping(guild(1), &event("1")).await.expect_err("no table");
+    assert!(matches!(error, StoreError::Misconfigured(_)), "{error:?}");
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("TABLE_NAME"), "says what to check: {error}");
 }
 
 #[tokio::test]

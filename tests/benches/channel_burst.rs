@@ -51,7 +51,9 @@ async fn main() {
     let started = Instant::now();
     let mut handed_back = 0;
     while let Some(outcome) =
-        work_one(&queue, QueueKind::Channel, &worker, 5, Duration::from_secs(60)).await.expect("queue")
+        work_one(&queue, QueueKind::Channel, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
+            .await
+            .expect("queue")
     {
         if outcome != shared::queue::worker::JobOutcome::Done {
             handed_back += 1;

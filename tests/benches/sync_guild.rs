@@ -95,7 +95,9 @@ async fn main() {
     let writes_before = writes();
     let started = Instant::now();
     while let Some(outcome) =
-        work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(900)).await.expect("queue")
+        work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(900))
+            .await
+            .expect("queue")
     {
         assert_eq!(outcome, JobOutcome::Done, "{outcome:?}");
     }

@@ -3,6 +3,7 @@
 
 pub mod endpoint;
 pub mod events;
+pub mod logs;
 pub mod runtime_api;
 pub mod stack;
 

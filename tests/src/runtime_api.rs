@@ -209,13 +209,15 @@ impl FunctionProcess {
             .kill_on_drop(true);
         let mut child = command.spawn().with_context(|| format!("starting {}", binary.display()))?;
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let source: Arc<str> = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().into();
         let stdout = child.stdout.take().map(|out| Box::pin(out) as Stream);
         let stderr = child.stderr.take().map(|err| Box::pin(err) as Stream);
         for stream in [stdout, stderr].into_iter().flatten() {
-            let logs = logs.clone();
+            let (logs, source) = (logs.clone(), source.clone());
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    crate::logs::record(&source, &line);
                     lock(&logs).push(line);
                 }
             });

@@ -64,6 +64,8 @@ async fn bad_channel_requests_get_a_clear_ephemeral_answer_and_change_nothing() 
         ("/channel create name:\"!!!\"".into(), admin(), "can't be a channel name"),
         ("/channel create name:demo".into(), Invoker { guild_id: None, ..admin() }, "inside a server"),
         ("/channel create name:demo".into(), Invoker { permissions: 1 << 11, ..admin() }, "Manage Channels"),
+        // Manage Channels from an overwrite on this one channel: not enough to create server-wide.
+        ("/channel create name:demo".into(), Invoker { permissions: 1 << 4, ..admin() }, "Manage Server"),
         ("/channel archive".into(), admin(), "isn't managed by Guildbridge"),
         ("/channel info".into(), admin(), "isn't managed by Guildbridge"),
     ];

@@ -172,7 +172,11 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
     });
 
     let redelivery = queues.redelivery(shared::queue::QueueKind::Channel);
-    let policy = BatchPolicy { max_receives: MAX_RECEIVES, max_delay: Duration::from_secs(1) };
+    let policy = BatchPolicy {
+        queue: shared::queue::QueueKind::Channel,
+        max_receives: MAX_RECEIVES,
+        max_delay: Duration::from_secs(1),
+    };
     let give_up = Instant::now() + Duration::from_secs(120);
     while aws.depth(&provisioned.channel_queue_url).await > 0 {
         assert!(Instant::now() < give_up, "the queue never drained");
@@ -184,7 +188,7 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
         // do not fit go back to the queue: tested on their own below). Generous, so a busy
         // machine does not turn every job into a dead letter.
         let deadline = Instant::now() + Duration::from_secs(20);
-        let response = run_batch(batch.clone(), &worker, &redelivery, policy, deadline).await;
+        let response = run_batch(batch.clone(), &worker, &redelivery, store_here.as_ref(), policy, deadline).await;
         aws.settle_batch(&provisioned.channel_queue_url, &batch, &response).await;
     }
     sandbox.set_faults(Faults::default());
@@ -224,6 +228,55 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
     }
     assert_eq!(done + dead.len(), subjects.len(), "every job is done or dead-lettered; none lost");
     assert!(done > 0, "faults at this rate still let work through");
+
+    // What an admin sees: a record per job given up on, in its guild, with why and how often.
+    let records = store_here.dead_letters(Some(guild), 100).await.expect("dead letters");
+    for subject in &dead {
+        let record = records
+            .iter()
+            .find(|r| Job::from_body(&r.body).is_ok_and(|job| job == create_job(&event(&subject.id))))
+            .unwrap_or_else(|| panic!("{subject}: dead-lettered without a record: {records:#?}"));
+        assert_eq!((record.queue.as_str(), record.job_type.as_str()), ("channel", "create_channels"));
+        assert_eq!(record.attempts, MAX_RECEIVES);
+        assert!(record.reason.starts_with(&format!("gave up after {MAX_RECEIVES} attempts")), "{}", record.reason);
+    }
+}
+
+#[tokio::test]
+async fn a_poison_message_is_recorded_as_dead_on_its_first_receive_not_recycled() {
+    let Setup { aws, provisioned, store, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let poison = [
+        (format!("{{\"type\":\"teleport\",\"guild_id\":\"{GUILD}\"}}"), Some(Id::new(GUILD))),
+        ("not json at all".to_owned(), None),
+    ];
+    for (n, (body, _)) in poison.iter().enumerate() {
+        aws.sqs
+            .send_message()
+            .queue_url(&provisioned.channel_queue_url)
+            .message_body(body)
+            .message_group_id("g")
+            .message_deduplication_id(format!("poison-{n}"))
+            .send()
+            .await
+            .expect("send");
+    }
+    let redelivery = queues.redelivery(shared::queue::QueueKind::Channel);
+    let policy =
+        BatchPolicy { queue: shared::queue::QueueKind::Channel, max_receives: 5, max_delay: Duration::from_secs(1) };
+    let batch = aws.receive_batch(&provisioned.channel_queue_url, 1).await;
+    assert_eq!(batch.records.len(), 2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let response = run_batch(batch.clone(), &worker, &redelivery, store.as_ref(), policy, deadline).await;
+    assert!(response.batch_item_failures.is_empty(), "recorded and deleted, not handed back");
+    aws.settle_batch(&provisioned.channel_queue_url, &batch, &response).await;
+    assert_eq!(aws.depth(&provisioned.channel_queue_url).await, 0, "nothing comes back to be received again");
+    for (body, guild) in &poison {
+        let records = store.dead_letters(*guild, 10).await.expect("dead letters");
+        let record = records.iter().find(|r| &r.body == body).unwrap_or_else(|| panic!("{body}: {records:?}"));
+        assert_eq!(record.attempts, 1);
+        assert!(record.reason.contains("not a Guildbridge job"), "{}", record.reason);
+    }
 }
 
 #[tokio::test]
@@ -427,4 +480,167 @@ async fn the_log_channel_hears_of_every_created_channel_once_whoever_asked() {
     };
     assert_eq!(worker.handle(job, attempt(1)).await, JobOutcome::Done);
     assert_eq!(log().iter().filter(|m| m.contains("Race late")).count(), 1, "{:?}", log());
+}
+
+#[tokio::test]
+async fn a_failed_edit_of_the_answer_falls_back_to_the_log_channel() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let log_channel = stack::existing_text_channel(&sandbox, GUILD, "guildbridge-log");
+    let mut settings = GuildSettings::default();
+    settings.notifications.log_channel_id = Some(Id::new(log_channel));
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let subject = event("edit-fails");
+    store.upsert_subject(guild, &subject).await.expect("subject");
+    // A token Discord does not know (deleted interaction, a new deployment's app): the edit fails.
+    let reply = InteractionReply {
+        application_id: Id::new(APPLICATION_ID),
+        interaction_id: Id::new(79),
+        token: "never-issued-token".to_owned(),
+        received_at: now(),
+    };
+    let job = Job::CreateChannels {
+        guild_id: guild,
+        subject: subject.subject.clone(),
+        requested_by: None,
+        reply: Some(reply),
+    };
+    assert_eq!(worker.handle(job, attempt(1)).await, JobOutcome::Done);
+    let log = stack::messages_in(&sandbox, log_channel);
+    assert!(log.iter().any(|m| m.contains("Race edit-fails")), "the person's answer went to the log instead: {log:?}");
+}
+
+#[tokio::test]
+async fn a_channel_already_mapped_to_another_subject_ends_in_a_visible_error_not_endless_retries() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let subject = event("clash");
+    store.upsert_subject(guild, &subject).await.expect("subject");
+    // The id the sandbox hands out next already belongs to another subject's mapping.
+    let next_id = sandbox.with_world(|world| world.new_id()) + 1;
+    let other = SubjectRef::new(SubjectKind::Event, "other");
+    store.claim(guild, &other, "other-token", None, now()).await.expect("claim");
+    let taken = shared::store::ChannelIds { text: Some(Id::new(next_id)), ..Default::default() };
+    store.complete(guild, &other, "other-token", taken, now()).await.expect("complete");
+
+    let outcome = worker.handle(create_job(&subject), attempt(1)).await;
+    assert_eq!(outcome, JobOutcome::Done, "not handed back as storage busy");
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    assert_eq!(mapping.status, MappingStatus::Error);
+    assert!(mapping.reason.as_deref().is_some_and(|r| r.contains("already exists")), "{:?}", mapping.reason);
+}
+
+#[tokio::test]
+async fn a_retry_never_adopts_a_members_voice_channel_that_only_shares_the_name() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let settings = GuildSettings { text_channel: false, voice_channel: true, ..GuildSettings::default() };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let subject = event("voice");
+    store.upsert_subject(guild, &subject).await.expect("subject");
+    let planned = plan::plan(&subject, &settings, guild, Id::new(APPLICATION_ID)).expect("plan");
+    let name = planned.voice.clone().expect("a voice channel is planned");
+    // A member's own voice channel with the very name, elsewhere in the guild.
+    let members_own = sandbox.with_world(|world| {
+        let id = world.new_id();
+        world.channels.insert(
+            id,
+            ChannelRecord {
+                id,
+                guild_id: GUILD,
+                name: name.clone(),
+                kind: 2,
+                parent_id: None,
+                topic: None,
+                position: 0,
+                overwrites: Vec::new(),
+            },
+        );
+        id
+    });
+    // An earlier attempt failed before creating anything: this one reconciles.
+    store.claim(guild, &subject.subject, "failed-attempt", None, now()).await.expect("claim");
+    store.mark_error(guild, &subject.subject, "failed-attempt", "will retry: test", now()).await.expect("error");
+
+    assert_eq!(worker.handle(create_job(&subject), attempt(2)).await, JobOutcome::Done);
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    let voice = mapping.channels.voice.expect("a voice channel").get();
+    assert_ne!(voice, members_own, "the member's channel was adopted (and would be deleted on archive)");
+    let voices = sandbox.with_world(|world| world.guild_channels(GUILD).filter(|c| c.kind == 2).count());
+    assert_eq!(voices, 2, "the subject got its own channel beside the member's");
+}
+
+#[tokio::test]
+async fn a_voice_channel_created_before_a_crash_is_found_again_through_the_claim() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let settings = GuildSettings { voice_channel: true, ..GuildSettings::default() };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let subject = event("crash-voice");
+    store.upsert_subject(guild, &subject).await.expect("subject");
+    // 499 channels: the voice channel is the 500th, so the text channel after it fails.
+    let fillers: Vec<u64> = sandbox.with_world(|world| {
+        (0..499u64)
+            .map(|n| {
+                let id = world.new_id();
+                let record = ChannelRecord {
+                    id,
+                    guild_id: GUILD,
+                    name: format!("filler-{n}"),
+                    kind: 0,
+                    parent_id: None,
+                    topic: None,
+                    position: n,
+                    overwrites: Vec::new(),
+                };
+                world.channels.insert(id, record);
+                id
+            })
+            .collect()
+    });
+    let first = worker.handle(create_job(&subject), attempt(1)).await;
+    assert_eq!(first, JobOutcome::Done, "the limit is a permanent error");
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    assert_eq!(mapping.status, MappingStatus::Error, "{:?}", mapping.reason);
+    sandbox.with_world(|world| world.channels.retain(|id, _| !fillers.contains(id)));
+    assert_eq!(worker.handle(create_job(&subject), attempt(1)).await, JobOutcome::Done);
+    let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+    assert_eq!(mapping.status, MappingStatus::Active, "{:?}", mapping.reason);
+    let voices = sandbox.with_world(|world| world.guild_channels(GUILD).filter(|c| c.kind == 2).count());
+    assert_eq!(voices, 1, "the recorded voice channel was adopted, not made twice");
+}
+
+#[tokio::test]
+async fn an_archived_private_channel_is_locked_for_its_owner_too() {
+    let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
+    let guild = Id::new(GUILD);
+    let settings = GuildSettings { private_channels: true, ..GuildSettings::default() };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    let owner = 1_100_000_000_000_010_004u64;
+    let lead = Subject {
+        subject: SubjectRef::new(SubjectKind::Lead, "L-9"),
+        name: "Globex".to_owned(),
+        fields: Default::default(),
+        signup_url: None,
+        starts_at: None,
+        discord_user_id: Some(Id::new(owner)),
+    };
+    store.upsert_subject(guild, &lead).await.expect("subject");
+    assert_eq!(worker.handle(create_job(&lead), attempt(1)).await, JobOutcome::Done);
+    let archive =
+        Job::ArchiveChannel { guild_id: guild, subject: lead.subject.clone(), reason: "lost".to_owned(), reply: None };
+    assert_eq!(worker.handle(archive, attempt(1)).await, JobOutcome::Done);
+
+    let text = sandbox.with_world(|world| world.guild_channels(GUILD).find(|c| c.kind == 0).cloned()).expect("kept");
+    let bits = |value: &serde_json::Value| value.as_str().unwrap_or("0").parse::<u64>().unwrap_or(0);
+    const SEND: u64 = 1 << 11;
+    for overwrite in &text.overwrites {
+        let id = overwrite["id"].as_str().and_then(|s| s.parse::<u64>().ok()).unwrap_or_default();
+        if id == APPLICATION_ID {
+            continue;
+        }
+        assert_eq!(bits(&overwrite["allow"]) & SEND, 0, "{id} may still send: {overwrite}");
+        assert_ne!(bits(&overwrite["deny"]) & SEND, 0, "{id} is not denied sending: {overwrite}");
+    }
+    assert!(text.overwrites.iter().any(|o| o["id"] == owner.to_string()), "the owner's overwrite was checked");
 }

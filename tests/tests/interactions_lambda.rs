@@ -185,3 +185,37 @@ async fn a_secret_that_cannot_be_read_stops_init_naming_it() {
     let logs = process.logs().join("\n");
     assert!(logs.contains("reading the secret") && logs.contains(missing), "{logs}");
 }
+
+/// A DynamoDB "endpoint" that accepts connections and never answers (a stalled network path):
+/// holds every connection open until the test ends.
+async fn stalled_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_stalled_store_still_gets_the_user_an_ephemeral_try_again() {
+    let mut env = env_without(&[]);
+    env.extend(stack::aws_env().into_iter().filter(|(k, _)| k != "AWS_ENDPOINT_URL"));
+    env.push(("AWS_ENDPOINT_URL".to_owned(), stalled_endpoint().await));
+    let (api, mut process) = start(&env).await;
+    let now = simulate::unix_now();
+    let invoker = Invoker::default();
+    for line in ["/events", "/channel info"] {
+        let interaction = simulate::command(line, &manifest(), &invoker, simulate::new_snowflake()).expect("line");
+        let signed = simulate::sign(&test_signing_key().expect("key"), now, interaction.to_string().into_bytes());
+        let (status, body) = answer(&api, HttpPost::signed("/", &signed).event(Host::FunctionUrl)).await;
+        assert_eq!(status, 200, "{line}: {body}");
+        assert_eq!((body["type"].clone(), body["data"]["flags"].clone()), (json!(4), json!(64)), "{line}: {body}");
+        let content = body["data"]["content"].as_str().unwrap_or_default();
+        assert!(content.contains("try again"), "{line}: an answer, not silence: {content}");
+    }
+    assert!(!process.exited(), "the function keeps serving");
+}

@@ -105,13 +105,13 @@ async fn slash_sync(endpoint: &Endpoint, token: &str) -> Value {
 /// Runs the sync queue on moto as Lambda would until it is empty.
 async fn drain_sync_queue(aws: &Aws, provisioned: &Provisioned, worker: &shared::sync::SyncWorker, queues: &SqsQueues) {
     let redelivery = queues.redelivery(QueueKind::Sync);
-    let policy = BatchPolicy { max_receives: 5, max_delay: Duration::from_secs(1) };
+    let policy = BatchPolicy { queue: QueueKind::Sync, max_receives: 5, max_delay: Duration::from_secs(1) };
     let give_up = Instant::now() + Duration::from_secs(240);
     while aws.depth(&provisioned.sync_queue_url).await > 0 {
         assert!(Instant::now() < give_up, "the sync queue never drained");
         let batch = aws.receive_batch(&provisioned.sync_queue_url, 1).await;
         let deadline = Instant::now() + Duration::from_secs(120);
-        let response = run_batch(batch.clone(), worker, &redelivery, policy, deadline).await;
+        let response = run_batch(batch.clone(), worker, &redelivery, &aws.store(provisioned), policy, deadline).await;
         aws.settle_batch(&provisioned.sync_queue_url, &batch, &response).await;
     }
 }
@@ -192,7 +192,9 @@ async fn embedded_sync(limits: SyncLimits) -> (shared::store::SyncRun, u64, Vec<
     backends.queue.enqueue(&job).await.expect("enqueue");
     let mut invocations = 0;
     while let Some(outcome) =
-        work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(60)).await.expect("queue")
+        work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
+            .await
+            .expect("queue")
     {
         assert_eq!(outcome, JobOutcome::Done);
         invocations += 1;
@@ -243,7 +245,9 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
         })
         .await
         .expect("enqueue");
-    let outcome = work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue");
+    let outcome = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+        .await
+        .expect("queue");
     assert_eq!(outcome, Some(JobOutcome::Done), "not retried");
     let runs = backends.store.recent_runs(Id::new(GUILD), 5).await.expect("runs");
     let SyncOutcome::Failed(reason) = &runs[0].outcome else { panic!("failed run: {runs:?}") };
@@ -333,7 +337,11 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     };
 
     backends.queue.enqueue(&sync("platform:1")).await.expect("enqueue");
-    while work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue").is_some() {}
+    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+        .await
+        .expect("queue")
+        .is_some()
+    {}
     assert_eq!(log().len(), 1, "{:?}", log());
     assert!(log()[0].starts_with("Synced 98 members"), "{:?}", log());
 
@@ -341,11 +349,173 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     settings.notifications.on_sync_finished = false;
     backends.store.update_settings(guild, 1, &settings).await.expect("settings");
     backends.queue.enqueue(&sync("platform:2")).await.expect("enqueue");
-    while work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue").is_some() {}
+    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+        .await
+        .expect("queue")
+        .is_some()
+    {}
     assert_eq!(log().len(), 1, "a successful run is not announced: {:?}", log());
     sandbox.with_world(|world| world.guilds.get_mut(&GUILD).expect("guild").members_intent = false);
     backends.queue.enqueue(&sync("platform:3")).await.expect("enqueue");
-    while work_one(&queue, QueueKind::Sync, &worker, 5, Duration::from_secs(30)).await.expect("queue").is_some() {}
+    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+        .await
+        .expect("queue")
+        .is_some()
+    {}
     assert_eq!(log().len(), 2, "{:?}", log());
     assert!(log()[1].contains("Server Members intent"), "{:?}", log());
+}
+
+#[tokio::test]
+async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twice() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
+    let log_channel = stack::existing_text_channel(&sandbox, GUILD, "guildbridge-log");
+    let log = || stack::messages_in(&sandbox, log_channel);
+    let guild = Id::new(GUILD);
+    let mut settings = GuildSettings::default();
+    settings.notifications.log_channel_id = Some(Id::new(log_channel));
+    settings.notifications.on_sync_finished = true;
+    backends.store.update_settings(guild, 0, &settings).await.expect("settings");
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    let endpoint = Endpoint::new(&backends);
+    let token = sandbox.issue_interaction_token(APPLICATION_ID);
+    let answer = slash_sync(&endpoint, &token).await;
+    assert_eq!(answer["type"], 5, "deferred: {answer}");
+    let received = queue.receive(QueueKind::Sync, 0).await.expect("receive").expect("the /sync job");
+    let body = received.job.to_body().expect("body");
+
+    // The worker runs a second or more after the command took the lease.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
+        .await
+        .expect("queue")
+        .is_some()
+    {}
+    assert_eq!(log().len(), 1, "{:?}", log());
+    let edits_before = sandbox.requests().iter().filter(|r| r.method == "PATCH" && r.path.contains(&token)).count();
+
+    // SQS delivers the same job again, long after the run finished (and its lease is gone).
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    queue.enqueue_body(QueueKind::Sync, "late-redelivery", &body).await.expect("redeliver");
+    let outcome = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
+        .await
+        .expect("queue");
+    assert_eq!(outcome, Some(JobOutcome::Done));
+    let runs = backends.store.recent_runs(guild, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "one request, one run: {runs:?}");
+    assert_eq!(runs[0].outcome, SyncOutcome::Succeeded);
+    assert_eq!(log().len(), 1, "announced once: {:?}", log());
+    let edits_after = sandbox.requests().iter().filter(|r| r.method == "PATCH" && r.path.contains(&token)).count();
+    assert!(edits_after <= edits_before + 1, "at most the same answer again");
+    let original = sandbox.with_world(|world| world.interactions.get(&token).and_then(|i| i.original.clone()));
+    let content = original.expect("answered")["content"].as_str().unwrap_or_default().to_owned();
+    assert!(content.starts_with("Synced"), "the run's result: {content}");
+}
+
+#[tokio::test]
+async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_and_says_so() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(3_000)).await;
+    let guild = Id::new(GUILD);
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox))
+        .expect("worker")
+        .with_limits(SyncLimits { page_size: 1_000, pages_per_invocation: Some(1) });
+    let token = sandbox.issue_interaction_token(APPLICATION_ID);
+    let reply = shared::queue::InteractionReply {
+        application_id: Id::new(APPLICATION_ID),
+        interaction_id: Id::new(91),
+        token: token.clone(),
+        received_at: simulate::unix_now(),
+    };
+    let job = shared::queue::Job::SyncMembers {
+        guild_id: guild,
+        kind: SyncKind::Manual,
+        request_id: "platform:lost".to_owned(),
+        reply: Some(reply),
+        after: None,
+    };
+    backends.queue.enqueue(&job).await.expect("enqueue");
+    // First invocation: one page, then a continuation job.
+    let first = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60));
+    assert_eq!(first.await.expect("queue"), Some(JobOutcome::Done));
+    // Meanwhile the lease ran out and another run took it.
+    let later = simulate::unix_now() + shared::sync::LEASE_SECONDS + 5;
+    backends.store.start_run(guild, "due:999", SyncKind::Scheduled, later, 60).await.expect("the other run");
+    // The continuation finds the lease held by the other run: this run is superseded.
+    let next = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60));
+    assert_eq!(next.await.expect("queue"), Some(JobOutcome::Done));
+    let runs = backends.store.recent_runs(guild, 5).await.expect("runs");
+    let lost = runs.iter().find(|r| r.run_id.starts_with("platform")).expect("the run");
+    let SyncOutcome::Failed(reason) = &lost.outcome else { panic!("not left running: {lost:?}") };
+    assert!(reason.contains("superseded by run due:999"), "{reason}");
+    let original = sandbox.with_world(|world| world.interactions.get(&token).and_then(|i| i.original.clone()));
+    let content = original.expect("the answer was edited")["content"].as_str().unwrap_or_default().to_owned();
+    assert!(content.contains("superseded"), "{content}");
+}
+
+#[tokio::test]
+async fn a_guild_whose_settings_cannot_be_read_does_not_stop_the_schedule_for_the_others() {
+    use shared::store::{Store, embedded::EmbeddedItems, items::ItemStore, schema::keys};
+    let store = Store::new(EmbeddedItems::in_memory().expect("store"));
+    let (embedded, queue) = Backends::in_memory().expect("queue");
+    let now = simulate::unix_now();
+    let (broken, fine) = (Id::new(GUILD + 1), Id::new(GUILD + 2));
+    // The broken guild is due first, so a schedule that stops at its error reaches nobody.
+    store.set_next_sync(broken, now - 120).await.expect("due");
+    store.set_next_sync(fine, now - 60).await.expect("due");
+    let mut corrupt = serde_json::Map::new();
+    let key = keys::settings(broken.get());
+    corrupt.insert("pk".to_owned(), key.pk.into());
+    corrupt.insert("sk".to_owned(), key.sk.into());
+    corrupt.insert("version".to_owned(), "not a number".into());
+    store.items().put(corrupt, None).await.expect("corrupt settings");
+
+    let report = run_schedule(&store, embedded.queue.as_ref(), now).await.expect("the schedule itself runs");
+    assert_eq!((report.due, report.syncs, report.failed), (2, 1, 1), "{report:?}");
+    let job = queue.receive(QueueKind::Sync, 30).await.expect("receive").expect("the fine guild's sync");
+    assert_eq!(job.job.guild_id(), fine);
+    let failing = store.sync_schedule(broken).await.expect("read").expect("schedule");
+    assert_eq!(failing.failures, 1);
+    assert!(failing.last_error.as_deref().is_some_and(|e| e.contains("failed")), "{failing:?}");
+    assert!(failing.next_at > now, "retried later, not every minute");
+
+    // It keeps failing: after a few tries it is parked for a day, with the reason.
+    let mut at = now;
+    for _ in 1..shared::sync::schedule::PARK_AFTER_FAILURES {
+        at = store.sync_schedule(broken).await.expect("read").expect("schedule").next_at;
+        run_schedule(&store, embedded.queue.as_ref(), at).await.expect("runs");
+    }
+    let parked = store.sync_schedule(broken).await.expect("read").expect("schedule");
+    assert!(parked.last_error.as_deref().is_some_and(|e| e.starts_with("parked")), "{parked:?}");
+    assert!(parked.next_at >= at + shared::sync::schedule::PARKED_FOR, "{parked:?}");
+}
+
+#[tokio::test]
+async fn retention_reaches_every_mapping_however_many_there_are() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let store = backends.store.as_ref();
+    let guild = Id::new(GUILD);
+    let now = simulate::unix_now();
+    let settings = GuildSettings { archive_retention_hours: 1, ..GuildSettings::default() };
+    store.update_settings(guild, 0, &settings).await.expect("settings");
+    for n in 0..130u64 {
+        let subject = shared::store::Subject {
+            subject: shared::store::SubjectRef::new(shared::store::SubjectKind::Event, format!("e{n}")),
+            name: format!("Race {n}"),
+            fields: Default::default(),
+            signup_url: None,
+            starts_at: Some(now - 3 * 3600),
+            discord_user_id: None,
+        };
+        store.upsert_subject(guild, &subject).await.expect("subject");
+        let token = format!("t{n}");
+        store.claim(guild, &subject.subject, &token, None, now).await.expect("claim");
+        let channels = shared::store::ChannelIds { text: Some(Id::new(5_000 + n)), ..Default::default() };
+        store.complete(guild, &subject.subject, &token, channels, now).await.expect("complete");
+    }
+    store.set_next_sync(guild, now - 10).await.expect("due");
+    let report = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
+    assert_eq!(report.archives, 130, "{report:?}");
+    assert_eq!(queue.len(QueueKind::Channel).await, Ok(130));
 }

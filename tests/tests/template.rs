@@ -167,6 +167,29 @@ fn timeouts_visibility_and_batches_agree_with_the_workers() {
 }
 
 #[test]
+fn the_processes_sharing_the_bot_token_are_the_ones_the_rate_limit_share_assumes() {
+    let template = template();
+    let mut processes = 0;
+    for function in ["ChannelWorkerFunction", "SyncWorkerFunction"] {
+        let event = resource(&template, function)["Events"].as_mapping().expect("events").values().next().cloned();
+        let concurrency: usize = text(&event.expect("one event")["Properties"]["ScalingConfig"]["MaximumConcurrency"])
+            .parse()
+            .expect("a number");
+        processes += concurrency;
+    }
+    assert_eq!(
+        processes,
+        wiring::DISCORD_PROCESSES,
+        "each process takes 1/{} of the global limit",
+        wiring::DISCORD_PROCESSES
+    );
+    assert!(
+        wiring::GLOBAL_SHARE_PER_PROCESS * processes <= shared::discord::rest::ratelimit::GLOBAL_PER_SECOND,
+        "the fleet stays under Discord's 50 requests a second"
+    );
+}
+
+#[test]
 fn every_function_is_built_from_a_binary_in_the_workspace() {
     let template = template();
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
@@ -185,4 +208,31 @@ fn every_function_is_built_from_a_binary_in_the_workspace() {
         .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(built, in_workspace, "every function is deployed");
+}
+
+#[test]
+fn the_log_scan_recognises_every_kind_of_secret_the_suites_use() {
+    for line in [
+        r#"{"level":"WARN","fields":{"url":"http://127.0.0.1:1/webhooks/1/sandbox-interaction-1300000000000000007"}}"#,
+        "Authorization: Bot sandbox-bot-token",
+        "key=gbk_0123456789abcdef",
+        "client_secret=sandbox-client-secret",
+    ] {
+        assert!(e2e::logs::leak(line).is_some(), "not caught: {line}");
+    }
+    assert_eq!(e2e::logs::leak(r#"{"message":"job handed back","receives":2}"#), None);
+}
+
+/// Runs after every other suite (tools/test calls it last): each line any function process
+/// printed during the run, scanned for every secret the tests handed out.
+#[test]
+#[ignore = "reads the logs of a whole run: tools/test runs it after the suites"]
+fn no_secret_reaches_any_log() {
+    let lines = e2e::logs::all_lines().expect("the suites' logs");
+    assert!(lines.len() > 100, "only {} log lines were collected: the capture is broken", lines.len());
+    let leaks: Vec<String> = lines
+        .iter()
+        .filter_map(|(file, line)| e2e::logs::leak(line).map(|secret| format!("{secret} in {file}: {line}")))
+        .collect();
+    assert!(leaks.is_empty(), "{} log lines carry a secret:\n{}", leaks.len(), leaks.join("\n"));
 }

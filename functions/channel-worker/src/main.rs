@@ -14,5 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let host = WorkerHost::from_env().await.inspect_err(|problems| tracing::error!(%problems, "cannot start"))?;
     let worker = wiring::channel_worker(host.backends.store.clone(), &host.discord, &host.worker)
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    lambda::serve(&worker, &host.sqs.redelivery(QueueKind::Channel), wiring::batch_policy(&host.worker)).await
+    let redelivery = host.sqs.redelivery(QueueKind::Channel);
+    let policy = wiring::batch_policy(QueueKind::Channel, &host.worker);
+    lambda::serve(&worker, &redelivery, host.backends.store.as_ref(), policy).await
 }

@@ -9,7 +9,7 @@ use shared::{
     interactions::InteractionService,
     secrets::HostEnv,
     telemetry,
-    wiring::Backends,
+    wiring::{self, Backends},
 };
 
 #[tokio::main]
@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = InteractionsConfig::from_source(&env).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let store = StoreConfig::from_source(&env).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let queues = QueueConfig::from_source(&env).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let (backends, _) = Backends::aws(&store, &queues).await;
+    let (backends, _) = Backends::aws_within(&store, &queues, wiring::INTERACTION_CALLS).await;
     let service = InteractionService::from_config(&config, &backends)
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     lambda_http::run(interactions::http::router(Arc::new(service))).await

@@ -13,5 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let host = WorkerHost::from_env().await.inspect_err(|problems| tracing::error!(%problems, "cannot start"))?;
     let worker = wiring::sync_worker(&host.backends, &host.discord)
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    lambda::serve(&worker, &host.sqs.redelivery(QueueKind::Sync), wiring::batch_policy(&host.worker)).await
+    let redelivery = host.sqs.redelivery(QueueKind::Sync);
+    let policy = wiring::batch_policy(QueueKind::Sync, &host.worker);
+    lambda::serve(&worker, &redelivery, host.backends.store.as_ref(), policy).await
 }

@@ -160,30 +160,34 @@ pub fn choose_category(series: Option<&str>, needed: usize, channels: &[Channel]
     CategoryChoice::None
 }
 
-/// What of the plan a crashed or failed attempt already created: the text channel by the
-/// marker in its topic, voice channels by name beside it (or under the same category).
-pub fn already_created(plan: &ChannelPlan, subject: &SubjectRef, channels: &[Channel]) -> ChannelIds {
+/// What of the plan a crashed or failed attempt already created, as far as it can be proven
+/// the subject's: the text channel by the marker in its topic, and any channel whose id an
+/// earlier attempt `recorded` in the claim right after creating it (and that still exists
+/// as the kind planned). A channel that merely has the right name is never adopted: it may
+/// be another subject's or a member's own, and archiving could later delete it.
+pub fn already_created(
+    plan: &ChannelPlan,
+    subject: &SubjectRef,
+    recorded: &ChannelIds,
+    channels: &[Channel],
+) -> ChannelIds {
     let marker = topic_marker(subject);
+    let still = |id: Option<Id<ChannelMarker>>, kind: ChannelType| {
+        id.filter(|id| channels.iter().any(|c| c.id == *id && c.kind == kind))
+    };
     let text = channels
         .iter()
-        .find(|c| c.kind == ChannelType::GuildText && c.topic.as_deref().is_some_and(|topic| topic.contains(&marker)));
-    let category = text.and_then(|text| text.parent_id);
-    let voice_named = |name: &Option<String>| {
-        let name = name.as_deref()?;
-        channels
-            .iter()
-            .find(|c| {
-                c.kind == ChannelType::GuildVoice
-                    && c.name.as_deref() == Some(name)
-                    && (text.is_none() || c.parent_id == category)
-            })
-            .map(|c| c.id)
-    };
+        .find(|c| c.kind == ChannelType::GuildText && c.topic.as_deref().is_some_and(|topic| topic.contains(&marker)))
+        .map(|c| c.id)
+        .or_else(|| still(recorded.text, ChannelType::GuildText))
+        .filter(|_| plan.text.is_some());
+    let text_parent = text.and_then(|id| channels.iter().find(|c| c.id == id)).and_then(|c| c.parent_id);
     ChannelIds {
-        text: text.map(|c| c.id),
-        category,
-        voice: voice_named(&plan.voice),
-        practice_voice: voice_named(&plan.practice_voice),
+        text,
+        category: still(recorded.category, ChannelType::GuildCategory).or(text_parent),
+        voice: still(recorded.voice, ChannelType::GuildVoice).filter(|_| plan.voice.is_some()),
+        practice_voice: still(recorded.practice_voice, ChannelType::GuildVoice)
+            .filter(|_| plan.practice_voice.is_some()),
     }
 }
 
@@ -249,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_what_a_crashed_attempt_left_by_the_topic_marker() {
+    fn finds_what_a_crashed_attempt_left_by_the_topic_marker_and_the_recorded_ids_only() {
         let settings = GuildSettings { voice_channel: true, ..GuildSettings::default() };
         let planned = plan(&subject("Spa", None), &settings, Id::new(1), Id::new(2)).expect("plan");
         let reference = SubjectRef::new(SubjectKind::Event, "42");
@@ -257,9 +261,20 @@ mod tests {
             channel(5, ChannelType::GuildText, "spa", None, Some("Spa [guildbridge:event:420]")),
             channel(6, ChannelType::GuildText, "spa", None, Some("Spa [guildbridge:event:42]")),
             channel(7, ChannelType::GuildVoice, "Spa", None, None),
+            channel(8, ChannelType::GuildVoice, "Spa", None, None),
         ];
-        let found = already_created(&planned, &reference, &channels);
-        assert_eq!((found.text, found.voice), (Some(Id::new(6)), Some(Id::new(7))));
-        assert_eq!(already_created(&planned, &reference, &channels[..1]), ChannelIds::default());
+        let nothing = ChannelIds::default();
+        let found = already_created(&planned, &reference, &nothing, &channels);
+        assert_eq!((found.text, found.voice), (Some(Id::new(6)), None), "a voice channel named alike is not proof");
+        let recorded = ChannelIds { voice: Some(Id::new(8)), ..ChannelIds::default() };
+        let found = already_created(&planned, &reference, &recorded, &channels);
+        assert_eq!((found.text, found.voice), (Some(Id::new(6)), Some(Id::new(8))), "the recorded id is");
+        assert_eq!(already_created(&planned, &reference, &nothing, &channels[..1]), ChannelIds::default());
+        let gone = ChannelIds { voice: Some(Id::new(99)), ..ChannelIds::default() };
+        assert_eq!(
+            already_created(&planned, &reference, &gone, &channels[..1]),
+            ChannelIds::default(),
+            "deleted since"
+        );
     }
 }

@@ -79,6 +79,24 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// The voice channels a plan may ask for.
+#[derive(Clone, Copy)]
+enum Voice {
+    Race,
+    Practice,
+}
+
+/// A store error outside a claim: retried while the store may recover; otherwise the job
+/// can never succeed as it is, so it is given up on with the reason (dead-lettered and
+/// recorded), not recycled as "storage busy" until the queue gives up.
+fn store_failure(error: StoreError) -> JobOutcome {
+    if error.is_retryable() {
+        JobOutcome::storage_busy(error)
+    } else {
+        JobOutcome::Reject { reason: format!("storage: {error}") }
+    }
+}
+
 /// `<#id>`: Discord renders it as a link to the channel.
 fn mention(channel: Id<ChannelMarker>) -> String {
     format!("<#{channel}>")
@@ -105,7 +123,7 @@ impl ChannelWorker {
             store,
             discord,
             bot_user_id,
-            claim_stale_after: Duration::from_secs(120),
+            claim_stale_after: crate::config::DEFAULT_CLAIM_STALE_AFTER,
             clock: crate::discord::simulate::unix_now,
         }
     }
@@ -134,7 +152,7 @@ impl ChannelWorker {
     ) -> JobOutcome {
         let settings = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings,
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         };
         let subject = match self.store.subject(guild_id, &reference).await {
             Ok(Some(subject)) => subject,
@@ -143,32 +161,34 @@ impl ChannelWorker {
                 self.report(&settings, reply.as_ref(), &text, attempt).await;
                 return JobOutcome::Done;
             }
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         };
         let token = new_claim_token();
         let claimed = match self.store.claim(guild_id, &reference, &token, requested_by, self.now()).await {
             Ok(claimed) => claimed,
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         };
-        let reconcile = match claimed {
-            ClaimOutcome::Claimed(_) => false,
-            ClaimOutcome::Reclaimed(_) => true,
+        let (claim, reconcile) = match claimed {
+            ClaimOutcome::Claimed(claim) => (claim, false),
+            ClaimOutcome::Reclaimed(claim) => (claim, true),
             ClaimOutcome::Existing(existing) => {
                 match self.existing(guild_id, &settings, existing, &token, reply.as_ref(), attempt).await {
-                    Some(outcome) => return outcome,
-                    None => true,
+                    Ok(claim) => (claim, true),
+                    Err(outcome) => return outcome,
                 }
             }
         };
-        match self.build(guild_id, &subject, &settings, reconcile, attempt).await {
+        match self.build(guild_id, &subject, &settings, claim, reconcile, attempt).await {
             Ok(channels) => self.finish(guild_id, &subject, &settings, &token, channels, reply.as_ref(), attempt).await,
+            // Another attempt took the claim over (this one was thought crashed): its report wins.
+            Err(Failure::Store(StoreError::Conflict(_))) => JobOutcome::Done,
             Err(failure) => self.fail(guild_id, &reference, &settings, &token, failure, reply.as_ref(), attempt).await,
         }
     }
 
     /// Someone claimed the subject first. Done or archived: answer with what is there. Being
-    /// created: wait for that attempt, unless it is stale, then take it over (`None`: go on
-    /// and build, reconciling first).
+    /// created: wait for that attempt, unless it is stale, then take it over (`Ok`: the claim
+    /// taken over; go on and build, reconciling first).
     async fn existing(
         &self,
         guild_id: Id<GuildMarker>,
@@ -177,7 +197,7 @@ impl ChannelWorker {
         token: &str,
         reply: Option<&InteractionReply>,
         attempt: Attempt,
-    ) -> Option<JobOutcome> {
+    ) -> Result<ChannelMapping, JobOutcome> {
         let text = match existing.status {
             MappingStatus::Active | MappingStatus::Completed => match existing.channels.text {
                 Some(channel) => format!("{} already has its channel: {}", existing.subject, mention(channel)),
@@ -189,30 +209,32 @@ impl ChannelWorker {
                 let stale = self.claim_stale_after.as_secs();
                 if age < stale {
                     let reason = format!("another attempt is creating {}'s channel", existing.subject);
-                    return Some(JobOutcome::Retry { after: Duration::from_secs(stale - age), reason });
+                    return Err(JobOutcome::Retry { after: Duration::from_secs(stale - age), reason });
                 }
                 let taken =
                     self.store.take_over(guild_id, &existing.subject, &existing.claim_token, token, self.now()).await;
                 return match taken {
-                    Ok(_) => None,
-                    Err(StoreError::Conflict(_)) => Some(JobOutcome::Retry {
+                    Ok(claim) => Ok(claim),
+                    Err(StoreError::Conflict(_)) => Err(JobOutcome::Retry {
                         after: Duration::from_secs(1),
                         reason: "another attempt took over the claim first".to_owned(),
                     }),
-                    Err(error) => Some(JobOutcome::storage_busy(error)),
+                    Err(error) => Err(store_failure(error)),
                 };
             }
         };
         self.report(settings, reply, &text, attempt).await;
-        Some(JobOutcome::Done)
+        Err(JobOutcome::Done)
     }
 
-    /// Creates what the plan asks for and does not exist yet.
+    /// Creates what the plan asks for and does not exist yet, recording each channel in the
+    /// claim as soon as it exists, so a later attempt adopts it and nothing else.
     async fn build(
         &self,
         guild_id: Id<GuildMarker>,
         subject: &Subject,
         settings: &GuildSettings,
+        mut claim: ChannelMapping,
         reconcile: bool,
         attempt: Attempt,
     ) -> Result<ChannelIds, Failure> {
@@ -220,8 +242,11 @@ impl ChannelWorker {
             .map_err(|error| Failure::Plan(format!("the naming pattern gives no usable name: {error}")))?;
         let needs_list = reconcile || plan.series.is_some();
         let channels = if needs_list { self.discord.guild_channels(guild_id, attempt.deadline).await? } else { vec![] };
-        let mut ids =
-            if reconcile { plan::already_created(&plan, &subject.subject, &channels) } else { ChannelIds::default() };
+        let mut ids = if reconcile {
+            plan::already_created(&plan, &subject.subject, &claim.channels, &channels)
+        } else {
+            ChannelIds::default()
+        };
         let reason = format!("Guildbridge: channel for {}", subject.subject);
         if ids.category.is_none() {
             ids.category = match plan::choose_category(plan.series.as_deref(), plan.channel_count(), &channels) {
@@ -229,17 +254,29 @@ impl ChannelWorker {
                 CategoryChoice::Existing(id) => Some(id),
                 CategoryChoice::Create(name) => {
                     let body = self.channel_body(&name, ChannelType::GuildCategory, None, None, &plan);
-                    Some(self.discord.create_guild_channel(guild_id, &body, Some(&reason), attempt.deadline).await?.id)
+                    let id =
+                        self.discord.create_guild_channel(guild_id, &body, Some(&reason), attempt.deadline).await?.id;
+                    ids.category = Some(id);
+                    claim = self.store.record_created(guild_id, &claim, ids.clone(), self.now()).await?;
+                    Some(id)
                 }
             };
         }
         // Voice channels first: the text channel carries the marker, so once it exists the
-        // whole set does, and a crash before it leaves voice channels found again by name.
-        for (wanted, slot) in [(&plan.voice, &mut ids.voice), (&plan.practice_voice, &mut ids.practice_voice)] {
-            if let (Some(name), None) = (wanted, *slot) {
+        // whole set does; each voice channel is recorded in the claim as it is made.
+        for voice in [Voice::Race, Voice::Practice] {
+            let (wanted, made) = match voice {
+                Voice::Race => (&plan.voice, ids.voice),
+                Voice::Practice => (&plan.practice_voice, ids.practice_voice),
+            };
+            if let (Some(name), None) = (wanted, made) {
                 let body = self.channel_body(name, ChannelType::GuildVoice, ids.category, None, &plan);
-                *slot =
-                    Some(self.discord.create_guild_channel(guild_id, &body, Some(&reason), attempt.deadline).await?.id);
+                let id = self.discord.create_guild_channel(guild_id, &body, Some(&reason), attempt.deadline).await?.id;
+                match voice {
+                    Voice::Race => ids.voice = Some(id),
+                    Voice::Practice => ids.practice_voice = Some(id),
+                }
+                claim = self.store.record_created(guild_id, &claim, ids.clone(), self.now()).await?;
             }
         }
         if let (Some(name), None) = (&plan.text, ids.text) {
@@ -281,7 +318,12 @@ impl ChannelWorker {
                 // channels by their marker, so nothing is made twice. Its report wins.
                 return JobOutcome::Done;
             }
-            Err(error) => return JobOutcome::storage_busy(error),
+            // Retryable or not, `fail` records why on the mapping and tells whoever asked
+            // (a channel already mapped to another subject will not free itself by retrying).
+            Err(error) => {
+                let failure = Failure::Store(error);
+                return self.fail(guild_id, &subject.subject, settings, token, failure, reply, attempt).await;
+            }
         }
         if let (Some(welcome), Some(channel)) = (settings.welcome_message.as_deref(), text_channel) {
             let body = MessageBody::once(welcome, welcome_nonce(&subject.subject));
@@ -312,7 +354,7 @@ impl ChannelWorker {
         let retry = failure.retry().filter(|_| !attempt.is_last());
         let recorded = match (&retry, failure.retry()) {
             (Some(_), _) => format!("will retry: {reason}"),
-            (None, Some(_)) => format!("gave up after {} attempts: {reason}", attempt.receives),
+            (None, Some(_)) => crate::queue::worker::gave_up(attempt.receives, &reason),
             (None, None) => reason.clone(),
         };
         // `error` frees the claim: the retry (or a later request) reclaims it and reconciles.
@@ -341,11 +383,11 @@ impl ChannelWorker {
     ) -> JobOutcome {
         let settings = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings,
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         };
         let mapping = match self.store.mapping(guild_id, &reference).await {
             Ok(mapping) => mapping,
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         };
         let mapping = match mapping {
             Some(mapping) if matches!(mapping.status, MappingStatus::Active | MappingStatus::Completed) => mapping,
@@ -370,7 +412,7 @@ impl ChannelWorker {
         }
         match self.store.archive(guild_id, &reference, &reason, self.now()).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         }
         let text = match settings.archive_mode {
             ArchiveMode::Lock => format!("Archived {reference}'s channel (locked). Reason: {reason}"),
@@ -391,12 +433,21 @@ impl ChannelWorker {
         attempt: Attempt,
     ) -> Result<(), DiscordError> {
         let audit = format!("Guildbridge archive: {reason}");
+        // Locking rewrites every overwrite a channel has, so it needs to see them first.
+        let guild_channels = match settings.archive_mode {
+            ArchiveMode::Lock => self.discord.guild_channels(guild_id, attempt.deadline).await?,
+            ArchiveMode::Delete => Vec::new(),
+        };
         for channel in channels.owned() {
             let result = match settings.archive_mode {
                 ArchiveMode::Delete => {
                     self.discord.delete_channel(channel, Some(&audit), attempt.deadline).await.map(drop)
                 }
-                ArchiveMode::Lock => self.lock(guild_id, settings, channel, &audit, attempt).await,
+                ArchiveMode::Lock => {
+                    let Some(current) = guild_channels.iter().find(|c| c.id == channel) else { continue };
+                    let overwrites = current.permission_overwrites.clone().unwrap_or_default();
+                    self.lock(guild_id, settings, channel, &overwrites, &audit, attempt).await
+                }
             };
             match result {
                 Err(error) if error.permanent_kind() == Some(PermanentKind::UnknownChannel) => {}
@@ -406,11 +457,15 @@ impl ChannelWorker {
         Ok(())
     }
 
+    /// Nobody may send or connect any more: @everyone is denied, and so is every other
+    /// overwrite on the channel (a private channel's owner, roles Guildbridge or an admin
+    /// let in), which would otherwise still allow it. The bot keeps its own access.
     async fn lock(
         &self,
         guild_id: Id<GuildMarker>,
         settings: &GuildSettings,
         channel: Id<ChannelMarker>,
+        overwrites: &[PermissionOverwrite],
         audit: &str,
         attempt: Attempt,
     ) -> Result<(), DiscordError> {
@@ -418,7 +473,8 @@ impl ChannelWorker {
             let body = ModifyChannel { parent_id: Some(category), ..ModifyChannel::default() };
             self.discord.modify_channel(channel, &body, Some(audit), attempt.deadline).await?;
         }
-        let mut deny = Permissions::SEND_MESSAGES | Permissions::CONNECT;
+        let silenced = Permissions::SEND_MESSAGES | Permissions::CONNECT;
+        let mut deny = silenced;
         if settings.private_channels {
             deny |= Permissions::VIEW_CHANNEL;
         }
@@ -428,7 +484,20 @@ impl ChannelWorker {
             allow: Permissions::empty(),
             deny,
         };
-        self.discord.edit_permission_overwrite(channel, &everyone, Some(audit), attempt.deadline).await
+        self.discord.edit_permission_overwrite(channel, &everyone, Some(audit), attempt.deadline).await?;
+        let bot = self.bot_user_id.cast();
+        for overwrite in overwrites.iter().filter(|o| o.id != everyone.id && o.id != bot) {
+            if overwrite.deny.contains(silenced) && !overwrite.allow.intersects(silenced) {
+                continue;
+            }
+            let locked = PermissionOverwrite {
+                allow: overwrite.allow - silenced,
+                deny: overwrite.deny | silenced,
+                ..overwrite.clone()
+            };
+            self.discord.edit_permission_overwrite(channel, &locked, Some(audit), attempt.deadline).await?;
+        }
+        Ok(())
     }
 
     async fn send_message(
@@ -442,7 +511,7 @@ impl ChannelWorker {
         let channel = match self.store.mapping(guild_id, &reference).await {
             Ok(Some(mapping)) if mapping.status == MappingStatus::Active => mapping.channels.text,
             Ok(_) => None,
-            Err(error) => return JobOutcome::storage_busy(error),
+            Err(error) => return store_failure(error),
         };
         let Some(channel) = channel else {
             tracing::warn!(subject = %reference, "no active text channel; message dropped");

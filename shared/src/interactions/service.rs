@@ -43,6 +43,15 @@ pub struct InteractionMeta {
 
 /// The fields every interaction has, PING included. Read first so PING never depends on
 /// the fuller shape twilight-model expects of other interactions.
+/// What the user sees when the store or queue did not answer in time: nothing was changed
+/// that they need to know about, and trying again is safe (every command is idempotent).
+fn busy(kind: InteractionType) -> InteractionResponse {
+    match kind {
+        InteractionType::ApplicationCommandAutocomplete => responses::autocomplete(Vec::new()),
+        _ => responses::ephemeral("Guildbridge is busy right now; try again in a moment."),
+    }
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(rename = "type")]
@@ -57,7 +66,13 @@ pub struct InteractionService {
     commands: CommandRegistry,
     components: ComponentRegistry,
     state_key: StateKey,
+    budget: std::time::Duration,
 }
+
+/// How long a command may take before the user is answered "busy, try again": Discord
+/// gives up at 3 s and shows "The application did not respond", so the answer must leave
+/// with room for the network and Lambda's own overhead.
+pub const ANSWER_BUDGET: std::time::Duration = std::time::Duration::from_millis(2_500);
 
 impl InteractionService {
     pub fn new(
@@ -66,7 +81,13 @@ impl InteractionService {
         components: ComponentRegistry,
         state_key: StateKey,
     ) -> Self {
-        Self { verifier, commands, components, state_key }
+        Self { verifier, commands, components, state_key, budget: ANSWER_BUDGET }
+    }
+
+    /// Another answer budget (tests of a stalled store use a short one).
+    pub fn with_budget(mut self, budget: std::time::Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The production wiring: Guildbridge's commands and components.
@@ -116,8 +137,13 @@ impl InteractionService {
 
         let interaction: Interaction = serde_json::from_slice(body).map_err(|e| Rejection::Malformed(describe(&e)))?;
         meta.guild_id = interaction.guild_id.map(|id| id.get());
-        let response = self.route(&interaction, &mut meta).await?;
-        Ok((response, meta))
+        match tokio::time::timeout(self.budget, self.route(&interaction, &mut meta)).await {
+            Ok(response) => Ok((response?, meta)),
+            Err(_) => {
+                tracing::warn!(command = ?meta.command, "the answer budget ran out (store or queue too slow)");
+                Ok((busy(interaction.kind), meta))
+            }
+        }
     }
 
     async fn route(

@@ -24,10 +24,12 @@ pub struct Received {
     pub receives: u32,
 }
 
-/// A job given up on, and why.
+/// A job given up on, and why. `job` is `None` when the body is not a job Guildbridge can
+/// read (it is kept as `body`, so one bad message never hides the others).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    pub job: Job,
+    pub job: Option<Job>,
+    pub body: String,
     pub receives: u32,
     pub reason: String,
 }
@@ -105,26 +107,40 @@ impl EmbeddedQueue {
         .map_err(|e| QueueError::Unavailable(format!("queue task failed: {e}")))?
     }
 
-    /// The oldest visible job of a queue, hidden for `visibility_seconds`.
+    /// The oldest visible job of a queue, hidden for `visibility_seconds`. A body that is not
+    /// a job (a poison message) is dead-lettered on the spot, never handed out again.
     pub async fn receive(&self, queue: QueueKind, visibility_seconds: u64) -> Result<Option<Received>, QueueError> {
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
-            let next: Option<(i64, String, u32)> = tx
-                .query_row(
-                    "SELECT seq, body, receives FROM jobs WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT 1",
-                    params![queue.as_str(), now as i64],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            loop {
+                let next: Option<(i64, String, u32)> = tx
+                    .query_row(
+                        "SELECT seq, body, receives FROM jobs WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT 1",
+                        params![queue.as_str(), now as i64],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                let Some((receipt, body, receives)) = next else {
+                    tx.commit().map_err(unavailable)?;
+                    return Ok(None);
+                };
+                tx.execute(
+                    "UPDATE jobs SET visible_at = ?1, receives = receives + 1 WHERE seq = ?2",
+                    params![(now + visibility_seconds) as i64, receipt],
                 )
-                .optional()
                 .map_err(unavailable)?;
-            let Some((receipt, body, receives)) = next else { return Ok(None) };
-            tx.execute(
-                "UPDATE jobs SET visible_at = ?1, receives = receives + 1 WHERE seq = ?2",
-                params![(now + visibility_seconds) as i64, receipt],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
-            Ok(Some(Received { receipt, job: Job::from_body(&body)?, receives: receives + 1 }))
+                match Job::from_body(&body) {
+                    Ok(job) => {
+                        tx.commit().map_err(unavailable)?;
+                        return Ok(Some(Received { receipt, job, receives: receives + 1 }));
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, receipt, "unreadable job dead-lettered");
+                        move_to_dead_letters(&tx, receipt, &error.to_string(), now)?;
+                    }
+                }
+            }
         })
         .await
     }
@@ -157,13 +173,7 @@ impl EmbeddedQueue {
         let reason = reason.to_owned();
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO dead_letters (seq, queue, body, receives, reason, failed_at)
-                 SELECT seq, queue, body, receives, ?2, ?3 FROM jobs WHERE seq = ?1",
-                params![receipt, reason, now as i64],
-            )
-            .map_err(unavailable)?;
-            tx.execute("DELETE FROM jobs WHERE seq = ?1", params![receipt]).map_err(unavailable)?;
+            move_to_dead_letters(&tx, receipt, &reason, now)?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -182,7 +192,7 @@ impl EmbeddedQueue {
                 .map_err(unavailable)?;
             rows.map(|row| {
                 let (body, receives, reason) = row.map_err(unavailable)?;
-                Ok(DeadLetter { job: Job::from_body(&body)?, receives, reason })
+                Ok(DeadLetter { job: Job::from_body(&body).ok(), body, receives, reason })
             })
             .collect()
         })
@@ -202,12 +212,35 @@ impl EmbeddedQueue {
     }
 }
 
+fn move_to_dead_letters(
+    tx: &rusqlite::Transaction<'_>,
+    receipt: i64,
+    reason: &str,
+    now: u64,
+) -> Result<(), QueueError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO dead_letters (seq, queue, body, receives, reason, failed_at)
+         SELECT seq, queue, body, receives, ?2, ?3 FROM jobs WHERE seq = ?1",
+        params![receipt, reason, now as i64],
+    )
+    .map_err(unavailable)?;
+    tx.execute("DELETE FROM jobs WHERE seq = ?1", params![receipt]).map_err(unavailable)?;
+    Ok(())
+}
+
 #[async_trait]
 impl JobQueue for EmbeddedQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        let body = job.to_body()?;
         let key = format!("{}:{}", job.queue().as_str(), job.deduplication_id());
-        let queue = job.queue();
+        self.enqueue_body(job.queue(), &key, &job.to_body()?).await
+    }
+}
+
+impl EmbeddedQueue {
+    /// Queues a message body as it is (what an SQS client can send, readable or not),
+    /// collapsing a repeat of `dedup_key` within the deduplication window.
+    pub async fn enqueue_body(&self, queue: QueueKind, dedup_key: &str, body: &str) -> Result<(), QueueError> {
+        let (key, body) = (dedup_key.to_owned(), body.to_owned());
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
             // Expired keys go as new ones arrive, so the table holds one window's worth.

@@ -9,8 +9,9 @@ use tokio::time::Instant;
 
 use super::{
     Job,
-    worker::{Attempt, JobHandler, JobOutcome},
+    worker::{Attempt, JobHandler, JobOutcome, record_dead_letter},
 };
+use crate::store::DeadLetterStore;
 
 /// Hands a message back to its queue after a delay (SQS ChangeMessageVisibility).
 #[async_trait]
@@ -21,6 +22,8 @@ pub trait Redelivery: Send + Sync {
 /// How a batch is run.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchPolicy {
+    /// Which queue the batch comes from (named in dead-letter records).
+    pub queue: super::QueueKind,
     pub max_receives: u32,
     /// SQS allows visibility timeouts up to 12 hours; retries wait at most this long.
     pub max_delay: Duration,
@@ -31,10 +34,15 @@ pub struct BatchPolicy {
 /// and in order. Other jobs of the guild go on: they are independent, and holding them
 /// back would spend their receives (SQS counts every hand-back) until they were
 /// dead-lettered without ever running.
+///
+/// A job that gives up is recorded in `dead_letters` (per guild, with why and after how many
+/// attempts). One that can never run (a poison message, a rejected job) is deleted once its
+/// record is written: it is dead on its first receive, not recycled until SQS gives up.
 pub async fn run_batch(
     event: SqsEvent,
     handler: &dyn JobHandler,
     redelivery: &dyn Redelivery,
+    dead_letters: &dyn DeadLetterStore,
     policy: BatchPolicy,
     deadline: Instant,
 ) -> SqsBatchResponse {
@@ -50,11 +58,24 @@ pub async fn run_batch(
             None => match run_message(&message, handler, policy, deadline).await {
                 JobOutcome::Done => continue,
                 JobOutcome::Retry { after, reason } => {
-                    tracing::warn!(message_id = %id, receives = receives(&message), %reason, "job handed back");
+                    let attempts = receives(&message);
+                    tracing::warn!(message_id = %id, receives = attempts, %reason, "job handed back");
+                    if attempts >= policy.max_receives {
+                        // SQS moves it to the dead-letter queue; the record is what an admin sees.
+                        let reason = super::worker::gave_up(attempts, &reason);
+                        let body = message.body.as_deref().unwrap_or_default();
+                        let _ = record_dead_letter(dead_letters, policy.queue, body, &reason, attempts).await;
+                    }
                     after.min(policy.max_delay)
                 }
                 JobOutcome::Reject { reason } => {
-                    tracing::error!(message_id = %id, %reason, "job rejected; it will go to the dead-letter queue");
+                    let body = message.body.as_deref().unwrap_or_default();
+                    let attempts = receives(&message);
+                    if record_dead_letter(dead_letters, policy.queue, body, &reason, attempts).await {
+                        tracing::error!(message_id = %id, %reason, "job can never run; recorded as dead and deleted");
+                        continue;
+                    }
+                    // Not recorded: it comes back, and SQS dead-letters it if recording keeps failing.
                     Duration::ZERO
                 }
             },
@@ -117,11 +138,14 @@ fn failure(id: String) -> BatchItemFailure {
 pub async fn serve(
     handler: &dyn JobHandler,
     redelivery: &dyn Redelivery,
+    dead_letters: &dyn DeadLetterStore,
     policy: BatchPolicy,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_from_epoch_millis(event.context.deadline);
-        Ok::<_, lambda_runtime::Error>(run_batch(event.payload, handler, redelivery, policy, deadline).await)
+        Ok::<_, lambda_runtime::Error>(
+            run_batch(event.payload, handler, redelivery, dead_letters, policy, deadline).await,
+        )
     }))
     .await
 }

@@ -10,7 +10,10 @@ use super::{
     Job, QueueKind,
     embedded::{EmbeddedQueue, Received},
 };
-use crate::queue::QueueError;
+use crate::{
+    queue::QueueError,
+    store::{DeadLetterRecord, DeadLetterStore},
+};
 
 /// SQS's default redrive limit in Guildbridge's template: after this many receives a job
 /// that still fails goes to the dead-letter queue.
@@ -51,9 +54,38 @@ impl JobOutcome {
     }
 }
 
+/// The reason a job that kept failing gave up with (said once, also when the worker
+/// already said it).
+pub fn gave_up(attempts: u32, reason: &str) -> String {
+    if reason.starts_with("gave up after ") {
+        return reason.to_owned();
+    }
+    format!("gave up after {attempts} attempts: {reason}")
+}
+
+/// Records a job that gave up where an admin sees it (per guild, or unrouted when the body
+/// names none); `false` when the record could not be written (the caller keeps the message).
+pub async fn record_dead_letter(
+    store: &dyn DeadLetterStore,
+    queue: QueueKind,
+    body: &str,
+    reason: &str,
+    attempts: u32,
+) -> bool {
+    let letter =
+        DeadLetterRecord::for_body(queue.as_str(), body, reason, attempts, crate::discord::simulate::unix_now());
+    match store.record_dead_letter(DeadLetterRecord::guild_of(body), &letter).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(%error, queue = queue.as_str(), "could not record a dead letter");
+            false
+        }
+    }
+}
+
 /// Tells whoever asked through a slash command: edits the interaction's deferred answer while
 /// its token lives (15 minutes; not tried in the last minute). `false` when the token is too
-/// old, so the caller can report elsewhere; a failed edit is logged, never fatal to the job.
+/// old or the edit failed, so the caller can report elsewhere; never fatal to the job.
 pub async fn edit_deferred_answer(
     discord: &crate::discord::rest::DiscordClient,
     reply: &super::InteractionReply,
@@ -66,10 +98,13 @@ pub async fn edit_deferred_answer(
         return false;
     }
     let body = crate::discord::rest::MessageBody::text(text);
-    if let Err(error) = discord.edit_original_response(reply.application_id, &reply.token, &body, deadline).await {
-        tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+    match discord.edit_original_response(reply.application_id, &reply.token, &body, deadline).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+            false
+        }
     }
-    true
 }
 
 /// A worker for one queue's jobs.
@@ -84,30 +119,40 @@ pub async fn work_one(
     queue: &EmbeddedQueue,
     kind: QueueKind,
     handler: &dyn JobHandler,
+    dead_letters: &dyn DeadLetterStore,
     max_receives: u32,
     time_limit: Duration,
 ) -> Result<Option<JobOutcome>, QueueError> {
     let visibility = time_limit.as_secs().max(1) * 2;
-    let Some(Received { receipt, job, receives }) = queue.receive(kind, visibility).await? else {
+    let Some(received) = queue.receive(kind, visibility).await? else {
         return Ok(None);
     };
-    let attempt = Attempt { receives, max_receives, deadline: Instant::now() + time_limit };
-    let outcome = handler.handle(job, attempt).await;
-    settle(queue, receipt, attempt, &outcome).await?;
+    let attempt = Attempt { receives: received.receives, max_receives, deadline: Instant::now() + time_limit };
+    let outcome = handler.handle(received.job.clone(), attempt).await;
+    settle(queue, &received, kind, dead_letters, attempt, &outcome).await?;
     Ok(Some(outcome))
 }
 
 /// Deletes, releases or dead-letters a received job as its outcome says (what SQS and the
-/// batch runner do between them in AWS).
-async fn settle(queue: &EmbeddedQueue, receipt: i64, attempt: Attempt, outcome: &JobOutcome) -> Result<(), QueueError> {
-    match outcome {
-        JobOutcome::Done => queue.delete(receipt).await,
-        JobOutcome::Retry { reason, .. } if attempt.is_last() => {
-            queue.dead_letter(receipt, &format!("gave up after {} attempts: {reason}", attempt.receives)).await
+/// batch runner do between them in AWS); a job given up on is also recorded in the store.
+async fn settle(
+    queue: &EmbeddedQueue,
+    received: &Received,
+    kind: QueueKind,
+    dead_letters: &dyn DeadLetterStore,
+    attempt: Attempt,
+    outcome: &JobOutcome,
+) -> Result<(), QueueError> {
+    let reason = match outcome {
+        JobOutcome::Done => return queue.delete(received.receipt).await,
+        JobOutcome::Retry { after, .. } if !attempt.is_last() => {
+            return queue.release(received.receipt, after.as_secs().max(1)).await;
         }
-        JobOutcome::Retry { after, .. } => queue.release(receipt, after.as_secs().max(1)).await,
-        JobOutcome::Reject { reason } => queue.dead_letter(receipt, reason).await,
-    }
+        JobOutcome::Retry { reason, .. } => gave_up(attempt.receives, reason),
+        JobOutcome::Reject { reason } => reason.clone(),
+    };
+    record_dead_letter(dead_letters, kind, &received.job.to_body()?, &reason, attempt.receives).await;
+    queue.dead_letter(received.receipt, &reason).await
 }
 
 /// The local stack's stand-in for Lambda's SQS event source: runs `kind`'s jobs one at a time
@@ -117,6 +162,7 @@ pub async fn work_until_stopped(
     queue: &EmbeddedQueue,
     kind: QueueKind,
     handler: &dyn JobHandler,
+    dead_letters: &dyn DeadLetterStore,
     max_receives: u32,
     time_limit: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -136,11 +182,12 @@ pub async fn work_until_stopped(
                 continue;
             }
         };
-        let Received { receipt, job, receives } = received;
-        let attempt = Attempt { receives, max_receives, deadline: Instant::now() + time_limit };
+        let attempt = Attempt { receives: received.receives, max_receives, deadline: Instant::now() + time_limit };
         let settled = tokio::select! {
-            outcome = handler.handle(job, attempt) => settle(queue, receipt, attempt, &outcome).await,
-            _ = stop.changed() => queue.release(receipt, 0).await,
+            outcome = handler.handle(received.job.clone(), attempt) => {
+                settle(queue, &received, kind, dead_letters, attempt, &outcome).await
+            }
+            _ = stop.changed() => queue.release(received.receipt, 0).await,
         };
         if let Err(error) = settled {
             // The job stays hidden until its visibility ends, then comes back: nothing is lost.
@@ -192,7 +239,8 @@ mod tests {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let queue = queue.clone();
         let worker = tokio::spawn(async move {
-            work_until_stopped(&queue, QueueKind::Channel, &handler, 5, Duration::from_secs(60), stopped).await;
+            let store = crate::store::Store::new(crate::store::embedded::EmbeddedItems::in_memory().expect("store"));
+            work_until_stopped(&queue, QueueKind::Channel, &handler, &store, 5, Duration::from_secs(60), stopped).await;
         });
         (stop, worker)
     }

@@ -58,6 +58,16 @@ pub trait ChannelStore: Send + Sync {
         claim_token: &str,
         now: u64,
     ) -> Result<ChannelMapping, StoreError>;
+    /// Records channels created so far under the claim (each right after it is made), so a
+    /// later attempt adopts exactly those and nothing that only looks alike. Only for the
+    /// claim's holder (`Conflict` otherwise).
+    async fn record_created(
+        &self,
+        guild_id: Id<GuildMarker>,
+        claim: &ChannelMapping,
+        channels: ChannelIds,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError>;
     /// Records the channels and activates the mapping, only for the claim's holder, and only
     /// when no other subject has these channels.
     async fn complete(
@@ -97,6 +107,14 @@ pub trait ChannelStore: Send + Sync {
     ) -> Result<Option<ChannelMapping>, StoreError>;
     /// A guild's mappings in one status, most recently changed first.
     async fn mappings_by_status(
+        &self,
+        guild_id: Id<GuildMarker>,
+        status: MappingStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<MappingPage, StoreError>;
+    /// The same, least recently changed first (retention works through these).
+    async fn mappings_oldest_first(
         &self,
         guild_id: Id<GuildMarker>,
         status: MappingStatus,
@@ -149,6 +167,27 @@ impl<I: ItemStore> Store<I> {
         }
     }
 
+    async fn mappings_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        status: MappingStatus,
+        limit: u32,
+        cursor: Option<&str>,
+        oldest_first: bool,
+    ) -> Result<MappingPage, StoreError> {
+        let partition = keys::mappings_by_status(guild_id.get(), status.as_str());
+        let start = cursor.map(|cursor| decode_cursor(cursor, &partition)).transpose()?;
+        let mut query = Query::new(Index::Gsi1, partition, SortKeyRange::All).limit(limit.max(1)).start_after(start);
+        if !oldest_first {
+            query = query.descending();
+        }
+        let page = self.items.query(&query).await?;
+        Ok(MappingPage {
+            mappings: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            next: page.last_key.map(|key| encode_cursor(&key)),
+        })
+    }
+
     async fn existing(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<ChannelMapping, StoreError> {
         self.mapping(guild_id, subject).await?.ok_or(StoreError::NotFound("channel mapping"))
     }
@@ -189,7 +228,9 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         let unchanged = Condition::Equals(STATUS, json!(MappingStatus::Error.as_str()))
             .and(Condition::Equals(CLAIM, json!(existing.claim_token)))
             .and(Condition::Equals(UPDATED, json!(existing.updated_at)));
-        let mapping = ChannelMapping { updated_at: now.max(existing.updated_at + 1), ..mapping };
+        // What the failed attempt recorded creating stays, for the reconciliation to adopt.
+        let mapping =
+            ChannelMapping { updated_at: now.max(existing.updated_at + 1), channels: existing.channels, ..mapping };
         match self.items.put(mapping_item(guild_id, &mapping)?, Some(unchanged)).await {
             Ok(()) => Ok(ClaimOutcome::Reclaimed(mapping)),
             Err(ItemError::ConditionFailed) => Ok(ClaimOutcome::Existing(self.existing(guild_id, subject).await?)),
@@ -209,6 +250,19 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         let current = self.existing(guild_id, subject).await?;
         let mapping = ChannelMapping { claim_token: claim_token.to_owned(), updated_at: now, ..current };
         self.rewrite(guild_id, mapping, held_by(stale_token), "the claim moved on").await
+    }
+
+    /// 1 conditional PutItem.
+    async fn record_created(
+        &self,
+        guild_id: Id<GuildMarker>,
+        claim: &ChannelMapping,
+        channels: ChannelIds,
+        now: u64,
+    ) -> Result<ChannelMapping, StoreError> {
+        let mapping = ChannelMapping { channels, updated_at: now.max(claim.updated_at), ..claim.clone() };
+        self.rewrite(guild_id, mapping, held_by(&claim.claim_token), "the claim is no longer held by this attempt")
+            .await
     }
 
     /// 1 GetItem + 1 TransactWriteItems (the mapping, plus 1 conditional put per channel).
@@ -314,15 +368,18 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<MappingPage, StoreError> {
-        let partition = keys::mappings_by_status(guild_id.get(), status.as_str());
-        let start = cursor.map(|cursor| decode_cursor(cursor, &partition)).transpose()?;
-        let query =
-            Query::new(Index::Gsi1, partition, SortKeyRange::All).descending().limit(limit.max(1)).start_after(start);
-        let page = self.items.query(&query).await?;
-        Ok(MappingPage {
-            mappings: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?,
-            next: page.last_key.map(|key| encode_cursor(&key)),
-        })
+        self.mappings_page(guild_id, status, limit, cursor, false).await
+    }
+
+    /// 1 Query on gsi1.
+    async fn mappings_oldest_first(
+        &self,
+        guild_id: Id<GuildMarker>,
+        status: MappingStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<MappingPage, StoreError> {
+        self.mappings_page(guild_id, status, limit, cursor, true).await
     }
 
     /// 1 Query (`Select=COUNT`) on gsi1 per 1 MB of keys.

@@ -150,6 +150,14 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
             | "RequestLimitExceeded"
             | "TransactionInProgressException",
         ) => ItemError::Throttled,
+        Some(code @ ("ValidationException" | "ResourceNotFoundException" | "AccessDeniedException")) => {
+            let hint = match code {
+                "ResourceNotFoundException" => "the table or index does not exist: check TABLE_NAME and the region",
+                "AccessDeniedException" => "the function's role may not use the table: check its IAM policy",
+                _ => "DynamoDB refused the request as invalid",
+            };
+            ItemError::Misconfigured(format!("{code}: {hint} ({})", error.message().unwrap_or_default()))
+        }
         _ => ItemError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string()),
     }
 }

@@ -168,6 +168,10 @@ pub enum ItemError {
     Throttled,
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The table is missing, the request malformed, or access denied: a deployment problem
+    /// that retrying does not fix.
+    #[error("storage is misconfigured: {0}")]
+    Misconfigured(String),
     #[error("stored data is not what Guildbridge wrote: {0}")]
     Corrupt(String),
 }

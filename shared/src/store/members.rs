@@ -71,6 +71,10 @@ pub struct StoredMember {
     pub first_seen_run: String,
     pub seen_at: u64,
     pub left: bool,
+    /// The run that found this member gone: counting by it makes a retried `mark_left`
+    /// count the members an earlier, interrupted attempt already marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_run: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,6 +86,7 @@ struct Link {
 
 const LAST_SEEN_RUN: &str = "last_seen_run";
 const LEFT: &str = "left";
+const LEFT_RUN: &str = "left_run";
 const PAGE: u32 = 1000;
 
 fn members_query(guild_id: Id<GuildMarker>) -> Query {
@@ -122,6 +127,7 @@ impl<I: ItemStore> MemberStore for Store<I> {
                 first_seen_run,
                 seen_at: now,
                 left: false,
+                left_run: None,
             };
             items.push(to_item(key, &stored, &[])?);
         }
@@ -129,22 +135,29 @@ impl<I: ItemStore> MemberStore for Store<I> {
         Ok(new)
     }
 
-    /// 1 Query per 1,000 members (filtered to the unseen) + ⌈left / 25⌉ BatchWriteItem.
+    /// 1 Query per 1,000 members (filtered to the unseen and those this run already marked)
+    /// + ⌈left / 25⌉ BatchWriteItem.
     async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &str, now: u64) -> Result<u64, StoreError> {
         let unseen = Condition::NotEquals(LAST_SEEN_RUN, json!(run_id)).and(Condition::Equals(LEFT, json!(false)));
+        let marked_by_this_run = Condition::Equals(LEFT_RUN, json!(run_id));
+        let wanted = unseen.or(marked_by_this_run);
         let mut start = None;
         let mut left = 0u64;
         loop {
-            let query = members_query(guild_id).filter(unseen.clone()).limit(PAGE).start_after(start);
+            let query = members_query(guild_id).filter(wanted.clone()).limit(PAGE).start_after(start);
             let page = self.items.query(&query).await?;
+            left += page.items.len() as u64;
             let mut items = Vec::with_capacity(page.items.len());
             for item in page.items {
                 let mut gone: StoredMember = from_item(item)?;
+                if gone.left {
+                    continue; // marked by an earlier attempt of this run: counted, not rewritten
+                }
                 gone.left = true;
+                gone.left_run = Some(run_id.to_owned());
                 gone.seen_at = now;
                 items.push(to_item(&keys::member(guild_id.get(), gone.member.user_id.get()), &gone, &[])?);
             }
-            left += items.len() as u64;
             self.items.put_many(items).await?;
             match page.last_key {
                 Some(key) => start = Some(key),

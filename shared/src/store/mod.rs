@@ -13,6 +13,7 @@ pub mod schema;
 
 mod api_keys;
 mod channels;
+mod dead_letters;
 mod idempotency;
 mod members;
 mod schedule;
@@ -29,10 +30,11 @@ use self::items::{Item, ItemError, ItemStore, Key};
 pub use self::{
     api_keys::{ApiKeyStore, IssuedKey},
     channels::{ChannelStore, ClaimOutcome, MappingPage},
+    dead_letters::{DeadLetterRecord, DeadLetterStore},
     idempotency::IdempotencyStore,
     members::{LinkStore, MemberStore, StoredMember},
     model::*,
-    schedule::ScheduleStore,
+    schedule::{ScheduleStore, SyncSchedule},
     settings_store::SettingsStore,
     subjects::SubjectStore,
     sync_runs::SyncRunStore,
@@ -53,6 +55,7 @@ pub trait DomainStore:
     + ScheduleStore
     + IdempotencyStore
     + ApiKeyStore
+    + DeadLetterStore
 {
 }
 
@@ -82,6 +85,9 @@ pub enum StoreError {
     Retryable(String),
     #[error("stored data is not what Guildbridge wrote: {0}")]
     Corrupt(String),
+    /// A deployment problem (missing table, denied access, invalid request): not retried.
+    #[error("storage is misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl StoreError {
@@ -97,6 +103,7 @@ impl From<ItemError> for StoreError {
             ItemError::Throttled => StoreError::Retryable("throttled".to_owned()),
             ItemError::Unavailable(reason) => StoreError::Retryable(reason),
             ItemError::Corrupt(reason) => StoreError::Corrupt(reason),
+            ItemError::Misconfigured(reason) => StoreError::Misconfigured(reason),
             // Domain code maps condition failures to what they mean before they get here.
             ItemError::ConditionFailed | ItemError::TransactionCancelled(_) => StoreError::Conflict("condition failed"),
         }

@@ -18,17 +18,31 @@ pub trait ScheduleStore: Send + Sync {
     /// Sets when the guild syncs next, whatever was set before.
     async fn set_next_sync(&self, guild_id: Id<GuildMarker>, at: u64) -> Result<(), StoreError>;
     /// Guilds due at or before `now`, earliest first, with the due time each is at.
-    async fn due_syncs(&self, now: u64, limit: u32) -> Result<Vec<(Id<GuildMarker>, u64)>, StoreError>;
-    /// Moves the guild from `due_at` to `next_at`. Only one caller per due time gets `true`:
-    /// that caller enqueues the job.
+    async fn due_syncs(&self, now: u64, limit: u32) -> Result<Vec<SyncSchedule>, StoreError>;
+    /// Moves the guild from `due_at` to `next_at` (and clears any failures). Only one caller
+    /// per due time gets `true`: that caller enqueues the job.
     async fn advance(&self, guild_id: Id<GuildMarker>, due_at: u64, next_at: u64) -> Result<bool, StoreError>;
+    /// Moves a guild whose schedule failed from `due_at` to `next_at`, recording the failure
+    /// (counted, with its reason, where an admin sees it). `true` for the one caller that moved it.
+    async fn record_failure(&self, schedule: &SyncSchedule, next_at: u64, reason: &str) -> Result<bool, StoreError>;
+    /// The guild's schedule, if it has one.
+    async fn sync_schedule(&self, guild_id: Id<GuildMarker>) -> Result<Option<SyncSchedule>, StoreError>;
 }
 
-#[derive(Serialize, Deserialize)]
-struct Schedule {
-    guild_id: Id<GuildMarker>,
-    next_at: u64,
+/// When a guild syncs next, and how its schedule has been failing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSchedule {
+    pub guild_id: Id<GuildMarker>,
+    pub next_at: u64,
+    /// Schedule runs in a row that failed for this guild (0 once one succeeds).
+    #[serde(default)]
+    pub failures: u32,
+    /// Why the last one failed; "parked ..." once it failed too often and waits a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
+
+type Schedule = SyncSchedule;
 
 const NEXT_AT: &str = "next_at";
 
@@ -43,29 +57,52 @@ fn schedule_item(schedule: &Schedule) -> Result<super::items::Item, StoreError> 
     )
 }
 
-#[async_trait]
-impl<I: ItemStore> ScheduleStore for Store<I> {
-    /// 1 PutItem.
-    async fn set_next_sync(&self, guild_id: Id<GuildMarker>, at: u64) -> Result<(), StoreError> {
-        Ok(self.items.put(schedule_item(&Schedule { guild_id, next_at: at })?, None).await?)
-    }
-
-    /// 1 Query on gsi1 (eventually consistent: a just-advanced guild may still show; `advance` decides).
-    async fn due_syncs(&self, now: u64, limit: u32) -> Result<Vec<(Id<GuildMarker>, u64)>, StoreError> {
-        // '~' sorts after every digit, so this includes every guild due in the second `now`.
-        let upto = format!("{}#~", sortable_time(now));
-        let query = Query::new(Index::Gsi1, keys::SCHEDULE_INDEX_PK, SortKeyRange::AtMost(upto)).limit(limit.max(1));
-        let page = self.items.query(&query).await?;
-        page.items.into_iter().map(|item| from_item::<Schedule>(item).map(|s| (s.guild_id, s.next_at))).collect()
-    }
-
-    /// 1 conditional PutItem.
-    async fn advance(&self, guild_id: Id<GuildMarker>, due_at: u64, next_at: u64) -> Result<bool, StoreError> {
-        let item = schedule_item(&Schedule { guild_id, next_at })?;
-        match self.items.put(item, Some(Condition::Equals(NEXT_AT, json!(due_at)))).await {
+impl<I: ItemStore> Store<I> {
+    /// Writes `schedule` only while the stored due time is still `due_at`.
+    async fn move_schedule(&self, schedule: &Schedule, due_at: u64) -> Result<bool, StoreError> {
+        match self.items.put(schedule_item(schedule)?, Some(Condition::Equals(NEXT_AT, json!(due_at)))).await {
             Ok(()) => Ok(true),
             Err(ItemError::ConditionFailed) => Ok(false),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+#[async_trait]
+impl<I: ItemStore> ScheduleStore for Store<I> {
+    /// 1 PutItem.
+    async fn set_next_sync(&self, guild_id: Id<GuildMarker>, at: u64) -> Result<(), StoreError> {
+        let schedule = Schedule { guild_id, next_at: at, failures: 0, last_error: None };
+        Ok(self.items.put(schedule_item(&schedule)?, None).await?)
+    }
+
+    /// 1 Query on gsi1 (eventually consistent: a just-advanced guild may still show; `advance` decides).
+    async fn due_syncs(&self, now: u64, limit: u32) -> Result<Vec<SyncSchedule>, StoreError> {
+        // '~' sorts after every digit, so this includes every guild due in the second `now`.
+        let upto = format!("{}#~", sortable_time(now));
+        let query = Query::new(Index::Gsi1, keys::SCHEDULE_INDEX_PK, SortKeyRange::AtMost(upto)).limit(limit.max(1));
+        let page = self.items.query(&query).await?;
+        page.items.into_iter().map(from_item).collect()
+    }
+
+    /// 1 conditional PutItem.
+    async fn advance(&self, guild_id: Id<GuildMarker>, due_at: u64, next_at: u64) -> Result<bool, StoreError> {
+        self.move_schedule(&Schedule { guild_id, next_at, failures: 0, last_error: None }, due_at).await
+    }
+
+    /// 1 conditional PutItem.
+    async fn record_failure(&self, schedule: &SyncSchedule, next_at: u64, reason: &str) -> Result<bool, StoreError> {
+        let failed = Schedule {
+            guild_id: schedule.guild_id,
+            next_at,
+            failures: schedule.failures.saturating_add(1),
+            last_error: Some(reason.to_owned()),
+        };
+        self.move_schedule(&failed, schedule.next_at).await
+    }
+
+    /// 1 GetItem.
+    async fn sync_schedule(&self, guild_id: Id<GuildMarker>) -> Result<Option<SyncSchedule>, StoreError> {
+        self.items.get(&keys::schedule(guild_id.get())).await?.map(from_item).transpose()
     }
 }

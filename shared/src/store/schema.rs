@@ -16,6 +16,8 @@
 //! | link, platform side | `GUILD#{g}` | `LINK#PLATFORM#{p}` | | |
 //! | sync lease | `GUILD#{g}` | `SYNC#LEASE` | | |
 //! | sync run | `GUILD#{g}` | `SYNC#RUN#{started}#{run}` | | |
+//! | sync run's id | `GUILD#{g}` | `SYNC#ID#{run}` | | |
+//! | dead letter | `GUILD#{g}` (or `DEADLETTERS#UNROUTED`) | `DEADLETTER#{failed}#{hash}` | | |
 //! | schedule | `GUILD#{g}` | `SCHEDULE` | `SCHEDULE` / `{due}#{g}` | |
 //! | idempotency record | `IDEMPOTENCY#{scope}#{key}` | `RECORD` | | |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `TENANT#{t}#APIKEYS` / `{created}#{sha256}` | |
@@ -128,6 +130,15 @@ pub mod keys {
     pub const SYNC_RUN_PREFIX: &str = "SYNC#RUN#";
     pub fn sync_run(guild_id: u64, started_at: u64, run_id: &str) -> Key {
         Key::new(guild(guild_id), format!("{SYNC_RUN_PREFIX}{}#{run_id}", sortable_time(started_at)))
+    }
+    pub fn sync_run_id(guild_id: u64, run_id: &str) -> Key {
+        Key::new(guild(guild_id), format!("SYNC#ID#{run_id}"))
+    }
+    pub const DEAD_LETTER_PREFIX: &str = "DEADLETTER#";
+    /// Dead letters whose body names no guild.
+    pub const UNROUTED_DEAD_LETTERS: &str = "DEADLETTERS#UNROUTED";
+    pub fn dead_letter(partition: &str, failed_at: u64, hash: &str) -> Key {
+        Key::new(partition, format!("{DEAD_LETTER_PREFIX}{}#{hash}", sortable_time(failed_at)))
     }
     pub fn schedule(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "SCHEDULE")

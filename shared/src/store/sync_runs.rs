@@ -17,7 +17,8 @@ use super::{
 #[async_trait]
 pub trait SyncRunStore: Send + Sync {
     /// Takes the guild's sync lease until `now + lease_seconds` and records a running run.
-    /// While another run's lease is live, refused with `LeaseHeld` naming that run.
+    /// While another run's lease is live, refused with `LeaseHeld` naming that run; a run id
+    /// that was started before (whenever) is refused with `AlreadyExists`.
     async fn start_run(
         &self,
         guild_id: Id<GuildMarker>,
@@ -45,13 +46,9 @@ pub trait SyncRunStore: Send + Sync {
         outcome: SyncOutcome,
         now: u64,
     ) -> Result<SyncRun, StoreError>;
-    /// One run, by id and start time (its key sorts runs by time).
-    async fn run(
-        &self,
-        guild_id: Id<GuildMarker>,
-        run_id: &str,
-        started_at: u64,
-    ) -> Result<Option<SyncRun>, StoreError>;
+    /// One run, by its id alone: however late a request's job is delivered again, it finds
+    /// the run that request started.
+    async fn run(&self, guild_id: Id<GuildMarker>, run_id: &str) -> Result<Option<SyncRun>, StoreError>;
     /// Takes the lease back for a run that is still `Running` (a continuation, or a retry
     /// after a crash): granted when the lease is free, expired, or already this run's.
     async fn resume_run(
@@ -73,13 +70,20 @@ fn run_item(guild_id: Id<GuildMarker>, run: &SyncRun) -> Result<super::items::It
     to_item(&keys::sync_run(guild_id.get(), run.started_at, &run.run_id), run, &[])
 }
 
+/// Where a run's start time is found from its id (the run's own key sorts by time).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RunPointer {
+    run_id: String,
+    started_at: u64,
+}
+
 fn lease_item(guild_id: Id<GuildMarker>, lease: &SyncLease) -> Result<super::items::Item, StoreError> {
     to_item(&keys::sync_lease(guild_id.get()), lease, &[(attr::EXPIRES_AT, json!(lease.expires_at))])
 }
 
 #[async_trait]
 impl<I: ItemStore> SyncRunStore for Store<I> {
-    /// 1 TransactWriteItems (lease + run); + 1 GetItem when the lease is held.
+    /// 1 TransactWriteItems (lease + run + run id); + 1 GetItem when the lease is held.
     async fn start_run(
         &self,
         guild_id: Id<GuildMarker>,
@@ -103,8 +107,19 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
         let writes = vec![
             TxWrite::Put { item: lease_item(guild_id, &lease)?, condition: Some(free) },
             TxWrite::Put { item: run_item(guild_id, &run)?, condition: Some(Condition::NotExists) },
+            TxWrite::Put {
+                item: to_item(
+                    &keys::sync_run_id(guild_id.get(), run_id),
+                    &RunPointer { run_id: run_id.to_owned(), started_at: now },
+                    &[],
+                )?,
+                condition: Some(Condition::NotExists),
+            },
         ];
         match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(failed)) if failed.contains(&2) => {
+                Err(StoreError::AlreadyExists("a sync run with this id"))
+            }
             Err(ItemError::TransactionCancelled(failed)) if failed.contains(&0) => {
                 match self.lease(guild_id, now).await? {
                     Some(held) => Err(StoreError::LeaseHeld(held)),
@@ -161,14 +176,13 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
         }
     }
 
-    /// 1 GetItem.
-    async fn run(
-        &self,
-        guild_id: Id<GuildMarker>,
-        run_id: &str,
-        started_at: u64,
-    ) -> Result<Option<SyncRun>, StoreError> {
-        self.items.get(&keys::sync_run(guild_id.get(), started_at, run_id)).await?.map(from_item).transpose()
+    /// 2 GetItem (the id's pointer, then the run).
+    async fn run(&self, guild_id: Id<GuildMarker>, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
+        let Some(pointer) = self.items.get(&keys::sync_run_id(guild_id.get(), run_id)).await? else {
+            return Ok(None);
+        };
+        let pointer: RunPointer = from_item(pointer)?;
+        self.items.get(&keys::sync_run(guild_id.get(), pointer.started_at, run_id)).await?.map(from_item).transpose()
     }
 
     /// 1 conditional PutItem; + 1 GetItem when another run holds the lease.

@@ -7,13 +7,17 @@ use twilight_model::id::{Id, marker::GuildMarker};
 use crate::{
     queue::{Job, JobQueue, QueueError},
     settings::GuildSettings,
-    store::{DomainStore, MappingStatus, StoreError, SubjectKind, SyncKind},
+    store::{DomainStore, MappingStatus, StoreError, SubjectKind, SyncKind, SyncSchedule},
 };
 
 /// Due guilds handled per schedule event; the rest are due still and go next time.
 const DUE_PER_RUN: u32 = 100;
-/// Mappings looked at per guild and status for retention.
+/// Mappings read per page for retention (every page is read, oldest first).
 const RETENTION_PAGE: u32 = 100;
+/// Schedule runs in a row a guild may fail before it is parked for [`PARKED_FOR`].
+pub const PARK_AFTER_FAILURES: u32 = 5;
+/// How long a parked guild waits before it is tried again.
+pub const PARKED_FOR: u64 = 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -30,6 +34,8 @@ pub struct ScheduleReport {
     /// Syncs this event started (the conditional advance of the due time was this event's).
     pub syncs: u64,
     pub archives: u64,
+    /// Guilds whose turn failed this time (recorded on their schedule; the rest went on).
+    pub failed: u64,
 }
 
 /// The due time's sync job (the same for every delivery of the schedule event).
@@ -53,27 +59,66 @@ fn next_due(due_at: u64, now: u64, settings: &GuildSettings) -> u64 {
 /// Runs one schedule event. Safe to deliver twice or to run twice at once: the job is
 /// enqueued before the due time advances (a crash between the two re-enqueues the same job,
 /// which the queue's deduplication and the run record collapse), and only one caller's
-/// conditional advance wins.
+/// conditional advance wins. Guilds are handled one by one: a guild whose turn fails is
+/// recorded as failing, retried with a growing pause, parked after
+/// [`PARK_AFTER_FAILURES`] failures in a row, and never stops the guilds after it.
 pub async fn run_schedule(
     store: &dyn DomainStore,
     queue: &dyn JobQueue,
     now: u64,
 ) -> Result<ScheduleReport, ScheduleError> {
     let mut report = ScheduleReport::default();
-    for (guild_id, due_at) in store.due_syncs(now, DUE_PER_RUN).await? {
+    for schedule in store.due_syncs(now, DUE_PER_RUN).await? {
         report.due += 1;
-        let settings = store.settings(guild_id).await?.settings;
-        queue.enqueue(&scheduled_sync(guild_id, due_at)).await?;
-        if store.advance(guild_id, due_at, next_due(due_at, now, &settings)).await? {
-            report.syncs += 1;
-            report.archives += archive_ended(store, queue, guild_id, &settings, now).await?;
+        match guild_turn(store, queue, &schedule, now).await {
+            Ok(Some(archives)) => {
+                report.syncs += 1;
+                report.archives += archives;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                report.failed += 1;
+                let (next_at, reason) = after_failure(&schedule, now, &error);
+                tracing::warn!(guild_id = %schedule.guild_id, %reason, "the schedule failed for this guild");
+                if let Err(error) = store.record_failure(&schedule, next_at, &reason).await {
+                    tracing::warn!(guild_id = %schedule.guild_id, %error, "could not record the failure");
+                }
+            }
         }
     }
     Ok(report)
 }
 
+/// When a failing guild is tried next, and what its schedule says about it.
+fn after_failure(schedule: &SyncSchedule, now: u64, error: &ScheduleError) -> (u64, String) {
+    let failures = schedule.failures.saturating_add(1);
+    if failures >= PARK_AFTER_FAILURES {
+        let reason = format!("parked for a day after {failures} failed schedule runs in a row; last: {error}");
+        return (now.saturating_add(PARKED_FOR), reason);
+    }
+    let pause = 60u64 << failures.min(10);
+    (now.saturating_add(pause), format!("schedule run failed ({failures} in a row): {error}"))
+}
+
+/// One due guild: its sync enqueued and its due time advanced; `Some(archives)` when this
+/// caller's advance won (and it archived what is past retention).
+async fn guild_turn(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    schedule: &SyncSchedule,
+    now: u64,
+) -> Result<Option<u64>, ScheduleError> {
+    let (guild_id, due_at) = (schedule.guild_id, schedule.next_at);
+    let settings = store.settings(guild_id).await?.settings;
+    queue.enqueue(&scheduled_sync(guild_id, due_at)).await?;
+    if !store.advance(guild_id, due_at, next_due(due_at, now, &settings)).await? {
+        return Ok(None);
+    }
+    Ok(Some(archive_ended(store, queue, guild_id, &settings, now).await?))
+}
+
 /// Enqueues archiving for subjects that ended longer ago than the retention: completed
-/// mappings, and events whose start is that long past.
+/// mappings, and events whose start is that long past. Every page is read, oldest first.
 async fn archive_ended(
     store: &dyn DomainStore,
     queue: &dyn JobQueue,
@@ -84,19 +129,27 @@ async fn archive_ended(
     let retention = u64::from(settings.archive_retention_hours) * 3600;
     let mut archived = 0;
     for status in [MappingStatus::Completed, MappingStatus::Active] {
-        let page = store.mappings_by_status(guild_id, status, RETENTION_PAGE, None).await?;
-        for mapping in page.mappings {
-            let ended_at = match status {
-                MappingStatus::Completed => Some(mapping.updated_at),
-                _ if mapping.subject.kind == SubjectKind::Event => {
-                    store.subject(guild_id, &mapping.subject).await?.and_then(|subject| subject.starts_at)
+        let mut cursor = None;
+        loop {
+            let page = store.mappings_oldest_first(guild_id, status, RETENTION_PAGE, cursor.as_deref()).await?;
+            for mapping in page.mappings {
+                let ended_at = match status {
+                    MappingStatus::Completed => Some(mapping.updated_at),
+                    _ if mapping.subject.kind == SubjectKind::Event => {
+                        store.subject(guild_id, &mapping.subject).await?.and_then(|subject| subject.starts_at)
+                    }
+                    _ => None,
+                };
+                if ended_at.is_some_and(|ended| ended.saturating_add(retention) <= now) {
+                    let reason = format!("ended more than {} hours ago (retention)", settings.archive_retention_hours);
+                    let job = Job::ArchiveChannel { guild_id, subject: mapping.subject, reason, reply: None };
+                    queue.enqueue(&job).await?;
+                    archived += 1;
                 }
-                _ => None,
-            };
-            if ended_at.is_some_and(|ended| ended + retention <= now) {
-                let reason = format!("ended more than {} hours ago (retention)", settings.archive_retention_hours);
-                queue.enqueue(&Job::ArchiveChannel { guild_id, subject: mapping.subject, reason, reply: None }).await?;
-                archived += 1;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
     }
@@ -106,6 +159,19 @@ async fn archive_ended(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_guild_backs_off_then_is_parked_with_its_reason() {
+        let error = ScheduleError::Store(StoreError::Corrupt("bad settings".to_owned()));
+        let schedule = |failures| SyncSchedule { guild_id: Id::new(1), next_at: 0, failures, last_error: None };
+        let (next, reason) = after_failure(&schedule(0), 1_000, &error);
+        assert_eq!(next, 1_120);
+        assert!(reason.contains("1 in a row") && reason.contains("bad settings"), "{reason}");
+        let (next, reason) = after_failure(&schedule(PARK_AFTER_FAILURES - 1), 1_000, &error);
+        assert_eq!(next, 1_000 + PARKED_FOR);
+        assert!(reason.starts_with("parked"), "{reason}");
+        assert_eq!(after_failure(&schedule(u32::MAX), u64::MAX, &error).0, u64::MAX, "no overflow");
+    }
 
     #[test]
     fn the_next_due_time_skips_intervals_already_past() {

@@ -7,7 +7,6 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use serde_json::json;
 use tokio::time::Instant;
 use twilight_model::{
     guild::Member as DiscordMember,
@@ -25,11 +24,9 @@ use crate::{
         worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer},
     },
     settings::GuildSettings,
-    store::{DomainStore, FirstOrSeen, Member, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
+    store::{DomainStore, Member, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
 };
 
-/// How long the record that maps a request to its run is kept.
-const RUN_RECORD_SECONDS: u64 = 7 * 24 * 3600;
 /// Time one page needs, at worst, before the invocation's deadline: less than this left and
 /// the run continues in a new job instead.
 const PAGE_BUDGET: Duration = Duration::from_secs(15);
@@ -117,32 +114,58 @@ impl SyncWorker {
         (self.clock)()
     }
 
-    /// The run this request started (any delivery of it), or a new one.
+    /// The run this request started (any delivery of it, however late), or a new one.
     async fn find_or_start(
         &self,
         guild_id: Id<GuildMarker>,
         run_id: &str,
         kind: SyncKind,
     ) -> Result<Start, StoreError> {
-        let now = self.now();
-        let key = format!("{guild_id}:{run_id}");
-        let started_at =
-            match self.store.remember("sync-run", &key, json!({ "started_at": now }), now, RUN_RECORD_SECONDS).await? {
-                FirstOrSeen::First => now,
-                FirstOrSeen::Seen(value) => value["started_at"].as_u64().unwrap_or(now),
-            };
-        if let Some(run) = self.store.run(guild_id, run_id, started_at).await? {
+        if let Some(run) = self.store.run(guild_id, run_id).await? {
             return Ok(Start::Run(run));
         }
-        match self.store.start_run(guild_id, run_id, kind, now, LEASE_SECONDS).await {
+        match self.store.start_run(guild_id, run_id, kind, self.now(), LEASE_SECONDS).await {
             Ok(run) => Ok(Start::Run(run)),
-            // Started elsewhere (the /sync command takes the lease when it is asked).
-            Err(StoreError::LeaseHeld(lease)) if lease.run_id == run_id => {
-                let run = self.store.run(guild_id, run_id, lease.started_at).await?;
-                run.map(Start::Run).ok_or(StoreError::NotFound("the sync run holding the lease"))
-            }
+            // Started elsewhere meanwhile (the /sync command takes the lease when it is asked,
+            // or another delivery of this job): that run is this request's.
+            Err(StoreError::AlreadyExists(_)) => self.existing_run(guild_id, run_id).await,
+            Err(StoreError::LeaseHeld(lease)) if lease.run_id == run_id => self.existing_run(guild_id, run_id).await,
             Err(StoreError::LeaseHeld(lease)) => Ok(Start::Busy(lease)),
             Err(error) => Err(error),
+        }
+    }
+
+    async fn existing_run(&self, guild_id: Id<GuildMarker>, run_id: &str) -> Result<Start, StoreError> {
+        let run = self.store.run(guild_id, run_id).await?;
+        run.map(Start::Run).ok_or(StoreError::Conflict("the run was being started; try again"))
+    }
+
+    /// Another run took the guild's lease while this one was still going (this one was
+    /// thought crashed): this run ends failed, naming its successor, and whoever asked hears it.
+    async fn superseded(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        counts: SyncCounts,
+        by: Option<SyncLease>,
+        reply: Option<&InteractionReply>,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        let by = match by {
+            Some(lease) => Some(lease),
+            None => self.store.lease(guild_id, self.now()).await.ok().flatten(),
+        };
+        let reason = match by {
+            Some(lease) => format!("superseded by run {} (started <t:{}:R>)", lease.run_id, lease.started_at),
+            None => "superseded by another run".to_owned(),
+        };
+        tracing::warn!(run_id = %run.run_id, %reason, "the run lost its lease");
+        match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason), self.now()).await {
+            Ok(finished) => {
+                self.announce_end(guild_id, reply, &finished, attempt).await;
+                JobOutcome::Done
+            }
+            Err(error) => JobOutcome::storage_busy(error),
         }
     }
 
@@ -171,9 +194,7 @@ impl SyncWorker {
         match self.store.resume_run(guild_id, &run, self.now(), LEASE_SECONDS).await {
             Ok(()) => {}
             Err(StoreError::LeaseHeld(lease)) => {
-                let text = format!("A member sync is already running (started <t:{}:R>).", lease.started_at);
-                self.report(reply.as_ref(), &text, attempt).await;
-                return JobOutcome::Done;
+                return self.superseded(guild_id, &run, run.counts, Some(lease), reply.as_ref(), attempt).await;
             }
             Err(error) => return JobOutcome::storage_busy(error),
         }
@@ -230,8 +251,7 @@ impl SyncWorker {
             run = match self.store.checkpoint(guild_id, &run, last, counts, self.now(), LEASE_SECONDS).await {
                 Ok(run) => run,
                 Err(StoreError::Conflict(_)) => {
-                    tracing::warn!(run_id = %run.run_id, "the run lost its lease; another run took over");
-                    return JobOutcome::Done;
+                    return self.superseded(guild_id, &run, counts, None, reply.as_ref(), attempt).await;
                 }
                 Err(error) => return JobOutcome::storage_busy(error),
             };
@@ -326,7 +346,7 @@ impl SyncWorker {
             return JobOutcome::Retry { after, reason: error.explain() };
         }
         let reason = match (retry, error.permanent_kind()) {
-            (Some(_), _) => format!("gave up after {} attempts: {}", attempt.receives, error.explain()),
+            (Some(_), _) => crate::queue::worker::gave_up(attempt.receives, &error.explain()),
             (None, Some(crate::discord::rest::PermanentKind::MissingAccess)) => {
                 "Discord refused the member list: turn on the Server Members intent for the application \
                  (Developer Portal > Bot > Privileged Gateway Intents)."

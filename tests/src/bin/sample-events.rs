@@ -145,7 +145,9 @@ fn main() -> anyhow::Result<()> {
             host: Host::FunctionUrl,
             request: HttpPost::signed("/", &sign(&channel_unpermitted)),
             status: 200,
-            body: ephemeral("You need the Manage Channels permission to create channels."),
+            body: ephemeral(
+                "You need the Manage Server permission to create channels: Manage Channels granted in one channel does not reach the whole server.",
+            ),
         },
         Sample {
             name: "events-command",

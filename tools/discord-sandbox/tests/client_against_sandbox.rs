@@ -431,3 +431,16 @@ async fn a_hundred_thousand_members_page_through_in_order() {
     assert_eq!((seen, bots), (100_000, 2_000));
     assert_eq!(pages, 101, "100 full pages, then an empty one says the end");
 }
+
+#[tokio::test]
+async fn a_route_that_keeps_answering_429_with_no_wait_is_handed_back_after_a_few_tries() {
+    let sandbox = sandbox(RateLimits::generous(), 1 << 3).await;
+    let discord = client(&sandbox);
+    // `retry_after: 0` forever: without a cap the client would spin, spending the
+    // invalid-request budget as fast as the loopback allows.
+    sandbox.set_faults(Faults { storm_requests: 1_000, storm_retry_after: Duration::ZERO, ..Faults::default() });
+    let result = discord.guild(Id::new(GUILD), soon(30)).await;
+    assert!(matches!(result, Err(DiscordError::RetryAfter { .. })), "{result:?}");
+    let sent = sandbox.requests().len() as u32;
+    assert_eq!(sent, 1 + shared::discord::rest::MAX_RATE_LIMITED_RETRIES, "one try and the capped retries");
+}

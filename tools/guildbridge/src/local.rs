@@ -132,14 +132,31 @@ fn spawn_workers(
     let sync_worker = wiring::sync_worker(backends, &config.discord)?;
     let max_receives = config.worker.max_receives;
     let mut tasks = JoinSet::new();
-    let (q, s) = (queue.clone(), stop.clone());
+    let (q, s, store) = (queue.clone(), stop.clone(), backends.store.clone());
     tasks.spawn(async move {
-        work_until_stopped(&q, QueueKind::Channel, &channel_worker, max_receives, wiring::CHANNEL_WORKER_TIMEOUT, s)
-            .await;
+        work_until_stopped(
+            &q,
+            QueueKind::Channel,
+            &channel_worker,
+            store.as_ref(),
+            max_receives,
+            wiring::CHANNEL_WORKER_TIMEOUT,
+            s,
+        )
+        .await;
     });
-    let q = queue.clone();
+    let (q, store) = (queue.clone(), backends.store.clone());
     tasks.spawn(async move {
-        work_until_stopped(&q, QueueKind::Sync, &sync_worker, max_receives, wiring::SYNC_WORKER_TIMEOUT, stop).await;
+        work_until_stopped(
+            &q,
+            QueueKind::Sync,
+            &sync_worker,
+            store.as_ref(),
+            max_receives,
+            wiring::SYNC_WORKER_TIMEOUT,
+            stop,
+        )
+        .await;
     });
     Ok(tasks)
 }

@@ -23,6 +23,8 @@ use crate::{
 
 /// Discord's limit on an autocomplete choice's name.
 const MAX_CHOICE_NAME_CHARS: usize = 100;
+/// Discord's limit on a string choice's value: one longer value and the whole answer is refused.
+const MAX_CHOICE_VALUE_CHARS: usize = 100;
 /// What an archive reason may hold (it also goes into the audit log, which takes 512).
 const MAX_REASON_CHARS: u16 = 400;
 
@@ -64,8 +66,14 @@ impl ChannelCommand {
     }
 
     async fn create(&self, invocation: &Invocation<'_>, guild_id: Id<GuildMarker>, name: &str) -> InteractionResponse {
-        if !invocation.member_may(Permissions::MANAGE_CHANNELS) {
-            return responses::ephemeral("You need the Manage Channels permission to create channels.");
+        // Discord computes `member.permissions` for the channel the command was typed in, so a
+        // channel overwrite can grant Manage Channels there alone. Creating makes channels
+        // server-wide: it takes Manage Server, which no channel overwrite can grant.
+        if !invocation.member_may(Permissions::MANAGE_GUILD) {
+            return responses::ephemeral(
+                "You need the Manage Server permission to create channels: Manage Channels granted in one \
+                 channel does not reach the whole server.",
+            );
         }
         let name = name.trim();
         let length = name.chars().count();
@@ -141,6 +149,8 @@ impl ChannelCommand {
         guild_id: Id<GuildMarker>,
         reason: Option<&str>,
     ) -> InteractionResponse {
+        // Archive acts on this very channel: Manage Channels here (an overwrite included) is
+        // exactly the right to lock or delete it, which the member already has in Discord.
         if !invocation.member_may(Permissions::MANAGE_CHANNELS) {
             return responses::ephemeral("You need the Manage Channels permission to archive channels.");
         }
@@ -193,13 +203,52 @@ pub(super) async fn subject_choices(
     found
         .into_iter()
         .filter(|subject| keep(subject))
+        .filter_map(|subject| choice_for(&subject))
         .take(responses::MAX_AUTOCOMPLETE_CHOICES)
-        .map(|subject| CommandOptionChoice {
-            name: subject.name.chars().take(MAX_CHOICE_NAME_CHARS).collect(),
-            name_localizations: None,
-            value: CommandOptionChoiceValue::String(subject.subject.to_string()),
-        })
         .collect()
+}
+
+/// A subject as a choice; `None` when its reference is longer than a choice value may be
+/// (`lead:` plus a 100-character id): it is left out rather than spoil the whole answer.
+fn choice_for(subject: &Subject) -> Option<CommandOptionChoice> {
+    let value = subject.subject.to_string();
+    if value.chars().count() > MAX_CHOICE_VALUE_CHARS {
+        tracing::debug!(subject = %subject.subject, "too long to offer as a choice");
+        return None;
+    }
+    Some(CommandOptionChoice {
+        name: subject.name.chars().take(MAX_CHOICE_NAME_CHARS).collect(),
+        name_localizations: None,
+        value: CommandOptionChoiceValue::String(value),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SubjectKind;
+
+    fn subject(kind: SubjectKind, id: &str) -> Subject {
+        Subject {
+            subject: SubjectRef::new(kind, id),
+            name: "n".repeat(150),
+            fields: Default::default(),
+            signup_url: None,
+            starts_at: None,
+            discord_user_id: None,
+        }
+    }
+
+    #[test]
+    fn autocomplete_choices_stay_within_discords_value_limit() {
+        let long = subject(SubjectKind::Adhoc, &"x".repeat(100));
+        assert_eq!(choice_for(&long), None, "adhoc: + 100 characters is 106");
+        let fits = subject(SubjectKind::Lead, &"y".repeat(95));
+        let choice = choice_for(&fits).expect("lead: + 95 is 100");
+        let CommandOptionChoiceValue::String(value) = &choice.value else { panic!("a string choice") };
+        assert_eq!(value.chars().count(), 100);
+        assert_eq!(choice.name.chars().count(), MAX_CHOICE_NAME_CHARS);
+    }
 }
 
 #[async_trait]

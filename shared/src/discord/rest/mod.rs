@@ -25,6 +25,13 @@ pub const USER_AGENT: &str =
 pub const MAX_AUDIT_REASON: usize = 512;
 /// Attempts for idempotent requests that meet 5xx, timeouts or dropped connections.
 const MAX_ATTEMPTS: u32 = 6;
+/// 429s one call waits out before handing the work back: each one spends the invalid-request
+/// budget, so a route that keeps refusing is not hammered.
+pub const MAX_RATE_LIMITED_RETRIES: u32 = 3;
+/// The shortest wait after a 429, whatever Discord says (`retry_after: 0` would spin).
+pub const MIN_RETRY_AFTER: Duration = Duration::from_millis(250);
+/// The longest wait any rate-limit header is believed for.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(3600);
 
 /// The bot token. Never printed.
 #[derive(Clone)]
@@ -43,7 +50,7 @@ impl std::fmt::Debug for BotToken {
 }
 
 /// How a request authenticates.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum Auth {
     Bot,
     /// Interaction webhooks carry their token in the path.
@@ -51,6 +58,18 @@ pub(crate) enum Auth {
     Bearer(String),
     /// OAuth2 token endpoint: the application's id and secret.
     Basic(String, String),
+}
+
+/// Names the scheme, never the credentials.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::Bot => "Bot(<redacted>)",
+            Auth::None => "None",
+            Auth::Bearer(_) => "Bearer(<redacted>)",
+            Auth::Basic(..) => "Basic(<redacted>)",
+        })
+    }
 }
 
 /// One request: where it goes, how it is limited, whether repeating it is safe.
@@ -96,7 +115,7 @@ impl DiscordClient {
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| DiscordError::Transient(format!("HTTP client: {e}")))?;
+            .map_err(|e| DiscordError::Transient(format!("HTTP client: {}", e.without_url())))?;
         Ok(Self {
             http,
             base,
@@ -104,6 +123,14 @@ impl DiscordClient {
             limiter: Arc::new(RateLimiter::default()),
             budget: Arc::new(InvalidRequestBudget::discord_default()),
         })
+    }
+
+    /// Keeps this client to `per_second` of the bot's global 50 requests a second: every
+    /// process that holds the bot token takes its share, so the fleet stays under Discord's
+    /// limit without a shared counter.
+    pub fn with_global_share(mut self, per_second: usize) -> Self {
+        self.limiter = Arc::new(RateLimiter::with_global_per_second(per_second));
+        self
     }
 
     /// Replaces the invalid-request budget (tests use a small one).
@@ -149,6 +176,7 @@ impl DiscordClient {
     ) -> Result<T, DiscordError> {
         let url = self.url(&route.path)?;
         let mut attempt = 0u32;
+        let mut rate_limited = 0u32;
         loop {
             attempt += 1;
             if let Some(retry_after) = self.budget.exhausted() {
@@ -190,7 +218,14 @@ impl DiscordClient {
             let bytes = match response.bytes().await {
                 Ok(bytes) => bytes,
                 Err(_) if self.may_retry(&route, attempt, deadline).await => continue,
-                Err(error) => return Err(DiscordError::Transient(format!("reading the answer: {error}"))),
+                // Route templates only: the URL of an interaction webhook holds its token.
+                Err(error) => {
+                    return Err(DiscordError::Transient(format!(
+                        "{}: reading the answer: {}",
+                        route.key.template,
+                        error.without_url()
+                    )));
+                }
             };
             match status {
                 s if s.is_success() => {
@@ -202,7 +237,8 @@ impl DiscordClient {
                     self.budget.record();
                     let (retry_after, global) = too_many_requests(&headers, &bytes);
                     self.limiter.limited(&route.key, retry_after, global);
-                    if Instant::now() + retry_after > deadline {
+                    rate_limited += 1;
+                    if rate_limited > MAX_RATE_LIMITED_RETRIES || Instant::now() + retry_after > deadline {
                         return Err(DiscordError::RetryAfter { after: retry_after });
                     }
                 }
@@ -242,26 +278,36 @@ fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
     headers.get(name)?.to_str().ok()?.parse().ok()
 }
 
-fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
+/// Seconds from a rate-limit header or body, believed only when finite and not negative,
+/// and capped: a proxy's garbage must not crash the process (`from_secs_f64` panics on
+/// NaN, negative and huge values) or park the work for years.
+pub fn rate_limit_seconds(seconds: f64) -> Option<Duration> {
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::from_secs_f64(seconds.min(MAX_RATE_LIMIT_WAIT.as_secs_f64())))
+}
+
+pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
     LimitHeaders {
         bucket: header(headers, "x-ratelimit-bucket"),
         remaining: header(headers, "x-ratelimit-remaining"),
-        reset_after: header::<f64>(headers, "x-ratelimit-reset-after").map(Duration::from_secs_f64),
+        reset_after: header::<f64>(headers, "x-ratelimit-reset-after").and_then(rate_limit_seconds),
     }
 }
 
-/// A 429's wait (body `retry_after`, else `Retry-After`) and whether it is global.
-fn too_many_requests(headers: &HeaderMap, body: &[u8]) -> (Duration, bool) {
+/// A 429's wait (body `retry_after`, else `Retry-After`, never under [`MIN_RETRY_AFTER`]) and
+/// whether it is global.
+pub fn too_many_requests(headers: &HeaderMap, body: &[u8]) -> (Duration, bool) {
     let parsed: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let seconds = parsed["retry_after"]
+    let wait = parsed["retry_after"]
         .as_f64()
-        .or_else(|| header::<f64>(headers, "retry-after"))
-        .unwrap_or(1.0)
-        .clamp(0.0, 3600.0);
+        .and_then(rate_limit_seconds)
+        .or_else(|| header::<f64>(headers, "retry-after").and_then(rate_limit_seconds))
+        .unwrap_or(Duration::from_secs(1))
+        .max(MIN_RETRY_AFTER);
     let global = parsed["global"].as_bool().unwrap_or(false)
         || header::<String>(headers, "x-ratelimit-global").is_some_and(|v| v == "true")
         || header::<String>(headers, "x-ratelimit-scope").is_some_and(|v| v == "global");
-    (Duration::from_secs_f64(seconds), global)
+    (wait, global)
 }
 
 /// URL-encodes the reason, whole characters at a time, within Discord's 512 characters.
@@ -289,6 +335,100 @@ mod tests {
         let long = audit_reason(&"é".repeat(400));
         assert!(long.len() <= MAX_AUDIT_REASON);
         assert!(long.ends_with("%A9"), "never ends inside an escape: {}", &long[long.len() - 6..]);
+    }
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+                map.insert(*name, value);
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn malformed_rate_limit_values_are_ignored_or_capped_not_a_crash() {
+        for bad in ["-1", "NaN", "inf", "-inf", "1e300", "1.8e19"] {
+            let limits = limit_headers(&headers(&[("x-ratelimit-reset-after", bad.to_owned())]));
+            assert!(limits.reset_after.is_none_or(|wait| wait <= MAX_RATE_LIMIT_WAIT), "{bad}: {limits:?}");
+            let (wait, _) = too_many_requests(&headers(&[("retry-after", bad.to_owned())]), b"");
+            assert!((MIN_RETRY_AFTER..=MAX_RATE_LIMIT_WAIT).contains(&wait), "{bad}: {wait:?}");
+        }
+        let (wait, _) = too_many_requests(&HeaderMap::new(), br#"{"retry_after": -5, "global": false}"#);
+        assert_eq!(wait, Duration::from_secs(1), "a negative body value is ignored");
+        let (wait, _) = too_many_requests(&HeaderMap::new(), br#"{"retry_after": 0}"#);
+        assert_eq!(wait, MIN_RETRY_AFTER, "no tight loop on retry_after 0");
+        let (wait, _) = too_many_requests(&HeaderMap::new(), br#"{"retry_after": 1e308}"#);
+        assert_eq!(wait, MAX_RATE_LIMIT_WAIT);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_rate_limit_header_value_gives_a_bounded_wait(
+            reset in proptest::prelude::any::<f64>(),
+            retry in proptest::prelude::any::<f64>(),
+            body in proptest::prelude::any::<f64>(),
+            text in "\\PC{0,24}",
+        ) {
+            let set = headers(&[
+                ("x-ratelimit-reset-after", reset.to_string()),
+                ("retry-after", retry.to_string()),
+                ("x-ratelimit-remaining", text.clone()),
+                ("x-ratelimit-bucket", text.clone()),
+            ]);
+            let limits = limit_headers(&set);
+            proptest::prop_assert!(limits.reset_after.is_none_or(|wait| wait <= MAX_RATE_LIMIT_WAIT));
+            let body = format!("{{\"retry_after\": {body}}}");
+            for answer in [body.as_bytes(), text.as_bytes(), b""] {
+                let (wait, _) = too_many_requests(&set, answer);
+                proptest::prop_assert!((MIN_RETRY_AFTER..=MAX_RATE_LIMIT_WAIT).contains(&wait));
+            }
+            let texts = headers(&[("x-ratelimit-reset-after", text.clone()), ("retry-after", text.clone())]);
+            let (wait, _) = too_many_requests(&texts, text.as_bytes());
+            proptest::prop_assert!((MIN_RETRY_AFTER..=MAX_RATE_LIMIT_WAIT).contains(&wait));
+            proptest::prop_assert!(limit_headers(&texts).reset_after.is_none_or(|wait| wait <= MAX_RATE_LIMIT_WAIT));
+        }
+    }
+
+    /// An answer whose headers arrive and whose body then breaks off, on every connection.
+    async fn truncating_server() -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\"";
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        Url::parse(&format!("http://{addr}/api/v10")).expect("url")
+    }
+
+    #[tokio::test]
+    async fn a_broken_answer_to_an_interaction_edit_never_puts_the_token_in_the_error() {
+        let client = DiscordClient::new(truncating_server().await, BotToken::new("bot")).expect("client");
+        let token = "aW50ZXJhY3Rpb24tdG9rZW4tc2VjcmV0";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let error = client
+            .edit_original_response(twilight_model::id::Id::new(1), token, &MessageBody::text("hi"), deadline)
+            .await
+            .expect_err("every answer breaks off");
+        let shown = format!("{error} {error:?} {}", error.explain());
+        assert!(shown.contains("reading the answer"), "the body read failed: {shown}");
+        assert!(!shown.contains(token), "the interaction token leaked into: {shown}");
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_output() {
+        let route = Route::new(Method::POST, "/oauth2/token", "/oauth2/token".to_owned(), "oauth".to_owned())
+            .auth(Auth::Basic("client-id".to_owned(), "client-secret-value".to_owned()));
+        let bearer = Auth::Bearer("user-access-token".to_owned());
+        let shown = format!("{route:?} {bearer:?}");
+        assert!(!shown.contains("client-secret-value") && !shown.contains("user-access-token"), "{shown}");
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub const GLOBAL_PER_SECOND: usize = 50;
 const GLOBAL_WINDOW: Duration = Duration::from_millis(1050);
 /// How often a request waiting on another's probe of an unknown bucket looks again.
 const PROBE_POLL: Duration = Duration::from_millis(5);
+/// Buckets past their reset tell nothing (the next answer's headers start a new window):
+/// beyond this many known buckets, expired ones are dropped. Every interaction token has a
+/// bucket of its own, so without this a long-lived worker's map only grows.
+const PRUNE_ABOVE: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -38,6 +42,19 @@ struct State {
     global_until: Option<Instant>,
     /// When the most recent requests counted against the global limit were sent.
     recent: VecDeque<Instant>,
+    /// The size at which expired buckets are next dropped (doubles while most are live).
+    prune_at: usize,
+}
+
+impl State {
+    fn insert_bucket(&mut self, id: String, bucket: Bucket) {
+        self.buckets.insert(id, bucket);
+        if self.buckets.len() > self.prune_at.max(PRUNE_ABOVE) {
+            let now = Instant::now();
+            self.buckets.retain(|_, bucket| bucket.reset_at > now);
+            self.prune_at = (self.buckets.len() * 2).max(PRUNE_ABOVE);
+        }
+    }
 }
 
 /// Identifies a request for rate limiting.
@@ -51,9 +68,17 @@ pub struct RouteKey {
     pub global: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<State>,
+    /// This process's share of the bot's global limit (several processes share one token).
+    global_per_second: usize,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::with_global_per_second(GLOBAL_PER_SECOND)
+    }
 }
 
 /// What a rate-limit header set said.
@@ -65,6 +90,12 @@ pub struct LimitHeaders {
 }
 
 impl RateLimiter {
+    /// A limiter that sends at most `per_second` globally limited requests a second (at
+    /// least one, at most Discord's 50).
+    pub fn with_global_per_second(per_second: usize) -> Self {
+        Self { state: Mutex::default(), global_per_second: per_second.clamp(1, GLOBAL_PER_SECOND) }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -114,7 +145,7 @@ impl RateLimiter {
             while state.recent.front().is_some_and(|sent| now.duration_since(*sent) >= GLOBAL_WINDOW) {
                 state.recent.pop_front();
             }
-            if let Some(oldest) = state.recent.front().filter(|_| state.recent.len() >= GLOBAL_PER_SECOND) {
+            if let Some(oldest) = state.recent.front().filter(|_| state.recent.len() >= self.global_per_second) {
                 wait = wait.max((*oldest + GLOBAL_WINDOW).saturating_duration_since(now));
             }
         }
@@ -145,7 +176,7 @@ impl RateLimiter {
                 Some(known) if known.reset_at > Instant::now() && known.remaining < remaining => *known,
                 _ => bucket,
             };
-            state.buckets.insert(id, merged);
+            state.insert_bucket(id, merged);
         }
     }
 
@@ -164,8 +195,15 @@ impl RateLimiter {
             state.global_until = Some(state.global_until.map_or(until, |current| current.max(until)));
         } else {
             let id = Self::bucket_id(&state, route);
-            state.buckets.insert(id, Bucket { remaining: 0, reset_at: until });
+            state.insert_bucket(id, Bucket { remaining: 0, reset_at: until });
         }
+    }
+}
+
+impl RateLimiter {
+    /// How many buckets the limiter remembers (bounded: expired ones go).
+    pub fn tracked_buckets(&self) -> usize {
+        self.lock().buckets.len()
     }
 }
 
@@ -284,6 +322,37 @@ mod tests {
             limiter.update(&webhook, &LimitHeaders::default());
         }
         assert_eq!(before.elapsed(), Duration::ZERO, "interaction webhooks are outside the global limit");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_of_the_global_limit_is_kept_to() {
+        let limiter = RateLimiter::with_global_per_second(12);
+        let started = Instant::now();
+        for n in 0..36 {
+            limiter
+                .acquire(&route("GET /x", &format!("r:{n}")), started + Duration::from_secs(10))
+                .await
+                .expect("fits");
+        }
+        assert!(started.elapsed() >= Duration::from_secs(2), "36 at 12 a second: {:?}", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buckets_of_finished_interactions_are_forgotten() {
+        let limiter = RateLimiter::default();
+        let headers = LimitHeaders { bucket: None, remaining: Some(4), reset_after: Some(Duration::from_secs(5)) };
+        let webhook = |n: u32| RouteKey {
+            template: "PATCH /webhooks/{application_id}/{interaction_token}/messages/@original".to_owned(),
+            major: format!("webhook:1:{n}"),
+            global: false,
+        };
+        for n in 0..10_000 {
+            limiter.update(&webhook(n), &headers);
+            if n % 1_000 == 999 {
+                tokio::time::advance(Duration::from_secs(6)).await;
+            }
+        }
+        assert!(limiter.tracked_buckets() <= 2 * 1_000 + PRUNE_ABOVE, "{} buckets kept", limiter.tracked_buckets());
     }
 
     #[tokio::test(start_paused = true)]
