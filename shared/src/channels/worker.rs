@@ -493,7 +493,7 @@ impl ChannelWorker {
             let locked = PermissionOverwrite {
                 allow: overwrite.allow - silenced,
                 deny: overwrite.deny | silenced,
-                ..overwrite.clone()
+                ..*overwrite
             };
             self.discord.edit_permission_overwrite(channel, &locked, Some(audit), attempt.deadline).await?;
         }

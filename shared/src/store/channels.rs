@@ -100,6 +100,12 @@ pub trait ChannelStore: Send + Sync {
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
     ) -> Result<Option<ChannelMapping>, StoreError>;
+    /// The mappings of several subjects at once (those that have one).
+    async fn mappings_of(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subjects: &[SubjectRef],
+    ) -> Result<Vec<ChannelMapping>, StoreError>;
     async fn mapping_for_channel(
         &self,
         guild_id: Id<GuildMarker>,
@@ -345,6 +351,17 @@ impl<I: ItemStore> ChannelStore for Store<I> {
     ) -> Result<Option<ChannelMapping>, StoreError> {
         let key = keys::mapping(guild_id.get(), subject.kind.as_str(), &subject.id);
         self.items.get(&key).await?.map(from_item).transpose()
+    }
+
+    /// ⌈subjects / 100⌉ BatchGetItem.
+    async fn mappings_of(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subjects: &[SubjectRef],
+    ) -> Result<Vec<ChannelMapping>, StoreError> {
+        let keys: Vec<_> =
+            subjects.iter().map(|subject| keys::mapping(guild_id.get(), subject.kind.as_str(), &subject.id)).collect();
+        self.items.get_many(&keys).await?.into_iter().map(from_item).collect()
     }
 
     /// 2 GetItem (channel -> subject -> mapping).

@@ -232,9 +232,9 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
         ),
         (
             "4-not-a-job",
-            "a message that is not a Guildbridge job: reported failed, so SQS dead-letters it",
+            "a message that is not a Guildbridge job: recorded as a dead letter and deleted on its first receive",
             json!({ "type": "teleport" }).to_string(),
-            json!([{ "itemIdentifier": "00000000-0000-4000-8000-000000000004" }]),
+            json!([]),
         ),
     ];
     write_sqs_samples("channel-worker", "guildbridge-channel.fifo", guild_id, &jobs)?;
@@ -254,7 +254,7 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
         ),
         (
             "2-channel-job-on-the-sync-queue",
-            "a channel job on the sync queue: refused, so SQS dead-letters it",
+            "a channel job on the sync queue: refused, recorded as a dead letter and deleted",
             Job::CreateChannels {
                 guild_id: guild,
                 subject: SubjectRef::new(SubjectKind::Event, "42"),
@@ -262,7 +262,7 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
                 reply: None,
             }
             .to_body()?,
-            json!([{ "itemIdentifier": "00000000-0000-4000-8000-000000000002" }]),
+            json!([]),
         ),
     ];
     write_sqs_samples("sync-worker", "guildbridge-sync.fifo", guild_id, &sync_jobs)?;
