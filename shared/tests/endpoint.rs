@@ -13,6 +13,7 @@ use axum::{
 };
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
+use shared::store::items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite};
 use shared::{
     config::InteractionsConfig,
     discord::{
@@ -228,4 +229,59 @@ async fn other_paths_and_methods_are_not_the_endpoint() {
     assert_eq!((status, json["error"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
     let (status, _) = send(Request::get("/interactions").body(Body::empty()).expect("request")).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// A store whose every call waits forever (a connection that never answers).
+struct Stalled;
+
+#[async_trait]
+impl ItemStore for Stalled {
+    async fn get(&self, _: &Key) -> Result<Option<Item>, ItemError> {
+        std::future::pending().await
+    }
+    async fn get_many(&self, _: &[Key]) -> Result<Vec<Item>, ItemError> {
+        std::future::pending().await
+    }
+    async fn put(&self, _: Item, _: Option<Condition>) -> Result<(), ItemError> {
+        std::future::pending().await
+    }
+    async fn delete(&self, _: &Key, _: Option<Condition>) -> Result<(), ItemError> {
+        std::future::pending().await
+    }
+    async fn transact(&self, _: Vec<TxWrite>) -> Result<(), ItemError> {
+        std::future::pending().await
+    }
+    async fn put_many(&self, _: Vec<Item>) -> Result<(), ItemError> {
+        std::future::pending().await
+    }
+    async fn query(&self, _: &Query) -> Result<Page, ItemError> {
+        std::future::pending().await
+    }
+    async fn count(&self, _: &Query) -> Result<u64, ItemError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_never_answers_still_gets_an_ephemeral_try_again_within_the_budget() {
+    let config = InteractionsConfig {
+        public_key: signing_key().verifying_key(),
+        settings_url: url::Url::parse(SETTINGS_URL).expect("url"),
+        state_key: state_key(),
+        signature_max_age: std::time::Duration::from_secs(3600),
+    };
+    let (in_memory, _) = shared::wiring::Backends::in_memory().expect("backends");
+    let backends =
+        shared::wiring::Backends { store: Arc::new(shared::store::Store::new(Stalled)), queue: in_memory.queue };
+    let service = InteractionService::from_config(&config, &backends).expect("manifest");
+    let app = router(Arc::new(service));
+    for line in ["/events", "/channel info", "/sync", "/channel create name:demo"] {
+        let request = signed_request("/interactions", command(line));
+        let response = app.clone().oneshot(request).await.expect("router never fails");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!((body["type"].clone(), body["data"]["flags"].clone()), (json!(4), json!(64)), "{line}: {body}");
+        let content = body["data"]["content"].as_str().unwrap_or_default();
+        assert!(content.contains("busy") && content.contains("try again"), "{line}: {content}");
+    }
 }

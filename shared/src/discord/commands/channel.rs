@@ -223,6 +223,30 @@ fn choice_for(subject: &Subject) -> Option<CommandOptionChoice> {
     })
 }
 
+#[async_trait]
+impl SlashCommand for ChannelCommand {
+    async fn run(&self, invocation: &Invocation<'_>) -> InteractionResponse {
+        let Some(guild_id) = invocation.guild_id() else {
+            return responses::ephemeral("/channel works inside a server, not in direct messages.");
+        };
+        match invocation.subcommand() {
+            Some(("create", options)) => {
+                self.create(invocation, guild_id, string_option(options, "name").unwrap_or_default()).await
+            }
+            Some(("info", _)) => self.info(invocation, guild_id).await,
+            Some(("archive", options)) => self.archive(invocation, guild_id, string_option(options, "reason")).await,
+            _ => responses::ephemeral("Use /channel create, /channel info or /channel archive."),
+        }
+    }
+
+    async fn autocomplete(&self, invocation: &Invocation<'_>) -> Vec<CommandOptionChoice> {
+        match (invocation.guild_id(), invocation.focused()) {
+            (Some(guild_id), Some(("name", typed))) => subject_choices(&self.deps, guild_id, typed, |_| true).await,
+            _ => Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,29 +272,5 @@ mod tests {
         let CommandOptionChoiceValue::String(value) = &choice.value else { panic!("a string choice") };
         assert_eq!(value.chars().count(), 100);
         assert_eq!(choice.name.chars().count(), MAX_CHOICE_NAME_CHARS);
-    }
-}
-
-#[async_trait]
-impl SlashCommand for ChannelCommand {
-    async fn run(&self, invocation: &Invocation<'_>) -> InteractionResponse {
-        let Some(guild_id) = invocation.guild_id() else {
-            return responses::ephemeral("/channel works inside a server, not in direct messages.");
-        };
-        match invocation.subcommand() {
-            Some(("create", options)) => {
-                self.create(invocation, guild_id, string_option(options, "name").unwrap_or_default()).await
-            }
-            Some(("info", _)) => self.info(invocation, guild_id).await,
-            Some(("archive", options)) => self.archive(invocation, guild_id, string_option(options, "reason")).await,
-            _ => responses::ephemeral("Use /channel create, /channel info or /channel archive."),
-        }
-    }
-
-    async fn autocomplete(&self, invocation: &Invocation<'_>) -> Vec<CommandOptionChoice> {
-        match (invocation.guild_id(), invocation.focused()) {
-            (Some(guild_id), Some(("name", typed))) => subject_choices(&self.deps, guild_id, typed, |_| true).await,
-            _ => Vec::new(),
-        }
     }
 }
