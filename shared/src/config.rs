@@ -162,10 +162,9 @@ impl InteractionsConfig {
         let state_key = env.required(STATE_SIGNING_KEY, |raw| StateKey::new(raw.as_bytes()).map_err(|e| e.to_string()));
         let signature_max_age = env
             .optional(SIGNATURE_MAX_AGE_SECS, |raw| {
-                // Zero refuses every request. (An upper bound waits until the committed sample
-                // events are re-signed when loaded: they carry a fixed timestamp.)
+                // Zero refuses every request; more than an hour accepts replays of old captures.
                 let age = parse_seconds(raw)?;
-                (age.as_secs() >= 1).then_some(age).ok_or_else(|| "at least 1 second".to_owned())
+                (1..=3600).contains(&age.as_secs()).then_some(age).ok_or_else(|| "1 to 3600 seconds".to_owned())
             })
             .unwrap_or(DEFAULT_MAX_AGE);
         env.finish()?;
@@ -434,7 +433,9 @@ mod tests {
                 (SIGNATURE_MAX_AGE_SECS, age),
             ]))
         };
-        assert!(interactions("0").is_err(), "0 seconds accepted");
+        for bad in ["0", "3601", "3153600000"] {
+            assert!(interactions(bad).is_err(), "{bad} seconds accepted");
+        }
         for good in ["1", "300", "3600"] {
             assert!(interactions(good).is_ok(), "{good} seconds refused");
         }

@@ -170,10 +170,15 @@ pub struct Sample {
     pub expected_body: Value,
 }
 
+/// The committed interaction samples, each validly signed one signed again at `now`: they
+/// were made on a fixed day, and the function accepts signatures an hour old at most.
 pub fn interaction_samples() -> anyhow::Result<Vec<Sample>> {
+    let key = test_signing_key()?;
+    let now = shared::discord::simulate::unix_now();
     samples_in("interactions")?
         .into_iter()
-        .map(|(name, event, expected)| {
+        .map(|(name, mut event, expected)| {
+            resign(&mut event, &key, now)?;
             Ok(Sample {
                 name,
                 event,
@@ -182,6 +187,45 @@ pub fn interaction_samples() -> anyhow::Result<Vec<Sample>> {
             })
         })
         .collect()
+}
+
+/// Signs a Lambda HTTP event's interaction again at `timestamp`, when its signature is a good
+/// one over its own timestamp and body (a deliberately bad signature stays as it is, and so
+/// does an event without one). `true` when it was signed again.
+pub fn resign(event: &mut Value, key: &SigningKey, timestamp: u64) -> anyhow::Result<bool> {
+    use ed25519_dalek::Verifier;
+    const SIGNATURE: &str = "x-signature-ed25519";
+    const TIMESTAMP: &str = "x-signature-timestamp";
+    let header = |event: &Value, wanted: &str| -> Option<(String, String)> {
+        event["headers"].as_object()?.iter().find_map(|(name, value)| {
+            name.eq_ignore_ascii_case(wanted).then(|| (name.clone(), value.as_str().unwrap_or_default().to_owned()))
+        })
+    };
+    let (Some((signature_name, signature)), Some((timestamp_name, signed_at))) =
+        (header(event, SIGNATURE), header(event, TIMESTAMP))
+    else {
+        return Ok(false);
+    };
+    let raw = event["body"].as_str().unwrap_or_default();
+    let body = match event["isBase64Encoded"].as_bool() {
+        Some(true) => STANDARD.decode(raw)?,
+        _ => raw.as_bytes().to_vec(),
+    };
+    let good = hex::decode(&signature)
+        .ok()
+        .and_then(|bytes| ed25519_dalek::Signature::from_slice(&bytes).ok())
+        .is_some_and(|sig| key.verifying_key().verify(&[signed_at.as_bytes(), &body].concat(), &sig).is_ok());
+    if !good {
+        return Ok(false);
+    }
+    let fresh = shared::discord::simulate::sign(key, timestamp, body);
+    for (name, value) in [(signature_name, fresh.signature), (timestamp_name, fresh.timestamp)] {
+        event["headers"][&name] = Value::String(value.clone());
+        if event["multiValueHeaders"].get(&name).is_some() {
+            event["multiValueHeaders"][&name] = json!([value]);
+        }
+    }
+    Ok(true)
 }
 
 /// Every `events/FOLDER/NAME.json` with its `NAME.expected.json`, by name.

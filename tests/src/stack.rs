@@ -233,13 +233,19 @@ pub async fn sandbox_with(limits: RateLimits, seed: GuildSeed) -> Arc<Sandbox> {
 
 /// A text channel that already exists in the guild (say, the guild's log channel); its id.
 pub fn existing_text_channel(sandbox: &Sandbox, guild_id: u64, name: &str) -> u64 {
+    existing_channel(sandbox, guild_id, name, 0)
+}
+
+/// A channel of Discord's `kind` (0 text, 2 voice, 4 category) that someone made in the guild
+/// before Guildbridge looked; its id.
+pub fn existing_channel(sandbox: &Sandbox, guild_id: u64, name: &str, kind: u8) -> u64 {
     sandbox.with_world(|world| {
         let id = world.new_id();
         let record = discord_sandbox::world::ChannelRecord {
             id,
             guild_id,
             name: name.to_owned(),
-            kind: 0,
+            kind,
             parent_id: None,
             topic: None,
             position: 0,

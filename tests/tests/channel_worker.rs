@@ -283,24 +283,9 @@ async fn a_poison_message_is_recorded_as_dead_on_its_first_receive_not_recycled(
 async fn the_500_channel_limit_is_a_clear_error_for_the_user_and_an_error_mapping() {
     let Setup { store, sandbox, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
     let guild = Id::new(GUILD);
-    sandbox.with_world(|world| {
-        for n in 0..500u64 {
-            let id = world.new_id();
-            world.channels.insert(
-                id,
-                ChannelRecord {
-                    id,
-                    guild_id: GUILD,
-                    name: format!("existing-{n}"),
-                    kind: 0,
-                    parent_id: None,
-                    topic: None,
-                    position: n,
-                    overwrites: Vec::new(),
-                },
-            );
-        }
-    });
+    for n in 0..500u64 {
+        stack::existing_text_channel(&sandbox, GUILD, &format!("existing-{n}"));
+    }
     let subject = event("full");
     store.upsert_subject(guild, &subject).await.expect("subject");
     let token = sandbox.issue_interaction_token(APPLICATION_ID);
@@ -541,23 +526,7 @@ async fn a_retry_never_adopts_a_members_voice_channel_that_only_shares_the_name(
     let planned = plan::plan(&subject, &settings, guild, Id::new(APPLICATION_ID)).expect("plan");
     let name = planned.voice.clone().expect("a voice channel is planned");
     // A member's own voice channel with the very name, elsewhere in the guild.
-    let members_own = sandbox.with_world(|world| {
-        let id = world.new_id();
-        world.channels.insert(
-            id,
-            ChannelRecord {
-                id,
-                guild_id: GUILD,
-                name: name.clone(),
-                kind: 2,
-                parent_id: None,
-                topic: None,
-                position: 0,
-                overwrites: Vec::new(),
-            },
-        );
-        id
-    });
+    let members_own = stack::existing_channel(&sandbox, GUILD, &name, 2);
     // An earlier attempt failed before creating anything: this one reconciles.
     store.claim(guild, &subject.subject, "failed-attempt", None, now()).await.expect("claim");
     store.mark_error(guild, &subject.subject, "failed-attempt", "will retry: test", now()).await.expect("error");
@@ -579,25 +548,8 @@ async fn a_voice_channel_created_before_a_crash_is_found_again_through_the_claim
     let subject = event("crash-voice");
     store.upsert_subject(guild, &subject).await.expect("subject");
     // 499 channels: the voice channel is the 500th, so the text channel after it fails.
-    let fillers: Vec<u64> = sandbox.with_world(|world| {
-        (0..499u64)
-            .map(|n| {
-                let id = world.new_id();
-                let record = ChannelRecord {
-                    id,
-                    guild_id: GUILD,
-                    name: format!("filler-{n}"),
-                    kind: 0,
-                    parent_id: None,
-                    topic: None,
-                    position: n,
-                    overwrites: Vec::new(),
-                };
-                world.channels.insert(id, record);
-                id
-            })
-            .collect()
-    });
+    let fillers: Vec<u64> =
+        (0..499u64).map(|n| stack::existing_text_channel(&sandbox, GUILD, &format!("filler-{n}"))).collect();
     let first = worker.handle(create_job(&subject), attempt(1)).await;
     assert_eq!(first, JobOutcome::Done, "the limit is a permanent error");
     let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");

@@ -1,6 +1,9 @@
 //! Writes the sample events under `events/interactions/` and the answers each must get.
 //! Deterministic (Ed25519 signatures are), so re-running it changes nothing unless the
 //! samples or their expected answers change: `cargo run -p e2e --bin sample-events`.
+//!
+//! `-- --signed-now DIR` instead writes copies of the interaction samples signed now (the
+//! function accepts signatures an hour old at most), for `cargo lambda invoke`.
 
 use std::fs;
 
@@ -30,6 +33,12 @@ struct Sample {
 }
 
 fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    if let Some(flag) = args.next() {
+        anyhow::ensure!(flag == "--signed-now", "usage: sample-events [--signed-now DIR]");
+        let dir = std::path::PathBuf::from(args.next().context("--signed-now needs a folder")?);
+        return write_signed_now(&dir);
+    }
     let key = test_signing_key()?;
     let settings_url = sample_env()?
         .into_iter()
@@ -200,6 +209,19 @@ fn main() -> anyhow::Result<()> {
 
 /// SQS events for the workers (a FIFO queue's batch as Lambda delivers it), the schedule event,
 /// and the partial batch response each must get.
+/// Copies of the interaction samples, each validly signed one signed again now.
+fn write_signed_now(dir: &std::path::Path) -> anyhow::Result<()> {
+    let key = test_signing_key()?;
+    let now = simulate::unix_now();
+    fs::create_dir_all(dir)?;
+    for (name, mut event, _) in e2e::events::samples_in("interactions")? {
+        e2e::events::resign(&mut event, &key, now)?;
+        fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&event)? + "\n")?;
+    }
+    println!("signed at {now}: {}", dir.display());
+    Ok(())
+}
+
 fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
     let subject = SubjectRef::new(SubjectKind::Event, "42");
     let guild = Id::new(guild_id);

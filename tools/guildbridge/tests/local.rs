@@ -83,14 +83,23 @@ impl Local {
             .env_remove("SETTINGS_URL")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("start guildbridge local");
+        // Its logs (JSON lines on stdout, anything else on stderr) join the run's log scan
+        // for secrets; the banner is not a log.
+        let mut logs = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = logs.next_line().await {
+                e2e::logs::record("guildbridge-local", &line);
+            }
+        });
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let banner = tokio::time::timeout(Duration::from_secs(30), async {
             let mut banner = Vec::new();
             while let Ok(Some(line)) = lines.next_line().await {
+                record_log(&line);
                 let done = line.starts_with("Ctrl-C");
                 banner.push(line);
                 if done {
@@ -102,7 +111,11 @@ impl Local {
         .await
         .expect("the runner prints its banner");
         // Keep reading so the runner never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                record_log(&line);
+            }
+        });
         let field = |label: &str| -> String {
             let line = banner.iter().find_map(|line| line.trim().strip_prefix(label)).unwrap_or_default();
             line.split_whitespace().next().unwrap_or_default().to_owned()
@@ -309,4 +322,11 @@ async fn with_discord_settings_given_the_local_stack_talks_to_that_discord_and_s
     }
     assert!(created, "the worker created the channel in the given Discord");
     local.stop().await;
+}
+
+/// A JSON log line of the runner's, for the run's secret scan.
+fn record_log(line: &str) {
+    if line.starts_with('{') {
+        e2e::logs::record("guildbridge-local", line);
+    }
 }

@@ -17,7 +17,7 @@ use crate::{
     discord::responses,
     queue::Job,
     store::{StoreError, SyncKind, SyncOutcome},
-    sync::{LEASE_SECONDS, worker::run_id_for},
+    sync::worker::run_id_for,
 };
 
 pub fn definition() -> Command {
@@ -38,6 +38,9 @@ impl SyncCommand {
     }
 }
 
+/// How long `/sync` holds the lease before its worker takes it over with the full lease.
+pub const COMMAND_LEASE_SECONDS: u64 = 120;
+
 fn unavailable(error: impl std::fmt::Display) -> InteractionResponse {
     tracing::warn!(%error, "sync could not be started");
     responses::ephemeral("Guildbridge couldn't start the sync just now; nothing was changed. Try again in a moment.")
@@ -55,7 +58,11 @@ impl SlashCommand for SyncCommand {
         let now = (self.deps.clock)();
         let request_id = format!("interaction:{}", invocation.interaction.id);
         let run_id = run_id_for(&request_id);
-        let run = match self.deps.store.start_run(guild_id, &run_id, SyncKind::Manual, now, LEASE_SECONDS).await {
+        // A short lease: should this answer be cut off (the 3-second budget) between taking it
+        // and enqueueing the job, the guild is free again in two minutes, not fifteen. The
+        // worker takes the full lease when it starts the run.
+        let run = match self.deps.store.start_run(guild_id, &run_id, SyncKind::Manual, now, COMMAND_LEASE_SECONDS).await
+        {
             Ok(run) => run,
             Err(StoreError::LeaseHeld(lease)) if lease.run_id != run_id => {
                 return responses::ephemeral(format!(
