@@ -316,18 +316,33 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     assert!(reason.contains("retention"), "{reason}");
 }
 
-#[tokio::test]
-async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_settings_say() {
+/// A guild of 100 on the embedded backends whose log channel hears of every finished sync.
+struct LoggedGuild {
+    backends: Backends,
+    queue: shared::queue::embedded::EmbeddedQueue,
+    sandbox: Arc<Sandbox>,
+    log_channel: u64,
+    settings: GuildSettings,
+    worker: shared::sync::SyncWorker,
+}
+
+async fn logged_guild() -> LoggedGuild {
     let (backends, queue) = Backends::in_memory().expect("backends");
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
     let log_channel = stack::existing_text_channel(&sandbox, GUILD, "guildbridge-log");
-    let log = || stack::messages_in(&sandbox, log_channel);
-    let guild = Id::new(GUILD);
     let mut settings = GuildSettings::default();
     settings.notifications.log_channel_id = Some(Id::new(log_channel));
     settings.notifications.on_sync_finished = true;
-    backends.store.update_settings(guild, 0, &settings).await.expect("settings");
+    backends.store.update_settings(Id::new(GUILD), 0, &settings).await.expect("settings");
     let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    LoggedGuild { backends, queue, sandbox, log_channel, settings, worker }
+}
+
+#[tokio::test]
+async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_settings_say() {
+    let LoggedGuild { backends, queue, sandbox, log_channel, mut settings, worker } = logged_guild().await;
+    let log = || stack::messages_in(&sandbox, log_channel);
+    let guild = Id::new(GUILD);
     let sync = |request_id: &str| shared::queue::Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Webhook,
@@ -368,16 +383,9 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
 
 #[tokio::test]
 async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twice() {
-    let (backends, queue) = Backends::in_memory().expect("backends");
-    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
-    let log_channel = stack::existing_text_channel(&sandbox, GUILD, "guildbridge-log");
+    let LoggedGuild { backends, queue, sandbox, log_channel, worker, .. } = logged_guild().await;
     let log = || stack::messages_in(&sandbox, log_channel);
     let guild = Id::new(GUILD);
-    let mut settings = GuildSettings::default();
-    settings.notifications.log_channel_id = Some(Id::new(log_channel));
-    settings.notifications.on_sync_finished = true;
-    backends.store.update_settings(guild, 0, &settings).await.expect("settings");
-    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
     let endpoint = Endpoint::new(&backends);
     let token = sandbox.issue_interaction_token(APPLICATION_ID);
     let answer = slash_sync(&endpoint, &token).await;
