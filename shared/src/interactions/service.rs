@@ -66,7 +66,6 @@ pub struct InteractionService {
     commands: CommandRegistry,
     components: ComponentRegistry,
     state_key: StateKey,
-    budget: std::time::Duration,
 }
 
 /// How long a command may take before the user is answered "busy, try again": Discord
@@ -81,13 +80,7 @@ impl InteractionService {
         components: ComponentRegistry,
         state_key: StateKey,
     ) -> Self {
-        Self { verifier, commands, components, state_key, budget: ANSWER_BUDGET }
-    }
-
-    /// Another answer budget (tests of a stalled store use a short one).
-    pub fn with_budget(mut self, budget: std::time::Duration) -> Self {
-        self.budget = budget;
-        self
+        Self { verifier, commands, components, state_key }
     }
 
     /// The production wiring: Guildbridge's commands and components.
@@ -137,7 +130,7 @@ impl InteractionService {
 
         let interaction: Interaction = serde_json::from_slice(body).map_err(|e| Rejection::Malformed(describe(&e)))?;
         meta.guild_id = interaction.guild_id.map(|id| id.get());
-        match tokio::time::timeout(self.budget, self.route(&interaction, &mut meta)).await {
+        match tokio::time::timeout(ANSWER_BUDGET, self.route(&interaction, &mut meta)).await {
             Ok(response) => Ok((response?, meta)),
             Err(_) => {
                 tracing::warn!(command = ?meta.command, "the answer budget ran out (store or queue too slow)");

@@ -42,11 +42,9 @@ pub struct SyncSchedule {
     pub last_error: Option<String>,
 }
 
-type Schedule = SyncSchedule;
-
 const NEXT_AT: &str = "next_at";
 
-fn schedule_item(schedule: &Schedule) -> Result<super::items::Item, StoreError> {
+fn schedule_item(schedule: &SyncSchedule) -> Result<super::items::Item, StoreError> {
     to_item(
         &keys::schedule(schedule.guild_id.get()),
         schedule,
@@ -59,7 +57,7 @@ fn schedule_item(schedule: &Schedule) -> Result<super::items::Item, StoreError> 
 
 impl<I: ItemStore> Store<I> {
     /// Writes `schedule` only while the stored due time is still `due_at`.
-    async fn move_schedule(&self, schedule: &Schedule, due_at: u64) -> Result<bool, StoreError> {
+    async fn move_schedule(&self, schedule: &SyncSchedule, due_at: u64) -> Result<bool, StoreError> {
         match self.items.put(schedule_item(schedule)?, Some(Condition::Equals(NEXT_AT, json!(due_at)))).await {
             Ok(()) => Ok(true),
             Err(ItemError::ConditionFailed) => Ok(false),
@@ -72,7 +70,7 @@ impl<I: ItemStore> Store<I> {
 impl<I: ItemStore> ScheduleStore for Store<I> {
     /// 1 PutItem.
     async fn set_next_sync(&self, guild_id: Id<GuildMarker>, at: u64) -> Result<(), StoreError> {
-        let schedule = Schedule { guild_id, next_at: at, failures: 0, last_error: None };
+        let schedule = SyncSchedule { guild_id, next_at: at, failures: 0, last_error: None };
         Ok(self.items.put(schedule_item(&schedule)?, None).await?)
     }
 
@@ -87,12 +85,12 @@ impl<I: ItemStore> ScheduleStore for Store<I> {
 
     /// 1 conditional PutItem.
     async fn advance(&self, guild_id: Id<GuildMarker>, due_at: u64, next_at: u64) -> Result<bool, StoreError> {
-        self.move_schedule(&Schedule { guild_id, next_at, failures: 0, last_error: None }, due_at).await
+        self.move_schedule(&SyncSchedule { guild_id, next_at, failures: 0, last_error: None }, due_at).await
     }
 
     /// 1 conditional PutItem.
     async fn record_failure(&self, schedule: &SyncSchedule, next_at: u64, reason: &str) -> Result<bool, StoreError> {
-        let failed = Schedule {
+        let failed = SyncSchedule {
             guild_id: schedule.guild_id,
             next_at,
             failures: schedule.failures.saturating_add(1),

@@ -96,6 +96,11 @@ impl RateLimiter {
         Self { state: Mutex::default(), global_per_second: per_second.clamp(1, GLOBAL_PER_SECOND) }
     }
 
+    /// How many buckets the limiter remembers (bounded: expired ones go).
+    pub fn tracked_buckets(&self) -> usize {
+        self.lock().buckets.len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -197,13 +202,6 @@ impl RateLimiter {
             let id = Self::bucket_id(&state, route);
             state.insert_bucket(id, Bucket { remaining: 0, reset_at: until });
         }
-    }
-}
-
-impl RateLimiter {
-    /// How many buckets the limiter remembers (bounded: expired ones go).
-    pub fn tracked_buckets(&self) -> usize {
-        self.lock().buckets.len()
     }
 }
 
