@@ -12,15 +12,11 @@ use axum::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
-use shared::{
-    config::InteractionsConfig,
-    discord::{
-        commands::manifest,
-        custom_id::StateKey,
-        signature::SignatureVerifier,
-        simulate::{self, Invoker, SignedRequest},
-    },
-    interactions::{InteractionService, http::router},
+use guildbridge_core::{
+    discord::{custom_id::StateKey, signature::SignatureVerifier},
+    host::config::InteractionsConfig,
+    interactions::{InteractionService, commands::manifest, http::router},
+    test_support::interactions::{self as fake_discord, Invoker, SignedRequest},
 };
 use tower::ServiceExt;
 
@@ -32,8 +28,8 @@ fn service(key: &SigningKey) -> InteractionService {
         // A day-wide window: the requests are signed once, before a run that takes minutes.
         signature_max_age: Duration::from_secs(86_400),
     };
-    let (backends, _) = shared::wiring::Backends::in_memory().expect("backends");
-    InteractionService::from_config(&config, &backends).expect("manifest")
+    let (backends, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    guildbridge_core::host::wiring::interaction_service(&config, &backends).expect("manifest")
 }
 
 fn request(signed: &SignedRequest) -> Request<Body> {
@@ -49,10 +45,10 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
     let app: Router = router(Arc::new(service(&key)));
     let invoker = Invoker::default();
-    let now = simulate::unix_now();
-    let ping = simulate::sign(&key, now, simulate::ping(&invoker, 1).to_string().into_bytes());
-    let settings_json = simulate::command("/settings", &manifest(), &invoker, 2).expect("line");
-    let settings = simulate::sign(&key, now, settings_json.to_string().into_bytes());
+    let now = fake_discord::unix_now();
+    let ping = fake_discord::sign(&key, now, fake_discord::ping(&invoker, 1).to_string().into_bytes());
+    let settings_json = fake_discord::command("/settings", &manifest(), &invoker, 2).expect("line");
+    let settings = fake_discord::sign(&key, now, settings_json.to_string().into_bytes());
 
     let mut group = c.benchmark_group("interactions");
     for (name, signed) in [("ping", &ping), ("settings", &settings)] {

@@ -5,7 +5,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::store::{ChannelIds, ChannelStore, Store, SubjectKind, SubjectRef, embedded::EmbeddedItems};
+use guildbridge_core::{
+    domain::{ChannelIds, SubjectKind, SubjectRef},
+    store::{ChannelStore, Store, embedded::EmbeddedItems},
+};
 use twilight_model::id::Id;
 
 fn bench(c: &mut Criterion) {

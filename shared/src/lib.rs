@@ -1,16 +1,30 @@
-//! Guildbridge's domain logic. Lambda functions and the local runner are thin hosts around
-//! what lives here: configuration, Discord request verification, the command registry and
-//! the interaction router.
+//! Guildbridge's core: everything the Lambda functions and the local runner host. The layers
+//! only point down (a test, `layers`, refuses an edge that points up):
+//!
+//! 1. [`domain`]: pure data and rules; [`clock`]: where "now" comes from.
+//! 2. Adapters, each over the domain alone: [`store`] (DynamoDB and embedded), [`queue`]
+//!    (SQS and embedded), [`discord`] (signatures, signed ids, responses, the REST client).
+//! 3. [`worker`]: running jobs from a queue, with retries and recorded dead letters.
+//! 4. Use cases: [`channels`], [`sync`], then [`interactions`] (the router and the commands).
+//! 5. [`host`]: configuration, secrets, start-up and wiring, for the functions and the CLI.
+
+pub mod clock;
+pub mod domain;
+
+pub mod discord;
+pub mod queue;
+pub mod store;
+
+pub mod worker;
 
 pub mod channels;
-pub mod config;
-pub mod discord;
 pub mod interactions;
-pub mod provision;
-pub mod queue;
-pub mod secrets;
-pub mod settings;
-pub mod store;
 pub mod sync;
-pub mod telemetry;
-pub mod wiring;
+
+pub mod host;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
+
+#[cfg(test)]
+mod layers;

@@ -12,23 +12,23 @@ use axum::{
     http::{Request, StatusCode},
 };
 use ed25519_dalek::SigningKey;
-use serde_json::{Value, json};
-use shared::store::items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite};
-use shared::{
-    config::InteractionsConfig,
+use guildbridge_core::store::items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite};
+use guildbridge_core::{
     discord::{
-        commands::manifest,
         custom_id::StateKey,
         responses,
-        signature::DEFAULT_MAX_AGE,
-        simulate::{self, Invoker},
+        signature::{DEFAULT_MAX_AGE, SignatureVerifier},
     },
+    host::config::InteractionsConfig,
     interactions::{
         InteractionService, MAX_BODY_BYTES,
+        commands::{CommandDeps, guildbridge_commands, manifest},
         components::{ComponentHandler, ComponentRegistry},
         http::router,
     },
+    test_support::interactions::{self as fake_discord, Invoker},
 };
+use serde_json::{Value, json};
 use tower::ServiceExt;
 use twilight_model::{application::interaction::Interaction, http::interaction::InteractionResponse};
 
@@ -55,20 +55,27 @@ impl ComponentHandler for Echo {
     }
 }
 
+/// Guildbridge's commands, with the echoing component beside them.
 fn app() -> Router {
-    let config = InteractionsConfig {
-        public_key: signing_key().verifying_key(),
+    let (backends, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    let deps = CommandDeps {
         settings_url: url::Url::parse(SETTINGS_URL).expect("url"),
+        store: backends.store,
+        queue: backends.queue,
+        clock: guildbridge_core::clock::system(),
         state_key: state_key(),
-        signature_max_age: DEFAULT_MAX_AGE,
     };
-    let components = ComponentRegistry::new(vec![Arc::new(Echo)]);
-    let (backends, _) = shared::wiring::Backends::in_memory().expect("backends");
-    router(Arc::new(InteractionService::with_components(&config, &backends, components).expect("manifest")))
+    let service = InteractionService::new(
+        SignatureVerifier::new(signing_key().verifying_key(), DEFAULT_MAX_AGE),
+        guildbridge_commands(&deps).expect("manifest"),
+        ComponentRegistry::new(vec![Arc::new(Echo)]),
+        state_key(),
+    );
+    router(Arc::new(service))
 }
 
 fn signed_request(path: &str, body: Vec<u8>) -> Request<Body> {
-    let signed = simulate::sign(&signing_key(), simulate::unix_now(), body);
+    let signed = fake_discord::sign(&signing_key(), fake_discord::unix_now(), body);
     Request::post(path)
         // Mixed case on purpose: header names are case-insensitive.
         .header("X-Signature-Ed25519", signed.signature)
@@ -86,13 +93,13 @@ async fn send(request: Request<Body>) -> (StatusCode, Value) {
 }
 
 fn command(line: &str) -> Vec<u8> {
-    let interaction = simulate::command(line, &manifest(), &Invoker::default(), 1234).expect("valid line");
+    let interaction = fake_discord::command(line, &manifest(), &Invoker::default(), 1234).expect("valid line");
     serde_json::to_vec(&interaction).expect("json")
 }
 
 #[tokio::test]
 async fn answers_ping_with_pong_on_every_route() {
-    let ping = serde_json::to_vec(&simulate::ping(&Invoker::default(), 1)).expect("json");
+    let ping = serde_json::to_vec(&fake_discord::ping(&Invoker::default(), 1)).expect("json");
     for path in ["/", "/interactions", "/prod/interactions", "/prod/"] {
         let (status, body) = send(signed_request(path, ping.clone())).await;
         assert_eq!((status, body), (StatusCode::OK, json!({ "type": 1 })), "{path}");
@@ -113,7 +120,7 @@ async fn settings_answers_privately_with_this_guilds_page() {
 #[tokio::test]
 async fn settings_outside_a_guild_says_where_to_run_it() {
     let invoker = Invoker { guild_id: None, ..Invoker::default() };
-    let interaction = simulate::command("/settings", &manifest(), &invoker, 5).expect("line");
+    let interaction = fake_discord::command("/settings", &manifest(), &invoker, 5).expect("line");
     let (status, body) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
     assert_eq!((status, body["data"]["flags"].clone()), (StatusCode::OK, json!(64)));
     assert!(body["data"]["content"].as_str().is_some_and(|c| c.contains("inside the server")), "{body}");
@@ -121,7 +128,7 @@ async fn settings_outside_a_guild_says_where_to_run_it() {
 
 #[tokio::test]
 async fn unknown_command_gets_an_ephemeral_explanation() {
-    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 9).expect("line");
+    let mut interaction = fake_discord::command("/settings", &manifest(), &Invoker::default(), 9).expect("line");
     interaction["data"]["name"] = json!("teleport");
     let (status, body) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
     assert_eq!(status, StatusCode::OK);
@@ -131,14 +138,14 @@ async fn unknown_command_gets_an_ephemeral_explanation() {
 
 #[tokio::test]
 async fn autocomplete_for_a_command_without_completions_offers_nothing() {
-    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 9).expect("line");
+    let mut interaction = fake_discord::command("/settings", &manifest(), &Invoker::default(), 9).expect("line");
     interaction["type"] = json!(4);
     let (status, body) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
     assert_eq!((status, body), (StatusCode::OK, json!({ "type": 8, "data": { "choices": [] } })));
 }
 
 fn component_click(custom_id: &str) -> Vec<u8> {
-    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 77).expect("line");
+    let mut interaction = fake_discord::command("/settings", &manifest(), &Invoker::default(), 77).expect("line");
     interaction["type"] = json!(3);
     interaction["data"] = json!({ "custom_id": custom_id, "component_type": 2 });
     interaction["message"] = json!({
@@ -183,7 +190,7 @@ async fn signed_garbage_is_a_400_with_a_json_error() {
 
 #[tokio::test]
 async fn a_400_never_echoes_the_token() {
-    let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 3).expect("line");
+    let mut interaction = fake_discord::command("/settings", &manifest(), &Invoker::default(), 3).expect("line");
     interaction["token"] = json!("SECRET-TOKEN-VALUE");
     interaction["guild_id"] = json!("not-a-snowflake-SECRET-TOKEN-VALUE");
     let (status, json) = send(signed_request("/", serde_json::to_vec(&interaction).expect("json"))).await;
@@ -203,7 +210,7 @@ async fn unsigned_or_mis_signed_requests_are_401_before_parsing() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(json["error"], "invalid_request_signature");
 
-    let stale = simulate::sign(&signing_key(), simulate::unix_now() - 3600, b"{not json".to_vec());
+    let stale = fake_discord::sign(&signing_key(), fake_discord::unix_now() - 3600, b"{not json".to_vec());
     let request = Request::post("/")
         .header("x-signature-ed25519", stale.signature)
         .header("x-signature-timestamp", stale.timestamp)
@@ -270,10 +277,12 @@ async fn a_store_that_never_answers_still_gets_an_ephemeral_try_again_within_the
         state_key: state_key(),
         signature_max_age: std::time::Duration::from_secs(3600),
     };
-    let (in_memory, _) = shared::wiring::Backends::in_memory().expect("backends");
-    let backends =
-        shared::wiring::Backends { store: Arc::new(shared::store::Store::new(Stalled)), queue: in_memory.queue };
-    let service = InteractionService::from_config(&config, &backends).expect("manifest");
+    let (in_memory, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    let backends = guildbridge_core::host::wiring::Backends {
+        store: Arc::new(guildbridge_core::store::Store::new(Stalled)),
+        queue: in_memory.queue,
+    };
+    let service = guildbridge_core::host::wiring::interaction_service(&config, &backends).expect("manifest");
     let app = router(Arc::new(service));
     for line in ["/events", "/channel info", "/sync", "/channel create name:demo"] {
         let request = signed_request("/interactions", command(line));

@@ -11,18 +11,14 @@ use axum::{
     http::{Request, StatusCode},
 };
 use ed25519_dalek::SigningKey;
+use guildbridge_core::{
+    discord::{custom_id::StateKey, signature::DEFAULT_MAX_AGE},
+    host::config::InteractionsConfig,
+    interactions::{commands::manifest, http::router},
+    test_support::interactions::{self as fake_discord, Invoker},
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::{
-    config::InteractionsConfig,
-    discord::{
-        commands::manifest,
-        custom_id::StateKey,
-        signature::DEFAULT_MAX_AGE,
-        simulate::{self, Invoker},
-    },
-    interactions::{InteractionService, http::router},
-};
 use tower::ServiceExt;
 
 fn signing_key() -> SigningKey {
@@ -36,8 +32,8 @@ fn app() -> Router {
         state_key: StateKey::new(&[1; 32]).expect("key"),
         signature_max_age: DEFAULT_MAX_AGE,
     };
-    let (backends, _) = shared::wiring::Backends::in_memory().expect("backends");
-    router(Arc::new(InteractionService::from_config(&config, &backends).expect("manifest")))
+    let (backends, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    router(Arc::new(guildbridge_core::host::wiring::interaction_service(&config, &backends).expect("manifest")))
 }
 
 fn status_of(runtime: &tokio::runtime::Runtime, app: &Router, request: Request<Body>) -> StatusCode {
@@ -96,7 +92,8 @@ fn mutated_interaction() -> impl Strategy<Value = Vec<u8>> {
         Just("locale"),
     ];
     (fields, value).prop_map(|(field, value)| {
-        let mut interaction = simulate::command("/settings", &manifest(), &Invoker::default(), 1).unwrap_or_default();
+        let mut interaction =
+            fake_discord::command("/settings", &manifest(), &Invoker::default(), 1).unwrap_or_default();
         interaction[field] = value;
         serde_json::to_vec(&interaction).unwrap_or_default()
     })
@@ -118,7 +115,7 @@ proptest! {
 
     #[test]
     fn a_valid_signature_over_any_bytes_gets_200_or_400(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let signed = simulate::sign(&signing_key(), simulate::unix_now(), body);
+        let signed = fake_discord::sign(&signing_key(), fake_discord::unix_now(), body);
         let request = request(Some(signed.signature.into_bytes()), Some(signed.timestamp.into_bytes()), signed.body);
         let status = status_of(&runtime(), &app(), request.expect("valid headers"));
         prop_assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{}", status);
@@ -126,7 +123,7 @@ proptest! {
 
     #[test]
     fn signed_mutated_interactions_get_200_or_400(body in mutated_interaction()) {
-        let signed = simulate::sign(&signing_key(), simulate::unix_now(), body);
+        let signed = fake_discord::sign(&signing_key(), fake_discord::unix_now(), body);
         let request = request(Some(signed.signature.into_bytes()), Some(signed.timestamp.into_bytes()), signed.body);
         let status = status_of(&runtime(), &app(), request.expect("valid headers"));
         prop_assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{}", status);
@@ -136,7 +133,7 @@ proptest! {
 #[test]
 fn a_signature_for_another_body_is_refused_even_when_everything_else_is_right() {
     let valid = serde_json::to_vec(&json!({ "type": 1 })).expect("json");
-    let signed = simulate::sign(&signing_key(), simulate::unix_now(), valid);
+    let signed = fake_discord::sign(&signing_key(), fake_discord::unix_now(), valid);
     let other =
         request(Some(signed.signature.into_bytes()), Some(signed.timestamp.into_bytes()), br#"{"type":1 }"#.to_vec());
     assert_eq!(status_of(&runtime(), &app(), other.expect("headers")), StatusCode::UNAUTHORIZED);

@@ -2,15 +2,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use aws_sdk_sqs::{
     config::{BehaviorVersion, Credentials, Region},
     types::{MessageSystemAttributeName, QueueAttributeName},
 };
-use shared::{
-    queue::{Job, JobQueue, QueueKind, embedded::EmbeddedQueue, sqs::SqsQueues},
-    store::{SubjectKind, SubjectRef, SyncKind},
+use guildbridge_core::clock::ManualClock;
+use guildbridge_core::{
+    domain::{Job, QueueKind, SubjectKind, SubjectRef, SyncKind},
+    queue::{JobQueue, embedded::EmbeddedQueue, sqs::SqsQueues},
 };
 use twilight_model::id::Id;
 
@@ -33,15 +32,10 @@ fn sync_job() -> Job {
     }
 }
 
-static NOW: AtomicU64 = AtomicU64::new(1_795_338_000);
-
-fn test_clock() -> u64 {
-    NOW.load(Ordering::SeqCst)
-}
-
 #[tokio::test]
 async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
-    let queue = EmbeddedQueue::in_memory().expect("queue").with_clock(test_clock);
+    let clock = ManualClock::starting_at(1_795_338_000);
+    let queue = EmbeddedQueue::in_memory().expect("queue").with_clock(std::sync::Arc::new(clock.clone()));
     queue.enqueue(&create_job("1")).await.expect("enqueue");
     queue.enqueue(&create_job("1")).await.expect("duplicate collapses");
     queue.enqueue(&sync_job()).await.expect("enqueue");
@@ -52,13 +46,13 @@ async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
     assert_eq!((first.job.clone(), first.receives), (create_job("1"), 1));
     assert_eq!(queue.receive(QueueKind::Channel, 30).await, Ok(None), "hidden while in flight");
     queue.release(first.receipt, 10).await.expect("release");
-    NOW.fetch_add(11, Ordering::SeqCst);
+    clock.advance(11);
     let again = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("back again");
     assert_eq!(again.receives, 2, "the receive count grows towards the dead-letter limit");
     queue.delete(again.receipt).await.expect("delete");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(0));
 
-    NOW.fetch_add(301, Ordering::SeqCst);
+    clock.advance(301);
     queue.enqueue(&create_job("1")).await.expect("enqueue");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(1), "after the window the same key is new work");
 
@@ -112,7 +106,7 @@ async fn sqs_fifo_groups_by_guild_and_deduplicates_by_job_key() {
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .build();
     let client = aws_sdk_sqs::Client::from_conf(config);
-    let suffix = shared::discord::simulate::new_snowflake();
+    let suffix = guildbridge_core::test_support::interactions::new_snowflake();
     let mut urls = Vec::new();
     for name in ["channel", "sync"] {
         let created = client

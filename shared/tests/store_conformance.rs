@@ -5,18 +5,20 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
-use shared::{
-    settings::{GuildSettings, SettingsErrors},
+use guildbridge_core::{
+    domain::{
+        BotInstall, ChannelIds, GuildSettings, MappingStatus, Member, SettingsErrors, Subject, SubjectKind, SubjectRef,
+        SyncCounts, SyncKind, SyncOutcome,
+    },
     store::{
-        ApiKeyStore, BotInstall, ChannelIds, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore,
-        MappingStatus, Member, MemberStore, ScheduleStore, SettingsStore, Store, StoreError, Subject, SubjectKind,
-        SubjectRef, SubjectStore, SyncCounts, SyncKind, SyncOutcome, SyncRunStore, TenantStore,
+        ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore, ScheduleStore,
+        SettingsStore, Store, StoreError, SubjectStore, SyncRunStore, TenantStore,
         dynamo::{DynamoItems, create_table},
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
     },
 };
+use serde_json::json;
 use twilight_model::id::{
     Id,
     marker::{ChannelMarker, GuildMarker, UserMarker},
@@ -68,7 +70,7 @@ mod backends {
     /// A fresh table on the DynamoDB-compatible server.
     pub async fn dynamodb() -> Store<DynamoItems> {
         let client = dynamodb_client();
-        let table = format!("conformance-{}", shared::discord::simulate::new_snowflake());
+        let table = format!("conformance-{}", guildbridge_core::test_support::interactions::new_snowflake());
         create_table(&client, &table)
             .await
             .unwrap_or_else(|e| panic!("cannot create a table (is the server up?): {e}"));

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use shared::{
-    config::parse_public_key,
+use guildbridge_core::{
     discord::signature::{DEFAULT_MAX_AGE, SignatureVerifier, VerifyError},
+    host::config::parse_public_key,
 };
+use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct Vectors {

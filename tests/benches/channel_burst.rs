@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use discord_sandbox::RateLimits;
 use e2e::stack::{self, ADMIN};
-use shared::{
+use guildbridge_core::{
     channels::{plan, register_subject},
-    queue::{QueueKind, worker::work_one},
-    settings::GuildSettings,
-    store::{Subject, SubjectKind, SubjectRef},
-    wiring::{self, Backends},
+    domain::{GuildSettings, QueueKind, Subject, SubjectKind, SubjectRef},
+    host::wiring::{self, Backends},
+    worker::work_one,
 };
 use twilight_model::id::Id;
 
@@ -55,7 +54,7 @@ async fn main() {
             .await
             .expect("queue")
     {
-        if outcome != shared::queue::worker::JobOutcome::Done {
+        if outcome != guildbridge_core::worker::JobOutcome::Done {
             handed_back += 1;
         }
     }

@@ -20,15 +20,15 @@ use e2e::{
     release_binary,
     stack::{self, Aws},
 };
-use shared::{
-    config::DiscordConfig,
+use guildbridge_core::{
     discord::rest::BotToken,
-    queue::{
-        Job, QueueKind,
-        worker::{JobOutcome, work_one},
+    domain::{Job, QueueKind, SyncKind},
+    host::{
+        config::DiscordConfig,
+        wiring::{self, Backends},
     },
-    store::{DomainStore, Store, SyncKind, dynamo::DynamoItems, embedded::EmbeddedItems},
-    wiring::{self, Backends},
+    store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems},
+    worker::{JobOutcome, work_one},
 };
 use twilight_model::id::Id;
 

@@ -6,17 +6,15 @@
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use serde_json::Value;
-use shared::{
-    config::InteractionsConfig,
-    discord::{
-        commands::manifest,
-        custom_id::StateKey,
-        simulate::{self, Invoker},
+use guildbridge_core::{
+    host::{
+        config::InteractionsConfig,
+        wiring::{self, Backends},
     },
-    interactions::InteractionService,
-    wiring::Backends,
+    interactions::{InteractionService, commands::manifest},
+    test_support::interactions::{self as fake_discord, Invoker},
 };
+use serde_json::Value;
 
 /// Guildbridge's interaction service over the given backends, with a test key.
 pub struct Endpoint {
@@ -36,15 +34,15 @@ impl Endpoint {
         let config = InteractionsConfig {
             public_key: key.verifying_key(),
             settings_url: url::Url::parse("https://settings.example").expect("url"),
-            state_key: StateKey::new(&[3; 32]).expect("key"),
+            state_key: crate::stack::state_key(),
             signature_max_age: Duration::from_secs(300),
         };
-        Self { service: InteractionService::from_config(&config, backends).expect("service"), key }
+        Self { service: wiring::interaction_service(&config, backends).expect("service"), key }
     }
 
     /// Signs and handles an interaction; Discord's view of the answer.
     pub async fn send(&self, interaction: Value) -> Value {
-        let signed = simulate::sign(&self.key, simulate::unix_now(), interaction.to_string().into_bytes());
+        let signed = fake_discord::sign(&self.key, fake_discord::unix_now(), interaction.to_string().into_bytes());
         let (response, _) = self
             .service
             .handle(Some(signed.signature.as_bytes()), Some(signed.timestamp.as_bytes()), &signed.body)
@@ -55,6 +53,6 @@ impl Endpoint {
 
     /// A command as a user types it, from `invoker`.
     pub async fn run(&self, line: &str, invoker: &Invoker) -> Value {
-        self.send(simulate::command(line, &manifest(), invoker, simulate::new_snowflake()).expect("line")).await
+        self.send(fake_discord::command(line, &manifest(), invoker, fake_discord::new_snowflake()).expect("line")).await
     }
 }

@@ -5,8 +5,8 @@ use std::{fs, path::PathBuf};
 use anyhow::Context;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::SigningKey;
+use guildbridge_core::test_support::interactions::SignedRequest;
 use serde_json::{Value, json};
-use shared::discord::simulate::SignedRequest;
 
 /// The committed, test-only key that signs the samples. It has never belonged to any
 /// Discord application; its public half is in `events/interactions.env`.
@@ -174,7 +174,7 @@ pub struct Sample {
 /// were made on a fixed day, and the function accepts signatures an hour old at most.
 pub fn interaction_samples() -> anyhow::Result<Vec<Sample>> {
     let key = test_signing_key()?;
-    let now = shared::discord::simulate::unix_now();
+    let now = guildbridge_core::test_support::interactions::unix_now();
     samples_in("interactions")?
         .into_iter()
         .map(|(name, mut event, expected)| {
@@ -218,7 +218,7 @@ pub fn resign(event: &mut Value, key: &SigningKey, timestamp: u64) -> anyhow::Re
     if !good {
         return Ok(false);
     }
-    let fresh = shared::discord::simulate::sign(key, timestamp, body);
+    let fresh = guildbridge_core::test_support::interactions::sign(key, timestamp, body);
     for (name, value) in [(signature_name, fresh.signature), (timestamp_name, fresh.timestamp)] {
         event["headers"][&name] = Value::String(value.clone());
         if event["multiValueHeaders"].get(&name).is_some() {

@@ -9,10 +9,12 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
-use shared::{
-    config::{DiscordConfig, WorkerConfig},
+use guildbridge_core::{
     discord::rest::BotToken,
-    provision::{Provisioned, provision},
+    host::{
+        config::{DiscordConfig, WorkerConfig},
+        provision::{Provisioned, provision},
+    },
     store::{Store, dynamo::DynamoItems},
 };
 
@@ -269,11 +271,20 @@ pub fn discord_config(sandbox: &Sandbox) -> DiscordConfig {
     DiscordConfig { api_base_url: sandbox.base_url().parse().expect("url"), bot_token: BotToken::new(BOT_TOKEN) }
 }
 
+/// The state-signing key of every test host: the interactions endpoint verifies the buttons
+/// the workers sign.
+pub const STATE_SECRET: &str = "test-only-state-signing-key-not-a-secret";
+
+pub fn state_key() -> guildbridge_core::discord::custom_id::StateKey {
+    guildbridge_core::discord::custom_id::StateKey::new(STATE_SECRET.as_bytes()).expect("key")
+}
+
 pub fn worker_config(max_receives: u32, claim_stale_seconds: u64) -> WorkerConfig {
     WorkerConfig {
-        application_id: APPLICATION_ID,
+        application_id: twilight_model::id::Id::new(APPLICATION_ID),
         max_receives,
         claim_stale_after: std::time::Duration::from_secs(claim_stale_seconds),
+        state_key: state_key(),
     }
 }
 
@@ -287,7 +298,7 @@ pub async fn worker_env(
     let mut env = aws_env();
     env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
     env.push(("DISCORD_API_BASE_URL".to_owned(), sandbox.base_url()));
-    let secret = Aws::connect().secret(&[("DISCORD_BOT_TOKEN", BOT_TOKEN)]).await;
+    let secret = Aws::connect().secret(&[("DISCORD_BOT_TOKEN", BOT_TOKEN), ("STATE_SIGNING_KEY", STATE_SECRET)]).await;
     env.push(("SECRETS_ARN".to_owned(), secret));
     env.push(("DISCORD_APPLICATION_ID".to_owned(), APPLICATION_ID.to_string()));
     env.push(("CLAIM_STALE_SECS".to_owned(), claim_stale_seconds.to_string()));

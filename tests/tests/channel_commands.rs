@@ -5,16 +5,15 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use e2e::endpoint::Endpoint;
-use serde_json::{Value, json};
-use shared::{
-    discord::{
-        commands::manifest,
-        simulate::{self, Invoker},
-    },
-    queue::{QueueKind, embedded::EmbeddedQueue},
-    store::{DomainStore, Subject, SubjectKind, SubjectRef},
-    wiring::Backends,
+use guildbridge_core::{
+    domain::{QueueKind, Subject, SubjectKind, SubjectRef},
+    host::wiring::Backends,
+    interactions::commands::manifest,
+    queue::embedded::EmbeddedQueue,
+    store::DomainStore,
+    test_support::interactions::{self as fake_discord, Invoker},
 };
+use serde_json::{Value, json};
 use twilight_model::id::Id;
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
@@ -82,7 +81,7 @@ async fn bad_channel_requests_get_a_clear_ephemeral_answer_and_change_nothing() 
 async fn channel_create_defers_and_enqueues_once_per_interaction() {
     let endpoint = endpoint();
     let interaction =
-        simulate::command("/channel create name:\"Race Night\"", &manifest(), &admin(), 4242).expect("line");
+        fake_discord::command("/channel create name:\"Race Night\"", &manifest(), &admin(), 4242).expect("line");
     for _ in 0..3 {
         let answer = endpoint.send(interaction.clone()).await;
         assert_eq!((answer["type"].as_u64(), answer["data"]["flags"].as_u64()), (Some(5), Some(64)), "{answer}");
@@ -91,7 +90,8 @@ async fn channel_create_defers_and_enqueues_once_per_interaction() {
     let subject = endpoint.store.subject(Id::new(GUILD), &SubjectRef::new(SubjectKind::Adhoc, "race-night")).await;
     assert_eq!(subject.expect("read").map(|s| s.name), Some("Race Night".to_owned()));
 
-    let again = simulate::command("/channel create name:\"Race Night\"", &manifest(), &admin(), 4243).expect("line");
+    let again =
+        fake_discord::command("/channel create name:\"Race Night\"", &manifest(), &admin(), 4243).expect("line");
     endpoint.send(again).await;
     assert_eq!(endpoint.jobs().await, 2, "someone else asking is answered too (the worker finds the channel made)");
 }
@@ -111,7 +111,7 @@ fn race(id: &str, name: &str, starts_at: u64, signup: Option<&str>) -> Subject {
 async fn events_and_signup_answer_from_the_store_with_autocomplete() {
     let endpoint = endpoint();
     let guild = Id::new(GUILD);
-    let soon = simulate::unix_now() + 3600;
+    let soon = fake_discord::unix_now() + 3600;
     endpoint
         .store
         .upsert_subject(guild, &race("1", "Spa 24 Hours", soon, Some("https://club.example/spa")))
@@ -141,7 +141,7 @@ async fn events_and_signup_answer_from_the_store_with_autocomplete() {
     assert!(ephemeral_text(&endpoint.run("/signup event:event:404", &admin()).await).contains("No such event"));
 
     let mut typing =
-        simulate::command("/signup event:spa", &manifest(), &admin(), simulate::new_snowflake()).expect("line");
+        fake_discord::command("/signup event:spa", &manifest(), &admin(), fake_discord::new_snowflake()).expect("line");
     typing["type"] = json!(4);
     typing["data"]["options"][0]["focused"] = json!(true);
     let suggestions = endpoint.send(typing).await;

@@ -11,23 +11,26 @@ use e2e::{
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
-use serde_json::Value;
-use shared::{
-    discord::{
-        commands::manifest,
-        simulate::{self, Invoker},
-    },
-    store::{ChannelStore, MappingStatus, SubjectKind, SubjectRef},
+use guildbridge_core::{
+    domain::{MappingStatus, SubjectKind, SubjectRef},
+    interactions::commands::manifest,
+    store::ChannelStore,
+    test_support::interactions::{self as fake_discord, Invoker},
 };
+use serde_json::Value;
 use twilight_model::id::Id;
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
 
 fn signed_command(line: &str, invoker: &Invoker, token: &str) -> HttpPost {
-    let mut interaction = simulate::command(line, &manifest(), invoker, simulate::new_snowflake()).expect("line");
+    let mut interaction =
+        fake_discord::command(line, &manifest(), invoker, fake_discord::new_snowflake()).expect("line");
     interaction["token"] = Value::String(token.to_owned());
-    let signed =
-        simulate::sign(&test_signing_key().expect("key"), simulate::unix_now(), interaction.to_string().into_bytes());
+    let signed = fake_discord::sign(
+        &test_signing_key().expect("key"),
+        fake_discord::unix_now(),
+        interaction.to_string().into_bytes(),
+    );
     HttpPost::signed("/", &signed)
 }
 

@@ -8,18 +8,17 @@ use std::{sync::Arc, time::Duration};
 
 use discord_sandbox::{Faults, RateLimits, Sandbox, world::ChannelRecord};
 use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
-use shared::{
+use guildbridge_core::{
     channels::{ChannelWorker, plan, register_subject},
     discord::rest::{CreateChannel, DiscordClient},
-    queue::{
-        InteractionReply, Job, JobQueue,
+    domain::{GuildSettings, InteractionReply, Job, MappingStatus, Subject, SubjectKind, SubjectRef},
+    host::wiring,
+    queue::{JobQueue, sqs::SqsQueues},
+    store::{ClaimOutcome, DomainStore},
+    worker::{
+        Attempt, JobHandler, JobOutcome,
         lambda::{BatchPolicy, run_batch},
-        sqs::SqsQueues,
-        worker::{Attempt, JobHandler, JobOutcome},
     },
-    settings::GuildSettings,
-    store::{ClaimOutcome, DomainStore, MappingStatus, Subject, SubjectKind, SubjectRef},
-    wiring,
 };
 use tokio::time::Instant;
 use twilight_model::{channel::ChannelType, id::Id};
@@ -59,7 +58,7 @@ fn channels_for(sandbox: &Sandbox, subject: &SubjectRef) -> Vec<ChannelRecord> {
 
 struct Setup {
     aws: Aws,
-    provisioned: shared::provision::Provisioned,
+    provisioned: guildbridge_core::host::provision::Provisioned,
     store: Arc<dyn DomainStore>,
     sandbox: Arc<Sandbox>,
     worker: ChannelWorker,
@@ -107,9 +106,11 @@ async fn duplicates_out_of_order_and_a_crash_leave_one_channel_and_one_mapping_p
         panic!("first claim");
     };
     let planned = plan::plan(crashed, &GuildSettings::default(), guild, Id::new(APPLICATION_ID)).expect("plan");
-    let client =
-        DiscordClient::new(sandbox.base_url().parse().unwrap(), shared::discord::rest::BotToken::new(stack::BOT_TOKEN))
-            .expect("client");
+    let client = DiscordClient::new(
+        sandbox.base_url().parse().unwrap(),
+        guildbridge_core::discord::rest::BotToken::new(stack::BOT_TOKEN),
+    )
+    .expect("client");
     let body = CreateChannel {
         name: planned.text.clone().expect("text"),
         kind: ChannelType::GuildText,
@@ -147,7 +148,7 @@ async fn duplicates_out_of_order_and_a_crash_leave_one_channel_and_one_mapping_p
 }
 
 fn now() -> u64 {
-    shared::discord::simulate::unix_now()
+    guildbridge_core::test_support::interactions::unix_now()
 }
 
 #[tokio::test]
@@ -171,9 +172,9 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
         ..Faults::default()
     });
 
-    let redelivery = queues.redelivery(shared::queue::QueueKind::Channel);
+    let redelivery = queues.redelivery(guildbridge_core::domain::QueueKind::Channel);
     let policy = BatchPolicy {
-        queue: shared::queue::QueueKind::Channel,
+        queue: guildbridge_core::domain::QueueKind::Channel,
         max_receives: MAX_RECEIVES,
         max_delay: Duration::from_secs(1),
     };
@@ -261,9 +262,12 @@ async fn a_poison_message_is_recorded_as_dead_on_its_first_receive_not_recycled(
             .await
             .expect("send");
     }
-    let redelivery = queues.redelivery(shared::queue::QueueKind::Channel);
-    let policy =
-        BatchPolicy { queue: shared::queue::QueueKind::Channel, max_receives: 5, max_delay: Duration::from_secs(1) };
+    let redelivery = queues.redelivery(guildbridge_core::domain::QueueKind::Channel);
+    let policy = BatchPolicy {
+        queue: guildbridge_core::domain::QueueKind::Channel,
+        max_receives: 5,
+        max_delay: Duration::from_secs(1),
+    };
     let batch = aws.receive_batch(&provisioned.channel_queue_url, 1).await;
     assert_eq!(batch.records.len(), 2);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -347,7 +351,7 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
         private_channels: true,
         voice_channel: true,
         category_per_series: true,
-        archive_mode: shared::settings::ArchiveMode::Delete,
+        archive_mode: guildbridge_core::domain::ArchiveMode::Delete,
         ..GuildSettings::default()
     };
     store.update_settings(guild, 0, &settings).await.expect("settings");
@@ -397,19 +401,20 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
 
 #[tokio::test]
 async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on() {
-    let (backends, queue) = shared::wiring::Backends::in_memory().expect("backends");
+    let (backends, queue) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
     let guild = Id::new(GUILD);
     let first = event("auto-1");
     let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &first).await;
     assert_eq!(enqueued, Ok(false), "defaults: auto-create is off");
-    assert_eq!(queue.len(shared::queue::QueueKind::Channel).await, Ok(0));
+    assert_eq!(queue.len(guildbridge_core::domain::QueueKind::Channel).await, Ok(0));
 
     let settings = GuildSettings { auto_create_channels: true, ..GuildSettings::default() };
     backends.store.update_settings(guild, 0, &settings).await.expect("settings");
     let second = event("auto-2");
     let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &second).await;
     assert_eq!(enqueued, Ok(true));
-    let received = queue.receive(shared::queue::QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    let received =
+        queue.receive(guildbridge_core::domain::QueueKind::Channel, 30).await.expect("receive").expect("a job");
     assert_eq!(received.job, create_job(&second));
     assert!(backends.store.subject(guild, &second.subject).await.expect("read").is_some(), "the subject is stored");
 }
@@ -505,7 +510,7 @@ async fn a_channel_already_mapped_to_another_subject_ends_in_a_visible_error_not
     let next_id = sandbox.with_world(|world| world.new_id()) + 1;
     let other = SubjectRef::new(SubjectKind::Event, "other");
     store.claim(guild, &other, "other-token", None, now()).await.expect("claim");
-    let taken = shared::store::ChannelIds { text: Some(Id::new(next_id)), ..Default::default() };
+    let taken = guildbridge_core::domain::ChannelIds { text: Some(Id::new(next_id)), ..Default::default() };
     store.complete(guild, &other, "other-token", taken, now()).await.expect("complete");
 
     let outcome = worker.handle(create_job(&subject), attempt(1)).await;

@@ -12,9 +12,10 @@ use e2e::{
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, Aws},
 };
-use shared::{
-    discord::simulate::Invoker,
-    store::{ChannelStore, MappingStatus, SettingsStore, Subject, SubjectKind, SubjectRef, SubjectStore},
+use guildbridge_core::{
+    domain::{MappingStatus, Subject, SubjectKind, SubjectRef},
+    store::{ChannelStore, SettingsStore, SubjectStore},
+    test_support::interactions::Invoker,
 };
 use twilight_model::id::Id;
 

@@ -12,11 +12,11 @@ use e2e::{
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, Aws},
 };
-use serde_json::{Value, json};
-use shared::discord::{
-    commands::manifest,
-    simulate::{self, Invoker, SignedRequest},
+use guildbridge_core::{
+    interactions::commands::manifest,
+    test_support::interactions::{self as fake_discord, Invoker, SignedRequest},
 };
+use serde_json::{Value, json};
 
 /// The samples' configuration, less some variables.
 fn env_without(names: &[&str]) -> Vec<(String, String)> {
@@ -61,14 +61,15 @@ async fn every_sample_event_gets_the_answer_recorded_beside_it() {
 
 fn fresh_settings(signed_at: u64) -> SignedRequest {
     let interaction =
-        simulate::command("/settings", &manifest(), &Invoker::default(), simulate::new_snowflake()).expect("line");
-    simulate::sign(&test_signing_key().expect("key"), signed_at, interaction.to_string().into_bytes())
+        fake_discord::command("/settings", &manifest(), &Invoker::default(), fake_discord::new_snowflake())
+            .expect("line");
+    fake_discord::sign(&test_signing_key().expect("key"), signed_at, interaction.to_string().into_bytes())
 }
 
 #[tokio::test]
 async fn every_signature_defect_is_a_401_with_the_default_window() {
     let (api, mut process) = start(&env_without(&["SIGNATURE_MAX_AGE_SECS"])).await;
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     let good = fresh_settings(now);
     let post = || HttpPost::signed("/", &good);
 
@@ -104,12 +105,13 @@ async fn every_signature_defect_is_a_401_with_the_default_window() {
 #[tokio::test]
 async fn base64_bodies_verify_and_oversized_bodies_are_413() {
     let (api, _process) = start(&env_without(&["SIGNATURE_MAX_AGE_SECS"])).await;
-    let mut encoded = HttpPost::signed("/", &fresh_settings(simulate::unix_now()));
+    let mut encoded = HttpPost::signed("/", &fresh_settings(fake_discord::unix_now()));
     encoded.base64 = true;
     let (status, body) = answer(&api, encoded.event(Host::FunctionUrl)).await;
     assert_eq!((status, body["type"].clone()), (200, json!(4)));
 
-    let big = simulate::sign(&test_signing_key().expect("key"), simulate::unix_now(), vec![b' '; 1024 * 1024 + 1]);
+    let big =
+        fake_discord::sign(&test_signing_key().expect("key"), fake_discord::unix_now(), vec![b' '; 1024 * 1024 + 1]);
     let (status, body) = answer(&api, HttpPost::signed("/", &big).event(Host::FunctionUrl)).await;
     assert_eq!((status, body["error"].clone()), (413, json!("body_too_large")));
 }
@@ -117,7 +119,7 @@ async fn base64_bodies_verify_and_oversized_bodies_are_413() {
 #[tokio::test]
 async fn logs_say_what_happened_without_tokens_signatures_or_bodies() {
     let (api, process) = start(&env_without(&["SIGNATURE_MAX_AGE_SECS"])).await;
-    let request = fresh_settings(simulate::unix_now());
+    let request = fresh_settings(fake_discord::unix_now());
     let interaction: Value = serde_json::from_slice(&request.body).expect("json");
     let token = interaction["token"].as_str().expect("token").to_owned();
     let (status, _) = answer(&api, HttpPost::signed("/", &request).event(Host::FunctionUrl)).await;
@@ -206,11 +208,12 @@ async fn a_stalled_store_still_gets_the_user_an_ephemeral_try_again() {
     env.extend(stack::aws_env().into_iter().filter(|(k, _)| k != "AWS_ENDPOINT_URL"));
     env.push(("AWS_ENDPOINT_URL".to_owned(), stalled_endpoint().await));
     let (api, mut process) = start(&env).await;
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     let invoker = Invoker::default();
     for line in ["/events", "/channel info"] {
-        let interaction = simulate::command(line, &manifest(), &invoker, simulate::new_snowflake()).expect("line");
-        let signed = simulate::sign(&test_signing_key().expect("key"), now, interaction.to_string().into_bytes());
+        let interaction =
+            fake_discord::command(line, &manifest(), &invoker, fake_discord::new_snowflake()).expect("line");
+        let signed = fake_discord::sign(&test_signing_key().expect("key"), now, interaction.to_string().into_bytes());
         let (status, body) = answer(&api, HttpPost::signed("/", &signed).event(Host::FunctionUrl)).await;
         assert_eq!(status, 200, "{line}: {body}");
         assert_eq!((body["type"].clone(), body["data"]["flags"].clone()), (json!(4), json!(64)), "{line}: {body}");

@@ -11,24 +11,24 @@ use e2e::{
     endpoint::Endpoint,
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
-use serde_json::Value;
-use shared::{
-    discord::{
-        commands::manifest,
-        simulate::{self, Invoker},
+use guildbridge_core::{
+    domain::{GuildSettings, Member, QueueKind, SyncKind, SyncOutcome},
+    host::{
+        provision::Provisioned,
+        wiring::{self, Backends},
     },
-    provision::Provisioned,
-    queue::{
-        QueueKind,
-        lambda::{BatchPolicy, run_batch},
-        sqs::SqsQueues,
-        worker::{JobOutcome, work_one},
-    },
-    settings::GuildSettings,
-    store::{DomainStore, Member, MemberStore, ScheduleStore, SyncKind, SyncOutcome, SyncRunStore},
+    interactions::commands::manifest,
+    queue::sqs::SqsQueues,
+    store::{DomainStore, MemberStore, ScheduleStore, SyncRunStore},
     sync::{SyncLimits, run_schedule},
-    wiring::{self, Backends},
+    test_support::interactions::{self as fake_discord, Invoker},
+    worker::{
+        JobOutcome,
+        lambda::{BatchPolicy, run_batch},
+        work_one,
+    },
 };
+use serde_json::Value;
 use tokio::time::Instant;
 use twilight_model::id::Id;
 
@@ -97,13 +97,19 @@ async fn prepare(store: &dyn DomainStore, sandbox: &Sandbox, members: u64) -> (B
 
 async fn slash_sync(endpoint: &Endpoint, token: &str) -> Value {
     let invoker = Invoker { guild_id: Some(GUILD), permissions: ADMIN, ..Invoker::default() };
-    let mut interaction = simulate::command("/sync", &manifest(), &invoker, simulate::new_snowflake()).expect("line");
+    let mut interaction =
+        fake_discord::command("/sync", &manifest(), &invoker, fake_discord::new_snowflake()).expect("line");
     interaction["token"] = Value::String(token.to_owned());
     endpoint.send(interaction).await
 }
 
 /// Runs the sync queue on moto as Lambda would until it is empty.
-async fn drain_sync_queue(aws: &Aws, provisioned: &Provisioned, worker: &shared::sync::SyncWorker, queues: &SqsQueues) {
+async fn drain_sync_queue(
+    aws: &Aws,
+    provisioned: &Provisioned,
+    worker: &guildbridge_core::sync::SyncWorker,
+    queues: &SqsQueues,
+) {
     let redelivery = queues.redelivery(QueueKind::Sync);
     let policy = BatchPolicy { queue: QueueKind::Sync, max_receives: 5, max_delay: Duration::from_secs(1) };
     let give_up = Instant::now() + Duration::from_secs(240);
@@ -177,12 +183,14 @@ async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_
 }
 
 /// Runs one sync on the embedded backends with the given limits, draining continuations.
-async fn embedded_sync(limits: SyncLimits) -> (shared::store::SyncRun, u64, Vec<shared::store::StoredMember>) {
+async fn embedded_sync(
+    limits: SyncLimits,
+) -> (guildbridge_core::domain::SyncRun, u64, Vec<guildbridge_core::store::StoredMember>) {
     let (backends, queue) = Backends::in_memory().expect("backends");
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(2_500)).await;
     prepare(backends.store.as_ref(), &sandbox, 2_500).await;
     let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker").with_limits(limits);
-    let job = shared::queue::Job::SyncMembers {
+    let job = guildbridge_core::domain::Job::SyncMembers {
         guild_id: Id::new(GUILD),
         kind: SyncKind::Webhook,
         request_id: "platform:1".to_owned(),
@@ -219,7 +227,7 @@ async fn a_checkpoint_every_page_gives_what_one_uninterrupted_run_gives() {
     assert_eq!(piece_invocations, 26, "25 full pages of 100, then the empty page that ends the run");
     assert_eq!(pieces.counts, whole.counts, "nothing counted twice, nothing missed");
     assert_eq!(pieces.outcome, SyncOutcome::Succeeded);
-    let strip = |members: Vec<shared::store::StoredMember>| -> Vec<(u64, bool, Vec<u64>)> {
+    let strip = |members: Vec<guildbridge_core::store::StoredMember>| -> Vec<(u64, bool, Vec<u64>)> {
         members
             .into_iter()
             .map(|m| (m.member.user_id.get(), m.left, m.member.roles.iter().map(|r| r.get()).collect()))
@@ -236,7 +244,7 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
     let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
     backends
         .queue
-        .enqueue(&shared::queue::Job::SyncMembers {
+        .enqueue(&guildbridge_core::domain::Job::SyncMembers {
             guild_id: Id::new(GUILD),
             kind: SyncKind::Scheduled,
             request_id: "due:1".to_owned(),
@@ -252,7 +260,7 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
     let runs = backends.store.recent_runs(Id::new(GUILD), 5).await.expect("runs");
     let SyncOutcome::Failed(reason) = &runs[0].outcome else { panic!("failed run: {runs:?}") };
     assert!(reason.contains("Server Members intent"), "{reason}");
-    assert_eq!(backends.store.lease(Id::new(GUILD), simulate::unix_now()).await, Ok(None), "the lease is released");
+    assert_eq!(backends.store.lease(Id::new(GUILD), fake_discord::unix_now()).await, Ok(None), "the lease is released");
 }
 
 #[tokio::test]
@@ -261,7 +269,7 @@ async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild
     let provisioned = aws.provision(5).await;
     let store = Arc::new(aws.store(&provisioned));
     let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     for n in 0..3u64 {
         store.set_next_sync(Id::new(GUILD + n), now - 60 - n).await.expect("schedule");
     }
@@ -281,11 +289,11 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     let (backends, queue) = Backends::in_memory().expect("backends");
     let store = backends.store.as_ref();
     let guild = Id::new(GUILD);
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     let settings = GuildSettings { archive_retention_hours: 24, ..GuildSettings::default() };
     store.update_settings(guild, 0, &settings).await.expect("settings");
-    let race = |id: &str, starts_at: u64| shared::store::Subject {
-        subject: shared::store::SubjectRef::new(shared::store::SubjectKind::Event, id),
+    let race = |id: &str, starts_at: u64| guildbridge_core::domain::Subject {
+        subject: guildbridge_core::domain::SubjectRef::new(guildbridge_core::domain::SubjectKind::Event, id),
         name: format!("Race {id}"),
         fields: Default::default(),
         signup_url: None,
@@ -296,7 +304,8 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
         store.upsert_subject(guild, subject).await.expect("subject");
         let token = format!("t{n}");
         store.claim(guild, &subject.subject, &token, None, now).await.expect("claim");
-        let channels = shared::store::ChannelIds { text: Some(Id::new(900 + n as u64)), ..Default::default() };
+        let channels =
+            guildbridge_core::domain::ChannelIds { text: Some(Id::new(900 + n as u64)), ..Default::default() };
         store.complete(guild, &subject.subject, &token, channels, now).await.expect("complete");
     }
     store.set_next_sync(guild, now - 10).await.expect("due");
@@ -311,7 +320,7 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
         jobs.push(received.job);
     }
     assert_eq!(jobs.len(), 1, "{jobs:?}");
-    let shared::queue::Job::ArchiveChannel { subject, reason, .. } = &jobs[0] else { panic!("{jobs:?}") };
+    let guildbridge_core::domain::Job::ArchiveChannel { subject, reason, .. } = &jobs[0] else { panic!("{jobs:?}") };
     assert_eq!(subject.id, "old");
     assert!(reason.contains("retention"), "{reason}");
 }
@@ -319,11 +328,11 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
 /// A guild of 100 on the embedded backends whose log channel hears of every finished sync.
 struct LoggedGuild {
     backends: Backends,
-    queue: shared::queue::embedded::EmbeddedQueue,
+    queue: guildbridge_core::queue::embedded::EmbeddedQueue,
     sandbox: Arc<Sandbox>,
     log_channel: u64,
     settings: GuildSettings,
-    worker: shared::sync::SyncWorker,
+    worker: guildbridge_core::sync::SyncWorker,
 }
 
 async fn logged_guild() -> LoggedGuild {
@@ -343,7 +352,7 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     let LoggedGuild { backends, queue, sandbox, log_channel, mut settings, worker } = logged_guild().await;
     let log = || stack::messages_in(&sandbox, log_channel);
     let guild = Id::new(GUILD);
-    let sync = |request_id: &str| shared::queue::Job::SyncMembers {
+    let sync = |request_id: &str| guildbridge_core::domain::Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Webhook,
         request_id: request_id.to_owned(),
@@ -430,13 +439,13 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
         .expect("worker")
         .with_limits(SyncLimits { page_size: 1_000, pages_per_invocation: Some(1) });
     let token = sandbox.issue_interaction_token(APPLICATION_ID);
-    let reply = shared::queue::InteractionReply {
+    let reply = guildbridge_core::domain::InteractionReply {
         application_id: Id::new(APPLICATION_ID),
         interaction_id: Id::new(91),
         token: token.clone(),
-        received_at: simulate::unix_now(),
+        received_at: fake_discord::unix_now(),
     };
-    let job = shared::queue::Job::SyncMembers {
+    let job = guildbridge_core::domain::Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Manual,
         request_id: "platform:lost".to_owned(),
@@ -448,7 +457,7 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
     let first = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60));
     assert_eq!(first.await.expect("queue"), Some(JobOutcome::Done));
     // Meanwhile the lease ran out and another run took it.
-    let later = simulate::unix_now() + shared::sync::LEASE_SECONDS + 5;
+    let later = fake_discord::unix_now() + guildbridge_core::sync::LEASE_SECONDS + 5;
     backends.store.start_run(guild, "due:999", SyncKind::Scheduled, later, 60).await.expect("the other run");
     // The continuation finds the lease held by the other run: this run is superseded.
     let next = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60));
@@ -464,10 +473,10 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
 
 #[tokio::test]
 async fn a_guild_whose_settings_cannot_be_read_does_not_stop_the_schedule_for_the_others() {
-    use shared::store::{Store, embedded::EmbeddedItems, items::ItemStore, schema::keys};
+    use guildbridge_core::store::{Store, embedded::EmbeddedItems, items::ItemStore, schema::keys};
     let store = Store::new(EmbeddedItems::in_memory().expect("store"));
     let (embedded, queue) = Backends::in_memory().expect("queue");
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     let (broken, fine) = (Id::new(GUILD + 1), Id::new(GUILD + 2));
     // The broken guild is due first, so a schedule that stops at its error reaches nobody.
     store.set_next_sync(broken, now - 120).await.expect("due");
@@ -490,13 +499,13 @@ async fn a_guild_whose_settings_cannot_be_read_does_not_stop_the_schedule_for_th
 
     // It keeps failing: after a few tries it is parked for a day, with the reason.
     let mut at = now;
-    for _ in 1..shared::sync::schedule::PARK_AFTER_FAILURES {
+    for _ in 1..guildbridge_core::sync::schedule::PARK_AFTER_FAILURES {
         at = store.sync_schedule(broken).await.expect("read").expect("schedule").next_at;
         run_schedule(&store, embedded.queue.as_ref(), at).await.expect("runs");
     }
     let parked = store.sync_schedule(broken).await.expect("read").expect("schedule");
     assert!(parked.last_error.as_deref().is_some_and(|e| e.starts_with("parked")), "{parked:?}");
-    assert!(parked.next_at >= at + shared::sync::schedule::PARKED_FOR, "{parked:?}");
+    assert!(parked.next_at >= at + guildbridge_core::sync::schedule::PARKED_FOR, "{parked:?}");
 }
 
 #[tokio::test]
@@ -504,12 +513,15 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
     let (backends, queue) = Backends::in_memory().expect("backends");
     let store = backends.store.as_ref();
     let guild = Id::new(GUILD);
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     let settings = GuildSettings { archive_retention_hours: 1, ..GuildSettings::default() };
     store.update_settings(guild, 0, &settings).await.expect("settings");
     for n in 0..130u64 {
-        let subject = shared::store::Subject {
-            subject: shared::store::SubjectRef::new(shared::store::SubjectKind::Event, format!("e{n}")),
+        let subject = guildbridge_core::domain::Subject {
+            subject: guildbridge_core::domain::SubjectRef::new(
+                guildbridge_core::domain::SubjectKind::Event,
+                format!("e{n}"),
+            ),
             name: format!("Race {n}"),
             fields: Default::default(),
             signup_url: None,
@@ -519,7 +531,7 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
         store.upsert_subject(guild, &subject).await.expect("subject");
         let token = format!("t{n}");
         store.claim(guild, &subject.subject, &token, None, now).await.expect("claim");
-        let channels = shared::store::ChannelIds { text: Some(Id::new(5_000 + n)), ..Default::default() };
+        let channels = guildbridge_core::domain::ChannelIds { text: Some(Id::new(5_000 + n)), ..Default::default() };
         store.complete(guild, &subject.subject, &token, channels, now).await.expect("complete");
     }
     store.set_next_sync(guild, now - 10).await.expect("due");

@@ -11,9 +11,10 @@ use e2e::{
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, Aws},
 };
-use shared::{
-    discord::simulate::{self, Invoker},
-    store::{MemberStore, ScheduleStore, SyncOutcome, SyncRunStore},
+use guildbridge_core::{
+    domain::SyncOutcome,
+    store::{MemberStore, ScheduleStore, SyncRunStore},
+    test_support::interactions::{self as fake_discord, Invoker},
 };
 use twilight_model::id::Id;
 
@@ -62,7 +63,7 @@ async fn the_scheduler_sample_starts_one_sync_per_due_guild() {
     let provisioned = aws.provision(5).await;
     let store = aws.store(&provisioned);
     let guild = Id::new(Invoker::default().guild_id.expect("demo guild"));
-    store.set_next_sync(guild, simulate::unix_now() - 30).await.expect("due");
+    store.set_next_sync(guild, fake_discord::unix_now() - 30).await.expect("due");
 
     let mut env = stack::aws_env();
     env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));

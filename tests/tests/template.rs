@@ -1,4 +1,4 @@
-//! `infra/template.yaml` against the code: the table is exactly the one `shared::store::schema`
+//! `infra/template.yaml` against the code: the table is exactly the one `guildbridge_core::store::schema`
 //! defines, every function gets the variables its configuration requires, timeouts and queue
 //! visibility agree with the workers, and SQS batches report partial failures.
 
@@ -6,13 +6,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_yaml::Value;
-use shared::{
-    config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig},
-    secrets::SECRET_VARIABLES,
+use guildbridge_core::{
+    host::{
+        config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig},
+        secrets::SECRET_VARIABLES,
+        wiring,
+    },
     store::schema::{GLOBAL_INDEXES, Index, attr},
-    wiring,
 };
+use serde_yaml::Value;
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
@@ -184,7 +186,7 @@ fn the_processes_sharing_the_bot_token_are_the_ones_the_rate_limit_share_assumes
         wiring::DISCORD_PROCESSES
     );
     assert!(
-        wiring::GLOBAL_SHARE_PER_PROCESS * processes <= shared::discord::rest::ratelimit::GLOBAL_PER_SECOND,
+        wiring::GLOBAL_SHARE_PER_PROCESS * processes <= guildbridge_core::discord::rest::ratelimit::GLOBAL_PER_SECOND,
         "the fleet stays under Discord's 50 requests a second"
     );
 }

@@ -1,19 +1,19 @@
 //! Lambda function for channel jobs. Thin glue: configuration, adapters and the worker are
-//! built once at init; each SQS batch goes to `shared`'s batch runner, which answers with
+//! built once at init; each SQS batch goes to the core's batch runner, which answers with
 //! partial batch failures.
 
-use shared::{
-    queue::{QueueKind, lambda},
-    telemetry,
-    wiring::{self, WorkerHost},
+use guildbridge_core::{
+    domain::QueueKind,
+    host::{startup, telemetry, wiring},
+    worker::lambda,
 };
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_json_logs();
-    let host = WorkerHost::from_env().await.inspect_err(|problems| tracing::error!(%problems, "cannot start"))?;
+    let host = startup::worker().await.map_err(startup::cannot_start)?;
     let worker = wiring::channel_worker(host.backends.store.clone(), &host.discord, &host.worker)
-        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+        .map_err(|error| startup::cannot_start(error.into()))?;
     let redelivery = host.sqs.redelivery(QueueKind::Channel);
     let policy = wiring::batch_policy(QueueKind::Channel, &host.worker);
     lambda::serve(&worker, &redelivery, host.backends.store.as_ref(), policy).await

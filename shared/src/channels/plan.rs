@@ -15,10 +15,9 @@ use twilight_model::{
     },
 };
 
-use crate::{
-    discord::naming::{self, MAX_CHANNEL_NAME_CHARS, NamingError},
-    settings::GuildSettings,
-    store::{ChannelIds, Subject, SubjectRef},
+use crate::domain::{
+    ChannelIds, GuildSettings, Subject, SubjectRef,
+    naming::{self, MAX_CHANNEL_NAME_CHARS, NamingError},
 };
 
 /// Discord's limit on channels in one category.
@@ -194,7 +193,7 @@ pub fn already_created(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SubjectKind;
+    use crate::domain::SubjectKind;
 
     fn subject(name: &str, series: Option<&str>) -> Subject {
         Subject {

@@ -7,9 +7,12 @@ use twilight_model::id::{
 };
 
 use crate::{
-    discord::naming::{self, NamingError},
-    queue::{InteractionReply, Job, JobQueue, QueueError},
-    store::{DomainStore, StoreError, Subject, SubjectKind, SubjectRef},
+    domain::{
+        InteractionReply, Job, Subject, SubjectKind, SubjectRef,
+        naming::{self, NamingError},
+    },
+    queue::{JobQueue, QueueError},
+    store::{DomainStore, StoreError},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

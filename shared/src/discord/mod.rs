@@ -1,9 +1,7 @@
-//! Everything that speaks Discord: request verification, signed component state, commands.
+//! Everything that speaks Discord: request verification, signed component state, interaction
+//! responses, and the REST client.
 
-pub mod commands;
 pub mod custom_id;
-pub mod naming;
 pub mod responses;
 pub mod rest;
 pub mod signature;
-pub mod simulate;

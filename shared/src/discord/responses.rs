@@ -11,9 +11,9 @@ use twilight_model::{
 use twilight_util::builder::interaction_response::{AutocompleteBuilder, ChannelMessageBuilder};
 
 /// Discord's hard limit on message content.
-pub const MAX_CONTENT_CHARS: usize = 2000;
+pub const MAX_CONTENT_CHARS: usize = twilight_validate::message::MESSAGE_CONTENT_LENGTH_MAX;
 /// Discord's limit on autocomplete results.
-pub const MAX_AUTOCOMPLETE_CHOICES: usize = 25;
+pub const MAX_AUTOCOMPLETE_CHOICES: usize = twilight_validate::command::CHOICES_LIMIT;
 
 pub fn pong() -> InteractionResponse {
     InteractionResponse { kind: InteractionResponseType::Pong, data: None }
@@ -50,19 +50,35 @@ pub fn autocomplete(mut choices: Vec<CommandOptionChoice>) -> InteractionRespons
 
 /// A row holding one link button.
 pub fn link_button_row(label: impl Into<String>, url: impl Into<String>) -> Component {
-    Component::ActionRow(ActionRow {
+    button_row(Button { style: ButtonStyle::Link, url: Some(url.into()), ..button(label) })
+}
+
+/// A row holding one button that comes back to Guildbridge with `custom_id` (signed state,
+/// see `custom_id::StateKey::sign`).
+pub fn action_button_row(label: impl Into<String>, custom_id: String) -> Component {
+    button_row(Button { style: ButtonStyle::Secondary, custom_id: Some(custom_id), ..button(label) })
+}
+
+/// An ephemeral message with one action button.
+pub fn ephemeral_with_button(content: impl Into<String>, label: &str, custom_id: String) -> InteractionResponse {
+    ephemeral_message(content).components([action_button_row(label, custom_id)]).build()
+}
+
+fn button(label: impl Into<String>) -> Button {
+    Button {
+        custom_id: None,
+        disabled: false,
+        emoji: None,
         id: None,
-        components: vec![Component::Button(Button {
-            custom_id: None,
-            disabled: false,
-            emoji: None,
-            id: None,
-            label: Some(label.into()),
-            sku_id: None,
-            style: ButtonStyle::Link,
-            url: Some(url.into()),
-        })],
-    })
+        label: Some(label.into()),
+        sku_id: None,
+        style: ButtonStyle::Secondary,
+        url: None,
+    }
+}
+
+fn button_row(button: Button) -> Component {
+    Component::ActionRow(ActionRow { id: None, components: vec![Component::Button(button)] })
 }
 
 fn truncate_chars(mut text: String, max: usize) -> String {

@@ -8,14 +8,14 @@ use twilight_model::{
 
 use super::components::ComponentRegistry;
 use crate::{
-    config::InteractionsConfig,
     discord::{
-        commands::{CommandDeps, CommandRegistry, Invocation, RegistryError, guildbridge_commands},
         custom_id::StateKey,
         responses,
         signature::{SignatureVerifier, VerifyError},
     },
-    wiring::Backends,
+    interactions::commands::{
+        CommandDeps, CommandRegistry, Invocation, RegistryError, guildbridge_commands, guildbridge_components,
+    },
 };
 
 /// Bodies above this are refused with 413 before verification; real interactions are a few KiB.
@@ -83,29 +83,13 @@ impl InteractionService {
         Self { verifier, commands, components, state_key }
     }
 
-    /// The production wiring: Guildbridge's commands and components.
-    pub fn from_config(config: &InteractionsConfig, backends: &Backends) -> Result<Self, RegistryError> {
-        Self::with_components(config, backends, ComponentRegistry::default())
-    }
-
-    /// The production wiring with the given component handlers.
-    pub fn with_components(
-        config: &InteractionsConfig,
-        backends: &Backends,
-        components: ComponentRegistry,
+    /// Guildbridge's commands and the buttons they put on their answers.
+    pub fn guildbridge(
+        verifier: SignatureVerifier,
+        deps: &CommandDeps,
+        state_key: StateKey,
     ) -> Result<Self, RegistryError> {
-        let deps = CommandDeps {
-            settings_url: config.settings_url.clone(),
-            store: backends.store.clone(),
-            queue: backends.queue.clone(),
-            clock: crate::discord::simulate::unix_now,
-        };
-        Ok(Self::new(
-            SignatureVerifier::new(config.public_key, config.signature_max_age),
-            guildbridge_commands(&deps)?,
-            components,
-            config.state_key.clone(),
-        ))
+        Ok(Self::new(verifier, guildbridge_commands(deps)?, guildbridge_components(deps), state_key))
     }
 
     pub fn commands(&self) -> &CommandRegistry {

@@ -10,7 +10,8 @@ use std::{
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Job, JobQueue, QueueError, QueueKind};
+use super::{JobQueue, QueueError};
+use crate::domain::{Job, QueueKind};
 
 /// SQS FIFO's deduplication window.
 pub const DEDUPLICATION_SECONDS: u64 = 300;
@@ -37,15 +38,11 @@ pub struct DeadLetter {
 #[derive(Debug, Clone)]
 pub struct EmbeddedQueue {
     conn: Arc<Mutex<Connection>>,
-    clock: fn() -> u64,
+    clock: crate::clock::SharedClock,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(error.to_string())
-}
-
-fn system_clock() -> u64 {
-    crate::discord::simulate::unix_now()
 }
 
 impl EmbeddedQueue {
@@ -55,20 +52,20 @@ impl EmbeddedQueue {
         }
         let conn = Connection::open(path).map_err(unavailable)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
-        Self::init(conn, system_clock)
+        Self::init(conn, crate::clock::system())
     }
 
     pub fn in_memory() -> Result<Self, QueueError> {
-        Self::init(Connection::open_in_memory().map_err(unavailable)?, system_clock)
+        Self::init(Connection::open_in_memory().map_err(unavailable)?, crate::clock::system())
     }
 
     /// With another clock (tests step time through windows and timeouts).
-    pub fn with_clock(mut self, clock: fn() -> u64) -> Self {
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
         self.clock = clock;
         self
     }
 
-    fn init(conn: Connection, clock: fn() -> u64) -> Result<Self, QueueError> {
+    fn init(conn: Connection, clock: crate::clock::SharedClock) -> Result<Self, QueueError> {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS jobs (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +96,7 @@ impl EmbeddedQueue {
         work: impl FnOnce(&mut Connection, u64) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
         let conn = self.conn.clone();
-        let now = (self.clock)();
+        let now = self.clock.now();
         tokio::task::spawn_blocking(move || {
             work(&mut conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner), now)
         })

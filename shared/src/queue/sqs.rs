@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 
-use super::{Job, JobQueue, QueueError, QueueKind};
+use super::{JobQueue, QueueError};
+use crate::domain::{Job, QueueKind};
 
 #[derive(Debug, Clone)]
 pub struct SqsQueues {
@@ -62,7 +63,7 @@ impl SqsQueues {
 }
 
 #[async_trait]
-impl super::lambda::Redelivery for SqsRedelivery {
+impl super::Redelivery for SqsRedelivery {
     /// 1 ChangeMessageVisibility. If it fails the message comes back after the queue's own
     /// visibility timeout instead, which is later but loses nothing.
     async fn redeliver_after(&self, receipt_handle: &str, delay: std::time::Duration) {

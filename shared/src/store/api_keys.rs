@@ -6,11 +6,12 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{
-    ApiKeyRecord, Store, StoreError, from_item,
+    Store, StoreError, from_item,
     items::{Condition, ItemError, ItemStore, Query, SortKeyRange},
     schema::{Index, attr, keys},
     to_item,
 };
+use crate::domain::ApiKeyRecord;
 
 /// A newly issued key: shown to the tenant once, never stored.
 #[derive(Clone, PartialEq, Eq)]

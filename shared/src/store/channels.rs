@@ -11,11 +11,12 @@ use twilight_model::id::{
 };
 
 use super::{
-    ChannelIds, ChannelMapping, MappingStatus, Store, StoreError, SubjectRef, from_item,
+    Store, StoreError, from_item,
     items::{Condition, Item, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
     schema::{Index, attr, keys, sortable_time},
     to_item,
 };
+use crate::domain::{ChannelIds, ChannelMapping, MappingStatus, SubjectRef};
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,19 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    FirstOrSeen, Store, StoreError,
+    Store, StoreError,
     items::{Condition, Item, ItemError, ItemStore},
     schema::{attr, keys},
 };
+
+/// What an idempotency record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstOrSeen {
+    /// This caller is first; the outcome was stored.
+    First,
+    /// Someone was first; this is what they stored.
+    Seen(serde_json::Value),
+}
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {

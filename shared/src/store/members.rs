@@ -11,11 +11,12 @@ use twilight_model::id::{
 };
 
 use super::{
-    Member, Store, StoreError, from_item,
+    Store, StoreError, from_item,
     items::{Condition, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
     schema::{Index, keys},
     to_item,
 };
+use crate::domain::Member;
 
 #[async_trait]
 pub trait MemberStore: Send + Sync {

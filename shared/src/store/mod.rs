@@ -8,7 +8,6 @@
 pub mod dynamo;
 pub mod embedded;
 pub mod items;
-mod model;
 pub mod schema;
 
 mod api_keys;
@@ -31,16 +30,15 @@ pub use self::{
     api_keys::{ApiKeyStore, IssuedKey},
     channels::{ChannelStore, ClaimOutcome, MappingPage},
     dead_letters::{DeadLetterRecord, DeadLetterStore},
-    idempotency::IdempotencyStore,
+    idempotency::{FirstOrSeen, IdempotencyStore},
     members::{LinkStore, MemberStore, StoredMember},
-    model::*,
     schedule::{ScheduleStore, SyncSchedule},
     settings_store::SettingsStore,
     subjects::SubjectStore,
     sync_runs::SyncRunStore,
     tenants::TenantStore,
 };
-use crate::settings::SettingsErrors;
+use crate::domain::{SettingsErrors, SyncLease};
 
 /// Every domain port at once, for hosts that hand one store to many use cases
 /// (`Arc<dyn DomainStore>`); each use case still names the narrowest port it needs.

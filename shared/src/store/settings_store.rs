@@ -10,7 +10,7 @@ use super::{
     schema::keys,
     to_item,
 };
-use crate::settings::{GuildSettings, VersionedSettings};
+use crate::domain::{GuildSettings, VersionedSettings};
 
 const VERSION: &str = "version";
 

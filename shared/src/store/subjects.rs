@@ -5,11 +5,12 @@ use serde_json::json;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
-    Store, StoreError, Subject, SubjectKind, SubjectRef, from_item,
+    Store, StoreError, from_item,
     items::{ItemStore, Query, SortKeyRange},
     schema::{Index, attr, keys, sortable_time},
     to_item,
 };
+use crate::domain::{Subject, SubjectKind, SubjectRef};
 
 #[async_trait]
 pub trait SubjectStore: Send + Sync {

@@ -8,11 +8,12 @@ use twilight_model::id::{
 };
 
 use super::{
-    Store, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun, from_item,
+    Store, StoreError, from_item,
     items::{Condition, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
     schema::{Index, attr, keys},
     to_item,
 };
+use crate::domain::{SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun};
 
 #[async_trait]
 pub trait SyncRunStore: Send + Sync {

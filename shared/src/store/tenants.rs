@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
-    BotInstall, Store, StoreError, from_item,
+    Store, StoreError, from_item,
     items::{Condition, ItemError, ItemStore, TxWrite},
     schema::keys,
     to_item,
 };
+use crate::domain::BotInstall;
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {

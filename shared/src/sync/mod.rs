@@ -1,8 +1,11 @@
-//! Member synchronisation (flow 5) and the schedule that starts it (flow 6).
+//! Member synchronisation: asking for a sync, the worker that runs it, and the schedule
+//! that asks for one per guild at its interval.
 
+pub mod requests;
 pub mod schedule;
 pub mod worker;
 
+pub use requests::{REQUEST_LEASE_SECONDS, SyncRequest, SyncRequestError, SyncRequested, request_sync};
 pub use schedule::{ScheduleReport, run_schedule};
 pub use worker::{SyncLimits, SyncWorker};
 

@@ -1,13 +1,13 @@
-//! The schedule (flow 6): every few minutes, guilds whose next sync is due get exactly one
+//! The schedule: every few minutes, guilds whose next sync is due get exactly one
 //! scheduled sync per due time, and channels of subjects that ended longer ago than the
 //! guild's retention are archived.
 
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use crate::{
-    queue::{Job, JobQueue, QueueError},
-    settings::GuildSettings,
-    store::{DomainStore, MappingStatus, StoreError, SubjectKind, SyncKind, SyncSchedule},
+    domain::{GuildSettings, Job, MappingStatus, SubjectKind},
+    queue::{JobQueue, QueueError},
+    store::{DomainStore, StoreError, SyncSchedule},
 };
 
 /// Due guilds handled per schedule event; the rest are due still and go next time.
@@ -27,6 +27,15 @@ pub enum ScheduleError {
     Queue(#[from] QueueError),
 }
 
+impl From<super::SyncRequestError> for ScheduleError {
+    fn from(error: super::SyncRequestError) -> Self {
+        match error {
+            super::SyncRequestError::Store(error) => ScheduleError::Store(error),
+            super::SyncRequestError::Queue(error) => ScheduleError::Queue(error),
+        }
+    }
+}
+
 /// What one schedule event did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScheduleReport {
@@ -36,17 +45,6 @@ pub struct ScheduleReport {
     pub archives: u64,
     /// Guilds whose turn failed this time (recorded on their schedule; the rest went on).
     pub failed: u64,
-}
-
-/// The due time's sync job (the same for every delivery of the schedule event).
-pub fn scheduled_sync(guild_id: Id<GuildMarker>, due_at: u64) -> Job {
-    Job::SyncMembers {
-        guild_id,
-        kind: SyncKind::Scheduled,
-        request_id: format!("due:{due_at}"),
-        reply: None,
-        after: None,
-    }
 }
 
 /// The next due time after `due_at`: one interval on, skipping intervals already past.
@@ -110,7 +108,8 @@ async fn guild_turn(
 ) -> Result<Option<u64>, ScheduleError> {
     let (guild_id, due_at) = (schedule.guild_id, schedule.next_at);
     let settings = store.settings(guild_id).await?.settings;
-    queue.enqueue(&scheduled_sync(guild_id, due_at)).await?;
+    // The same request for every delivery of the schedule event.
+    super::request_sync(store, queue, guild_id, super::SyncRequest::Due(due_at), None, now).await?;
     if !store.advance(guild_id, due_at, next_due(due_at, now, &settings)).await? {
         return Ok(None);
     }

@@ -18,13 +18,11 @@ use twilight_model::{
 
 use super::LEASE_SECONDS;
 use crate::{
-    discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE},
-    queue::{
-        InteractionReply, Job, JobQueue,
-        worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer},
-    },
-    settings::GuildSettings,
-    store::{DomainStore, Member, StoreError, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
+    discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
+    domain::{GuildSettings, InteractionReply, Job, Member, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
+    queue::JobQueue,
+    store::{DomainStore, StoreError},
+    worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
 };
 
 /// Time one page needs, at worst, before the invocation's deadline: less than this left and
@@ -52,7 +50,7 @@ pub struct SyncWorker {
     queue: Arc<dyn JobQueue>,
     discord: DiscordClient,
     limits: SyncLimits,
-    clock: fn() -> u64,
+    clock: crate::clock::SharedClock,
 }
 
 impl std::fmt::Debug for SyncWorker {
@@ -102,7 +100,7 @@ pub fn describe(run: &SyncRun) -> String {
 
 impl SyncWorker {
     pub fn new(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>, discord: DiscordClient) -> Self {
-        Self { store, queue, discord, limits: SyncLimits::default(), clock: crate::discord::simulate::unix_now }
+        Self { store, queue, discord, limits: SyncLimits::default(), clock: crate::clock::system() }
     }
 
     pub fn with_limits(mut self, limits: SyncLimits) -> Self {
@@ -111,7 +109,7 @@ impl SyncWorker {
     }
 
     fn now(&self) -> u64 {
-        (self.clock)()
+        self.clock.now()
     }
 
     /// The run this request started (any delivery of it, however late), or a new one.
@@ -181,8 +179,7 @@ impl SyncWorker {
         let run = match self.find_or_start(guild_id, &run_id, kind).await {
             Ok(Start::Run(run)) => run,
             Ok(Start::Busy(lease)) => {
-                let text = format!("A member sync is already running (started <t:{}:R>).", lease.started_at);
-                self.report(reply.as_ref(), &text, attempt).await;
+                self.report(reply.as_ref(), &lease.already_running(), attempt).await;
                 return JobOutcome::Done;
             }
             Err(error) => return JobOutcome::storage_busy(error),
@@ -346,7 +343,7 @@ impl SyncWorker {
             return JobOutcome::Retry { after, reason: error.explain() };
         }
         let reason = match (retry, error.permanent_kind()) {
-            (Some(_), _) => crate::queue::worker::gave_up(attempt.receives, &error.explain()),
+            (Some(_), _) => crate::worker::gave_up(attempt.receives, &error.explain()),
             (None, Some(crate::discord::rest::PermanentKind::MissingAccess)) => {
                 "Discord refused the member list: turn on the Server Members intent for the application \
                  (Developer Portal > Bot > Privileged Gateway Intents)."
@@ -387,17 +384,14 @@ impl SyncWorker {
         let failed = matches!(run.outcome, SyncOutcome::Failed(_));
         let wanted = notifications.on_sync_finished || (failed && notifications.on_error);
         if let (true, Some(channel)) = (wanted, notifications.log_channel_id) {
-            let body = crate::discord::rest::MessageBody::text(&text);
-            if let Err(error) = self.discord.create_message(channel, &body, attempt.deadline).await {
-                tracing::warn!(%error, "could not post to the log channel");
-            }
+            post_to_log(&self.discord, channel, &text, attempt.deadline).await;
         }
     }
 
     async fn report(&self, reply: Option<&InteractionReply>, text: &str, attempt: Attempt) {
         if let Some(reply) = reply {
             // Past the token's life the run's record (on the settings page) is the report.
-            edit_deferred_answer(&self.discord, reply, text, self.now(), attempt.deadline).await;
+            edit_deferred_answer(&self.discord, reply, &MessageBody::text(text), self.now(), attempt.deadline).await;
         }
     }
 }

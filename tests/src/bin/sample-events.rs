@@ -9,15 +9,12 @@ use std::fs;
 
 use anyhow::Context;
 use e2e::events::{Host, HttpPost, events_dir, sample_env, test_signing_key};
-use serde_json::{Value, json};
-use shared::{
-    discord::{
-        commands::manifest,
-        simulate::{self, Invoker},
-    },
-    queue::Job,
-    store::{SubjectKind, SubjectRef, SyncKind},
+use guildbridge_core::{
+    domain::{Job, SubjectKind, SubjectRef, SyncKind},
+    interactions::commands::manifest,
+    test_support::interactions::{self as fake_discord, Invoker},
 };
+use serde_json::{Value, json};
 use twilight_model::id::Id;
 
 /// 2026-11-22T09:00:00Z. The samples are verified with a wide freshness window.
@@ -46,23 +43,25 @@ fn main() -> anyhow::Result<()> {
         .context("events/interactions.env lacks SETTINGS_URL")?;
     let invoker = Invoker::default();
     let guild_id = invoker.guild_id.context("demo invoker has a guild")?;
-    let sign = |value: &Value| simulate::sign(&key, SIGNED_AT, value.to_string().into_bytes());
+    let sign = |value: &Value| fake_discord::sign(&key, SIGNED_AT, value.to_string().into_bytes());
 
-    let ping = simulate::ping(&invoker, 1_100_000_000_000_001_000);
+    let ping = fake_discord::ping(&invoker, 1_100_000_000_000_001_000);
     let channel_create =
-        simulate::command("/channel create name:\"Race Night\"", &manifest(), &invoker, 1_100_000_000_000_001_003)?;
+        fake_discord::command("/channel create name:\"Race Night\"", &manifest(), &invoker, 1_100_000_000_000_001_003)?;
     let dm = Invoker { guild_id: None, ..invoker.clone() };
-    let channel_in_dm = simulate::command("/channel create name:demo", &manifest(), &dm, 1_100_000_000_000_001_004)?;
+    let channel_in_dm =
+        fake_discord::command("/channel create name:demo", &manifest(), &dm, 1_100_000_000_000_001_004)?;
     let member = Invoker { permissions: 1 << 11, ..invoker.clone() };
     let channel_unpermitted =
-        simulate::command("/channel create name:demo", &manifest(), &member, 1_100_000_000_000_001_005)?;
-    let events = simulate::command("/events", &manifest(), &invoker, 1_100_000_000_000_001_006)?;
-    let mut signup_typing = simulate::command("/signup event:spa", &manifest(), &invoker, 1_100_000_000_000_001_007)?;
+        fake_discord::command("/channel create name:demo", &manifest(), &member, 1_100_000_000_000_001_005)?;
+    let events = fake_discord::command("/events", &manifest(), &invoker, 1_100_000_000_000_001_006)?;
+    let mut signup_typing =
+        fake_discord::command("/signup event:spa", &manifest(), &invoker, 1_100_000_000_000_001_007)?;
     signup_typing["type"] = json!(4);
     signup_typing["data"]["options"][0]["focused"] = json!(true);
     let ephemeral = |content: &str| json!({ "type": 4, "data": { "content": content, "flags": 64 } });
-    let settings = simulate::command("/settings", &manifest(), &invoker, 1_100_000_000_000_001_001)?;
-    let mut unknown = simulate::command("/settings", &manifest(), &invoker, 1_100_000_000_000_001_002)?;
+    let settings = fake_discord::command("/settings", &manifest(), &invoker, 1_100_000_000_000_001_001)?;
+    let mut unknown = fake_discord::command("/settings", &manifest(), &invoker, 1_100_000_000_000_001_002)?;
     unknown["data"]["name"] = json!("teleport");
 
     let page = format!("{settings_url}/guilds/{guild_id}");
@@ -80,7 +79,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut forged = HttpPost::signed("/", &sign(&settings));
     forged.body = serde_json::to_vec(&json!({ "type": 1 }))?;
-    let malformed = simulate::sign(&key, SIGNED_AT, b"{\"type\": 2, \"data\": ".to_vec());
+    let malformed = fake_discord::sign(&key, SIGNED_AT, b"{\"type\": 2, \"data\": ".to_vec());
     let mut base64 = HttpPost::signed("/", &sign(&settings));
     base64.base64 = true;
     let mut rest = HttpPost::signed("/interactions", &sign(&settings));
@@ -212,7 +211,7 @@ fn main() -> anyhow::Result<()> {
 /// Copies of the interaction samples, each validly signed one signed again now.
 fn write_signed_now(dir: &std::path::Path) -> anyhow::Result<()> {
     let key = test_signing_key()?;
-    let now = simulate::unix_now();
+    let now = fake_discord::unix_now();
     fs::create_dir_all(dir)?;
     for (name, mut event, _) in e2e::events::samples_in("interactions")? {
         e2e::events::resign(&mut event, &key, now)?;

@@ -7,7 +7,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use discord_sandbox::{Faults, GuildSeed, RateLimits, Sandbox, SandboxConfig};
-use shared::discord::rest::{
+use guildbridge_core::discord::rest::{
     BotToken, CreateChannel, DiscordClient, DiscordError, MessageBody, ModifyChannel, PermanentKind,
 };
 use tokio::time::Instant;
@@ -163,7 +163,7 @@ async fn every_operation_validates_and_reads_into_twilight_types() {
         .expect("followup");
     discord.delete_original_response(Id::new(APP), &token, soon(5)).await.expect("delete original");
 
-    let commands = shared::discord::commands::manifest();
+    let commands = guildbridge_core::interactions::commands::manifest();
     let registered = discord.bulk_overwrite_commands(Id::new(APP), None, &commands, soon(5)).await.expect("register");
     assert_eq!(registered.len(), commands.len());
     discord.bulk_overwrite_commands(Id::new(APP), Some(guild), &commands, soon(5)).await.expect("guild commands");
@@ -330,7 +330,7 @@ async fn sandbox_with_full_guild() -> Sandbox {
 async fn the_invalid_request_budget_stops_calls_before_a_ban() {
     let sandbox = sandbox(RateLimits::generous(), 0).await;
     let discord = client(&sandbox).with_invalid_request_budget(
-        shared::discord::rest::ratelimit::InvalidRequestBudget::new(5, Duration::from_secs(600)),
+        guildbridge_core::discord::rest::ratelimit::InvalidRequestBudget::new(5, Duration::from_secs(600)),
     );
     for _ in 0..5 {
         let refused = discord.create_guild_channel(Id::new(GUILD), &text_channel("x"), None, soon(5)).await;
@@ -442,5 +442,5 @@ async fn a_route_that_keeps_answering_429_with_no_wait_is_handed_back_after_a_fe
     let result = discord.guild(Id::new(GUILD), soon(30)).await;
     assert!(matches!(result, Err(DiscordError::RetryAfter { .. })), "{result:?}");
     let sent = sandbox.requests().len() as u32;
-    assert_eq!(sent, 1 + shared::discord::rest::MAX_RATE_LIMITED_RETRIES, "one try and the capped retries");
+    assert_eq!(sent, 1 + guildbridge_core::discord::rest::MAX_RATE_LIMITED_RETRIES, "one try and the capped retries");
 }

@@ -1,7 +1,7 @@
-//! `guildbridge create-table`: the table exactly as `shared::store::schema` defines it.
+//! `guildbridge create-table`: the table exactly as `guildbridge_core::store::schema` defines it.
 
-use shared::{
-    config::{self, EnvSource, StoreConfig},
+use guildbridge_core::{
+    host::config::{self, EnvSource, StoreConfig},
     store::dynamo::{DynamoItems, create_table},
 };
 

@@ -5,11 +5,11 @@
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
-use serde_json::Value;
-use shared::discord::{
-    commands::manifest,
-    simulate::{self, Invoker},
+use guildbridge_core::{
+    interactions::commands::manifest,
+    test_support::interactions::{self as fake_discord, Invoker},
 };
+use serde_json::Value;
 
 use crate::{dev_keys::DevKeys, render, session::Session};
 
@@ -52,12 +52,12 @@ pub async fn run(data_dir: &Path, line: &str, options: Options) -> anyhow::Resul
         Some(sandbox) => Some(issue_token(&client, sandbox, &invoker).await?),
         None => None,
     };
-    let interaction_id = simulate::new_snowflake();
-    let mut interaction = simulate::command(line, &manifest(), &invoker, interaction_id)?;
+    let interaction_id = fake_discord::new_snowflake();
+    let mut interaction = fake_discord::command(line, &manifest(), &invoker, interaction_id)?;
     if let Some(token) = &token {
         interaction["token"] = Value::from(token.clone());
     }
-    let signed = simulate::sign(&keys.signing, simulate::unix_now(), serde_json::to_vec(&interaction)?);
+    let signed = fake_discord::sign(&keys.signing, fake_discord::unix_now(), serde_json::to_vec(&interaction)?);
 
     let response = client
         .post(&endpoint)

@@ -6,14 +6,19 @@
 use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use shared::{
-    config::{self, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WorkerConfig},
-    discord::simulate::{Invoker, unix_now},
-    interactions::{self, InteractionService},
-    queue::{QueueKind, embedded::EmbeddedQueue, worker::work_until_stopped},
+use guildbridge_core::{
+    clock::{Clock, SystemClock},
+    domain::QueueKind,
+    host::{
+        config::{self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WorkerConfig},
+        telemetry,
+        wiring::{self, Backends},
+    },
+    interactions,
+    queue::embedded::EmbeddedQueue,
     sync::run_schedule,
-    telemetry,
-    wiring::{self, Backends},
+    test_support::interactions::Invoker,
+    worker::work_until_stopped,
 };
 use tokio::{sync::watch, task::JoinSet};
 
@@ -61,14 +66,19 @@ impl LocalConfig {
             defaults.insert(config::DISCORD_APPLICATION_ID.to_owned(), Invoker::default().application_id.to_string());
         }
         let env = WithDefaults(defaults);
-        let interactions = InteractionsConfig::from_source(&env)?;
+        // Every missing or malformed variable named at once, as the functions do.
+        let (interactions, discord, worker) = match (
+            InteractionsConfig::from_source(&env),
+            DiscordConfig::from_source(&env),
+            WorkerConfig::from_source(&env),
+        ) {
+            (Ok(interactions), Ok(discord), Ok(worker)) => (interactions, discord, worker),
+            (interactions, discord, worker) => {
+                return Err(ConfigError::join([interactions.err(), discord.err(), worker.err()]).into());
+            }
+        };
         let using_dev_key = interactions.public_key == keys.signing.verifying_key();
-        Ok(Self {
-            interactions,
-            discord: DiscordConfig::from_source(&env)?,
-            worker: WorkerConfig::from_source(&env)?,
-            using_dev_key,
-        })
+        Ok(Self { interactions, discord, worker, using_dev_key })
     }
 }
 
@@ -88,7 +98,7 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     let config = LocalConfig::read(&keys, addr, sandbox.as_ref())?;
 
     let (backends, queue) = Backends::embedded(&state_dir)?;
-    let service = InteractionService::from_config(&config.interactions, &backends)?;
+    let service = wiring::interaction_service(&config.interactions, &backends)?;
     let app = interactions::http::router(Arc::new(service));
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = spawn_workers(&backends, &queue, &config, stop.clone())?;
@@ -101,7 +111,7 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     let session = Session {
         endpoint: endpoint.clone(),
         sandbox_url: sandbox.as_ref().map(LocalSandbox::url),
-        application_id: config.worker.application_id,
+        application_id: config.worker.application_id.get(),
     };
     session.save(data_dir)?;
     print_banner(&endpoint, sandbox.as_ref(), &config, &state_dir);
@@ -181,7 +191,7 @@ fn print_banner(endpoint: &str, sandbox: Option<&LocalSandbox>, config: &LocalCo
 /// The EventBridge schedule's stand-in: the same use case on a timer.
 async fn scheduler(backends: Backends, every: Duration, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        match run_schedule(backends.store.as_ref(), backends.queue.as_ref(), unix_now()).await {
+        match run_schedule(backends.store.as_ref(), backends.queue.as_ref(), SystemClock.now()).await {
             Ok(report) if report.due > 0 => {
                 tracing::info!(due = report.due, syncs = report.syncs, archives = report.archives, "schedule ran");
             }

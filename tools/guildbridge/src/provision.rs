@@ -2,7 +2,7 @@
 //! queues) at an AWS-compatible endpoint, then the functions' environment as `KEY=value`.
 
 use aws_config::BehaviorVersion;
-use shared::{provision::provision, queue::worker::DEFAULT_MAX_RECEIVES};
+use guildbridge_core::{host::provision::provision, worker::DEFAULT_MAX_RECEIVES};
 
 pub async fn run(endpoint: &str, prefix: &str) -> anyhow::Result<()> {
     let shared_config = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).load().await;

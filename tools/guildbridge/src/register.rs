@@ -1,5 +1,5 @@
 //! `guildbridge register-commands`: bulk-overwrites the application's commands from the one
-//! command manifest (`shared::discord::commands`). Discord allows 200 command creations a
+//! command manifest (`guildbridge_core::interactions::commands`). Discord allows 200 command creations a
 //! day per application, so a hash of what was last registered, per application and guild, is
 //! kept in the data folder and an unchanged manifest sends nothing.
 
@@ -11,11 +11,12 @@ use std::{
 };
 
 use anyhow::Context;
-use sha2::Digest;
-use shared::{
-    config::{self, DiscordConfig, EnvSource, ProcessEnv},
-    discord::{commands::manifest, rest::DiscordClient},
+use guildbridge_core::{
+    discord::rest::DiscordClient,
+    host::config::{self, DiscordConfig, EnvSource, ProcessEnv},
+    interactions::commands::manifest,
 };
+use sha2::Digest;
 use twilight_model::id::Id;
 
 use crate::{local_sandbox, session::Session};

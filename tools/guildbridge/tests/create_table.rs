@@ -1,8 +1,8 @@
-//! `guildbridge create-table` makes exactly the table `shared::store::schema` defines.
+//! `guildbridge create-table` makes exactly the table `guildbridge_core::store::schema` defines.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use shared::store::schema::{GLOBAL_INDEXES, Index, attr};
+use guildbridge_core::store::schema::{GLOBAL_INDEXES, Index, attr};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
@@ -22,7 +22,7 @@ async fn create(table: &str) -> std::process::Output {
 async fn creates_the_table_the_code_defines() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(!endpoint.is_empty(), "AWS_ENDPOINT_URL is not set: run through tools/test, which starts moto's server");
-    let table = format!("cli-{}", shared::discord::simulate::new_snowflake());
+    let table = format!("cli-{}", guildbridge_core::test_support::interactions::new_snowflake());
     let output = create(&table).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 

@@ -6,11 +6,10 @@
 
 use std::{process::Stdio, time::Duration};
 
-use shared::{
-    discord::simulate::unix_now,
-    queue::Job,
-    store::{Subject, SubjectKind, SubjectRef, SyncKind, SyncOutcome},
-    wiring::Backends,
+use guildbridge_core::{
+    clock::{Clock, SystemClock},
+    domain::{Job, Subject, SubjectKind, SubjectRef, SyncKind, SyncOutcome},
+    host::wiring::Backends,
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -259,7 +258,7 @@ async fn the_local_scheduler_and_sync_worker_sync_the_demo_guild() {
     // The demo guild is due: the scheduler's first tick (at start) enqueues its sync. The
     // store is SQLite in WAL mode, so this test reads it while the stack runs.
     let (backends, _) = Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
-    backends.store.set_next_sync(guild, unix_now() - 60).await.expect("schedule");
+    backends.store.set_next_sync(guild, SystemClock.now() - 60).await.expect("schedule");
     let local = Local::start_with(&data_dir, &["--schedule-every-secs", "1", "--demo-members", "30"]).await;
     let mut scheduled = None;
     for _ in 0..120 {

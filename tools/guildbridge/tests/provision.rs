@@ -25,7 +25,7 @@ async fn provision(endpoint: &str, prefix: &str) -> std::process::Output {
 async fn provisions_table_and_fifo_queues_with_dead_letters_and_prints_the_environment() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(!endpoint.is_empty(), "AWS_ENDPOINT_URL is not set: run through tools/test, which starts moto's server");
-    let prefix = format!("prov-{}", shared::discord::simulate::new_snowflake());
+    let prefix = format!("prov-{}", guildbridge_core::test_support::interactions::new_snowflake());
     let output = provision(&endpoint, &prefix).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let env: HashMap<String, String> = String::from_utf8_lossy(&output.stdout)
@@ -33,9 +33,10 @@ async fn provisions_table_and_fifo_queues_with_dead_letters_and_prints_the_envir
         .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
     assert_eq!(env.get("TABLE_NAME"), Some(&prefix));
-    let queues = shared::config::QueueConfig::from_source(&env).expect("the functions accept the printed queues");
+    let queues = guildbridge_core::host::config::QueueConfig::from_source(&env)
+        .expect("the functions accept the printed queues");
     assert!(queues.channel_queue_url.ends_with(&format!("{prefix}-channel.fifo")));
-    assert!(shared::config::StoreConfig::from_source(&env).is_ok());
+    assert!(guildbridge_core::host::config::StoreConfig::from_source(&env).is_ok());
 
     let sqs = e2e::stack::Aws::connect().sqs;
     let attributes = sqs

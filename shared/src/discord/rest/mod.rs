@@ -22,7 +22,7 @@ pub use self::{
 pub const USER_AGENT: &str =
     concat!("DiscordBot (https://github.com/guildbridge/guildbridge, ", env!("CARGO_PKG_VERSION"), ")");
 /// Discord's limit on `X-Audit-Log-Reason`, after URL-encoding.
-pub const MAX_AUDIT_REASON: usize = 512;
+pub const MAX_AUDIT_REASON: usize = twilight_validate::request::AUDIT_REASON_MAX;
 /// Attempts for idempotent requests that meet 5xx, timeouts or dropped connections.
 const MAX_ATTEMPTS: u32 = 6;
 /// 429s one call waits out before handing the work back: each one spends the invalid-request

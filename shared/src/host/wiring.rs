@@ -4,23 +4,27 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use twilight_model::id::Id;
-
+use super::config::{DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig};
 use crate::{
     channels::ChannelWorker,
-    config::{ConfigError, DiscordConfig, QueueConfig, StoreConfig, WorkerConfig},
-    discord::rest::{DiscordClient, DiscordError},
-    queue::{JobQueue, QueueError, QueueKind, embedded::EmbeddedQueue, lambda::BatchPolicy, sqs::SqsQueues},
-    secrets::HostEnv,
+    discord::{
+        rest::{DiscordClient, DiscordError},
+        signature::SignatureVerifier,
+    },
+    domain::QueueKind,
+    interactions::{
+        InteractionService,
+        commands::{CommandDeps, RegistryError},
+    },
+    queue::{JobQueue, QueueError, embedded::EmbeddedQueue, sqs::SqsQueues},
     store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
     sync::SyncWorker,
+    worker::lambda::BatchPolicy,
 };
 
-/// Why a host could not start.
+/// Why the adapters could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     #[error("store: {0}")]
     Store(#[from] ItemError),
     #[error("queue: {0}")]
@@ -106,37 +110,6 @@ pub const INTERACTION_CALLS: CallLimits = CallLimits {
     operation: Duration::from_millis(2_000),
 };
 
-/// Everything a worker function reads at init: its store and queues in AWS, Discord, and
-/// how it runs jobs. Every missing or malformed variable is named at once.
-#[derive(Debug)]
-pub struct WorkerHost {
-    pub backends: Backends,
-    pub sqs: SqsQueues,
-    pub discord: DiscordConfig,
-    pub worker: WorkerConfig,
-}
-
-impl WorkerHost {
-    /// The process environment, with secrets from `SECRETS_ARN`.
-    pub async fn from_env() -> Result<Self, String> {
-        let env = HostEnv::load().await.map_err(|error| error.to_string())?;
-        match (
-            StoreConfig::from_source(&env),
-            QueueConfig::from_source(&env),
-            DiscordConfig::from_source(&env),
-            WorkerConfig::from_source(&env),
-        ) {
-            (Ok(store), Ok(queues), Ok(discord), Ok(worker)) => {
-                let (backends, sqs) = Backends::aws(&store, &queues).await;
-                Ok(Self { backends, sqs, discord, worker })
-            }
-            (store, queues, discord, worker) => {
-                Err(ConfigError::join([store.err(), queues.err(), discord.err(), worker.err()]))
-            }
-        }
-    }
-}
-
 /// How many processes may call Discord with the bot token at once: the channel and sync
 /// workers' `MaximumConcurrency` in `infra/template.yaml` added up (a test checks it). The
 /// interactions function never calls Discord's REST API; the scheduler only enqueues.
@@ -159,8 +132,27 @@ pub fn channel_worker(
     worker: &WorkerConfig,
 ) -> Result<ChannelWorker, WiringError> {
     let client = discord_client(discord)?;
-    Ok(ChannelWorker::new(store, client, Id::new(worker.application_id.max(1)))
+    Ok(ChannelWorker::new(store, client, worker.application_id.cast(), worker.state_key.clone())
         .with_claim_stale_after(worker.claim_stale_after))
+}
+
+/// The interactions endpoint's router: Guildbridge's commands and their buttons.
+pub fn interaction_service(
+    config: &InteractionsConfig,
+    backends: &Backends,
+) -> Result<InteractionService, RegistryError> {
+    let deps = CommandDeps {
+        settings_url: config.settings_url.clone(),
+        store: backends.store.clone(),
+        queue: backends.queue.clone(),
+        clock: crate::clock::system(),
+        state_key: config.state_key.clone(),
+    };
+    InteractionService::guildbridge(
+        SignatureVerifier::new(config.public_key, config.signature_max_age),
+        &deps,
+        config.state_key.clone(),
+    )
 }
 
 /// The sync worker over the given store and queue (for continuations).
@@ -169,7 +161,7 @@ pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncW
     Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client))
 }
 
-pub use crate::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT};
+pub use crate::host::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT};
 
 /// How a worker function runs its SQS batches.
 pub fn batch_policy(queue: QueueKind, worker: &WorkerConfig) -> BatchPolicy {

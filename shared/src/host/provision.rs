@@ -5,8 +5,8 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::{
-    config,
-    queue::QueueKind,
+    domain::QueueKind,
+    host::config,
     store::{dynamo::create_table, items::ItemError},
 };
 

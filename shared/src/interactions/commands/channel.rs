@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use twilight_model::{
     application::{
         command::{Command, CommandOptionChoice, CommandOptionChoiceValue, CommandType},
-        interaction::InteractionContextType,
+        interaction::{Interaction, InteractionContextType},
     },
     guild::Permissions,
     http::interaction::InteractionResponse,
@@ -13,12 +13,13 @@ use twilight_model::{
 };
 use twilight_util::builder::command::{CommandBuilder, StringBuilder, SubCommandBuilder};
 
-use super::{CommandDeps, Invocation, SlashCommand, string_option};
+use super::{CommandDeps, Invocation, SlashCommand, member_may, reply_to, string_option};
 use crate::{
     channels::{self, RequestError},
-    discord::{naming::MAX_CHANNEL_NAME_CHARS, responses},
-    queue::Job,
-    store::{ChannelMapping, MappingStatus, StoreError, Subject, SubjectRef},
+    discord::responses,
+    domain::{ChannelMapping, Job, MappingStatus, Subject, SubjectRef, naming::MAX_CHANNEL_NAME_CHARS},
+    interactions::components::ComponentHandler,
+    store::StoreError,
 };
 
 /// Discord's limit on an autocomplete choice's name.
@@ -66,14 +67,8 @@ impl ChannelCommand {
     }
 
     async fn create(&self, invocation: &Invocation<'_>, guild_id: Id<GuildMarker>, name: &str) -> InteractionResponse {
-        // Discord computes `member.permissions` for the channel the command was typed in, so a
-        // channel overwrite can grant Manage Channels there alone. Creating makes channels
-        // server-wide: it takes Manage Server, which no channel overwrite can grant.
-        if !invocation.member_may(Permissions::MANAGE_GUILD) {
-            return responses::ephemeral(
-                "You need the Manage Server permission to create channels: Manage Channels granted in one \
-                 channel does not reach the whole server.",
-            );
+        if let Some(refusal) = may_create(invocation.interaction) {
+            return refusal;
         }
         let name = name.trim();
         let length = name.chars().count();
@@ -101,13 +96,7 @@ impl ChannelCommand {
                 Err(error) => return responses::ephemeral(format!("{error}. Use letters or digits.")),
             },
         };
-        let reply = invocation.reply((self.deps.clock)());
-        let requested_by = invocation.interaction.author_id();
-        match channels::request_channel(self.deps.queue.as_ref(), guild_id, subject, requested_by, reply).await {
-            Ok(()) => responses::deferred_ephemeral(),
-            Err(RequestError::BadName(error)) => responses::ephemeral(error.to_string()),
-            Err(error) => unavailable(error),
-        }
+        request(&self.deps, invocation.interaction, guild_id, subject).await
     }
 
     async fn mapping_here(
@@ -176,10 +165,76 @@ impl ChannelCommand {
             guild_id,
             subject: mapping.subject,
             reason,
-            reply: Some(invocation.reply((self.deps.clock)())),
+            reply: Some(invocation.reply(self.deps.clock.now())),
         };
         match self.deps.queue.enqueue(&job).await {
             Ok(()) => responses::deferred_ephemeral(),
+            Err(error) => unavailable(error),
+        }
+    }
+}
+
+/// Discord computes `member.permissions` for the channel the command was typed in, so a
+/// channel overwrite can grant Manage Channels there alone. Creating makes channels
+/// server-wide: it takes Manage Server, which no channel overwrite can grant.
+fn may_create(interaction: &Interaction) -> Option<InteractionResponse> {
+    (!member_may(interaction, Permissions::MANAGE_GUILD)).then(|| {
+        responses::ephemeral(
+            "You need the Manage Server permission to create channels: Manage Channels granted in one \
+             channel does not reach the whole server.",
+        )
+    })
+}
+
+/// Hands the subject's channel to the worker, which answers through this interaction.
+async fn request(
+    deps: &CommandDeps,
+    interaction: &Interaction,
+    guild_id: Id<GuildMarker>,
+    subject: SubjectRef,
+) -> InteractionResponse {
+    let reply = reply_to(interaction, deps.clock.now());
+    match channels::request_channel(deps.queue.as_ref(), guild_id, subject, interaction.author_id(), reply).await {
+        Ok(()) => responses::deferred_ephemeral(),
+        Err(RequestError::BadName(error)) => responses::ephemeral(error.to_string()),
+        Err(error) => unavailable(error),
+    }
+}
+
+/// "Retry" on a failed `/channel create` answer: asks for the subject's channel again. The
+/// subject comes from the button's signed state, so a click can only retry what the worker
+/// offered; the clicker needs the same permission as the command.
+#[derive(Debug, Clone)]
+pub struct RetryButton {
+    deps: CommandDeps,
+}
+
+impl RetryButton {
+    pub fn new(deps: CommandDeps) -> Self {
+        Self { deps }
+    }
+}
+
+#[async_trait]
+impl ComponentHandler for RetryButton {
+    fn name(&self) -> &'static str {
+        channels::RETRY_BUTTON
+    }
+
+    async fn handle(&self, interaction: &Interaction, state: &str) -> InteractionResponse {
+        let Some(guild_id) = interaction.guild_id else {
+            return responses::ephemeral("Channels are made inside a server.");
+        };
+        if let Some(refusal) = may_create(interaction) {
+            return refusal;
+        }
+        let Some(reference) = SubjectRef::parse(state) else {
+            tracing::warn!("a signed retry button names no subject");
+            return responses::ephemeral("This button could not be read. Run /channel create again.");
+        };
+        match self.deps.store.subject(guild_id, &reference).await {
+            Ok(Some(_)) => request(&self.deps, interaction, guild_id, reference).await,
+            Ok(None) => responses::ephemeral(format!("There is no {reference} in this server any more.")),
             Err(error) => unavailable(error),
         }
     }
@@ -250,7 +305,7 @@ impl SlashCommand for ChannelCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SubjectKind;
+    use crate::domain::SubjectKind;
 
     fn subject(kind: SubjectKind, id: &str) -> Subject {
         Subject {

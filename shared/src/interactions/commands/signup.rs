@@ -13,7 +13,7 @@ use twilight_util::builder::command::{CommandBuilder, StringBuilder};
 use super::{CommandDeps, Invocation, SlashCommand, channel::subject_choices, string_option};
 use crate::{
     discord::responses,
-    store::{SubjectKind, SubjectRef},
+    domain::{SubjectKind, SubjectRef},
 };
 
 pub fn definition() -> Command {

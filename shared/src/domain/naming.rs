@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 /// Discord's limit on a channel name's length, in characters.
-pub const MAX_CHANNEL_NAME_CHARS: usize = 100;
+pub const MAX_CHANNEL_NAME_CHARS: usize = twilight_validate::channel::CHANNEL_NAME_LENGTH_MAX;
 
 /// The placeholders a naming pattern may use.
 pub const PLACEHOLDERS: &[&str] = &["series_name", "event_name", "subject_id", "kind", "date"];

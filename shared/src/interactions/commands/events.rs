@@ -13,7 +13,7 @@ use twilight_util::builder::command::CommandBuilder;
 use super::{CommandDeps, Invocation, SlashCommand};
 use crate::{
     discord::responses,
-    store::{ChannelMapping, MappingStatus, Subject},
+    domain::{ChannelMapping, MappingStatus, Subject},
 };
 
 /// How many events one answer lists (each costs one mapping read).
@@ -59,7 +59,7 @@ impl SlashCommand for EventsCommand {
         let Some(guild_id) = invocation.guild_id() else {
             return responses::ephemeral("/events lists a server's events; use it inside a server.");
         };
-        let events = match self.deps.store.upcoming_events(guild_id, (self.deps.clock)(), EVENTS_SHOWN).await {
+        let events = match self.deps.store.upcoming_events(guild_id, self.deps.clock.now(), EVENTS_SHOWN).await {
             Ok(events) => events,
             Err(error) => {
                 tracing::warn!(%error, "events could not be read");

@@ -7,8 +7,9 @@ use twilight_model::id::{
     Id,
     marker::{ChannelMarker, RoleMarker},
 };
+use twilight_validate::message::MESSAGE_CONTENT_LENGTH_MAX as MAX_CONTENT_CHARS;
 
-use crate::discord::{naming, responses::MAX_CONTENT_CHARS};
+use super::naming;
 
 /// Hours between scheduled syncs: at least hourly, at most weekly.
 pub const SYNC_INTERVAL_HOURS: std::ops::RangeInclusive<u32> = 1..=168;
@@ -114,6 +115,11 @@ fn is_snowflake(value: &serde_json::Value) -> bool {
 }
 
 impl GuildSettings {
+    /// Where Guildbridge reports to the guild's admins, when they chose a channel.
+    pub fn log_channel(&self) -> Option<Id<ChannelMarker>> {
+        self.notifications.log_channel_id
+    }
+
     /// Reads settings as the settings page sends them (JSON; ids as strings), reporting every
     /// problem at once: malformed ids and values as well as the rules of [`Self::validate`].
     pub fn from_json(mut value: serde_json::Value) -> Result<Self, SettingsErrors> {

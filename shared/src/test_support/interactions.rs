@@ -1,7 +1,8 @@
 //! Interactions as Discord sends them, signed as Discord signs them.
 //!
 //! The local runner's `interact` command, the sample events, the tests and the benchmarks all
-//! play Discord's part; they build requests here so they agree on what Discord sends.
+//! play Discord's part; they build requests here so they agree on what Discord sends. Behind
+//! the `test-support` feature: no Lambda binary carries it.
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
@@ -50,10 +51,8 @@ pub fn sign(key: &SigningKey, timestamp: u64, body: Vec<u8>) -> SignedRequest {
 
 /// Seconds since the epoch now, for signing fresh requests.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or_default()
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now()
 }
 
 /// A fresh snowflake: milliseconds since Discord's epoch, then sub-millisecond bits, so

@@ -7,6 +7,7 @@
 use std::{collections::HashMap, fmt, time::Duration};
 
 use ed25519_dalek::VerifyingKey;
+use twilight_model::id::{Id, marker::ApplicationMarker};
 use url::Url;
 
 use crate::discord::{custom_id::StateKey, signature::DEFAULT_MAX_AGE};
@@ -44,8 +45,7 @@ pub const SIGNATURE_MAX_AGE_SECS: &str = "SIGNATURE_MAX_AGE_SECS";
 pub const CHANNEL_WORKER_TIMEOUT: Duration = Duration::from_secs(60);
 /// The sync worker's: a run longer than this continues in a follow-up job.
 pub const SYNC_WORKER_TIMEOUT: Duration = Duration::from_secs(300);
-/// A channel claim older than this is taken to belong to a crashed attempt.
-pub const DEFAULT_CLAIM_STALE_AFTER: Duration = Duration::from_secs(120);
+pub use crate::channels::DEFAULT_CLAIM_STALE_AFTER;
 
 /// Discord's production API; used when `DISCORD_API_BASE_URL` is not set.
 pub const DEFAULT_DISCORD_API_BASE_URL: &str = "https://discord.com/api/v10";
@@ -76,6 +76,15 @@ impl EnvSource for HashMap<String, String> {
 pub enum VarProblem {
     Missing { name: &'static str },
     Malformed { name: &'static str, reason: String },
+}
+
+impl VarProblem {
+    /// The variable at fault.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Missing { name } | Self::Malformed { name, .. } => name,
+        }
+    }
 }
 
 impl fmt::Display for VarProblem {
@@ -159,7 +168,7 @@ impl InteractionsConfig {
         let mut env = EnvReader::new(source);
         let public_key = env.required(DISCORD_PUBLIC_KEY, parse_public_key);
         let settings_url = env.required(SETTINGS_URL, parse_base_url);
-        let state_key = env.required(STATE_SIGNING_KEY, |raw| StateKey::new(raw.as_bytes()).map_err(|e| e.to_string()));
+        let state_key = env.required(STATE_SIGNING_KEY, parse_state_key);
         let signature_max_age = env
             .optional(SIGNATURE_MAX_AGE_SECS, |raw| {
                 // Zero refuses every request; more than an hour accepts replays of old captures.
@@ -241,8 +250,9 @@ impl DiscordConfig {
 
 impl ConfigError {
     /// Several configurations' problems as one sentence (every variable named at once).
-    pub fn join(errors: impl IntoIterator<Item = Option<ConfigError>>) -> String {
-        errors.into_iter().flatten().map(|error| error.to_string()).collect::<Vec<_>>().join("; ")
+    /// Every problem of several sources, as one error.
+    pub fn join(errors: impl IntoIterator<Item = Option<ConfigError>>) -> ConfigError {
+        ConfigError { problems: errors.into_iter().flatten().flat_map(|error| error.problems).collect() }
     }
 }
 
@@ -280,12 +290,25 @@ fn parse_queue_url(raw: &str) -> Result<String, String> {
 }
 
 /// How a worker runs its jobs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct WorkerConfig {
-    /// The bot's user id (a bot application's id is its bot user's id).
-    pub application_id: u64,
+    /// The bot's application (its bot user has the same id).
+    pub application_id: Id<ApplicationMarker>,
     pub max_receives: u32,
     pub claim_stale_after: Duration,
+    /// Signs the state of the buttons a worker puts on its answers ("Retry").
+    pub state_key: StateKey,
+}
+
+impl fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("application_id", &self.application_id)
+            .field("max_receives", &self.max_receives)
+            .field("claim_stale_after", &self.claim_stale_after)
+            .field("state_key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl WorkerConfig {
@@ -295,14 +318,13 @@ impl WorkerConfig {
 
     pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
         let mut env = EnvReader::new(source);
-        let application_id = env.required(DISCORD_APPLICATION_ID, |raw| {
-            raw.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| "a Discord snowflake id".to_owned())
-        });
+        let application_id = env.required(DISCORD_APPLICATION_ID, parse_id);
+        let state_key = env.required(STATE_SIGNING_KEY, parse_state_key);
         let max_receives = env
             .optional(MAX_RECEIVES, |raw| {
                 raw.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| "1 to 1000".to_owned())
             })
-            .unwrap_or(crate::queue::worker::DEFAULT_MAX_RECEIVES);
+            .unwrap_or(crate::worker::DEFAULT_MAX_RECEIVES);
         let claim_stale_after = env
             .optional(CLAIM_STALE_SECS, |raw| {
                 // A take-over before the worker's own timeout could overlap a live attempt.
@@ -318,10 +340,22 @@ impl WorkerConfig {
             })
             .unwrap_or(DEFAULT_CLAIM_STALE_AFTER);
         env.finish()?;
-        application_id
-            .map(|application_id| Self { application_id, max_receives, claim_stale_after })
-            .ok_or(ConfigError { problems: Vec::new() })
+        match (application_id, state_key) {
+            (Some(application_id), Some(state_key)) => {
+                Ok(Self { application_id, max_receives, claim_stale_after, state_key })
+            }
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
     }
+}
+
+/// A Discord snowflake id: a positive integer.
+pub fn parse_id<T>(raw: &str) -> Result<Id<T>, String> {
+    raw.parse::<u64>().ok().and_then(Id::new_checked).ok_or_else(|| "a Discord snowflake id".to_owned())
+}
+
+fn parse_state_key(raw: &str) -> Result<StateKey, String> {
+    StateKey::new(raw.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// A 32-byte Ed25519 public key in hex, as the Discord developer portal shows it.
@@ -377,13 +411,7 @@ mod tests {
         let source =
             env(&[(DISCORD_PUBLIC_KEY, "zz"), (STATE_SIGNING_KEY, "short"), (SIGNATURE_MAX_AGE_SECS, "five minutes")]);
         let err = InteractionsConfig::from_source(&source).expect_err("invalid configuration");
-        let names: Vec<&str> = err
-            .problems
-            .iter()
-            .map(|p| match p {
-                VarProblem::Missing { name } | VarProblem::Malformed { name, .. } => *name,
-            })
-            .collect();
+        let names: Vec<&str> = err.problems.iter().map(VarProblem::name).collect();
         assert_eq!(names, [DISCORD_PUBLIC_KEY, SETTINGS_URL, STATE_SIGNING_KEY, SIGNATURE_MAX_AGE_SECS]);
         let message = err.to_string();
         assert!(message.contains("SETTINGS_URL is not set"), "{message}");
@@ -418,13 +446,21 @@ mod tests {
 
     #[test]
     fn bounds_that_keep_claims_and_signatures_safe_are_enforced_at_init() {
-        let worker =
-            |stale: &str| WorkerConfig::from_source(&env(&[(DISCORD_APPLICATION_ID, "1"), (CLAIM_STALE_SECS, stale)]));
+        let worker = |stale: &str| {
+            WorkerConfig::from_source(&env(&[
+                (DISCORD_APPLICATION_ID, "1"),
+                (STATE_SIGNING_KEY, "0123456789abcdef0123456789abcdef"),
+                (CLAIM_STALE_SECS, stale),
+            ]))
+        };
         for overlapping in ["0", "30", "60"] {
             let err = worker(overlapping).expect_err(overlapping);
             assert!(err.to_string().contains("CLAIM_STALE_SECS"), "{err}");
         }
-        assert_eq!(worker("61").map(|c| c.claim_stale_after), Ok(Duration::from_secs(61)));
+        assert_eq!(worker("61").map(|c| c.claim_stale_after).ok(), Some(Duration::from_secs(61)));
+        let unset = WorkerConfig::from_source(&env(&[(DISCORD_APPLICATION_ID, "0")])).expect_err("no id, no key");
+        let names: Vec<_> = unset.problems.iter().map(VarProblem::name).collect();
+        assert_eq!(names, [DISCORD_APPLICATION_ID, STATE_SIGNING_KEY], "every problem is named at once");
         let interactions = |age: &str| {
             InteractionsConfig::from_source(&env(&[
                 (DISCORD_PUBLIC_KEY, KEY),

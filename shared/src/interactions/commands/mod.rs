@@ -23,10 +23,8 @@ use twilight_model::{
 };
 use url::Url;
 
-use crate::{
-    queue::{InteractionReply, JobQueue},
-    store::DomainStore,
-};
+use super::components::ComponentRegistry;
+use crate::{discord::custom_id::StateKey, domain::InteractionReply, queue::JobQueue, store::DomainStore};
 
 pub use channel::ChannelCommand;
 pub use events::EventsCommand;
@@ -64,9 +62,7 @@ impl<'a> Invocation<'a> {
     /// The invoking member's permissions in this channel, as Discord computed them;
     /// Administrator holds every permission.
     pub fn member_may(&self, permission: Permissions) -> bool {
-        let granted =
-            self.interaction.member.as_ref().and_then(|member| member.permissions).unwrap_or(Permissions::empty());
-        granted.contains(Permissions::ADMINISTRATOR) || granted.contains(permission)
+        member_may(self.interaction, permission)
     }
 
     /// The subcommand used and its options (`/channel create name:x` -> `("create", [name])`).
@@ -79,12 +75,7 @@ impl<'a> Invocation<'a> {
 
     /// Where Discord wants the worker's answer: this interaction's webhook.
     pub fn reply(&self, received_at: u64) -> InteractionReply {
-        InteractionReply {
-            application_id: self.interaction.application_id,
-            interaction_id: self.interaction.id,
-            token: self.interaction.token.clone(),
-            received_at,
-        }
+        reply_to(self.interaction, received_at)
     }
 
     /// The option the user is typing in, for autocomplete: its name and partial text.
@@ -97,6 +88,23 @@ impl<'a> Invocation<'a> {
             })
         }
         walk(&self.data.options)
+    }
+}
+
+/// Whether the member behind any interaction (a command or a click) holds `permission` in
+/// its channel; Administrator holds every permission.
+pub fn member_may(interaction: &Interaction, permission: Permissions) -> bool {
+    let granted = interaction.member.as_ref().and_then(|member| member.permissions).unwrap_or(Permissions::empty());
+    granted.contains(Permissions::ADMINISTRATOR) || granted.contains(permission)
+}
+
+/// The interaction's webhook, where a worker answers (its token lives 15 minutes).
+pub fn reply_to(interaction: &Interaction, received_at: u64) -> InteractionReply {
+    InteractionReply {
+        application_id: interaction.application_id,
+        interaction_id: interaction.id,
+        token: interaction.token.clone(),
+        received_at,
     }
 }
 
@@ -115,7 +123,9 @@ pub struct CommandDeps {
     pub store: Arc<dyn DomainStore>,
     pub queue: Arc<dyn JobQueue>,
     /// Unix seconds now (tests pin it).
-    pub clock: fn() -> u64,
+    pub clock: crate::clock::SharedClock,
+    /// Signs the state carried by the buttons on answers.
+    pub state_key: StateKey,
 }
 
 impl std::fmt::Debug for CommandDeps {
@@ -155,6 +165,15 @@ pub fn manifest() -> Vec<Command> {
 /// The dispatch table for the production endpoint.
 pub fn guildbridge_commands(deps: &CommandDeps) -> Result<CommandRegistry, RegistryError> {
     CommandRegistry::new(COMMANDS.iter().map(|entry| ((entry.definition)(), (entry.handler)(deps))).collect())
+}
+
+/// The buttons Guildbridge's answers carry: "Retry" on a failed `/channel create`, "Show
+/// run" on a `/sync` that found another run going.
+pub fn guildbridge_components(deps: &CommandDeps) -> ComponentRegistry {
+    ComponentRegistry::new(vec![
+        Arc::new(channel::RetryButton::new(deps.clone())),
+        Arc::new(sync::ShowRunButton::new(deps.clone())),
+    ])
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -214,6 +233,7 @@ impl CommandRegistry {
 /// Discord's limits on one command definition (names, descriptions, option counts and order,
 /// choices, total size). twilight-validate knows most of them; the rest are checked here.
 pub fn validate_definition(command: &Command) -> Result<(), String> {
+    use twilight_validate::command::CHOICES_LIMIT;
     twilight_validate::command::command(command).map_err(|e| e.to_string())?;
     twilight_validate::command::options(&command.options).map_err(|e| e.to_string())?;
     if command.kind != CommandType::ChatInput {
@@ -223,8 +243,8 @@ pub fn validate_definition(command: &Command) -> Result<(), String> {
     while let Some(option) = pending.pop() {
         twilight_validate::command::option(option).map_err(|e| format!("option {}: {e}", option.name))?;
         let choices = option.choices.as_ref().map_or(0, Vec::len);
-        if choices > 25 {
-            return Err(format!("option {} has {choices} choices; Discord allows 25", option.name));
+        if choices > CHOICES_LIMIT {
+            return Err(format!("option {} has {choices} choices; Discord allows {CHOICES_LIMIT}", option.name));
         }
         if choices > 0 && option.autocomplete == Some(true) {
             return Err(format!("option {} has both choices and autocomplete", option.name));
@@ -242,12 +262,13 @@ mod tests {
     use super::*;
 
     fn deps() -> CommandDeps {
-        let (backends, _) = crate::wiring::Backends::in_memory().expect("backends");
+        let items = crate::store::embedded::EmbeddedItems::in_memory().expect("store");
         CommandDeps {
             settings_url: Url::parse("https://guildbridge.example").expect("url"),
-            store: backends.store,
-            queue: backends.queue,
-            clock: crate::discord::simulate::unix_now,
+            store: Arc::new(crate::store::Store::new(items)),
+            queue: Arc::new(crate::queue::embedded::EmbeddedQueue::in_memory().expect("queue")),
+            clock: crate::clock::system(),
+            state_key: StateKey::new(&[7; 32]).expect("key"),
         }
     }
 

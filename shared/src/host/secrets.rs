@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::{DISCORD_BOT_TOKEN, EnvSource, ProcessEnv, SECRETS_ARN, STATE_SIGNING_KEY};
+use crate::host::config::{DISCORD_BOT_TOKEN, EnvSource, ProcessEnv, SECRETS_ARN, STATE_SIGNING_KEY};
 
 /// The variables a secret may hold: a JSON object such as
 /// `{"DISCORD_BOT_TOKEN": "...", "STATE_SIGNING_KEY": "..."}`.

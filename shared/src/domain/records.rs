@@ -198,6 +198,13 @@ pub struct SyncLease {
     pub expires_at: u64,
 }
 
+impl SyncLease {
+    /// What a person asking for a sync is told while this lease is held.
+    pub fn already_running(&self) -> String {
+        format!("A member sync is already running (started <t:{}:R>).", self.started_at)
+    }
+}
+
 /// The bot's installation in a guild.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BotInstall {
@@ -205,15 +212,6 @@ pub struct BotInstall {
     /// The permission bits the bot was granted.
     pub permissions: u64,
     pub updated_at: u64,
-}
-
-/// What an idempotency record says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FirstOrSeen {
-    /// This caller is first; the outcome was stored.
-    First,
-    /// Someone was first; this is what they stored.
-    Seen(serde_json::Value),
 }
 
 /// A tenant API key's record (the key itself is never stored).

@@ -3,27 +3,21 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tokio::time::Instant;
 
-use super::{
-    Job,
-    worker::{Attempt, JobHandler, JobOutcome, record_dead_letter},
+use super::{Attempt, JobHandler, JobOutcome, record_dead_letter};
+use crate::{
+    domain::{Job, QueueKind},
+    queue::Redelivery,
+    store::DeadLetterStore,
 };
-use crate::store::DeadLetterStore;
-
-/// Hands a message back to its queue after a delay (SQS ChangeMessageVisibility).
-#[async_trait]
-pub trait Redelivery: Send + Sync {
-    async fn redeliver_after(&self, receipt_handle: &str, delay: Duration);
-}
 
 /// How a batch is run.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchPolicy {
     /// Which queue the batch comes from (named in dead-letter records).
-    pub queue: super::QueueKind,
+    pub queue: QueueKind,
     pub max_receives: u32,
     /// SQS allows visibility timeouts up to 12 hours; retries wait at most this long.
     pub max_delay: Duration,
@@ -62,7 +56,7 @@ pub async fn run_batch(
                     tracing::warn!(message_id = %id, receives = attempts, %reason, "job handed back");
                     if attempts >= policy.max_receives {
                         // SQS moves it to the dead-letter queue; the record is what an admin sees.
-                        let reason = super::worker::gave_up(attempts, &reason);
+                        let reason = super::gave_up(attempts, &reason);
                         let body = message.body.as_deref().unwrap_or_default();
                         let _ = record_dead_letter(dead_letters, policy.queue, body, &reason, attempts).await;
                     }

@@ -1,0 +1,217 @@
+//! The channel worker: creates ([`create`]), archives ([`archive`]) and messages subjects'
+//! channels, exactly once per subject however often a job is delivered, reporting back to
+//! whoever asked.
+
+mod archive;
+mod create;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, UserMarker},
+};
+
+pub use self::create::RETRY_BUTTON;
+use crate::{
+    discord::{
+        custom_id::StateKey,
+        rest::{DiscordClient, MessageBody},
+    },
+    domain::{GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
+    store::{DomainStore, StoreError},
+    worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
+};
+
+/// A channel claim older than this is taken to belong to a crashed attempt (longer than the
+/// channel worker's timeout, so the attempt cannot still be running).
+pub const DEFAULT_CLAIM_STALE_AFTER: Duration = Duration::from_secs(120);
+
+/// What the channel worker needs, built once at init.
+#[derive(Clone)]
+pub struct ChannelWorker {
+    store: Arc<dyn DomainStore>,
+    discord: DiscordClient,
+    /// The bot's own user id (a bot application's id): private channels let it in.
+    bot_user_id: Id<UserMarker>,
+    /// A claim older than this belongs to an attempt that can no longer be running (longer
+    /// than the function's timeout): it is reconciled and taken over.
+    claim_stale_after: Duration,
+    /// Signs the "Retry" button on a failed answer.
+    state_key: StateKey,
+    clock: crate::clock::SharedClock,
+}
+
+/// One job's context: the guild, its settings, whoever asked, and this attempt.
+struct JobContext<'a> {
+    guild_id: Id<GuildMarker>,
+    settings: GuildSettings,
+    reply: Option<&'a InteractionReply>,
+    attempt: Attempt,
+}
+
+/// A store error outside a claim: retried while the store may recover; otherwise the job
+/// can never succeed as it is, so it is given up on with the reason (dead-lettered and
+/// recorded), not recycled as "storage busy" until the queue gives up.
+fn store_failure(error: StoreError) -> JobOutcome {
+    if error.is_retryable() {
+        JobOutcome::storage_busy(error)
+    } else {
+        JobOutcome::Reject { reason: format!("storage: {error}") }
+    }
+}
+
+/// `<#id>`: Discord renders it as a link to the channel.
+fn mention(channel: Id<ChannelMarker>) -> String {
+    format!("<#{channel}>")
+}
+
+fn new_claim_token() -> String {
+    let mut random = [0u8; 16];
+    if getrandom::fill(&mut random).is_err() {
+        // Uniqueness, not secrecy, is what matters here; time and a counter-free RNG suffice.
+        random = fastrand::u128(..).to_le_bytes();
+    }
+    hex::encode(random)
+}
+
+impl std::fmt::Debug for ChannelWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelWorker").field("bot_user_id", &self.bot_user_id).finish_non_exhaustive()
+    }
+}
+
+impl ChannelWorker {
+    pub fn new(
+        store: Arc<dyn DomainStore>,
+        discord: DiscordClient,
+        bot_user_id: Id<UserMarker>,
+        state_key: StateKey,
+    ) -> Self {
+        Self {
+            store,
+            discord,
+            bot_user_id,
+            claim_stale_after: DEFAULT_CLAIM_STALE_AFTER,
+            state_key,
+            clock: crate::clock::system(),
+        }
+    }
+
+    pub fn with_claim_stale_after(mut self, after: Duration) -> Self {
+        self.claim_stale_after = after;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn send_message(
+        &self,
+        guild_id: Id<GuildMarker>,
+        reference: SubjectRef,
+        content: String,
+        message_key: String,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        let channel = match self.store.mapping(guild_id, &reference).await {
+            Ok(Some(mapping)) if mapping.status == MappingStatus::Active => mapping.channels.text,
+            Ok(_) => None,
+            Err(error) => return store_failure(error),
+        };
+        let Some(channel) = channel else {
+            tracing::warn!(subject = %reference, "no active text channel; message dropped");
+            return JobOutcome::Done;
+        };
+        let body = MessageBody::once(content, message_nonce(&message_key));
+        match self.discord.create_message(channel, &body, attempt.deadline).await {
+            Ok(_) => JobOutcome::Done,
+            Err(error) if error.is_permanent() => {
+                tracing::warn!(subject = %reference, error = %error.explain(), "message not posted");
+                JobOutcome::Done
+            }
+            Err(error) => JobOutcome::Retry {
+                after: error.retry_after().unwrap_or(Duration::from_secs(5)),
+                reason: error.explain(),
+            },
+        }
+    }
+
+    /// Tells whoever asked: edits the interaction's deferred answer while its token lives;
+    /// after that the guild's log channel (when set) is the place.
+    async fn report(&self, job: &JobContext<'_>, text: &str) {
+        self.announce(job, &MessageBody::text(text), false).await;
+    }
+
+    /// Answers whoever asked and, when the guild's notification settings ask for this kind
+    /// of event (`to_log`), the log channel: whether a person or the platform asked. The
+    /// log channel gets the text once, also when it stands in for an expired interaction.
+    async fn announce(&self, job: &JobContext<'_>, answer: &MessageBody, to_log: bool) {
+        let deadline = job.attempt.deadline;
+        let answered = match job.reply {
+            Some(reply) => edit_deferred_answer(&self.discord, reply, answer, self.now(), deadline).await,
+            None => false,
+        };
+        let text = answer.content.as_deref().unwrap_or_default();
+        if let (true, Some(channel)) = (to_log || (job.reply.is_some() && !answered), job.settings.log_channel()) {
+            post_to_log(&self.discord, channel, text, deadline).await;
+        }
+    }
+
+    /// The job's context: the guild's settings are read once, for the whole job.
+    async fn context<'a>(
+        &self,
+        guild_id: Id<GuildMarker>,
+        reply: Option<&'a InteractionReply>,
+        attempt: Attempt,
+    ) -> Result<JobContext<'a>, JobOutcome> {
+        match self.store.settings(guild_id).await {
+            Ok(versioned) => Ok(JobContext { guild_id, settings: versioned.settings, reply, attempt }),
+            Err(error) => Err(store_failure(error)),
+        }
+    }
+}
+
+/// Discord drops a second message with the same nonce (`enforce_nonce`) for a few minutes.
+fn welcome_nonce(subject: &SubjectRef) -> String {
+    message_nonce(&format!("welcome:{subject}"))
+}
+
+/// Nonces are at most 25 characters.
+fn message_nonce(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))[..25].to_owned()
+}
+
+#[async_trait]
+impl JobHandler for ChannelWorker {
+    async fn handle(&self, job: Job, attempt: Attempt) -> JobOutcome {
+        match job {
+            Job::CreateChannels { guild_id, subject, requested_by, reply } => {
+                match self.context(guild_id, reply.as_ref(), attempt).await {
+                    Ok(job) => self.create(&job, subject, requested_by).await,
+                    Err(outcome) => outcome,
+                }
+            }
+            Job::ArchiveChannel { guild_id, subject, reason, reply } => {
+                match self.context(guild_id, reply.as_ref(), attempt).await {
+                    Ok(job) => self.archive(&job, subject, reason).await,
+                    Err(outcome) => outcome,
+                }
+            }
+            Job::SendMessage { guild_id, subject, content, message_key } => {
+                self.send_message(guild_id, subject, content, message_key, attempt).await
+            }
+            Job::SyncMembers { .. } => {
+                JobOutcome::Reject { reason: "a member sync job reached the channel queue".to_owned() }
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Jobs: slow work handed from the functions that answer (interactions, the tenant API, the
+//! scheduler) to the workers. The job types live here once, for producers and consumers
+//! alike; the queues that carry them are adapters (`queue`).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use twilight_model::id::{
+    Id,
+    marker::{ApplicationMarker, GuildMarker, InteractionMarker, UserMarker},
+};
+
+use super::{SubjectRef, SyncKind};
+
+/// Which queue a job goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueKind {
+    Channel,
+    Sync,
+}
+
+impl QueueKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueKind::Channel => "channel",
+            QueueKind::Sync => "sync",
+        }
+    }
+}
+
+/// Where a worker reports back when a job came from a slash command: the interaction's
+/// webhook (its token works for 15 minutes after `received_at`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractionReply {
+    pub application_id: Id<ApplicationMarker>,
+    pub interaction_id: Id<InteractionMarker>,
+    /// A secret for 15 minutes: never logged.
+    pub token: String,
+    /// Unix seconds.
+    pub received_at: u64,
+}
+
+impl std::fmt::Debug for InteractionReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InteractionReply")
+            .field("application_id", &self.application_id)
+            .field("interaction_id", &self.interaction_id)
+            .field("token", &"<redacted>")
+            .field("received_at", &self.received_at)
+            .finish()
+    }
+}
+
+/// One unit of slow work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Create the subject's channel(s).
+    CreateChannels {
+        guild_id: Id<GuildMarker>,
+        subject: SubjectRef,
+        requested_by: Option<Id<UserMarker>>,
+        reply: Option<InteractionReply>,
+    },
+    /// Archive (or delete) the subject's channel(s).
+    ArchiveChannel { guild_id: Id<GuildMarker>, subject: SubjectRef, reason: String, reply: Option<InteractionReply> },
+    /// Post a message in the subject's channel; `message_key` names it so a redelivery posts once.
+    SendMessage { guild_id: Id<GuildMarker>, subject: SubjectRef, content: String, message_key: String },
+    /// Synchronise the guild's members; `request_id` names the request (an interaction, a
+    /// due time, a platform call) so that one request is one run. A run too large for one
+    /// invocation continues in a job with `after` set (the cursor it continues from), which
+    /// makes the continuation a job of its own in the queue's deduplication.
+    SyncMembers {
+        guild_id: Id<GuildMarker>,
+        kind: SyncKind,
+        request_id: String,
+        reply: Option<InteractionReply>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Id<UserMarker>>,
+    },
+}
+
+impl Job {
+    pub fn guild_id(&self) -> Id<GuildMarker> {
+        match self {
+            Job::CreateChannels { guild_id, .. }
+            | Job::ArchiveChannel { guild_id, .. }
+            | Job::SendMessage { guild_id, .. }
+            | Job::SyncMembers { guild_id, .. } => *guild_id,
+        }
+    }
+
+    pub fn queue(&self) -> QueueKind {
+        match self {
+            Job::SyncMembers { .. } => QueueKind::Sync,
+            _ => QueueKind::Channel,
+        }
+    }
+
+    /// The same work has the same key, so duplicates collapse: in the queue's deduplication
+    /// window first, and through the store's conditions after it.
+    pub fn idempotency_key(&self) -> String {
+        match self {
+            Job::CreateChannels { guild_id, subject, .. } => format!("create:{guild_id}:{subject}"),
+            Job::ArchiveChannel { guild_id, subject, .. } => format!("archive:{guild_id}:{subject}"),
+            Job::SendMessage { guild_id, subject, message_key, .. } => {
+                format!("message:{guild_id}:{subject}:{message_key}")
+            }
+            Job::SyncMembers { guild_id, request_id, after: None, .. } => format!("sync:{guild_id}:{request_id}"),
+            Job::SyncMembers { guild_id, request_id, after: Some(after), .. } => {
+                format!("sync:{guild_id}:{request_id}:after:{after}")
+            }
+        }
+    }
+
+    /// Where to report back, when a person asked through a slash command.
+    pub fn reply(&self) -> Option<&InteractionReply> {
+        match self {
+            Job::CreateChannels { reply, .. } | Job::ArchiveChannel { reply, .. } | Job::SyncMembers { reply, .. } => {
+                reply.as_ref()
+            }
+            Job::SendMessage { .. } => None,
+        }
+    }
+
+    /// The key as SQS takes a deduplication id: at most 128 characters of a safe alphabet.
+    /// A job someone is waiting on also names their interaction: a second person asking for
+    /// the same work within the window still gets their own answer (the store's conditions,
+    /// not the queue, keep the work itself to once), while one interaction enqueues once.
+    pub fn deduplication_id(&self) -> String {
+        let mut key = self.idempotency_key();
+        if let Some(reply) = self.reply() {
+            key.push_str(&format!(":interaction:{}", reply.interaction_id));
+        }
+        hex::encode(Sha256::digest(key.as_bytes()))
+    }
+
+    pub fn to_body(&self) -> Result<String, JobFormatError> {
+        serde_json::to_string(self).map_err(|e| JobFormatError(e.to_string()))
+    }
+
+    /// Reads a message body; a body that is not a job is `Invalid` (dead-letter it, do not retry).
+    pub fn from_body(body: &str) -> Result<Self, JobFormatError> {
+        serde_json::from_str(body).map_err(|e| JobFormatError(format!("not a Guildbridge job: {e}")))
+    }
+}
+
+/// A body that is not a job Guildbridge can read (or a job that cannot be written as one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JobFormatError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SubjectKind;
+
+    fn reply() -> InteractionReply {
+        InteractionReply {
+            application_id: Id::new(1),
+            interaction_id: Id::new(2),
+            token: "secret-token".to_owned(),
+            received_at: 3,
+        }
+    }
+
+    #[test]
+    fn jobs_round_trip_and_keep_their_token_out_of_debug_output() {
+        let job = Job::CreateChannels {
+            guild_id: Id::new(10),
+            subject: SubjectRef::new(SubjectKind::Event, "42"),
+            requested_by: Some(Id::new(7)),
+            reply: Some(reply()),
+        };
+        assert_eq!(Job::from_body(&job.to_body().expect("body")), Ok(job.clone()));
+        assert!(!format!("{job:?}").contains("secret-token"));
+        assert_eq!(job.queue(), QueueKind::Channel);
+        assert!(matches!(Job::from_body("{\"type\":\"teleport\"}"), Err(JobFormatError(_))));
+    }
+
+    #[test]
+    fn the_same_work_has_the_same_key_whoever_asks() {
+        let subject = SubjectRef::new(SubjectKind::Event, "42");
+        let from_command = Job::CreateChannels {
+            guild_id: Id::new(10),
+            subject: subject.clone(),
+            requested_by: Some(Id::new(7)),
+            reply: Some(reply()),
+        };
+        let from_platform = Job::CreateChannels { guild_id: Id::new(10), subject, requested_by: None, reply: None };
+        assert_eq!(from_command.idempotency_key(), from_platform.idempotency_key());
+        assert_eq!(from_command.deduplication_id().len(), 64);
+        assert_ne!(
+            from_command.deduplication_id(),
+            from_platform.deduplication_id(),
+            "each person who asks is answered, so their jobs are not collapsed in the queue"
+        );
+        let sync = |request: &str| Job::SyncMembers {
+            guild_id: Id::new(10),
+            kind: SyncKind::Scheduled,
+            request_id: request.to_owned(),
+            reply: None,
+            after: None,
+        };
+        assert_ne!(sync("due:100").idempotency_key(), sync("due:200").idempotency_key());
+        assert_eq!(sync("due:100").queue(), QueueKind::Sync);
+    }
+}

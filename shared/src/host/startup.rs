@@ -1,0 +1,93 @@
+//! One way to start, for every function: read the secret, read every variable (naming every
+//! missing or malformed one at once), build the adapters and the use case. A failure is one
+//! typed [`StartupError`], logged once by [`cannot_start`].
+
+use super::{
+    config::{ConfigError, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig},
+    secrets::{HostEnv, SecretsError},
+    wiring::{self, Backends, WiringError},
+};
+use crate::{interactions::InteractionService, interactions::commands::RegistryError, queue::sqs::SqsQueues};
+
+/// Why a host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("secrets: {0}")]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    #[error("commands: {0}")]
+    Commands(#[from] RegistryError),
+}
+
+/// Logs the one "cannot start" line, and hands the error on for the runtime to report.
+pub fn cannot_start(error: StartupError) -> StartupError {
+    tracing::error!(%error, "cannot start");
+    error
+}
+
+/// Both configurations, or every problem of both.
+fn both<A, B>(a: Result<A, ConfigError>, b: Result<B, ConfigError>) -> Result<(A, B), ConfigError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => Err(ConfigError::join([a.err(), b.err()])),
+    }
+}
+
+/// The interactions endpoint: the router over the store and the queues, with the tight time
+/// limits of an answer due within Discord's 3 seconds.
+pub async fn interactions() -> Result<InteractionService, StartupError> {
+    let env = HostEnv::load().await?;
+    let (config, (store, queues)) = both(
+        InteractionsConfig::from_source(&env),
+        both(StoreConfig::from_source(&env), QueueConfig::from_source(&env)),
+    )?;
+    let (backends, _) = Backends::aws_within(&store, &queues, wiring::INTERACTION_CALLS).await;
+    Ok(wiring::interaction_service(&config, &backends)?)
+}
+
+/// Everything a worker function reads at init: its store and queues in AWS, Discord, and
+/// how it runs jobs.
+#[derive(Debug)]
+pub struct WorkerHost {
+    pub backends: Backends,
+    pub sqs: SqsQueues,
+    pub discord: DiscordConfig,
+    pub worker: WorkerConfig,
+}
+
+/// A worker function's host (the channel and sync workers alike).
+pub async fn worker() -> Result<WorkerHost, StartupError> {
+    let env = HostEnv::load().await?;
+    let ((store, queues), (discord, worker)) = both(
+        both(StoreConfig::from_source(&env), QueueConfig::from_source(&env)),
+        both(DiscordConfig::from_source(&env), WorkerConfig::from_source(&env)),
+    )?;
+    let (backends, sqs) = Backends::aws(&store, &queues).await;
+    Ok(WorkerHost { backends, sqs, discord, worker })
+}
+
+/// The scheduler's store and queues.
+pub async fn scheduler() -> Result<Backends, StartupError> {
+    let env = HostEnv::load().await?;
+    let (store, queues) = both(StoreConfig::from_source(&env), QueueConfig::from_source(&env))?;
+    Ok(Backends::aws(&store, &queues).await.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::host::config::{DISCORD_BOT_TOKEN, TABLE_NAME, VarProblem};
+
+    #[test]
+    fn every_problem_of_every_configuration_is_named_at_once() {
+        let env = HashMap::from([(TABLE_NAME.to_owned(), "x".to_owned())]);
+        let error = both(StoreConfig::from_source(&env), DiscordConfig::from_source(&env)).expect_err("both bad");
+        let names: Vec<&str> = error.problems.iter().map(VarProblem::name).collect();
+        assert_eq!(names, [TABLE_NAME, DISCORD_BOT_TOKEN]);
+    }
+}

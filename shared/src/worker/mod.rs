@@ -1,0 +1,126 @@
+//! Running jobs, independent of the queue they came from: what a worker does with one job,
+//! and how its outcome decides whether the queue deletes it, hands it back later, or
+//! dead-letters it (with a record an admin can read). Lambda's SQS batches are run by
+//! [`lambda`], the local stack's embedded queue by [`embedded`].
+
+pub mod embedded;
+pub mod lambda;
+
+pub use embedded::{work_one, work_until_stopped};
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use twilight_model::id::{Id, marker::ChannelMarker};
+
+use crate::{
+    clock::Clock,
+    discord::rest::{DiscordClient, MessageBody},
+    domain::{InteractionReply, Job, QueueKind},
+    store::{DeadLetterRecord, DeadLetterStore},
+};
+
+/// SQS's default redrive limit in Guildbridge's template: after this many receives a job
+/// that still fails goes to the dead-letter queue.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+
+/// One delivery of a job.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// How many times the job has been received, this time included.
+    pub receives: u32,
+    pub max_receives: u32,
+    /// When this attempt must have finished (the invocation's end, less a margin to report).
+    pub deadline: Instant,
+}
+
+impl Attempt {
+    /// After this attempt, a failure dead-letters the job: record why now.
+    pub fn is_last(&self) -> bool {
+        self.receives >= self.max_receives
+    }
+}
+
+/// How a job ended this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Finished (successfully, or with a failure already reported to a person): delete it.
+    Done,
+    /// Hand it back, visible again after `after`; on the last attempt it is dead-lettered.
+    Retry { after: Duration, reason: String },
+    /// It can never succeed (not a job we can read): dead-letter it.
+    Reject { reason: String },
+}
+
+impl JobOutcome {
+    /// Storage was busy or unreachable: try again shortly.
+    pub fn storage_busy(error: impl std::fmt::Display) -> Self {
+        JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {error}") }
+    }
+}
+
+/// The reason a job that kept failing gave up with (said once, also when the worker
+/// already said it).
+pub fn gave_up(attempts: u32, reason: &str) -> String {
+    if reason.starts_with("gave up after ") {
+        return reason.to_owned();
+    }
+    format!("gave up after {attempts} attempts: {reason}")
+}
+
+/// Records a job that gave up where an admin sees it (per guild, or unrouted when the body
+/// names none); `false` when the record could not be written (the caller keeps the message).
+pub async fn record_dead_letter(
+    store: &dyn DeadLetterStore,
+    queue: QueueKind,
+    body: &str,
+    reason: &str,
+    attempts: u32,
+) -> bool {
+    let letter = DeadLetterRecord::for_body(queue.as_str(), body, reason, attempts, crate::clock::SystemClock.now());
+    match store.record_dead_letter(DeadLetterRecord::guild_of(body), &letter).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(%error, queue = queue.as_str(), "could not record a dead letter");
+            false
+        }
+    }
+}
+
+/// Tells whoever asked through a slash command: edits the interaction's deferred answer while
+/// its token lives (15 minutes; not tried in the last minute). `false` when the token is too
+/// old or the edit failed, so the caller can report elsewhere; never fatal to the job.
+pub async fn edit_deferred_answer(
+    discord: &DiscordClient,
+    reply: &InteractionReply,
+    answer: &MessageBody,
+    now: u64,
+    deadline: Instant,
+) -> bool {
+    const TOKEN_SECONDS: u64 = 14 * 60;
+    if now > reply.received_at + TOKEN_SECONDS {
+        return false;
+    }
+    match discord.edit_original_response(reply.application_id, &reply.token, answer, deadline).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+            false
+        }
+    }
+}
+
+/// Posts `text` in a guild's log channel; a failure is logged, never fatal to the job.
+pub async fn post_to_log(discord: &DiscordClient, channel: Id<ChannelMarker>, text: &str, deadline: Instant) {
+    if let Err(error) = discord.create_message(channel, &MessageBody::text(text), deadline).await {
+        tracing::warn!(%error, "could not post to the log channel");
+    }
+}
+
+/// A worker for one queue's jobs.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    async fn handle(&self, job: Job, attempt: Attempt) -> JobOutcome;
+}
