@@ -15,7 +15,7 @@ use guildbridge_core::{
     channels::{plan, register_subject},
     domain::{GuildSettings, QueueKind, Subject, SubjectKind, SubjectRef},
     host::wiring::{self, Backends},
-    worker::work_one,
+    worker::Consumer,
 };
 use twilight_model::id::Id;
 
@@ -49,10 +49,11 @@ async fn main() {
 
     let started = Instant::now();
     let mut handed_back = 0;
-    while let Some(outcome) =
-        work_one(&queue, QueueKind::Channel, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
-            .await
-            .expect("queue")
+    while let Some(outcome) = Consumer::new(&queue, QueueKind::Channel, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(60))
+        .work_one()
+        .await
+        .expect("queue")
     {
         if outcome != guildbridge_core::worker::JobOutcome::Done {
             handed_back += 1;

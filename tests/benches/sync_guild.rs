@@ -28,7 +28,7 @@ use guildbridge_core::{
         wiring::{self, Backends},
     },
     store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems},
-    worker::{JobOutcome, work_one},
+    worker::{Consumer, JobOutcome},
 };
 use twilight_model::id::Id;
 
@@ -94,10 +94,11 @@ async fn main() {
     let writes = || dynamo.as_ref().map(|dynamo| dynamo.items().calls().writes());
     let writes_before = writes();
     let started = Instant::now();
-    while let Some(outcome) =
-        work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(900))
-            .await
-            .expect("queue")
+    while let Some(outcome) = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(900))
+        .work_one()
+        .await
+        .expect("queue")
     {
         assert_eq!(outcome, JobOutcome::Done, "{outcome:?}");
     }

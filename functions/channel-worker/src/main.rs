@@ -5,16 +5,13 @@
 use guildbridge_core::{
     domain::QueueKind,
     host::{startup, telemetry, wiring},
-    worker::lambda,
 };
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_json_logs();
-    let host = startup::worker().await.map_err(startup::cannot_start)?;
-    let worker = wiring::channel_worker(host.backends.store.clone(), &host.discord, &host.worker)
-        .map_err(|error| startup::cannot_start(error.into()))?;
-    let redelivery = host.sqs.redelivery(QueueKind::Channel);
-    let policy = wiring::batch_policy(QueueKind::Channel, &host.worker);
-    lambda::serve(&worker, &redelivery, host.backends.store.as_ref(), policy).await
+    startup::serve_worker(QueueKind::Channel, |host| {
+        wiring::channel_worker(host.backends.store.clone(), &host.discord, &host.worker)
+    })
+    .await
 }

@@ -7,7 +7,12 @@ use super::{
     secrets::{HostEnv, SecretsError},
     wiring::{self, Backends, WiringError},
 };
-use crate::{interactions::InteractionService, interactions::commands::RegistryError, queue::sqs::SqsQueues};
+use crate::{
+    domain::QueueKind,
+    interactions::{InteractionService, commands::RegistryError},
+    queue::sqs::SqsQueues,
+    worker::{JobHandler, lambda},
+};
 
 /// Why a host could not start.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,19 @@ pub async fn worker() -> Result<WorkerHost, StartupError> {
     )?;
     let (backends, sqs) = Backends::aws(&store, &queues).await;
     Ok(WorkerHost { backends, sqs, discord, worker })
+}
+
+/// A worker function: its host read, its handler built by `build`, then the queue's SQS
+/// batches served (partial batch failures) for as long as the runtime runs.
+pub async fn serve_worker<H: JobHandler>(
+    kind: QueueKind,
+    build: impl FnOnce(&WorkerHost) -> Result<H, WiringError>,
+) -> Result<(), lambda_runtime::Error> {
+    let host = worker().await.map_err(cannot_start)?;
+    let handler = build(&host).map_err(|error| cannot_start(error.into()))?;
+    let redelivery = host.sqs.redelivery(kind);
+    let policy = wiring::batch_policy(kind, &host.worker);
+    lambda::serve(&handler, &redelivery, host.backends.store.as_ref(), policy).await
 }
 
 /// The scheduler's store and queues.

@@ -111,10 +111,24 @@ pub fn command(
         .ok_or_else(|| InvocationError::UnknownCommand(name.to_owned()))?;
     let options = options_json(name, &definition.options, rest)?;
 
+    let data = json!({ "id": "1100000000000000900", "name": name, "type": 1, "options": options });
+    Ok(interaction(invoker, interaction_id, 2, data))
+}
+
+/// A MESSAGE_COMPONENT interaction: `invoker` clicks the button `custom_id` on `message`
+/// (a message as Discord returns it, e.g. the edited `@original`).
+pub fn button_click(invoker: &Invoker, interaction_id: u64, custom_id: &str, message: Value) -> Value {
+    let mut click = interaction(invoker, interaction_id, 3, json!({ "custom_id": custom_id, "component_type": 2 }));
+    click["message"] = message;
+    click
+}
+
+/// What every interaction but PING carries, around its `data`.
+fn interaction(invoker: &Invoker, interaction_id: u64, kind: u8, data: Value) -> Value {
     let mut interaction = json!({
         "id": interaction_id.to_string(),
         "application_id": invoker.application_id.to_string(),
-        "type": 2,
+        "type": kind,
         "token": format!("interaction-token-{interaction_id}"),
         "version": 1,
         "locale": "en-US",
@@ -123,12 +137,7 @@ pub fn command(
         "channel_id": invoker.channel_id.to_string(),
         "channel": { "id": invoker.channel_id.to_string(), "type": 0, "name": "general" },
         "app_permissions": "2147483647",
-        "data": {
-            "id": "1100000000000000900",
-            "name": name,
-            "type": 1,
-            "options": options,
-        },
+        "data": data,
     });
     match invoker.guild_id {
         Some(guild_id) => {
@@ -154,7 +163,7 @@ pub fn command(
             interaction["user"] = user(invoker);
         }
     }
-    Ok(interaction)
+    interaction
 }
 
 fn user(invoker: &Invoker) -> Value {

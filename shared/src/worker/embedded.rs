@@ -14,86 +14,112 @@ use crate::{
     store::DeadLetterStore,
 };
 
-/// The embedded queue's consumer: takes the next visible job of `queue`, runs it, and
-/// deletes, releases or dead-letters it as its outcome says. `None` when nothing is visible.
-pub async fn work_one(
-    queue: &EmbeddedQueue,
+/// The embedded queue's consumer of one queue's jobs, as Lambda's SQS event source is in AWS:
+/// each received job runs through `handler`, then is deleted, released or dead-lettered as
+/// its outcome says (a job given up on is also recorded in `dead_letters`).
+#[derive(Clone, Copy)]
+pub struct Consumer<'a> {
+    queue: &'a EmbeddedQueue,
     kind: QueueKind,
-    handler: &dyn JobHandler,
-    dead_letters: &dyn DeadLetterStore,
+    handler: &'a dyn JobHandler,
+    dead_letters: &'a dyn DeadLetterStore,
     max_receives: u32,
+    /// Each job's time, as the function's timeout gives it.
     time_limit: Duration,
-) -> Result<Option<JobOutcome>, QueueError> {
-    let visibility = time_limit.as_secs().max(1) * 2;
-    let Some(received) = queue.receive(kind, visibility).await? else {
-        return Ok(None);
-    };
-    let attempt = Attempt { receives: received.receives, max_receives, deadline: Instant::now() + time_limit };
-    let outcome = handler.handle(received.job.clone(), attempt).await;
-    settle(queue, &received, kind, dead_letters, attempt, &outcome).await?;
-    Ok(Some(outcome))
 }
 
-/// Deletes, releases or dead-letters a received job as its outcome says (what SQS and the
-/// batch runner do between them in AWS); a job given up on is also recorded in the store.
-async fn settle(
-    queue: &EmbeddedQueue,
-    received: &Received,
-    kind: QueueKind,
-    dead_letters: &dyn DeadLetterStore,
-    attempt: Attempt,
-    outcome: &JobOutcome,
-) -> Result<(), QueueError> {
-    let reason = match outcome {
-        JobOutcome::Done => return queue.delete(received.receipt).await,
-        JobOutcome::Retry { after, .. } if !attempt.is_last() => {
-            return queue.release(received.receipt, after.as_secs().max(1)).await;
-        }
-        JobOutcome::Retry { reason, .. } => gave_up(attempt.receives, reason),
-        JobOutcome::Reject { reason } => reason.clone(),
-    };
-    record_dead_letter(dead_letters, kind, &received.job.to_body()?, &reason, attempt.receives).await;
-    queue.dead_letter(received.receipt, &reason).await
+impl std::fmt::Debug for Consumer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer").field("kind", &self.kind).finish_non_exhaustive()
+    }
 }
 
-/// The local stack's stand-in for Lambda's SQS event source: runs `kind`'s jobs one at a time
-/// (the order a FIFO group keeps) until `stop` turns true. A job interrupted by the stop goes
-/// back to the queue at once, so a restart picks it up: jobs are idempotent.
-pub async fn work_until_stopped(
-    queue: &EmbeddedQueue,
-    kind: QueueKind,
-    handler: &dyn JobHandler,
-    dead_letters: &dyn DeadLetterStore,
-    max_receives: u32,
-    time_limit: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    const IDLE: Duration = Duration::from_millis(200);
-    let visibility = time_limit.as_secs().max(1) * 2;
-    while !*stop.borrow() {
-        let received = match queue.receive(kind, visibility).await {
-            Ok(Some(received)) => received,
-            Ok(None) => {
-                let _ = tokio::time::timeout(IDLE, stop.changed()).await;
-                continue;
-            }
-            Err(error) => {
-                tracing::warn!(%error, queue = kind.as_str(), "could not receive; trying again");
-                let _ = tokio::time::timeout(IDLE * 10, stop.changed()).await;
-                continue;
-            }
-        };
-        let attempt = Attempt { receives: received.receives, max_receives, deadline: Instant::now() + time_limit };
-        let settled = tokio::select! {
-            outcome = handler.handle(received.job.clone(), attempt) => {
-                settle(queue, &received, kind, dead_letters, attempt, &outcome).await
-            }
-            _ = stop.changed() => queue.release(received.receipt, 0).await,
-        };
-        if let Err(error) = settled {
-            // The job stays hidden until its visibility ends, then comes back: nothing is lost.
-            tracing::warn!(%error, queue = kind.as_str(), "could not settle a job");
+impl<'a> Consumer<'a> {
+    /// A consumer with the template's redrive limit and a minute per job.
+    pub fn new(
+        queue: &'a EmbeddedQueue,
+        kind: QueueKind,
+        handler: &'a dyn JobHandler,
+        dead_letters: &'a dyn DeadLetterStore,
+    ) -> Self {
+        let (max_receives, time_limit) = (super::DEFAULT_MAX_RECEIVES, Duration::from_secs(60));
+        Self { queue, kind, handler, dead_letters, max_receives, time_limit }
+    }
+
+    pub fn limits(self, max_receives: u32, time_limit: Duration) -> Self {
+        Self { max_receives, time_limit, ..self }
+    }
+
+    /// Jobs stay hidden from other consumers for twice their time limit.
+    fn visibility(&self) -> u64 {
+        self.time_limit.as_secs().max(1) * 2
+    }
+
+    fn attempt(&self, received: &Received) -> Attempt {
+        Attempt {
+            receives: received.receives,
+            max_receives: self.max_receives,
+            deadline: Instant::now() + self.time_limit,
         }
+    }
+
+    /// Takes the next visible job and runs it; `None` when nothing is visible.
+    pub async fn work_one(self) -> Result<Option<JobOutcome>, QueueError> {
+        let Some(received) = self.queue.receive(self.kind, self.visibility()).await? else {
+            return Ok(None);
+        };
+        let attempt = self.attempt(&received);
+        let outcome = self.handler.handle(received.job.clone(), attempt).await;
+        self.settle(&received, attempt, &outcome).await?;
+        Ok(Some(outcome))
+    }
+
+    /// Runs the jobs one at a time (the order a FIFO group keeps) until `stop` turns true. A
+    /// job interrupted by the stop goes back to the queue at once, so a restart picks it up:
+    /// jobs are idempotent.
+    pub async fn work_until_stopped(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        const IDLE: Duration = Duration::from_millis(200);
+        while !*stop.borrow() {
+            let received = match self.queue.receive(self.kind, self.visibility()).await {
+                Ok(Some(received)) => received,
+                Ok(None) => {
+                    let _ = tokio::time::timeout(IDLE, stop.changed()).await;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, queue = self.kind.as_str(), "could not receive; trying again");
+                    let _ = tokio::time::timeout(IDLE * 10, stop.changed()).await;
+                    continue;
+                }
+            };
+            let attempt = self.attempt(&received);
+            let settled = tokio::select! {
+                outcome = self.handler.handle(received.job.clone(), attempt) => {
+                    self.settle(&received, attempt, &outcome).await
+                }
+                _ = stop.changed() => self.queue.release(received.receipt, 0).await,
+            };
+            if let Err(error) = settled {
+                // The job stays hidden until its visibility ends, then comes back: nothing is lost.
+                tracing::warn!(%error, queue = self.kind.as_str(), "could not settle a job");
+            }
+        }
+    }
+
+    /// Deletes, releases or dead-letters a received job as its outcome says (what SQS and the
+    /// batch runner do between them in AWS).
+    async fn settle(&self, received: &Received, attempt: Attempt, outcome: &JobOutcome) -> Result<(), QueueError> {
+        let reason = match outcome {
+            JobOutcome::Done => return self.queue.delete(received.receipt).await,
+            JobOutcome::Retry { after, .. } if !attempt.is_last() => {
+                return self.queue.release(received.receipt, after.as_secs().max(1)).await;
+            }
+            JobOutcome::Retry { reason, .. } => gave_up(attempt.receives, reason),
+            JobOutcome::Reject { reason } => reason.clone(),
+        };
+        let body = received.job.to_body()?;
+        record_dead_letter(self.dead_letters, self.kind, &body, &reason, attempt.receives).await;
+        self.queue.dead_letter(received.receipt, &reason).await
     }
 }
 
@@ -143,7 +169,7 @@ mod tests {
         let queue = queue.clone();
         let worker = tokio::spawn(async move {
             let store = crate::store::Store::new(crate::store::embedded::EmbeddedItems::in_memory().expect("store"));
-            work_until_stopped(&queue, QueueKind::Channel, &handler, &store, 5, Duration::from_secs(60), stopped).await;
+            Consumer::new(&queue, QueueKind::Channel, &handler, &store).work_until_stopped(stopped).await;
         });
         (stop, worker)
     }

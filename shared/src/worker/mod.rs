@@ -6,7 +6,7 @@
 pub mod embedded;
 pub mod lambda;
 
-pub use embedded::{work_one, work_until_stopped};
+pub use embedded::Consumer;
 
 use std::time::Duration;
 

@@ -18,7 +18,7 @@ use guildbridge_core::{
     queue::embedded::EmbeddedQueue,
     sync::run_schedule,
     test_support::interactions::Invoker,
-    worker::work_until_stopped,
+    worker::Consumer,
 };
 use tokio::{sync::watch, task::JoinSet};
 
@@ -144,29 +144,17 @@ fn spawn_workers(
     let mut tasks = JoinSet::new();
     let (q, s, store) = (queue.clone(), stop.clone(), backends.store.clone());
     tasks.spawn(async move {
-        work_until_stopped(
-            &q,
-            QueueKind::Channel,
-            &channel_worker,
-            store.as_ref(),
-            max_receives,
-            wiring::CHANNEL_WORKER_TIMEOUT,
-            s,
-        )
-        .await;
+        Consumer::new(&q, QueueKind::Channel, &channel_worker, store.as_ref())
+            .limits(max_receives, wiring::CHANNEL_WORKER_TIMEOUT)
+            .work_until_stopped(s)
+            .await;
     });
     let (q, store) = (queue.clone(), backends.store.clone());
     tasks.spawn(async move {
-        work_until_stopped(
-            &q,
-            QueueKind::Sync,
-            &sync_worker,
-            store.as_ref(),
-            max_receives,
-            wiring::SYNC_WORKER_TIMEOUT,
-            stop,
-        )
-        .await;
+        Consumer::new(&q, QueueKind::Sync, &sync_worker, store.as_ref())
+            .limits(max_receives, wiring::SYNC_WORKER_TIMEOUT)
+            .work_until_stopped(stop)
+            .await;
     });
     Ok(tasks)
 }

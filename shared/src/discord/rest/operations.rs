@@ -111,6 +111,15 @@ fn original_response_route(method: Method, application_id: Id<ApplicationMarker>
     )
 }
 
+/// A route spelled once: its template is also its path, each `{name}` filled in from the
+/// variable of that name (`format!` captures them), then `major` (the rate-limit bucket's
+/// id) passed on.
+macro_rules! route {
+    ($make:ident, $method:expr, $template:literal, $($major:expr),+) => {
+        $make($method, $template, format!($template), $($major),+)
+    };
+}
+
 fn guild_route(method: Method, template: &str, path: String, guild_id: Id<GuildMarker>) -> Route {
     Route::new(method, template, path, format!("guild:{guild_id}"))
 }
@@ -141,8 +150,7 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<Channel, DiscordError> {
-        let route =
-            guild_route(Method::POST, "/guilds/{guild_id}/channels", format!("/guilds/{guild_id}/channels"), guild_id);
+        let route = route!(guild_route, Method::POST, "/guilds/{guild_id}/channels", guild_id);
         self.send(route, Some(body), reason, deadline).await
     }
 
@@ -151,8 +159,7 @@ impl DiscordClient {
         guild_id: Id<GuildMarker>,
         deadline: Instant,
     ) -> Result<Vec<Channel>, DiscordError> {
-        let route =
-            guild_route(Method::GET, "/guilds/{guild_id}/channels", format!("/guilds/{guild_id}/channels"), guild_id);
+        let route = route!(guild_route, Method::GET, "/guilds/{guild_id}/channels", guild_id);
         self.send::<(), _>(route, None, None, deadline).await
     }
 
@@ -163,8 +170,7 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<Channel, DiscordError> {
-        let route =
-            channel_route(Method::PATCH, "/channels/{channel_id}", format!("/channels/{channel_id}"), channel_id);
+        let route = route!(channel_route, Method::PATCH, "/channels/{channel_id}", channel_id);
         self.send(route, Some(body), reason, deadline).await
     }
 
@@ -174,8 +180,7 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<Channel, DiscordError> {
-        let route =
-            channel_route(Method::DELETE, "/channels/{channel_id}", format!("/channels/{channel_id}"), channel_id);
+        let route = route!(channel_route, Method::DELETE, "/channels/{channel_id}", channel_id);
         self.send::<(), _>(route, None, reason, deadline).await
     }
 
@@ -203,12 +208,8 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<(), DiscordError> {
-        let route = channel_route(
-            Method::DELETE,
-            "/channels/{channel_id}/permissions/{overwrite_id}",
-            format!("/channels/{channel_id}/permissions/{overwrite_id}"),
-            channel_id,
-        );
+        let route =
+            route!(channel_route, Method::DELETE, "/channels/{channel_id}/permissions/{overwrite_id}", channel_id);
         self.send::<(), _>(route, None, reason, deadline).await
     }
 
@@ -218,12 +219,7 @@ impl DiscordClient {
         body: &MessageBody,
         deadline: Instant,
     ) -> Result<Message, DiscordError> {
-        let route = channel_route(
-            Method::POST,
-            "/channels/{channel_id}/messages",
-            format!("/channels/{channel_id}/messages"),
-            channel_id,
-        );
+        let route = route!(channel_route, Method::POST, "/channels/{channel_id}/messages", channel_id);
         self.send(route, Some(body), None, deadline).await
     }
 
@@ -278,22 +274,17 @@ impl DiscordClient {
         reason: Option<&str>,
         deadline: Instant,
     ) -> Result<(), DiscordError> {
-        let route = guild_route(
-            method,
-            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-            format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
-            guild_id,
-        );
+        let route = route!(guild_route, method, "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", guild_id);
         self.send::<(), _>(route, None, reason, deadline).await
     }
 
     pub async fn guild(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<Guild, DiscordError> {
-        let route = guild_route(Method::GET, "/guilds/{guild_id}", format!("/guilds/{guild_id}"), guild_id);
+        let route = route!(guild_route, Method::GET, "/guilds/{guild_id}", guild_id);
         self.send::<(), _>(route, None, None, deadline).await
     }
 
     pub async fn guild_roles(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<Vec<Role>, DiscordError> {
-        let route = guild_route(Method::GET, "/guilds/{guild_id}/roles", format!("/guilds/{guild_id}/roles"), guild_id);
+        let route = route!(guild_route, Method::GET, "/guilds/{guild_id}/roles", guild_id);
         self.send::<(), _>(route, None, None, deadline).await
     }
 
@@ -326,12 +317,12 @@ impl DiscordClient {
         body: &MessageBody,
         deadline: Instant,
     ) -> Result<Message, DiscordError> {
-        let route = webhook_route(
+        let route = route!(
+            webhook_route,
             Method::POST,
             "/webhooks/{application_id}/{interaction_token}",
-            format!("/webhooks/{application_id}/{interaction_token}"),
             application_id,
-            interaction_token,
+            interaction_token
         );
         self.send(route, Some(body), None, deadline).await
     }
@@ -351,12 +342,9 @@ impl DiscordClient {
                 format!("/applications/{application_id}/commands"),
                 format!("application:{application_id}"),
             ),
-            Some(guild_id) => guild_route(
-                Method::PUT,
-                "/applications/{application_id}/guilds/{guild_id}/commands",
-                format!("/applications/{application_id}/guilds/{guild_id}/commands"),
-                guild_id,
-            ),
+            Some(guild_id) => {
+                route!(guild_route, Method::PUT, "/applications/{application_id}/guilds/{guild_id}/commands", guild_id)
+            }
         };
         self.send(route, Some(commands), None, deadline).await
     }

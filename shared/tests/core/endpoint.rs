@@ -1,8 +1,5 @@
 //! The interactions endpoint over HTTP, as Discord and attackers reach it.
 
-// Test helpers fail the test loudly when their setup fails.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -2,8 +2,6 @@
 //! defines, every function gets the variables its configuration requires, timeouts and queue
 //! visibility agree with the workers, and SQS batches report partial failures.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use guildbridge_core::{

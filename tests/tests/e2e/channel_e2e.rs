@@ -3,8 +3,6 @@
 //! `channel-worker` binary fed the SQS batch as Lambda feeds it, the channel made in the
 //! Discord sandbox, the mapping in DynamoDB, and `@original` edited with the channel link.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use e2e::{
     events::{Host, HttpPost, http_answer, sample_env, test_signing_key},
     release_binary,

@@ -1,7 +1,5 @@
 //! Jobs through both queue adapters: SQS FIFO on moto's server, and the embedded queue.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use aws_sdk_sqs::{
     config::{BehaviorVersion, Credentials, Region},
     types::{MessageSystemAttributeName, QueueAttributeName},

@@ -1,8 +1,6 @@
 //! `guildbridge register-commands`: the dry run's body is what Discord's schema (and the
 //! sandbox) accept, and registering an unchanged manifest a second time sends nothing.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use discord_sandbox::{RateLimits, Sandbox, SandboxConfig};
 use tokio::process::Command;
 

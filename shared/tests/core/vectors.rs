@@ -1,9 +1,6 @@
 //! The verifier agrees with other Ed25519 implementations: RFC 8032's published vectors and
 //! signatures made by libsodium and OpenSSL (see tools/ed25519-vectors/make_vectors.py).
 
-// Test helpers fail the test loudly when their setup fails.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::time::Duration;
 
 use guildbridge_core::{

@@ -3,8 +3,6 @@
 //! message that is not a job) against moto and the Discord sandbox, answering each with
 //! the partial batch response recorded beside it, with the effects a user would see.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use discord_sandbox::RateLimits;
 use e2e::{
     events::samples_in,

@@ -1,7 +1,5 @@
 //! `guildbridge create-table` makes exactly the table `guildbridge_core::store::schema` defines.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use guildbridge_core::store::schema::{GLOBAL_INDEXES, Index, attr};
 use tokio::process::Command;
 

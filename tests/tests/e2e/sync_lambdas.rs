@@ -2,8 +2,6 @@
 //! answer every sample event under `events/sync-worker/` and `events/scheduler/` with the
 //! answer recorded beside it, against moto and the Discord sandbox.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::{
     events::samples_in,

@@ -2,8 +2,6 @@
 //! the Discord sandbox. Exactly one channel per subject through duplicates, crashes and
 //! faults; permanent errors become visible errors.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::{sync::Arc, time::Duration};
 
 use discord_sandbox::{Faults, RateLimits, Sandbox, world::ChannelRecord};

@@ -1,8 +1,5 @@
 //! Property tests: no input panics the endpoint, and nothing unsigned is ever accepted.
 
-// Test helpers fail the test loudly when their setup fails.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::sync::Arc;
 
 use axum::{

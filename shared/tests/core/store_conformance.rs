@@ -1,8 +1,6 @@
 //! One conformance suite, run against both adapters: the embedded store and DynamoDB (moto's
 //! server on loopback, started by tools/test; `AWS_ENDPOINT_URL` says where).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 
 use guildbridge_core::{

@@ -2,8 +2,6 @@
 //! guild of 10,000 members, one run for two `/sync`s at once, continuation from checkpoints,
 //! a missing intent, and the schedule delivered twice.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox};
@@ -23,9 +21,8 @@ use guildbridge_core::{
     sync::{SyncLimits, run_schedule},
     test_support::interactions::{self as fake_discord, Invoker},
     worker::{
-        JobOutcome,
+        Consumer, JobOutcome,
         lambda::{BatchPolicy, run_batch},
-        work_one,
     },
 };
 use serde_json::Value;
@@ -199,10 +196,11 @@ async fn embedded_sync(
     };
     backends.queue.enqueue(&job).await.expect("enqueue");
     let mut invocations = 0;
-    while let Some(outcome) =
-        work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
-            .await
-            .expect("queue")
+    while let Some(outcome) = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(60))
+        .work_one()
+        .await
+        .expect("queue")
     {
         assert_eq!(outcome, JobOutcome::Done);
         invocations += 1;
@@ -253,7 +251,9 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
         })
         .await
         .expect("enqueue");
-    let outcome = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+    let outcome = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(30))
+        .work_one()
         .await
         .expect("queue");
     assert_eq!(outcome, Some(JobOutcome::Done), "not retried");
@@ -361,7 +361,9 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     };
 
     backends.queue.enqueue(&sync("platform:1")).await.expect("enqueue");
-    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(30))
+        .work_one()
         .await
         .expect("queue")
         .is_some()
@@ -373,7 +375,9 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     settings.notifications.on_sync_finished = false;
     backends.store.update_settings(guild, 1, &settings).await.expect("settings");
     backends.queue.enqueue(&sync("platform:2")).await.expect("enqueue");
-    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(30))
+        .work_one()
         .await
         .expect("queue")
         .is_some()
@@ -381,7 +385,9 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     assert_eq!(log().len(), 1, "a successful run is not announced: {:?}", log());
     sandbox.with_world(|world| world.guilds.get_mut(&GUILD).expect("guild").members_intent = false);
     backends.queue.enqueue(&sync("platform:3")).await.expect("enqueue");
-    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(30))
+    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(30))
+        .work_one()
         .await
         .expect("queue")
         .is_some()
@@ -404,7 +410,9 @@ async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twi
 
     // The worker runs a second or more after the command took the lease.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    while work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
+    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(60))
+        .work_one()
         .await
         .expect("queue")
         .is_some()
@@ -415,7 +423,9 @@ async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twi
     // SQS delivers the same job again, long after the run finished (and its lease is gone).
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     queue.enqueue_body(QueueKind::Sync, "late-redelivery", &body).await.expect("redeliver");
-    let outcome = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60))
+    let outcome = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(60))
+        .work_one()
         .await
         .expect("queue");
     assert_eq!(outcome, Some(JobOutcome::Done));
@@ -454,13 +464,17 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
     };
     backends.queue.enqueue(&job).await.expect("enqueue");
     // First invocation: one page, then a continuation job.
-    let first = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60));
+    let first = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(60))
+        .work_one();
     assert_eq!(first.await.expect("queue"), Some(JobOutcome::Done));
     // Meanwhile the lease ran out and another run took it.
     let later = fake_discord::unix_now() + guildbridge_core::sync::LEASE_SECONDS + 5;
     backends.store.start_run(guild, "due:999", SyncKind::Scheduled, later, 60).await.expect("the other run");
     // The continuation finds the lease held by the other run: this run is superseded.
-    let next = work_one(&queue, QueueKind::Sync, &worker, backends.store.as_ref(), 5, Duration::from_secs(60));
+    let next = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
+        .limits(5, Duration::from_secs(60))
+        .work_one();
     assert_eq!(next.await.expect("queue"), Some(JobOutcome::Done));
     let runs = backends.store.recent_runs(guild, 5).await.expect("runs");
     let lost = runs.iter().find(|r| r.run_id.starts_with("platform")).expect("the run");

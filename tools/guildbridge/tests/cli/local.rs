@@ -1,9 +1,6 @@
 //! The README's run command: `guildbridge local` serves the endpoint, and `guildbridge interact`
 //! signs with the development key it generated and shows the answer.
 
-// Test helpers fail the test loudly when their setup fails.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::{process::Stdio, time::Duration};
 
 use guildbridge_core::{

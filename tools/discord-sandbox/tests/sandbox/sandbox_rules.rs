@@ -1,7 +1,5 @@
 //! The sandbox itself: it refuses what Discord refuses, in Discord's format.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::path::PathBuf;
 
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};

@@ -2,8 +2,6 @@
 //! Discord's OpenAPI document, every answer reads into twilight-model types, rate limits are
 //! honoured, faults are survived, and permanent errors are never retried.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use discord_sandbox::{Faults, GuildSeed, RateLimits, Sandbox, SandboxConfig};

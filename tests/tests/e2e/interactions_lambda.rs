@@ -1,9 +1,6 @@
 //! The release `interactions` binary, started the way Lambda starts it (Runtime API), answers
 //! Discord's requests, refuses every signature defect, and keeps secrets out of its logs.
 
-// Test helpers fail the test loudly when their setup fails.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::time::Duration;
 
 use e2e::{

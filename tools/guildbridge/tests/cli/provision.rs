@@ -1,8 +1,6 @@
 //! `guildbridge provision` makes the table and FIFO queues with redrive to dead-letter
 //! queues, prints an environment the functions accept, and can run again.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;

@@ -1,0 +1,12 @@
+//! The core's integration tests, one binary: the interactions endpoint over HTTP, inputs that
+//! must never panic, the store and queue adapters' conformance (embedded and on moto), and
+//! Discord's signature vectors.
+
+// Tests: a setup that fails fails the test, loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod endpoint;
+mod never_panics;
+mod queue_conformance;
+mod store_conformance;
+mod vectors;

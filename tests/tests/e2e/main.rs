@@ -1,0 +1,14 @@
+//! End to end, one binary: the functions as Lambda runs them (release binaries on a local
+//! Runtime API), on moto's DynamoDB and SQS, against the Discord sandbox.
+
+// Tests: a setup that fails fails the test, loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod channel_commands;
+mod channel_e2e;
+mod channel_worker;
+mod channel_worker_lambda;
+mod interactions_lambda;
+mod member_sync;
+mod sync_lambdas;
+mod template;
