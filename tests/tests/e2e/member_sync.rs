@@ -119,6 +119,11 @@ async fn drain_sync_queue(
     }
 }
 
+/// Runs the queue's jobs until none is left.
+async fn work_all(consumer: Consumer<'_>) {
+    while consumer.work_one().await.expect("queue").is_some() {}
+}
+
 #[tokio::test]
 async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_are_one_run() {
     let aws = Aws::connect();
@@ -361,13 +366,10 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     };
 
     backends.queue.enqueue(&sync("platform:1")).await.expect("enqueue");
-    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
-        .limits(5, Duration::from_secs(30))
-        .work_one()
-        .await
-        .expect("queue")
-        .is_some()
-    {}
+    work_all(
+        Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref()).limits(5, Duration::from_secs(30)),
+    )
+    .await;
     assert_eq!(log().len(), 1, "{:?}", log());
     assert!(log()[0].starts_with("Synced 98 members"), "{:?}", log());
 
@@ -375,23 +377,17 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     settings.notifications.on_sync_finished = false;
     backends.store.update_settings(guild, 1, &settings).await.expect("settings");
     backends.queue.enqueue(&sync("platform:2")).await.expect("enqueue");
-    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
-        .limits(5, Duration::from_secs(30))
-        .work_one()
-        .await
-        .expect("queue")
-        .is_some()
-    {}
+    work_all(
+        Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref()).limits(5, Duration::from_secs(30)),
+    )
+    .await;
     assert_eq!(log().len(), 1, "a successful run is not announced: {:?}", log());
     sandbox.with_world(|world| world.guilds.get_mut(&GUILD).expect("guild").members_intent = false);
     backends.queue.enqueue(&sync("platform:3")).await.expect("enqueue");
-    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
-        .limits(5, Duration::from_secs(30))
-        .work_one()
-        .await
-        .expect("queue")
-        .is_some()
-    {}
+    work_all(
+        Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref()).limits(5, Duration::from_secs(30)),
+    )
+    .await;
     assert_eq!(log().len(), 2, "{:?}", log());
     assert!(log()[1].contains("Server Members intent"), "{:?}", log());
 }
@@ -410,13 +406,10 @@ async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twi
 
     // The worker runs a second or more after the command took the lease.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    while Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
-        .limits(5, Duration::from_secs(60))
-        .work_one()
-        .await
-        .expect("queue")
-        .is_some()
-    {}
+    work_all(
+        Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref()).limits(5, Duration::from_secs(60)),
+    )
+    .await;
     assert_eq!(log().len(), 1, "{:?}", log());
     let edits_before = sandbox.requests().iter().filter(|r| r.method == "PATCH" && r.path.contains(&token)).count();
 

@@ -1,5 +1,9 @@
 //! The Discord endpoints the sandbox serves, with Discord's rules and error codes.
 
+// A handler's `Err` is Discord's error answer, handed straight to axum: its size is the
+// response's, and boxing it would buy nothing on a test server.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use axum::{
@@ -80,6 +84,24 @@ fn may(world: &World, guild_id: u64, permission: u64) -> Option<bool> {
     Some(guild.bot_permissions & (permission | world::ADMINISTRATOR) != 0)
 }
 
+/// What every handler answers first, as Discord does: a handler's `Err` is Discord's error.
+type Answer = Result<Response, Response>;
+
+/// The guild a path names, or Discord's Unknown Guild.
+fn known_guild(world: &World, raw: &str) -> Result<u64, Response> {
+    id(raw).filter(|guild| world.guilds.contains_key(guild)).ok_or_else(unknown_guild)
+}
+
+/// The channel a path names and its guild, or Discord's Unknown Channel.
+fn known_channel(world: &World, raw: &str) -> Result<(u64, u64), Response> {
+    id(raw).and_then(|channel| world.channels.get(&channel)).map(|c| (c.id, c.guild_id)).ok_or_else(unknown_channel)
+}
+
+/// Discord's Missing Permissions unless the bot holds `permission` in the guild.
+fn bot_may(world: &World, guild_id: u64, permission: u64) -> Result<(), Response> {
+    if may(world, guild_id, permission) == Some(true) { Ok(()) } else { Err(missing_permissions()) }
+}
+
 fn snowflake_field(body: &Value, field: &str) -> Option<u64> {
     body.get(field)?.as_str()?.parse().ok()
 }
@@ -110,41 +132,44 @@ async fn roles(State(shared): AppState, Path(guild_id): Path<String>) -> Respons
     }
 }
 
-async fn list_channels(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
+async fn list_channels(State(shared): AppState, Path(guild_id): Path<String>) -> Answer {
     let world = lock(&shared.world);
-    let Some(guild_id) = id(&guild_id).filter(|g| world.guilds.contains_key(g)) else { return unknown_guild() };
-    Json(world.guild_channels(guild_id).map(world::channel_json).collect::<Vec<_>>()).into_response()
+    let guild_id = known_guild(&world, &guild_id)?;
+    Ok(Json(world.guild_channels(guild_id).map(world::channel_json).collect::<Vec<_>>()).into_response())
 }
 
-async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, Json(body): Json<Value>) -> Answer {
     let mut world = lock(&shared.world);
-    let Some(guild_id) = id(&guild_id).filter(|g| world.guilds.contains_key(g)) else { return unknown_guild() };
-    if may(&world, guild_id, world::MANAGE_CHANNELS) != Some(true) {
-        return missing_permissions();
-    }
+    let guild_id = known_guild(&world, &guild_id)?;
+    bot_may(&world, guild_id, world::MANAGE_CHANNELS)?;
     let kind = body.get("type").and_then(Value::as_u64).unwrap_or(0) as u8;
     let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
     let length = name.chars().count();
     if !(1..=100).contains(&length) {
-        return field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
+        return Err(field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
     }
     if world.guild_channels(guild_id).count() >= world::MAX_GUILD_CHANNELS {
-        return discord_error(StatusCode::BAD_REQUEST, 30013, "Maximum number of guild channels reached (500)", None);
+        return Err(discord_error(
+            StatusCode::BAD_REQUEST,
+            30013,
+            "Maximum number of guild channels reached (500)",
+            None,
+        ));
     }
     let parent_id = snowflake_field(&body, "parent_id");
     if let Some(parent) = parent_id {
         match world.channels.get(&parent) {
             Some(category) if category.guild_id == guild_id && category.kind == world::CATEGORY => {}
-            _ => return field_error("parent_id", "CHANNEL_PARENT_INVALID", "Category does not exist"),
+            _ => return Err(field_error("parent_id", "CHANNEL_PARENT_INVALID", "Category does not exist")),
         }
         if world.guild_channels(guild_id).filter(|c| c.parent_id == Some(parent)).count()
             >= world::MAX_CATEGORY_CHANNELS
         {
-            return field_error(
+            return Err(field_error(
                 "parent_id",
                 "CHANNEL_PARENT_MAX_CHANNELS",
                 "Maximum number of channels in category reached (50)",
-            );
+            ));
         }
     }
     let name = if kind == 0 { world::normalise_text_name(name) } else { name.to_owned() };
@@ -168,7 +193,7 @@ async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, J
     };
     let json = world::channel_json(&channel);
     world.channels.insert(channel.id, channel);
-    (StatusCode::CREATED, Json(json)).into_response()
+    Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -206,45 +231,40 @@ async fn list_members(
 async fn add_role(
     State(shared): AppState,
     Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
-) -> Response {
+) -> Answer {
     change_role(&shared, &guild_id, &user_id, &role_id, true)
 }
 
 async fn remove_role(
     State(shared): AppState,
     Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
-) -> Response {
+) -> Answer {
     change_role(&shared, &guild_id, &user_id, &role_id, false)
 }
 
-fn change_role(shared: &Shared, guild_id: &str, user_id: &str, role_id: &str, add: bool) -> Response {
+fn change_role(shared: &Shared, guild_id: &str, user_id: &str, role_id: &str, add: bool) -> Answer {
     let mut world = lock(&shared.world);
-    let Some(guild_id) = id(guild_id).filter(|g| world.guilds.contains_key(g)) else { return unknown_guild() };
-    if may(&world, guild_id, world::MANAGE_ROLES) != Some(true) {
-        return missing_permissions();
-    }
-    let Some(guild) = world.guilds.get_mut(&guild_id) else { return unknown_guild() };
+    let guild_id = known_guild(&world, guild_id)?;
+    bot_may(&world, guild_id, world::MANAGE_ROLES)?;
+    let guild = world.guilds.get_mut(&guild_id).ok_or_else(unknown_guild)?;
     let Some(role_id) = id(role_id).filter(|r| guild.roles.contains_key(r)) else {
-        return discord_error(StatusCode::NOT_FOUND, 10011, "Unknown Role", None);
+        return Err(discord_error(StatusCode::NOT_FOUND, 10011, "Unknown Role", None));
     };
     let Some(member) = id(user_id).and_then(|u| guild.members.get_mut(&u)) else {
-        return discord_error(StatusCode::NOT_FOUND, 10007, "Unknown Member", None);
+        return Err(discord_error(StatusCode::NOT_FOUND, 10007, "Unknown Member", None));
     };
     member.roles.retain(|r| *r != role_id);
     if add {
         member.roles.push(role_id);
     }
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn modify_channel(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn modify_channel(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Answer {
     let mut world = lock(&shared.world);
-    let Some(channel_id) = id(&channel_id).filter(|c| world.channels.contains_key(c)) else { return unknown_channel() };
-    let guild_id = world.channels.get(&channel_id).map(|c| c.guild_id).unwrap_or_default();
-    if may(&world, guild_id, world::MANAGE_CHANNELS) != Some(true) {
-        return missing_permissions();
-    }
-    let Some(channel) = world.channels.get_mut(&channel_id) else { return unknown_channel() };
+    let (channel_id, guild_id) = known_channel(&world, &channel_id)?;
+    bot_may(&world, guild_id, world::MANAGE_CHANNELS)?;
+    let channel = world.channels.get_mut(&channel_id).ok_or_else(unknown_channel)?;
     if let Some(name) = body.get("name").and_then(Value::as_str) {
         channel.name = if channel.kind == 0 { world::normalise_text_name(name) } else { name.to_owned() };
     }
@@ -258,34 +278,29 @@ async fn modify_channel(State(shared): AppState, Path(channel_id): Path<String>,
         channel.overwrites =
             items.iter().map(|o| stored_overwrite(o.get("id").and_then(Value::as_str).unwrap_or("0"), o)).collect();
     }
-    Json(world::channel_json(channel)).into_response()
+    Ok(Json(world::channel_json(channel)).into_response())
 }
 
-async fn delete_channel(State(shared): AppState, Path(channel_id): Path<String>) -> Response {
+async fn delete_channel(State(shared): AppState, Path(channel_id): Path<String>) -> Answer {
     let mut world = lock(&shared.world);
-    let Some(channel) = id(&channel_id).and_then(|c| world.channels.get(&c)).cloned() else { return unknown_channel() };
-    if may(&world, channel.guild_id, world::MANAGE_CHANNELS) != Some(true) {
-        return missing_permissions();
-    }
-    world.channels.remove(&channel.id);
-    Json(world::channel_json(&channel)).into_response()
+    let (channel_id, guild_id) = known_channel(&world, &channel_id)?;
+    bot_may(&world, guild_id, world::MANAGE_CHANNELS)?;
+    let channel = world.channels.remove(&channel_id).ok_or_else(unknown_channel)?;
+    Ok(Json(world::channel_json(&channel)).into_response())
 }
 
 async fn put_overwrite(
     State(shared): AppState,
     Path((channel_id, overwrite_id)): Path<(String, String)>,
     Json(body): Json<Value>,
-) -> Response {
+) -> Answer {
     let mut world = lock(&shared.world);
-    let Some(channel_id) = id(&channel_id).filter(|c| world.channels.contains_key(c)) else { return unknown_channel() };
-    let guild_id = world.channels.get(&channel_id).map(|c| c.guild_id).unwrap_or_default();
-    if may(&world, guild_id, world::MANAGE_ROLES) != Some(true) {
-        return missing_permissions();
-    }
-    let Some(channel) = world.channels.get_mut(&channel_id) else { return unknown_channel() };
+    let (channel_id, guild_id) = known_channel(&world, &channel_id)?;
+    bot_may(&world, guild_id, world::MANAGE_ROLES)?;
+    let channel = world.channels.get_mut(&channel_id).ok_or_else(unknown_channel)?;
     channel.overwrites.retain(|o| o["id"] != overwrite_id.as_str());
     channel.overwrites.push(stored_overwrite(&overwrite_id, &body));
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn delete_overwrite(
@@ -303,17 +318,17 @@ fn bot_author(shared: &Shared) -> Value {
     world::user_json(shared.config.client_id, "guildbridge", true)
 }
 
-async fn create_message(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn create_message(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Answer {
     let mut world = lock(&shared.world);
-    let Some(channel_id) = id(&channel_id).filter(|c| world.channels.contains_key(c)) else { return unknown_channel() };
+    let (channel_id, _) = known_channel(&world, &channel_id)?;
     let content = body.get("content").and_then(Value::as_str).unwrap_or_default();
     if content.chars().count() > 2000 {
-        return field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
+        return Err(field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."));
     }
     let message_id = world.new_id();
     let message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
     world.messages.entry(channel_id).or_default().push(message.clone());
-    Json(message).into_response()
+    Ok(Json(message).into_response())
 }
 
 /// The interaction behind a webhook token, if it is live (15 minutes) and the application's.

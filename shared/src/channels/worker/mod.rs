@@ -4,6 +4,8 @@
 
 mod archive;
 mod create;
+#[cfg(test)]
+mod tests;
 
 use std::{sync::Arc, time::Duration};
 

@@ -1,5 +1,5 @@
 //! `/channel create|info|archive`: ask for a subject's channel, see what a channel is for,
-//! archive it. Slow work is deferred to the channel worker (flow 2).
+//! archive it. The answer is deferred: the channel worker does the Discord work and edits it.
 
 use async_trait::async_trait;
 use twilight_model::{

@@ -1,4 +1,5 @@
-//! `/events`: the guild's upcoming events, with their channels and sign-up links (flow 1).
+//! `/events`: the guild's upcoming events, with their channels and sign-up links, answered
+//! from the store at once.
 
 use async_trait::async_trait;
 use twilight_model::{

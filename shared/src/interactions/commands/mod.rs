@@ -38,7 +38,8 @@ pub const MAX_GLOBAL_COMMANDS: usize = 100;
 /// How one slash command answers. Its definition lives beside it in [`COMMANDS`].
 #[async_trait]
 pub trait SlashCommand: Send + Sync {
-    /// Answers an invocation. Must not call Discord's REST API (rule 1: answer in time).
+    /// Answers an invocation. Must not call Discord's REST API: the answer is due within
+    /// Discord's 3 seconds, and anything slow goes to a worker.
     async fn run(&self, invocation: &Invocation<'_>) -> InteractionResponse;
 
     /// Suggestions for the focused option; commands without autocomplete options keep the default.

@@ -1,4 +1,4 @@
-//! `/signup event:<autocomplete>`: an event's sign-up link (flow 1).
+//! `/signup event:<autocomplete>`: an event's sign-up link, answered from the store at once.
 
 use async_trait::async_trait;
 use twilight_model::{

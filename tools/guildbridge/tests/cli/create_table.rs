@@ -1,19 +1,9 @@
 //! `guildbridge create-table` makes exactly the table `guildbridge_core::store::schema` defines.
 
 use guildbridge_core::store::schema::{GLOBAL_INDEXES, Index, attr};
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
 
 async fn create(table: &str) -> std::process::Output {
-    Command::new(BIN)
-        .args(["create-table", "--table", table])
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .await
-        .expect("run")
+    super::on_moto(&["create-table", "--table", table]).await
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use tokio::{
     process::Command,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
+use super::BIN;
 
 struct TempDir(std::path::PathBuf);
 

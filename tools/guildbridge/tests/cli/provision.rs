@@ -4,19 +4,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
 
 async fn provision(endpoint: &str, prefix: &str) -> std::process::Output {
-    Command::new(BIN)
-        .args(["provision", "--endpoint", endpoint, "--prefix", prefix])
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .await
-        .expect("run")
+    super::on_moto(&["provision", "--endpoint", endpoint, "--prefix", prefix]).await
 }
 
 #[tokio::test]

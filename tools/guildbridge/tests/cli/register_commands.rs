@@ -4,7 +4,7 @@
 use discord_sandbox::{RateLimits, Sandbox, SandboxConfig};
 use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_guildbridge");
+use super::BIN;
 const APPLICATION: u64 = 1_200_000_000_000_000_001;
 const TOKEN: &str = "register-test-token";
 

@@ -25,6 +25,9 @@ use crate::{
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
 };
 
+#[cfg(test)]
+mod tests;
+
 /// Time one page needs, at worst, before the invocation's deadline: less than this left and
 /// the run continues in a new job instead.
 const PAGE_BUDGET: Duration = Duration::from_secs(15);
@@ -105,6 +108,11 @@ impl SyncWorker {
 
     pub fn with_limits(mut self, limits: SyncLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -1,0 +1,161 @@
+//! The channel worker over the in-memory store, with the Discord sandbox on loopback and a
+//! clock that moves only when told.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
+use serde_json::Value;
+use tokio::time::Instant;
+use twilight_model::id::Id;
+
+use super::*;
+use crate::{
+    clock::{Clock, ManualClock},
+    discord::rest::BotToken,
+    domain::{Subject, SubjectKind},
+    store::{ChannelStore, ClaimOutcome, Store, SubjectStore, embedded::EmbeddedItems},
+};
+
+const GUILD: u64 = 1_100_000_000_000_000_100;
+const APPLICATION: u64 = 1_100_000_000_000_000_001;
+const TOKEN: &str = "unit-test-bot-token";
+const ADMINISTRATOR: u64 = 1 << 3;
+
+struct Setup {
+    sandbox: Sandbox,
+    store: Arc<Store<EmbeddedItems>>,
+    clock: ManualClock,
+    worker: ChannelWorker,
+    state_key: StateKey,
+}
+
+async fn setup(bot_permissions: u64) -> Setup {
+    let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(PathBuf::from);
+    let config = SandboxConfig::new(TOKEN, openapi, RateLimits::generous());
+    let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().expect("addr")).await.expect("sandbox");
+    sandbox.seed_guild(GuildSeed {
+        id: GUILD,
+        name: "Unit Racing".to_owned(),
+        bot_permissions,
+        roles: Vec::new(),
+        members: 3,
+        first_member_id: 1_100_000_000_000_010_000,
+        bot_every: None,
+    });
+    let store = Arc::new(Store::new(EmbeddedItems::in_memory().expect("store")));
+    let clock = ManualClock::starting_at(1_800_000_000);
+    let discord = DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(TOKEN)).expect("client");
+    let state_key = StateKey::new(&[5; 32]).expect("key");
+    let worker = ChannelWorker::new(store.clone(), discord, Id::new(APPLICATION), state_key.clone())
+        .with_clock(Arc::new(clock.clone()));
+    Setup { sandbox, store, clock, worker, state_key }
+}
+
+fn race() -> Subject {
+    Subject {
+        subject: SubjectRef::new(SubjectKind::Event, "7"),
+        name: "Spa 24 Hours".to_owned(),
+        fields: Default::default(),
+        signup_url: None,
+        starts_at: None,
+        discord_user_id: None,
+    }
+}
+
+fn attempt(receives: u32) -> Attempt {
+    Attempt { receives, max_receives: 5, deadline: Instant::now() + Duration::from_secs(20) }
+}
+
+impl Setup {
+    /// A create job someone is waiting on, with a live interaction token; the token too.
+    fn asked(&self, subject: &Subject) -> (Job, String) {
+        let token = self.sandbox.issue_interaction_token(APPLICATION);
+        let reply = InteractionReply {
+            application_id: Id::new(APPLICATION),
+            interaction_id: Id::new(9),
+            token: token.clone(),
+            received_at: self.clock.now(),
+        };
+        let job = Job::CreateChannels {
+            guild_id: Id::new(GUILD),
+            subject: subject.subject.clone(),
+            requested_by: None,
+            reply: Some(reply),
+        };
+        (job, token)
+    }
+
+    fn text_channels(&self) -> Vec<String> {
+        self.sandbox.with_world(|world| world.guild_channels(GUILD).map(|c| c.name.clone()).collect())
+    }
+
+    fn answer(&self, token: &str) -> Value {
+        self.sandbox
+            .with_world(|world| world.interactions.get(token).and_then(|i| i.original.clone()))
+            .expect("@original edited")
+    }
+}
+
+#[tokio::test]
+async fn one_channel_however_often_the_job_comes_and_each_asker_gets_its_link() {
+    let setup = setup(ADMINISTRATOR).await;
+    setup.store.upsert_subject(Id::new(GUILD), &race()).await.expect("subject");
+    let (job, first) = setup.asked(&race());
+    assert_eq!(setup.worker.handle(job.clone(), attempt(1)).await, JobOutcome::Done);
+    let (again, second) = setup.asked(&race());
+    assert_eq!(setup.worker.handle(again, attempt(1)).await, JobOutcome::Done);
+    assert_eq!(setup.worker.handle(job, attempt(2)).await, JobOutcome::Done, "a redelivery");
+
+    assert_eq!(setup.text_channels(), ["spa-24-hours"], "one channel for the subject");
+    let mapping = setup.store.mapping(Id::new(GUILD), &race().subject).await.expect("read").expect("mapping");
+    let channel = mapping.channels.text.expect("text channel");
+    assert_eq!(mapping.status, MappingStatus::Active);
+    assert!(setup.answer(&first)["content"].as_str().is_some_and(|text| text.contains(&mention(channel))));
+    let told = setup.answer(&second)["content"].as_str().unwrap_or_default().to_owned();
+    assert!(told.contains("already has its channel") && told.contains(&mention(channel)), "{told}");
+}
+
+#[tokio::test]
+async fn a_failure_the_admin_can_fix_is_answered_with_a_signed_retry_button() {
+    let setup = setup(0).await;
+    setup.store.upsert_subject(Id::new(GUILD), &race()).await.expect("subject");
+    let (job, token) = setup.asked(&race());
+    assert_eq!(setup.worker.handle(job, attempt(1)).await, JobOutcome::Done, "a permanent error is not retried");
+
+    let mapping = setup.store.mapping(Id::new(GUILD), &race().subject).await.expect("read").expect("mapping");
+    assert_eq!(mapping.status, MappingStatus::Error);
+    let answer = setup.answer(&token);
+    assert!(answer["content"].as_str().is_some_and(|text| text.starts_with("Couldn't create the channel for event:7")));
+    let button = &answer["components"][0]["components"][0];
+    assert_eq!(button["label"], "Retry", "{answer}");
+    let signed = setup.state_key.verify(button["custom_id"].as_str().expect("custom_id")).expect("signed by the key");
+    assert_eq!((signed.handler, signed.state), (RETRY_BUTTON, "event:7"));
+    assert!(setup.text_channels().is_empty());
+}
+
+#[tokio::test]
+async fn a_claim_another_attempt_holds_is_waited_for_then_taken_over_once_stale() {
+    let setup = setup(ADMINISTRATOR).await;
+    let guild = Id::new(GUILD);
+    setup.store.upsert_subject(guild, &race()).await.expect("subject");
+    let claimed = setup.store.claim(guild, &race().subject, "crashed-attempt", None, setup.clock.now()).await;
+    assert!(matches!(claimed, Ok(ClaimOutcome::Claimed(_))));
+    let (job, _) = setup.asked(&race());
+
+    setup.clock.advance(30);
+    let waiting = setup.worker.handle(job.clone(), attempt(1)).await;
+    let stale = DEFAULT_CLAIM_STALE_AFTER.as_secs();
+    assert_eq!(
+        waiting,
+        JobOutcome::Retry {
+            after: Duration::from_secs(stale - 30),
+            reason: "another attempt is creating event:7's channel".to_owned()
+        },
+        "back when the claim turns stale, not before"
+    );
+    assert!(setup.text_channels().is_empty(), "nothing made while another attempt may be at work");
+
+    setup.clock.advance(stale);
+    assert_eq!(setup.worker.handle(job, attempt(2)).await, JobOutcome::Done);
+    assert_eq!(setup.text_channels(), ["spa-24-hours"]);
+}
