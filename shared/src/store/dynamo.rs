@@ -4,7 +4,6 @@
 //! benchmarks can check what an operation costs.
 
 use std::{
-    collections::HashMap,
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
@@ -13,21 +12,20 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{
-        AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType, Select,
-        TimeToLiveSpecification, TransactWriteItem, WriteRequest,
-    },
+    types::{ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, Select, TransactWriteItem, WriteRequest},
 };
-use serde_dynamo::aws_sdk_dynamodb_1 as convert;
 use serde_json::Value;
 
 use super::{
     items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, SortKeyRange, TxWrite},
-    schema::{GLOBAL_INDEXES, Index, attr},
+    schema::Index,
 };
 
-type Attributes = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+mod expression;
+mod table;
+
+use self::expression::{Attributes, Expression, from_attributes, key_attributes, to_attributes};
+pub use self::table::create_table;
 
 const BATCH_WRITE_SIZE: usize = 25;
 const BATCH_GET_SIZE: usize = 100;
@@ -90,53 +88,6 @@ impl DynamoItems {
     }
 }
 
-/// Creates the table exactly as [`super::schema`] defines it (on demand, TTL on `expires_at`).
-/// For tests and local runs; production tables come from the infrastructure template.
-pub async fn create_table(client: &Client, table: &str) -> Result<(), ItemError> {
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
-    let string_attr =
-        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
-    let (pk, sk) = Index::Table.key_attributes();
-    let mut request = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(pk, KeyType::Hash).map_err(unavailable)?)
-        .key_schema(key(sk, KeyType::Range).map_err(unavailable)?)
-        .attribute_definitions(string_attr(pk).map_err(unavailable)?)
-        .attribute_definitions(string_attr(sk).map_err(unavailable)?);
-    for index in GLOBAL_INDEXES {
-        let (ipk, isk) = index.key_attributes();
-        request = request
-            .attribute_definitions(string_attr(ipk).map_err(unavailable)?)
-            .attribute_definitions(string_attr(isk).map_err(unavailable)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name().unwrap_or_default())
-                    .key_schema(key(ipk, KeyType::Hash).map_err(unavailable)?)
-                    .key_schema(key(isk, KeyType::Range).map_err(unavailable)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .map_err(unavailable)?,
-            );
-    }
-    request.send().await.map_err(classify)?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(attr::EXPIRES_AT)
-                .build()
-                .map_err(unavailable)?,
-        )
-        .send()
-        .await
-        .map_err(classify)?;
-    Ok(())
-}
-
 fn unavailable(error: impl std::fmt::Display) -> ItemError {
     ItemError::Unavailable(error.to_string())
 }
@@ -159,66 +110,6 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
             ItemError::Misconfigured(format!("{code}: {hint} ({})", error.message().unwrap_or_default()))
         }
         _ => ItemError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string()),
-    }
-}
-
-fn to_attributes(item: &Item) -> Result<Attributes, ItemError> {
-    convert::to_item(item).map_err(|e| ItemError::Corrupt(e.to_string()))
-}
-
-fn from_attributes(attributes: Attributes) -> Result<Item, ItemError> {
-    convert::from_item(attributes).map_err(|e| ItemError::Corrupt(e.to_string()))
-}
-
-fn key_attributes(key: &Key) -> Attributes {
-    HashMap::from([
-        (attr::PK.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(key.pk.clone())),
-        (attr::SK.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(key.sk.clone())),
-    ])
-}
-
-/// An expression with its placeholder maps.
-#[derive(Default)]
-struct Expression {
-    names: HashMap<String, String>,
-    values: Attributes,
-}
-
-impl Expression {
-    fn name(&mut self, name: &str) -> String {
-        let placeholder = format!("#n{}", self.names.len());
-        self.names.insert(placeholder.clone(), name.to_owned());
-        placeholder
-    }
-
-    fn value(&mut self, value: &Value) -> Result<String, ItemError> {
-        let placeholder = format!(":v{}", self.values.len());
-        let value = convert::to_attribute_value(value).map_err(|e| ItemError::Corrupt(e.to_string()))?;
-        self.values.insert(placeholder.clone(), value);
-        Ok(placeholder)
-    }
-
-    fn condition(&mut self, condition: &Condition) -> Result<String, ItemError> {
-        Ok(match condition {
-            Condition::NotExists => format!("attribute_not_exists({})", self.name(attr::PK)),
-            Condition::Exists => format!("attribute_exists({})", self.name(attr::PK)),
-            Condition::Equals(name, value) => format!("{} = {}", self.name(name), self.value(value)?),
-            Condition::NotEquals(name, value) => {
-                let name = self.name(name);
-                format!("(attribute_not_exists({name}) OR {name} <> {})", self.value(value)?)
-            }
-            Condition::LessThan(name, value) => format!("{} < {}", self.name(name), self.value(value)?),
-            Condition::And(a, b) => format!("({} AND {})", self.condition(a)?, self.condition(b)?),
-            Condition::Or(a, b) => format!("({} OR {})", self.condition(a)?, self.condition(b)?),
-        })
-    }
-
-    fn names(&self) -> Option<HashMap<String, String>> {
-        (!self.names.is_empty()).then(|| self.names.clone())
-    }
-
-    fn values(&self) -> Option<Attributes> {
-        (!self.values.is_empty()).then(|| self.values.clone())
     }
 }
 

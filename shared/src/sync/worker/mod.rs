@@ -4,29 +4,26 @@
 //! time (the lease); a guild too large for one invocation continues in a follow-on job from
 //! its checkpoint, nothing counted twice.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use tokio::time::Instant;
-use twilight_model::{
-    guild::Member as DiscordMember,
-    id::{
-        Id,
-        marker::{GuildMarker, RoleMarker, UserMarker},
-    },
-};
+use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::LEASE_SECONDS;
 use crate::{
     discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
-    domain::{GuildSettings, InteractionReply, Job, Member, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
+    domain::{GuildSettings, InteractionReply, Job, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
     queue::JobQueue,
     store::{DomainStore, StoreError},
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
 };
 
+mod page;
 #[cfg(test)]
 mod tests;
+
+use self::page::PageError;
 
 /// Time one page needs, at worst, before the invocation's deadline: less than this left and
 /// the run continues in a new job instead.
@@ -76,16 +73,6 @@ pub fn run_id_for(request_id: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || ":-_.".contains(c) { c } else { '_' })
         .take(200)
         .collect()
-}
-
-/// What a member looks like to the store.
-fn to_member(member: &DiscordMember) -> Member {
-    Member {
-        user_id: member.user.id,
-        username: member.user.name.clone(),
-        display_name: member.nick.clone().or_else(|| member.user.global_name.clone()),
-        roles: member.roles.clone(),
-    }
 }
 
 /// What a person reads when the run is over.
@@ -278,62 +265,6 @@ impl SyncWorker {
         }
     }
 
-    /// One page: members written, links matched, the member role granted or removed.
-    async fn page(
-        &self,
-        guild_id: Id<GuildMarker>,
-        run_id: &str,
-        page: &[DiscordMember],
-        settings: &GuildSettings,
-        counts: &mut SyncCounts,
-        attempt: Attempt,
-    ) -> Result<(), PageError> {
-        let humans: Vec<&DiscordMember> = page.iter().filter(|member| !member.user.bot).collect();
-        let members: Vec<Member> = humans.iter().map(|member| to_member(member)).collect();
-        let ids: Vec<Id<UserMarker>> = members.iter().map(|member| member.user_id).collect();
-        let links: HashMap<Id<UserMarker>, String> = self.store.links_for(guild_id, &ids).await?;
-        let new = self.store.upsert_members(guild_id, run_id, &members, self.now()).await?;
-        let mut page_counts =
-            SyncCounts { total: members.len() as u64, matched: links.len() as u64, new, ..SyncCounts::default() };
-        if let Some(role) = settings.member_role_id {
-            for member in &humans {
-                let linked = links.contains_key(&member.user.id);
-                let has_role = member.roles.contains(&role);
-                if linked != has_role && (linked || settings.remove_role_when_unlinked) {
-                    match self.set_role(guild_id, member.user.id, role, linked, attempt).await {
-                        Ok(()) => {}
-                        Err(error) if error.is_permanent() => {
-                            tracing::warn!(user_id = %member.user.id, error = %error.explain(), "member role not changed");
-                            page_counts.errors += 1;
-                        }
-                        Err(error) => return Err(PageError::Discord(error)),
-                    }
-                }
-            }
-        }
-        counts.total += page_counts.total;
-        counts.matched += page_counts.matched;
-        counts.new += page_counts.new;
-        counts.errors += page_counts.errors;
-        Ok(())
-    }
-
-    async fn set_role(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        role: Id<RoleMarker>,
-        grant: bool,
-        attempt: Attempt,
-    ) -> Result<(), DiscordError> {
-        let reason = Some("Guildbridge member sync");
-        if grant {
-            self.discord.add_member_role(guild_id, user_id, role, reason, attempt.deadline).await
-        } else {
-            self.discord.remove_member_role(guild_id, user_id, role, reason, attempt.deadline).await
-        }
-    }
-
     /// A permanent error (no Server Members intent, missing permission, the bot gone) ends the
     /// run with a visible error, never retried; anything else is retried, and the last
     /// attempt records why it gave up.
@@ -401,17 +332,6 @@ impl SyncWorker {
             // Past the token's life the run's record (on the settings page) is the report.
             edit_deferred_answer(&self.discord, reply, &MessageBody::text(text), self.now(), attempt.deadline).await;
         }
-    }
-}
-
-enum PageError {
-    Store(StoreError),
-    Discord(DiscordError),
-}
-
-impl From<StoreError> for PageError {
-    fn from(error: StoreError) -> Self {
-        PageError::Store(error)
     }
 }
 

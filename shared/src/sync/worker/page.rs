@@ -1,0 +1,99 @@
+//! One page of members: written to the store, matched to platform users, and the member
+//! role granted or removed as the guild's settings say.
+
+use std::collections::HashMap;
+
+use twilight_model::{
+    guild::Member as DiscordMember,
+    id::{
+        Id,
+        marker::{GuildMarker, RoleMarker, UserMarker},
+    },
+};
+
+use super::SyncWorker;
+use crate::{
+    discord::rest::DiscordError,
+    domain::{GuildSettings, Member, SyncCounts},
+    store::StoreError,
+    worker::Attempt,
+};
+
+pub(super) enum PageError {
+    Store(StoreError),
+    Discord(DiscordError),
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> Self {
+        PageError::Store(error)
+    }
+}
+
+/// What a member looks like to the store.
+fn to_member(member: &DiscordMember) -> Member {
+    Member {
+        user_id: member.user.id,
+        username: member.user.name.clone(),
+        display_name: member.nick.clone().or_else(|| member.user.global_name.clone()),
+        roles: member.roles.clone(),
+    }
+}
+
+impl SyncWorker {
+    /// One page: members written, links matched, the member role granted or removed.
+    pub(super) async fn page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &str,
+        page: &[DiscordMember],
+        settings: &GuildSettings,
+        counts: &mut SyncCounts,
+        attempt: Attempt,
+    ) -> Result<(), PageError> {
+        let humans: Vec<&DiscordMember> = page.iter().filter(|member| !member.user.bot).collect();
+        let members: Vec<Member> = humans.iter().map(|member| to_member(member)).collect();
+        let ids: Vec<Id<UserMarker>> = members.iter().map(|member| member.user_id).collect();
+        let links: HashMap<Id<UserMarker>, String> = self.store.links_for(guild_id, &ids).await?;
+        let new = self.store.upsert_members(guild_id, run_id, &members, self.now()).await?;
+        let mut page_counts =
+            SyncCounts { total: members.len() as u64, matched: links.len() as u64, new, ..SyncCounts::default() };
+        if let Some(role) = settings.member_role_id {
+            for member in &humans {
+                let linked = links.contains_key(&member.user.id);
+                let has_role = member.roles.contains(&role);
+                if linked != has_role && (linked || settings.remove_role_when_unlinked) {
+                    match self.set_role(guild_id, member.user.id, role, linked, attempt).await {
+                        Ok(()) => {}
+                        Err(error) if error.is_permanent() => {
+                            tracing::warn!(user_id = %member.user.id, error = %error.explain(), "member role not changed");
+                            page_counts.errors += 1;
+                        }
+                        Err(error) => return Err(PageError::Discord(error)),
+                    }
+                }
+            }
+        }
+        counts.total += page_counts.total;
+        counts.matched += page_counts.matched;
+        counts.new += page_counts.new;
+        counts.errors += page_counts.errors;
+        Ok(())
+    }
+
+    async fn set_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        role: Id<RoleMarker>,
+        grant: bool,
+        attempt: Attempt,
+    ) -> Result<(), DiscordError> {
+        let reason = Some("Guildbridge member sync");
+        if grant {
+            self.discord.add_member_role(guild_id, user_id, role, reason, attempt.deadline).await
+        } else {
+            self.discord.remove_member_role(guild_id, user_id, role, reason, attempt.deadline).await
+        }
+    }
+}
