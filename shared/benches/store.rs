@@ -22,9 +22,9 @@ fn bench(c: &mut Criterion) {
     runtime.block_on(async {
         for n in 1..=10_000u64 {
             let subject = SubjectRef::new(SubjectKind::Event, n.to_string());
-            store.claim(guild, &subject, "seed", None, 0).await.expect("claim");
+            store.claim(guild, &subject, &"seed".into(), None, 0).await.expect("claim");
             let ids = ChannelIds { text: Some(Id::new(n)), ..ChannelIds::default() };
-            store.complete(guild, &subject, "seed", ids, 0).await.expect("complete");
+            store.complete(guild, &subject, &"seed".into(), ids, 0).await.expect("complete");
         }
     });
 
@@ -34,12 +34,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             next += 1;
             let subject = SubjectRef::new(SubjectKind::Event, next.to_string());
-            runtime.block_on(store.claim(guild, &subject, "bench", None, 0)).expect("claim")
+            runtime.block_on(store.claim(guild, &subject, &"bench".into(), None, 0)).expect("claim")
         })
     });
     group.bench_function("claim-existing-subject", |b| {
         let subject = SubjectRef::new(SubjectKind::Event, "5000");
-        b.iter(|| runtime.block_on(store.claim(guild, &subject, "bench", None, 0)).expect("claim"))
+        b.iter(|| runtime.block_on(store.claim(guild, &subject, &"bench".into(), None, 0)).expect("claim"))
     });
     let mut n = 0u64;
     group.bench_function("lookup-by-subject", |b| {

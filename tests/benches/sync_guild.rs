@@ -85,7 +85,7 @@ async fn main() {
     let job = Job::SyncMembers {
         guild_id: Id::new(GUILD),
         kind: SyncKind::Manual,
-        request_id: "bench".to_owned(),
+        request_id: "bench".into(),
         reply: None,
         after: None,
     };

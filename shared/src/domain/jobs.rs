@@ -9,7 +9,7 @@ use twilight_model::id::{
     marker::{ApplicationMarker, GuildMarker, InteractionMarker, UserMarker},
 };
 
-use super::{SubjectRef, SyncKind};
+use super::{JobKey, RequestId, SubjectRef, SyncKind};
 
 /// Which queue a job goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,7 +72,7 @@ pub enum Job {
     SyncMembers {
         guild_id: Id<GuildMarker>,
         kind: SyncKind,
-        request_id: String,
+        request_id: RequestId,
         reply: Option<InteractionReply>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Id<UserMarker>>,
@@ -98,8 +98,8 @@ impl Job {
 
     /// The same work has the same key, so duplicates collapse: in the queue's deduplication
     /// window first, and through the store's conditions after it.
-    pub fn idempotency_key(&self) -> String {
-        match self {
+    pub fn idempotency_key(&self) -> JobKey {
+        JobKey::new(match self {
             Job::CreateChannels { guild_id, subject, .. } => format!("create:{guild_id}:{subject}"),
             Job::ArchiveChannel { guild_id, subject, .. } => format!("archive:{guild_id}:{subject}"),
             Job::SendMessage { guild_id, subject, message_key, .. } => {
@@ -109,7 +109,7 @@ impl Job {
             Job::SyncMembers { guild_id, request_id, after: Some(after), .. } => {
                 format!("sync:{guild_id}:{request_id}:after:{after}")
             }
-        }
+        })
     }
 
     /// Where to report back, when a person asked through a slash command.
@@ -127,7 +127,7 @@ impl Job {
     /// the same work within the window still gets their own answer (the store's conditions,
     /// not the queue, keep the work itself to once), while one interaction enqueues once.
     pub fn deduplication_id(&self) -> String {
-        let mut key = self.idempotency_key();
+        let mut key = self.idempotency_key().to_string();
         if let Some(reply) = self.reply() {
             key.push_str(&format!(":interaction:{}", reply.interaction_id));
         }
@@ -197,7 +197,7 @@ mod tests {
         let sync = |request: &str| Job::SyncMembers {
             guild_id: Id::new(10),
             kind: SyncKind::Scheduled,
-            request_id: request.to_owned(),
+            request_id: request.into(),
             reply: None,
             after: None,
         };

@@ -3,6 +3,8 @@
 use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Serialize};
+
+use super::{ClaimToken, RunId, TenantId};
 use twilight_model::id::{
     Id,
     marker::{ChannelMarker, RoleMarker, UserMarker},
@@ -127,7 +129,7 @@ pub struct ChannelMapping {
     pub subject: SubjectRef,
     pub status: MappingStatus,
     /// Who holds the claim while the status is `creating`: one job attempt's token.
-    pub claim_token: String,
+    pub claim_token: ClaimToken,
     #[serde(default)]
     pub channels: ChannelIds,
     #[serde(default)]
@@ -177,7 +179,7 @@ pub enum SyncOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRun {
-    pub run_id: String,
+    pub run_id: RunId,
     pub kind: SyncKind,
     pub started_at: u64,
     #[serde(default)]
@@ -193,7 +195,7 @@ pub struct SyncRun {
 /// The sync lease another run holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncLease {
-    pub run_id: String,
+    pub run_id: RunId,
     pub started_at: u64,
     pub expires_at: u64,
 }
@@ -218,7 +220,7 @@ pub struct BotInstall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
     pub key_id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub created_at: u64,
     #[serde(default)]
     pub revoked_at: Option<u64>,

@@ -11,7 +11,7 @@ use super::{
     schema::{Index, attr, keys},
     to_item,
 };
-use crate::domain::ApiKeyRecord;
+use crate::domain::{ApiKeyRecord, TenantId};
 
 /// A newly issued key: shown to the tenant once, never stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,12 +28,12 @@ impl std::fmt::Debug for IssuedKey {
 
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    async fn issue_api_key(&self, tenant_id: &str, now: u64) -> Result<IssuedKey, StoreError>;
+    async fn issue_api_key(&self, tenant_id: &TenantId, now: u64) -> Result<IssuedKey, StoreError>;
     /// The tenant a presented key belongs to, unless unknown or revoked.
-    async fn tenant_for_key(&self, secret: &str) -> Result<Option<String>, StoreError>;
+    async fn tenant_for_key(&self, secret: &str) -> Result<Option<TenantId>, StoreError>;
     /// Revokes one of the tenant's keys; another tenant's key id is `NotFound`.
-    async fn revoke_api_key(&self, tenant_id: &str, key_id: &str, now: u64) -> Result<(), StoreError>;
-    async fn api_keys(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    async fn revoke_api_key(&self, tenant_id: &TenantId, key_id: &str, now: u64) -> Result<(), StoreError>;
+    async fn api_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
 }
 
 const PREFIX: &str = "gbk_";
@@ -51,7 +51,11 @@ fn key_item(record: &ApiKeyRecord, hashed: &str) -> Result<super::items::Item, S
 }
 
 impl<I: ItemStore> Store<I> {
-    async fn tenant_key(&self, tenant_id: &str, key_id: &str) -> Result<Option<(ApiKeyRecord, String)>, StoreError> {
+    async fn tenant_key(
+        &self,
+        tenant_id: &TenantId,
+        key_id: &str,
+    ) -> Result<Option<(ApiKeyRecord, String)>, StoreError> {
         let query = Query::new(
             Index::Gsi1,
             keys::tenant_api_keys(tenant_id),
@@ -71,7 +75,7 @@ impl<I: ItemStore> Store<I> {
 #[async_trait]
 impl<I: ItemStore> ApiKeyStore for Store<I> {
     /// 1 conditional PutItem.
-    async fn issue_api_key(&self, tenant_id: &str, now: u64) -> Result<IssuedKey, StoreError> {
+    async fn issue_api_key(&self, tenant_id: &TenantId, now: u64) -> Result<IssuedKey, StoreError> {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| StoreError::Retryable(format!("no randomness: {e}")))?;
         let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
@@ -89,7 +93,7 @@ impl<I: ItemStore> ApiKeyStore for Store<I> {
     }
 
     /// 1 GetItem.
-    async fn tenant_for_key(&self, secret: &str) -> Result<Option<String>, StoreError> {
+    async fn tenant_for_key(&self, secret: &str) -> Result<Option<TenantId>, StoreError> {
         if !secret.starts_with(PREFIX) {
             return Ok(None);
         }
@@ -99,7 +103,7 @@ impl<I: ItemStore> ApiKeyStore for Store<I> {
     }
 
     /// 1 Query on gsi1 + 1 conditional PutItem.
-    async fn revoke_api_key(&self, tenant_id: &str, key_id: &str, now: u64) -> Result<(), StoreError> {
+    async fn revoke_api_key(&self, tenant_id: &TenantId, key_id: &str, now: u64) -> Result<(), StoreError> {
         let Some((record, hashed)) = self.tenant_key(tenant_id, key_id).await? else {
             return Err(StoreError::NotFound("API key"));
         };
@@ -109,7 +113,7 @@ impl<I: ItemStore> ApiKeyStore for Store<I> {
     }
 
     /// 1 Query on gsi1.
-    async fn api_keys(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    async fn api_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let query = Query::new(Index::Gsi1, keys::tenant_api_keys(tenant_id), SortKeyRange::All);
         self.items.query(&query).await?.items.into_iter().map(from_item).collect()
     }

@@ -16,7 +16,7 @@ use super::{
     schema::{Index, attr, keys, sortable_time},
     to_item,
 };
-use crate::domain::{ChannelIds, ChannelMapping, MappingStatus, SubjectRef};
+use crate::domain::{ChannelIds, ChannelMapping, ClaimToken, MappingStatus, SubjectRef};
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub trait ChannelStore: Send + Sync {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        claim_token: &str,
+        claim_token: &ClaimToken,
         requested_by: Option<Id<UserMarker>>,
         now: u64,
     ) -> Result<ClaimOutcome, StoreError>;
@@ -55,8 +55,8 @@ pub trait ChannelStore: Send + Sync {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        stale_token: &str,
-        claim_token: &str,
+        stale_token: &ClaimToken,
+        claim_token: &ClaimToken,
         now: u64,
     ) -> Result<ChannelMapping, StoreError>;
     /// Records channels created so far under the claim (each right after it is made), so a
@@ -75,7 +75,7 @@ pub trait ChannelStore: Send + Sync {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        claim_token: &str,
+        claim_token: &ClaimToken,
         channels: ChannelIds,
         now: u64,
     ) -> Result<ChannelMapping, StoreError>;
@@ -84,7 +84,7 @@ pub trait ChannelStore: Send + Sync {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        claim_token: &str,
+        claim_token: &ClaimToken,
         reason: &str,
         now: u64,
     ) -> Result<ChannelMapping, StoreError>;
@@ -208,7 +208,7 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        claim_token: &str,
+        claim_token: &ClaimToken,
         requested_by: Option<Id<UserMarker>>,
         now: u64,
     ) -> Result<ClaimOutcome, StoreError> {
@@ -250,8 +250,8 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        stale_token: &str,
-        claim_token: &str,
+        stale_token: &ClaimToken,
+        claim_token: &ClaimToken,
         now: u64,
     ) -> Result<ChannelMapping, StoreError> {
         let current = self.existing(guild_id, subject).await?;
@@ -277,7 +277,7 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        claim_token: &str,
+        claim_token: &ClaimToken,
         channels: ChannelIds,
         now: u64,
     ) -> Result<ChannelMapping, StoreError> {
@@ -307,7 +307,7 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         &self,
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
-        claim_token: &str,
+        claim_token: &ClaimToken,
         reason: &str,
         now: u64,
     ) -> Result<ChannelMapping, StoreError> {

@@ -16,7 +16,7 @@ use super::{
     schema::{Index, keys},
     to_item,
 };
-use crate::domain::Member;
+use crate::domain::{Member, RunId};
 
 #[async_trait]
 pub trait MemberStore: Send + Sync {
@@ -26,12 +26,12 @@ pub trait MemberStore: Send + Sync {
     async fn upsert_members(
         &self,
         guild_id: Id<GuildMarker>,
-        run_id: &str,
+        run_id: &RunId,
         members: &[Member],
         now: u64,
     ) -> Result<u64, StoreError>;
     /// Marks every present member that `run_id` did not see as left; returns how many.
-    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &str, now: u64) -> Result<u64, StoreError>;
+    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64) -> Result<u64, StoreError>;
     /// Members present (not left).
     async fn count_members(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError>;
     async fn member(
@@ -66,16 +66,16 @@ pub trait LinkStore: Send + Sync {
 pub struct StoredMember {
     #[serde(flatten)]
     pub member: Member,
-    pub last_seen_run: String,
+    pub last_seen_run: RunId,
     /// The run that saw this member arrive (first, or back after leaving).
     #[serde(default)]
-    pub first_seen_run: String,
+    pub first_seen_run: RunId,
     pub seen_at: u64,
     pub left: bool,
     /// The run that found this member gone: counting by it makes a retried `mark_left`
     /// count the members an earlier, interrupted attempt already marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub left_run: Option<String>,
+    pub left_run: Option<RunId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -100,7 +100,7 @@ impl<I: ItemStore> MemberStore for Store<I> {
     async fn upsert_members(
         &self,
         guild_id: Id<GuildMarker>,
-        run_id: &str,
+        run_id: &RunId,
         members: &[Member],
         now: u64,
     ) -> Result<u64, StoreError> {
@@ -116,7 +116,7 @@ impl<I: ItemStore> MemberStore for Store<I> {
         let mut items = Vec::with_capacity(members.len());
         for (member, key) in members.iter().zip(&keys) {
             let first_seen_run = match before.get(&member.user_id) {
-                Some(known) if !known.left && known.first_seen_run != run_id => known.first_seen_run.clone(),
+                Some(known) if !known.left && known.first_seen_run != *run_id => known.first_seen_run.clone(),
                 _ => {
                     new += 1;
                     run_id.to_owned()
@@ -138,7 +138,7 @@ impl<I: ItemStore> MemberStore for Store<I> {
 
     /// 1 Query per 1,000 members (filtered to the unseen and those this run already marked)
     /// + ⌈left / 25⌉ BatchWriteItem.
-    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &str, now: u64) -> Result<u64, StoreError> {
+    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64) -> Result<u64, StoreError> {
         let unseen = Condition::NotEquals(LAST_SEEN_RUN, json!(run_id)).and(Condition::Equals(LEFT, json!(false)));
         let marked_by_this_run = Condition::Equals(LEFT_RUN, json!(run_id));
         let wanted = unseen.or(marked_by_this_run);

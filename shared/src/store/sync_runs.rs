@@ -13,7 +13,7 @@ use super::{
     schema::{Index, attr, keys},
     to_item,
 };
-use crate::domain::{SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun};
+use crate::domain::{RunId, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun};
 
 #[async_trait]
 pub trait SyncRunStore: Send + Sync {
@@ -23,7 +23,7 @@ pub trait SyncRunStore: Send + Sync {
     async fn start_run(
         &self,
         guild_id: Id<GuildMarker>,
-        run_id: &str,
+        run_id: &RunId,
         kind: SyncKind,
         now: u64,
         lease_seconds: u64,
@@ -49,7 +49,7 @@ pub trait SyncRunStore: Send + Sync {
     ) -> Result<SyncRun, StoreError>;
     /// One run, by its id alone: however late a request's job is delivered again, it finds
     /// the run that request started.
-    async fn run(&self, guild_id: Id<GuildMarker>, run_id: &str) -> Result<Option<SyncRun>, StoreError>;
+    async fn run(&self, guild_id: Id<GuildMarker>, run_id: &RunId) -> Result<Option<SyncRun>, StoreError>;
     /// Takes the lease back for a run that is still `Running` (a continuation, or a retry
     /// after a crash): granted when the lease is free, expired, or already this run's.
     async fn resume_run(
@@ -74,7 +74,7 @@ fn run_item(guild_id: Id<GuildMarker>, run: &SyncRun) -> Result<super::items::It
 /// Where a run's start time is found from its id (the run's own key sorts by time).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct RunPointer {
-    run_id: String,
+    run_id: RunId,
     started_at: u64,
 }
 
@@ -88,7 +88,7 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
     async fn start_run(
         &self,
         guild_id: Id<GuildMarker>,
-        run_id: &str,
+        run_id: &RunId,
         kind: SyncKind,
         now: u64,
         lease_seconds: u64,
@@ -178,7 +178,7 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
     }
 
     /// 2 GetItem (the id's pointer, then the run).
-    async fn run(&self, guild_id: Id<GuildMarker>, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
+    async fn run(&self, guild_id: Id<GuildMarker>, run_id: &RunId) -> Result<Option<SyncRun>, StoreError> {
         let Some(pointer) = self.items.get(&keys::sync_run_id(guild_id.get(), run_id)).await? else {
             return Ok(None);
         };

@@ -10,17 +10,17 @@ use super::{
     schema::keys,
     to_item,
 };
-use crate::domain::BotInstall;
+use crate::domain::{BotInstall, TenantId};
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
     /// Connects a tenant and a guild, both directions at once. Refused with `AlreadyExists`
     /// when either side is already connected.
-    async fn connect(&self, tenant_id: &str, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError>;
+    async fn connect(&self, tenant_id: &TenantId, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError>;
     /// Removes the tenant's connection; returns the guild it had.
-    async fn disconnect(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError>;
-    async fn guild_of(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError>;
-    async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<String>, StoreError>;
+    async fn disconnect(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
+    async fn guild_of(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
+    async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<TenantId>, StoreError>;
     /// Records whether the bot is in the guild and what it was granted.
     async fn record_bot_install(&self, guild_id: Id<GuildMarker>, install: BotInstall) -> Result<(), StoreError>;
     async fn bot_install(&self, guild_id: Id<GuildMarker>) -> Result<Option<BotInstall>, StoreError>;
@@ -28,7 +28,7 @@ pub trait TenantStore: Send + Sync {
 
 #[derive(Serialize, Deserialize)]
 struct Connection {
-    tenant_id: String,
+    tenant_id: TenantId,
     guild_id: Id<GuildMarker>,
     connected_at: u64,
 }
@@ -36,7 +36,7 @@ struct Connection {
 #[async_trait]
 impl<I: ItemStore> TenantStore for Store<I> {
     /// 1 TransactWriteItems (2 conditional puts).
-    async fn connect(&self, tenant_id: &str, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError> {
+    async fn connect(&self, tenant_id: &TenantId, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError> {
         let connection = Connection { tenant_id: tenant_id.to_owned(), guild_id, connected_at: now };
         let writes = vec![
             TxWrite::Put {
@@ -60,9 +60,9 @@ impl<I: ItemStore> TenantStore for Store<I> {
     }
 
     /// 1 GetItem + 1 TransactWriteItems (2 conditional deletes).
-    async fn disconnect(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError> {
+    async fn disconnect(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError> {
         let Some(guild_id) = self.guild_of(tenant_id).await? else { return Ok(None) };
-        let same_tenant = Condition::Equals("tenant_id", tenant_id.into());
+        let same_tenant = Condition::Equals("tenant_id", tenant_id.as_str().into());
         let writes = vec![
             TxWrite::Delete { key: keys::tenant_connection(tenant_id), condition: Some(same_tenant.clone()) },
             TxWrite::Delete { key: keys::guild_connection(guild_id.get()), condition: Some(same_tenant) },
@@ -75,13 +75,13 @@ impl<I: ItemStore> TenantStore for Store<I> {
     }
 
     /// 1 GetItem.
-    async fn guild_of(&self, tenant_id: &str) -> Result<Option<Id<GuildMarker>>, StoreError> {
+    async fn guild_of(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError> {
         let item = self.items.get(&keys::tenant_connection(tenant_id)).await?;
         Ok(item.map(from_item::<Connection>).transpose()?.map(|c| c.guild_id))
     }
 
     /// 1 GetItem.
-    async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<String>, StoreError> {
+    async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<TenantId>, StoreError> {
         let item = self.items.get(&keys::guild_connection(guild_id.get())).await?;
         Ok(item.map(from_item::<Connection>).transpose()?.map(|c| c.tenant_id))
     }

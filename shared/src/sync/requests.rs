@@ -6,9 +6,8 @@ use twilight_model::id::{
     marker::{GuildMarker, InteractionMarker},
 };
 
-use super::worker::run_id_for;
 use crate::{
-    domain::{InteractionReply, Job, SyncKind, SyncLease, SyncOutcome},
+    domain::{InteractionReply, Job, RequestId, RunId, SyncKind, SyncLease, SyncOutcome},
     queue::{JobQueue, QueueError},
     store::{DomainStore, StoreError},
 };
@@ -30,12 +29,12 @@ pub enum SyncRequest {
 }
 
 impl SyncRequest {
-    pub fn request_id(&self) -> String {
-        match self {
+    pub fn request_id(&self) -> RequestId {
+        RequestId::new(match self {
             SyncRequest::Interaction(id) => format!("interaction:{id}"),
             SyncRequest::Due(due_at) => format!("due:{due_at}"),
             SyncRequest::Platform(id) => format!("platform:{id}"),
-        }
+        })
     }
 
     fn kind(&self) -> SyncKind {
@@ -58,9 +57,9 @@ impl SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncRequested {
     /// The job is queued; its worker answers `reply`, if any.
-    Queued { run_id: String },
+    Queued { run_id: RunId },
     /// This very request was made before (a repeated delivery): nothing new was done.
-    AlreadyRequested { run_id: String },
+    AlreadyRequested { run_id: RunId },
     /// Another run holds the guild's lease.
     Busy(SyncLease),
 }
@@ -84,7 +83,7 @@ pub async fn request_sync(
     now: u64,
 ) -> Result<SyncRequested, SyncRequestError> {
     let request_id = request.request_id();
-    let run_id = run_id_for(&request_id);
+    let run_id = request_id.run_id();
     let kind = request.kind();
     let run = if request.holds_lease() {
         match store.start_run(guild_id, &run_id, kind, now, REQUEST_LEASE_SECONDS).await {
@@ -126,17 +125,17 @@ mod tests {
         let guild = Id::new(10);
         let first = SyncRequest::Interaction(Id::new(1));
         let asked = request_sync(&store, &queue, guild, first.clone(), None, 1_000).await.expect("asked");
-        assert_eq!(asked, SyncRequested::Queued { run_id: "interaction:1".to_owned() });
+        assert_eq!(asked, SyncRequested::Queued { run_id: "interaction:1".into() });
         let again = request_sync(&store, &queue, guild, first, None, 1_001).await.expect("asked again");
-        assert_eq!(again, SyncRequested::AlreadyRequested { run_id: "interaction:1".to_owned() });
+        assert_eq!(again, SyncRequested::AlreadyRequested { run_id: "interaction:1".into() });
         let other = request_sync(&store, &queue, guild, SyncRequest::Interaction(Id::new(2)), None, 1_002).await;
         assert!(matches!(other, Ok(SyncRequested::Busy(lease)) if lease.run_id == "interaction:1"));
         assert_eq!(queue.len(crate::domain::QueueKind::Sync).await, Ok(1), "one job for one request");
-        let run = store.run(guild, "interaction:1").await.expect("read").expect("run");
+        let run = store.run(guild, &"interaction:1".into()).await.expect("read").expect("run");
         assert_eq!(run.kind, SyncKind::Manual);
 
         // The schedule takes no lease: its worker finds the running sync.
         let due = request_sync(&store, &queue, guild, SyncRequest::Due(5_000), None, 1_003).await.expect("due");
-        assert_eq!(due, SyncRequested::Queued { run_id: "due:5000".to_owned() });
+        assert_eq!(due, SyncRequested::Queued { run_id: "due:5000".into() });
     }
 }

@@ -117,7 +117,7 @@ fn work_of(message: &SqsMessage) -> Option<String> {
         Job::CreateChannels { guild_id, subject, .. }
         | Job::ArchiveChannel { guild_id, subject, .. }
         | Job::SendMessage { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
-        Job::SyncMembers { .. } => job.idempotency_key(),
+        Job::SyncMembers { .. } => job.idempotency_key().to_string(),
     })
 }
 

@@ -119,30 +119,30 @@ conformance!(
 );
 
 async fn tenants_and_guilds_are_one_to_one<I: ItemStore>(store: Store<I>) {
-    store.connect("club-a", guild(1), NOW).await.expect("first connection");
+    store.connect(&"club-a".into(), guild(1), NOW).await.expect("first connection");
     assert_eq!(
-        store.connect("club-b", guild(1), NOW).await,
+        store.connect(&"club-b".into(), guild(1), NOW).await,
         Err(StoreError::AlreadyExists("a tenant connection for this guild"))
     );
     assert_eq!(
-        store.connect("club-a", guild(2), NOW).await,
+        store.connect(&"club-a".into(), guild(2), NOW).await,
         Err(StoreError::AlreadyExists("a guild connection for this tenant"))
     );
-    assert_eq!(store.guild_of("club-a").await, Ok(Some(guild(1))));
-    assert_eq!(store.tenant_of(guild(1)).await, Ok(Some("club-a".to_owned())));
-    assert_eq!(store.guild_of("club-b").await, Ok(None));
+    assert_eq!(store.guild_of(&"club-a".into()).await, Ok(Some(guild(1))));
+    assert_eq!(store.tenant_of(guild(1)).await, Ok(Some("club-a".into())));
+    assert_eq!(store.guild_of(&"club-b".into()).await, Ok(None));
 
-    assert_eq!(store.disconnect("club-a").await, Ok(Some(guild(1))));
+    assert_eq!(store.disconnect(&"club-a".into()).await, Ok(Some(guild(1))));
     assert_eq!(store.tenant_of(guild(1)).await, Ok(None));
-    store.connect("club-b", guild(1), NOW).await.expect("the guild is free again");
-    assert_eq!(store.disconnect("nobody").await, Ok(None));
+    store.connect(&"club-b".into(), guild(1), NOW).await.expect("the guild is free again");
+    assert_eq!(store.disconnect(&"nobody".into()).await, Ok(None));
 }
 
 async fn sixty_four_tenants_racing_for_one_guild_yield_one_connection<I: ItemStore>(store: Store<I>) {
     let tasks: Vec<_> = (0..64)
         .map(|n| {
             let store = store.clone();
-            tokio::spawn(async move { store.connect(&format!("tenant-{n}"), guild(7), NOW).await })
+            tokio::spawn(async move { store.connect(&format!("tenant-{n}").into(), guild(7), NOW).await })
         })
         .collect();
     let mut winners = Vec::new();
@@ -154,7 +154,7 @@ async fn sixty_four_tenants_racing_for_one_guild_yield_one_connection<I: ItemSto
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
-    assert_eq!(store.tenant_of(guild(7)).await, Ok(Some(winners[0].clone())));
+    assert_eq!(store.tenant_of(guild(7)).await, Ok(Some(winners[0].clone().into())));
 }
 
 async fn bot_install_is_recorded<I: ItemStore>(store: Store<I>) {
@@ -215,7 +215,9 @@ async fn sixty_four_concurrent_claims_yield_one_winner<I: ItemStore>(store: Stor
     let tasks: Vec<_> = (0..64)
         .map(|n| {
             let store = store.clone();
-            tokio::spawn(async move { store.claim(guild(1), &event("42"), &format!("attempt-{n}"), None, NOW).await })
+            tokio::spawn(
+                async move { store.claim(guild(1), &event("42"), &format!("attempt-{n}").into(), None, NOW).await },
+            )
         })
         .collect();
     let mut winners = Vec::new();
@@ -234,19 +236,20 @@ async fn sixty_four_concurrent_claims_yield_one_winner<I: ItemStore>(store: Stor
 }
 
 async fn a_claim_completes_once_and_channels_stay_one_to_one<I: ItemStore>(store: Store<I>) {
-    let ClaimOutcome::Claimed(_) = store.claim(guild(1), &event("1"), "t1", Some(user(9)), NOW).await.expect("claim")
+    let ClaimOutcome::Claimed(_) =
+        store.claim(guild(1), &event("1"), &"t1".into(), Some(user(9)), NOW).await.expect("claim")
     else {
         panic!("first claim wins");
     };
     let channels = ChannelIds { text: Some(channel(1)), voice: Some(channel(2)), ..ChannelIds::default() };
     assert_eq!(
-        store.complete(guild(1), &event("1"), "someone-else", channels.clone(), NOW).await,
+        store.complete(guild(1), &event("1"), &"someone-else".into(), channels.clone(), NOW).await,
         Err(StoreError::Conflict("the claim is no longer held by this attempt"))
     );
-    let done = store.complete(guild(1), &event("1"), "t1", channels.clone(), NOW + 1).await.expect("complete");
+    let done = store.complete(guild(1), &event("1"), &"t1".into(), channels.clone(), NOW + 1).await.expect("complete");
     assert_eq!((done.status, done.requested_by), (MappingStatus::Active, Some(user(9))));
     assert_eq!(
-        store.complete(guild(1), &event("1"), "t1", channels.clone(), NOW + 2).await,
+        store.complete(guild(1), &event("1"), &"t1".into(), channels.clone(), NOW + 2).await,
         Err(StoreError::Conflict("the claim is no longer held by this attempt")),
         "a redelivered job cannot complete twice"
     );
@@ -256,12 +259,13 @@ async fn a_claim_completes_once_and_channels_stay_one_to_one<I: ItemStore>(store
     }
     assert_eq!(store.mapping_for_channel(guild(2), channel(1)).await, Ok(None), "another guild sees nothing");
 
-    let ClaimOutcome::Claimed(_) = store.claim(guild(1), &event("2"), "t2", None, NOW).await.expect("claim") else {
+    let ClaimOutcome::Claimed(_) = store.claim(guild(1), &event("2"), &"t2".into(), None, NOW).await.expect("claim")
+    else {
         panic!("a different subject is claimable");
     };
     let reused = ChannelIds { text: Some(channel(2)), ..ChannelIds::default() };
     assert_eq!(
-        store.complete(guild(1), &event("2"), "t2", reused, NOW).await,
+        store.complete(guild(1), &event("2"), &"t2".into(), reused, NOW).await,
         Err(StoreError::AlreadyExists("a mapping for this channel"))
     );
     assert_eq!(
@@ -269,7 +273,8 @@ async fn a_claim_completes_once_and_channels_stay_one_to_one<I: ItemStore>(store
         Some(MappingStatus::Creating)
     );
 
-    let ClaimOutcome::Existing(existing) = store.claim(guild(1), &event("1"), "t3", None, NOW).await.expect("claim")
+    let ClaimOutcome::Existing(existing) =
+        store.claim(guild(1), &event("1"), &"t3".into(), None, NOW).await.expect("claim")
     else {
         panic!("a done subject is not claimed again");
     };
@@ -282,16 +287,18 @@ async fn a_claim_completes_once_and_channels_stay_one_to_one<I: ItemStore>(store
 }
 
 async fn failed_and_crashed_claims_can_be_taken_again<I: ItemStore>(store: Store<I>) {
-    store.claim(guild(1), &event("9"), "crashed", None, NOW).await.expect("claim");
-    let moved = store.take_over(guild(1), &event("9"), "crashed", "retry", NOW + 60).await.expect("take over");
+    store.claim(guild(1), &event("9"), &"crashed".into(), None, NOW).await.expect("claim");
+    let moved =
+        store.take_over(guild(1), &event("9"), &"crashed".into(), &"retry".into(), NOW + 60).await.expect("take over");
     assert_eq!(moved.claim_token, "retry");
     assert_eq!(
-        store.take_over(guild(1), &event("9"), "crashed", "late", NOW + 61).await,
+        store.take_over(guild(1), &event("9"), &"crashed".into(), &"late".into(), NOW + 61).await,
         Err(StoreError::Conflict("the claim moved on")),
         "only one attempt takes over a crashed claim"
     );
-    let failed =
-        store.mark_error(guild(1), &event("9"), "retry", "Missing Permissions: Manage Channels", NOW + 62).await;
+    let failed = store
+        .mark_error(guild(1), &event("9"), &"retry".into(), "Missing Permissions: Manage Channels", NOW + 62)
+        .await;
     assert_eq!(
         failed.map(|m| (m.status, m.reason)),
         Ok((MappingStatus::Error, Some("Missing Permissions: Manage Channels".into())))
@@ -299,9 +306,9 @@ async fn failed_and_crashed_claims_can_be_taken_again<I: ItemStore>(store: Store
     let tasks: Vec<_> = (0..16)
         .map(|n| {
             let store = store.clone();
-            tokio::spawn(
-                async move { store.claim(guild(1), &event("9"), &format!("after-fix-{n}"), None, NOW + 100).await },
-            )
+            tokio::spawn(async move {
+                store.claim(guild(1), &event("9"), &format!("after-fix-{n}").into(), None, NOW + 100).await
+            })
         })
         .collect();
     let mut reclaimed = Vec::new();
@@ -319,11 +326,11 @@ async fn failed_and_crashed_claims_can_be_taken_again<I: ItemStore>(store: Store
 async fn mappings_page_by_status_and_cursors_stay_in_their_guild<I: ItemStore>(store: Store<I>) {
     for n in 0..5u64 {
         let subject = event(&format!("p{n}"));
-        store.claim(guild(1), &subject, "t", None, NOW + n).await.expect("claim");
+        store.claim(guild(1), &subject, &"t".into(), None, NOW + n).await.expect("claim");
         let ids = ChannelIds { text: Some(channel(100 + n)), ..ChannelIds::default() };
-        store.complete(guild(1), &subject, "t", ids, NOW + n).await.expect("complete");
+        store.complete(guild(1), &subject, &"t".into(), ids, NOW + n).await.expect("complete");
     }
-    store.claim(guild(2), &event("other"), "t", None, NOW).await.expect("claim in another guild");
+    store.claim(guild(2), &event("other"), &"t".into(), None, NOW).await.expect("claim in another guild");
     let first = store.mappings_by_status(guild(1), MappingStatus::Active, 2, None).await.expect("page 1");
     assert_eq!(first.mappings.iter().map(|m| m.subject.id.as_str()).collect::<Vec<_>>(), ["p4", "p3"]);
     let cursor = first.next.expect("more pages");
@@ -381,14 +388,22 @@ fn member(n: u64) -> Member {
 
 async fn members_not_seen_by_a_run_are_marked_left<I: ItemStore>(store: Store<I>) {
     let first: Vec<Member> = (0..60).map(member).collect();
-    assert_eq!(store.upsert_members(guild(1), "run-1", &first, NOW).await, Ok(60), "all new");
-    assert_eq!(store.upsert_members(guild(1), "run-1", &first[..5], NOW).await, Ok(5), "a retried page counts again");
-    assert_eq!(store.mark_left(guild(1), "run-1", NOW).await, Ok(0));
+    assert_eq!(store.upsert_members(guild(1), &"run-1".into(), &first, NOW).await, Ok(60), "all new");
+    assert_eq!(
+        store.upsert_members(guild(1), &"run-1".into(), &first[..5], NOW).await,
+        Ok(5),
+        "a retried page counts again"
+    );
+    assert_eq!(store.mark_left(guild(1), &"run-1".into(), NOW).await, Ok(0));
     assert_eq!(store.count_members(guild(1)).await, Ok(60));
 
     let second: Vec<Member> = (10..70).map(member).collect();
-    assert_eq!(store.upsert_members(guild(1), "run-2", &second, NOW + 60).await, Ok(10), "10 joined since run 1");
-    assert_eq!(store.mark_left(guild(1), "run-2", NOW + 60).await, Ok(10));
+    assert_eq!(
+        store.upsert_members(guild(1), &"run-2".into(), &second, NOW + 60).await,
+        Ok(10),
+        "10 joined since run 1"
+    );
+    assert_eq!(store.mark_left(guild(1), &"run-2".into(), NOW + 60).await, Ok(10));
     assert_eq!(store.count_members(guild(1)).await, Ok(60));
     let gone = store.member(guild(1), user(3)).await.expect("read").expect("kept");
     assert!(gone.left);
@@ -396,8 +411,16 @@ async fn members_not_seen_by_a_run_are_marked_left<I: ItemStore>(store: Store<I>
     assert_eq!((back.left, back.last_seen_run.as_str()), (false, "run-2"));
     assert_eq!(store.count_members(guild(2)).await, Ok(0));
     let returning: Vec<Member> = (0..2).map(member).collect();
-    assert_eq!(store.upsert_members(guild(1), "run-3", &returning, NOW + 90).await, Ok(2), "back after leaving is new");
-    assert_eq!(store.upsert_members(guild(1), "run-3", &second[..3], NOW + 90).await, Ok(0), "still here is not new");
+    assert_eq!(
+        store.upsert_members(guild(1), &"run-3".into(), &returning, NOW + 90).await,
+        Ok(2),
+        "back after leaving is new"
+    );
+    assert_eq!(
+        store.upsert_members(guild(1), &"run-3".into(), &second[..3], NOW + 90).await,
+        Ok(0),
+        "still here is not new"
+    );
 }
 
 async fn links_are_one_to_one_and_looked_up_in_bulk<I: ItemStore>(store: Store<I>) {
@@ -431,7 +454,9 @@ async fn concurrent_sync_starts_yield_one_lease<I: ItemStore>(store: Store<I>) {
         .into_iter()
         .map(|run| {
             let store = store.clone();
-            tokio::spawn(async move { store.start_run(guild(1), run, SyncKind::Manual, NOW, 900).await })
+            tokio::spawn(
+                async move { store.start_run(guild(1), &run.to_string().into(), SyncKind::Manual, NOW, 900).await },
+            )
         })
         .collect();
     let mut started = Vec::new();
@@ -448,9 +473,9 @@ async fn concurrent_sync_starts_yield_one_lease<I: ItemStore>(store: Store<I>) {
 }
 
 async fn a_lease_expires_checkpoints_and_releases<I: ItemStore>(store: Store<I>) {
-    let run = store.start_run(guild(1), "first", SyncKind::Scheduled, NOW, 900).await.expect("start");
+    let run = store.start_run(guild(1), &"first".into(), SyncKind::Scheduled, NOW, 900).await.expect("start");
     assert!(matches!(
-        store.start_run(guild(1), "second", SyncKind::Manual, NOW + 10, 900).await,
+        store.start_run(guild(1), &"second".into(), SyncKind::Manual, NOW + 10, 900).await,
         Err(StoreError::LeaseHeld(_))
     ));
     let counts = SyncCounts { total: 1000, matched: 10, new: 3, left: 0, errors: 0 };
@@ -458,7 +483,8 @@ async fn a_lease_expires_checkpoints_and_releases<I: ItemStore>(store: Store<I>)
     assert_eq!(run.cursor, Some(user(999)));
 
     // The first run stops renewing; its lease lapses and another run may start.
-    let taken = store.start_run(guild(1), "third", SyncKind::Manual, NOW + 20 + 901, 900).await.expect("after expiry");
+    let taken =
+        store.start_run(guild(1), &"third".into(), SyncKind::Manual, NOW + 20 + 901, 900).await.expect("after expiry");
     assert!(
         matches!(
             store.checkpoint(guild(1), &run, user(1000), counts, NOW + 1000, 900).await,
@@ -470,10 +496,10 @@ async fn a_lease_expires_checkpoints_and_releases<I: ItemStore>(store: Store<I>)
         .finish_run(guild(1), &run, counts, SyncOutcome::Failed("lease lost".into()), NOW + 1001)
         .await
         .expect("record");
-    assert_eq!(store.lease(guild(1), NOW + 1001).await.expect("read").map(|l| l.run_id), Some("third".to_owned()));
+    assert_eq!(store.lease(guild(1), NOW + 1001).await.expect("read").map(|l| l.run_id), Some("third".into()));
     store.finish_run(guild(1), &taken, counts, SyncOutcome::Succeeded, NOW + 1002).await.expect("finish");
     assert_eq!(store.lease(guild(1), NOW + 1002).await, Ok(None));
-    store.start_run(guild(1), "fourth", SyncKind::Webhook, NOW + 1003, 900).await.expect("free after release");
+    store.start_run(guild(1), &"fourth".into(), SyncKind::Webhook, NOW + 1003, 900).await.expect("free after release");
 
     let runs = store.recent_runs(guild(1), 10).await.expect("runs");
     assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["fourth", "third", "first"]);
@@ -521,23 +547,23 @@ async fn idempotency_first_writer_wins_until_expiry<I: ItemStore>(store: Store<I
 }
 
 async fn api_keys_are_hashed_scoped_and_revocable<I: ItemStore>(store: Store<I>) {
-    let issued = store.issue_api_key("club-a", NOW).await.expect("issue");
+    let issued = store.issue_api_key(&"club-a".into(), NOW).await.expect("issue");
     assert!(issued.secret.starts_with("gbk_") && issued.secret.len() > 40);
     assert!(!format!("{issued:?}").contains(&issued.secret));
-    assert_eq!(store.tenant_for_key(&issued.secret).await, Ok(Some("club-a".to_owned())));
+    assert_eq!(store.tenant_for_key(&issued.secret).await, Ok(Some("club-a".into())));
     assert_eq!(store.tenant_for_key("gbk_not-a-key").await, Ok(None));
     assert_eq!(store.tenant_for_key("").await, Ok(None));
 
-    let keys = store.api_keys("club-a").await.expect("list");
+    let keys = store.api_keys(&"club-a".into()).await.expect("list");
     assert_eq!(keys.len(), 1);
     assert_eq!(
-        store.revoke_api_key("club-b", &issued.record.key_id, NOW).await,
+        store.revoke_api_key(&"club-b".into(), &issued.record.key_id, NOW).await,
         Err(StoreError::NotFound("API key")),
         "another tenant cannot revoke it"
     );
-    store.revoke_api_key("club-a", &issued.record.key_id, NOW + 1).await.expect("revoke");
+    store.revoke_api_key(&"club-a".into(), &issued.record.key_id, NOW + 1).await.expect("revoke");
     assert_eq!(store.tenant_for_key(&issued.secret).await, Ok(None));
-    assert_eq!(store.api_keys("club-a").await.expect("list")[0].revoked_at, Some(NOW + 1));
+    assert_eq!(store.api_keys(&"club-a".into()).await.expect("list")[0].revoked_at, Some(NOW + 1));
 }
 
 /// An item store whose next batch write stops part-way (after `after` items), as a
@@ -588,12 +614,12 @@ async fn members_marked_left_by_an_interrupted_attempt_are_still_counted_on_the_
     let items = FailsOneBatchWrite { inner: EmbeddedItems::in_memory().expect("store"), after: Default::default() };
     let store = Store::new(items);
     let members: Vec<Member> = (0..40).map(member).collect();
-    store.upsert_members(guild(1), "run-1", &members, NOW).await.expect("first run");
-    store.upsert_members(guild(1), "run-2", &members[..10], NOW + 60).await.expect("second run sees 10");
+    store.upsert_members(guild(1), &"run-1".into(), &members, NOW).await.expect("first run");
+    store.upsert_members(guild(1), &"run-2".into(), &members[..10], NOW + 60).await.expect("second run sees 10");
     *store.items().after.lock().unwrap() = Some(12);
-    assert!(store.mark_left(guild(1), "run-2", NOW + 61).await.is_err(), "the write stopped after 12 of 30");
-    assert_eq!(store.mark_left(guild(1), "run-2", NOW + 62).await, Ok(30), "the retry counts all who left");
-    assert_eq!(store.mark_left(guild(1), "run-2", NOW + 63).await, Ok(30), "and so does any later retry");
+    assert!(store.mark_left(guild(1), &"run-2".into(), NOW + 61).await.is_err(), "the write stopped after 12 of 30");
+    assert_eq!(store.mark_left(guild(1), &"run-2".into(), NOW + 62).await, Ok(30), "the retry counts all who left");
+    assert_eq!(store.mark_left(guild(1), &"run-2".into(), NOW + 63).await, Ok(30), "and so does any later retry");
     assert_eq!(store.count_members(guild(1)).await, Ok(10));
 }
 
@@ -613,10 +639,11 @@ async fn the_embedded_store_survives_a_restart() {
     let _ = std::fs::remove_file(&path);
     {
         let store = Store::new(EmbeddedItems::open(&path).expect("open"));
-        store.claim(guild(1), &event("1"), "t", None, NOW).await.expect("claim");
+        store.claim(guild(1), &event("1"), &"t".into(), None, NOW).await.expect("claim");
     }
     let store = Store::new(EmbeddedItems::open(&path).expect("reopen"));
-    let ClaimOutcome::Existing(mapping) = store.claim(guild(1), &event("1"), "u", None, NOW).await.expect("claim")
+    let ClaimOutcome::Existing(mapping) =
+        store.claim(guild(1), &event("1"), &"u".into(), None, NOW).await.expect("claim")
     else {
         panic!("the claim survived the restart");
     };
@@ -633,21 +660,21 @@ async fn documented_dynamodb_costs_hold() {
         (c.writes(), c.reads(), c.transact_write_items.load(std::sync::atomic::Ordering::Relaxed))
     };
     let before = calls();
-    store.connect("club", guild(1), NOW).await.expect("connect");
+    store.connect(&"club".into(), guild(1), NOW).await.expect("connect");
     assert_eq!(delta(before, calls()), (1, 0, 1), "connect: 1 TransactWriteItems");
 
     let before = calls();
-    store.claim(guild(1), &event("1"), "t", None, NOW).await.expect("claim");
+    store.claim(guild(1), &event("1"), &"t".into(), None, NOW).await.expect("claim");
     assert_eq!(delta(before, calls()), (1, 0, 0), "claim: 1 PutItem");
 
     let before = calls();
     let ids = ChannelIds { text: Some(channel(1)), ..ChannelIds::default() };
-    store.complete(guild(1), &event("1"), "t", ids, NOW).await.expect("complete");
+    store.complete(guild(1), &event("1"), &"t".into(), ids, NOW).await.expect("complete");
     assert_eq!(delta(before, calls()), (1, 1, 1), "complete: 1 GetItem + 1 TransactWriteItems");
 
     let members: Vec<Member> = (0..60).map(member).collect();
     let before = calls();
-    store.upsert_members(guild(1), "r", &members, NOW).await.expect("members");
+    store.upsert_members(guild(1), &"r".into(), &members, NOW).await.expect("members");
     assert_eq!(delta(before, calls()), (3, 1, 0), "60 members: 1 BatchGetItem + 3 BatchWriteItem");
 
     let before = calls();

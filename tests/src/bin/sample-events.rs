@@ -262,7 +262,7 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
     let sync = |request_id: &str| Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Webhook,
-        request_id: request_id.to_owned(),
+        request_id: request_id.to_owned().into(),
         reply: None,
         after: None,
     };

@@ -99,7 +99,8 @@ async fn duplicates_out_of_order_and_a_crash_leave_one_channel_and_one_mapping_p
 
     // A worker that created the Discord channel and died before recording the mapping.
     let crashed = &subjects[0];
-    let ClaimOutcome::Claimed(_) = store.claim(guild, &crashed.subject, "crashed-attempt", None, now()).await.unwrap()
+    let ClaimOutcome::Claimed(_) =
+        store.claim(guild, &crashed.subject, &"crashed-attempt".into(), None, now()).await.unwrap()
     else {
         panic!("first claim");
     };
@@ -507,9 +508,9 @@ async fn a_channel_already_mapped_to_another_subject_ends_in_a_visible_error_not
     // The id the sandbox hands out next already belongs to another subject's mapping.
     let next_id = sandbox.with_world(|world| world.new_id()) + 1;
     let other = SubjectRef::new(SubjectKind::Event, "other");
-    store.claim(guild, &other, "other-token", None, now()).await.expect("claim");
+    store.claim(guild, &other, &"other-token".into(), None, now()).await.expect("claim");
     let taken = guildbridge_core::domain::ChannelIds { text: Some(Id::new(next_id)), ..Default::default() };
-    store.complete(guild, &other, "other-token", taken, now()).await.expect("complete");
+    store.complete(guild, &other, &"other-token".into(), taken, now()).await.expect("complete");
 
     let outcome = worker.handle(create_job(&subject), attempt(1)).await;
     assert_eq!(outcome, JobOutcome::Done, "not handed back as storage busy");
@@ -531,8 +532,11 @@ async fn a_retry_never_adopts_a_members_voice_channel_that_only_shares_the_name(
     // A member's own voice channel with the very name, elsewhere in the guild.
     let members_own = stack::existing_channel(&sandbox, GUILD, &name, 2);
     // An earlier attempt failed before creating anything: this one reconciles.
-    store.claim(guild, &subject.subject, "failed-attempt", None, now()).await.expect("claim");
-    store.mark_error(guild, &subject.subject, "failed-attempt", "will retry: test", now()).await.expect("error");
+    store.claim(guild, &subject.subject, &"failed-attempt".into(), None, now()).await.expect("claim");
+    store
+        .mark_error(guild, &subject.subject, &"failed-attempt".into(), "will retry: test", now())
+        .await
+        .expect("error");
 
     assert_eq!(worker.handle(create_job(&subject), attempt(2)).await, JobOutcome::Done);
     let mapping = store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");

@@ -88,7 +88,7 @@ async fn prepare(store: &dyn DomainStore, sandbox: &Sandbox, members: u64) -> (B
         .map(|n| member(FIRST + n))
         .chain((0..30).map(|n| member(FIRST + MEMBERS + 1000 + n)))
         .collect();
-    store.upsert_members(guild, "previous", &before, 1).await.expect("previous run");
+    store.upsert_members(guild, &"previous".into(), &before, 1).await.expect("previous run");
     (linked, stale_role)
 }
 
@@ -195,7 +195,7 @@ async fn embedded_sync(
     let job = guildbridge_core::domain::Job::SyncMembers {
         guild_id: Id::new(GUILD),
         kind: SyncKind::Webhook,
-        request_id: "platform:1".to_owned(),
+        request_id: "platform:1".into(),
         reply: None,
         after: None,
     };
@@ -250,7 +250,7 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
         .enqueue(&guildbridge_core::domain::Job::SyncMembers {
             guild_id: Id::new(GUILD),
             kind: SyncKind::Scheduled,
-            request_id: "due:1".to_owned(),
+            request_id: "due:1".into(),
             reply: None,
             after: None,
         })
@@ -308,10 +308,10 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     for (n, subject) in [race("old", now - 3 * 24 * 3600), race("recent", now - 3600)].iter().enumerate() {
         store.upsert_subject(guild, subject).await.expect("subject");
         let token = format!("t{n}");
-        store.claim(guild, &subject.subject, &token, None, now).await.expect("claim");
+        store.claim(guild, &subject.subject, &token.to_string().into(), None, now).await.expect("claim");
         let channels =
             guildbridge_core::domain::ChannelIds { text: Some(Id::new(900 + n as u64)), ..Default::default() };
-        store.complete(guild, &subject.subject, &token, channels, now).await.expect("complete");
+        store.complete(guild, &subject.subject, &token.to_string().into(), channels, now).await.expect("complete");
     }
     store.set_next_sync(guild, now - 10).await.expect("due");
 
@@ -360,7 +360,7 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
     let sync = |request_id: &str| guildbridge_core::domain::Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Webhook,
-        request_id: request_id.to_owned(),
+        request_id: request_id.to_owned().into(),
         reply: None,
         after: None,
     };
@@ -451,7 +451,7 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
     let job = guildbridge_core::domain::Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Manual,
-        request_id: "platform:lost".to_owned(),
+        request_id: "platform:lost".into(),
         reply: Some(reply),
         after: None,
     };
@@ -463,7 +463,7 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
     assert_eq!(first.await.expect("queue"), Some(JobOutcome::Done));
     // Meanwhile the lease ran out and another run took it.
     let later = fake_discord::unix_now() + guildbridge_core::sync::LEASE_SECONDS + 5;
-    backends.store.start_run(guild, "due:999", SyncKind::Scheduled, later, 60).await.expect("the other run");
+    backends.store.start_run(guild, &"due:999".into(), SyncKind::Scheduled, later, 60).await.expect("the other run");
     // The continuation finds the lease held by the other run: this run is superseded.
     let next = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
         .limits(5, Duration::from_secs(60))
@@ -537,9 +537,9 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
         };
         store.upsert_subject(guild, &subject).await.expect("subject");
         let token = format!("t{n}");
-        store.claim(guild, &subject.subject, &token, None, now).await.expect("claim");
+        store.claim(guild, &subject.subject, &token.to_string().into(), None, now).await.expect("claim");
         let channels = guildbridge_core::domain::ChannelIds { text: Some(Id::new(5_000 + n)), ..Default::default() };
-        store.complete(guild, &subject.subject, &token, channels, now).await.expect("complete");
+        store.complete(guild, &subject.subject, &token.to_string().into(), channels, now).await.expect("complete");
     }
     store.set_next_sync(guild, now - 10).await.expect("due");
     let report = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");

@@ -18,7 +18,7 @@ use crate::{
         responses,
         rest::{CreateChannel, DiscordError, MessageBody},
     },
-    domain::{ChannelIds, ChannelMapping, MappingStatus, Subject, SubjectRef},
+    domain::{ChannelIds, ChannelMapping, ClaimToken, MappingStatus, Subject, SubjectRef},
     store::{ClaimOutcome, StoreError},
     worker::JobOutcome,
 };
@@ -117,7 +117,7 @@ impl ChannelWorker {
         &self,
         job: &JobContext<'_>,
         existing: ChannelMapping,
-        token: &str,
+        token: &ClaimToken,
     ) -> Result<ChannelMapping, JobOutcome> {
         let text = match existing.status {
             MappingStatus::Active | MappingStatus::Completed => match existing.channels.text {
@@ -207,7 +207,13 @@ impl ChannelWorker {
         Ok(ids)
     }
 
-    async fn finish(&self, job: &JobContext<'_>, subject: &Subject, token: &str, channels: ChannelIds) -> JobOutcome {
+    async fn finish(
+        &self,
+        job: &JobContext<'_>,
+        subject: &Subject,
+        token: &ClaimToken,
+        channels: ChannelIds,
+    ) -> JobOutcome {
         let text_channel = channels.text;
         match self.store.complete(job.guild_id, &subject.subject, token, channels, self.now()).await {
             Ok(_) => {}
@@ -234,7 +240,13 @@ impl ChannelWorker {
         JobOutcome::Done
     }
 
-    async fn fail(&self, job: &JobContext<'_>, reference: &SubjectRef, token: &str, failure: Failure) -> JobOutcome {
+    async fn fail(
+        &self,
+        job: &JobContext<'_>,
+        reference: &SubjectRef,
+        token: &ClaimToken,
+        failure: Failure,
+    ) -> JobOutcome {
         let reason = failure.explain();
         let retry = failure.retry().filter(|_| !job.attempt.is_last());
         let recorded = match (&retry, failure.retry()) {

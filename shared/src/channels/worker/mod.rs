@@ -21,7 +21,7 @@ use crate::{
         custom_id::StateKey,
         rest::{DiscordClient, MessageBody},
     },
-    domain::{GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
+    domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
     store::{DomainStore, StoreError},
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
 };
@@ -69,13 +69,13 @@ fn mention(channel: Id<ChannelMarker>) -> String {
     format!("<#{channel}>")
 }
 
-fn new_claim_token() -> String {
+fn new_claim_token() -> ClaimToken {
     let mut random = [0u8; 16];
     if getrandom::fill(&mut random).is_err() {
         // Uniqueness, not secrecy, is what matters here; time and a counter-free RNG suffice.
         random = fastrand::u128(..).to_le_bytes();
     }
-    hex::encode(random)
+    ClaimToken::new(hex::encode(random))
 }
 
 impl std::fmt::Debug for ChannelWorker {

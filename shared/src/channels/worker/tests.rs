@@ -138,7 +138,7 @@ async fn a_claim_another_attempt_holds_is_waited_for_then_taken_over_once_stale(
     let setup = setup(ADMINISTRATOR).await;
     let guild = Id::new(GUILD);
     setup.store.upsert_subject(guild, &race()).await.expect("subject");
-    let claimed = setup.store.claim(guild, &race().subject, "crashed-attempt", None, setup.clock.now()).await;
+    let claimed = setup.store.claim(guild, &race().subject, &"crashed-attempt".into(), None, setup.clock.now()).await;
     assert!(matches!(claimed, Ok(ClaimOutcome::Claimed(_))));
     let (job, _) = setup.asked(&race());
 

@@ -16,6 +16,7 @@ use twilight_util::builder::command::CommandBuilder;
 use super::{CommandDeps, Invocation, SlashCommand, member_may};
 use crate::{
     discord::responses,
+    domain::RunId,
     interactions::components::ComponentHandler,
     sync::{self, SyncRequest, SyncRequested, worker::describe},
 };
@@ -105,7 +106,7 @@ impl ComponentHandler for ShowRunButton {
         if !member_may(interaction, Permissions::MANAGE_GUILD) {
             return responses::ephemeral("You need the Manage Server permission to see member syncs.");
         }
-        match self.deps.store.run(guild_id, run_id).await {
+        match self.deps.store.run(guild_id, &RunId::from(run_id)).await {
             Ok(Some(run)) => responses::ephemeral(describe(&run)),
             Ok(None) => responses::ephemeral("Guildbridge has no record of that sync in this server."),
             Err(error) => {

@@ -13,7 +13,9 @@ use twilight_model::id::{Id, marker::GuildMarker};
 use super::LEASE_SECONDS;
 use crate::{
     discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
-    domain::{GuildSettings, InteractionReply, Job, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun},
+    domain::{
+        GuildSettings, InteractionReply, Job, RequestId, RunId, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun,
+    },
     queue::JobQueue,
     store::{DomainStore, StoreError},
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
@@ -66,15 +68,6 @@ enum Start {
     Busy(SyncLease),
 }
 
-/// The request's own run, named so every delivery of one request finds the same run.
-pub fn run_id_for(request_id: &str) -> String {
-    request_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ":-_.".contains(c) { c } else { '_' })
-        .take(200)
-        .collect()
-}
-
 /// What a person reads when the run is over.
 pub fn describe(run: &SyncRun) -> String {
     let c = run.counts;
@@ -111,7 +104,7 @@ impl SyncWorker {
     async fn find_or_start(
         &self,
         guild_id: Id<GuildMarker>,
-        run_id: &str,
+        run_id: &RunId,
         kind: SyncKind,
     ) -> Result<Start, StoreError> {
         if let Some(run) = self.store.run(guild_id, run_id).await? {
@@ -122,13 +115,13 @@ impl SyncWorker {
             // Started elsewhere meanwhile (the /sync command takes the lease when it is asked,
             // or another delivery of this job): that run is this request's.
             Err(StoreError::AlreadyExists(_)) => self.existing_run(guild_id, run_id).await,
-            Err(StoreError::LeaseHeld(lease)) if lease.run_id == run_id => self.existing_run(guild_id, run_id).await,
+            Err(StoreError::LeaseHeld(lease)) if lease.run_id == *run_id => self.existing_run(guild_id, run_id).await,
             Err(StoreError::LeaseHeld(lease)) => Ok(Start::Busy(lease)),
             Err(error) => Err(error),
         }
     }
 
-    async fn existing_run(&self, guild_id: Id<GuildMarker>, run_id: &str) -> Result<Start, StoreError> {
+    async fn existing_run(&self, guild_id: Id<GuildMarker>, run_id: &RunId) -> Result<Start, StoreError> {
         let run = self.store.run(guild_id, run_id).await?;
         run.map(Start::Run).ok_or(StoreError::Conflict("the run was being started; try again"))
     }
@@ -166,11 +159,11 @@ impl SyncWorker {
         &self,
         guild_id: Id<GuildMarker>,
         kind: SyncKind,
-        request_id: String,
+        request_id: RequestId,
         reply: Option<InteractionReply>,
         attempt: Attempt,
     ) -> JobOutcome {
-        let run_id = run_id_for(&request_id);
+        let run_id = request_id.run_id();
         let run = match self.find_or_start(guild_id, &run_id, kind).await {
             Ok(Start::Run(run)) => run,
             Ok(Start::Busy(lease)) => {
@@ -201,7 +194,7 @@ impl SyncWorker {
         &self,
         guild_id: Id<GuildMarker>,
         mut run: SyncRun,
-        request_id: &str,
+        request_id: &RequestId,
         settings: &GuildSettings,
         reply: Option<InteractionReply>,
         attempt: Attempt,

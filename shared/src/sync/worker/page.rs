@@ -14,7 +14,7 @@ use twilight_model::{
 use super::SyncWorker;
 use crate::{
     discord::rest::DiscordError,
-    domain::{GuildSettings, Member, SyncCounts},
+    domain::{GuildSettings, Member, RunId, SyncCounts},
     store::StoreError,
     worker::Attempt,
 };
@@ -45,7 +45,7 @@ impl SyncWorker {
     pub(super) async fn page(
         &self,
         guild_id: Id<GuildMarker>,
-        run_id: &str,
+        run_id: &RunId,
         page: &[DiscordMember],
         settings: &GuildSettings,
         counts: &mut SyncCounts,

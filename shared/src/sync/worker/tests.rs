@@ -64,7 +64,7 @@ async fn one_request_is_one_run_continued_page_by_page_and_a_late_redelivery_cha
     let late = Job::SyncMembers {
         guild_id: guild,
         kind: SyncKind::Manual,
-        request_id: "interaction:1".to_owned(),
+        request_id: "interaction:1".into(),
         reply: None,
         after: None,
     };
