@@ -9,6 +9,7 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
+use guildbridge_core::test_support::moto::MotoClients;
 use guildbridge_core::{
     discord::rest::BotToken,
     host::{
@@ -27,13 +28,7 @@ pub const ADMIN: u64 = 1 << 3;
 
 /// Where moto's server is. Fails the test, never skips it, when it is not there.
 pub fn moto_endpoint() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        !endpoint.is_empty(),
-        "AWS_ENDPOINT_URL is not set: this test needs moto's DynamoDB/SQS-compatible server. Run it through \
-         tools/test, which installs and starts one."
-    );
-    endpoint
+    guildbridge_core::test_support::moto::endpoint()
 }
 
 /// The environment a function process needs to reach moto.
@@ -56,32 +51,8 @@ pub struct Aws {
 
 impl Aws {
     pub fn connect() -> Self {
-        let endpoint = moto_endpoint();
-        let credentials = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "e2e");
-        let region = aws_sdk_dynamodb::config::Region::new("us-east-1");
-        let dynamo = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(region.clone())
-            .credentials_provider(credentials.clone())
-            .build();
-        let sqs = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(region.clone())
-            .credentials_provider(credentials.clone())
-            .build();
-        let secrets = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(region)
-            .credentials_provider(credentials)
-            .build();
-        Self {
-            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
-        }
+        let MotoClients { dynamo, sqs, secrets } = MotoClients::connect();
+        Self { dynamo, sqs, secrets }
     }
 
     /// A Secrets Manager secret holding `variables` as the functions read it; its ARN.

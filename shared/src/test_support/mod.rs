@@ -1,4 +1,5 @@
 //! For tests, benchmarks and the developer CLI only (the `test-support` feature): never in a
-//! Lambda binary.
+//! Lambda binary. Signed interactions as Discord sends them, and clients of moto's server.
 
 pub mod interactions;
+pub mod moto;

@@ -1,9 +1,6 @@
 //! Jobs through both queue adapters: SQS FIFO on moto's server, and the embedded queue.
 
-use aws_sdk_sqs::{
-    config::{BehaviorVersion, Credentials, Region},
-    types::{MessageSystemAttributeName, QueueAttributeName},
-};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use guildbridge_core::clock::ManualClock;
 use guildbridge_core::{
     domain::{Job, QueueKind, SubjectKind, SubjectRef, SyncKind},
@@ -95,15 +92,7 @@ async fn embedded_queue_keeps_jobs_across_a_restart() {
 
 #[tokio::test]
 async fn sqs_fifo_groups_by_guild_and_deduplicates_by_job_key() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(!endpoint.is_empty(), "AWS_ENDPOINT_URL is not set: run through tools/test, which starts moto's server");
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    let client = aws_sdk_sqs::Client::from_conf(config);
+    let client = guildbridge_core::test_support::moto::MotoClients::connect().sqs;
     let suffix = guildbridge_core::test_support::interactions::new_snowflake();
     let mut urls = Vec::new();
     for name in ["channel", "sync"] {

@@ -38,31 +38,15 @@ fn event(id: &str) -> SubjectRef {
 }
 
 mod backends {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-
     use super::*;
 
     pub async fn embedded() -> Store<EmbeddedItems> {
         Store::new(EmbeddedItems::in_memory().expect("in-memory store"))
     }
 
-    /// A fresh table on the DynamoDB-compatible server. Fails, never skips, without one.
-    /// A client of the DynamoDB-compatible server. Fails, never skips, without one.
+    /// A client of moto's DynamoDB. Fails, never skips, without the server.
     pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-        assert!(
-            !endpoint.is_empty(),
-            "AWS_ENDPOINT_URL is not set: these tests need a DynamoDB-compatible server. Run them with \
-             tools/test (it installs and starts moto's server), or start one yourself: \
-             `moto_server -H 127.0.0.1 -p 5055` and `export AWS_ENDPOINT_URL=http://127.0.0.1:5055`"
-        );
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "conformance"))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        guildbridge_core::test_support::moto::MotoClients::connect().dynamo
     }
 
     /// A fresh table on the DynamoDB-compatible server.
