@@ -46,7 +46,7 @@ impl ChannelWorker {
             self.report(job, &text).await;
             return JobOutcome::Done;
         }
-        match self.store.archive(guild_id, &reference, &reason, self.now()).await {
+        match self.store.archive(guild_id, &reference, &reason, self.clock.now()).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(error) => return store_failure(error),
         }

@@ -90,7 +90,7 @@ impl ChannelWorker {
             Err(error) => return store_failure(error),
         };
         let token = new_claim_token();
-        let claimed = match self.store.claim(job.guild_id, &reference, &token, requested_by, self.now()).await {
+        let claimed = match self.store.claim(job.guild_id, &reference, &token, requested_by, self.clock.now()).await {
             Ok(claimed) => claimed,
             Err(error) => return store_failure(error),
         };
@@ -126,7 +126,7 @@ impl ChannelWorker {
             },
             MappingStatus::Archived => format!("{}'s channel was archived.", existing.subject),
             MappingStatus::Error | MappingStatus::Creating => {
-                let age = self.now().saturating_sub(existing.updated_at);
+                let age = self.clock.now().saturating_sub(existing.updated_at);
                 let stale = self.claim_stale_after.as_secs();
                 if age < stale {
                     let reason = format!("another attempt is creating {}'s channel", existing.subject);
@@ -134,7 +134,7 @@ impl ChannelWorker {
                 }
                 let taken = self
                     .store
-                    .take_over(job.guild_id, &existing.subject, &existing.claim_token, token, self.now())
+                    .take_over(job.guild_id, &existing.subject, &existing.claim_token, token, self.clock.now())
                     .await;
                 return match taken {
                     Ok(claim) => Ok(claim),
@@ -178,7 +178,7 @@ impl ChannelWorker {
                     let body = channel_body(&name, ChannelType::GuildCategory, None, None, &plan);
                     let id = self.discord.create_guild_channel(guild_id, &body, Some(&reason), deadline).await?.id;
                     ids.category = Some(id);
-                    claim = self.store.record_created(guild_id, &claim, ids.clone(), self.now()).await?;
+                    claim = self.store.record_created(guild_id, &claim, ids.clone(), self.clock.now()).await?;
                     Some(id)
                 }
             };
@@ -197,7 +197,7 @@ impl ChannelWorker {
                     Voice::Race => ids.voice = Some(id),
                     Voice::Practice => ids.practice_voice = Some(id),
                 }
-                claim = self.store.record_created(guild_id, &claim, ids.clone(), self.now()).await?;
+                claim = self.store.record_created(guild_id, &claim, ids.clone(), self.clock.now()).await?;
             }
         }
         if let (Some(name), None) = (&plan.text, ids.text) {
@@ -215,7 +215,7 @@ impl ChannelWorker {
         channels: ChannelIds,
     ) -> JobOutcome {
         let text_channel = channels.text;
-        match self.store.complete(job.guild_id, &subject.subject, token, channels, self.now()).await {
+        match self.store.complete(job.guild_id, &subject.subject, token, channels, self.clock.now()).await {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => {
                 // Another attempt took the claim over (we were thought crashed); it finds these
@@ -255,7 +255,7 @@ impl ChannelWorker {
             (None, None) => reason.clone(),
         };
         // `error` frees the claim: the retry (or a later request) reclaims it and reconciles.
-        if let Err(error) = self.store.mark_error(job.guild_id, reference, token, &recorded, self.now()).await {
+        if let Err(error) = self.store.mark_error(job.guild_id, reference, token, &recorded, self.clock.now()).await {
             tracing::warn!(%error, subject = %reference, "could not record the failure");
         }
         if let Some(after) = retry {

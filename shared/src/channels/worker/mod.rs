@@ -111,10 +111,6 @@ impl ChannelWorker {
         self
     }
 
-    fn now(&self) -> u64 {
-        self.clock.now()
-    }
-
     async fn send_message(
         &self,
         guild_id: Id<GuildMarker>,
@@ -158,7 +154,7 @@ impl ChannelWorker {
     async fn announce(&self, job: &JobContext<'_>, answer: &MessageBody, to_log: bool) {
         let deadline = job.attempt.deadline;
         let answered = match job.reply {
-            Some(reply) => edit_deferred_answer(&self.discord, reply, answer, self.now(), deadline).await,
+            Some(reply) => edit_deferred_answer(&self.discord, reply, answer, self.clock.now(), deadline).await,
             None => false,
         };
         let text = answer.content.as_deref().unwrap_or_default();

@@ -96,10 +96,6 @@ impl SyncWorker {
         self
     }
 
-    fn now(&self) -> u64 {
-        self.clock.now()
-    }
-
     /// The run this request started (any delivery of it, however late), or a new one.
     async fn find_or_start(
         &self,
@@ -110,7 +106,7 @@ impl SyncWorker {
         if let Some(run) = self.store.run(guild_id, run_id).await? {
             return Ok(Start::Run(run));
         }
-        match self.store.start_run(guild_id, run_id, kind, self.now(), LEASE_SECONDS).await {
+        match self.store.start_run(guild_id, run_id, kind, self.clock.now(), LEASE_SECONDS).await {
             Ok(run) => Ok(Start::Run(run)),
             // Started elsewhere meanwhile (the /sync command takes the lease when it is asked,
             // or another delivery of this job): that run is this request's.
@@ -139,14 +135,14 @@ impl SyncWorker {
     ) -> JobOutcome {
         let by = match by {
             Some(lease) => Some(lease),
-            None => self.store.lease(guild_id, self.now()).await.ok().flatten(),
+            None => self.store.lease(guild_id, self.clock.now()).await.ok().flatten(),
         };
         let reason = match by {
             Some(lease) => format!("superseded by run {} (started <t:{}:R>)", lease.run_id, lease.started_at),
             None => "superseded by another run".to_owned(),
         };
         tracing::warn!(run_id = %run.run_id, %reason, "the run lost its lease");
-        match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason), self.now()).await {
+        match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason), self.clock.now()).await {
             Ok(finished) => {
                 self.announce_end(guild_id, reply, &finished, attempt).await;
                 JobOutcome::Done
@@ -176,7 +172,7 @@ impl SyncWorker {
             self.report(reply.as_ref(), &describe(&run), attempt).await;
             return JobOutcome::Done;
         }
-        match self.store.resume_run(guild_id, &run, self.now(), LEASE_SECONDS).await {
+        match self.store.resume_run(guild_id, &run, self.clock.now(), LEASE_SECONDS).await {
             Ok(()) => {}
             Err(StoreError::LeaseHeld(lease)) => {
                 return self.superseded(guild_id, &run, run.counts, Some(lease), reply.as_ref(), attempt).await;
@@ -233,7 +229,7 @@ impl SyncWorker {
                     return self.discord_failure(guild_id, &run, counts, error, reply.as_ref(), attempt).await;
                 }
             }
-            run = match self.store.checkpoint(guild_id, &run, last, counts, self.now(), LEASE_SECONDS).await {
+            run = match self.store.checkpoint(guild_id, &run, last, counts, self.clock.now(), LEASE_SECONDS).await {
                 Ok(run) => run,
                 Err(StoreError::Conflict(_)) => {
                     return self.superseded(guild_id, &run, counts, None, reply.as_ref(), attempt).await;
@@ -245,11 +241,11 @@ impl SyncWorker {
                 break;
             }
         }
-        counts.left = match self.store.mark_left(guild_id, &run.run_id, self.now()).await {
+        counts.left = match self.store.mark_left(guild_id, &run.run_id, self.clock.now()).await {
             Ok(left) => left,
             Err(error) => return JobOutcome::storage_busy(error),
         };
-        match self.store.finish_run(guild_id, &run, counts, SyncOutcome::Succeeded, self.now()).await {
+        match self.store.finish_run(guild_id, &run, counts, SyncOutcome::Succeeded, self.clock.now()).await {
             Ok(finished) => {
                 self.announce_end(guild_id, reply.as_ref(), &finished, attempt).await;
                 JobOutcome::Done
@@ -283,11 +279,14 @@ impl SyncWorker {
             }
             _ => error.explain(),
         };
-        let outcome =
-            match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason.clone()), self.now()).await {
-                Ok(finished) => finished,
-                Err(error) => return JobOutcome::storage_busy(error),
-            };
+        let outcome = match self
+            .store
+            .finish_run(guild_id, run, counts, SyncOutcome::Failed(reason.clone()), self.clock.now())
+            .await
+        {
+            Ok(finished) => finished,
+            Err(error) => return JobOutcome::storage_busy(error),
+        };
         self.announce_end(guild_id, reply, &outcome, attempt).await;
         match retry {
             Some(after) => JobOutcome::Retry { after, reason },
@@ -323,7 +322,8 @@ impl SyncWorker {
     async fn report(&self, reply: Option<&InteractionReply>, text: &str, attempt: Attempt) {
         if let Some(reply) = reply {
             // Past the token's life the run's record (on the settings page) is the report.
-            edit_deferred_answer(&self.discord, reply, &MessageBody::text(text), self.now(), attempt.deadline).await;
+            edit_deferred_answer(&self.discord, reply, &MessageBody::text(text), self.clock.now(), attempt.deadline)
+                .await;
         }
     }
 }

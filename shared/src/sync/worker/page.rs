@@ -55,7 +55,7 @@ impl SyncWorker {
         let members: Vec<Member> = humans.iter().map(|member| to_member(member)).collect();
         let ids: Vec<Id<UserMarker>> = members.iter().map(|member| member.user_id).collect();
         let links: HashMap<Id<UserMarker>, String> = self.store.links_for(guild_id, &ids).await?;
-        let new = self.store.upsert_members(guild_id, run_id, &members, self.now()).await?;
+        let new = self.store.upsert_members(guild_id, run_id, &members, self.clock.now()).await?;
         let mut page_counts =
             SyncCounts { total: members.len() as u64, matched: links.len() as u64, new, ..SyncCounts::default() };
         if let Some(role) = settings.member_role_id {
