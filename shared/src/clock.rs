@@ -1,6 +1,7 @@
-//! Time, as Guildbridge reads it: whole seconds since the Unix epoch, the unit of every stored
-//! timestamp, job and schedule. Code that decides by time takes a [`Clock`], so tests step
-//! through windows and timeouts with a [`ManualClock`] instead of sleeping.
+//! Time, as Guildbridge reads it. An instant is whole seconds since the Unix epoch (`u64`,
+//! what the clock says and what every record, job and schedule stores); a span (a lease, a
+//! time to live, a timeout) is a `Duration`. Code that decides by time takes a [`Clock`], so
+//! tests step through windows and timeouts with a [`ManualClock`] instead of sleeping.
 
 use std::sync::{
     Arc,

@@ -1,6 +1,8 @@
 //! Records that make repeated deliveries harmless: the first writer of a key wins, later
 //! writers see what it stored, until the record expires.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
@@ -21,14 +23,14 @@ pub enum FirstOrSeen {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Stores `outcome` under (`scope`, `key`) for `ttl_seconds` unless a live record is there.
+    /// Stores `outcome` under (`scope`, `key`) for `ttl` unless a live record is there.
     async fn remember(
         &self,
         scope: &str,
         key: &str,
         outcome: Value,
         now: u64,
-        ttl_seconds: u64,
+        ttl: Duration,
     ) -> Result<FirstOrSeen, StoreError>;
     /// The live record's outcome, if any.
     async fn recall(&self, scope: &str, key: &str, now: u64) -> Result<Option<Value>, StoreError>;
@@ -49,14 +51,14 @@ impl<I: ItemStore> IdempotencyStore for Store<I> {
         key: &str,
         outcome: Value,
         now: u64,
-        ttl_seconds: u64,
+        ttl: Duration,
     ) -> Result<FirstOrSeen, StoreError> {
         let record_key = keys::idempotency(scope, key);
         let mut item = Item::new();
         item.insert(attr::PK.to_owned(), json!(record_key.pk));
         item.insert(attr::SK.to_owned(), json!(record_key.sk));
         item.insert(OUTCOME.to_owned(), outcome);
-        item.insert(attr::EXPIRES_AT.to_owned(), json!(now + ttl_seconds));
+        item.insert(attr::EXPIRES_AT.to_owned(), json!(now + ttl.as_secs()));
         // DynamoDB deletes expired items only eventually: an expired record counts as absent.
         let vacant = Condition::NotExists.or(Condition::LessThan(attr::EXPIRES_AT, json!(now + 1)));
         match self.items.put(item, Some(vacant)).await {

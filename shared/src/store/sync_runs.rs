@@ -1,5 +1,7 @@
 //! Sync runs of a guild, under a lease so that one runs at a time.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::json;
 use twilight_model::id::{
@@ -17,7 +19,7 @@ use crate::domain::{RunId, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun
 
 #[async_trait]
 pub trait SyncRunStore: Send + Sync {
-    /// Takes the guild's sync lease until `now + lease_seconds` and records a running run.
+    /// Takes the guild's sync lease until `now + lease.as_secs()` and records a running run.
     /// While another run's lease is live, refused with `LeaseHeld` naming that run; a run id
     /// that was started before (whenever) is refused with `AlreadyExists`.
     async fn start_run(
@@ -26,7 +28,7 @@ pub trait SyncRunStore: Send + Sync {
         run_id: &RunId,
         kind: SyncKind,
         now: u64,
-        lease_seconds: u64,
+        lease: Duration,
     ) -> Result<SyncRun, StoreError>;
     /// Saves progress and extends the lease; `Conflict` when the lease is no longer this run's.
     async fn checkpoint(
@@ -36,7 +38,7 @@ pub trait SyncRunStore: Send + Sync {
         cursor: Id<UserMarker>,
         counts: SyncCounts,
         now: u64,
-        lease_seconds: u64,
+        lease: Duration,
     ) -> Result<SyncRun, StoreError>;
     /// Records the outcome and releases the lease (if this run still holds it).
     async fn finish_run(
@@ -57,7 +59,7 @@ pub trait SyncRunStore: Send + Sync {
         guild_id: Id<GuildMarker>,
         run: &SyncRun,
         now: u64,
-        lease_seconds: u64,
+        lease: Duration,
     ) -> Result<(), StoreError>;
     /// The live lease, if any.
     async fn lease(&self, guild_id: Id<GuildMarker>, now: u64) -> Result<Option<SyncLease>, StoreError>;
@@ -91,9 +93,9 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
         run_id: &RunId,
         kind: SyncKind,
         now: u64,
-        lease_seconds: u64,
+        lease: Duration,
     ) -> Result<SyncRun, StoreError> {
-        let lease = SyncLease { run_id: run_id.to_owned(), started_at: now, expires_at: now + lease_seconds };
+        let lease = SyncLease { run_id: run_id.to_owned(), started_at: now, expires_at: now + lease.as_secs() };
         let run = SyncRun {
             run_id: run_id.to_owned(),
             kind,
@@ -140,10 +142,10 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
         cursor: Id<UserMarker>,
         counts: SyncCounts,
         now: u64,
-        lease_seconds: u64,
+        lease: Duration,
     ) -> Result<SyncRun, StoreError> {
         let lease =
-            SyncLease { run_id: run.run_id.clone(), started_at: run.started_at, expires_at: now + lease_seconds };
+            SyncLease { run_id: run.run_id.clone(), started_at: run.started_at, expires_at: now + lease.as_secs() };
         let updated = SyncRun { cursor: Some(cursor), counts, ..run.clone() };
         let writes = vec![
             TxWrite::Put {
@@ -192,10 +194,10 @@ impl<I: ItemStore> SyncRunStore for Store<I> {
         guild_id: Id<GuildMarker>,
         run: &SyncRun,
         now: u64,
-        lease_seconds: u64,
+        lease: Duration,
     ) -> Result<(), StoreError> {
         let lease =
-            SyncLease { run_id: run.run_id.clone(), started_at: run.started_at, expires_at: now + lease_seconds };
+            SyncLease { run_id: run.run_id.clone(), started_at: run.started_at, expires_at: now + lease.as_secs() };
         let free = Condition::NotExists
             .or(Condition::LessThan(attr::EXPIRES_AT, json!(now + 1)))
             .or(Condition::Equals(RUN_ID, json!(run.run_id)));

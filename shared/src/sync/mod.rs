@@ -5,9 +5,9 @@ pub mod requests;
 pub mod schedule;
 pub mod worker;
 
-pub use requests::{REQUEST_LEASE_SECONDS, SyncRequest, SyncRequestError, SyncRequested, request_sync};
+pub use requests::{REQUEST_LEASE, SyncRequest, SyncRequestError, SyncRequested, request_sync};
 pub use schedule::{ScheduleReport, run_schedule};
 pub use worker::{SyncLimits, SyncWorker};
 
 /// How long a sync holds the guild's lease without a checkpoint before another may take over.
-pub const LEASE_SECONDS: u64 = 15 * 60;
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);

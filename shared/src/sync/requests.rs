@@ -1,6 +1,8 @@
 //! Asking for a member sync: the one way the `/sync` command, the schedule and the platform
 //! start one. It touches only the store and the queue; the worker does the Discord work.
 
+use std::time::Duration;
+
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, InteractionMarker},
@@ -15,7 +17,7 @@ use crate::{
 /// How long a person's request holds the lease before its worker takes it over with the
 /// full lease: should the answer be cut off between taking it and enqueueing the job, the
 /// guild is free again in two minutes, not fifteen.
-pub const REQUEST_LEASE_SECONDS: u64 = 120;
+pub const REQUEST_LEASE: Duration = Duration::from_secs(120);
 
 /// What names a sync request. One request is one run, however often it is delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +88,7 @@ pub async fn request_sync(
     let run_id = request_id.run_id();
     let kind = request.kind();
     let run = if request.holds_lease() {
-        match store.start_run(guild_id, &run_id, kind, now, REQUEST_LEASE_SECONDS).await {
+        match store.start_run(guild_id, &run_id, kind, now, REQUEST_LEASE).await {
             Ok(run) => Some(run),
             Err(StoreError::LeaseHeld(lease)) if lease.run_id != run_id => return Ok(SyncRequested::Busy(lease)),
             Err(StoreError::LeaseHeld(_) | StoreError::AlreadyExists(_)) => {

@@ -17,7 +17,7 @@ const RETENTION_PAGE: u32 = 100;
 /// Schedule runs in a row a guild may fail before it is parked for [`PARKED_FOR`].
 pub const PARK_AFTER_FAILURES: u32 = 5;
 /// How long a parked guild waits before it is tried again.
-pub const PARKED_FOR: u64 = 24 * 3600;
+pub const PARKED_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -92,7 +92,7 @@ fn after_failure(schedule: &SyncSchedule, now: u64, error: &ScheduleError) -> (u
     let failures = schedule.failures.saturating_add(1);
     if failures >= PARK_AFTER_FAILURES {
         let reason = format!("parked for a day after {failures} failed schedule runs in a row; last: {error}");
-        return (now.saturating_add(PARKED_FOR), reason);
+        return (now.saturating_add(PARKED_FOR.as_secs()), reason);
     }
     let pause = 60u64 << failures.min(10);
     (now.saturating_add(pause), format!("schedule run failed ({failures} in a row): {error}"))
@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(next, 1_120);
         assert!(reason.contains("1 in a row") && reason.contains("bad settings"), "{reason}");
         let (next, reason) = after_failure(&schedule(PARK_AFTER_FAILURES - 1), 1_000, &error);
-        assert_eq!(next, 1_000 + PARKED_FOR);
+        assert_eq!(next, 1_000 + PARKED_FOR.as_secs());
         assert!(reason.starts_with("parked"), "{reason}");
         assert_eq!(after_failure(&schedule(u32::MAX), u64::MAX, &error).0, u64::MAX, "no overflow");
     }

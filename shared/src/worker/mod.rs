@@ -99,8 +99,8 @@ pub async fn edit_deferred_answer(
     now: u64,
     deadline: Instant,
 ) -> bool {
-    const TOKEN_SECONDS: u64 = 14 * 60;
-    if now > reply.received_at + TOKEN_SECONDS {
+    const TOKEN_LIFE: Duration = Duration::from_secs(14 * 60);
+    if now > reply.received_at + TOKEN_LIFE.as_secs() {
         return false;
     }
     match discord.edit_original_response(reply.application_id, &reply.token, answer, deadline).await {

@@ -1,7 +1,7 @@
 //! One conformance suite, run against both adapters: the embedded store and DynamoDB (moto's
 //! server on loopback, started by tools/test; `AWS_ENDPOINT_URL` says where).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use guildbridge_core::{
     domain::{
@@ -438,9 +438,11 @@ async fn concurrent_sync_starts_yield_one_lease<I: ItemStore>(store: Store<I>) {
         .into_iter()
         .map(|run| {
             let store = store.clone();
-            tokio::spawn(
-                async move { store.start_run(guild(1), &run.to_string().into(), SyncKind::Manual, NOW, 900).await },
-            )
+            tokio::spawn(async move {
+                store
+                    .start_run(guild(1), &run.to_string().into(), SyncKind::Manual, NOW, Duration::from_secs(900))
+                    .await
+            })
         })
         .collect();
     let mut started = Vec::new();
@@ -457,21 +459,29 @@ async fn concurrent_sync_starts_yield_one_lease<I: ItemStore>(store: Store<I>) {
 }
 
 async fn a_lease_expires_checkpoints_and_releases<I: ItemStore>(store: Store<I>) {
-    let run = store.start_run(guild(1), &"first".into(), SyncKind::Scheduled, NOW, 900).await.expect("start");
+    let run = store
+        .start_run(guild(1), &"first".into(), SyncKind::Scheduled, NOW, Duration::from_secs(900))
+        .await
+        .expect("start");
     assert!(matches!(
-        store.start_run(guild(1), &"second".into(), SyncKind::Manual, NOW + 10, 900).await,
+        store.start_run(guild(1), &"second".into(), SyncKind::Manual, NOW + 10, Duration::from_secs(900)).await,
         Err(StoreError::LeaseHeld(_))
     ));
     let counts = SyncCounts { total: 1000, matched: 10, new: 3, left: 0, errors: 0 };
-    let run = store.checkpoint(guild(1), &run, user(999), counts, NOW + 20, 900).await.expect("checkpoint");
+    let run = store
+        .checkpoint(guild(1), &run, user(999), counts, NOW + 20, Duration::from_secs(900))
+        .await
+        .expect("checkpoint");
     assert_eq!(run.cursor, Some(user(999)));
 
     // The first run stops renewing; its lease lapses and another run may start.
-    let taken =
-        store.start_run(guild(1), &"third".into(), SyncKind::Manual, NOW + 20 + 901, 900).await.expect("after expiry");
+    let taken = store
+        .start_run(guild(1), &"third".into(), SyncKind::Manual, NOW + 20 + 901, Duration::from_secs(900))
+        .await
+        .expect("after expiry");
     assert!(
         matches!(
-            store.checkpoint(guild(1), &run, user(1000), counts, NOW + 1000, 900).await,
+            store.checkpoint(guild(1), &run, user(1000), counts, NOW + 1000, Duration::from_secs(900)).await,
             Err(StoreError::Conflict(_))
         ),
         "the lapsed run cannot renew a lease it lost"
@@ -483,7 +493,10 @@ async fn a_lease_expires_checkpoints_and_releases<I: ItemStore>(store: Store<I>)
     assert_eq!(store.lease(guild(1), NOW + 1001).await.expect("read").map(|l| l.run_id), Some("third".into()));
     store.finish_run(guild(1), &taken, counts, SyncOutcome::Succeeded, NOW + 1002).await.expect("finish");
     assert_eq!(store.lease(guild(1), NOW + 1002).await, Ok(None));
-    store.start_run(guild(1), &"fourth".into(), SyncKind::Webhook, NOW + 1003, 900).await.expect("free after release");
+    store
+        .start_run(guild(1), &"fourth".into(), SyncKind::Webhook, NOW + 1003, Duration::from_secs(900))
+        .await
+        .expect("free after release");
 
     let runs = store.recent_runs(guild(1), 10).await.expect("runs");
     assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["fourth", "third", "first"]);
@@ -519,15 +532,19 @@ async fn due<I: ItemStore>(store: &Store<I>) -> Vec<(Id<GuildMarker>, u64)> {
 }
 
 async fn idempotency_first_writer_wins_until_expiry<I: ItemStore>(store: Store<I>) {
-    let first = store.remember("interaction", "111", json!({ "job": "a" }), NOW, 900).await;
+    let first = store.remember("interaction", "111", json!({ "job": "a" }), NOW, Duration::from_secs(900)).await;
     assert_eq!(first, Ok(FirstOrSeen::First));
-    let again = store.remember("interaction", "111", json!({ "job": "b" }), NOW + 5, 900).await;
+    let again = store.remember("interaction", "111", json!({ "job": "b" }), NOW + 5, Duration::from_secs(900)).await;
     assert_eq!(again, Ok(FirstOrSeen::Seen(json!({ "job": "a" }))));
     assert_eq!(store.recall("interaction", "111", NOW + 899).await, Ok(Some(json!({ "job": "a" }))));
     assert_eq!(store.recall("interaction", "111", NOW + 900).await, Ok(None), "expiry is checked on read");
-    let later = store.remember("interaction", "111", json!({ "job": "c" }), NOW + 901, 900).await;
+    let later = store.remember("interaction", "111", json!({ "job": "c" }), NOW + 901, Duration::from_secs(900)).await;
     assert_eq!(later, Ok(FirstOrSeen::First), "an expired record counts as absent");
-    assert_eq!(store.remember("job", "111", json!(1), NOW, 60).await, Ok(FirstOrSeen::First), "scopes are separate");
+    assert_eq!(
+        store.remember("job", "111", json!(1), NOW, Duration::from_secs(60)).await,
+        Ok(FirstOrSeen::First),
+        "scopes are separate"
+    );
 }
 
 async fn api_keys_are_hashed_scoped_and_revocable<I: ItemStore>(store: Store<I>) {

@@ -462,8 +462,12 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
         .work_one();
     assert_eq!(first.await.expect("queue"), Some(JobOutcome::Done));
     // Meanwhile the lease ran out and another run took it.
-    let later = fake_discord::unix_now() + guildbridge_core::sync::LEASE_SECONDS + 5;
-    backends.store.start_run(guild, &"due:999".into(), SyncKind::Scheduled, later, 60).await.expect("the other run");
+    let later = fake_discord::unix_now() + guildbridge_core::sync::LEASE.as_secs() + 5;
+    backends
+        .store
+        .start_run(guild, &"due:999".into(), SyncKind::Scheduled, later, Duration::from_secs(60))
+        .await
+        .expect("the other run");
     // The continuation finds the lease held by the other run: this run is superseded.
     let next = Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref())
         .limits(5, Duration::from_secs(60))
@@ -512,7 +516,7 @@ async fn a_guild_whose_settings_cannot_be_read_does_not_stop_the_schedule_for_th
     }
     let parked = store.sync_schedule(broken).await.expect("read").expect("schedule");
     assert!(parked.last_error.as_deref().is_some_and(|e| e.starts_with("parked")), "{parked:?}");
-    assert!(parked.next_at >= at + guildbridge_core::sync::schedule::PARKED_FOR, "{parked:?}");
+    assert!(parked.next_at >= at + guildbridge_core::sync::schedule::PARKED_FOR.as_secs(), "{parked:?}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use super::LEASE_SECONDS;
+use super::LEASE;
 use crate::{
     discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
     domain::{
@@ -106,7 +106,7 @@ impl SyncWorker {
         if let Some(run) = self.store.run(guild_id, run_id).await? {
             return Ok(Start::Run(run));
         }
-        match self.store.start_run(guild_id, run_id, kind, self.clock.now(), LEASE_SECONDS).await {
+        match self.store.start_run(guild_id, run_id, kind, self.clock.now(), LEASE).await {
             Ok(run) => Ok(Start::Run(run)),
             // Started elsewhere meanwhile (the /sync command takes the lease when it is asked,
             // or another delivery of this job): that run is this request's.
@@ -172,7 +172,7 @@ impl SyncWorker {
             self.report(reply.as_ref(), &describe(&run), attempt).await;
             return JobOutcome::Done;
         }
-        match self.store.resume_run(guild_id, &run, self.clock.now(), LEASE_SECONDS).await {
+        match self.store.resume_run(guild_id, &run, self.clock.now(), LEASE).await {
             Ok(()) => {}
             Err(StoreError::LeaseHeld(lease)) => {
                 return self.superseded(guild_id, &run, run.counts, Some(lease), reply.as_ref(), attempt).await;
@@ -229,7 +229,7 @@ impl SyncWorker {
                     return self.discord_failure(guild_id, &run, counts, error, reply.as_ref(), attempt).await;
                 }
             }
-            run = match self.store.checkpoint(guild_id, &run, last, counts, self.clock.now(), LEASE_SECONDS).await {
+            run = match self.store.checkpoint(guild_id, &run, last, counts, self.clock.now(), LEASE).await {
                 Ok(run) => run,
                 Err(StoreError::Conflict(_)) => {
                     return self.superseded(guild_id, &run, counts, None, reply.as_ref(), attempt).await;
