@@ -5,6 +5,7 @@
 use std::{
     path::Path,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use super::{JobQueue, QueueError};
 use crate::domain::{Job, QueueKind};
 
 /// SQS FIFO's deduplication window.
-pub const DEDUPLICATION_SECONDS: u64 = 300;
+pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 
 /// A received job: delete it when done, or release it to be received again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,9 +105,9 @@ impl EmbeddedQueue {
         .map_err(|e| QueueError::Unavailable(format!("queue task failed: {e}")))?
     }
 
-    /// The oldest visible job of a queue, hidden for `visibility_seconds`. A body that is not
-    /// a job (a poison message) is dead-lettered on the spot, never handed out again.
-    pub async fn receive(&self, queue: QueueKind, visibility_seconds: u64) -> Result<Option<Received>, QueueError> {
+    /// The oldest visible job of a queue, hidden for `visibility`. A body that is not a job
+    /// (a poison message) is dead-lettered on the spot, never handed out again.
+    pub async fn receive(&self, queue: QueueKind, visibility: Duration) -> Result<Option<Received>, QueueError> {
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
             loop {
@@ -124,7 +125,7 @@ impl EmbeddedQueue {
                 };
                 tx.execute(
                     "UPDATE jobs SET visible_at = ?1, receives = receives + 1 WHERE seq = ?2",
-                    params![(now + visibility_seconds) as i64, receipt],
+                    params![(now + visibility.as_secs()) as i64, receipt],
                 )
                 .map_err(unavailable)?;
                 match Job::from_body(&body) {
@@ -151,12 +152,12 @@ impl EmbeddedQueue {
         .await
     }
 
-    /// Back to the queue, visible again after `delay_seconds` (SQS's change of visibility).
-    pub async fn release(&self, receipt: i64, delay_seconds: u64) -> Result<(), QueueError> {
+    /// Back to the queue, visible again after `delay` (SQS's change of visibility).
+    pub async fn release(&self, receipt: i64, delay: Duration) -> Result<(), QueueError> {
         self.with_conn(move |conn, now| {
             conn.execute(
                 "UPDATE jobs SET visible_at = ?1 WHERE seq = ?2",
-                params![(now + delay_seconds) as i64, receipt],
+                params![(now + delay.as_secs()) as i64, receipt],
             )
             .map_err(unavailable)?;
             Ok(())
@@ -253,7 +254,7 @@ impl EmbeddedQueue {
             }
             tx.execute(
                 "INSERT OR REPLACE INTO dedup (key, until) VALUES (?1, ?2)",
-                params![key, (now + DEDUPLICATION_SECONDS) as i64],
+                params![key, (now + DEDUPLICATION_WINDOW.as_secs()) as i64],
             )
             .map_err(unavailable)?;
             tx.execute(

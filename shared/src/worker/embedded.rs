@@ -51,8 +51,8 @@ impl<'a> Consumer<'a> {
     }
 
     /// Jobs stay hidden from other consumers for twice their time limit.
-    fn visibility(&self) -> u64 {
-        self.time_limit.as_secs().max(1) * 2
+    fn visibility(&self) -> Duration {
+        Duration::from_secs(self.time_limit.as_secs().max(1) * 2)
     }
 
     fn attempt(&self, received: &Received) -> Attempt {
@@ -97,7 +97,7 @@ impl<'a> Consumer<'a> {
                 outcome = self.handler.handle(received.job.clone(), attempt) => {
                     self.settle(&received, attempt, &outcome).await
                 }
-                _ = stop.changed() => self.queue.release(received.receipt, 0).await,
+                _ = stop.changed() => self.queue.release(received.receipt, Duration::ZERO).await,
             };
             if let Err(error) = settled {
                 // The job stays hidden until its visibility ends, then comes back: nothing is lost.
@@ -112,7 +112,7 @@ impl<'a> Consumer<'a> {
         let reason = match outcome {
             JobOutcome::Done => return self.queue.delete(received.receipt).await,
             JobOutcome::Retry { after, .. } if !attempt.is_last() => {
-                return self.queue.release(received.receipt, after.as_secs().max(1)).await;
+                return self.queue.release(received.receipt, (*after).max(Duration::from_secs(1))).await;
             }
             JobOutcome::Retry { reason, .. } => gave_up(attempt.receives, reason),
             JobOutcome::Reject { reason } => reason.clone(),
@@ -179,13 +179,13 @@ mod tests {
         let queue = EmbeddedQueue::in_memory().expect("queue");
         queue.enqueue(&job()).await.expect("enqueue");
         let (stop, worker) = start_loop(&queue, Endless);
-        while queue.receive(QueueKind::Channel, 0).await.expect("peek").is_some() {
+        while queue.receive(QueueKind::Channel, Duration::ZERO).await.expect("peek").is_some() {
             // Not taken yet (a visibility of 0 hands it straight back): let the worker run.
             tokio::task::yield_now().await;
         }
         stop.send(true).expect("stop");
         worker.await.expect("the loop ends on stop");
-        let again = queue.receive(QueueKind::Channel, 60).await.expect("receive");
+        let again = queue.receive(QueueKind::Channel, Duration::from_secs(60)).await.expect("receive");
         assert!(again.is_some(), "visible again without waiting out the 120 s visibility");
 
         let queue = EmbeddedQueue::in_memory().expect("queue");

@@ -1,5 +1,7 @@
 //! Jobs through both queue adapters: SQS FIFO on moto's server, and the embedded queue.
 
+use std::time::Duration;
+
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use guildbridge_core::clock::ManualClock;
 use guildbridge_core::{
@@ -37,12 +39,12 @@ async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(1));
     assert_eq!(queue.len(QueueKind::Sync).await, Ok(1));
 
-    let first = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    let first = queue.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("receive").expect("a job");
     assert_eq!((first.job.clone(), first.receives), (create_job("1"), 1));
-    assert_eq!(queue.receive(QueueKind::Channel, 30).await, Ok(None), "hidden while in flight");
-    queue.release(first.receipt, 10).await.expect("release");
+    assert_eq!(queue.receive(QueueKind::Channel, Duration::from_secs(30)).await, Ok(None), "hidden while in flight");
+    queue.release(first.receipt, Duration::from_secs(10)).await.expect("release");
     clock.advance(11);
-    let again = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("back again");
+    let again = queue.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("receive").expect("back again");
     assert_eq!(again.receives, 2, "the receive count grows towards the dead-letter limit");
     queue.delete(again.receipt).await.expect("delete");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(0));
@@ -51,7 +53,7 @@ async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
     queue.enqueue(&create_job("1")).await.expect("enqueue");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(1), "after the window the same key is new work");
 
-    let given_up = queue.receive(QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    let given_up = queue.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("receive").expect("a job");
     queue.dead_letter(given_up.receipt, "Discord kept failing: 502").await.expect("dead-letter");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(0));
     let dead = queue.dead_letters(QueueKind::Channel).await.expect("list");
@@ -67,9 +69,14 @@ async fn an_unreadable_job_is_dead_lettered_at_once_and_the_listing_survives_it(
     let queue = EmbeddedQueue::in_memory().expect("queue");
     queue.enqueue_body(QueueKind::Channel, "poison", "{\"type\":\"teleport\"}").await.expect("enqueue");
     queue.enqueue(&create_job("after")).await.expect("enqueue");
-    let received = queue.receive(QueueKind::Channel, 30).await.expect("the poison does not block the queue");
+    let received =
+        queue.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("the poison does not block the queue");
     assert_eq!(received.map(|r| r.job), Some(create_job("after")), "the next job is handed out");
-    assert_eq!(queue.receive(QueueKind::Channel, 0).await, Ok(None), "the poison is never handed out again");
+    assert_eq!(
+        queue.receive(QueueKind::Channel, Duration::ZERO).await,
+        Ok(None),
+        "the poison is never handed out again"
+    );
     let dead = queue.dead_letters(QueueKind::Channel).await.expect("listing survives a bad body");
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0].job.as_ref(), dead[0].body.as_str()), (None, "{\"type\":\"teleport\"}"));
@@ -82,7 +89,8 @@ async fn embedded_queue_keeps_jobs_across_a_restart() {
     let _ = std::fs::remove_file(&path);
     EmbeddedQueue::open(&path).expect("open").enqueue(&create_job("7")).await.expect("enqueue");
     let reopened = EmbeddedQueue::open(&path).expect("reopen");
-    let received = reopened.receive(QueueKind::Channel, 30).await.expect("receive").expect("survived");
+    let received =
+        reopened.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("receive").expect("survived");
     assert_eq!(received.job, create_job("7"));
     drop(reopened);
     for suffix in ["", "-wal", "-shm"] {

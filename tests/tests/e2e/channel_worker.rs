@@ -412,8 +412,11 @@ async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on(
     let second = event("auto-2");
     let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &second).await;
     assert_eq!(enqueued, Ok(true));
-    let received =
-        queue.receive(guildbridge_core::domain::QueueKind::Channel, 30).await.expect("receive").expect("a job");
+    let received = queue
+        .receive(guildbridge_core::domain::QueueKind::Channel, Duration::from_secs(30))
+        .await
+        .expect("receive")
+        .expect("a job");
     assert_eq!(received.job, create_job(&second));
     assert!(backends.store.subject(guild, &second.subject).await.expect("read").is_some(), "the subject is stored");
 }

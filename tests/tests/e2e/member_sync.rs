@@ -320,7 +320,7 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     let again = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
     assert_eq!((again.syncs, again.archives), (0, 0), "a repeated event changes nothing");
     let mut jobs = Vec::new();
-    while let Some(received) = queue.receive(QueueKind::Channel, 30).await.expect("receive") {
+    while let Some(received) = queue.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("receive") {
         queue.delete(received.receipt).await.expect("delete");
         jobs.push(received.job);
     }
@@ -401,7 +401,7 @@ async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twi
     let token = sandbox.issue_interaction_token(APPLICATION_ID);
     let answer = slash_sync(&endpoint, &token).await;
     assert_eq!(answer["type"], 5, "deferred: {answer}");
-    let received = queue.receive(QueueKind::Sync, 0).await.expect("receive").expect("the /sync job");
+    let received = queue.receive(QueueKind::Sync, Duration::ZERO).await.expect("receive").expect("the /sync job");
     let body = received.job.to_body().expect("body");
 
     // The worker runs a second or more after the command took the lease.
@@ -501,7 +501,8 @@ async fn a_guild_whose_settings_cannot_be_read_does_not_stop_the_schedule_for_th
 
     let report = run_schedule(&store, embedded.queue.as_ref(), now).await.expect("the schedule itself runs");
     assert_eq!((report.due, report.syncs, report.failed), (2, 1, 1), "{report:?}");
-    let job = queue.receive(QueueKind::Sync, 30).await.expect("receive").expect("the fine guild's sync");
+    let job =
+        queue.receive(QueueKind::Sync, Duration::from_secs(30)).await.expect("receive").expect("the fine guild's sync");
     assert_eq!(job.job.guild_id(), fine);
     let failing = store.sync_schedule(broken).await.expect("read").expect("schedule");
     assert_eq!(failing.failures, 1);
