@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("channels", 3),
     ("sync", 3),
     ("interactions", 4),
+    ("api", 4),
     // Start-up, configuration and wiring; test support (never in a Lambda binary).
     ("host", 5),
     ("test_support", 5),

@@ -5,7 +5,8 @@
 //! 2. Adapters, each over the domain alone: [`store`] (DynamoDB and embedded), [`queue`]
 //!    (SQS and embedded), [`discord`] (signatures, signed ids, responses, the REST client).
 //! 3. [`worker`]: running jobs from a queue, with retries and recorded dead letters.
-//! 4. Use cases: [`channels`], [`sync`], then [`interactions`] (the router and the commands).
+//! 4. Use cases: [`channels`], [`sync`], then [`interactions`] (the router and the commands)
+//!    and [`api`] (the tenant REST API).
 //! 5. [`host`]: configuration, secrets, start-up and wiring, for the functions and the CLI.
 
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod store;
 
 pub mod worker;
 
+pub mod api;
 pub mod channels;
 pub mod interactions;
 pub mod sync;

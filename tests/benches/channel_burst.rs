@@ -43,6 +43,7 @@ async fn main() {
             signup_url: None,
             starts_at: None,
             discord_user_id: None,
+            ends_at: None,
         };
         register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &subject).await.expect("register");
     }

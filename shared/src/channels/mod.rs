@@ -4,5 +4,5 @@ pub mod plan;
 pub mod requests;
 pub mod worker;
 
-pub use requests::{RequestError, adhoc_subject, register_subject, request_channel};
+pub use requests::{Registered, RequestError, adhoc_subject, register_subject, request_channel};
 pub use worker::{ChannelWorker, DEFAULT_CLAIM_STALE_AFTER, RETRY_BUTTON};

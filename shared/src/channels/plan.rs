@@ -203,6 +203,7 @@ mod tests {
             signup_url: None,
             starts_at: None,
             discord_user_id: Some(Id::new(77)),
+            ends_at: None,
         }
     }
 

@@ -25,21 +25,34 @@ pub enum RequestError {
     BadName(NamingError),
 }
 
+/// What registering a subject did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The subject is new (not an update).
+    pub created: bool,
+    /// The channel job enqueued because the guild creates channels automatically.
+    pub channel_job: Option<Job>,
+}
+
 /// Registers (or updates) a subject; when the guild's settings create channels
-/// automatically, enqueues its channel job. Returns whether a job was enqueued.
+/// automatically, enqueues its channel job (a subject whose channel exists gets none: the
+/// job would find the mapping and do nothing).
 pub async fn register_subject(
     store: &dyn DomainStore,
     queue: &dyn JobQueue,
     guild_id: Id<GuildMarker>,
     subject: &Subject,
-) -> Result<bool, RequestError> {
-    store.upsert_subject(guild_id, subject).await?;
+) -> Result<Registered, RequestError> {
+    let created = store.upsert_subject(guild_id, subject).await?;
     if !store.settings(guild_id).await?.settings.auto_create_channels {
-        return Ok(false);
+        return Ok(Registered { created, channel_job: None });
+    }
+    if !created && store.mapping(guild_id, &subject.subject).await?.is_some() {
+        return Ok(Registered { created, channel_job: None });
     }
     let job = Job::CreateChannels { guild_id, subject: subject.subject.clone(), requested_by: None, reply: None };
     queue.enqueue(&job).await?;
-    Ok(true)
+    Ok(Registered { created, channel_job: Some(job) })
 }
 
 /// An ad-hoc subject for a channel someone asked for by name: its id is the normalised name,
@@ -53,6 +66,7 @@ pub fn adhoc_subject(name: &str) -> Result<Subject, RequestError> {
         signup_url: None,
         starts_at: None,
         discord_user_id: None,
+        ends_at: None,
     })
 }
 

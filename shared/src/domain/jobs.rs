@@ -64,7 +64,15 @@ pub enum Job {
     /// Archive (or delete) the subject's channel(s).
     ArchiveChannel { guild_id: Id<GuildMarker>, subject: SubjectRef, reason: String, reply: Option<InteractionReply> },
     /// Post a message in the subject's channel; `message_key` names it so a redelivery posts once.
-    SendMessage { guild_id: Id<GuildMarker>, subject: SubjectRef, content: String, message_key: String },
+    SendMessage {
+        guild_id: Id<GuildMarker>,
+        subject: SubjectRef,
+        content: String,
+        message_key: String,
+        /// Whether mentions in `content` notify anyone (off unless the sender asked).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_mentions: bool,
+    },
     /// Synchronise the guild's members; `request_id` names the request (an interaction, a
     /// due time, a platform call) so that one request is one run. A run too large for one
     /// invocation continues in a job with `after` set (the cursor it continues from), which

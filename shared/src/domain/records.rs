@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{ClaimToken, RunId, TenantId};
 use twilight_model::id::{
     Id,
-    marker::{ChannelMarker, RoleMarker, UserMarker},
+    marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
 };
 
 /// The kind of platform thing a channel is for.
@@ -77,6 +77,9 @@ pub struct Subject {
     /// Unix seconds.
     #[serde(default)]
     pub starts_at: Option<u64>,
+    /// Unix seconds: when the subject is over (an event's finish).
+    #[serde(default)]
+    pub ends_at: Option<u64>,
     /// The Discord user the subject belongs to (a lead's owner), for private channels.
     #[serde(default)]
     pub discord_user_id: Option<Id<UserMarker>>,
@@ -138,6 +141,32 @@ pub struct ChannelMapping {
     pub requested_by: Option<Id<UserMarker>>,
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+/// A Discord user linked to a platform user (one to one, within a guild).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLink {
+    pub user_id: Id<UserMarker>,
+    pub platform_user: String,
+    pub linked_at: u64,
+}
+
+/// A platform-side owner, as an operator created it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub tenant_id: TenantId,
+    /// The origins (`https://club.example`) its connect flow may send people back to.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    pub created_at: u64,
+}
+
+/// A tenant's connection to its guild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuildConnection {
+    pub tenant_id: TenantId,
+    pub guild_id: Id<GuildMarker>,
+    pub connected_at: u64,
 }
 
 /// A guild member as last seen by a sync.

@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use twilight_model::id::{
-    Id,
-    marker::{ChannelMarker, RoleMarker},
+use twilight_model::{
+    guild::Permissions,
+    id::{
+        Id,
+        marker::{ChannelMarker, RoleMarker},
+    },
 };
 use twilight_validate::message::MESSAGE_CONTENT_LENGTH_MAX as MAX_CONTENT_CHARS;
 
@@ -16,7 +19,7 @@ pub const SYNC_INTERVAL_HOURS: std::ops::RangeInclusive<u32> = 1..=168;
 /// Hours a completed subject's channel is kept before archiving: up to a year.
 pub const ARCHIVE_RETENTION_HOURS: std::ops::RangeInclusive<u32> = 0..=8760;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArchiveMode {
     /// Move to the archive category and lock.
@@ -24,10 +27,11 @@ pub enum ArchiveMode {
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Notifications {
     /// Where Guildbridge reports what it did when no interaction is left to answer.
+    #[schema(value_type = Option<String>)]
     pub log_channel_id: Option<Id<ChannelMarker>>,
     pub on_channel_created: bool,
     pub on_sync_finished: bool,
@@ -40,7 +44,8 @@ impl Default for Notifications {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A guild's settings (the document names each field's limits; ids are strings of digits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct GuildSettings {
     pub auto_create_channels: bool,
@@ -50,8 +55,10 @@ pub struct GuildSettings {
     pub practice_voice_channel: bool,
     pub private_channels: bool,
     pub category_per_series: bool,
+    #[schema(value_type = Option<String>)]
     pub archive_category_id: Option<Id<ChannelMarker>>,
     pub welcome_message: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub member_role_id: Option<Id<RoleMarker>>,
     pub remove_role_when_unlinked: bool,
     pub sync_interval_hours: u32,
@@ -115,6 +122,21 @@ fn is_snowflake(value: &serde_json::Value) -> bool {
 }
 
 impl GuildSettings {
+    /// What the bot must be granted for the features these settings turn on: to see, post
+    /// and make channels always; to set permission overwrites and grant the member role
+    /// (Manage Roles) when channels are private or a member role is set; to let people into
+    /// voice channels (Connect) when those are made.
+    pub fn bot_permissions(&self) -> Permissions {
+        let mut needed = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::MANAGE_CHANNELS;
+        if self.private_channels || self.member_role_id.is_some() {
+            needed |= Permissions::MANAGE_ROLES;
+        }
+        if self.voice_channel || self.practice_voice_channel {
+            needed |= Permissions::CONNECT;
+        }
+        needed
+    }
+
     /// Where Guildbridge reports to the guild's admins, when they chose a channel.
     pub fn log_channel(&self) -> Option<Id<ChannelMarker>> {
         self.notifications.log_channel_id

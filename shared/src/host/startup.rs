@@ -87,6 +87,14 @@ pub async fn serve_worker<H: JobHandler>(
     lambda::serve(&handler, &redelivery, host.backends.store.as_ref(), policy).await
 }
 
+/// The `web` function: the tenant API's router over the store and the queues.
+pub async fn web() -> Result<axum::Router, StartupError> {
+    let env = HostEnv::load().await?;
+    let (store, queues) = both(StoreConfig::from_source(&env), QueueConfig::from_source(&env))?;
+    let (backends, _) = Backends::aws_within(&store, &queues, wiring::WEB_CALLS).await;
+    Ok(wiring::web_router(&backends))
+}
+
 /// The scheduler's store and queues.
 pub async fn scheduler() -> Result<Backends, StartupError> {
     let env = HostEnv::load().await?;

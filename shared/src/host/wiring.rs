@@ -155,6 +155,23 @@ pub fn interaction_service(
     )
 }
 
+/// The `web` function's router: the tenant API over the store and the queue.
+pub fn web_router(backends: &Backends) -> axum::Router {
+    crate::api::router(crate::api::Api {
+        store: backends.store.clone(),
+        queue: backends.queue.clone(),
+        clock: crate::clock::system(),
+    })
+}
+
+/// The web function answers people and platforms waiting on it: calls are cut off well
+/// inside a browser's or an HTTP client's patience, and retried once or twice inside that.
+pub const WEB_CALLS: CallLimits = CallLimits {
+    connect: Duration::from_millis(1_000),
+    attempt: Duration::from_millis(2_000),
+    operation: Duration::from_millis(5_000),
+};
+
 /// The sync worker over the given store and queue (for continuations).
 pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncWorker, WiringError> {
     let client = discord_client(discord)?;

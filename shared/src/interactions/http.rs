@@ -30,13 +30,18 @@ pub fn error_response(status: StatusCode, error: &'static str, message: impl Int
 /// POST `/` (Function URL), `/interactions`, and `/{stage}/` or `/{stage}/interactions`
 /// (`lambda_http` puts an API Gateway REST stage in front of the path).
 pub fn router(service: Arc<InteractionService>) -> Router {
+    routes(service).fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+}
+
+/// The same routes without a fallback, for a host that merges them into another router
+/// (the local stack serves them beside the tenant API).
+pub fn routes(service: Arc<InteractionService>) -> Router {
     Router::new()
         .route("/", post(interactions))
         .route("/interactions", post(interactions))
         .route("/{stage}/", post(interactions))
         .route("/{stage}/interactions", post(interactions))
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
-        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .with_state(service)
 }
 

@@ -2,7 +2,6 @@
 //! happen once however often a job runs.
 
 use async_trait::async_trait;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use twilight_model::id::{
@@ -13,6 +12,7 @@ use twilight_model::id::{
 use super::{
     Store, StoreError, from_item,
     items::{Condition, Item, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
+    paging,
     schema::{Index, attr, keys, sortable_time},
     to_item,
 };
@@ -183,15 +183,14 @@ impl<I: ItemStore> Store<I> {
         oldest_first: bool,
     ) -> Result<MappingPage, StoreError> {
         let partition = keys::mappings_by_status(guild_id.get(), status.as_str());
-        let start = cursor.map(|cursor| decode_cursor(cursor, &partition)).transpose()?;
-        let mut query = Query::new(Index::Gsi1, partition, SortKeyRange::All).limit(limit.max(1)).start_after(start);
+        let mut query = paging::continued(Query::new(Index::Gsi1, partition, SortKeyRange::All), limit, cursor)?;
         if !oldest_first {
             query = query.descending();
         }
         let page = self.items.query(&query).await?;
         Ok(MappingPage {
             mappings: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?,
-            next: page.last_key.map(|key| encode_cursor(&key)),
+            next: page.last_key.map(|key| paging::encode_cursor(&key)),
         })
     }
 
@@ -405,19 +404,4 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         let partition = keys::mappings_by_status(guild_id.get(), MappingStatus::Active.as_str());
         Ok(self.items.count(&Query::new(Index::Gsi1, partition, SortKeyRange::All)).await?)
     }
-}
-
-fn encode_cursor(key: &Item) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::Value::Object(key.clone()).to_string())
-}
-
-/// A cursor is only good for the partition it came from: one guild's cursor never reads another's.
-fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
-    let invalid = || StoreError::Conflict("the page cursor is not valid here");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let key: Item = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if key.get(attr::GSI1_PK).and_then(serde_json::Value::as_str) != Some(partition) {
-        return Err(invalid());
-    }
-    Ok(key)
 }

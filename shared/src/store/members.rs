@@ -11,12 +11,13 @@ use twilight_model::id::{
 };
 
 use super::{
-    Store, StoreError, from_item,
+    Paged, Store, StoreError, from_item,
     items::{Condition, ItemError, ItemStore, Query, SortKeyRange, TxWrite},
+    paging,
     schema::{Index, keys},
     to_item,
 };
-use crate::domain::{Member, RunId};
+use crate::domain::{Member, RunId, UserLink};
 
 #[async_trait]
 pub trait MemberStore: Send + Sync {
@@ -32,6 +33,15 @@ pub trait MemberStore: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Marks every present member that `run_id` did not see as left; returns how many.
     async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64) -> Result<u64, StoreError>;
+    /// The guild's members (only those present, or only those gone, when `left` is given),
+    /// by user id.
+    async fn members_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        left: Option<bool>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Paged<StoredMember>, StoreError>;
     /// Members present (not left).
     async fn count_members(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError>;
     async fn member(
@@ -53,6 +63,25 @@ pub trait LinkStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Removes a Discord user's link; returns the platform user it had.
     async fn unlink(&self, guild_id: Id<GuildMarker>, user_id: Id<UserMarker>) -> Result<Option<String>, StoreError>;
+    /// The link of a platform user, if any.
+    async fn link_of_platform_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        platform_user: &str,
+    ) -> Result<Option<UserLink>, StoreError>;
+    /// The link of a Discord user, if any.
+    async fn link_of_discord_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+    ) -> Result<Option<UserLink>, StoreError>;
+    /// The guild's links, by platform user.
+    async fn links_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Paged<UserLink>, StoreError>;
     /// The platform users of those Discord users that are linked.
     async fn links_for(
         &self,
@@ -76,13 +105,6 @@ pub struct StoredMember {
     /// count the members an earlier, interrupted attempt already marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_run: Option<RunId>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Link {
-    user_id: Id<UserMarker>,
-    platform_user: String,
-    linked_at: u64,
 }
 
 const LAST_SEEN_RUN: &str = "last_seen_run";
@@ -167,6 +189,21 @@ impl<I: ItemStore> MemberStore for Store<I> {
         }
     }
 
+    /// 1 Query (filtered: a page may hold fewer than `limit` and still have a next).
+    async fn members_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        left: Option<bool>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Paged<StoredMember>, StoreError> {
+        let mut query = paging::continued(members_query(guild_id), limit, cursor)?;
+        if let Some(left) = left {
+            query = query.filter(Condition::Equals(LEFT, json!(left)));
+        }
+        Paged::of(self.items.query(&query).await?)
+    }
+
     /// 1 Query (`Select=COUNT`) per 1 MB of members.
     async fn count_members(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
         Ok(self.items.count(&members_query(guild_id).filter(Condition::Equals(LEFT, json!(false)))).await?)
@@ -192,7 +229,7 @@ impl<I: ItemStore> LinkStore for Store<I> {
         platform_user: &str,
         now: u64,
     ) -> Result<(), StoreError> {
-        let link = Link { user_id, platform_user: platform_user.to_owned(), linked_at: now };
+        let link = UserLink { user_id, platform_user: platform_user.to_owned(), linked_at: now };
         let writes = vec![
             TxWrite::Put {
                 item: to_item(&keys::discord_link(guild_id.get(), user_id.get()), &link, &[])?,
@@ -216,7 +253,7 @@ impl<I: ItemStore> LinkStore for Store<I> {
     async fn unlink(&self, guild_id: Id<GuildMarker>, user_id: Id<UserMarker>) -> Result<Option<String>, StoreError> {
         let key = keys::discord_link(guild_id.get(), user_id.get());
         let Some(item) = self.items.get(&key).await? else { return Ok(None) };
-        let link: Link = from_item(item)?;
+        let link: UserLink = from_item(item)?;
         let same = Condition::Equals("platform_user", json!(link.platform_user));
         let writes = vec![
             TxWrite::Delete { key, condition: Some(same.clone()) },
@@ -228,6 +265,36 @@ impl<I: ItemStore> LinkStore for Store<I> {
         }
     }
 
+    /// 1 GetItem.
+    async fn link_of_platform_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        platform_user: &str,
+    ) -> Result<Option<UserLink>, StoreError> {
+        self.items.get(&keys::platform_link(guild_id.get(), platform_user)).await?.map(from_item).transpose()
+    }
+
+    /// 1 GetItem.
+    async fn link_of_discord_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+    ) -> Result<Option<UserLink>, StoreError> {
+        self.items.get(&keys::discord_link(guild_id.get(), user_id.get())).await?.map(from_item).transpose()
+    }
+
+    /// 1 Query.
+    async fn links_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Paged<UserLink>, StoreError> {
+        let prefix = SortKeyRange::BeginsWith(keys::PLATFORM_LINK_PREFIX.to_owned());
+        let query = Query::new(Index::Table, keys::guild(guild_id.get()), prefix);
+        Paged::of(self.items.query(&paging::continued(query, limit, cursor)?).await?)
+    }
+
     /// ⌈users / 100⌉ BatchGetItem.
     async fn links_for(
         &self,
@@ -236,6 +303,9 @@ impl<I: ItemStore> LinkStore for Store<I> {
     ) -> Result<HashMap<Id<UserMarker>, String>, StoreError> {
         let keys: Vec<_> = user_ids.iter().map(|user| keys::discord_link(guild_id.get(), user.get())).collect();
         let items = self.items.get_many(&keys).await?;
-        items.into_iter().map(|item| from_item::<Link>(item).map(|link| (link.user_id, link.platform_user))).collect()
+        items
+            .into_iter()
+            .map(|item| from_item::<UserLink>(item).map(|link| (link.user_id, link.platform_user)))
+            .collect()
     }
 }

@@ -15,6 +15,7 @@ mod channels;
 mod dead_letters;
 mod idempotency;
 mod members;
+mod paging;
 mod schedule;
 mod settings_store;
 mod subjects;
@@ -32,6 +33,7 @@ pub use self::{
     dead_letters::{DeadLetterRecord, DeadLetterStore},
     idempotency::{FirstOrSeen, IdempotencyStore},
     members::{LinkStore, MemberStore, StoredMember},
+    paging::Paged,
     schedule::{ScheduleStore, SyncSchedule},
     settings_store::SettingsStore,
     subjects::SubjectStore,

@@ -4,6 +4,7 @@
 //!
 //! | item | pk | sk | gsi1 (pk / sk) | gsi2 (pk / sk) |
 //! |---|---|---|---|---|
+//! | tenant | `TENANT#{t}` | `PROFILE` | | |
 //! | tenant's connection | `TENANT#{t}` | `CONNECTION` | | |
 //! | guild's connection | `GUILD#{g}` | `CONNECTION` | | |
 //! | bot installation | `GUILD#{g}` | `BOT` | | |
@@ -84,6 +85,9 @@ pub mod keys {
     pub fn guild(guild: u64) -> String {
         format!("GUILD#{guild}")
     }
+    pub fn tenant_profile(tenant_id: &str) -> Key {
+        Key::new(tenant(tenant_id), "PROFILE")
+    }
     pub fn tenant_connection(tenant_id: &str) -> Key {
         Key::new(tenant(tenant_id), "CONNECTION")
     }
@@ -96,8 +100,9 @@ pub mod keys {
     pub fn settings(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "SETTINGS")
     }
+    pub const SUBJECT_PREFIX: &str = "SUBJECT#";
     pub fn subject(guild_id: u64, kind: &str, id: &str) -> Key {
-        Key::new(guild(guild_id), format!("SUBJECT#{kind}#{id}"))
+        Key::new(guild(guild_id), format!("{SUBJECT_PREFIX}{kind}#{id}"))
     }
     pub fn subject_starts(guild_id: u64) -> String {
         format!("GUILD#{guild_id}#STARTS")
@@ -121,8 +126,9 @@ pub mod keys {
     pub fn discord_link(guild_id: u64, user_id: u64) -> Key {
         Key::new(guild(guild_id), format!("LINK#DISCORD#{user_id}"))
     }
+    pub const PLATFORM_LINK_PREFIX: &str = "LINK#PLATFORM#";
     pub fn platform_link(guild_id: u64, platform_user: &str) -> Key {
-        Key::new(guild(guild_id), format!("LINK#PLATFORM#{platform_user}"))
+        Key::new(guild(guild_id), format!("{PLATFORM_LINK_PREFIX}{platform_user}"))
     }
     pub fn sync_lease(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "SYNC#LEASE")

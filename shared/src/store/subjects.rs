@@ -5,8 +5,9 @@ use serde_json::json;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
-    Store, StoreError, from_item,
-    items::{ItemStore, Query, SortKeyRange},
+    Paged, Store, StoreError, from_item,
+    items::{Condition, ItemError, ItemStore, Query, SortKeyRange},
+    paging,
     schema::{Index, attr, keys, sortable_time},
     to_item,
 };
@@ -14,8 +15,16 @@ use crate::domain::{Subject, SubjectKind, SubjectRef};
 
 #[async_trait]
 pub trait SubjectStore: Send + Sync {
-    /// Creates or replaces a subject (the platform's copy wins).
-    async fn upsert_subject(&self, guild_id: Id<GuildMarker>, subject: &Subject) -> Result<(), StoreError>;
+    /// Creates or replaces a subject (the platform's copy wins); true when it is new.
+    async fn upsert_subject(&self, guild_id: Id<GuildMarker>, subject: &Subject) -> Result<bool, StoreError>;
+    /// The guild's subjects (of one kind, when given), by kind and id.
+    async fn subjects_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        kind: Option<SubjectKind>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Paged<Subject>, StoreError>;
     async fn subject(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<Option<Subject>, StoreError>;
     /// Events starting at or after `now`, soonest first.
     async fn upcoming_events(
@@ -40,8 +49,8 @@ fn name_key(name: &str) -> String {
 
 #[async_trait]
 impl<I: ItemStore> SubjectStore for Store<I> {
-    /// 1 PutItem.
-    async fn upsert_subject(&self, guild_id: Id<GuildMarker>, subject: &Subject) -> Result<(), StoreError> {
+    /// 1 conditional PutItem; + 1 PutItem when the subject existed.
+    async fn upsert_subject(&self, guild_id: Id<GuildMarker>, subject: &Subject) -> Result<bool, StoreError> {
         let reference = &subject.subject;
         let key = keys::subject(guild_id.get(), reference.kind.as_str(), &reference.id);
         let suffix = format!("{}#{}", reference.kind.as_str(), reference.id);
@@ -53,7 +62,31 @@ impl<I: ItemStore> SubjectStore for Store<I> {
             extra.push((attr::GSI1_PK, json!(keys::subject_starts(guild_id.get()))));
             extra.push((attr::GSI1_SK, json!(format!("{}#{suffix}", sortable_time(starts_at)))));
         }
-        Ok(self.items.put(to_item(&key, subject, &extra)?, None).await?)
+        let item = to_item(&key, subject, &extra)?;
+        // Created or replaced, told apart by the write itself (not a read before it).
+        match self.items.put(item.clone(), Some(Condition::NotExists)).await {
+            Ok(()) => Ok(true),
+            Err(ItemError::ConditionFailed) => {
+                self.items.put(item, None).await.map(|()| false).map_err(StoreError::from)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// 1 Query.
+    async fn subjects_page(
+        &self,
+        guild_id: Id<GuildMarker>,
+        kind: Option<SubjectKind>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Paged<Subject>, StoreError> {
+        let prefix = match kind {
+            Some(kind) => format!("{}{}#", keys::SUBJECT_PREFIX, kind.as_str()),
+            None => keys::SUBJECT_PREFIX.to_owned(),
+        };
+        let query = Query::new(Index::Table, keys::guild(guild_id.get()), SortKeyRange::BeginsWith(prefix));
+        Paged::of(self.items.query(&paging::continued(query, limit, cursor)?).await?)
     }
 
     /// 1 GetItem.

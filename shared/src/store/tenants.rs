@@ -1,7 +1,6 @@
 //! Tenants and their guild: one guild per tenant and one tenant per guild.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
@@ -10,34 +9,46 @@ use super::{
     schema::keys,
     to_item,
 };
-use crate::domain::{BotInstall, TenantId};
+use crate::domain::{BotInstall, GuildConnection, Tenant, TenantId};
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
+    /// Creates a tenant; `AlreadyExists` when its id is taken.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// Connects a tenant and a guild, both directions at once. Refused with `AlreadyExists`
     /// when either side is already connected.
     async fn connect(&self, tenant_id: &TenantId, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError>;
     /// Removes the tenant's connection; returns the guild it had.
     async fn disconnect(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
     async fn guild_of(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
+    /// The tenant's connection, with when it was made.
+    async fn connection(&self, tenant_id: &TenantId) -> Result<Option<GuildConnection>, StoreError>;
     async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<TenantId>, StoreError>;
     /// Records whether the bot is in the guild and what it was granted.
     async fn record_bot_install(&self, guild_id: Id<GuildMarker>, install: BotInstall) -> Result<(), StoreError>;
     async fn bot_install(&self, guild_id: Id<GuildMarker>) -> Result<Option<BotInstall>, StoreError>;
 }
 
-#[derive(Serialize, Deserialize)]
-struct Connection {
-    tenant_id: TenantId,
-    guild_id: Id<GuildMarker>,
-    connected_at: u64,
-}
-
 #[async_trait]
 impl<I: ItemStore> TenantStore for Store<I> {
+    /// 1 conditional PutItem.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let item = to_item(&keys::tenant_profile(&tenant.tenant_id), tenant, &[])?;
+        match self.items.put(item, Some(Condition::NotExists)).await {
+            Err(ItemError::ConditionFailed) => Err(StoreError::AlreadyExists("a tenant with this id")),
+            other => Ok(other?),
+        }
+    }
+
+    /// 1 GetItem.
+    async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.items.get(&keys::tenant_profile(tenant_id)).await?.map(from_item).transpose()
+    }
+
     /// 1 TransactWriteItems (2 conditional puts).
     async fn connect(&self, tenant_id: &TenantId, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError> {
-        let connection = Connection { tenant_id: tenant_id.to_owned(), guild_id, connected_at: now };
+        let connection = GuildConnection { tenant_id: tenant_id.to_owned(), guild_id, connected_at: now };
         let writes = vec![
             TxWrite::Put {
                 item: to_item(&keys::tenant_connection(tenant_id), &connection, &[])?,
@@ -76,14 +87,18 @@ impl<I: ItemStore> TenantStore for Store<I> {
 
     /// 1 GetItem.
     async fn guild_of(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError> {
-        let item = self.items.get(&keys::tenant_connection(tenant_id)).await?;
-        Ok(item.map(from_item::<Connection>).transpose()?.map(|c| c.guild_id))
+        Ok(self.connection(tenant_id).await?.map(|connection| connection.guild_id))
+    }
+
+    /// 1 GetItem.
+    async fn connection(&self, tenant_id: &TenantId) -> Result<Option<GuildConnection>, StoreError> {
+        self.items.get(&keys::tenant_connection(tenant_id)).await?.map(from_item).transpose()
     }
 
     /// 1 GetItem.
     async fn tenant_of(&self, guild_id: Id<GuildMarker>) -> Result<Option<TenantId>, StoreError> {
         let item = self.items.get(&keys::guild_connection(guild_id.get())).await?;
-        Ok(item.map(from_item::<Connection>).transpose()?.map(|c| c.tenant_id))
+        Ok(item.map(from_item::<GuildConnection>).transpose()?.map(|c| c.tenant_id))
     }
 
     /// 1 PutItem.

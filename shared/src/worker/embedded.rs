@@ -157,6 +157,7 @@ mod tests {
             subject: crate::domain::SubjectRef::new(crate::domain::SubjectKind::Event, "e"),
             content: "hello".to_owned(),
             message_key: "k".to_owned(),
+            allow_mentions: false,
         }
     }
 

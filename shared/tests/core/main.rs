@@ -9,4 +9,5 @@ mod endpoint;
 mod never_panics;
 mod queue_conformance;
 mod store_conformance;
+mod tenant_api;
 mod vectors;

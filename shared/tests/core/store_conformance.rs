@@ -340,6 +340,7 @@ fn subject(id: &str, name: &str, starts_at: Option<u64>) -> Subject {
         signup_url: Some(format!("https://club.example/events/{id}")),
         starts_at,
         discord_user_id: None,
+        ends_at: None,
     }
 }
 

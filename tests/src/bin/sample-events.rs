@@ -240,6 +240,7 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
                 subject: subject.clone(),
                 content: "Qualifying starts in 10 minutes.".to_owned(),
                 message_key: "qualifying-reminder".to_owned(),
+                allow_mentions: false,
             }
             .to_body()?,
             json!([]),

@@ -107,6 +107,7 @@ fn race(id: &str, name: &str, starts_at: u64, signup: Option<&str>) -> Subject {
         signup_url: signup.map(str::to_owned),
         starts_at: Some(starts_at),
         discord_user_id: None,
+        ends_at: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn event(id: &str) -> Subject {
         signup_url: None,
         starts_at: None,
         discord_user_id: None,
+        ends_at: None,
     }
 }
 
@@ -362,6 +363,7 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
         signup_url: None,
         starts_at: None,
         discord_user_id: Some(Id::new(owner)),
+        ends_at: None,
     };
     store.upsert_subject(guild, &lead).await.expect("subject");
     assert_eq!(worker.handle(create_job(&lead), attempt(1)).await, JobOutcome::Done);
@@ -404,14 +406,14 @@ async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on(
     let guild = Id::new(GUILD);
     let first = event("auto-1");
     let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &first).await;
-    assert_eq!(enqueued, Ok(false), "defaults: auto-create is off");
+    assert_eq!(enqueued.map(|done| done.channel_job.is_some()), Ok(false), "defaults: auto-create is off");
     assert_eq!(queue.len(guildbridge_core::domain::QueueKind::Channel).await, Ok(0));
 
     let settings = GuildSettings { auto_create_channels: true, ..GuildSettings::default() };
     backends.store.update_settings(guild, 0, &settings).await.expect("settings");
     let second = event("auto-2");
     let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &second).await;
-    assert_eq!(enqueued, Ok(true));
+    assert_eq!(enqueued.map(|done| (done.created, done.channel_job.is_some())), Ok((true, true)));
     let received = queue
         .receive(guildbridge_core::domain::QueueKind::Channel, Duration::from_secs(30))
         .await
@@ -586,6 +588,7 @@ async fn an_archived_private_channel_is_locked_for_its_owner_too() {
         signup_url: None,
         starts_at: None,
         discord_user_id: Some(Id::new(owner)),
+        ends_at: None,
     };
     store.upsert_subject(guild, &lead).await.expect("subject");
     assert_eq!(worker.handle(create_job(&lead), attempt(1)).await, JobOutcome::Done);

@@ -35,6 +35,7 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
                 signup_url: None,
                 starts_at: None,
                 discord_user_id: None,
+                ends_at: None,
             },
         )
         .await

@@ -304,6 +304,7 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
         signup_url: None,
         starts_at: Some(starts_at),
         discord_user_id: None,
+        ends_at: None,
     };
     for (n, subject) in [race("old", now - 3 * 24 * 3600), race("recent", now - 3600)].iter().enumerate() {
         store.upsert_subject(guild, subject).await.expect("subject");
@@ -539,6 +540,7 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
             signup_url: None,
             starts_at: Some(now - 3 * 3600),
             discord_user_id: None,
+            ends_at: None,
         };
         store.upsert_subject(guild, &subject).await.expect("subject");
         let token = format!("t{n}");

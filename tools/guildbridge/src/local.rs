@@ -8,7 +8,7 @@ use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc, time::Du
 use anyhow::Context;
 use guildbridge_core::{
     clock::{Clock, SystemClock},
-    domain::QueueKind,
+    domain::{BotInstall, QueueKind, Tenant, TenantId},
     host::{
         config::{self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WorkerConfig},
         telemetry,
@@ -16,11 +16,13 @@ use guildbridge_core::{
     },
     interactions,
     queue::embedded::EmbeddedQueue,
+    store::StoreError,
     sync::run_schedule,
     test_support::interactions::Invoker,
     worker::Consumer,
 };
 use tokio::{sync::watch, task::JoinSet};
+use twilight_model::{guild::Permissions, id::Id};
 
 use crate::{
     dev_keys::DevKeys,
@@ -99,7 +101,11 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
 
     let (backends, queue) = Backends::embedded(&state_dir)?;
     let service = wiring::interaction_service(&config.interactions, &backends)?;
-    let app = interactions::http::router(Arc::new(service));
+    let app = wiring::web_router(&backends).merge(interactions::http::routes(Arc::new(service)));
+    let demo_key = match &sandbox {
+        Some(_) => Some(demo_tenant(&backends, &state_dir).await?),
+        None => None,
+    };
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = spawn_workers(&backends, &queue, &config, stop.clone())?;
     tasks.spawn(scheduler(backends.clone(), options.schedule_every, stop.clone()));
@@ -115,6 +121,9 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     };
     session.save(data_dir)?;
     print_banner(&endpoint, sandbox.as_ref(), &config, &state_dir);
+    if let Some(key) = &demo_key {
+        println!("  tenant API             http://{addr}/v1 (tenant {DEMO_TENANT}, key {key})");
+    }
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -129,6 +138,40 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     Session::remove(data_dir);
     println!("Stopped.");
     Ok(())
+}
+
+/// The demo tenant: created and connected to the sandbox's demo guild on first start. Its
+/// key is kept in the data folder (the store has only its hash), so it stays the same
+/// across starts until that folder is removed.
+pub const DEMO_TENANT: &str = "demo";
+const DEMO_KEY_FILE: &str = "demo-api-key";
+
+async fn demo_tenant(backends: &Backends, data_dir: &Path) -> anyhow::Result<String> {
+    let store = backends.store.as_ref();
+    let tenant_id = TenantId::from(DEMO_TENANT);
+    let now = SystemClock.now();
+    let tenant =
+        Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec!["http://127.0.0.1".to_owned()], created_at: now };
+    match store.create_tenant(&tenant).await {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+        Err(error) => return Err(error.into()),
+    }
+    let guild = Id::new(local_sandbox::DEMO_GUILD);
+    match store.connect(&tenant_id, guild, now).await {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+        Err(error) => return Err(error.into()),
+    }
+    let install = BotInstall { invited: true, permissions: Permissions::all().bits(), updated_at: now };
+    store.record_bot_install(guild, install).await?;
+    let path = data_dir.join(DEMO_KEY_FILE);
+    if let Ok(kept) = std::fs::read_to_string(&path)
+        && store.tenant_for_key(kept.trim()).await?.as_ref() == Some(&tenant_id)
+    {
+        return Ok(kept.trim().to_owned());
+    }
+    let key = store.issue_api_key(&tenant_id, now).await?.secret;
+    std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
 }
 
 /// The SQS event sources' stand-ins: one loop per queue, each job given a Lambda timeout.

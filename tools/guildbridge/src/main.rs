@@ -1,6 +1,7 @@
 //! `guildbridge`: the developer's command line. `local` runs the whole system in one process
 //! on 127.0.0.1; `interact` plays Discord against it; `register-commands` publishes the
-//! command manifest; `create-table` and `provision` set up AWS-compatible resources.
+//! command manifest; `create-table` and `provision` set up AWS-compatible resources; `tenant` manages
+//! tenants and their API keys.
 
 mod create_table;
 mod dev_keys;
@@ -11,6 +12,7 @@ mod provision;
 mod register;
 mod render;
 mod session;
+mod tenant;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -93,6 +95,14 @@ enum Command {
         #[arg(long, default_value = "guildbridge")]
         prefix: String,
     },
+    /// Tenants and their API keys: in DynamoDB when a table is named, else in the local
+    /// stack's store.
+    Tenant {
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+        #[command(subcommand)]
+        command: tenant::TenantCommand,
+    },
 }
 
 #[tokio::main]
@@ -121,5 +131,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CreateTable { table } => create_table::run(&table).await,
         Command::Provision { endpoint, prefix } => provision::run(&endpoint, &prefix).await,
+        Command::Tenant { table, command } => tenant::run(&cli.data_dir, table, command).await,
     }
 }

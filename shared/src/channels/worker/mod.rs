@@ -10,9 +10,12 @@ mod tests;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use twilight_model::id::{
-    Id,
-    marker::{ChannelMarker, GuildMarker, UserMarker},
+use twilight_model::{
+    channel::message::AllowedMentions,
+    id::{
+        Id,
+        marker::{ChannelMarker, GuildMarker, UserMarker},
+    },
 };
 
 pub use self::create::RETRY_BUTTON;
@@ -115,8 +118,7 @@ impl ChannelWorker {
         &self,
         guild_id: Id<GuildMarker>,
         reference: SubjectRef,
-        content: String,
-        message_key: String,
+        body: MessageBody,
         attempt: Attempt,
     ) -> JobOutcome {
         let channel = match self.store.mapping(guild_id, &reference).await {
@@ -128,7 +130,6 @@ impl ChannelWorker {
             tracing::warn!(subject = %reference, "no active text channel; message dropped");
             return JobOutcome::Done;
         };
-        let body = MessageBody::once(content, message_nonce(&message_key));
         match self.discord.create_message(channel, &body, attempt.deadline).await {
             Ok(_) => JobOutcome::Done,
             Err(error) if error.is_permanent() => {
@@ -204,8 +205,12 @@ impl JobHandler for ChannelWorker {
                     Err(outcome) => outcome,
                 }
             }
-            Job::SendMessage { guild_id, subject, content, message_key } => {
-                self.send_message(guild_id, subject, content, message_key, attempt).await
+            Job::SendMessage { guild_id, subject, content, message_key, allow_mentions } => {
+                let mut body = MessageBody::once(content, message_nonce(&message_key));
+                if !allow_mentions {
+                    body.allowed_mentions = Some(AllowedMentions::default());
+                }
+                self.send_message(guild_id, subject, body, attempt).await
             }
             Job::SyncMembers { .. } => {
                 JobOutcome::Reject { reason: "a member sync job reached the channel queue".to_owned() }

@@ -59,6 +59,7 @@ fn race() -> Subject {
         signup_url: None,
         starts_at: None,
         discord_user_id: None,
+        ends_at: None,
     }
 }
 

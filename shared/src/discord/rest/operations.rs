@@ -63,6 +63,9 @@ pub struct MessageBody {
     pub nonce: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enforce_nonce: bool,
+    /// Who the content may notify; `None` is Discord's default (everyone it mentions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_mentions: Option<twilight_model::channel::message::AllowedMentions>,
 }
 
 impl MessageBody {

@@ -90,7 +90,7 @@ impl ChannelCommand {
             },
             None => match channels::adhoc_subject(name) {
                 Ok(subject) => match self.deps.store.upsert_subject(guild_id, &subject).await {
-                    Ok(()) => subject.subject,
+                    Ok(_) => subject.subject,
                     Err(error) => return unavailable(error),
                 },
                 Err(error) => return responses::ephemeral(format!("{error}. Use letters or digits.")),
@@ -315,6 +315,7 @@ mod tests {
             signup_url: None,
             starts_at: None,
             discord_user_id: None,
+            ends_at: None,
         }
     }
 

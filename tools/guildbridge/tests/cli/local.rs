@@ -224,6 +224,7 @@ async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_sto
             signup_url: None,
             starts_at: None,
             discord_user_id: None,
+            ends_at: None,
         };
         backends.store.upsert_subject(guild, &subject).await.expect("subject");
         let job =

@@ -1,0 +1,12 @@
+//! Lambda function for the tenant REST API (`/v1`) and the connect callback. Thin glue:
+//! configuration, adapters and the router are built once at init; each request goes to the
+//! core's API router.
+
+use guildbridge_core::host::{startup, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init_json_logs();
+    let app = startup::web().await.map_err(startup::cannot_start)?;
+    lambda_http::run(app).await
+}

@@ -1,0 +1,134 @@
+//! Errors as `application/problem+json` (RFC 9457): a status, a stable `type`, a title,
+//! a sentence for people, and per-field `errors` where fields are at fault.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer (boxed: it travels in every handler's `Err`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem(Box<ProblemDetails>);
+
+/// The body of an error answer.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemDetails {
+    /// A URI naming the kind of problem (`urn:guildbridge:problem:not-found`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Field name -> what is wrong with it, when fields are at fault.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, String>,
+    /// What the request ran into (the running sync, the other link), when that helps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub conflict: Option<serde_json::Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self(Box::new(ProblemDetails {
+            kind: format!("urn:guildbridge:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: BTreeMap::new(),
+            conflict: None,
+        }))
+    }
+
+    /// What the body says.
+    pub fn details(&self) -> &ProblemDetails {
+        &self.0
+    }
+
+    pub fn with_conflict(mut self, conflict: serde_json::Value) -> Self {
+        self.0.conflict = Some(conflict);
+        self
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required: Authorization: Bearer <key>")
+    }
+
+    /// Anything that is not this tenant's looks exactly like something that does not exist.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", format!("{what} not found"))
+    }
+
+    pub fn not_connected() -> Self {
+        Self::new(StatusCode::CONFLICT, "guild-not-connected", "connect a Discord server first (POST /v1/connect)")
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    }
+
+    pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// Every invalid field at once.
+    pub fn invalid(errors: BTreeMap<String, String>) -> Self {
+        let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "some fields are not valid");
+        problem.0.errors = errors;
+        problem
+    }
+
+    pub fn invalid_field(field: &str, problem: impl Into<String>) -> Self {
+        Self::invalid(BTreeMap::from([(field.to_owned(), problem.into())]))
+    }
+
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, Json(self.0)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+/// A store failure the caller cannot fix: busy is 503 (try again), anything else is ours.
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => Self::not_found(what),
+            StoreError::InvalidSettings(errors) => {
+                Self::invalid(errors.0.into_iter().map(|(field, problem)| (field.to_owned(), problem)).collect())
+            }
+            StoreError::Retryable(_) => {
+                tracing::warn!(%error, "store busy");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is busy; try again shortly")
+            }
+            other => {
+                tracing::error!(error = %other, "store failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+            }
+        }
+    }
+}
+
+impl From<crate::queue::QueueError> for Problem {
+    fn from(error: crate::queue::QueueError) -> Self {
+        tracing::warn!(%error, "queue unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the job queue is unavailable; try again shortly")
+    }
+}

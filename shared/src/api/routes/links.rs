@@ -1,0 +1,132 @@
+//! Links between the platform's users and Discord users: one to one, both ways.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+use twilight_model::id::Id;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{cursor_problem, page_limit, snowflake};
+use crate::{
+    api::{
+        Api,
+        extract::{Connected, JsonBody, PathParams, QueryParams},
+        problem::Problem,
+        views::{LinkView, Page},
+    },
+    store::StoreError,
+};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct LinkPath {
+    /// The platform's user id (1 to 100 characters).
+    #[param(min_length = 1, max_length = 100)]
+    pub platform_user_id: String,
+}
+
+impl LinkPath {
+    fn checked(&self) -> Result<&str, Problem> {
+        let id = self.platform_user_id.as_str();
+        match (1..=100).contains(&id.chars().count()) && !id.chars().any(char::is_control) {
+            true => Ok(id),
+            false => Err(Problem::not_found("link")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    pub discord_user_id: String,
+}
+
+/// Links a platform user to a Discord user: 201 when new, 200 when it was already so (a
+/// platform user linked to someone else is moved over). A Discord user linked to another
+/// platform user is a 409 naming that user.
+#[utoipa::path(put, path = "/v1/links/{platform_user_id}", tag = "links", params(LinkPath),
+    request_body = LinkBody,
+    responses(
+        (status = 201, description = "linked", body = LinkView),
+        (status = 200, description = "already linked so", body = LinkView),
+    ))]
+pub async fn put_link(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    PathParams(path): PathParams<LinkPath>,
+    JsonBody(body, _): JsonBody<LinkBody>,
+) -> Result<Response, Problem> {
+    let platform_user = path.checked()?;
+    let user_id = snowflake(&body.discord_user_id)
+        .map(Id::new)
+        .ok_or_else(|| Problem::invalid_field("discord_user_id", "a Discord user id (digits)"))?;
+    let guild = caller.guild_id;
+    if let Some(existing) = api.store.link_of_platform_user(guild, platform_user).await? {
+        if existing.user_id == user_id {
+            return Ok(Json(LinkView::from(existing)).into_response());
+        }
+        api.store.unlink(guild, existing.user_id).await?;
+    }
+    match api.store.link(guild, user_id, platform_user, api.clock.now()).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => {
+            let other = api.store.link_of_discord_user(guild, user_id).await?;
+            let problem =
+                Problem::conflict("discord-user-linked", "this Discord user is linked to another platform user");
+            return Err(match other {
+                Some(other) => problem.with_conflict(json!({ "platform_user_id": other.platform_user })),
+                None => problem,
+            });
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let link =
+        api.store.link_of_platform_user(guild, platform_user).await?.ok_or_else(|| Problem::not_found("link"))?;
+    Ok((StatusCode::CREATED, Json(LinkView::from(link))).into_response())
+}
+
+/// Removes a platform user's link: 204.
+#[utoipa::path(delete, path = "/v1/links/{platform_user_id}", tag = "links", params(LinkPath),
+    responses((status = 204, description = "unlinked")))]
+pub async fn delete_link(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    PathParams(path): PathParams<LinkPath>,
+) -> Result<StatusCode, Problem> {
+    let platform_user = path.checked()?;
+    let link = api
+        .store
+        .link_of_platform_user(caller.guild_id, platform_user)
+        .await?
+        .ok_or_else(|| Problem::not_found("link"))?;
+    api.store.unlink(caller.guild_id, link.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinksQuery {
+    /// 1 to 100; 50 unless given.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The guild's links, by platform user.
+#[utoipa::path(get, path = "/v1/links", tag = "links", params(LinksQuery),
+    responses((status = 200, description = "a page of links", body = Page<LinkView>)))]
+pub async fn list_links(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    QueryParams(query): QueryParams<LinksQuery>,
+) -> Result<Json<Page<LinkView>>, Problem> {
+    let limit = page_limit(query.limit)?;
+    let page = api.store.links_page(caller.guild_id, limit, query.cursor.as_deref()).await.map_err(cursor_problem)?;
+    Ok(Json(Page { items: page.items.into_iter().map(LinkView::from).collect(), next_cursor: page.next }))
+}

@@ -1,0 +1,61 @@
+//! Members as the last syncs saw them.
+
+use std::sync::Arc;
+
+use axum::{Json, extract::State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{cursor_problem, page_limit};
+use crate::api::{
+    Api,
+    extract::{Connected, QueryParams},
+    problem::Problem,
+    views::{MemberView, Page},
+};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// `active` or `left`; both unless given.
+    #[param(pattern = "^(active|left)$")]
+    pub status: Option<String>,
+    /// Only members linked (`true`) or not linked (`false`) to a platform user.
+    pub linked: Option<bool>,
+    /// 1 to 100; 50 unless given.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The guild's members by Discord id. Filters apply within a page, so a page may hold fewer
+/// than `limit` and still have a `next_cursor`.
+#[utoipa::path(get, path = "/v1/members", tag = "members", params(MembersQuery),
+    responses((status = 200, description = "a page of members", body = Page<MemberView>)))]
+pub async fn list_members(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    QueryParams(query): QueryParams<MembersQuery>,
+) -> Result<Json<Page<MemberView>>, Problem> {
+    let left = match query.status.as_deref() {
+        None => None,
+        Some("active") => Some(false),
+        Some("left") => Some(true),
+        Some(_) => return Err(Problem::invalid_field("status", "active or left")),
+    };
+    let limit = page_limit(query.limit)?;
+    let page =
+        api.store.members_page(caller.guild_id, left, limit, query.cursor.as_deref()).await.map_err(cursor_problem)?;
+    let users: Vec<_> = page.items.iter().map(|member| member.member.user_id).collect();
+    let mut links = api.store.links_for(caller.guild_id, &users).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|member| {
+            let link = links.remove(&member.member.user_id);
+            (link.is_some(), MemberView::new(member, link))
+        })
+        .filter(|(linked, _)| query.linked.is_none_or(|wanted| wanted == *linked))
+        .map(|(_, member)| member)
+        .collect();
+    Ok(Json(Page { items, next_cursor: page.next }))
+}

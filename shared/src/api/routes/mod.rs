@@ -1,0 +1,65 @@
+//! The routes, one module per resource. Each handler names its caller first (so a request
+//! without a valid key is 401 before anything else is read), then its path, query and body.
+
+pub mod channels;
+pub mod links;
+pub mod members;
+pub mod settings;
+pub mod subjects;
+pub mod syncs;
+pub mod tenant;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::problem::Problem;
+use crate::{domain::SubjectRef, store::StoreError};
+
+/// `/v1/subjects/{kind}/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SubjectPath {
+    /// `event` or `lead`.
+    #[param(pattern = "^(event|lead)$")]
+    pub kind: String,
+    /// The platform's id: letters, digits, `-`, `_`, `.` (1 to 100).
+    #[param(pattern = "^[A-Za-z0-9._-]{1,100}$")]
+    pub id: String,
+}
+
+impl SubjectPath {
+    /// The subject named, or 404: a subject that cannot exist is not found.
+    pub fn subject(&self) -> Result<SubjectRef, Problem> {
+        match (self.kind.as_str(), SubjectRef::parse(&format!("{}:{}", self.kind, self.id))) {
+            ("event" | "lead", Some(subject)) if subject.id == self.id => Ok(subject),
+            _ => Err(Problem::not_found("subject")),
+        }
+    }
+}
+
+/// A Discord id (digits, not zero), or `None`.
+pub fn snowflake(text: &str) -> Option<u64> {
+    (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse::<u64>().ok())
+        .flatten()
+        .filter(|id| *id > 0)
+}
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 100;
+
+/// `limit`, checked: 1 to 100, 50 unless given.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        limit @ 1..=MAX_LIMIT => Ok(limit),
+        _ => Err(Problem::invalid_field("limit", format!("1 to {MAX_LIMIT}"))),
+    }
+}
+
+/// A cursor from another listing (or another tenant) is a bad request, not a conflict.
+pub fn cursor_problem(error: StoreError) -> Problem {
+    match error {
+        StoreError::Conflict(reason) => Problem::bad_request(reason),
+        other => other.into(),
+    }
+}

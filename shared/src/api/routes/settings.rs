@@ -1,0 +1,106 @@
+//! The guild's settings, with optimistic concurrency through `ETag` / `If-Match`.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    api::{
+        Api,
+        extract::{Connected, JsonBody},
+        problem::{Problem, ProblemDetails},
+    },
+    domain::GuildSettings,
+    store::StoreError,
+};
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn with_etag(settings: GuildSettings, version: u64) -> Response {
+    let mut response = Json(settings).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// The guild's settings; the `ETag` names their version.
+#[utoipa::path(get, path = "/v1/settings", tag = "settings",
+    responses((status = 200, description = "the settings", body = GuildSettings,
+        headers(("ETag" = String, description = "the version, for If-Match")))))]
+pub async fn get_settings(caller: Connected, State(api): State<Arc<Api>>) -> Result<Response, Problem> {
+    let stored = api.store.settings(caller.guild_id).await?;
+    Ok(with_etag(stored.settings, stored.version))
+}
+
+/// Replaces the settings. `If-Match` must name the version read: 428 without it, 412 when
+/// someone saved since, 422 naming every invalid field at once.
+#[utoipa::path(put, path = "/v1/settings", tag = "settings",
+    params(("If-Match" = String, Header, description = "the ETag of the settings this change is based on")),
+    request_body = GuildSettings,
+    responses(
+        (status = 200, description = "saved", body = GuildSettings,
+            headers(("ETag" = String, description = "the new version"))),
+        (status = 412, description = "someone saved first", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = ProblemDetails, content_type = "application/problem+json"),
+    ))]
+pub async fn put_settings(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    JsonBody(value, _): JsonBody<serde_json::Value>,
+) -> Result<Response, Problem> {
+    let Some(if_match) = headers.get(header::IF_MATCH) else {
+        return Err(Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "if-match-required",
+            "send If-Match with the ETag of the settings you read",
+        ));
+    };
+    let expected = if_match
+        .to_str()
+        .ok()
+        .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|tag| tag.parse::<u64>().ok())
+        .ok_or_else(stale)?;
+    if !value.is_object() {
+        return Err(Problem::bad_request("the settings are a JSON object"));
+    }
+    let settings = GuildSettings::from_json(value.clone()).map_err(|errors| {
+        Problem::invalid(errors.0.into_iter().map(|(field, problem)| (field.to_owned(), problem)).collect())
+    })?;
+    if let Some(unknown) = unknown_field(&value, &serde_json::to_value(&settings).unwrap_or_default(), "") {
+        return Err(Problem::bad_request(format!("unknown field `{unknown}`")));
+    }
+    match api.store.update_settings(caller.guild_id, expected, &settings).await {
+        Ok(version) => Ok(with_etag(settings, version)),
+        Err(StoreError::VersionConflict) => Err(stale()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn stale() -> Problem {
+    Problem::new(
+        StatusCode::PRECONDITION_FAILED,
+        "settings-changed",
+        "the settings were saved by someone else since this version; read them again",
+    )
+}
+
+/// The first field of `sent` that the settings do not have (serde ignores such fields; the
+/// API refuses them, so a typo is not silently dropped).
+fn unknown_field(sent: &serde_json::Value, known: &serde_json::Value, at: &str) -> Option<String> {
+    let (serde_json::Value::Object(sent), serde_json::Value::Object(known)) = (sent, known) else { return None };
+    sent.iter().find_map(|(name, value)| {
+        let path = if at.is_empty() { name.clone() } else { format!("{at}.{name}") };
+        match known.get(name) {
+            None => Some(path),
+            Some(inner) => unknown_field(value, inner, &path),
+        }
+    })
+}

@@ -1,0 +1,202 @@
+//! Subjects: the platform's events and leads, each with its channel state.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use twilight_model::id::Id;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{SubjectPath, cursor_problem, page_limit};
+use crate::{
+    api::{
+        Api,
+        extract::{Connected, JsonBody, PathParams, QueryParams},
+        problem::Problem,
+        views::{Page, SubjectView},
+    },
+    channels::{self, RequestError},
+    domain::{Subject, SubjectKind, SubjectRef},
+};
+
+/// A subject as the platform sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectBody {
+    /// What people see (1 to 100 characters).
+    pub name: String,
+    /// Values the naming pattern uses (`series_name`, `event_name`, ...).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Unix seconds.
+    pub starts_at: Option<u64>,
+    /// Unix seconds, not before `starts_at`.
+    pub ends_at: Option<u64>,
+    /// An `https` link people sign up at.
+    pub signup_url: Option<String>,
+    /// The subject's own Discord account (a lead's): its channel is private to it.
+    pub discord_user_id: Option<String>,
+}
+
+const MAX_FIELDS: usize = 25;
+const MAX_TEXT: usize = 100;
+
+impl SubjectBody {
+    /// The subject, or every problem with the body at once.
+    fn into_subject(self, subject: SubjectRef) -> Result<Subject, Problem> {
+        let mut errors = BTreeMap::new();
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_TEXT {
+            errors.insert("name".to_owned(), format!("1 to {MAX_TEXT} characters"));
+        }
+        if self.fields.len() > MAX_FIELDS {
+            errors.insert("fields".to_owned(), format!("at most {MAX_FIELDS} fields"));
+        }
+        for (field, value) in &self.fields {
+            let plain =
+                !field.is_empty() && field.len() <= 32 && field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if !plain || value.chars().count() > MAX_TEXT {
+                errors.insert(
+                    format!("fields.{field}"),
+                    format!("names are lowercase letters and _ (at most 32); values at most {MAX_TEXT} characters"),
+                );
+            }
+        }
+        if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at)
+            && ends < starts
+        {
+            errors.insert("ends_at".to_owned(), "not before starts_at".to_owned());
+        }
+        let signup_ok = self.signup_url.as_deref().is_none_or(|url| {
+            url.len() <= 512 && url::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
+        });
+        if !signup_ok {
+            errors.insert("signup_url".to_owned(), "an http(s) URL of at most 512 characters".to_owned());
+        }
+        let discord_user_id = match self.discord_user_id.as_deref().map(super::snowflake) {
+            Some(Some(id)) => Some(Id::new(id)),
+            Some(None) => {
+                errors.insert("discord_user_id".to_owned(), "a Discord user id (digits)".to_owned());
+                None
+            }
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors));
+        }
+        Ok(Subject {
+            subject,
+            name,
+            fields: self.fields,
+            signup_url: self.signup_url,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            discord_user_id,
+        })
+    }
+}
+
+/// Creates (201) or updates (200) a subject; with auto-create on, its channel is requested.
+#[utoipa::path(put, path = "/v1/subjects/{kind}/{id}", tag = "subjects", params(SubjectPath),
+    request_body = SubjectBody,
+    responses(
+        (status = 201, description = "created", body = SubjectView),
+        (status = 200, description = "updated", body = SubjectView),
+    ))]
+pub async fn put_subject(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    PathParams(path): PathParams<SubjectPath>,
+    JsonBody(body, _): JsonBody<SubjectBody>,
+) -> Result<Response, Problem> {
+    let reference = path.subject()?;
+    let subject = body.into_subject(reference.clone())?;
+    let registered = channels::register_subject(api.store.as_ref(), api.queue.as_ref(), caller.guild_id, &subject)
+        .await
+        .map_err(|error| match error {
+            RequestError::Store(error) => Problem::from(error),
+            RequestError::Queue(error) => Problem::from(error),
+            RequestError::BadName(error) => Problem::invalid_field("name", error.to_string()),
+        })?;
+    let mapping = api.store.mapping(caller.guild_id, &reference).await?;
+    let status = if registered.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(SubjectView::new(subject, mapping, caller.guild_id))).into_response())
+}
+
+/// The subject with its channel state.
+#[utoipa::path(get, path = "/v1/subjects/{kind}/{id}", tag = "subjects", params(SubjectPath),
+    responses((status = 200, description = "the subject", body = SubjectView)))]
+pub async fn get_subject(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    PathParams(path): PathParams<SubjectPath>,
+) -> Result<Json<SubjectView>, Problem> {
+    let reference = path.subject()?;
+    let subject = api.store.subject(caller.guild_id, &reference).await?.ok_or_else(|| Problem::not_found("subject"))?;
+    let mapping = api.store.mapping(caller.guild_id, &reference).await?;
+    Ok(Json(SubjectView::new(subject, mapping, caller.guild_id)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SubjectsQuery {
+    /// Only subjects of this kind.
+    #[param(inline)]
+    pub kind: Option<ApiSubjectKind>,
+    /// 1 to 100; 50 unless given.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the page before.
+    pub cursor: Option<String>,
+}
+
+/// The kinds of subject the platform registers.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiSubjectKind {
+    Event,
+    Lead,
+}
+
+impl From<ApiSubjectKind> for SubjectKind {
+    fn from(kind: ApiSubjectKind) -> Self {
+        match kind {
+            ApiSubjectKind::Event => SubjectKind::Event,
+            ApiSubjectKind::Lead => SubjectKind::Lead,
+        }
+    }
+}
+
+/// The guild's subjects, by kind and id, each with its channel state.
+#[utoipa::path(get, path = "/v1/subjects", tag = "subjects", params(SubjectsQuery),
+    responses((status = 200, description = "a page of subjects", body = Page<SubjectView>)))]
+pub async fn list_subjects(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    QueryParams(query): QueryParams<SubjectsQuery>,
+) -> Result<Json<Page<SubjectView>>, Problem> {
+    let limit = page_limit(query.limit)?;
+    let page = api
+        .store
+        .subjects_page(caller.guild_id, query.kind.map(Into::into), limit, query.cursor.as_deref())
+        .await
+        .map_err(cursor_problem)?;
+    let references: Vec<SubjectRef> = page.items.iter().map(|subject| subject.subject.clone()).collect();
+    let mut mappings = api.store.mappings_of(caller.guild_id, &references).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|subject| {
+            let mapping = mappings
+                .iter()
+                .position(|mapping| mapping.subject == subject.subject)
+                .map(|at| mappings.swap_remove(at));
+            SubjectView::new(subject, mapping, caller.guild_id)
+        })
+        .collect();
+    Ok(Json(Page { items, next_cursor: page.next }))
+}

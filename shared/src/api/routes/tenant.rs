@@ -1,0 +1,67 @@
+//! The tenant itself, and the jobs that gave up in its guild.
+
+use std::sync::Arc;
+
+use axum::{Json, extract::State};
+use serde::Deserialize;
+use twilight_model::guild::Permissions;
+use utoipa::IntoParams;
+
+use super::page_limit;
+use crate::api::{
+    Api,
+    extract::{Caller, Connected, QueryParams},
+    problem::Problem,
+    views::{DeadLetterView, GuildView, Page, PermissionsView, TenantView},
+};
+
+/// The tenant, its guild, and the bot's permissions there: granted, and missing for the
+/// features the settings turn on.
+#[utoipa::path(get, path = "/v1/tenant", tag = "tenant",
+    responses((status = 200, description = "the tenant", body = TenantView)))]
+pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<Json<TenantView>, Problem> {
+    let tenant = api.store.tenant(&caller.tenant_id).await?;
+    let connection = api.store.connection(&caller.tenant_id).await?;
+    let mut view = TenantView {
+        tenant_id: caller.tenant_id.to_string(),
+        allowed_origins: tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default(),
+        guild: None,
+        permissions: PermissionsView { granted: Vec::new(), missing: Vec::new() },
+    };
+    if let Some(connection) = connection {
+        let install = api.store.bot_install(connection.guild_id).await?;
+        let needed = api.store.settings(connection.guild_id).await?.settings.bot_permissions();
+        let granted =
+            install.map(|install| Permissions::from_bits_truncate(install.permissions)).unwrap_or(Permissions::empty());
+        view.permissions = PermissionsView { granted: names(granted), missing: names(needed - granted) };
+        view.guild = Some(GuildView {
+            id: connection.guild_id.to_string(),
+            connected_at: connection.connected_at,
+            bot_present: install.is_some_and(|install| install.invited),
+        });
+    }
+    Ok(Json(view))
+}
+
+fn names(permissions: Permissions) -> Vec<String> {
+    permissions.iter_names().map(|(name, _)| name.to_owned()).collect()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLettersQuery {
+    /// 1 to 100; 50 unless given.
+    pub limit: Option<u32>,
+}
+
+/// Jobs that gave up in the guild, the most recent first, with their reasons.
+#[utoipa::path(get, path = "/v1/dead-letters", tag = "tenant", params(DeadLettersQuery),
+    responses((status = 200, description = "recent dead letters", body = Page<DeadLetterView>)))]
+pub async fn list_dead_letters(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    QueryParams(query): QueryParams<DeadLettersQuery>,
+) -> Result<Json<Page<DeadLetterView>>, Problem> {
+    let letters = api.store.dead_letters(Some(caller.guild_id), page_limit(query.limit)?).await?;
+    Ok(Json(Page { items: letters.into_iter().map(DeadLetterView::from).collect(), next_cursor: None }))
+}

@@ -1,0 +1,258 @@
+//! What the API answers with: its own shapes, made from the domain's records, so storage can
+//! change without changing the contract. Discord ids are strings, times Unix seconds.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use twilight_model::id::{Id, marker::GuildMarker};
+use utoipa::ToSchema;
+
+use crate::{
+    domain::{ChannelMapping, Job, MappingStatus, Subject, SyncOutcome, SyncRun, UserLink},
+    store::{DeadLetterRecord, StoredMember},
+};
+
+/// A page of a listing; pass `next_cursor` as `cursor` for the next one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    pub tenant_id: String,
+    pub allowed_origins: Vec<String>,
+    /// The connected Discord server, once there is one.
+    pub guild: Option<GuildView>,
+    pub permissions: PermissionsView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuildView {
+    pub id: String,
+    pub connected_at: u64,
+    /// Whether Discord confirmed the bot is in the server.
+    pub bot_present: bool,
+}
+
+/// What the bot was granted, and what the enabled features need that it lacks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionsView {
+    pub granted: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectView {
+    /// `event` or `lead`.
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub fields: BTreeMap<String, String>,
+    pub starts_at: Option<u64>,
+    pub ends_at: Option<u64>,
+    pub signup_url: Option<String>,
+    pub discord_user_id: Option<String>,
+    /// The subject's channel, once one was asked for.
+    pub channel: Option<ChannelView>,
+}
+
+impl SubjectView {
+    pub fn new(subject: Subject, mapping: Option<ChannelMapping>, guild_id: Id<GuildMarker>) -> Self {
+        Self {
+            kind: subject.subject.kind.as_str().to_owned(),
+            id: subject.subject.id,
+            name: subject.name,
+            fields: subject.fields,
+            starts_at: subject.starts_at,
+            ends_at: subject.ends_at,
+            signup_url: subject.signup_url,
+            discord_user_id: subject.discord_user_id.map(|id| id.to_string()),
+            channel: mapping.map(|mapping| ChannelView::new(mapping, guild_id)),
+        }
+    }
+}
+
+/// Subject -> Discord channel(s).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    /// `event:42`.
+    pub subject: String,
+    #[schema(value_type = String, example = "active")]
+    pub status: &'static str,
+    pub text_channel_id: Option<String>,
+    pub category_id: Option<String>,
+    pub voice_channel_id: Option<String>,
+    pub practice_voice_channel_id: Option<String>,
+    /// `https://discord.com/channels/{guild}/{channel}`, once the text channel exists.
+    pub url: Option<String>,
+    /// Why it failed, or why it was archived.
+    pub reason: Option<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl ChannelView {
+    pub fn new(mapping: ChannelMapping, guild_id: Id<GuildMarker>) -> Self {
+        let channels = &mapping.channels;
+        let text = |id: Option<Id<_>>| id.map(|id: Id<_>| id.to_string());
+        Self {
+            subject: mapping.subject.to_string(),
+            status: mapping.status.as_str(),
+            text_channel_id: text(channels.text),
+            category_id: text(channels.category),
+            voice_channel_id: text(channels.voice),
+            practice_voice_channel_id: text(channels.practice_voice),
+            url: channels.text.map(|channel| format!("https://discord.com/channels/{guild_id}/{channel}")),
+            reason: mapping.reason,
+            created_at: mapping.created_at,
+            updated_at: mapping.updated_at,
+        }
+    }
+
+    pub fn is_usable(status: MappingStatus) -> bool {
+        matches!(status, MappingStatus::Active | MappingStatus::Completed)
+    }
+}
+
+/// A job handed to a worker.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct JobView {
+    /// Stable for the same work: asking again names the same job.
+    pub id: String,
+    /// `create_channels`, `archive_channel`, `send_message`, `sync_members`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+}
+
+impl JobView {
+    pub fn queued(job: &Job) -> Self {
+        let kind = match job {
+            Job::CreateChannels { .. } => "create_channels",
+            Job::ArchiveChannel { .. } => "archive_channel",
+            Job::SendMessage { .. } => "send_message",
+            Job::SyncMembers { .. } => "sync_members",
+        };
+        Self { id: job.deduplication_id(), kind: kind.to_owned(), status: "queued".to_owned() }
+    }
+}
+
+/// The answer to a request that enqueued work.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Accepted {
+    pub job: JobView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkView {
+    pub platform_user_id: String,
+    pub discord_user_id: String,
+    pub linked_at: u64,
+}
+
+impl From<UserLink> for LinkView {
+    fn from(link: UserLink) -> Self {
+        Self {
+            platform_user_id: link.platform_user,
+            discord_user_id: link.user_id.to_string(),
+            linked_at: link.linked_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct SyncView {
+    pub run_id: String,
+    /// `manual`, `scheduled`, `automatic`, `webhook` (started through this API).
+    pub kind: String,
+    /// `running`, `succeeded`, `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub started_at: u64,
+    pub finished_at: Option<u64>,
+    pub counts: SyncCountsView,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct SyncCountsView {
+    pub total: u64,
+    pub matched: u64,
+    pub new: u64,
+    pub left: u64,
+    pub errors: u64,
+}
+
+impl From<SyncRun> for SyncView {
+    fn from(run: SyncRun) -> Self {
+        let (status, error) = match run.outcome {
+            SyncOutcome::Running => ("running", None),
+            SyncOutcome::Succeeded => ("succeeded", None),
+            SyncOutcome::Failed(reason) => ("failed", Some(reason)),
+        };
+        let kind = serde_json::to_value(run.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let counts = run.counts;
+        Self {
+            run_id: run.run_id.to_string(),
+            kind,
+            status: status.to_owned(),
+            error,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            counts: SyncCountsView {
+                total: counts.total,
+                matched: counts.matched,
+                new: counts.new,
+                left: counts.left,
+                errors: counts.errors,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    pub discord_user_id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    /// `active` or `left`.
+    pub status: String,
+    pub platform_user_id: Option<String>,
+    pub last_seen_at: u64,
+}
+
+impl MemberView {
+    pub fn new(member: StoredMember, platform_user_id: Option<String>) -> Self {
+        Self {
+            discord_user_id: member.member.user_id.to_string(),
+            username: member.member.username,
+            display_name: member.member.display_name,
+            status: if member.left { "left" } else { "active" }.to_owned(),
+            platform_user_id,
+            last_seen_at: member.seen_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterView {
+    /// `channel`, `sync`.
+    pub queue: String,
+    pub job_type: String,
+    pub reason: String,
+    pub failed_at: u64,
+    pub attempts: u32,
+}
+
+impl From<DeadLetterRecord> for DeadLetterView {
+    fn from(letter: DeadLetterRecord) -> Self {
+        Self {
+            queue: letter.queue,
+            job_type: letter.job_type,
+            reason: letter.reason,
+            failed_at: letter.failed_at,
+            attempts: letter.attempts,
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Tenant B's key against tenant A's resources, on every operation the document names: a
+//! new route is walked without editing this test. B gets 404 or its own (empty) view, never
+//! anything of A's, and A's data is the same afterwards.
+
+use axum::http::Method;
+use guildbridge_core::{
+    api,
+    domain::{ChannelIds, SubjectKind, SubjectRef},
+};
+use serde_json::{Value, json};
+use twilight_model::id::Id;
+
+use super::{GUILD_A, TwoTenants, call, call_with};
+
+/// What only tenant A has (B sends the same subject, platform user and Discord user ids in
+/// its own requests, and may see those echoed): none of it may appear in B's answers.
+const A_MARKERS: [&str; 4] = ["Secret Lead A", "9000002", "club-a", "1200000000000000001"];
+
+async fn a_has_everything(t: &TwoTenants) -> Value {
+    let key = Some(t.key_a.as_str());
+    let lead = json!({ "name": "Secret Lead A", "discord_user_id": "9000001" });
+    assert_eq!(call(&t.router, Method::PUT, "/v1/subjects/lead/42", key, Some(lead)).await.status, 201);
+    let store = t.backends.store.as_ref();
+    let guild = Id::new(GUILD_A);
+    let subject = SubjectRef::new(SubjectKind::Lead, "42");
+    let token = "attempt".into();
+    store.claim(guild, &subject, &token, None, 5).await.unwrap();
+    let channels = ChannelIds { text: Some(Id::new(9_000_002)), ..Default::default() };
+    store.complete(guild, &subject, &token, channels, 6).await.unwrap();
+    let link = json!({ "discord_user_id": "9000001" });
+    assert_eq!(call(&t.router, Method::PUT, "/v1/links/a-platform-user", key, Some(link)).await.status, 201);
+    let sync = call(&t.router, Method::POST, "/v1/syncs", key, None).await;
+    assert_eq!(sync.status, 202);
+    sync.json()
+}
+
+/// A's view of its own resources, to compare before and after.
+async fn a_view(t: &TwoTenants) -> Vec<Value> {
+    let key = Some(t.key_a.as_str());
+    let mut views = Vec::new();
+    for path in ["/v1/subjects/lead/42", "/v1/subjects/lead/42/channel", "/v1/links", "/v1/settings"] {
+        views.push(call(&t.router, Method::GET, path, key, None).await.json());
+    }
+    views
+}
+
+/// A body for an operation, from its documented request schema's example fields: enough
+/// to get past validation where the route would otherwise stop at 422.
+fn body_for(route: &str, method: &str) -> Option<Value> {
+    match (method, route) {
+        ("put", "/v1/subjects/{kind}/{id}") => Some(json!({ "name": "B's own" })),
+        ("delete", "/v1/subjects/{kind}/{id}/channel") => Some(json!({ "reason": "b tries" })),
+        ("post", "/v1/subjects/{kind}/{id}/messages") => Some(json!({ "content": "b writes" })),
+        ("put", "/v1/links/{platform_user_id}") => Some(json!({ "discord_user_id": "9000001" })),
+        ("put", "/v1/settings") => Some(json!({})),
+        (_, _) => None,
+    }
+}
+
+#[tokio::test]
+async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
+    let t = TwoTenants::new().await;
+    let sync = a_has_everything(&t).await;
+    let run_id = sync["run_id"].as_str().unwrap().to_owned();
+    let before = a_view(&t).await;
+
+    let document = serde_json::to_value(api::document()).unwrap();
+    let mut walked = 0;
+    for (route, item) in document["paths"].as_object().unwrap() {
+        let path = route
+            .replace("{kind}", "lead")
+            .replace("{id}", "42")
+            .replace("{platform_user_id}", "a-platform-user")
+            .replace("{run_id}", &run_id);
+        assert!(!path.contains('{'), "a path parameter this test does not fill: {route}");
+        for method in item.as_object().unwrap().keys() {
+            let verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = body_for(route, method).map(|b| b.to_string());
+            let headers: &[(&str, &str)] = if route == "/v1/settings" { &[("if-match", "\"1\"")] } else { &[] };
+            let answer = call_with(&t.router, verb, &path, Some(&t.key_b), body, headers).await;
+            walked += 1;
+            assert!(answer.status < 500, "{method} {path}: {}", answer.status);
+            for marker in A_MARKERS {
+                assert!(!answer.text.contains(marker), "{method} {path} showed A's {marker}: {}", answer.text);
+            }
+            let reading_a = route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}");
+            if reading_a && method == "get" {
+                assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);
+            }
+        }
+    }
+    assert!(walked >= 18, "walked {walked} operations");
+    assert_eq!(a_view(&t).await, before, "A's data is as it was");
+}

@@ -1,0 +1,106 @@
+//! The tenant API over HTTP (its router, in process, on the embedded store and queue): keys,
+//! subjects and channels, idempotent messages and syncs, links, settings with ETags, every
+//! kind of bad input, and isolation between tenants walked over every documented operation.
+
+mod behaviour;
+mod document;
+mod isolation;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request},
+};
+use guildbridge_core::{
+    api::{self, Api},
+    clock::ManualClock,
+    domain::{Tenant, TenantId},
+    host::wiring::Backends,
+    queue::embedded::EmbeddedQueue,
+};
+use serde_json::Value;
+use tower::ServiceExt;
+use twilight_model::id::Id;
+
+pub const GUILD_A: u64 = 1_200_000_000_000_000_001;
+pub const GUILD_B: u64 = 1_200_000_000_000_000_002;
+
+/// Two tenants, each connected to its own guild, each with a key.
+pub struct TwoTenants {
+    pub backends: Backends,
+    pub queue: EmbeddedQueue,
+    pub router: Router,
+    pub key_a: String,
+    pub key_b: String,
+}
+
+impl TwoTenants {
+    pub async fn new() -> Self {
+        let (backends, queue) = Backends::in_memory().expect("backends");
+        let clock = ManualClock::starting_at(1_800_000_000);
+        let store = backends.store.as_ref();
+        let mut keys = Vec::new();
+        for (tenant, guild) in [("club-a", GUILD_A), ("club-b", GUILD_B)] {
+            let tenant_id = TenantId::from(tenant);
+            let record = Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec![], created_at: 1 };
+            store.create_tenant(&record).await.expect("tenant");
+            store.connect(&tenant_id, Id::new(guild), 1).await.expect("connect");
+            keys.push(store.issue_api_key(&tenant_id, 1).await.expect("key").secret);
+        }
+        let router = api::router(Api {
+            store: backends.store.clone(),
+            queue: backends.queue.clone(),
+            clock: std::sync::Arc::new(clock.clone()),
+        });
+        let key_b = keys.pop().expect("b");
+        let key_a = keys.pop().expect("a");
+        Self { backends, queue, router, key_a, key_b }
+    }
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+/// One request to `router`; `body` is sent as JSON when given.
+pub async fn call(router: &Router, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Answer {
+    call_with(router, method, path, key, body.map(|b| b.to_string()), &[]).await
+}
+
+pub async fn call_with(
+    router: &Router,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    if body.is_some() && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        request = request.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    Answer { status, content_type, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+}
