@@ -12,3 +12,4 @@ mod interactions_lambda;
 mod member_sync;
 mod sync_lambdas;
 mod template;
+mod web_lambda;

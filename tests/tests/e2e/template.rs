@@ -126,6 +126,9 @@ fn every_function_gets_the_configuration_its_code_requires_and_no_secret_in_plai
     InteractionsConfig::from_source(&interactions).expect("interactions configuration");
     StoreConfig::from_source(&interactions).expect("interactions store");
     QueueConfig::from_source(&interactions).expect("interactions queues");
+    let web = environment(&template, "WebFunction");
+    StoreConfig::from_source(&web).expect("web store");
+    QueueConfig::from_source(&web).expect("web queues");
     for worker in ["ChannelWorkerFunction", "SyncWorkerFunction"] {
         let env = environment(&template, worker);
         StoreConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
@@ -231,7 +234,7 @@ fn no_secret_reaches_any_log() {
     let lines = e2e::logs::all_lines().expect("the suites' logs");
     // Every run starts the interactions binary and the workers: their lines must be here, or
     // the capture itself is broken and the scan would pass on nothing.
-    for binary in ["interactions", "channel-worker", "sync-worker", "scheduler"] {
+    for binary in ["interactions", "channel-worker", "sync-worker", "scheduler", "web"] {
         let prefix = format!("{binary}\t");
         assert!(lines.iter().any(|(_, line)| line.starts_with(&prefix)), "no log line of {binary} was collected");
     }

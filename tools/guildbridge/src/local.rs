@@ -120,10 +120,8 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
         application_id: config.worker.application_id.get(),
     };
     session.save(data_dir)?;
-    print_banner(&endpoint, sandbox.as_ref(), &config, &state_dir);
-    if let Some(key) = &demo_key {
-        println!("  tenant API             http://{addr}/v1 (tenant {DEMO_TENANT}, key {key})");
-    }
+    let tenant_api = demo_key.map(|key| (format!("http://{addr}/v1"), key));
+    print_banner(&endpoint, tenant_api.as_ref(), sandbox.as_ref(), &config, &state_dir);
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -202,9 +200,19 @@ fn spawn_workers(
     Ok(tasks)
 }
 
-fn print_banner(endpoint: &str, sandbox: Option<&LocalSandbox>, config: &LocalConfig, state_dir: &Path) {
+fn print_banner(
+    endpoint: &str,
+    tenant_api: Option<&(String, String)>,
+    sandbox: Option<&LocalSandbox>,
+    config: &LocalConfig,
+    state_dir: &Path,
+) {
     println!("Guildbridge is running locally.");
     println!("  interactions endpoint  {endpoint}");
+    if let Some((url, key)) = tenant_api {
+        println!("  tenant API             {url}");
+        println!("  demo tenant's API key  {key}  (tenant {DEMO_TENANT}, connected to the demo guild)");
+    }
     match sandbox {
         Some(sandbox) => {
             println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD)

@@ -64,6 +64,7 @@ pub async fn get_channel(
 #[serde(deny_unknown_fields)]
 pub struct ArchiveBody {
     /// Why (1 to 400 characters): shown on the mapping and in Discord's audit log.
+    #[schema(min_length = 1, max_length = 400)]
     pub reason: String,
 }
 
@@ -94,6 +95,7 @@ pub async fn archive_channel(
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// 1 to 2000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
     pub content: String,
     /// Whether mentions in the content notify anyone (off unless asked for).
     #[serde(default)]
@@ -103,7 +105,7 @@ pub struct NewMessage {
 /// Sends a message to the subject's channel: 202 with the job. With an `Idempotency-Key`,
 /// sending again posts nothing new and answers as the first time.
 #[utoipa::path(post, path = "/v1/subjects/{kind}/{id}/messages", tag = "channels", params(SubjectPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "makes a retry answer the first answer")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "makes a retry answer the first answer")),
     request_body = NewMessage,
     responses((status = 202, description = "the message job is queued", body = Accepted)))]
 pub async fn send_message(
@@ -167,7 +169,9 @@ pub struct ChannelsQuery {
     #[param(pattern = "^(creating|active|completed|archived|error)$")]
     pub status: Option<String>,
     /// 1 to 100; 50 unless given.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{1,4096}$")]
     pub cursor: Option<String>,
 }
 

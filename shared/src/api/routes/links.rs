@@ -45,6 +45,7 @@ impl LinkPath {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkBody {
+    #[schema(pattern = "^[1-9][0-9]{0,18}$")]
     pub discord_user_id: String,
 }
 
@@ -114,7 +115,9 @@ pub async fn delete_link(
 #[into_params(parameter_in = Query)]
 pub struct LinksQuery {
     /// 1 to 100; 50 unless given.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{1,4096}$")]
     pub cursor: Option<String>,
 }
 

@@ -23,7 +23,9 @@ pub struct MembersQuery {
     /// Only members linked (`true`) or not linked (`false`) to a platform user.
     pub linked: Option<bool>,
     /// 1 to 100; 50 unless given.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{1,4096}$")]
     pub cursor: Option<String>,
 }
 

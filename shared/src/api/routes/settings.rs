@@ -41,7 +41,7 @@ pub async fn get_settings(caller: Connected, State(api): State<Arc<Api>>) -> Res
 /// Replaces the settings. `If-Match` must name the version read: 428 without it, 412 when
 /// someone saved since, 422 naming every invalid field at once.
 #[utoipa::path(put, path = "/v1/settings", tag = "settings",
-    params(("If-Match" = String, Header, description = "the ETag of the settings this change is based on")),
+    params(("If-Match" = String, Header, description = "the ETag of the settings this change is based on (`*`: whatever is there)")),
     request_body = GuildSettings,
     responses(
         (status = 200, description = "saved", body = GuildSettings,
@@ -55,6 +55,9 @@ pub async fn put_settings(
     headers: HeaderMap,
     JsonBody(value, _): JsonBody<serde_json::Value>,
 ) -> Result<Response, Problem> {
+    if !value.is_object() {
+        return Err(Problem::bad_request("the settings are a JSON object"));
+    }
     let Some(if_match) = headers.get(header::IF_MATCH) else {
         return Err(Problem::new(
             StatusCode::PRECONDITION_REQUIRED,
@@ -62,14 +65,10 @@ pub async fn put_settings(
             "send If-Match with the ETag of the settings you read",
         ));
     };
-    let expected = if_match
-        .to_str()
-        .ok()
-        .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
-        .and_then(|tag| tag.parse::<u64>().ok())
-        .ok_or_else(stale)?;
-    if !value.is_object() {
-        return Err(Problem::bad_request("the settings are a JSON object"));
+    let tag = if_match.to_str().unwrap_or_default().trim();
+    let version = tag.trim_start_matches("W/").trim_matches('"').parse::<u64>().ok();
+    if tag != "*" && version.is_none() {
+        return Err(Problem::bad_request("If-Match takes the ETag GET /v1/settings answered with (or *)"));
     }
     let settings = GuildSettings::from_json(value.clone()).map_err(|errors| {
         Problem::invalid(errors.0.into_iter().map(|(field, problem)| (field.to_owned(), problem)).collect())
@@ -77,6 +76,11 @@ pub async fn put_settings(
     if let Some(unknown) = unknown_field(&value, &serde_json::to_value(&settings).unwrap_or_default(), "") {
         return Err(Problem::bad_request(format!("unknown field `{unknown}`")));
     }
+    // `*` (any current version) is a client's explicit "overwrite whatever is there".
+    let expected = match version {
+        Some(version) => version,
+        None => api.store.settings(caller.guild_id).await?.version,
+    };
     match api.store.update_settings(caller.guild_id, expected, &settings).await {
         Ok(version) => Ok(with_etag(settings, version)),
         Err(StoreError::VersionConflict) => Err(stale()),

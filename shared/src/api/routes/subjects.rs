@@ -29,21 +29,27 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct SubjectBody {
     /// What people see (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Values the naming pattern uses (`series_name`, `event_name`, ...).
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// Unix seconds.
+    #[schema(maximum = 253_402_300_799_u64)]
     pub starts_at: Option<u64>,
     /// Unix seconds, not before `starts_at`.
+    #[schema(maximum = 253_402_300_799_u64)]
     pub ends_at: Option<u64>,
     /// An `https` link people sign up at.
     pub signup_url: Option<String>,
     /// The subject's own Discord account (a lead's): its channel is private to it.
+    #[schema(pattern = "^[1-9][0-9]{0,18}$")]
     pub discord_user_id: Option<String>,
 }
 
 const MAX_FIELDS: usize = 25;
+/// The last second of the year 9999: times past it are mistakes (milliseconds, say).
+const LATEST: u64 = 253_402_300_799;
 const MAX_TEXT: usize = 100;
 
 impl SubjectBody {
@@ -65,6 +71,11 @@ impl SubjectBody {
                     format!("fields.{field}"),
                     format!("names are lowercase letters and _ (at most 32); values at most {MAX_TEXT} characters"),
                 );
+            }
+        }
+        for (field, at) in [("starts_at", self.starts_at), ("ends_at", self.ends_at)] {
+            if at.is_some_and(|at| at > LATEST) {
+                errors.insert(field.to_owned(), "Unix seconds, at most 253402300799 (year 9999)".to_owned());
             }
         }
         if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at)
@@ -149,8 +160,10 @@ pub struct SubjectsQuery {
     #[param(inline)]
     pub kind: Option<ApiSubjectKind>,
     /// 1 to 100; 50 unless given.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the page before.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,4096}$")]
     pub cursor: Option<String>,
 }
 

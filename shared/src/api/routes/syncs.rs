@@ -22,7 +22,7 @@ use crate::{
 
 /// Starts a member sync: 202 with the run, or 409 with the run that is running.
 #[utoipa::path(post, path = "/v1/syncs", tag = "syncs",
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes a retry answer the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "makes a retry answer the first answer")),
     responses((status = 202, description = "the sync is queued", body = SyncView)))]
 pub async fn start_sync(
     caller: Connected,
@@ -60,6 +60,7 @@ pub async fn start_sync(
 #[into_params(parameter_in = Query)]
 pub struct SyncsQuery {
     /// 1 to 100; 50 unless given.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

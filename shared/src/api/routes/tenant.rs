@@ -51,6 +51,7 @@ fn names(permissions: Permissions) -> Vec<String> {
 #[into_params(parameter_in = Query)]
 pub struct DeadLettersQuery {
     /// 1 to 100; 50 unless given.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

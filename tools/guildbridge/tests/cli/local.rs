@@ -15,10 +15,10 @@ use tokio::{
 
 use super::BIN;
 
-struct TempDir(std::path::PathBuf);
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let path = std::env::temp_dir().join(format!("guildbridge-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         Self(path)
@@ -47,17 +47,17 @@ async fn interact(data_dir: &TempDir, endpoint: &str, args: &[&str]) -> (bool, S
 }
 
 /// A running `guildbridge local` on free ports; killed when dropped.
-struct Local {
+pub(crate) struct Local {
     child: tokio::process::Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
     sandbox: String,
     /// What it printed at start, up to the Ctrl-C line.
-    banner: String,
+    pub(crate) banner: String,
 }
 
 impl Local {
     /// With the sandbox playing Discord.
-    async fn start(data_dir: &TempDir) -> Self {
+    pub(crate) async fn start(data_dir: &TempDir) -> Self {
         Self::start_with(data_dir, &[]).await
     }
 
@@ -123,7 +123,7 @@ impl Local {
     }
 
     /// Ctrl-C, as a developer stops it: a clean exit.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let pid = self.child.id().expect("running");
         let sent = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
         assert!(sent.success());
@@ -135,7 +135,7 @@ impl Local {
     }
 
     /// The sandbox's channels in the demo guild, read the way a bot reads them.
-    async fn channels(&self) -> Vec<serde_json::Value> {
+    pub(crate) async fn channels(&self) -> Vec<serde_json::Value> {
         reqwest::Client::new()
             .get(format!("{}/api/v10/guilds/{DEMO_GUILD}/channels", self.sandbox))
             .header("authorization", "Bot local-sandbox-bot-token")

@@ -1,5 +1,5 @@
 //! The developer CLI, one binary: the local stack, table creation, provisioning, command
-//! registration.
+//! registration, tenants and their keys.
 
 // Tests: a setup that fails fails the test, loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -25,3 +25,4 @@ mod create_table;
 mod local;
 mod provision;
 mod register_commands;
+mod tenant;

@@ -1,0 +1,170 @@
+//! The release `web` binary, started the way Lambda starts it (Runtime API, Function URL
+//! events), on DynamoDB and SQS on moto, with the release `channel-worker` doing the Discord
+//! work in the sandbox: a platform registers a lead, asks for its channel three times and
+//! gets one private channel; a message sent twice under one key posts once; the archive
+//! reason shows on the mapping; the other tenant sees none of it.
+
+use e2e::{
+    release_binary,
+    runtime_api::{FunctionProcess, RuntimeApi},
+    stack::{self, ADMIN, APPLICATION_ID, Aws},
+};
+use guildbridge_core::{
+    domain::{Tenant, TenantId},
+    host::provision::Provisioned,
+    store::{ApiKeyStore, TenantStore},
+};
+use serde_json::{Value, json};
+use twilight_model::id::Id;
+
+const GUILD_A: u64 = 1_100_000_000_000_000_100;
+const GUILD_B: u64 = 1_100_000_000_000_000_900;
+const LEAD: u64 = 1_100_000_000_000_010_003;
+const VIEW_CHANNEL: u64 = 1 << 10;
+
+/// A Function URL event (payload 2.0) for one request.
+fn request(method: &str, target: &str, key: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut all = serde_json::Map::new();
+    all.insert("authorization".to_owned(), json!(format!("Bearer {key}")));
+    if body.is_some() {
+        all.insert("content-type".to_owned(), json!("application/json"));
+    }
+    for (name, value) in headers {
+        all.insert(name.to_ascii_lowercase(), json!(value));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": all,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "guildbridgeweb",
+            "domainName": "guildbridgeweb.lambda-url.us-east-1.on.aws", "domainPrefix": "guildbridgeweb",
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.20", "userAgent": "club-site/1.0" },
+            "requestId": "00000000-0000-4000-8000-000000000010", "routeKey": "$default", "stage": "$default",
+            "time": "02/Dec/2026:09:00:00 +0000", "timeEpoch": 1_796_202_000_000u64
+        },
+        "body": body.map(|b| b.to_string()).unwrap_or_default(),
+        "isBase64Encoded": false
+    })
+}
+
+struct Web {
+    api: RuntimeApi,
+    _process: FunctionProcess,
+}
+
+impl Web {
+    async fn call(
+        &self,
+        method: &str,
+        target: &str,
+        key: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let answer = self.api.invoke(request(method, target, key, body, headers)).await.expect("invocation");
+        e2e::events::http_answer(&answer).expect("an HTTP answer")
+    }
+}
+
+async fn tenant_with_key(aws: &Aws, provisioned: &Provisioned, tenant: &str, guild: u64) -> String {
+    let store = aws.store(provisioned);
+    let tenant_id = TenantId::from(tenant);
+    let record = Tenant {
+        tenant_id: tenant_id.clone(),
+        allowed_origins: vec!["https://club.example".to_owned()],
+        created_at: 1,
+    };
+    store.create_tenant(&record).await.expect("tenant");
+    store.connect(&tenant_id, Id::new(guild), 1).await.expect("connect");
+    store.issue_api_key(&tenant_id, 1).await.expect("key").secret
+}
+
+/// Hands the channel queue's waiting jobs to the worker as Lambda would; how many there were.
+async fn work(aws: &Aws, provisioned: &Provisioned, worker: &RuntimeApi) -> usize {
+    let batch = aws.receive_batch(&provisioned.channel_queue_url, 2).await;
+    let jobs = batch.records.len();
+    if jobs > 0 {
+        let response = worker.invoke(serde_json::to_value(&batch).expect("event")).await.expect("worker");
+        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+    }
+    jobs
+}
+
+#[tokio::test]
+async fn a_platform_gets_one_private_channel_one_message_and_an_archive_reason_through_the_lambda() {
+    let aws = Aws::connect();
+    let provisioned = aws.provision(5).await;
+    let sandbox = stack::sandbox(discord_sandbox::RateLimits::discord_like(), GUILD_A, ADMIN).await;
+    let key_a = tenant_with_key(&aws, &provisioned, "crm-a", GUILD_A).await;
+    let key_b = tenant_with_key(&aws, &provisioned, "crm-b", GUILD_B).await;
+
+    let mut env = stack::aws_env();
+    env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let process = FunctionProcess::spawn(&release_binary("web"), &api, &env).expect("spawn web");
+    let web = Web { api, _process: process };
+    let worker_api = RuntimeApi::start().await.expect("runtime API");
+    let worker_env = stack::worker_env(&sandbox, &provisioned, 120).await;
+    let _worker = FunctionProcess::spawn(&release_binary("channel-worker"), &worker_api, &worker_env).expect("spawn");
+
+    let lead = json!({ "name": "Grace Hopper", "fields": { "company": "Navy" }, "discord_user_id": LEAD.to_string() });
+    let (status, body) = web.call("PUT", "/v1/subjects/lead/42", &key_a, Some(lead), &[]).await;
+    assert_eq!(status, 201, "{body}");
+    let mut job_ids = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = web.call("POST", "/v1/subjects/lead/42/channel", &key_a, None, &[]).await;
+        assert_eq!(status, 202, "{body}");
+        job_ids.push(body["job"]["id"].clone());
+    }
+    assert!(job_ids.windows(2).all(|pair| pair[0] == pair[1]), "{job_ids:?}");
+    assert_eq!(work(&aws, &provisioned, &worker_api).await, 1, "three asks, one job");
+
+    let channels: Vec<_> = sandbox.with_world(|world| world.guild_channels(GUILD_A).cloned().collect());
+    assert_eq!(channels.len(), 1, "one channel: {channels:?}");
+    let sees = |who: u64| {
+        channels[0].overwrites.iter().any(|overwrite| {
+            let allow = overwrite["allow"].as_str().and_then(|bits| bits.parse::<u64>().ok()).unwrap_or(0);
+            overwrite["id"] == who.to_string().as_str() && allow & VIEW_CHANNEL != 0
+        })
+    };
+    assert!(sees(LEAD) && sees(APPLICATION_ID), "the lead and the bot see it: {:?}", channels[0].overwrites);
+    let everyone_denied = channels[0].overwrites.iter().any(|overwrite| {
+        let deny = overwrite["deny"].as_str().and_then(|bits| bits.parse::<u64>().ok()).unwrap_or(0);
+        overwrite["id"] == GUILD_A.to_string().as_str() && deny & VIEW_CHANNEL != 0
+    });
+    assert!(everyone_denied, "private: {:?}", channels[0].overwrites);
+    let (status, channel) = web.call("GET", "/v1/subjects/lead/42/channel", &key_a, None, &[]).await;
+    assert_eq!((status, channel["status"].clone()), (200, json!("active")), "{channel}");
+    assert_eq!(channel["url"], format!("https://discord.com/channels/{GUILD_A}/{}", channels[0].id));
+
+    let message = json!({ "content": "Hello Grace, thanks for your interest." });
+    let key = [("idempotency-key", "welcome-42")];
+    let first = web.call("POST", "/v1/subjects/lead/42/messages", &key_a, Some(message.clone()), &key).await;
+    let again = web.call("POST", "/v1/subjects/lead/42/messages", &key_a, Some(message), &key).await;
+    assert_eq!(first.0, 202, "{}", first.1);
+    assert_eq!(again, first, "the replay answers as the first time");
+    assert_eq!(work(&aws, &provisioned, &worker_api).await, 1, "one message job");
+    let posted = sandbox.with_world(|world| world.messages.get(&channels[0].id).cloned().unwrap_or_default());
+    let ours: Vec<_> =
+        posted.iter().filter(|m| m["content"].as_str().is_some_and(|c| c.starts_with("Hello Grace"))).collect();
+    assert_eq!(ours.len(), 1, "exactly one Discord message: {posted:?}");
+
+    let reason = json!({ "reason": "deal closed" });
+    let (status, _) = web.call("DELETE", "/v1/subjects/lead/42/channel", &key_a, Some(reason), &[]).await;
+    assert_eq!(status, 202);
+    assert_eq!(work(&aws, &provisioned, &worker_api).await, 1);
+    let (_, channel) = web.call("GET", "/v1/subjects/lead/42/channel", &key_a, None, &[]).await;
+    assert_eq!((channel["status"].clone(), channel["reason"].clone()), (json!("archived"), json!("deal closed")));
+
+    // The other tenant: 404 for A's lead, and its own empty listing.
+    let (status, _) = web.call("GET", "/v1/subjects/lead/42", &key_b, None, &[]).await;
+    assert_eq!(status, 404);
+    let (status, listed) = web.call("GET", "/v1/channels?status=archived", &key_b, None, &[]).await;
+    assert_eq!((status, listed["items"].clone()), (200, json!([])));
+    let (status, _) = web.call("GET", "/v1/tenant", "gbk_revoked-or-never-issued", None, &[]).await;
+    assert_eq!(status, 401);
+}
