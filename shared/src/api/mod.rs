@@ -70,6 +70,7 @@ fn declared() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(members::list_members))
         .routes(routes!(settings::get_settings, settings::put_settings))
         .routes(routes!(tenant::list_dead_letters))
+        .routes(routes!(tenant::retry_dead_letter))
         .routes(routes!(openapi_json))
 }
 

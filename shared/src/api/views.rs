@@ -237,6 +237,8 @@ impl MemberView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetterView {
+    /// For `POST /v1/dead-letters/{id}/retry`.
+    pub id: String,
     /// `channel`, `sync`.
     pub queue: String,
     pub job_type: String,
@@ -248,6 +250,7 @@ pub struct DeadLetterView {
 impl From<DeadLetterRecord> for DeadLetterView {
     fn from(letter: DeadLetterRecord) -> Self {
         Self {
+            id: letter.id(),
             queue: letter.queue,
             job_type: letter.job_type,
             reason: letter.reason,

@@ -9,7 +9,7 @@ use twilight_model::id::{Id, marker::GuildMarker};
 use super::{
     Store, StoreError, from_item,
     items::{ItemStore, Query, SortKeyRange},
-    schema::{Index, keys},
+    schema::{Index, keys, sortable_time},
     to_item,
 };
 
@@ -38,6 +38,12 @@ impl DeadLetterRecord {
         Id::new_checked(id)
     }
 
+    /// The record's id within its guild: when it failed and a hash of the body (the same
+    /// body failing in the same second is one record).
+    pub fn id(&self) -> String {
+        format!("{}-{}", sortable_time(self.failed_at), body_hash(&self.body))
+    }
+
     /// A record for a message body; its type is read from the body when it has one.
     pub fn for_body(queue: &str, body: &str, reason: &str, attempts: u32, failed_at: u64) -> Self {
         let job_type = serde_json::from_str::<serde_json::Value>(body)
@@ -63,12 +69,18 @@ pub trait DeadLetterStore: Send + Sync {
         guild_id: Option<Id<GuildMarker>>,
         letter: &DeadLetterRecord,
     ) -> Result<(), StoreError>;
+    /// One record by its [`DeadLetterRecord::id`], within the guild's records only.
+    async fn dead_letter(&self, guild_id: Id<GuildMarker>, id: &str) -> Result<Option<DeadLetterRecord>, StoreError>;
     /// The most recent first.
     async fn dead_letters(
         &self,
         guild_id: Option<Id<GuildMarker>>,
         limit: u32,
     ) -> Result<Vec<DeadLetterRecord>, StoreError>;
+}
+
+fn body_hash(body: &str) -> String {
+    hex::encode(&Sha256::digest(body.as_bytes())[..8])
 }
 
 fn partition(guild_id: Option<Id<GuildMarker>>) -> String {
@@ -86,9 +98,20 @@ impl<I: ItemStore> DeadLetterStore for Store<I> {
         guild_id: Option<Id<GuildMarker>>,
         letter: &DeadLetterRecord,
     ) -> Result<(), StoreError> {
-        let hash = hex::encode(&Sha256::digest(letter.body.as_bytes())[..8]);
-        let key = keys::dead_letter(&partition(guild_id), letter.failed_at, &hash);
+        let key = keys::dead_letter(&partition(guild_id), letter.failed_at, &body_hash(&letter.body));
         Ok(self.items.put(to_item(&key, letter, &[])?, None).await?)
+    }
+
+    /// 1 GetItem (none for an id that is not one).
+    async fn dead_letter(&self, guild_id: Id<GuildMarker>, id: &str) -> Result<Option<DeadLetterRecord>, StoreError> {
+        let Some((failed_at, hash)) = id.split_once('-') else { return Ok(None) };
+        let (Ok(failed_at), true) =
+            (failed_at.parse::<u64>(), hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        else {
+            return Ok(None);
+        };
+        let key = keys::dead_letter(&partition(Some(guild_id)), failed_at, hash);
+        self.items.get(&key).await?.map(from_item).transpose()
     }
 
     /// 1 Query.

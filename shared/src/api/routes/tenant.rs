@@ -2,17 +2,25 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use serde::Deserialize;
 use twilight_model::guild::Permissions;
 use utoipa::IntoParams;
 
 use super::page_limit;
-use crate::api::{
-    Api,
-    extract::{Caller, Connected, QueryParams},
-    problem::Problem,
-    views::{DeadLetterView, GuildView, Page, PermissionsView, TenantView},
+use crate::{
+    api::{
+        Api,
+        extract::{Caller, Connected, PathParams, QueryParams},
+        problem::Problem,
+        views::{Accepted, DeadLetterView, GuildView, JobView, Page, PermissionsView, TenantView},
+    },
+    domain::Job,
 };
 
 /// The tenant, its guild, and the bot's permissions there: granted, and missing for the
@@ -65,4 +73,31 @@ pub async fn list_dead_letters(
 ) -> Result<Json<Page<DeadLetterView>>, Problem> {
     let letters = api.store.dead_letters(Some(caller.guild_id), page_limit(query.limit)?).await?;
     Ok(Json(Page { items: letters.into_iter().map(DeadLetterView::from).collect(), next_cursor: None }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeadLetterPath {
+    /// The `id` the listing gave.
+    #[param(pattern = "^[0-9]{12}-[0-9a-f]{16}$")]
+    pub id: String,
+}
+
+/// Enqueues a dead letter's job again, under its key: 202 with the job. A record whose body
+/// is not a job Guildbridge can read is a 409: retrying it would only fail again.
+#[utoipa::path(post, path = "/v1/dead-letters/{id}/retry", tag = "tenant", params(DeadLetterPath),
+    responses((status = 202, description = "the job is queued again", body = Accepted)))]
+pub async fn retry_dead_letter(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    PathParams(path): PathParams<DeadLetterPath>,
+) -> Result<Response, Problem> {
+    let letter =
+        api.store.dead_letter(caller.guild_id, &path.id).await?.ok_or_else(|| Problem::not_found("dead letter"))?;
+    let job = match Job::from_body(&letter.body) {
+        Ok(job) if job.guild_id() == caller.guild_id => job,
+        _ => return Err(Problem::conflict("not-retryable", "this record's body is not a job that can run again")),
+    };
+    api.queue.enqueue(&job).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
 }

@@ -243,3 +243,30 @@ async fn unknown_routes_and_methods_are_problems_too() {
     let wrong = call(&t.router, Method::PATCH, "/v1/tenant", key, None).await;
     assert_eq!((wrong.status, wrong.content_type.as_str()), (405, "application/problem+json"));
 }
+
+#[tokio::test]
+async fn a_dead_letter_is_listed_with_its_reason_and_retried_under_its_key() {
+    let t = TwoTenants::new().await;
+    let job = guildbridge_core::domain::Job::ArchiveChannel {
+        guild_id: Id::new(GUILD_A),
+        subject: SubjectRef::new(SubjectKind::Event, "7"),
+        reason: "done".to_owned(),
+        reply: None,
+    };
+    let letter =
+        guildbridge_core::store::DeadLetterRecord::for_body("channel", &job.to_body().unwrap(), "Missing Access", 5, 9);
+    t.backends.store.record_dead_letter(Some(Id::new(GUILD_A)), &letter).await.unwrap();
+    let key = Some(t.key_a.as_str());
+    let listed = call(&t.router, Method::GET, "/v1/dead-letters", key, None).await.json();
+    let item = &listed["items"][0];
+    assert_eq!((item["reason"].clone(), item["attempts"].clone()), (json!("Missing Access"), json!(5)));
+    let path = format!("/v1/dead-letters/{}/retry", item["id"].as_str().unwrap());
+    let retried = call(&t.router, Method::POST, &path, key, None).await;
+    assert_eq!((retried.status, retried.json()["job"]["type"].clone()), (202, json!("archive_channel")));
+    let received =
+        t.queue.receive(QueueKind::Channel, std::time::Duration::from_secs(30)).await.unwrap().expect("queued");
+    assert_eq!(received.job, job, "the same job, under its key");
+    let unknown =
+        call(&t.router, Method::POST, "/v1/dead-letters/000000000009-0000000000000000/retry", key, None).await;
+    assert_eq!(unknown.status, 404);
+}

@@ -5,7 +5,8 @@
 use axum::http::Method;
 use guildbridge_core::{
     api,
-    domain::{ChannelIds, SubjectKind, SubjectRef},
+    domain::{ChannelIds, Job, SubjectKind, SubjectRef},
+    store::DeadLetterRecord,
 };
 use serde_json::{Value, json};
 use twilight_model::id::Id;
@@ -34,11 +35,29 @@ async fn a_has_everything(t: &TwoTenants) -> Value {
     sync.json()
 }
 
+/// A job of A's guild that gave up; its id.
+async fn a_dead_letter(t: &TwoTenants) -> String {
+    let job = Job::SendMessage {
+        guild_id: Id::new(GUILD_A),
+        subject: SubjectRef::new(SubjectKind::Lead, "42"),
+        content: "Secret Lead A's message".to_owned(),
+        message_key: "k".to_owned(),
+        allow_mentions: false,
+    };
+    let letter = DeadLetterRecord::for_body("channel", &job.to_body().unwrap(), "missing access", 5, 7);
+    t.backends.store.record_dead_letter(Some(Id::new(GUILD_A)), &letter).await.unwrap();
+    let listed = call(&t.router, Method::GET, "/v1/dead-letters", Some(&t.key_a), None).await.json();
+    assert_eq!(listed["items"][0]["reason"], "missing access");
+    listed["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
 /// A's view of its own resources, to compare before and after.
 async fn a_view(t: &TwoTenants) -> Vec<Value> {
     let key = Some(t.key_a.as_str());
     let mut views = Vec::new();
-    for path in ["/v1/subjects/lead/42", "/v1/subjects/lead/42/channel", "/v1/links", "/v1/settings"] {
+    for path in
+        ["/v1/subjects/lead/42", "/v1/subjects/lead/42/channel", "/v1/links", "/v1/settings", "/v1/dead-letters"]
+    {
         views.push(call(&t.router, Method::GET, path, key, None).await.json());
     }
     views
@@ -61,6 +80,7 @@ fn body_for(route: &str, method: &str) -> Option<Value> {
 async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
     let t = TwoTenants::new().await;
     let sync = a_has_everything(&t).await;
+    let dead_letter = a_dead_letter(&t).await;
     let run_id = sync["run_id"].as_str().unwrap().to_owned();
     let before = a_view(&t).await;
 
@@ -68,6 +88,7 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
     let mut walked = 0;
     for (route, item) in document["paths"].as_object().unwrap() {
         let path = route
+            .replace("/v1/dead-letters/{id}", &format!("/v1/dead-letters/{dead_letter}"))
             .replace("{kind}", "lead")
             .replace("{id}", "42")
             .replace("{platform_user_id}", "a-platform-user")
@@ -84,7 +105,8 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
                 assert!(!answer.text.contains(marker), "{method} {path} showed A's {marker}: {}", answer.text);
             }
             let reading_a = route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}");
-            if reading_a && method == "get" {
+            let retrying_a = route.contains("/dead-letters/{id}");
+            if (reading_a && method == "get") || retrying_a {
                 assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);
             }
         }
