@@ -1,27 +1,11 @@
 //! A subject's channel: ask for it, read it, archive it, post to it; and the guild's
 //! channels by status.
 
-use std::sync::Arc;
-
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde::Deserialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
 
-use super::{SubjectPath, cursor_problem, page_limit};
+use super::{SubjectPath, prelude::*};
 use crate::{
-    api::{
-        Api,
-        extract::{Connected, JsonBody, PathParams, QueryParams},
-        idempotency::{self, IdempotencyKey},
-        problem::Problem,
-        views::{Accepted, ChannelView, JobView, Page},
-    },
+    api::idempotency::{self, IdempotencyKey},
     domain::{Job, MappingStatus, SubjectRef},
 };
 
@@ -43,8 +27,7 @@ pub async fn request_channel(
         return Ok(Json(ChannelView::new(mapping, caller.guild_id)).into_response());
     }
     let job = Job::CreateChannels { guild_id: caller.guild_id, subject, requested_by: None, reply: None };
-    api.queue.enqueue(&job).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
+    accepted(&api, job).await
 }
 
 /// The subject's channel mapping: status, ids, link, and the reason when there is one.
@@ -87,8 +70,7 @@ pub async fn archive_channel(
         return Err(Problem::not_found("channel"));
     }
     let job = Job::ArchiveChannel { guild_id: caller.guild_id, subject, reason, reply: None };
-    api.queue.enqueue(&job).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
+    accepted(&api, job).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,28 +1,10 @@
 //! Links between the platform's users and Discord users: one to one, both ways.
 
-use std::sync::Arc;
-
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde::Deserialize;
 use serde_json::json;
 use twilight_model::id::Id;
-use utoipa::{IntoParams, ToSchema};
 
-use super::{cursor_problem, page_limit, snowflake};
-use crate::{
-    api::{
-        Api,
-        extract::{Connected, JsonBody, PathParams, QueryParams},
-        problem::Problem,
-        views::{LinkView, Page},
-    },
-    store::StoreError,
-};
+use super::{prelude::*, snowflake};
+use crate::store::StoreError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -1,18 +1,6 @@
 //! Members as the last syncs saw them.
 
-use std::sync::Arc;
-
-use axum::{Json, extract::State};
-use serde::Deserialize;
-use utoipa::IntoParams;
-
-use super::{cursor_problem, page_limit};
-use crate::api::{
-    Api,
-    extract::{Connected, QueryParams},
-    problem::Problem,
-    views::{MemberView, Page},
-};
+use super::prelude::*;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

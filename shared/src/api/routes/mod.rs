@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod links;
 pub mod members;
+mod prelude;
 pub mod settings;
 pub mod subjects;
 pub mod syncs;
@@ -12,8 +13,21 @@ pub mod tenant;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::problem::Problem;
-use crate::{domain::SubjectRef, store::StoreError};
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    Api,
+    problem::Problem,
+    views::{Accepted, JobView},
+};
+use crate::{
+    domain::{Job, SubjectRef},
+    store::StoreError,
+};
 
 /// `/v1/subjects/{kind}/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -62,4 +76,10 @@ pub fn cursor_problem(error: StoreError) -> Problem {
         StoreError::Conflict(reason) => Problem::bad_request(reason),
         other => other.into(),
     }
+}
+
+/// Enqueues `job` and answers 202 with it.
+pub async fn accepted(api: &Api, job: Job) -> Result<Response, Problem> {
+    api.queue.enqueue(&job).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
 }

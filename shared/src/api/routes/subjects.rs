@@ -1,25 +1,11 @@
 //! Subjects: the platform's events and leads, each with its channel state.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde::Deserialize;
 use twilight_model::id::Id;
-use utoipa::{IntoParams, ToSchema};
 
-use super::{SubjectPath, cursor_problem, page_limit};
+use super::{SubjectPath, prelude::*};
 use crate::{
-    api::{
-        Api,
-        extract::{Connected, JsonBody, PathParams, QueryParams},
-        problem::Problem,
-        views::{Page, SubjectView},
-    },
     channels::{self, RequestError},
     domain::{Subject, SubjectKind, SubjectRef},
 };

@@ -1,21 +1,10 @@
 //! Member syncs: start one, list the runs, read one.
 
-use std::sync::Arc;
-
-use axum::{Json, extract::State, http::StatusCode, response::Response};
-use serde::Deserialize;
 use serde_json::json;
-use utoipa::IntoParams;
 
-use super::page_limit;
+use super::prelude::*;
 use crate::{
-    api::{
-        Api,
-        extract::{Connected, PathParams, QueryParams},
-        idempotency::{self, IdempotencyKey},
-        problem::Problem,
-        views::{Page, SyncView},
-    },
+    api::idempotency::{self, IdempotencyKey},
     domain::RunId,
     sync::{SyncRequest, SyncRequestError, SyncRequested, request_sync},
 };

@@ -1,27 +1,9 @@
 //! The tenant itself, and the jobs that gave up in its guild.
 
-use std::sync::Arc;
-
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde::Deserialize;
 use twilight_model::guild::Permissions;
-use utoipa::IntoParams;
 
-use super::page_limit;
-use crate::{
-    api::{
-        Api,
-        extract::{Caller, Connected, PathParams, QueryParams},
-        problem::Problem,
-        views::{Accepted, DeadLetterView, GuildView, JobView, Page, PermissionsView, TenantView},
-    },
-    domain::Job,
-};
+use super::prelude::*;
+use crate::domain::Job;
 
 /// The tenant, its guild, and the bot's permissions there: granted, and missing for the
 /// features the settings turn on.
@@ -98,6 +80,5 @@ pub async fn retry_dead_letter(
         Ok(job) if job.guild_id() == caller.guild_id => job,
         _ => return Err(Problem::conflict("not-retryable", "this record's body is not a job that can run again")),
     };
-    api.queue.enqueue(&job).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
+    accepted(&api, job).await
 }

@@ -1,0 +1,20 @@
+//! What every route module uses: the HTTP pieces, the extractors, problems and views.
+
+pub use std::sync::Arc;
+
+pub use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+pub use serde::Deserialize;
+pub use utoipa::{IntoParams, ToSchema};
+
+pub use super::{accepted, cursor_problem, page_limit};
+pub use crate::api::{
+    Api,
+    extract::{Caller, Connected, JsonBody, PathParams, QueryParams},
+    problem::Problem,
+    views::*,
+};
