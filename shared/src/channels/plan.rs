@@ -71,7 +71,9 @@ pub fn plan(
             .flatten()
             .filter(|series| !series.is_empty()),
         topic: format!("{} {marker}", truncate(&subject.name, room)),
-        overwrites: if settings.private_channels {
+        // A subject with its own Discord user (a lead) is a conversation with that person:
+        // private whatever the guild's setting, as the tenant API promises.
+        overwrites: if settings.private_channels || subject.discord_user_id.is_some() {
             private_overwrites(guild_id, bot_user_id, subject.discord_user_id)
         } else {
             Vec::new()
@@ -230,6 +232,17 @@ mod tests {
         let empty_pattern = GuildSettings { naming_pattern: "{series_name}".to_owned(), ..GuildSettings::default() };
         let planned = plan(&subject("Spa 24 Hours", None), &empty_pattern, Id::new(1), Id::new(2)).expect("plan");
         assert_eq!(planned.text.as_deref(), Some("spa-24-hours"));
+    }
+
+    #[test]
+    fn a_subject_with_its_own_discord_user_is_private_even_with_the_setting_off() {
+        let planned = plan(&subject("Lead", None), &GuildSettings::default(), Id::new(1), Id::new(2)).expect("plan");
+        let ids: Vec<u64> = planned.overwrites.iter().map(|o| o.id.get()).collect();
+        assert_eq!(ids, [1, 2, 77], "everyone denied, the bot and the lead let in");
+        let mut public = subject("Event", None);
+        public.discord_user_id = None;
+        let planned = plan(&public, &GuildSettings::default(), Id::new(1), Id::new(2)).expect("plan");
+        assert!(planned.overwrites.is_empty());
     }
 
     #[test]
