@@ -14,6 +14,7 @@ use guildbridge_core::{
     host::provision::Provisioned,
     store::{ApiKeyStore, TenantStore},
 };
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 
@@ -90,6 +91,8 @@ async fn work(aws: &Aws, provisioned: &Provisioned, worker: &RuntimeApi) -> usiz
     if jobs > 0 {
         let response = worker.invoke(serde_json::to_value(&batch).expect("event")).await.expect("worker");
         assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+        let settled: SqsBatchResponse = serde_json::from_value(response).expect("a batch response");
+        aws.settle_batch(&provisioned.channel_queue_url, &batch, &settled).await;
     }
     jobs
 }
