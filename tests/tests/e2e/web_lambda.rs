@@ -4,6 +4,7 @@
 //! gets one private channel; a message sent twice under one key posts once; the archive
 //! reason shows on the mapping; the other tenant sees none of it.
 
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use e2e::{
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
@@ -14,7 +15,6 @@ use guildbridge_core::{
     host::provision::Provisioned,
     store::{ApiKeyStore, TenantStore},
 };
-use aws_lambda_events::event::sqs::SqsBatchResponse;
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 
