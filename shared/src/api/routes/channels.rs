@@ -129,13 +129,6 @@ pub async fn send_message(
     .await
 }
 
-pub fn random_key() -> Result<String, Problem> {
-    let mut random = [0u8; 16];
-    getrandom::fill(&mut random)
-        .map_err(|_| Problem::from(crate::store::StoreError::Retryable("no randomness".into())))?;
-    Ok(hex::encode(random))
-}
-
 async fn existing_subject(api: &Api, caller: &Connected, path: &SubjectPath) -> Result<SubjectRef, Problem> {
     let subject = path.subject()?;
     match api.store.subject(caller.guild_id, &subject).await? {

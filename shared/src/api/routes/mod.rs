@@ -83,3 +83,11 @@ pub async fn accepted(api: &Api, job: Job) -> Result<Response, Problem> {
     api.queue.enqueue(&job).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
 }
+
+/// A request id for work the caller did not key (no `Idempotency-Key`): unique, so the
+/// request is its own job.
+pub fn random_key() -> Result<String, Problem> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|_| Problem::from(StoreError::Retryable("no randomness".into())))?;
+    Ok(hex::encode(random))
+}

@@ -20,7 +20,7 @@ pub async fn start_sync(
 ) -> Result<Response, Problem> {
     let request_id = match &key.0 {
         Some(key) => key.clone(),
-        None => super::channels::random_key()?,
+        None => random_key()?,
     };
     idempotency::once(&api, &caller.tenant_id, "sync", &key, b"", async {
         let request = SyncRequest::Platform(request_id);
