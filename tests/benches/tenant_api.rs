@@ -37,7 +37,7 @@ async fn tenant(backends: &Backends, id: &str, guild: u64) -> String {
         .create_tenant(&Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec![], created_at: 1 })
         .await
         .unwrap();
-    store.connect(&tenant_id, Id::new(guild), 1).await.unwrap();
+    store.connect(&tenant_id, Id::new(guild), "Club", 1).await.unwrap();
     store.issue_api_key(&tenant_id, 1).await.unwrap().secret
 }
 

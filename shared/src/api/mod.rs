@@ -3,6 +3,7 @@
 //! in the `web` function and by axum's server in the local stack. The OpenAPI document is
 //! made from the same route declarations, so routes and document cannot drift.
 
+pub mod connect;
 pub mod extract;
 pub mod idempotency;
 pub mod problem;
@@ -29,11 +30,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use self::{problem::Problem, routes::*};
 use crate::{clock::SharedClock, queue::JobQueue, store::DomainStore};
 
-/// What the routes use: the store, the queue, the clock.
+/// What the routes use: the store, the queue, the clock, and the connect flow's parts.
 pub struct Api {
     pub store: Arc<dyn DomainStore>,
     pub queue: Arc<dyn JobQueue>,
     pub clock: SharedClock,
+    pub connect: connect::Connector,
 }
 
 impl std::fmt::Debug for Api {
@@ -49,7 +51,7 @@ impl std::fmt::Debug for Api {
     components(schemas(problem::ProblemDetails)),
     tags(
         (name = "tenant"), (name = "subjects"), (name = "channels"), (name = "links"),
-        (name = "syncs"), (name = "members"), (name = "settings"), (name = "document"),
+        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "document"),
     ),
 )]
 struct Document;
@@ -58,6 +60,9 @@ struct Document;
 fn declared() -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::with_openapi(Document::openapi())
         .routes(routes!(tenant::get_tenant))
+        .routes(routes!(guild::start_connect))
+        .routes(routes!(guild::disconnect))
+        .routes(routes!(jobs::get_job))
         .routes(routes!(subjects::list_subjects))
         .routes(routes!(subjects::put_subject, subjects::get_subject))
         .routes(routes!(channels::request_channel, channels::get_channel, channels::archive_channel))
@@ -88,10 +93,12 @@ fn document_json() -> &'static str {
     JSON.get_or_init(|| document().to_pretty_json().unwrap_or_default())
 }
 
-/// The API's router: `/v1/...`, with JSON problems for unknown routes and wrong methods.
+/// The API's router: `/v1/...` and the connect callback (a browser's page, so not in the
+/// document), with JSON problems for unknown routes and wrong methods.
 pub fn router(api: Api) -> Router {
     let (router, _) = declared().split_for_parts();
     router
+        .route(connect::CALLBACK_PATH, axum::routing::get(connect::callback))
         .fallback(|| async { Problem::not_found("route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this route does not take that method")

@@ -31,6 +31,8 @@ pub struct TenantView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GuildView {
     pub id: String,
+    /// The guild's name when it was connected.
+    pub name: String,
     pub connected_at: u64,
     /// Whether Discord confirmed the bot is in the server.
     pub bot_present: bool,
@@ -121,7 +123,7 @@ impl ChannelView {
 pub struct JobView {
     /// Stable for the same work: asking again names the same job.
     pub id: String,
-    /// `create_channels`, `archive_channel`, `send_message`, `sync_members`.
+    /// `create_channels`, `archive_channel`, `send_message`, `sync_members`, `leave_guild`.
     #[serde(rename = "type")]
     pub kind: String,
     pub status: String,
@@ -129,14 +131,51 @@ pub struct JobView {
 
 impl JobView {
     pub fn queued(job: &Job) -> Self {
-        let kind = match job {
-            Job::CreateChannels { .. } => "create_channels",
-            Job::ArchiveChannel { .. } => "archive_channel",
-            Job::SendMessage { .. } => "send_message",
-            Job::SyncMembers { .. } => "sync_members",
-        };
-        Self { id: job.deduplication_id(), kind: kind.to_owned(), status: "queued".to_owned() }
+        Self { id: job.deduplication_id(), kind: job.type_name().to_owned(), status: "queued".to_owned() }
     }
+}
+
+/// A job as its record has it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobStatusView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `queued`, `running`, `done`, `failed` (tried again later) or `dead` (given up).
+    pub status: String,
+    /// Deliveries so far.
+    pub attempts: u32,
+    /// Why it failed or gave up.
+    pub reason: Option<String>,
+    /// What it produced: `{message_id, channel_id}` for a message.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    pub updated_at: u64,
+}
+
+impl From<crate::store::JobRecord> for JobStatusView {
+    fn from(record: crate::store::JobRecord) -> Self {
+        Self {
+            id: record.id,
+            kind: record.job_type,
+            status: record.status.as_str().to_owned(),
+            attempts: record.attempts,
+            reason: record.reason,
+            result: record.result,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// The link that connects a guild.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectView {
+    /// Send the person here: Discord's bot authorization.
+    pub authorize_url: String,
+    /// Unix seconds after which the link no longer works.
+    pub expires_at: u64,
+    /// The permissions the link asks for.
+    pub permissions: Vec<String>,
 }
 
 /// The answer to a request that enqueued work.

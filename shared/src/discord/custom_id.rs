@@ -84,6 +84,26 @@ impl StateKey {
         Ok(SignedState { handler, state })
     }
 
+    /// Seals `payload` for one `purpose` (a URL-safe `body.tag`), for state that travels
+    /// outside Discord components, such as the connect flow's OAuth2 `state`. A token sealed
+    /// for one purpose never opens for another.
+    pub fn seal(&self, purpose: &str, payload: &[u8]) -> String {
+        let body = URL_SAFE_NO_PAD.encode(payload);
+        let tag = self.tag(&format!("{VERSION}:{purpose}:{body}"));
+        format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The payload of a token [`StateKey::seal`] made for `purpose`.
+    pub fn unseal(&self, purpose: &str, token: &str) -> Result<Vec<u8>, CustomIdError> {
+        let (body, tag) = token.split_once('.').ok_or(CustomIdError::Unrecognised)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| CustomIdError::BadSignature)?;
+        let expected = self.tag(&format!("{VERSION}:{purpose}:{body}"));
+        if tag.len() != TAG_BYTES || !bool::from(tag.ct_eq(&expected)) {
+            return Err(CustomIdError::BadSignature);
+        }
+        URL_SAFE_NO_PAD.decode(body).map_err(|_| CustomIdError::Unrecognised)
+    }
+
     fn tag(&self, unsigned: &str) -> [u8; TAG_BYTES] {
         // HMAC accepts keys of any length, and the length was checked in `new`.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
@@ -120,6 +140,18 @@ mod tests {
         assert_eq!(key(1).verify(&tampered), Err(CustomIdError::BadSignature));
         assert_eq!(key(1).verify("some-other-bot-button"), Err(CustomIdError::Unrecognised));
         assert_eq!(key(1).verify(&id.replacen("v1", "v9", 1)), Err(CustomIdError::Unrecognised));
+    }
+
+    #[test]
+    fn sealed_payloads_open_only_with_their_key_and_purpose() {
+        let token = key(1).seal("connect", b"{\"tenant\":\"a\"}");
+        assert_eq!(key(1).unseal("connect", &token).as_deref(), Ok(&b"{\"tenant\":\"a\"}"[..]));
+        assert_eq!(key(2).unseal("connect", &token), Err(CustomIdError::BadSignature));
+        assert_eq!(key(1).unseal("login", &token), Err(CustomIdError::BadSignature));
+        let (body, tag) = token.split_once('.').expect("two parts");
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(b"{\"tenant\":\"b\"}"));
+        assert_eq!(key(1).unseal("connect", &forged), Err(CustomIdError::BadSignature));
+        assert_eq!(key(1).unseal("connect", body), Err(CustomIdError::Unrecognised));
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Id<UserMarker>>,
     },
+    /// The bot leaves a guild its tenant disconnected (unless it was connected again since).
+    /// `requested_at` makes each disconnect its own job.
+    LeaveGuild { guild_id: Id<GuildMarker>, requested_at: u64 },
 }
 
 impl Job {
@@ -93,7 +96,19 @@ impl Job {
             Job::CreateChannels { guild_id, .. }
             | Job::ArchiveChannel { guild_id, .. }
             | Job::SendMessage { guild_id, .. }
-            | Job::SyncMembers { guild_id, .. } => *guild_id,
+            | Job::SyncMembers { guild_id, .. }
+            | Job::LeaveGuild { guild_id, .. } => *guild_id,
+        }
+    }
+
+    /// The job's type as its body names it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Job::CreateChannels { .. } => "create_channels",
+            Job::ArchiveChannel { .. } => "archive_channel",
+            Job::SendMessage { .. } => "send_message",
+            Job::SyncMembers { .. } => "sync_members",
+            Job::LeaveGuild { .. } => "leave_guild",
         }
     }
 
@@ -117,6 +132,7 @@ impl Job {
             Job::SyncMembers { guild_id, request_id, after: Some(after), .. } => {
                 format!("sync:{guild_id}:{request_id}:after:{after}")
             }
+            Job::LeaveGuild { guild_id, requested_at } => format!("leave:{guild_id}:{requested_at}"),
         })
     }
 
@@ -126,7 +142,7 @@ impl Job {
             Job::CreateChannels { reply, .. } | Job::ArchiveChannel { reply, .. } | Job::SyncMembers { reply, .. } => {
                 reply.as_ref()
             }
-            Job::SendMessage { .. } => None,
+            Job::SendMessage { .. } | Job::LeaveGuild { .. } => None,
         }
     }
 
@@ -182,6 +198,9 @@ mod tests {
         assert_eq!(Job::from_body(&job.to_body().expect("body")), Ok(job.clone()));
         assert!(!format!("{job:?}").contains("secret-token"));
         assert_eq!(job.queue(), QueueKind::Channel);
+        assert_eq!(job.type_name(), "create_channels");
+        let body = job.to_body().expect("body");
+        assert!(body.contains(&format!("\"type\":\"{}\"", job.type_name())), "type_name is the body's type");
         assert!(matches!(Job::from_body("{\"type\":\"teleport\"}"), Err(JobFormatError(_))));
     }
 

@@ -166,6 +166,9 @@ pub struct Tenant {
 pub struct GuildConnection {
     pub tenant_id: TenantId,
     pub guild_id: Id<GuildMarker>,
+    /// The guild's name when it was connected (from Discord's token response).
+    #[serde(default)]
+    pub guild_name: String,
     pub connected_at: u64,
 }
 

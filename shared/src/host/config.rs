@@ -35,6 +35,12 @@ pub const MAX_RECEIVES: &str = "MAX_RECEIVES";
 pub const CLAIM_STALE_SECS: &str = "CLAIM_STALE_SECS";
 /// Secret (at least 32 bytes) that signs state carried in component `custom_id`s.
 pub const STATE_SIGNING_KEY: &str = "STATE_SIGNING_KEY";
+/// The Discord application's OAuth2 client secret (the connect flow's code exchange). A
+/// secret: never logged.
+pub const DISCORD_CLIENT_SECRET: &str = "DISCORD_CLIENT_SECRET";
+/// The `web` function's public base URL (its Function URL or custom domain). Unset, the
+/// connect flow's redirect URI is built from the request's `Host`.
+pub const WEB_PUBLIC_URL: &str = "WEB_PUBLIC_URL";
 /// ARN of the Secrets Manager secret holding the secret variables (see `secrets`).
 pub const SECRETS_ARN: &str = "SECRETS_ARN";
 /// How far (in seconds, either way) a signed request's timestamp may be from now.
@@ -346,6 +352,58 @@ impl WorkerConfig {
             }
             _ => Err(ConfigError { problems: Vec::new() }),
         }
+    }
+}
+
+/// Configuration of the `web` function: what the connect flow needs beyond the store and queue.
+#[derive(Clone)]
+pub struct WebConfig {
+    pub application_id: Id<ApplicationMarker>,
+    pub client_secret: String,
+    /// Signs the connect flow's `state`.
+    pub state_key: StateKey,
+    pub api_base_url: Url,
+    pub public_url: Option<Url>,
+}
+
+impl fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("application_id", &self.application_id)
+            .field("api_base_url", &self.api_base_url.as_str())
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebConfig {
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let application_id = env.required(DISCORD_APPLICATION_ID, parse_id);
+        let client_secret = env.required(DISCORD_CLIENT_SECRET, |raw| Ok(raw.to_owned()));
+        let state_key = env.required(STATE_SIGNING_KEY, parse_state_key);
+        let default_base = parse_base_url(DEFAULT_DISCORD_API_BASE_URL);
+        let api_base_url = env.optional(DISCORD_API_BASE_URL, parse_base_url).or_else(|| default_base.ok());
+        let public_url = env.optional(WEB_PUBLIC_URL, parse_base_url);
+        env.finish()?;
+        match (application_id, client_secret, state_key, api_base_url) {
+            (Some(application_id), Some(client_secret), Some(state_key), Some(api_base_url)) => {
+                Ok(Self { application_id, client_secret, state_key, api_base_url, public_url })
+            }
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
+    }
+
+    /// Where people authorize the bot: Discord's own page in production; the API base's
+    /// `/oauth2/authorize` when the base is a sandbox (which plays that page too).
+    pub fn authorize_url(&self) -> Url {
+        let on_discord = self.api_base_url.as_str() == DEFAULT_DISCORD_API_BASE_URL;
+        let page = if on_discord {
+            crate::api::connect::DISCORD_AUTHORIZE_URL.to_owned()
+        } else {
+            format!("{}/oauth2/authorize", self.api_base_url.as_str().trim_end_matches('/'))
+        };
+        Url::parse(&page).unwrap_or_else(|_| self.api_base_url.clone())
     }
 }
 

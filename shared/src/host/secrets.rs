@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 
-use crate::host::config::{DISCORD_BOT_TOKEN, EnvSource, ProcessEnv, SECRETS_ARN, STATE_SIGNING_KEY};
+use crate::host::config::{
+    DISCORD_BOT_TOKEN, DISCORD_CLIENT_SECRET, EnvSource, ProcessEnv, SECRETS_ARN, STATE_SIGNING_KEY,
+};
 
 /// The variables a secret may hold: a JSON object such as
-/// `{"DISCORD_BOT_TOKEN": "...", "STATE_SIGNING_KEY": "..."}`.
-pub const SECRET_VARIABLES: [&str; 2] = [DISCORD_BOT_TOKEN, STATE_SIGNING_KEY];
+/// `{"DISCORD_BOT_TOKEN": "...", "STATE_SIGNING_KEY": "...", "DISCORD_CLIENT_SECRET": "..."}`.
+pub const SECRET_VARIABLES: [&str; 3] = [DISCORD_BOT_TOKEN, STATE_SIGNING_KEY, DISCORD_CLIENT_SECRET];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -16,7 +18,7 @@ pub enum SecretsError {
     Unavailable { arn: String, reason: String },
     /// Names keys only: values are secret.
     #[error("the secret {arn} must be a JSON object of strings with keys among {allowed:?}: {problem}")]
-    Malformed { arn: String, allowed: [&'static str; 2], problem: String },
+    Malformed { arn: String, allowed: [&'static str; 3], problem: String },
 }
 
 /// A host's configuration source: the process environment, then the secret's variables.

@@ -3,7 +3,7 @@
 //! typed [`StartupError`], logged once by [`cannot_start`].
 
 use super::{
-    config::{ConfigError, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig},
+    config::{ConfigError, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig},
     secrets::{HostEnv, SecretsError},
     wiring::{self, Backends, WiringError},
 };
@@ -90,9 +90,10 @@ pub async fn serve_worker<H: JobHandler>(
 /// The `web` function: the tenant API's router over the store and the queues.
 pub async fn web() -> Result<axum::Router, StartupError> {
     let env = HostEnv::load().await?;
-    let (store, queues) = both(StoreConfig::from_source(&env), QueueConfig::from_source(&env))?;
+    let ((store, queues), web) =
+        both(both(StoreConfig::from_source(&env), QueueConfig::from_source(&env)), WebConfig::from_source(&env))?;
     let (backends, _) = Backends::aws_within(&store, &queues, wiring::WEB_CALLS).await;
-    Ok(wiring::web_router(&backends))
+    Ok(wiring::web_router(&backends, &web)?)
 }
 
 /// The scheduler's store and queues.

@@ -4,11 +4,12 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use super::config::{DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig};
+use super::config::{DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig};
 use crate::{
+    api::connect::{ClientSecret, Connector},
     channels::ChannelWorker,
     discord::{
-        rest::{DiscordClient, DiscordError},
+        rest::{BotToken, DiscordClient, DiscordError},
         signature::SignatureVerifier,
     },
     domain::QueueKind,
@@ -156,11 +157,25 @@ pub fn interaction_service(
 }
 
 /// The `web` function's router: the tenant API over the store and the queue.
-pub fn web_router(backends: &Backends) -> axum::Router {
-    crate::api::router(crate::api::Api {
+pub fn web_router(backends: &Backends, web: &WebConfig) -> Result<axum::Router, WiringError> {
+    Ok(crate::api::router(crate::api::Api {
         store: backends.store.clone(),
         queue: backends.queue.clone(),
         clock: crate::clock::system(),
+        connect: connector(web)?,
+    }))
+}
+
+/// The connect flow's parts. Its Discord client only exchanges OAuth2 codes (the client
+/// secret authenticates those), so it holds no bot token.
+pub fn connector(web: &WebConfig) -> Result<Connector, WiringError> {
+    Ok(Connector {
+        application_id: web.application_id,
+        client_secret: ClientSecret::new(web.client_secret.clone()),
+        state_key: web.state_key.clone(),
+        authorize_url: web.authorize_url(),
+        public_url: web.public_url.clone(),
+        discord: DiscordClient::new(web.api_base_url.clone(), BotToken::new(""))?,
     })
 }
 

@@ -14,6 +14,7 @@ mod api_keys;
 mod channels;
 mod dead_letters;
 mod idempotency;
+mod job_records;
 mod members;
 mod paging;
 mod schedule;
@@ -32,6 +33,7 @@ pub use self::{
     channels::{ChannelStore, ClaimOutcome, MappingPage},
     dead_letters::{DeadLetterRecord, DeadLetterStore},
     idempotency::{FirstOrSeen, IdempotencyStore},
+    job_records::{JOB_RECORD_TTL, JobRecord, JobRecordStore, JobStatus, is_job_id},
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
     schedule::{ScheduleStore, SyncSchedule},
@@ -55,11 +57,16 @@ pub trait DomainStore:
     + ScheduleStore
     + IdempotencyStore
     + ApiKeyStore
-    + DeadLetterStore
+    + JobLedger
 {
 }
 
 impl<I: ItemStore> DomainStore for Store<I> {}
+
+/// Where workers write what became of their jobs: each job's record, and the dead letters.
+pub trait JobLedger: DeadLetterStore + JobRecordStore {}
+
+impl<T: DeadLetterStore + JobRecordStore + ?Sized> JobLedger for T {}
 
 /// What a store operation can end in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,6 +19,7 @@
 //! | sync run | `GUILD#{g}` | `SYNC#RUN#{started}#{run}` | | |
 //! | sync run's id | `GUILD#{g}` | `SYNC#ID#{run}` | | |
 //! | dead letter | `GUILD#{g}` (or `DEADLETTERS#UNROUTED`) | `DEADLETTER#{failed}#{hash}` | | |
+//! | job record | `GUILD#{g}` | `JOB#{id}` | | |
 //! | schedule | `GUILD#{g}` | `SCHEDULE` | `SCHEDULE` / `{due}#{g}` | |
 //! | idempotency record | `IDEMPOTENCY#{scope}#{key}` | `RECORD` | | |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `TENANT#{t}#APIKEYS` / `{created}#{sha256}` | |
@@ -145,6 +146,9 @@ pub mod keys {
     pub const UNROUTED_DEAD_LETTERS: &str = "DEADLETTERS#UNROUTED";
     pub fn dead_letter(partition: &str, failed_at: u64, hash: &str) -> Key {
         Key::new(partition, format!("{DEAD_LETTER_PREFIX}{}#{hash}", sortable_time(failed_at)))
+    }
+    pub fn job(guild_id: u64, job_id: &str) -> Key {
+        Key::new(guild(guild_id), format!("JOB#{job_id}"))
     }
     pub fn schedule(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "SCHEDULE")

@@ -18,7 +18,13 @@ pub trait TenantStore: Send + Sync {
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// Connects a tenant and a guild, both directions at once. Refused with `AlreadyExists`
     /// when either side is already connected.
-    async fn connect(&self, tenant_id: &TenantId, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError>;
+    async fn connect(
+        &self,
+        tenant_id: &TenantId,
+        guild_id: Id<GuildMarker>,
+        guild_name: &str,
+        now: u64,
+    ) -> Result<(), StoreError>;
     /// Removes the tenant's connection; returns the guild it had.
     async fn disconnect(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
     async fn guild_of(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
@@ -47,8 +53,15 @@ impl<I: ItemStore> TenantStore for Store<I> {
     }
 
     /// 1 TransactWriteItems (2 conditional puts).
-    async fn connect(&self, tenant_id: &TenantId, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError> {
-        let connection = GuildConnection { tenant_id: tenant_id.to_owned(), guild_id, connected_at: now };
+    async fn connect(
+        &self,
+        tenant_id: &TenantId,
+        guild_id: Id<GuildMarker>,
+        guild_name: &str,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let connection =
+            GuildConnection { tenant_id: tenant_id.to_owned(), guild_id, guild_name: guild_name.to_owned(), connected_at: now };
         let writes = vec![
             TxWrite::Put {
                 item: to_item(&keys::tenant_connection(tenant_id), &connection, &[])?,

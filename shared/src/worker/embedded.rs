@@ -4,25 +4,25 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Attempt, JobHandler, JobOutcome, gave_up, record_dead_letter};
+use super::{Attempt, JobHandler, JobOutcome, gave_up, record_dead_letter, run_recorded};
 use crate::{
     domain::QueueKind,
     queue::{
         QueueError,
         embedded::{EmbeddedQueue, Received},
     },
-    store::DeadLetterStore,
+    store::JobLedger,
 };
 
 /// The embedded queue's consumer of one queue's jobs, as Lambda's SQS event source is in AWS:
 /// each received job runs through `handler`, then is deleted, released or dead-lettered as
-/// its outcome says (a job given up on is also recorded in `dead_letters`).
+/// its outcome says (each job's record, and a dead letter for a job given up on, go to `ledger`).
 #[derive(Clone, Copy)]
 pub struct Consumer<'a> {
     queue: &'a EmbeddedQueue,
     kind: QueueKind,
     handler: &'a dyn JobHandler,
-    dead_letters: &'a dyn DeadLetterStore,
+    ledger: &'a dyn JobLedger,
     max_receives: u32,
     /// Each job's time, as the function's timeout gives it.
     time_limit: Duration,
@@ -40,10 +40,10 @@ impl<'a> Consumer<'a> {
         queue: &'a EmbeddedQueue,
         kind: QueueKind,
         handler: &'a dyn JobHandler,
-        dead_letters: &'a dyn DeadLetterStore,
+        ledger: &'a dyn JobLedger,
     ) -> Self {
         let (max_receives, time_limit) = (super::DEFAULT_MAX_RECEIVES, Duration::from_secs(60));
-        Self { queue, kind, handler, dead_letters, max_receives, time_limit }
+        Self { queue, kind, handler, ledger, max_receives, time_limit }
     }
 
     pub fn limits(self, max_receives: u32, time_limit: Duration) -> Self {
@@ -69,7 +69,7 @@ impl<'a> Consumer<'a> {
             return Ok(None);
         };
         let attempt = self.attempt(&received);
-        let outcome = self.handler.handle(received.job.clone(), attempt).await;
+        let outcome = run_recorded(self.handler, self.ledger, received.job.clone(), attempt).await;
         self.settle(&received, attempt, &outcome).await?;
         Ok(Some(outcome))
     }
@@ -94,7 +94,7 @@ impl<'a> Consumer<'a> {
             };
             let attempt = self.attempt(&received);
             let settled = tokio::select! {
-                outcome = self.handler.handle(received.job.clone(), attempt) => {
+                outcome = run_recorded(self.handler, self.ledger, received.job.clone(), attempt) => {
                     self.settle(&received, attempt, &outcome).await
                 }
                 _ = stop.changed() => self.queue.release(received.receipt, Duration::ZERO).await,
@@ -110,7 +110,7 @@ impl<'a> Consumer<'a> {
     /// batch runner do between them in AWS).
     async fn settle(&self, received: &Received, attempt: Attempt, outcome: &JobOutcome) -> Result<(), QueueError> {
         let reason = match outcome {
-            JobOutcome::Done => return self.queue.delete(received.receipt).await,
+            JobOutcome::Done | JobOutcome::DoneWith(_) => return self.queue.delete(received.receipt).await,
             JobOutcome::Retry { after, .. } if !attempt.is_last() => {
                 return self.queue.release(received.receipt, (*after).max(Duration::from_secs(1))).await;
             }
@@ -118,7 +118,7 @@ impl<'a> Consumer<'a> {
             JobOutcome::Reject { reason } => reason.clone(),
         };
         let body = received.job.to_body()?;
-        record_dead_letter(self.dead_letters, self.kind, &body, &reason, attempt.receives).await;
+        record_dead_letter(self.ledger, self.kind, &body, &reason, attempt.receives).await;
         self.queue.dead_letter(received.receipt, &reason).await
     }
 }

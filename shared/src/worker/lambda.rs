@@ -6,11 +6,11 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tokio::time::Instant;
 
-use super::{Attempt, JobHandler, JobOutcome, record_dead_letter};
+use super::{Attempt, JobHandler, JobOutcome, record_dead_letter, run_recorded};
 use crate::{
     domain::{Job, QueueKind},
     queue::Redelivery,
-    store::DeadLetterStore,
+    store::JobLedger,
 };
 
 /// How a batch is run.
@@ -36,7 +36,7 @@ pub async fn run_batch(
     event: SqsEvent,
     handler: &dyn JobHandler,
     redelivery: &dyn Redelivery,
-    dead_letters: &dyn DeadLetterStore,
+    ledger: &dyn JobLedger,
     policy: BatchPolicy,
     deadline: Instant,
 ) -> SqsBatchResponse {
@@ -49,8 +49,8 @@ pub async fn run_batch(
         let held = blocked.iter().find(|(g, _)| group.is_some() && *g == group).map(|(_, delay)| *delay);
         let delay = match held {
             Some(delay) => delay,
-            None => match run_message(&message, handler, policy, deadline).await {
-                JobOutcome::Done => continue,
+            None => match run_message(&message, handler, ledger, policy, deadline).await {
+                JobOutcome::Done | JobOutcome::DoneWith(_) => continue,
                 JobOutcome::Retry { after, reason } => {
                     let attempts = receives(&message);
                     tracing::warn!(message_id = %id, receives = attempts, %reason, "job handed back");
@@ -58,14 +58,14 @@ pub async fn run_batch(
                         // SQS moves it to the dead-letter queue; the record is what an admin sees.
                         let reason = super::gave_up(attempts, &reason);
                         let body = message.body.as_deref().unwrap_or_default();
-                        let _ = record_dead_letter(dead_letters, policy.queue, body, &reason, attempts).await;
+                        let _ = record_dead_letter(ledger, policy.queue, body, &reason, attempts).await;
                     }
                     after.min(policy.max_delay)
                 }
                 JobOutcome::Reject { reason } => {
                     let body = message.body.as_deref().unwrap_or_default();
                     let attempts = receives(&message);
-                    if record_dead_letter(dead_letters, policy.queue, body, &reason, attempts).await {
+                    if record_dead_letter(ledger, policy.queue, body, &reason, attempts).await {
                         tracing::error!(message_id = %id, %reason, "job can never run; recorded as dead and deleted");
                         continue;
                     }
@@ -90,6 +90,7 @@ pub async fn run_batch(
 async fn run_message(
     message: &SqsMessage,
     handler: &dyn JobHandler,
+    ledger: &dyn JobLedger,
     policy: BatchPolicy,
     deadline: Instant,
 ) -> JobOutcome {
@@ -99,7 +100,7 @@ async fn run_message(
         None => return JobOutcome::Reject { reason: "the message has no body".to_owned() },
     };
     let attempt = Attempt { receives: receives(message), max_receives: policy.max_receives, deadline };
-    let outcome = handler.handle(job, attempt).await;
+    let outcome = run_recorded(handler, ledger, job, attempt).await;
     if let (JobOutcome::Retry { reason, .. }, true) = (&outcome, attempt.is_last()) {
         tracing::error!(message_id = ?message.message_id, %reason, "job failed its last attempt; SQS moves it to the dead-letter queue");
     }
@@ -118,6 +119,7 @@ fn work_of(message: &SqsMessage) -> Option<String> {
         | Job::ArchiveChannel { guild_id, subject, .. }
         | Job::SendMessage { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
         Job::SyncMembers { .. } => job.idempotency_key().to_string(),
+        Job::LeaveGuild { guild_id, .. } => format!("{guild_id}:leave"),
     })
 }
 
@@ -132,13 +134,13 @@ fn failure(id: String) -> BatchItemFailure {
 pub async fn serve(
     handler: &dyn JobHandler,
     redelivery: &dyn Redelivery,
-    dead_letters: &dyn DeadLetterStore,
+    ledger: &dyn JobLedger,
     policy: BatchPolicy,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_from_epoch_millis(event.context.deadline);
         Ok::<_, lambda_runtime::Error>(
-            run_batch(event.payload, handler, redelivery, dead_letters, policy, deadline).await,
+            run_batch(event.payload, handler, redelivery, ledger, policy, deadline).await,
         )
     }))
     .await

@@ -19,7 +19,7 @@ use crate::{
     clock::Clock,
     discord::rest::{DiscordClient, MessageBody},
     domain::{InteractionReply, Job, QueueKind},
-    store::{DeadLetterRecord, DeadLetterStore},
+    store::{DeadLetterRecord, DeadLetterStore, JobLedger, JobRecord, JobStatus},
 };
 
 /// SQS's default redrive limit in Guildbridge's template: after this many receives a job
@@ -48,6 +48,8 @@ impl Attempt {
 pub enum JobOutcome {
     /// Finished (successfully, or with a failure already reported to a person): delete it.
     Done,
+    /// Finished with a result for whoever asked (the message it posted): delete it.
+    DoneWith(serde_json::Value),
     /// Hand it back, visible again after `after`; on the last attempt it is dead-lettered.
     Retry { after: Duration, reason: String },
     /// It can never succeed (not a job we can read): dead-letter it.
@@ -116,6 +118,40 @@ pub async fn edit_deferred_answer(
 pub async fn post_to_log(discord: &DiscordClient, channel: Id<ChannelMarker>, text: &str, deadline: Instant) {
     if let Err(error) = discord.create_message(channel, &MessageBody::text(text), deadline).await {
         tracing::warn!(%error, "could not post to the log channel");
+    }
+}
+
+/// Runs one job through `handler`, writing its record as it goes: running before, then done
+/// (with its result), failed (it will be tried again) or dead. A record that cannot be
+/// written is logged and the job goes on: the record is for people, the queue is the truth.
+pub async fn run_recorded(handler: &dyn JobHandler, ledger: &dyn JobLedger, job: Job, attempt: Attempt) -> JobOutcome {
+    let guild_id = job.guild_id();
+    let mut record = JobRecord {
+        id: job.deduplication_id(),
+        job_type: job.type_name().to_owned(),
+        status: JobStatus::Running,
+        attempts: attempt.receives,
+        reason: None,
+        result: None,
+        updated_at: crate::clock::SystemClock.now(),
+    };
+    write_record(ledger, guild_id, &record).await;
+    let outcome = handler.handle(job, attempt).await;
+    (record.status, record.reason, record.result) = match &outcome {
+        JobOutcome::Done => (JobStatus::Done, None, None),
+        JobOutcome::DoneWith(result) => (JobStatus::Done, None, Some(result.clone())),
+        JobOutcome::Retry { reason, .. } if !attempt.is_last() => (JobStatus::Failed, Some(reason.clone()), None),
+        JobOutcome::Retry { reason, .. } => (JobStatus::Dead, Some(gave_up(attempt.receives, reason)), None),
+        JobOutcome::Reject { reason } => (JobStatus::Dead, Some(reason.clone()), None),
+    };
+    record.updated_at = crate::clock::SystemClock.now();
+    write_record(ledger, guild_id, &record).await;
+    outcome
+}
+
+async fn write_record(ledger: &dyn JobLedger, guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>, record: &JobRecord) {
+    if let Err(error) = ledger.record_job(guild_id, record).await {
+        tracing::warn!(%error, job_type = %record.job_type, "could not record the job's status");
     }
 }
 

@@ -103,13 +103,13 @@ conformance!(
 );
 
 async fn tenants_and_guilds_are_one_to_one<I: ItemStore>(store: Store<I>) {
-    store.connect(&"club-a".into(), guild(1), NOW).await.expect("first connection");
+    store.connect(&"club-a".into(), guild(1), "Club", NOW).await.expect("first connection");
     assert_eq!(
-        store.connect(&"club-b".into(), guild(1), NOW).await,
+        store.connect(&"club-b".into(), guild(1), "Club", NOW).await,
         Err(StoreError::AlreadyExists("a tenant connection for this guild"))
     );
     assert_eq!(
-        store.connect(&"club-a".into(), guild(2), NOW).await,
+        store.connect(&"club-a".into(), guild(2), "Club", NOW).await,
         Err(StoreError::AlreadyExists("a guild connection for this tenant"))
     );
     assert_eq!(store.guild_of(&"club-a".into()).await, Ok(Some(guild(1))));
@@ -118,7 +118,7 @@ async fn tenants_and_guilds_are_one_to_one<I: ItemStore>(store: Store<I>) {
 
     assert_eq!(store.disconnect(&"club-a".into()).await, Ok(Some(guild(1))));
     assert_eq!(store.tenant_of(guild(1)).await, Ok(None));
-    store.connect(&"club-b".into(), guild(1), NOW).await.expect("the guild is free again");
+    store.connect(&"club-b".into(), guild(1), "Club", NOW).await.expect("the guild is free again");
     assert_eq!(store.disconnect(&"nobody".into()).await, Ok(None));
 }
 
@@ -126,7 +126,7 @@ async fn sixty_four_tenants_racing_for_one_guild_yield_one_connection<I: ItemSto
     let tasks: Vec<_> = (0..64)
         .map(|n| {
             let store = store.clone();
-            tokio::spawn(async move { store.connect(&format!("tenant-{n}").into(), guild(7), NOW).await })
+            tokio::spawn(async move { store.connect(&format!("tenant-{n}").into(), guild(7), "Club", NOW).await })
         })
         .collect();
     let mut winners = Vec::new();
@@ -662,7 +662,7 @@ async fn documented_dynamodb_costs_hold() {
         (c.writes(), c.reads(), c.transact_write_items.load(std::sync::atomic::Ordering::Relaxed))
     };
     let before = calls();
-    store.connect(&"club".into(), guild(1), NOW).await.expect("connect");
+    store.connect(&"club".into(), guild(1), "Club", NOW).await.expect("connect");
     assert_eq!(delta(before, calls()), (1, 0, 1), "connect: 1 TransactWriteItems");
 
     let before = calls();

@@ -205,6 +205,7 @@ impl Sandbox {
                 members_intent: true,
                 roles: seed.roles.into_iter().collect(),
                 members,
+                bot_absent: false,
             },
         );
     }
@@ -269,7 +270,9 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, matched: MatchedPath, req
 
     let response = async {
         let webhook = template.starts_with("/webhooks/");
-        let oauth = template.starts_with("/oauth2/") || template.starts_with("/users/@me");
+        // Leave Guild is the bot's own call; the other `/users/@me` routes take a user's token.
+        let oauth = template.starts_with("/oauth2/")
+            || (template.starts_with("/users/@me") && template != "/users/@me/guilds/{guild_id}");
         if !webhook && !oauth && authorization.as_deref() != Some(&format!("Bot {}", shared.config.bot_token)) {
             return discord_error(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized", None);
         }

@@ -1,6 +1,7 @@
 //! OAuth2 as the settings page meets it: authorize (the sandbox logs in the user named by
-//! `user_id`, else the first guild's owner), code to token, refresh, and the user's identity
-//! and guilds with their permissions in each.
+//! `user_id`, else the first guild's owner; with scope `bot` it adds the bot to a guild the
+//! user owns), code to token (with the guild for a bot install), refresh, and the user's
+//! identity and guilds with their permissions in each.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -33,17 +34,47 @@ pub(crate) async fn authorize(
     let Some(redirect) = query.get("redirect_uri").and_then(|uri| url::Url::parse(uri).ok()) else {
         return oauth_error("invalid_request");
     };
+    let mut target = redirect.clone();
+    let state = query.get("state");
+    // `decision=deny` plays the person pressing Cancel on Discord's page.
+    if query.get("decision").map(String::as_str) == Some("deny") {
+        target.query_pairs_mut().append_pair("error", "access_denied");
+        target.query_pairs_mut().append_pair("error_description", "The resource owner or authorization server denied the request");
+        if let Some(state) = state {
+            target.query_pairs_mut().append_pair("state", state);
+        }
+        return Redirect::to(target.as_str()).into_response();
+    }
+    let scope = query.get("scope").cloned().unwrap_or_default();
     let mut world = lock(&shared.world);
     let user = query
         .get("user_id")
         .and_then(|id| id.parse().ok())
         .or_else(|| world.guilds.values().next().map(|guild| guild.owner_id));
     let Some(user) = user else { return oauth_error("access_denied") };
+    let mut guild = None;
+    if scope.split(' ').any(|s| s == "bot") {
+        // A bot install: into the guild asked for (the user must own it) or their first.
+        let owned = |g: &&world::GuildRecord| g.owner_id == user;
+        let chosen = match query.get("guild_id") {
+            Some(id) => id.parse::<u64>().ok().and_then(|id| world.guilds.get(&id)).filter(owned).map(|g| g.id),
+            None => world.guilds.values().find(owned).map(|g| g.id),
+        };
+        let Some(chosen) = chosen else { return oauth_error("access_denied") };
+        let permissions = query.get("permissions").and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+        if let Some(record) = world.guilds.get_mut(&chosen) {
+            record.bot_permissions = permissions;
+            record.bot_absent = false;
+        }
+        target.query_pairs_mut().append_pair("guild_id", &chosen.to_string());
+        target.query_pairs_mut().append_pair("permissions", &permissions.to_string());
+        guild = Some(chosen);
+    }
     let code = format!("code-{}", world.new_id());
-    world.oauth_codes.insert(code.clone(), user);
-    let mut target = redirect;
+    let grant = world::Grant { user, guild, redirect_uri: redirect.to_string(), scope };
+    world.oauth_codes.insert(code.clone(), grant);
     target.query_pairs_mut().append_pair("code", &code);
-    if let Some(state) = query.get("state") {
+    if let Some(state) = state {
         target.query_pairs_mut().append_pair("state", state);
     }
     Redirect::to(target.as_str()).into_response()
@@ -60,23 +91,41 @@ pub(crate) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     let mut world = lock(&shared.world);
-    let user = match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => form.get("code").and_then(|code| world.oauth_codes.remove(code)),
-        Some("refresh_token") => form.get("refresh_token").and_then(|token| world.refresh_tokens.remove(token)),
+    let grant = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let Some(grant) = form.get("code").and_then(|code| world.oauth_codes.remove(code)) else {
+                return oauth_error("invalid_grant");
+            };
+            // Discord refuses a token request whose redirect_uri differs from the authorize one.
+            let same_redirect = form.get("redirect_uri").and_then(|uri| url::Url::parse(uri).ok()).map(String::from);
+            if same_redirect.as_deref() != Some(grant.redirect_uri.as_str()) {
+                return oauth_error("invalid_grant");
+            }
+            grant
+        }
+        Some("refresh_token") => match form.get("refresh_token").and_then(|token| world.refresh_tokens.remove(token)) {
+            Some(user) => world::Grant { user, guild: None, redirect_uri: String::new(), scope: "identify guilds".into() },
+            None => return oauth_error("invalid_grant"),
+        },
         _ => return oauth_error("unsupported_grant_type"),
     };
-    let Some(user) = user else { return oauth_error("invalid_grant") };
+    let user = grant.user;
     let access = format!("access-{}", world.new_id());
     let refresh = format!("refresh-{}", world.new_id());
     world.access_tokens.insert(access.clone(), user);
     world.refresh_tokens.insert(refresh.clone(), user);
-    Json(json!({
+    let scope = if grant.scope.is_empty() { "identify guilds".to_owned() } else { grant.scope };
+    let mut answer = json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": 604_800,
         "refresh_token": refresh,
-        "scope": "identify guilds",
-    }))
+        "scope": scope,
+    });
+    if let Some(guild) = grant.guild.and_then(|id| world.guilds.get(&id)) {
+        answer["guild"] = world::guild_json(guild);
+    }
+    Json(answer)
     .into_response()
 }
 

@@ -11,7 +11,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, patch, post, put},
+    routing::{delete, get, patch, post, put},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -63,6 +63,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/oauth2/token", post(crate::oauth::token))
         .route("/api/v10/users/@me", get(crate::oauth::me))
         .route("/api/v10/users/@me/guilds", get(crate::oauth::my_guilds))
+        .route("/api/v10/users/@me/guilds/{guild_id}", delete(leave_guild))
 }
 
 fn unknown_guild() -> Response {
@@ -96,7 +97,7 @@ type Answer = Result<Response, Response>;
 
 /// The guild a path names, or Discord's Unknown Guild.
 fn known_guild(world: &World, raw: &str) -> Result<u64, Response> {
-    id(raw).filter(|guild| world.guilds.contains_key(guild)).ok_or_else(unknown_guild)
+    id(raw).filter(|guild| world.bot_guild(*guild).is_some()).ok_or_else(unknown_guild)
 }
 
 /// The channel a path names and its guild, or Discord's Unknown Channel.
@@ -125,15 +126,27 @@ fn stored_overwrite(id: &str, value: &Value) -> Value {
 
 async fn guild(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
     let world = lock(&shared.world);
-    match id(&guild_id).and_then(|g| world.guilds.get(&g)) {
+    match id(&guild_id).and_then(|g| world.bot_guild(g)) {
         Some(guild) => Json(world::guild_json(guild)).into_response(),
+        None => unknown_guild(),
+    }
+}
+
+/// Leave Guild: the bot is gone until it is authorized into the guild again.
+async fn leave_guild(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
+    let mut world = lock(&shared.world);
+    match id(&guild_id).and_then(|g| world.guilds.get_mut(&g)).filter(|guild| !guild.bot_absent) {
+        Some(guild) => {
+            guild.bot_absent = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
         None => unknown_guild(),
     }
 }
 
 async fn roles(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
     let world = lock(&shared.world);
-    match id(&guild_id).and_then(|g| world.guilds.get(&g)) {
+    match id(&guild_id).and_then(|g| world.bot_guild(g)) {
         Some(guild) => Json(world::guild_json(guild)["roles"].clone()).into_response(),
         None => unknown_guild(),
     }
@@ -215,7 +228,7 @@ async fn list_members(
     Query(page): Query<MemberPage>,
 ) -> Response {
     let world = lock(&shared.world);
-    let Some(guild) = id(&guild_id).and_then(|g| world.guilds.get(&g)) else { return unknown_guild() };
+    let Some(guild) = id(&guild_id).and_then(|g| world.bot_guild(g)) else { return unknown_guild() };
     if !guild.members_intent {
         return discord_error(StatusCode::FORBIDDEN, 50001, "Missing Access", None);
     }

@@ -33,6 +33,9 @@ pub struct GuildRecord {
     pub members_intent: bool,
     pub roles: BTreeMap<u64, String>,
     pub members: BTreeMap<u64, MemberRecord>,
+    /// The bot left (or was never added): Discord answers Unknown Guild to the bot.
+    #[serde(default)]
+    pub bot_absent: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +48,16 @@ pub struct ChannelRecord {
     pub topic: Option<String>,
     pub position: u64,
     pub overwrites: Vec<Value>,
+}
+
+/// What one authorization code stands for: who, for which guild (a bot install), to which
+/// redirect URI (the token request must name the same), with which scopes.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub user: u64,
+    pub guild: Option<u64>,
+    pub redirect_uri: String,
+    pub scope: String,
 }
 
 #[derive(Debug, Clone)]
@@ -75,8 +88,8 @@ pub struct World {
     pub messages: BTreeMap<u64, Vec<Value>>,
     pub interactions: HashMap<String, InteractionRecord>,
     pub commands: HashMap<(u64, Option<u64>), Vec<Value>>,
-    /// OAuth2 authorization codes -> the user who authorized.
-    pub oauth_codes: HashMap<String, u64>,
+    /// OAuth2 authorization codes -> what was authorized.
+    pub oauth_codes: HashMap<String, Grant>,
     /// Access tokens -> user; refresh tokens -> user.
     pub access_tokens: HashMap<String, u64>,
     pub refresh_tokens: HashMap<String, u64>,
@@ -119,6 +132,11 @@ impl World {
         };
         self.interactions.insert(token.clone(), record);
         token
+    }
+
+    /// A guild the bot is in, as the bot sees it.
+    pub fn bot_guild(&self, guild_id: u64) -> Option<&GuildRecord> {
+        self.guilds.get(&guild_id).filter(|guild| !guild.bot_absent)
     }
 
     pub fn guild_channels(&self, guild_id: u64) -> impl Iterator<Item = &ChannelRecord> {

@@ -2,6 +2,8 @@
 //! without a valid key is 401 before anything else is read), then its path, query and body.
 
 pub mod channels;
+pub mod guild;
+pub mod jobs;
 pub mod links;
 pub mod members;
 mod prelude;
@@ -26,7 +28,7 @@ use super::{
 };
 use crate::{
     domain::{Job, SubjectRef},
-    store::StoreError,
+    store::{JobRecord, JobStatus, StoreError},
 };
 
 /// `/v1/subjects/{kind}/{id}`.
@@ -78,8 +80,19 @@ pub fn cursor_problem(error: StoreError) -> Problem {
     }
 }
 
-/// Enqueues `job` and answers 202 with it.
+/// Records `job` as queued (so `GET /v1/jobs/{id}` knows it at once), enqueues it, and
+/// answers 202 with it.
 pub async fn accepted(api: &Api, job: Job) -> Result<Response, Problem> {
+    let record = JobRecord {
+        id: job.deduplication_id(),
+        job_type: job.type_name().to_owned(),
+        status: JobStatus::Queued,
+        attempts: 0,
+        reason: None,
+        result: None,
+        updated_at: api.clock.now(),
+    };
+    api.store.record_job_queued(job.guild_id(), &record).await?;
     api.queue.enqueue(&job).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())
 }

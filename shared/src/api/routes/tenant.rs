@@ -26,6 +26,7 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         view.permissions = PermissionsView { granted: names(granted), missing: names(needed - granted) };
         view.guild = Some(GuildView {
             id: connection.guild_id.to_string(),
+            name: connection.guild_name,
             connected_at: connection.connected_at,
             bot_present: install.is_some_and(|install| install.invited),
         });

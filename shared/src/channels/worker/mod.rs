@@ -127,15 +127,41 @@ impl ChannelWorker {
             Err(error) => return store_failure(error),
         };
         let Some(channel) = channel else {
-            tracing::warn!(subject = %reference, "no active text channel; message dropped");
-            return JobOutcome::Done;
+            // Given up with its reason, so whoever sent it sees why (the job's record, the
+            // dead letters) rather than a message that silently went nowhere.
+            tracing::warn!(subject = %reference, "no active text channel; message not posted");
+            return JobOutcome::Reject { reason: format!("{reference} has no active text channel") };
         };
         match self.discord.create_message(channel, &body, attempt.deadline).await {
-            Ok(_) => JobOutcome::Done,
+            Ok(message) => JobOutcome::DoneWith(serde_json::json!({
+                "message_id": message.id.to_string(),
+                "channel_id": channel.to_string(),
+            })),
             Err(error) if error.is_permanent() => {
                 tracing::warn!(subject = %reference, error = %error.explain(), "message not posted");
-                JobOutcome::Done
+                JobOutcome::Reject { reason: error.explain() }
             }
+            Err(error) => JobOutcome::Retry {
+                after: error.retry_after().unwrap_or(Duration::from_secs(5)),
+                reason: error.explain(),
+            },
+        }
+    }
+
+    /// The bot leaves a disconnected guild, unless a tenant connected it again since (the
+    /// bot is theirs now). A guild the bot is already out of counts as left.
+    async fn leave_guild(&self, guild_id: Id<GuildMarker>, attempt: Attempt) -> JobOutcome {
+        match self.store.tenant_of(guild_id).await {
+            Ok(Some(_)) => return JobOutcome::DoneWith(serde_json::json!({ "left": false, "reconnected": true })),
+            Ok(None) => {}
+            Err(error) => return store_failure(error),
+        }
+        match self.discord.leave_guild(guild_id, attempt.deadline).await {
+            Ok(()) => JobOutcome::DoneWith(serde_json::json!({ "left": true })),
+            Err(error) if error.permanent_kind() == Some(crate::discord::rest::PermanentKind::UnknownGuild) => {
+                JobOutcome::DoneWith(serde_json::json!({ "left": true }))
+            }
+            Err(error) if error.is_permanent() => JobOutcome::Reject { reason: error.explain() },
             Err(error) => JobOutcome::Retry {
                 after: error.retry_after().unwrap_or(Duration::from_secs(5)),
                 reason: error.explain(),
@@ -215,6 +241,7 @@ impl JobHandler for ChannelWorker {
             Job::SyncMembers { .. } => {
                 JobOutcome::Reject { reason: "a member sync job reached the channel queue".to_owned() }
             }
+            Job::LeaveGuild { guild_id, .. } => self.leave_guild(guild_id, attempt).await,
         }
     }
 }

@@ -96,6 +96,9 @@ pub struct AccessToken {
     #[serde(default)]
     pub refresh_token: Option<String>,
     pub scope: String,
+    /// The guild a bot authorization (scope `bot`) added the bot to.
+    #[serde(default)]
+    pub guild: Option<Guild>,
 }
 
 impl std::fmt::Debug for AccessToken {
@@ -283,6 +286,12 @@ impl DiscordClient {
 
     pub async fn guild(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<Guild, DiscordError> {
         let route = route!(guild_route, Method::GET, "/guilds/{guild_id}", guild_id);
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    /// The bot leaves the guild (Leave Guild; 204).
+    pub async fn leave_guild(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<(), DiscordError> {
+        let route = route!(guild_route, Method::DELETE, "/users/@me/guilds/{guild_id}", guild_id);
         self.send::<(), _>(route, None, None, deadline).await
     }
 

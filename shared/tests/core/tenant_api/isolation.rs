@@ -35,6 +35,14 @@ async fn a_has_everything(t: &TwoTenants) -> Value {
     sync.json()
 }
 
+/// A message job of A's; its id.
+async fn a_job(t: &TwoTenants) -> String {
+    let message = json!({ "content": "Secret Lead A's message" });
+    let sent = call(&t.router, Method::POST, "/v1/subjects/lead/42/messages", Some(&t.key_a), Some(message)).await;
+    assert_eq!(sent.status, 202, "{}", sent.text);
+    sent.json()["job"]["id"].as_str().unwrap().to_owned()
+}
+
 /// A job of A's guild that gave up; its id.
 async fn a_dead_letter(t: &TwoTenants) -> String {
     let job = Job::SendMessage {
@@ -52,12 +60,19 @@ async fn a_dead_letter(t: &TwoTenants) -> String {
 }
 
 /// A's view of its own resources, to compare before and after.
-async fn a_view(t: &TwoTenants) -> Vec<Value> {
+async fn a_view(t: &TwoTenants, job: &str) -> Vec<Value> {
     let key = Some(t.key_a.as_str());
     let mut views = Vec::new();
-    for path in
-        ["/v1/subjects/lead/42", "/v1/subjects/lead/42/channel", "/v1/links", "/v1/settings", "/v1/dead-letters"]
-    {
+    let paths = [
+        "/v1/tenant",
+        "/v1/subjects/lead/42",
+        "/v1/subjects/lead/42/channel",
+        "/v1/links",
+        "/v1/settings",
+        "/v1/dead-letters",
+        &format!("/v1/jobs/{job}"),
+    ];
+    for path in paths {
         views.push(call(&t.router, Method::GET, path, key, None).await.json());
     }
     views
@@ -72,6 +87,7 @@ fn body_for(route: &str, method: &str) -> Option<Value> {
         ("post", "/v1/subjects/{kind}/{id}/messages") => Some(json!({ "content": "b writes" })),
         ("put", "/v1/links/{platform_user_id}") => Some(json!({ "discord_user_id": "9000001" })),
         ("put", "/v1/settings") => Some(json!({})),
+        ("post", "/v1/connect") => Some(json!({ "return_url": "https://club-b.example/" })),
         (_, _) => None,
     }
 }
@@ -81,36 +97,46 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
     let t = TwoTenants::new().await;
     let sync = a_has_everything(&t).await;
     let dead_letter = a_dead_letter(&t).await;
+    let job = a_job(&t).await;
     let run_id = sync["run_id"].as_str().unwrap().to_owned();
-    let before = a_view(&t).await;
+    let before = a_view(&t, &job).await;
 
     let document = serde_json::to_value(api::document()).unwrap();
-    let mut walked = 0;
+    let mut operations: Vec<(String, String)> = Vec::new();
     for (route, item) in document["paths"].as_object().unwrap() {
+        operations.extend(item.as_object().unwrap().keys().map(|method| (route.clone(), method.clone())));
+    }
+    // B disconnecting its own guild is walked last: after it, B's routes answer 409.
+    operations.sort_by_key(|(route, method)| route == "/v1/guild" && method == "delete");
+    let mut walked = 0;
+    for (route, method) in &operations {
+        let (route, method) = (route.as_str(), method.as_str());
         let path = route
             .replace("/v1/dead-letters/{id}", &format!("/v1/dead-letters/{dead_letter}"))
+            .replace("/v1/jobs/{id}", &format!("/v1/jobs/{job}"))
             .replace("{kind}", "lead")
             .replace("{id}", "42")
             .replace("{platform_user_id}", "a-platform-user")
             .replace("{run_id}", &run_id);
         assert!(!path.contains('{'), "a path parameter this test does not fill: {route}");
-        for method in item.as_object().unwrap().keys() {
-            let verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let body = body_for(route, method).map(|b| b.to_string());
-            let headers: &[(&str, &str)] = if route == "/v1/settings" { &[("if-match", "\"1\"")] } else { &[] };
-            let answer = call_with(&t.router, verb, &path, Some(&t.key_b), body, headers).await;
-            walked += 1;
-            assert!(answer.status < 500, "{method} {path}: {}", answer.status);
-            for marker in A_MARKERS {
-                assert!(!answer.text.contains(marker), "{method} {path} showed A's {marker}: {}", answer.text);
-            }
-            let reading_a = route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}");
-            let retrying_a = route.contains("/dead-letters/{id}");
-            if (reading_a && method == "get") || retrying_a {
-                assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);
-            }
+        let verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = body_for(route, method).map(|b| b.to_string());
+        let headers: &[(&str, &str)] = match route {
+            "/v1/settings" => &[("if-match", "\"1\"")],
+            _ => &[("host", super::HOST)],
+        };
+        let answer = call_with(&t.router, verb, &path, Some(&t.key_b), body, headers).await;
+        walked += 1;
+        assert!(answer.status < 500, "{method} {path}: {}", answer.status);
+        for marker in A_MARKERS {
+            assert!(!answer.text.contains(marker), "{method} {path} showed A's {marker}: {}", answer.text);
+        }
+        let reading_a = route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}") || route.contains("/jobs/");
+        let retrying_a = route.contains("/dead-letters/{id}");
+        if (reading_a && method == "get") || retrying_a {
+            assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);
         }
     }
-    assert!(walked >= 18, "walked {walked} operations");
-    assert_eq!(a_view(&t).await, before, "A's data is as it was");
+    assert!(walked >= 21, "walked {walked} operations");
+    assert_eq!(a_view(&t, &job).await, before, "A's data is as it was");
 }

@@ -3,6 +3,7 @@
 //! kind of bad input, and isolation between tenants walked over every documented operation.
 
 mod behaviour;
+mod connect;
 mod document;
 mod isolation;
 
@@ -12,7 +13,14 @@ use axum::{
     http::{Method, Request},
 };
 use guildbridge_core::{
-    api::{self, Api},
+    api::{
+        self, Api,
+        connect::{ClientSecret, Connector},
+    },
+    discord::{
+        custom_id::StateKey,
+        rest::{BotToken, DiscordClient},
+    },
     clock::ManualClock,
     domain::{Tenant, TenantId},
     host::wiring::Backends,
@@ -24,37 +32,71 @@ use twilight_model::id::Id;
 
 pub const GUILD_A: u64 = 1_200_000_000_000_000_001;
 pub const GUILD_B: u64 = 1_200_000_000_000_000_002;
+/// The Discord application the connect flow authorizes (the sandbox's default client).
+pub const APPLICATION: u64 = 1_100_000_000_000_000_001;
+pub const CLIENT_SECRET: &str = "sandbox-client-secret";
+pub const STATE_SECRET: &[u8; 32] = b"tenant-api-tests-state-key-32byt";
+/// The `Host` the API is reached at; the connect flow's redirect URI is built from it.
+pub const HOST: &str = "web.guildbridge.test";
 
-/// Two tenants, each connected to its own guild, each with a key.
+/// Two tenants, each with a key; connected to their own guilds unless made with
+/// [`TwoTenants::unconnected`]. Tenant `club-a` may send people back to
+/// `https://club-a.example`, `club-b` to `https://club-b.example`.
 pub struct TwoTenants {
     pub backends: Backends,
     pub queue: EmbeddedQueue,
     pub router: Router,
+    pub clock: ManualClock,
     pub key_a: String,
     pub key_b: String,
 }
 
 impl TwoTenants {
     pub async fn new() -> Self {
+        Self::build("http://127.0.0.1:9/api/v10", true).await
+    }
+
+    /// Neither tenant connected; the connect flow talks to the Discord at `api_base`.
+    pub async fn unconnected(api_base: &str) -> Self {
+        Self::build(api_base, false).await
+    }
+
+    async fn build(api_base: &str, connected: bool) -> Self {
         let (backends, queue) = Backends::in_memory().expect("backends");
         let clock = ManualClock::starting_at(1_800_000_000);
         let store = backends.store.as_ref();
         let mut keys = Vec::new();
         for (tenant, guild) in [("club-a", GUILD_A), ("club-b", GUILD_B)] {
             let tenant_id = TenantId::from(tenant);
-            let record = Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec![], created_at: 1 };
+            let origins = vec![format!("https://{tenant}.example")];
+            let record = Tenant { tenant_id: tenant_id.clone(), allowed_origins: origins, created_at: 1 };
             store.create_tenant(&record).await.expect("tenant");
-            store.connect(&tenant_id, Id::new(guild), 1).await.expect("connect");
+            if connected {
+                store.connect(&tenant_id, Id::new(guild), "Club", 1).await.expect("connect");
+            }
             keys.push(store.issue_api_key(&tenant_id, 1).await.expect("key").secret);
         }
         let router = api::router(Api {
             store: backends.store.clone(),
             queue: backends.queue.clone(),
             clock: std::sync::Arc::new(clock.clone()),
+            connect: connector(api_base),
         });
         let key_b = keys.pop().expect("b");
         let key_a = keys.pop().expect("a");
-        Self { backends, queue, router, key_a, key_b }
+        Self { backends, queue, router, clock, key_a, key_b }
+    }
+}
+
+fn connector(api_base: &str) -> Connector {
+    let base = url::Url::parse(api_base).expect("base");
+    Connector {
+        application_id: Id::new(APPLICATION),
+        client_secret: ClientSecret::new(CLIENT_SECRET),
+        state_key: StateKey::new(STATE_SECRET).expect("key"),
+        authorize_url: url::Url::parse(&format!("{api_base}/oauth2/authorize")).expect("url"),
+        public_url: None,
+        discord: DiscordClient::new(base, BotToken::new("")).expect("client"),
     }
 }
 

@@ -1,0 +1,198 @@
+//! `GET /connect/callback`: where Discord sends the person who authorized the bot. Every
+//! refusal is a plain page that says what happened and that nothing was changed; success is
+//! a redirect to the platform's return URL with the outcome in its query.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{RawQuery, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::json;
+use twilight_model::guild::Permissions;
+use url::Url;
+
+use super::{ConnectState, STATE_LIFETIME_SECS, StateRefusal, allowed_return_url};
+use crate::{
+    api::Api,
+    domain::{BotInstall, TenantId},
+    store::{FirstOrSeen, StoreError},
+};
+
+/// Nonces stay spent a little longer than a state can live.
+const SPENT_NONCE_TTL: Duration = Duration::from_secs(STATE_LIFETIME_SECS + 300);
+const NONCE_SCOPE: &str = "connect-state";
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub async fn callback(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
+    match connect(&api, &query).await {
+        Ok(target) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(location) = HeaderValue::from_str(target.as_str()) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// A refusal page: what went wrong, and a way back when there is one.
+struct Refusal {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+    back: Option<Url>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, title, detail: detail.into(), back: None }
+    }
+
+    fn back_to(mut self, url: &Url, outcome: &str) -> Self {
+        let mut back = url.clone();
+        back.query_pairs_mut().append_pair("guildbridge_connect", outcome);
+        self.back = Some(back);
+        self
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let back = self
+            .back
+            .map(|url| format!("<p><a href=\"{}\">Back to where you started</a></p>", escape(url.as_str())))
+            .unwrap_or_default();
+        let page = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head><body><h1>{title}</h1>\
+             <p>{detail}</p><p>Nothing was changed.</p>{back}</body></html>",
+            title = escape(self.title),
+            detail = escape(&self.detail),
+        );
+        let mut response = (self.status, Html(page)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn busy(error: StoreError) -> Refusal {
+    tracing::warn!(%error, "connect callback: store unavailable");
+    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Guildbridge is busy; go back and try again shortly.")
+}
+
+async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refusal> {
+    let now = api.clock.now();
+    let token = query.get("state").map(String::as_str).unwrap_or_default();
+    let state = ConnectState::open(&api.connect.state_key, token, now).map_err(|refusal| {
+        let title = match refusal {
+            StateRefusal::Tampered => "This link is not valid",
+            StateRefusal::Expired => "This link has expired",
+        };
+        Refusal::new(StatusCode::BAD_REQUEST, title, refusal.to_string())
+    })?;
+    // Spent before anything else, so a replay (even of a denied attempt) is refused.
+    match api.store.remember(NONCE_SCOPE, &state.nonce, json!(true), now, SPENT_NONCE_TTL).await.map_err(busy)? {
+        FirstOrSeen::First => {}
+        FirstOrSeen::Seen(_) => {
+            return Err(Refusal::new(
+                StatusCode::CONFLICT,
+                "This link was already used",
+                "Each connect link works once; start again from your platform.",
+            ));
+        }
+    }
+    let tenant_id = TenantId::from(state.tenant_id.as_str());
+    let tenant = api.store.tenant(&tenant_id).await.map_err(busy)?;
+    let allowed = tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default();
+    // Checked again here: the tenant's origins may have changed since the link was made.
+    let return_url = allowed_return_url(&state.return_url, &allowed).ok_or_else(|| {
+        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
+    })?;
+    if query.contains_key("error") {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "Authorization cancelled",
+            "Discord says the authorization was cancelled, so Guildbridge was not added.",
+        )
+        .back_to(&return_url, "cancelled"));
+    }
+    let code = query.get("code").filter(|code| !code.is_empty()).ok_or_else(|| {
+        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Discord sent no authorization code.")
+    })?;
+    let deadline = tokio::time::Instant::now() + EXCHANGE_TIMEOUT;
+    let connector = &api.connect;
+    let exchanged = connector
+        .discord
+        .exchange_code(connector.application_id, connector.client_secret.expose(), code, &state.redirect_uri, deadline)
+        .await;
+    let access = exchanged.map_err(|error| {
+        if error.is_permanent() {
+            tracing::info!(error = %error, "connect callback: code refused");
+            Refusal::new(StatusCode::BAD_REQUEST, "Discord refused", "Discord did not accept this authorization.")
+        } else {
+            tracing::warn!(error = %error, "connect callback: Discord unavailable");
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Discord did not answer; start again shortly.")
+        }
+    })?;
+    let guild = access.guild.ok_or_else(|| {
+        Refusal::new(StatusCode::BAD_REQUEST, "No server chosen", "Discord's answer named no server to connect.")
+    })?;
+    match api.store.connect(&tenant_id, guild.id, &guild.name, now).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => match api.store.tenant_of(guild.id).await.map_err(busy)? {
+            Some(owner) if owner == tenant_id => {}
+            Some(_) => {
+                return Err(Refusal::new(
+                    StatusCode::CONFLICT,
+                    "Server already connected",
+                    format!("{} is already connected to another platform.", guild.name),
+                )
+                .back_to(&return_url, "taken"));
+            }
+            None => {
+                return Err(Refusal::new(
+                    StatusCode::CONFLICT,
+                    "Already connected",
+                    "Your platform is already connected to another server; disconnect it first.",
+                )
+                .back_to(&return_url, "already-connected"));
+            }
+        },
+        Err(error) => return Err(busy(error)),
+    }
+    let granted = query.get("permissions").and_then(|bits| bits.parse::<u64>().ok()).unwrap_or(0);
+    let install = BotInstall { invited: true, permissions: granted, updated_at: now };
+    api.store.record_bot_install(guild.id, install).await.map_err(busy)?;
+    let needed = api.store.settings(guild.id).await.map_err(busy)?.settings.bot_permissions();
+    let missing = needed - Permissions::from_bits_truncate(granted);
+    tracing::info!(guild_id = guild.id.get(), "connect callback: connected");
+    let mut target = return_url;
+    target
+        .query_pairs_mut()
+        .append_pair("guildbridge_connect", "connected")
+        .append_pair("guild_id", &guild.id.to_string());
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter_names().map(|(name, _)| name).collect();
+        target.query_pairs_mut().append_pair("missing_permissions", &names.join(","));
+    }
+    Ok(target)
+}
