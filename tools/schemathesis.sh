@@ -48,7 +48,10 @@ for _ in $(seq 1 300); do
 done
 [ -n "$key" ] || { echo "no demo key in the banner" >&2; cat "$out" >&2; exit 1; }
 
+# DELETE /v1/guild is left out: it disconnects the demo tenant, after which every other
+# operation would only meet 409 (the tenant API tests cover it).
 "$st_env/bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
   --header "Authorization: Bearer $key" \
+  --exclude-path /v1/guild \
   --checks all --exclude-checks positive_data_acceptance,missing_required_header \
   --max-examples 50 --seed 2 --no-color --output-sanitize true

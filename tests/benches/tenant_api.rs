@@ -97,7 +97,7 @@ async fn main() {
     let key = tenant(&backends, "load", LOAD_GUILD).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let router = wiring::web_router(&backends);
+    let router = wiring::web_router(&backends, &e2e::stack::web_config("http://127.0.0.1:9/api/v10")).unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let (url, bearer) = (base.clone(), key.clone());

@@ -13,7 +13,7 @@ use guildbridge_core::test_support::moto::MotoClients;
 use guildbridge_core::{
     discord::rest::BotToken,
     host::{
-        config::{DiscordConfig, WorkerConfig},
+        config::{DiscordConfig, WebConfig, WorkerConfig},
         provision::{Provisioned, provision},
     },
     store::{Store, dynamo::DynamoItems},
@@ -25,6 +25,8 @@ pub const BOT_TOKEN: &str = "sandbox-bot-token";
 pub const APPLICATION_ID: u64 = 1_100_000_000_000_000_001;
 /// Administrator.
 pub const ADMIN: u64 = 1 << 3;
+/// The sandbox application's OAuth2 client secret (a test value).
+pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 
 /// Where moto's server is. Fails the test, never skips it, when it is not there.
 pub fn moto_endpoint() -> String {
@@ -273,5 +275,32 @@ pub async fn worker_env(
     env.push(("SECRETS_ARN".to_owned(), secret));
     env.push(("DISCORD_APPLICATION_ID".to_owned(), APPLICATION_ID.to_string()));
     env.push(("CLAIM_STALE_SECS".to_owned(), claim_stale_seconds.to_string()));
+    env
+}
+
+/// The `web` function's configuration against the Discord at `api_base`.
+pub fn web_config(api_base: &str) -> WebConfig {
+    let env: HashMap<String, String> = [
+        ("DISCORD_APPLICATION_ID", APPLICATION_ID.to_string()),
+        ("DISCORD_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("STATE_SIGNING_KEY", STATE_SECRET.to_owned()),
+        ("DISCORD_API_BASE_URL", api_base.to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    WebConfig::from_source(&env).expect("web config")
+}
+
+/// The `web` function's environment, as the template gives it: the client secret and the
+/// state-signing key in a secret.
+pub async fn web_env(sandbox: &Sandbox, provisioned: &Provisioned) -> Vec<(String, String)> {
+    let mut env = aws_env();
+    env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env.push(("DISCORD_API_BASE_URL".to_owned(), sandbox.base_url()));
+    let secret =
+        Aws::connect().secret(&[("DISCORD_CLIENT_SECRET", CLIENT_SECRET), ("STATE_SIGNING_KEY", STATE_SECRET)]).await;
+    env.push(("SECRETS_ARN".to_owned(), secret));
+    env.push(("DISCORD_APPLICATION_ID".to_owned(), APPLICATION_ID.to_string()));
     env
 }

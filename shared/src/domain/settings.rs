@@ -123,14 +123,15 @@ fn is_snowflake(value: &serde_json::Value) -> bool {
 
 impl GuildSettings {
     /// What the bot must be granted for the features these settings turn on: to see, post
-    /// and make channels always; to set permission overwrites and grant the member role
-    /// (Manage Roles) when channels are private or a member role is set; to let people into
-    /// voice channels (Connect) when those are made.
+    /// and make channels always; to set permission overwrites (Manage Roles) always too,
+    /// since archiving locks a channel through them and a lead's channel is private
+    /// whatever the settings say; to let people into voice channels (Connect) when those
+    /// are made.
     pub fn bot_permissions(&self) -> Permissions {
-        let mut needed = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::MANAGE_CHANNELS;
-        if self.private_channels || self.member_role_id.is_some() {
-            needed |= Permissions::MANAGE_ROLES;
-        }
+        let mut needed = Permissions::VIEW_CHANNEL
+            | Permissions::SEND_MESSAGES
+            | Permissions::MANAGE_CHANNELS
+            | Permissions::MANAGE_ROLES;
         if self.voice_channel || self.practice_voice_channel {
             needed |= Permissions::CONNECT;
         }

@@ -81,7 +81,7 @@ async fn setup(limits: RateLimits, claim_stale_seconds: u64, max_receives: u32) 
 async fn run_to_completion(worker: &ChannelWorker, job: Job) {
     for receives in 1..=20 {
         match worker.handle(job.clone(), attempt(receives)).await {
-            JobOutcome::Done => return,
+            JobOutcome::Done | JobOutcome::DoneWith(_) => return,
             JobOutcome::Retry { after, .. } => tokio::time::sleep(after.min(Duration::from_secs(1))).await,
             JobOutcome::Reject { reason } => panic!("rejected: {reason}"),
         }

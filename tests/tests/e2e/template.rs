@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use guildbridge_core::{
     host::{
-        config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WorkerConfig},
+        config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig},
         secrets::SECRET_VARIABLES,
         wiring,
     },
@@ -129,6 +129,7 @@ fn every_function_gets_the_configuration_its_code_requires_and_no_secret_in_plai
     let web = environment(&template, "WebFunction");
     StoreConfig::from_source(&web).expect("web store");
     QueueConfig::from_source(&web).expect("web queues");
+    WebConfig::from_source(&web).expect("web connect flow");
     for worker in ["ChannelWorkerFunction", "SyncWorkerFunction"] {
         let env = environment(&template, worker);
         StoreConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));

@@ -1,8 +1,9 @@
 //! The release `web` binary, started the way Lambda starts it (Runtime API, Function URL
 //! events), on DynamoDB and SQS on moto, with the release `channel-worker` doing the Discord
-//! work in the sandbox: a platform registers a lead, asks for its channel three times and
-//! gets one private channel; a message sent twice under one key posts once; the archive
-//! reason shows on the mapping; the other tenant sees none of it.
+//! work in the sandbox: two tenants connect their guilds through the connect flow; a
+//! platform registers a lead, asks for its channel three times and gets one private
+//! channel; a message sent twice under one key posts once, and its job shows the message's
+//! id; the archive reason shows on the mapping; the other tenant sees none of it.
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use e2e::{
@@ -10,13 +11,16 @@ use e2e::{
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
+use discord_sandbox::{GuildSeed, Sandbox};
 use guildbridge_core::{
     domain::{Tenant, TenantId},
     host::provision::Provisioned,
     store::{ApiKeyStore, TenantStore},
 };
 use serde_json::{Value, json};
-use twilight_model::id::Id;
+
+/// The `Host` the Function URL is reached at: the connect flow's redirect URI names it.
+const HOST: &str = "guildbridgeweb.lambda-url.us-east-1.on.aws";
 
 const GUILD_A: u64 = 1_100_000_000_000_000_100;
 const GUILD_B: u64 = 1_100_000_000_000_000_900;
@@ -71,17 +75,41 @@ impl Web {
     }
 }
 
-async fn tenant_with_key(aws: &Aws, provisioned: &Provisioned, tenant: &str, guild: u64) -> String {
+/// A tenant as `guildbridge tenant create` makes it: its key, not yet connected.
+async fn tenant_with_key(aws: &Aws, provisioned: &Provisioned, tenant: &str) -> String {
     let store = aws.store(provisioned);
     let tenant_id = TenantId::from(tenant);
     let record = Tenant {
         tenant_id: tenant_id.clone(),
-        allowed_origins: vec!["https://club.example".to_owned()],
+        allowed_origins: vec!["https://crm.example".to_owned()],
         created_at: 1,
     };
     store.create_tenant(&record).await.expect("tenant");
-    store.connect(&tenant_id, Id::new(guild), 1).await.expect("connect");
     store.issue_api_key(&tenant_id, 1).await.expect("key").secret
+}
+
+/// The connect flow as a person goes through it: the platform asks for the link, the
+/// person picks `guild` on Discord's page (the sandbox's), and Discord's redirect lands on
+/// the function's callback, which sends them back to the platform.
+async fn connect(web: &Web, sandbox: &Sandbox, key: &str, guild: u64) {
+    let host = [("host", HOST)];
+    let body = json!({ "return_url": "https://crm.example/settings/discord" });
+    let (status, started) = web.call("POST", "/v1/connect", key, Some(body), &host).await;
+    assert_eq!(status, 200, "{started}");
+    let mut link = url::Url::parse(started["authorize_url"].as_str().expect("link")).expect("url");
+    assert!(link.as_str().starts_with(&sandbox.base_url()), "the sandbox plays Discord's page: {link}");
+    link.query_pairs_mut().append_pair("guild_id", &guild.to_string());
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let page = no_redirects.get(link).send().await.expect("authorize");
+    let discord_sends_back = url::Url::parse(page.headers()["location"].to_str().expect("location")).expect("url");
+    assert_eq!(discord_sends_back.host_str(), Some(HOST));
+    let target = format!("{}?{}", discord_sends_back.path(), discord_sends_back.query().unwrap_or_default());
+    let answer = web.api.invoke(request("GET", &target, "", None, &[])).await.expect("invocation");
+    assert_eq!(answer["statusCode"], 303, "{answer}");
+    let back = answer["headers"]["location"].as_str().expect("location");
+    assert!(back.starts_with("https://crm.example/settings/discord?guildbridge_connect=connected"), "{back}");
+    let (_, tenant) = web.call("GET", "/v1/tenant", key, None, &[]).await;
+    assert_eq!(tenant["guild"]["id"], guild.to_string(), "{tenant}");
 }
 
 /// Hands the channel queue's waiting jobs to the worker as Lambda would; how many there were.
@@ -102,17 +130,28 @@ async fn a_platform_gets_one_private_channel_one_message_and_an_archive_reason_t
     let aws = Aws::connect();
     let provisioned = aws.provision(5).await;
     let sandbox = stack::sandbox(discord_sandbox::RateLimits::discord_like(), GUILD_A, ADMIN).await;
-    let key_a = tenant_with_key(&aws, &provisioned, "crm-a", GUILD_A).await;
-    let key_b = tenant_with_key(&aws, &provisioned, "crm-b", GUILD_B).await;
+    // A second guild with the same owner, who may add the bot to either.
+    sandbox.seed_guild(GuildSeed {
+        id: GUILD_B,
+        name: "Other CRM's server".to_owned(),
+        bot_permissions: 0,
+        roles: Vec::new(),
+        members: 2,
+        first_member_id: 1_100_000_000_000_010_000,
+        bot_every: None,
+    });
+    let key_a = tenant_with_key(&aws, &provisioned, "crm-a").await;
+    let key_b = tenant_with_key(&aws, &provisioned, "crm-b").await;
 
-    let mut env = stack::aws_env();
-    env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let env = stack::web_env(&sandbox, &provisioned).await;
     let api = RuntimeApi::start().await.expect("runtime API");
     let process = FunctionProcess::spawn(&release_binary("web"), &api, &env).expect("spawn web");
     let web = Web { api, _process: process };
     let worker_api = RuntimeApi::start().await.expect("runtime API");
     let worker_env = stack::worker_env(&sandbox, &provisioned, 120).await;
     let _worker = FunctionProcess::spawn(&release_binary("channel-worker"), &worker_api, &worker_env).expect("spawn");
+    connect(&web, &sandbox, &key_a, GUILD_A).await;
+    connect(&web, &sandbox, &key_b, GUILD_B).await;
 
     let lead = json!({ "name": "Grace Hopper", "fields": { "company": "Navy" }, "discord_user_id": LEAD.to_string() });
     let (status, body) = web.call("PUT", "/v1/subjects/lead/42", &key_a, Some(lead), &[]).await;
@@ -155,6 +194,10 @@ async fn a_platform_gets_one_private_channel_one_message_and_an_archive_reason_t
     let ours: Vec<_> =
         posted.iter().filter(|m| m["content"].as_str().is_some_and(|c| c.starts_with("Hello Grace"))).collect();
     assert_eq!(ours.len(), 1, "exactly one Discord message: {posted:?}");
+    let job_id = first.1["job"]["id"].as_str().expect("job id");
+    let (status, job) = web.call("GET", &format!("/v1/jobs/{job_id}"), &key_a, None, &[]).await;
+    assert_eq!((status, job["status"].clone()), (200, json!("done")), "{job}");
+    assert_eq!(job["result"]["message_id"], ours[0]["id"], "the job names the message it posted: {job}");
 
     let reason = json!({ "reason": "deal closed" });
     let (status, _) = web.call("DELETE", "/v1/subjects/lead/42/channel", &key_a, Some(reason), &[]).await;

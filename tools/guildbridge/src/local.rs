@@ -10,7 +10,7 @@ use guildbridge_core::{
     clock::{Clock, SystemClock},
     domain::{BotInstall, QueueKind, Tenant, TenantId},
     host::{
-        config::{self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WorkerConfig},
+        config::{self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WorkerConfig},
         telemetry,
         wiring::{self, Backends},
     },
@@ -52,6 +52,7 @@ struct LocalConfig {
     interactions: InteractionsConfig,
     discord: DiscordConfig,
     worker: WorkerConfig,
+    web: WebConfig,
     using_dev_key: bool,
 }
 
@@ -61,26 +62,30 @@ impl LocalConfig {
             (config::DISCORD_PUBLIC_KEY.to_owned(), keys.public_key_hex()),
             (config::STATE_SIGNING_KEY.to_owned(), keys.state_secret.clone()),
             (config::SETTINGS_URL.to_owned(), format!("http://{addr}/settings")),
+            // The connect flow sends people back to this address (plain http on loopback).
+            (config::WEB_PUBLIC_URL.to_owned(), format!("http://{addr}")),
         ]);
         if let Some(sandbox) = sandbox {
             defaults.insert(config::DISCORD_BOT_TOKEN.to_owned(), local_sandbox::BOT_TOKEN.to_owned());
             defaults.insert(config::DISCORD_API_BASE_URL.to_owned(), sandbox.api_base_url());
             defaults.insert(config::DISCORD_APPLICATION_ID.to_owned(), Invoker::default().application_id.to_string());
+            defaults.insert(config::DISCORD_CLIENT_SECRET.to_owned(), local_sandbox::CLIENT_SECRET.to_owned());
         }
         let env = WithDefaults(defaults);
         // Every missing or malformed variable named at once, as the functions do.
-        let (interactions, discord, worker) = match (
+        let (interactions, discord, worker, web) = match (
             InteractionsConfig::from_source(&env),
             DiscordConfig::from_source(&env),
             WorkerConfig::from_source(&env),
+            WebConfig::from_source(&env),
         ) {
-            (Ok(interactions), Ok(discord), Ok(worker)) => (interactions, discord, worker),
-            (interactions, discord, worker) => {
-                return Err(ConfigError::join([interactions.err(), discord.err(), worker.err()]).into());
+            (Ok(interactions), Ok(discord), Ok(worker), Ok(web)) => (interactions, discord, worker, web),
+            (interactions, discord, worker, web) => {
+                return Err(ConfigError::join([interactions.err(), discord.err(), worker.err(), web.err()]).into());
             }
         };
         let using_dev_key = interactions.public_key == keys.signing.verifying_key();
-        Ok(Self { interactions, discord, worker, using_dev_key })
+        Ok(Self { interactions, discord, worker, web, using_dev_key })
     }
 }
 
@@ -101,7 +106,7 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
 
     let (backends, queue) = Backends::embedded(&state_dir)?;
     let service = wiring::interaction_service(&config.interactions, &backends)?;
-    let app = wiring::web_router(&backends).merge(interactions::http::routes(Arc::new(service)));
+    let app = wiring::web_router(&backends, &config.web)?.merge(interactions::http::routes(Arc::new(service)));
     let demo_key = match &sandbox {
         Some(_) => Some(demo_tenant(&backends, &state_dir).await?),
         None => None,
@@ -155,7 +160,7 @@ async fn demo_tenant(backends: &Backends, data_dir: &Path) -> anyhow::Result<Str
         Err(error) => return Err(error.into()),
     }
     let guild = Id::new(local_sandbox::DEMO_GUILD);
-    match store.connect(&tenant_id, guild, now).await {
+    match store.connect(&tenant_id, guild, local_sandbox::DEMO_GUILD_NAME, now).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
         Err(error) => return Err(error.into()),
     }

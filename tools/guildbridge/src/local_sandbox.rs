@@ -17,6 +17,9 @@ use tokio::sync::watch;
 pub const BOT_TOKEN: &str = "local-sandbox-bot-token";
 /// The guild `guildbridge interact` invokes from by default.
 pub const DEMO_GUILD: u64 = 1_100_000_000_000_000_100;
+pub const DEMO_GUILD_NAME: &str = "Guildbridge Demo";
+/// The sandbox application's OAuth2 client secret (no real secret).
+pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 const SNAPSHOT_FILE: &str = "sandbox.json";
 
 pub struct LocalSandbox {
@@ -85,7 +88,7 @@ fn write_snapshot(sandbox: &Sandbox, path: &Path) -> anyhow::Result<()> {
 fn demo_guild(members: u64) -> GuildSeed {
     GuildSeed {
         id: DEMO_GUILD,
-        name: "Guildbridge Demo".to_owned(),
+        name: DEMO_GUILD_NAME.to_owned(),
         bot_permissions: discord_sandbox::world::ADMINISTRATOR,
         roles: vec![(1_100_000_000_000_000_400, "Member".to_owned())],
         members,
