@@ -60,8 +60,12 @@ impl<I: ItemStore> TenantStore for Store<I> {
         guild_name: &str,
         now: u64,
     ) -> Result<(), StoreError> {
-        let connection =
-            GuildConnection { tenant_id: tenant_id.to_owned(), guild_id, guild_name: guild_name.to_owned(), connected_at: now };
+        let connection = GuildConnection {
+            tenant_id: tenant_id.to_owned(),
+            guild_id,
+            guild_name: guild_name.to_owned(),
+            connected_at: now,
+        };
         let writes = vec![
             TxWrite::Put {
                 item: to_item(&keys::tenant_connection(tenant_id), &connection, &[])?,

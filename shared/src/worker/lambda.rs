@@ -139,9 +139,7 @@ pub async fn serve(
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_from_epoch_millis(event.context.deadline);
-        Ok::<_, lambda_runtime::Error>(
-            run_batch(event.payload, handler, redelivery, ledger, policy, deadline).await,
-        )
+        Ok::<_, lambda_runtime::Error>(run_batch(event.payload, handler, redelivery, ledger, policy, deadline).await)
     }))
     .await
 }

@@ -149,7 +149,11 @@ pub async fn run_recorded(handler: &dyn JobHandler, ledger: &dyn JobLedger, job:
     outcome
 }
 
-async fn write_record(ledger: &dyn JobLedger, guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>, record: &JobRecord) {
+async fn write_record(
+    ledger: &dyn JobLedger,
+    guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
+    record: &JobRecord,
+) {
     if let Err(error) = ledger.record_job(guild_id, record).await {
         tracing::warn!(%error, job_type = %record.job_type, "could not record the job's status");
     }

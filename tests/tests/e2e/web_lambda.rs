@@ -6,12 +6,12 @@
 //! id; the archive reason shows on the mapping; the other tenant sees none of it.
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
+use discord_sandbox::{GuildSeed, Sandbox};
 use e2e::{
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
-use discord_sandbox::{GuildSeed, Sandbox};
 use guildbridge_core::{
     domain::{Tenant, TenantId},
     host::provision::Provisioned,
@@ -79,11 +79,8 @@ impl Web {
 async fn tenant_with_key(aws: &Aws, provisioned: &Provisioned, tenant: &str) -> String {
     let store = aws.store(provisioned);
     let tenant_id = TenantId::from(tenant);
-    let record = Tenant {
-        tenant_id: tenant_id.clone(),
-        allowed_origins: vec!["https://crm.example".to_owned()],
-        created_at: 1,
-    };
+    let record =
+        Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec!["https://crm.example".to_owned()], created_at: 1 };
     store.create_tenant(&record).await.expect("tenant");
     store.issue_api_key(&tenant_id, 1).await.expect("key").secret
 }

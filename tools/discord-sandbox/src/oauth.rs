@@ -39,7 +39,9 @@ pub(crate) async fn authorize(
     // `decision=deny` plays the person pressing Cancel on Discord's page.
     if query.get("decision").map(String::as_str) == Some("deny") {
         target.query_pairs_mut().append_pair("error", "access_denied");
-        target.query_pairs_mut().append_pair("error_description", "The resource owner or authorization server denied the request");
+        target
+            .query_pairs_mut()
+            .append_pair("error_description", "The resource owner or authorization server denied the request");
         if let Some(state) = state {
             target.query_pairs_mut().append_pair("state", state);
         }
@@ -104,7 +106,9 @@ pub(crate) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             grant
         }
         Some("refresh_token") => match form.get("refresh_token").and_then(|token| world.refresh_tokens.remove(token)) {
-            Some(user) => world::Grant { user, guild: None, redirect_uri: String::new(), scope: "identify guilds".into() },
+            Some(user) => {
+                world::Grant { user, guild: None, redirect_uri: String::new(), scope: "identify guilds".into() }
+            }
             None => return oauth_error("invalid_grant"),
         },
         _ => return oauth_error("unsupported_grant_type"),
@@ -125,8 +129,7 @@ pub(crate) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
     if let Some(guild) = grant.guild.and_then(|id| world.guilds.get(&id)) {
         answer["guild"] = world::guild_json(guild);
     }
-    Json(answer)
-    .into_response()
+    Json(answer).into_response()
 }
 
 fn bearer_user(shared: &Shared, headers: &HeaderMap) -> Option<u64> {

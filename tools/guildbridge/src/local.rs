@@ -10,7 +10,9 @@ use guildbridge_core::{
     clock::{Clock, SystemClock},
     domain::{BotInstall, QueueKind, Tenant, TenantId},
     host::{
-        config::{self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WorkerConfig},
+        config::{
+            self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WorkerConfig,
+        },
         telemetry,
         wiring::{self, Backends},
     },

@@ -68,7 +68,8 @@ impl Connector {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => {
                 let host = headers.get(header::HOST)?.to_str().ok()?;
-                let valid = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+                let valid =
+                    !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
                 if !valid {
                     return None;
                 }

@@ -33,7 +33,9 @@ pub async fn start_connect(
     let return_url = (body.return_url.len() <= 2000)
         .then(|| connect::allowed_return_url(&body.return_url, &allowed))
         .flatten()
-        .ok_or_else(|| Problem::invalid_field("return_url", "an absolute URL on one of the tenant's allowed origins"))?;
+        .ok_or_else(|| {
+            Problem::invalid_field("return_url", "an absolute URL on one of the tenant's allowed origins")
+        })?;
     if api.store.guild_of(&caller.tenant_id).await?.is_some() {
         return Err(Problem::conflict("already-connected", "a Discord server is connected; DELETE /v1/guild first"));
     }

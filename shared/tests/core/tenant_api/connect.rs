@@ -32,9 +32,10 @@ struct Flow {
 
 async fn flow() -> Flow {
     let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(PathBuf::from);
-    let sandbox = Sandbox::start(SandboxConfig::new(BOT_TOKEN, openapi, RateLimits::generous()), ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("sandbox");
+    let sandbox =
+        Sandbox::start(SandboxConfig::new(BOT_TOKEN, openapi, RateLimits::generous()), ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("sandbox");
     for (id, name) in [(GUILD_A, "Club A Racing"), (GUILD_B, "Club B Racing")] {
         sandbox.seed_guild(GuildSeed {
             id,
@@ -57,7 +58,8 @@ impl Flow {
     /// `POST /v1/connect` as `key`, answered 200: the authorization link.
     async fn start(&self, key: &str, return_url: &str) -> Url {
         let body = json!({ "return_url": return_url }).to_string();
-        let answer = call_with(&self.t.router, Method::POST, "/v1/connect", Some(key), Some(body), &[("host", HOST)]).await;
+        let answer =
+            call_with(&self.t.router, Method::POST, "/v1/connect", Some(key), Some(body), &[("host", HOST)]).await;
         assert_eq!(answer.status, 200, "{}", answer.text);
         Url::parse(answer.json()["authorize_url"].as_str().expect("link")).expect("url")
     }
@@ -133,7 +135,13 @@ async fn a_tampered_expired_or_replayed_state_is_refused_and_changes_nothing() {
     // Tampered: one character of the state changed.
     let link = f.start(&f.t.key_a, "https://club-a.example/").await;
     let callback = f.authorize(&link, GUILD_A, None).await;
-    let state: String = Url::parse(&format!("https://x{callback}")).expect("url").query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
+    let state: String = Url::parse(&format!("https://x{callback}"))
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .expect("state")
+        .1
+        .into_owned();
     let mut forged = state.clone().into_bytes();
     forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
     let tampered = callback.replace(&state, std::str::from_utf8(&forged).expect("ascii"));
@@ -162,9 +170,12 @@ async fn a_tampered_expired_or_replayed_state_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn a_foreign_return_url_a_taken_guild_and_a_cancelled_authorization_are_refused() {
     let f = flow().await;
-    for foreign in ["https://club-b.example/", "https://club-a.example.evil.test/", "http://club-a.example/", "/relative"] {
+    for foreign in
+        ["https://club-b.example/", "https://club-a.example.evil.test/", "http://club-a.example/", "/relative"]
+    {
         let body = json!({ "return_url": foreign }).to_string();
-        let answer = call_with(&f.t.router, Method::POST, "/v1/connect", Some(&f.t.key_a), Some(body), &[("host", HOST)]).await;
+        let answer =
+            call_with(&f.t.router, Method::POST, "/v1/connect", Some(&f.t.key_a), Some(body), &[("host", HOST)]).await;
         assert_eq!(answer.status, 422, "{foreign}: {}", answer.text);
         assert!(answer.json()["errors"]["return_url"].is_string(), "{}", answer.text);
     }
@@ -180,7 +191,8 @@ async fn a_foreign_return_url_a_taken_guild_and_a_cancelled_authorization_are_re
     assert_eq!(f.tenant(&f.t.key_a).await["guild"]["id"], GUILD_A.to_string(), "A keeps its guild");
     // A, connected, cannot start another connect.
     let body = json!({ "return_url": "https://club-a.example/" }).to_string();
-    let again = call_with(&f.t.router, Method::POST, "/v1/connect", Some(&f.t.key_a), Some(body), &[("host", HOST)]).await;
+    let again =
+        call_with(&f.t.router, Method::POST, "/v1/connect", Some(&f.t.key_a), Some(body), &[("host", HOST)]).await;
     assert_eq!((again.status, again.json()["type"].clone()), (409, json!("urn:guildbridge:problem:already-connected")));
 
     // B presses Cancel on Discord's page.

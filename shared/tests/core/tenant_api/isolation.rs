@@ -131,7 +131,8 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
         for marker in A_MARKERS {
             assert!(!answer.text.contains(marker), "{method} {path} showed A's {marker}: {}", answer.text);
         }
-        let reading_a = route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}") || route.contains("/jobs/");
+        let reading_a =
+            route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}") || route.contains("/jobs/");
         let retrying_a = route.contains("/dead-letters/{id}");
         if (reading_a && method == "get") || retrying_a {
             assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);

@@ -17,11 +17,11 @@ use guildbridge_core::{
         self, Api,
         connect::{ClientSecret, Connector},
     },
+    clock::ManualClock,
     discord::{
         custom_id::StateKey,
         rest::{BotToken, DiscordClient},
     },
-    clock::ManualClock,
     domain::{Tenant, TenantId},
     host::wiring::Backends,
     queue::embedded::EmbeddedQueue,

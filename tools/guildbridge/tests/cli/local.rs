@@ -302,6 +302,7 @@ async fn with_discord_settings_given_the_local_stack_talks_to_that_discord_and_s
         ("DISCORD_BOT_TOKEN", "given-bot-token"),
         ("DISCORD_API_BASE_URL", base_url.as_str()),
         ("DISCORD_APPLICATION_ID", "1100000000000000001"),
+        ("DISCORD_CLIENT_SECRET", "sandbox-client-secret"),
     ];
     let local = Local::spawn(&data_dir, &[], &env).await;
     assert!(local.sandbox.is_empty() && !local.banner.contains("Discord sandbox"), "{}", local.banner);
