@@ -13,7 +13,10 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{InteractionService, MAX_BODY_BYTES, Rejection};
+use super::{
+    InteractionService, MAX_BODY_BYTES, Rejection,
+    webhook_events::{EventError, EventOutcome},
+};
 use crate::discord::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// An HTTP error body: a stable machine code and a sentence for people.
@@ -28,7 +31,8 @@ pub fn error_response(status: StatusCode, error: &'static str, message: impl Int
 }
 
 /// POST `/` (Function URL), `/interactions`, and `/{stage}/` or `/{stage}/interactions`
-/// (`lambda_http` puts an API Gateway REST stage in front of the path).
+/// (`lambda_http` puts an API Gateway REST stage in front of the path); Discord's Webhook
+/// Events at `/events` (and `/{stage}/events`).
 pub fn router(service: Arc<InteractionService>) -> Router {
     routes(service).fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
 }
@@ -41,12 +45,14 @@ pub fn routes(service: Arc<InteractionService>) -> Router {
         .route("/interactions", post(interactions))
         .route("/{stage}/", post(interactions))
         .route("/{stage}/interactions", post(interactions))
+        .route("/events", post(webhook_events))
+        .route("/{stage}/events", post(webhook_events))
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .with_state(service)
 }
 
-async fn interactions(State(service): State<Arc<InteractionService>>, headers: HeaderMap, body: Body) -> Response {
-    let started = Instant::now();
+/// The body, unless it is over [`MAX_BODY_BYTES`] (413, before anything is verified).
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Response> {
     let declared_too_large = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
@@ -55,13 +61,63 @@ async fn interactions(State(service): State<Arc<InteractionService>>, headers: H
         true => None,
         false => axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok(),
     };
-    let Some(body) = body else {
+    body.ok_or_else(|| {
         tracing::warn!(status = 413, "refused oversized body");
-        return error_response(
+        error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("interaction bodies are limited to {MAX_BODY_BYTES} bytes"),
-        );
+        )
+    })
+}
+
+fn rejected(rejection: Rejection) -> Response {
+    match rejection {
+        Rejection::Unauthorized(reason) => {
+            tracing::warn!(reason = %reason, status = 401, "refused request signature");
+            error_response(StatusCode::UNAUTHORIZED, "invalid_request_signature", "invalid request signature")
+        }
+        Rejection::Malformed(reason) => {
+            tracing::warn!(reason = %reason, status = 400, "refused malformed request");
+            error_response(StatusCode::BAD_REQUEST, "malformed_interaction", reason)
+        }
+    }
+}
+
+/// Discord's Webhook Events: 204 once handled (or ignored), so Discord stops retrying; 503
+/// when the store is busy, so it retries.
+async fn webhook_events(State(service): State<Arc<InteractionService>>, headers: HeaderMap, body: Body) -> Response {
+    let Some(events) = service.events() else {
+        return error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint");
+    };
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
+    let timestamp = headers.get(TIMESTAMP_HEADER).map(|value| value.as_bytes());
+    match events.handle(signature, timestamp, &body).await {
+        Ok(outcome) => {
+            match &outcome {
+                EventOutcome::BotConfirmed(guild) => tracing::info!(guild_id = guild.get(), "bot install confirmed"),
+                EventOutcome::Ignored(kind) => tracing::info!(event = %kind, "webhook event ignored"),
+                EventOutcome::Ping | EventOutcome::Repeated => tracing::info!(outcome = ?outcome, "webhook event"),
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(EventError::Rejected(rejection)) => rejected(rejection),
+        Err(EventError::Busy(error)) => {
+            tracing::warn!(%error, status = 503, "webhook event not recorded; Discord retries");
+            error_response(StatusCode::SERVICE_UNAVAILABLE, "busy", "try again")
+        }
+    }
+}
+
+async fn interactions(State(service): State<Arc<InteractionService>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
 
     // HeaderMap names are case-insensitive, whatever case the event or client used.
@@ -80,13 +136,6 @@ async fn interactions(State(service): State<Arc<InteractionService>>, headers: H
             );
             Json(response).into_response()
         }
-        Err(Rejection::Unauthorized(reason)) => {
-            tracing::warn!(reason = %reason, status = 401, "refused request signature");
-            error_response(StatusCode::UNAUTHORIZED, "invalid_request_signature", "invalid request signature")
-        }
-        Err(Rejection::Malformed(reason)) => {
-            tracing::warn!(reason = %reason, status = 400, "refused malformed interaction");
-            error_response(StatusCode::BAD_REQUEST, "malformed_interaction", reason)
-        }
+        Err(rejection) => rejected(rejection),
     }
 }

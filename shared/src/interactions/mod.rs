@@ -5,5 +5,6 @@ pub mod commands;
 pub mod components;
 pub mod http;
 mod service;
+pub mod webhook_events;
 
 pub use service::{InteractionMeta, InteractionService, MAX_BODY_BYTES, Rejection};

@@ -6,7 +6,7 @@ use twilight_model::{
     http::interaction::InteractionResponse,
 };
 
-use super::components::ComponentRegistry;
+use super::{components::ComponentRegistry, webhook_events::WebhookEvents};
 use crate::{
     discord::{
         custom_id::StateKey,
@@ -66,6 +66,8 @@ pub struct InteractionService {
     commands: CommandRegistry,
     components: ComponentRegistry,
     state_key: StateKey,
+    /// Discord's Webhook Events (`/events`), when the host serves them.
+    events: Option<WebhookEvents>,
 }
 
 /// How long a command may take before the user is answered "busy, try again": Discord
@@ -80,7 +82,7 @@ impl InteractionService {
         components: ComponentRegistry,
         state_key: StateKey,
     ) -> Self {
-        Self { verifier, commands, components, state_key }
+        Self { verifier, commands, components, state_key, events: None }
     }
 
     /// Guildbridge's commands and the buttons they put on their answers.
@@ -89,11 +91,17 @@ impl InteractionService {
         deps: &CommandDeps,
         state_key: StateKey,
     ) -> Result<Self, RegistryError> {
-        Ok(Self::new(verifier, guildbridge_commands(deps)?, guildbridge_components(deps), state_key))
+        let events = WebhookEvents::new(verifier.clone(), deps.store.clone(), deps.clock.clone());
+        let service = Self::new(verifier, guildbridge_commands(deps)?, guildbridge_components(deps), state_key);
+        Ok(Self { events: Some(events), ..service })
     }
 
     pub fn commands(&self) -> &CommandRegistry {
         &self.commands
+    }
+
+    pub fn events(&self) -> Option<&WebhookEvents> {
+        self.events.as_ref()
     }
 
     /// Verifies the exact bytes received, then parses and answers.

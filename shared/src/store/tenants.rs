@@ -34,6 +34,10 @@ pub trait TenantStore: Send + Sync {
     /// Records whether the bot is in the guild and what it was granted.
     async fn record_bot_install(&self, guild_id: Id<GuildMarker>, install: BotInstall) -> Result<(), StoreError>;
     async fn bot_install(&self, guild_id: Id<GuildMarker>) -> Result<Option<BotInstall>, StoreError>;
+    /// Records that Discord confirmed the bot is in the guild, keeping the permissions
+    /// recorded (a concurrent write of them is never lost: the write is conditional on
+    /// what was read, and tried again).
+    async fn confirm_bot_present(&self, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -126,5 +130,23 @@ impl<I: ItemStore> TenantStore for Store<I> {
     /// 1 GetItem.
     async fn bot_install(&self, guild_id: Id<GuildMarker>) -> Result<Option<BotInstall>, StoreError> {
         self.items.get(&keys::bot(guild_id.get())).await?.map(from_item).transpose()
+    }
+
+    /// 1 GetItem + 1 conditional PutItem (more when a write races it).
+    async fn confirm_bot_present(&self, guild_id: Id<GuildMarker>, now: u64) -> Result<(), StoreError> {
+        for _ in 0..3 {
+            let current = self.bot_install(guild_id).await?;
+            // Conditional on the permissions read: the connect callback's grant is never lost.
+            let (permissions, condition) = match &current {
+                Some(install) => (install.permissions, Condition::Equals("permissions", install.permissions.into())),
+                None => (0, Condition::NotExists),
+            };
+            let install = BotInstall { invited: true, permissions, updated_at: now };
+            match self.items.put(to_item(&keys::bot(guild_id.get()), &install, &[])?, Some(condition)).await {
+                Err(ItemError::ConditionFailed) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(StoreError::Retryable("the bot's record kept changing".to_owned()))
     }
 }

@@ -291,3 +291,74 @@ async fn a_store_that_never_answers_still_gets_an_ephemeral_try_again_within_the
         assert!(content.contains("busy") && content.contains("try again"), "{line}: {content}");
     }
 }
+
+/// Guildbridge's own service (its `/events` included) over the in-memory store.
+fn app_with_events() -> (Router, std::sync::Arc<dyn guildbridge_core::store::DomainStore>) {
+    let (backends, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    let deps = CommandDeps {
+        settings_url: url::Url::parse(SETTINGS_URL).expect("url"),
+        store: backends.store.clone(),
+        queue: backends.queue,
+        clock: guildbridge_core::clock::system(),
+        state_key: state_key(),
+    };
+    let verifier = SignatureVerifier::new(signing_key().verifying_key(), DEFAULT_MAX_AGE);
+    let service = InteractionService::guildbridge(verifier, &deps, state_key()).expect("service");
+    (router(Arc::new(service)), backends.store)
+}
+
+fn authorized(guild: u64, integration_type: u8, at: &str) -> Vec<u8> {
+    let event = json!({
+        "version": 1,
+        "application_id": "1100000000000000001",
+        "type": 1,
+        "event": {
+            "type": "APPLICATION_AUTHORIZED",
+            "timestamp": at,
+            "data": {
+                "integration_type": integration_type,
+                "scopes": ["applications.commands", "bot"],
+                "user": { "id": "1100000000000010000", "username": "owner", "discriminator": "0", "global_name": null, "avatar": null },
+                "guild": { "id": guild.to_string(), "name": "Club", "icon": null, "owner_id": "1100000000000010000" }
+            }
+        }
+    });
+    serde_json::to_vec(&event).expect("json")
+}
+
+#[tokio::test]
+async fn webhook_events_confirm_a_guild_install_once_and_answer_a_ping() {
+    use guildbridge_core::domain::BotInstall;
+    use twilight_model::id::Id;
+    let (app, store) = app_with_events();
+    let status = |request: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(request).await.expect("router").status() }
+    };
+    let ping = serde_json::to_vec(&json!({ "version": 1, "application_id": "1100000000000000001", "type": 0 })).expect("json");
+    for path in ["/events", "/prod/events"] {
+        assert_eq!(status(signed_request(path, ping.clone())).await, StatusCode::NO_CONTENT, "{path}");
+    }
+    let mut forged = signed_request("/events", ping.clone());
+    *forged.body_mut() = Body::from(authorized(7, 0, "2026-12-02T10:00:00.000000"));
+    assert_eq!(status(forged).await, StatusCode::UNAUTHORIZED, "the signature covers the body");
+
+    let guild = Id::new(1_200_000_000_000_000_777);
+    store.record_bot_install(guild, BotInstall { invited: false, permissions: 268_438_544, updated_at: 1 }).await.expect("store");
+    let event = authorized(guild.get(), 0, "2026-12-02T10:00:00.000000");
+    assert_eq!(status(signed_request("/events", event.clone())).await, StatusCode::NO_CONTENT);
+    let confirmed = store.bot_install(guild).await.expect("store").expect("install");
+    assert!(confirmed.invited, "the bot is recorded as present");
+    assert_eq!(confirmed.permissions, 268_438_544, "the granted permissions are kept");
+
+    // Discord retries the same event after the guild was disconnected: nothing happens twice.
+    store.record_bot_install(guild, BotInstall { invited: false, permissions: 0, updated_at: 2 }).await.expect("store");
+    assert_eq!(status(signed_request("/events", event)).await, StatusCode::NO_CONTENT);
+    assert!(!store.bot_install(guild).await.expect("store").expect("install").invited, "the repeat changed nothing");
+
+    // A user install (integration type 1) names no guild the bot joined.
+    let other = Id::new(1_200_000_000_000_000_778);
+    let user_install = authorized(other.get(), 1, "2026-12-02T10:01:00.000000");
+    assert_eq!(status(signed_request("/events", user_install)).await, StatusCode::NO_CONTENT);
+    assert_eq!(store.bot_install(other).await.expect("store"), None);
+}
