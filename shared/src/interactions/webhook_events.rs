@@ -97,7 +97,9 @@ impl WebhookEvents {
         timestamp: Option<&[u8]>,
         body: &[u8],
     ) -> Result<EventOutcome, EventError> {
-        self.verifier.verify(signature, timestamp, body).map_err(|e| EventError::Rejected(Rejection::Unauthorized(e)))?;
+        self.verifier
+            .verify(signature, timestamp, body)
+            .map_err(|e| EventError::Rejected(Rejection::Unauthorized(e)))?;
         let envelope: Envelope = serde_json::from_slice(body)
             .map_err(|_| EventError::Rejected(Rejection::Malformed("body is not a Discord webhook event".into())))?;
         let event = match (envelope.kind, envelope.event) {
@@ -106,9 +108,10 @@ impl WebhookEvents {
             (kind, _) => return Ok(EventOutcome::Ignored(format!("webhook type {kind}"))),
         };
         let guild = match (&event.kind[..], &event.data) {
-            ("APPLICATION_AUTHORIZED", Some(Authorized { integration_type: Some(GUILD_INSTALL), guild: Some(guild) })) => {
-                guild.id
-            }
+            (
+                "APPLICATION_AUTHORIZED",
+                Some(Authorized { integration_type: Some(GUILD_INSTALL), guild: Some(guild) }),
+            ) => guild.id,
             _ => return Ok(EventOutcome::Ignored(event.kind)),
         };
         let now = self.clock.now();

@@ -335,7 +335,8 @@ async fn webhook_events_confirm_a_guild_install_once_and_answer_a_ping() {
         let app = app.clone();
         async move { app.oneshot(request).await.expect("router").status() }
     };
-    let ping = serde_json::to_vec(&json!({ "version": 1, "application_id": "1100000000000000001", "type": 0 })).expect("json");
+    let ping =
+        serde_json::to_vec(&json!({ "version": 1, "application_id": "1100000000000000001", "type": 0 })).expect("json");
     for path in ["/events", "/prod/events"] {
         assert_eq!(status(signed_request(path, ping.clone())).await, StatusCode::NO_CONTENT, "{path}");
     }
@@ -344,7 +345,10 @@ async fn webhook_events_confirm_a_guild_install_once_and_answer_a_ping() {
     assert_eq!(status(forged).await, StatusCode::UNAUTHORIZED, "the signature covers the body");
 
     let guild = Id::new(1_200_000_000_000_000_777);
-    store.record_bot_install(guild, BotInstall { invited: false, permissions: 268_438_544, updated_at: 1 }).await.expect("store");
+    store
+        .record_bot_install(guild, BotInstall { invited: false, permissions: 268_438_544, updated_at: 1 })
+        .await
+        .expect("store");
     let event = authorized(guild.get(), 0, "2026-12-02T10:00:00.000000");
     assert_eq!(status(signed_request("/events", event.clone())).await, StatusCode::NO_CONTENT);
     let confirmed = store.bot_install(guild).await.expect("store").expect("install");
