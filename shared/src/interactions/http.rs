@@ -71,6 +71,18 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
     })
 }
 
+/// The body and Discord's signature headers (HeaderMap names are case-insensitive, whatever
+/// case the event or client used).
+async fn signed_body(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(axum::body::Bytes, Option<&[u8]>, Option<&[u8]>), Response> {
+    let body = read_body(headers, body).await?;
+    let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
+    let timestamp = headers.get(TIMESTAMP_HEADER).map(|value| value.as_bytes());
+    Ok((body, signature, timestamp))
+}
+
 fn rejected(rejection: Rejection) -> Response {
     match rejection {
         Rejection::Unauthorized(reason) => {
@@ -90,12 +102,10 @@ async fn webhook_events(State(service): State<Arc<InteractionService>>, headers:
     let Some(events) = service.events() else {
         return error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint");
     };
-    let body = match read_body(&headers, body).await {
-        Ok(body) => body,
+    let (body, signature, timestamp) = match signed_body(&headers, body).await {
+        Ok(signed) => signed,
         Err(response) => return response,
     };
-    let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
-    let timestamp = headers.get(TIMESTAMP_HEADER).map(|value| value.as_bytes());
     match events.handle(signature, timestamp, &body).await {
         Ok(outcome) => {
             match &outcome {
@@ -115,14 +125,10 @@ async fn webhook_events(State(service): State<Arc<InteractionService>>, headers:
 
 async fn interactions(State(service): State<Arc<InteractionService>>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let body = match read_body(&headers, body).await {
-        Ok(body) => body,
+    let (body, signature, timestamp) = match signed_body(&headers, body).await {
+        Ok(signed) => signed,
         Err(response) => return response,
     };
-
-    // HeaderMap names are case-insensitive, whatever case the event or client used.
-    let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
-    let timestamp = headers.get(TIMESTAMP_HEADER).map(|value| value.as_bytes());
     match service.handle(signature, timestamp, &body).await {
         Ok((response, meta)) => {
             tracing::info!(
