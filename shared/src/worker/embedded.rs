@@ -161,6 +161,38 @@ mod tests {
         }
     }
 
+    /// Fails the same way every time.
+    struct Fails(JobOutcome);
+
+    #[async_trait]
+    impl JobHandler for Fails {
+        async fn handle(&self, _job: Job, _attempt: Attempt) -> JobOutcome {
+            self.0.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_job_s_record_says_failed_while_it_will_be_tried_again_and_dead_once_given_up() {
+        use crate::store::JobRecordStore;
+        let store = crate::store::Store::new(crate::store::embedded::EmbeddedItems::in_memory().expect("store"));
+        let queue = EmbeddedQueue::in_memory().expect("queue");
+        queue.enqueue(&job()).await.expect("enqueue");
+        let retry = Fails(JobOutcome::Retry { after: Duration::ZERO, reason: "Discord is down".to_owned() });
+        let consumer = Consumer::new(&queue, QueueKind::Channel, &retry, &store).limits(2, Duration::from_secs(1));
+        let record = || async { store.job_record(Id::new(1), &job().deduplication_id()).await.expect("read") };
+
+        consumer.work_one().await.expect("first attempt").expect("a job");
+        let first = record().await.expect("recorded");
+        assert_eq!((first.status, first.attempts), (crate::store::JobStatus::Failed, 1));
+        assert_eq!(first.reason.as_deref(), Some("Discord is down"));
+
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        consumer.work_one().await.expect("last attempt").expect("the job again");
+        let last = record().await.expect("recorded");
+        assert_eq!((last.status, last.attempts), (crate::store::JobStatus::Dead, 2));
+        assert_eq!(last.reason.as_deref(), Some("gave up after 2 attempts: Discord is down"));
+    }
+
     /// The local stack's loop over `queue`'s channel jobs; stop it through the sender.
     fn start_loop(
         queue: &EmbeddedQueue,
