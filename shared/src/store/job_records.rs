@@ -57,6 +57,21 @@ pub struct JobRecord {
     pub updated_at: u64,
 }
 
+impl JobRecord {
+    /// `job`'s record as it stands now.
+    pub fn of(job: &crate::domain::Job, status: JobStatus, attempts: u32, now: u64) -> Self {
+        Self {
+            id: job.deduplication_id(),
+            job_type: job.type_name().to_owned(),
+            status,
+            attempts,
+            reason: None,
+            result: None,
+            updated_at: now,
+        }
+    }
+}
+
 #[async_trait]
 pub trait JobRecordStore: Send + Sync {
     /// Records a job as queued unless it has a record already (asking again for work that

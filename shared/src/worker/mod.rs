@@ -126,15 +126,7 @@ pub async fn post_to_log(discord: &DiscordClient, channel: Id<ChannelMarker>, te
 /// written is logged and the job goes on: the record is for people, the queue is the truth.
 pub async fn run_recorded(handler: &dyn JobHandler, ledger: &dyn JobLedger, job: Job, attempt: Attempt) -> JobOutcome {
     let guild_id = job.guild_id();
-    let mut record = JobRecord {
-        id: job.deduplication_id(),
-        job_type: job.type_name().to_owned(),
-        status: JobStatus::Running,
-        attempts: attempt.receives,
-        reason: None,
-        result: None,
-        updated_at: crate::clock::SystemClock.now(),
-    };
+    let mut record = JobRecord::of(&job, JobStatus::Running, attempt.receives, crate::clock::SystemClock.now());
     write_record(ledger, guild_id, &record).await;
     let outcome = handler.handle(job, attempt).await;
     (record.status, record.reason, record.result) = match &outcome {

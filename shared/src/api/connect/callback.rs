@@ -191,7 +191,7 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
         .append_pair("guildbridge_connect", "connected")
         .append_pair("guild_id", &guild.id.to_string());
     if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter_names().map(|(name, _)| name).collect();
+        let names = crate::api::routes::tenant::names(missing);
         target.query_pairs_mut().append_pair("missing_permissions", &names.join(","));
     }
     Ok(target)

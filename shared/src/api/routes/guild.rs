@@ -53,7 +53,7 @@ pub async fn start_connect(
     Ok(Json(ConnectView {
         authorize_url: link.to_string(),
         expires_at,
-        permissions: permissions.iter_names().map(|(name, _)| name.to_owned()).collect(),
+        permissions: super::tenant::names(permissions),
     }))
 }
 

@@ -83,15 +83,7 @@ pub fn cursor_problem(error: StoreError) -> Problem {
 /// Records `job` as queued (so `GET /v1/jobs/{id}` knows it at once), enqueues it, and
 /// answers 202 with it.
 pub async fn accepted(api: &Api, job: Job) -> Result<Response, Problem> {
-    let record = JobRecord {
-        id: job.deduplication_id(),
-        job_type: job.type_name().to_owned(),
-        status: JobStatus::Queued,
-        attempts: 0,
-        reason: None,
-        result: None,
-        updated_at: api.clock.now(),
-    };
+    let record = JobRecord::of(&job, JobStatus::Queued, 0, api.clock.now());
     api.store.record_job_queued(job.guild_id(), &record).await?;
     api.queue.enqueue(&job).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job: JobView::queued(&job) })).into_response())

@@ -34,7 +34,8 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
     Ok(Json(view))
 }
 
-fn names(permissions: Permissions) -> Vec<String> {
+/// Discord's names for the permissions set (`MANAGE_ROLES`, ...).
+pub fn names(permissions: Permissions) -> Vec<String> {
     permissions.iter_names().map(|(name, _)| name.to_owned()).collect()
 }
 
