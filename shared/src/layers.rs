@@ -24,9 +24,11 @@ const LAYERS: &[(&str, u8)] = &[
     ("sync", 3),
     ("interactions", 4),
     ("api", 4),
+    // The settings page, over the tenant API's connect flow and views.
+    ("pages", 5),
     // Start-up, configuration and wiring; test support (never in a Lambda binary).
-    ("host", 5),
-    ("test_support", 5),
+    ("host", 6),
+    ("test_support", 6),
 ];
 
 fn layer(module: &str) -> Option<u8> {

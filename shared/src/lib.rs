@@ -7,7 +7,8 @@
 //! 3. [`worker`]: running jobs from a queue, with retries and recorded dead letters.
 //! 4. Use cases: [`channels`], [`sync`], then [`interactions`] (the router and the commands)
 //!    and [`api`] (the tenant REST API).
-//! 5. [`host`]: configuration, secrets, start-up and wiring, for the functions and the CLI.
+//! 5. [`pages`]: the settings page, over the API's connect flow.
+//! 6. [`host`]: configuration, secrets, start-up and wiring, for the functions and the CLI.
 
 pub mod clock;
 pub mod domain;
@@ -22,6 +23,8 @@ pub mod api;
 pub mod channels;
 pub mod interactions;
 pub mod sync;
+
+pub mod pages;
 
 pub mod host;
 

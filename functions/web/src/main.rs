@@ -1,4 +1,5 @@
-//! Lambda function for the tenant REST API (`/v1`) and the connect callback. Thin glue:
+//! Lambda function for the tenant REST API (`/v1`), the connect callback and the settings page
+//! (`/settings`). Thin glue:
 //! configuration, adapters and the router are built once at init; each request goes to the
 //! core's API router.
 

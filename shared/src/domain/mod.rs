@@ -2,10 +2,11 @@
 //! channel mappings, members and sync runs, guild settings and their validation, channel
 //! naming, the jobs handed to the workers, and Guildbridge's own ids. Every other layer builds on these types.
 
+pub mod access;
 pub mod ids;
 pub mod jobs;
 pub mod naming;
 pub mod records;
 pub mod settings;
 
-pub use self::{ids::*, jobs::*, records::*, settings::*};
+pub use self::{access::*, ids::*, jobs::*, records::*, settings::*};

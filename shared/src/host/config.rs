@@ -364,6 +364,8 @@ pub struct WebConfig {
     pub state_key: StateKey,
     pub api_base_url: Url,
     pub public_url: Option<Url>,
+    /// The bot's token, for the settings page's pickers (without it they take ids).
+    pub bot_token: Option<crate::discord::rest::BotToken>,
 }
 
 impl fmt::Debug for WebConfig {
@@ -385,10 +387,11 @@ impl WebConfig {
         let default_base = parse_base_url(DEFAULT_DISCORD_API_BASE_URL);
         let api_base_url = env.optional(DISCORD_API_BASE_URL, parse_base_url).or_else(|| default_base.ok());
         let public_url = env.optional(WEB_PUBLIC_URL, parse_base_url);
+        let bot_token = env.optional(DISCORD_BOT_TOKEN, |raw| Ok(crate::discord::rest::BotToken::new(raw)));
         env.finish()?;
         match (application_id, client_secret, state_key, api_base_url) {
             (Some(application_id), Some(client_secret), Some(state_key), Some(api_base_url)) => {
-                Ok(Self { application_id, client_secret, state_key, api_base_url, public_url })
+                Ok(Self { application_id, client_secret, state_key, api_base_url, public_url, bot_token })
             }
             _ => Err(ConfigError { problems: Vec::new() }),
         }

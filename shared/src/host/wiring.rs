@@ -32,6 +32,8 @@ pub enum WiringError {
     Queue(#[from] QueueError),
     #[error("Discord client: {0}")]
     Discord(#[from] DiscordError),
+    #[error("settings page: {0}")]
+    Pages(String),
 }
 
 /// The store and the job queue every function shares.
@@ -158,11 +160,38 @@ pub fn interaction_service(
 
 /// The `web` function's router: the tenant API over the store and the queue.
 pub fn web_router(backends: &Backends, web: &WebConfig) -> Result<axum::Router, WiringError> {
-    Ok(crate::api::router(crate::api::Api {
+    let api = crate::api::router(crate::api::Api {
         store: backends.store.clone(),
         queue: backends.queue.clone(),
         clock: crate::clock::system(),
         connect: connector(web)?,
+    });
+    Ok(api.merge(settings_pages(backends, web)?))
+}
+
+/// The settings page: people log in through the same OAuth2 application that installs the
+/// bot; the pickers use the bot's token when the function has it.
+pub fn settings_pages(backends: &Backends, web: &WebConfig) -> Result<axum::Router, WiringError> {
+    let connect = connector(web)?;
+    let login = crate::pages::LoginClient::new(
+        web.application_id,
+        &web.client_secret,
+        &web.authorize_url(),
+        &web.api_base_url,
+        connect.discord.clone(),
+    )
+    .map_err(WiringError::Pages)?;
+    let bot_token = web.bot_token.clone().unwrap_or_else(|| BotToken::new(""));
+    let bot = DiscordClient::new(web.api_base_url.clone(), bot_token)?;
+    Ok(crate::pages::router(crate::pages::Pages {
+        store: backends.store.clone(),
+        queue: backends.queue.clone(),
+        clock: crate::clock::system(),
+        login,
+        cookies: crate::pages::CookiePolicy::for_site(web.public_url.as_ref()),
+        connect,
+        bot,
+        pickers: crate::pages::Pickers::new(web.application_id),
     }))
 }
 

@@ -11,6 +11,7 @@ pub mod items;
 pub mod schema;
 
 mod api_keys;
+mod audit;
 mod channels;
 mod dead_letters;
 mod idempotency;
@@ -18,6 +19,7 @@ mod job_records;
 mod members;
 mod paging;
 mod schedule;
+mod sessions;
 mod settings_store;
 mod subjects;
 mod sync_runs;
@@ -30,6 +32,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use self::items::{Item, ItemError, ItemStore, Key};
 pub use self::{
     api_keys::{ApiKeyStore, IssuedKey},
+    audit::AuditStore,
     channels::{ChannelStore, ClaimOutcome, MappingPage},
     dead_letters::{DeadLetterRecord, DeadLetterStore},
     idempotency::{FirstOrSeen, IdempotencyStore},
@@ -37,7 +40,8 @@ pub use self::{
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
     schedule::{ScheduleStore, SyncSchedule},
-    settings_store::SettingsStore,
+    sessions::SessionStore,
+    settings_store::{Actor, SettingsStore},
     subjects::SubjectStore,
     sync_runs::SyncRunStore,
     tenants::TenantStore,
@@ -58,6 +62,8 @@ pub trait DomainStore:
     + IdempotencyStore
     + ApiKeyStore
     + JobLedger
+    + SessionStore
+    + AuditStore
 {
 }
 

@@ -23,6 +23,9 @@
 //! | schedule | `GUILD#{g}` | `SCHEDULE` | `SCHEDULE` / `{due}#{g}` | |
 //! | idempotency record | `IDEMPOTENCY#{scope}#{key}` | `RECORD` | | |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `TENANT#{t}#APIKEYS` / `{created}#{sha256}` | |
+//! | settings-page session | `SESSION#{sha256 of the cookie's id}` | `SESSION` | | |
+//! | login in flight | `LOGIN#{state}` | `LOGIN` | | |
+//! | audit entry | `GUILD#{g}` | `AUDIT#{at}#{nonce}` | | |
 //!
 //! Times in sort keys are zero-padded unix seconds, so byte order is time order.
 
@@ -162,5 +165,15 @@ pub mod keys {
     }
     pub fn tenant_api_keys(tenant_id: &str) -> String {
         format!("TENANT#{tenant_id}#APIKEYS")
+    }
+    pub fn session(id_hash: &str) -> Key {
+        Key::new(format!("SESSION#{id_hash}"), "SESSION")
+    }
+    pub fn login(state: &str) -> Key {
+        Key::new(format!("LOGIN#{state}"), "LOGIN")
+    }
+    pub const AUDIT_PREFIX: &str = "AUDIT#";
+    pub fn audit(guild_id: u64, at: u64, nonce: &str) -> Key {
+        Key::new(guild(guild_id), format!("{AUDIT_PREFIX}{}#{nonce}", sortable_time(at)))
     }
 }

@@ -6,11 +6,11 @@ use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
     Store, StoreError, from_item,
-    items::{Condition, ItemError, ItemStore, get_u64},
+    items::{Condition, ItemError, ItemStore, TxWrite, get_u64},
     schema::keys,
     to_item,
 };
-use crate::domain::{GuildSettings, VersionedSettings};
+use crate::domain::{AuditEntry, GuildSettings, VersionedSettings};
 
 const VERSION: &str = "version";
 
@@ -27,6 +27,24 @@ pub trait SettingsStore: Send + Sync {
         expected_version: u64,
         settings: &GuildSettings,
     ) -> Result<u64, StoreError>;
+    /// As [`Self::update_settings`], and records who changed which fields, in the same
+    /// transaction: a change is never saved without its audit entry. Nothing changed, nothing
+    /// written (the version stays).
+    async fn save_settings(
+        &self,
+        guild_id: Id<GuildMarker>,
+        expected_version: u64,
+        settings: &GuildSettings,
+        actor: Actor<'_>,
+        now: u64,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Who makes a change, as the audit log names them.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
 }
 
 #[async_trait]
@@ -58,6 +76,44 @@ impl<I: ItemStore> SettingsStore for Store<I> {
         };
         match self.items.put(item, Some(condition)).await {
             Err(ItemError::ConditionFailed) => Err(StoreError::VersionConflict),
+            other => other.map(|()| version).map_err(StoreError::from),
+        }
+    }
+
+    /// 1 GetItem + 1 TransactWriteItems (the settings and the audit entry).
+    async fn save_settings(
+        &self,
+        guild_id: Id<GuildMarker>,
+        expected_version: u64,
+        settings: &GuildSettings,
+        actor: Actor<'_>,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        settings.validate()?;
+        let current = self.settings(guild_id).await?;
+        if current.version != expected_version {
+            return Err(StoreError::VersionConflict);
+        }
+        let as_json = |settings: &GuildSettings| serde_json::to_value(settings).unwrap_or_default();
+        let changes = AuditEntry::diff(&as_json(&current.settings), &as_json(settings));
+        if changes.is_empty() {
+            return Ok(current.version);
+        }
+        let entry = AuditEntry { at: now, actor_id: actor.id.to_owned(), actor_name: actor.name.to_owned(), changes };
+        let version = expected_version + 1;
+        let condition = match expected_version {
+            0 => Condition::NotExists,
+            _ => Condition::Equals(VERSION, json!(expected_version)),
+        };
+        let writes = vec![
+            TxWrite::Put {
+                item: to_item(&keys::settings(guild_id.get()), settings, &[(VERSION, json!(version))])?,
+                condition: Some(condition),
+            },
+            TxWrite::Put { item: super::audit::audit_item(guild_id, &entry)?, condition: None },
+        ];
+        match self.items.transact(writes).await {
+            Err(ItemError::TransactionCancelled(_)) => Err(StoreError::VersionConflict),
             other => other.map(|()| version).map_err(StoreError::from),
         }
     }

@@ -8,6 +8,7 @@
 mod endpoint;
 mod never_panics;
 mod queue_conformance;
+mod settings_page;
 mod store_conformance;
 mod tenant_api;
 mod vectors;

@@ -167,6 +167,11 @@ impl Sandbox {
             // Not Discord's API: how a local client plays Discord's gateway and gets the token
             // Discord would send with an interaction.
             .route("/sandbox/interactions", axum::routing::post(routes::issue_interaction))
+            // Not Discord's API either: a test takes a member's permissions away (or gives some).
+            .route(
+                "/sandbox/guilds/{guild_id}/members/{user_id}/permissions",
+                axum::routing::put(set_member_permissions_route),
+            )
             .fallback(|| async { discord_error(StatusCode::NOT_FOUND, 0, "404: Not Found", None) })
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -206,8 +211,67 @@ impl Sandbox {
                 roles: seed.roles.into_iter().collect(),
                 members,
                 bot_absent: false,
+                member_permissions: Default::default(),
             },
         );
+    }
+
+    /// The settings page's demo people in `guild_id` (which must be seeded): an admin (Manage
+    /// Server), a plain member, and the admin of a second guild the bot is not in.
+    pub fn seed_demo_people(&self, guild_id: u64) {
+        let mut world = lock(&self.shared.world);
+        let member = |user_id: u64, name: &str| world::MemberRecord {
+            user_id,
+            username: name.to_owned(),
+            bot: false,
+            roles: Vec::new(),
+        };
+        if let Some(guild) = world.guilds.get_mut(&guild_id) {
+            guild.members.insert(demo::ADMIN, member(demo::ADMIN, "demo-admin"));
+            guild.members.insert(demo::MEMBER, member(demo::MEMBER, "demo-member"));
+            guild.member_permissions.insert(demo::ADMIN, world::DEFAULT_MEMBER_PERMISSIONS | world::MANAGE_GUILD);
+        }
+        let second = world::GuildRecord {
+            id: demo::SECOND_GUILD,
+            name: "Second Demo".to_owned(),
+            owner_id: demo::OTHER_ADMIN,
+            bot_permissions: 0,
+            members_intent: true,
+            roles: Default::default(),
+            members: [(demo::OTHER_ADMIN, member(demo::OTHER_ADMIN, "second-admin"))].into_iter().collect(),
+            bot_absent: true,
+            member_permissions: Default::default(),
+        };
+        world.guilds.entry(demo::SECOND_GUILD).or_insert(second);
+        world.demo_users = vec![
+            world::DemoUser {
+                id: demo::ADMIN,
+                name: "demo-admin".into(),
+                description: "Manage Server in the demo guild".into(),
+            },
+            world::DemoUser {
+                id: demo::MEMBER,
+                name: "demo-member".into(),
+                description: "a member without Manage Server".into(),
+            },
+            world::DemoUser {
+                id: demo::OTHER_ADMIN,
+                name: "second-admin".into(),
+                description: "owner of a second guild, without the bot".into(),
+            },
+        ];
+    }
+
+    /// Sets a member's guild-wide permissions (as a role change in Discord would).
+    pub fn set_member_permissions(&self, guild_id: u64, user_id: u64, permissions: u64) -> bool {
+        let mut world = lock(&self.shared.world);
+        match world.guilds.get_mut(&guild_id) {
+            Some(guild) if guild.members.contains_key(&user_id) => {
+                guild.member_permissions.insert(user_id, permissions);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Runs `change` on the world (add or remove members, inspect channels, ...).
@@ -246,6 +310,34 @@ impl Sandbox {
     /// Whether request bodies are checked against the OpenAPI document.
     pub fn validates(&self) -> bool {
         self.shared.validators.is_some()
+    }
+}
+
+/// The settings page's demo people.
+pub mod demo {
+    pub const ADMIN: u64 = 1_100_000_000_000_000_901;
+    pub const MEMBER: u64 = 1_100_000_000_000_000_902;
+    pub const OTHER_ADMIN: u64 = 1_100_000_000_000_000_903;
+    pub const SECOND_GUILD: u64 = 1_100_000_000_000_000_200;
+}
+
+/// `PUT /sandbox/guilds/{guild_id}/members/{user_id}/permissions` with `{"permissions": "32"}`.
+async fn set_member_permissions_route(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path((guild_id, user_id)): axum::extract::Path<(u64, u64)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let permissions = body.get("permissions").and_then(Value::as_str).and_then(|bits| bits.parse::<u64>().ok());
+    let Some(permissions) = permissions else {
+        return discord_error(StatusCode::BAD_REQUEST, 50035, "permissions: a string of digits", None);
+    };
+    let mut world = lock(&shared.world);
+    match world.guilds.get_mut(&guild_id) {
+        Some(guild) if guild.members.contains_key(&user_id) => {
+            guild.member_permissions.insert(user_id, permissions);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => discord_error(StatusCode::NOT_FOUND, 10007, "Unknown Member", None),
     }
 }
 

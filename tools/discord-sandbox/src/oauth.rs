@@ -53,9 +53,20 @@ pub(crate) async fn authorize(
         .get("user_id")
         .and_then(|id| id.parse().ok())
         .or_else(|| world.guilds.values().next().map(|guild| guild.owner_id));
+    let chosen_user = query.get("user_id").and_then(|id| id.parse::<u64>().ok());
+    let bot_install = scope.split(' ').any(|s| s == "bot");
+    // A person logging in picks who they are, as they would type their password at Discord.
+    if chosen_user.is_none() && !bot_install && !world.demo_users.is_empty() {
+        return login_page(&world.demo_users, &query);
+    }
     let Some(user) = user else { return oauth_error("access_denied") };
+    let code_challenge = match (query.get("code_challenge"), query.get("code_challenge_method").map(String::as_str)) {
+        (Some(challenge), Some("S256")) => Some(challenge.clone()),
+        (Some(_), _) => return oauth_error("invalid_request"),
+        (None, _) => None,
+    };
     let mut guild = None;
-    if scope.split(' ').any(|s| s == "bot") {
+    if bot_install {
         // A bot install: into the guild asked for (the user must own it) or their first.
         let owned = |g: &&world::GuildRecord| g.owner_id == user;
         let chosen = match query.get("guild_id") {
@@ -73,7 +84,7 @@ pub(crate) async fn authorize(
         guild = Some(chosen);
     }
     let code = format!("code-{}", world.new_id());
-    let grant = world::Grant { user, guild, redirect_uri: redirect.to_string(), scope };
+    let grant = world::Grant { user, guild, redirect_uri: redirect.to_string(), scope, code_challenge };
     world.oauth_codes.insert(code.clone(), grant);
     target.query_pairs_mut().append_pair("code", &code);
     if let Some(state) = state {
@@ -103,12 +114,24 @@ pub(crate) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             if same_redirect.as_deref() != Some(grant.redirect_uri.as_str()) {
                 return oauth_error("invalid_grant");
             }
+            if let Some(challenge) = &grant.code_challenge {
+                use sha2::Digest;
+                let verifier = form.get("code_verifier").map(String::as_str).unwrap_or_default();
+                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+                if verifier.is_empty() || computed != *challenge {
+                    return oauth_error("invalid_grant");
+                }
+            }
             grant
         }
         Some("refresh_token") => match form.get("refresh_token").and_then(|token| world.refresh_tokens.remove(token)) {
-            Some(user) => {
-                world::Grant { user, guild: None, redirect_uri: String::new(), scope: "identify guilds".into() }
-            }
+            Some(user) => world::Grant {
+                user,
+                guild: None,
+                redirect_uri: String::new(),
+                scope: "identify guilds".into(),
+                code_challenge: None,
+            },
             None => return oauth_error("invalid_grant"),
         },
         _ => return oauth_error("unsupported_grant_type"),
@@ -139,7 +162,12 @@ fn bearer_user(shared: &Shared, headers: &HeaderMap) -> Option<u64> {
 
 pub(crate) async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let Some(user) = bearer_user(&shared, &headers) else { return unauthorized() };
-    let mut json = world::user_json(user, &format!("user{user}"), false);
+    let name = lock(&shared.world)
+        .guilds
+        .values()
+        .find_map(|guild| guild.members.get(&user).map(|member| member.username.clone()))
+        .unwrap_or_else(|| format!("user{user}"));
+    let mut json = world::user_json(user, &name, false);
     json["mfa_enabled"] = json!(false);
     json["accent_color"] = Value::Null;
     json["banner"] = Value::Null;
@@ -156,8 +184,7 @@ pub(crate) async fn my_guilds(State(shared): State<Arc<Shared>>, headers: Header
         .filter(|guild| guild.members.contains_key(&user))
         .map(|guild| {
             let owner = guild.owner_id == user;
-            // Owners hold every permission; other members the usual defaults (no Manage Server).
-            let permissions: u64 = if owner { (1 << 41) - 1 } else { 104_324_673 };
+            let permissions = guild.permissions_of(user);
             json!({
                 "id": guild.id.to_string(),
                 "name": guild.name,
@@ -169,4 +196,45 @@ pub(crate) async fn my_guilds(State(shared): State<Arc<Shared>>, headers: Header
         })
         .collect();
     Json(guilds).into_response()
+}
+
+/// Discord's "who are you" step, played by a list of the demo users: each a link back to
+/// this authorization with `user_id` added.
+fn login_page(users: &[world::DemoUser], query: &HashMap<String, String>) -> Response {
+    let escape =
+        |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let items: String = users
+        .iter()
+        .map(|user| {
+            let mut link = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in query {
+                link.append_pair(name, value);
+            }
+            link.append_pair("user_id", &user.id.to_string());
+            format!(
+                "<li><a href=\"/api/v10/oauth2/authorize?{}\">Log in as {}</a> <small>{}</small></li>",
+                escape(&link.finish()),
+                escape(&user.name),
+                escape(&user.description)
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Discord sandbox: log in</title></head>\
+         <body><h1>Discord sandbox</h1><p>Choose who logs in:</p><ul>{items}</ul></body></html>"
+    );
+    axum::response::Html(page).into_response()
+}
+
+/// `POST /oauth2/token/revoke`: the token stops working at once.
+pub(crate) async fn revoke(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
+    if !client_authenticated(&shared, &headers) {
+        return oauth_error("invalid_client");
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let Some(token) = form.get("token") else { return oauth_error("invalid_request") };
+    let mut world = lock(&shared.world);
+    world.access_tokens.remove(token);
+    world.refresh_tokens.remove(token);
+    StatusCode::OK.into_response()
 }

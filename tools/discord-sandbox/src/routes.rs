@@ -61,6 +61,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/applications/{application_id}/guilds/{guild_id}/commands", put(overwrite_guild_commands))
         .route("/api/v10/oauth2/authorize", get(crate::oauth::authorize))
         .route("/api/v10/oauth2/token", post(crate::oauth::token))
+        .route("/api/v10/oauth2/token/revoke", post(crate::oauth::revoke))
         .route("/api/v10/users/@me", get(crate::oauth::me))
         .route("/api/v10/users/@me/guilds", get(crate::oauth::my_guilds))
         .route("/api/v10/users/@me/guilds/{guild_id}", delete(leave_guild))

@@ -36,6 +36,24 @@ pub struct GuildRecord {
     /// The bot left (or was never added): Discord answers Unknown Guild to the bot.
     #[serde(default)]
     pub bot_absent: bool,
+    /// Guild-wide permissions of members other than the owner, where not the defaults
+    /// (an admin holds Manage Server; a test can take it away).
+    #[serde(default)]
+    pub member_permissions: BTreeMap<u64, u64>,
+}
+
+/// What members hold when nothing else is said: the usual defaults, no Manage Server.
+pub const DEFAULT_MEMBER_PERMISSIONS: u64 = 104_324_673;
+pub const MANAGE_GUILD: u64 = 1 << 5;
+
+impl GuildRecord {
+    /// `user`'s guild-wide permissions: every one for the owner.
+    pub fn permissions_of(&self, user: u64) -> u64 {
+        if self.owner_id == user {
+            return (1 << 41) - 1;
+        }
+        self.member_permissions.get(&user).copied().unwrap_or(DEFAULT_MEMBER_PERMISSIONS)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +76,8 @@ pub struct Grant {
     pub guild: Option<u64>,
     pub redirect_uri: String,
     pub scope: String,
+    /// PKCE (S256): the token request must bring the verifier of this challenge.
+    pub code_challenge: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +98,17 @@ pub struct Snapshot {
     pub guilds: BTreeMap<u64, GuildRecord>,
     pub channels: BTreeMap<u64, ChannelRecord>,
     pub messages: BTreeMap<u64, Vec<Value>>,
+    #[serde(default)]
+    pub demo_users: Vec<DemoUser>,
+}
+
+/// Someone the sandbox's login page offers to log in as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoUser {
+    pub id: u64,
+    pub name: String,
+    /// What the login page says about them.
+    pub description: String,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +124,7 @@ pub struct World {
     /// Access tokens -> user; refresh tokens -> user.
     pub access_tokens: HashMap<String, u64>,
     pub refresh_tokens: HashMap<String, u64>,
+    pub demo_users: Vec<DemoUser>,
 }
 
 impl World {
@@ -110,6 +142,7 @@ impl World {
             guilds: self.guilds.clone(),
             channels: self.channels.clone(),
             messages: self.messages.clone(),
+            demo_users: self.demo_users.clone(),
         }
     }
 
@@ -118,6 +151,7 @@ impl World {
         self.guilds = snapshot.guilds;
         self.channels = snapshot.channels;
         self.messages = snapshot.messages;
+        self.demo_users = snapshot.demo_users;
     }
 
     /// A token for an interaction in `channel_id`, live for 15 minutes.

@@ -43,6 +43,8 @@ impl LocalSandbox {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => sandbox.seed_guild(demo_guild(demo_members)),
             Err(error) => return Err(error).with_context(|| format!("reading {}", snapshot_path.display())),
         }
+        // The settings page's demo logins (kept in step with this version on every start).
+        sandbox.seed_demo_people(DEMO_GUILD);
         Ok(Self { sandbox: Arc::new(sandbox), snapshot_path })
     }
 

@@ -16,7 +16,7 @@ use url::Url;
 use super::{ConnectState, STATE_LIFETIME_SECS, StateRefusal, allowed_return_url};
 use crate::{
     api::Api,
-    domain::{BotInstall, TenantId},
+    domain::{BotInstall, Tenant, TenantId},
     store::{FirstOrSeen, StoreError},
 };
 
@@ -120,13 +120,21 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
             ));
         }
     }
-    let tenant_id = TenantId::from(state.tenant_id.as_str());
-    let tenant = api.store.tenant(&tenant_id).await.map_err(busy)?;
-    let allowed = tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default();
-    // Checked again here: the tenant's origins may have changed since the link was made.
-    let return_url = allowed_return_url(&state.return_url, &allowed).ok_or_else(|| {
-        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
-    })?;
+    let (tenant_id, return_url) = if state.standalone {
+        let return_url = same_site_return(&state).ok_or_else(|| {
+            Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not on this site.")
+        })?;
+        (None, return_url)
+    } else {
+        let tenant_id = TenantId::from(state.tenant_id.as_str());
+        let tenant = api.store.tenant(&tenant_id).await.map_err(busy)?;
+        let allowed = tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default();
+        // Checked again here: the tenant's origins may have changed since the link was made.
+        let return_url = allowed_return_url(&state.return_url, &allowed).ok_or_else(|| {
+            Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
+        })?;
+        (Some(tenant_id), return_url)
+    };
     if query.contains_key("error") {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
@@ -156,6 +164,10 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
     let guild = access.guild.ok_or_else(|| {
         Refusal::new(StatusCode::BAD_REQUEST, "No server chosen", "Discord's answer named no server to connect.")
     })?;
+    let tenant_id = match tenant_id {
+        Some(tenant_id) => tenant_id,
+        None => standalone_tenant(api, guild.id, now).await?,
+    };
     match api.store.connect(&tenant_id, guild.id, &guild.name, now).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => match api.store.tenant_of(guild.id).await.map_err(busy)? {
@@ -195,4 +207,25 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
         target.query_pairs_mut().append_pair("missing_permissions", &names.join(","));
     }
     Ok(target)
+}
+
+/// A settings-page connect returns to the settings page: the same origin as the callback.
+fn same_site_return(state: &ConnectState) -> Option<Url> {
+    let callback = Url::parse(&state.redirect_uri).ok()?;
+    let return_url = Url::parse(&state.return_url).ok()?;
+    (return_url.origin() == callback.origin()).then_some(return_url)
+}
+
+/// The tenant of a guild that connects without a platform: `guild-{id}`, made on first use.
+async fn standalone_tenant(
+    api: &Api,
+    guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
+    now: u64,
+) -> Result<TenantId, Refusal> {
+    let tenant_id = TenantId::from(format!("guild-{guild_id}").as_str());
+    let tenant = Tenant { tenant_id: tenant_id.clone(), allowed_origins: Vec::new(), created_at: now };
+    match api.store.create_tenant(&tenant).await {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(tenant_id),
+        Err(error) => Err(busy(error)),
+    }
 }

@@ -61,22 +61,24 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// The callback's absolute URL, as Discord must be told it (and told the same again at
-    /// the code exchange). `None` when neither a public URL nor a `Host` is known.
-    pub fn redirect_uri(&self, headers: &HeaderMap) -> Option<String> {
-        let base = match &self.public_url {
-            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+    /// The site's public base URL (`scheme://host[:port]`): the configured one, else the
+    /// request's `Host` over https. `None` when neither is known or the `Host` is malformed.
+    pub fn base_url(&self, headers: &HeaderMap) -> Option<String> {
+        match &self.public_url {
+            Some(url) => Some(url.as_str().trim_end_matches('/').to_owned()),
             None => {
                 let host = headers.get(header::HOST)?.to_str().ok()?;
                 let valid =
                     !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-                if !valid {
-                    return None;
-                }
-                format!("https://{host}")
+                valid.then(|| format!("https://{host}"))
             }
-        };
-        Some(format!("{base}{CALLBACK_PATH}"))
+        }
+    }
+
+    /// The callback's absolute URL, as Discord must be told it (and told the same again at
+    /// the code exchange). `None` when neither a public URL nor a `Host` is known.
+    pub fn redirect_uri(&self, headers: &HeaderMap) -> Option<String> {
+        Some(format!("{}{CALLBACK_PATH}", self.base_url(headers)?))
     }
 
     /// Discord's bot authorization link for a guild install.

@@ -16,6 +16,10 @@ pub struct ConnectState {
     /// The redirect URI the authorization named; the code exchange must name it again.
     pub redirect_uri: String,
     pub expires_at: u64,
+    /// Started from the settings page with no platform: the guild becomes its own tenant,
+    /// and `return_url` is on this site.
+    #[serde(default)]
+    pub standalone: bool,
 }
 
 /// Why a `state` is refused.
@@ -56,6 +60,7 @@ mod tests {
             return_url: "https://club.example/".into(),
             redirect_uri: "https://web.example/connect/callback".into(),
             expires_at: 1_000,
+            standalone: false,
         };
         let token = state.seal(&key);
         assert_eq!(ConnectState::open(&key, &token, 999), Ok(state));

@@ -47,6 +47,7 @@ pub async fn start_connect(
         return_url: return_url.to_string(),
         redirect_uri: redirect_uri.clone(),
         expires_at,
+        standalone: false,
     };
     let permissions = GuildSettings::default().bot_permissions();
     let link = api.connect.authorize_link(permissions, &redirect_uri, &state.seal(&api.connect.state_key));

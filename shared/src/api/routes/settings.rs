@@ -16,7 +16,7 @@ use crate::{
         problem::{Problem, ProblemDetails},
     },
     domain::GuildSettings,
-    store::StoreError,
+    store::{Actor, StoreError},
 };
 
 fn etag(version: u64) -> HeaderValue {
@@ -81,7 +81,8 @@ pub async fn put_settings(
         Some(version) => version,
         None => api.store.settings(caller.guild_id).await?.version,
     };
-    match api.store.update_settings(caller.guild_id, expected, &settings).await {
+    let actor = Actor { id: "tenant-api", name: caller.tenant_id.as_str() };
+    match api.store.save_settings(caller.guild_id, expected, &settings, actor, api.clock.now()).await {
         Ok(version) => Ok(with_etag(settings, version)),
         Err(StoreError::VersionConflict) => Err(stale()),
         Err(error) => Err(error.into()),

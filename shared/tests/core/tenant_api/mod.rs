@@ -88,7 +88,7 @@ impl TwoTenants {
     }
 }
 
-fn connector(api_base: &str) -> Connector {
+pub fn connector(api_base: &str) -> Connector {
     let base = url::Url::parse(api_base).expect("base");
     Connector {
         application_id: Id::new(APPLICATION),

@@ -1,0 +1,178 @@
+//! The settings page: where a guild's admins log in with Discord, connect the bot, change the
+//! guild's settings and watch what Guildbridge does. Server-rendered (askama), no external
+//! assets, no inline script, so the Content-Security-Policy stays `default-src 'self'`.
+//!
+//! Every page and every write re-checks, through Discord, that the person may manage the
+//! guild (owner, Administrator or Manage Server), trusting what Discord said for at most
+//! [`crate::domain::ACCESS_CACHE_SECS`]; the guild id in the URL is never enough alone.
+
+mod access;
+mod connect;
+mod cookies;
+mod login;
+mod pickers;
+mod settings_form;
+mod templates;
+mod watch;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+};
+
+pub use self::{cookies::CookiePolicy, login::LoginClient, login::safe_next, pickers::Pickers};
+use crate::{
+    api::connect::Connector, clock::SharedClock, discord::rest::DiscordClient, queue::JobQueue, store::DomainStore,
+};
+
+/// Where the pages live; `SETTINGS_URL` points here.
+pub const BASE_PATH: &str = "/settings";
+/// Forms are small; anything larger is not from this page.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// What the pages use.
+pub struct Pages {
+    pub store: Arc<dyn DomainStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub clock: SharedClock,
+    pub login: LoginClient,
+    /// The bot install ("Add Guildbridge") and the site's public address.
+    pub connect: Connector,
+    /// The bot's client, for the pickers (channels and roles).
+    pub bot: DiscordClient,
+    pub pickers: Pickers,
+    pub cookies: CookiePolicy,
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages").field("cookies", &self.cookies).finish_non_exhaustive()
+    }
+}
+
+pub fn router(pages: Pages) -> Router {
+    Router::new()
+        .route("/settings", get(access::home))
+        .route("/settings/login", get(login::start))
+        .route("/settings/login/callback", get(login::callback))
+        .route("/settings/logout", post(login::logout))
+        .route("/settings/guilds/{guild_id}", get(settings_form::show).post(settings_form::save))
+        .route("/settings/guilds/{guild_id}/channels", get(watch::channels))
+        .route("/settings/guilds/{guild_id}/channels/retry", post(watch::retry_channel))
+        .route("/settings/guilds/{guild_id}/channels/archive", post(watch::archive_channel))
+        .route("/settings/guilds/{guild_id}/sync", get(watch::syncs).post(watch::sync_now))
+        .route("/settings/guilds/{guild_id}/dead-letters", get(watch::dead_letters))
+        .route("/settings/guilds/{guild_id}/dead-letters/retry", post(watch::retry_dead_letter))
+        .route("/settings/guilds/{guild_id}/keys", get(watch::api_keys).post(watch::create_api_key))
+        .route("/settings/guilds/{guild_id}/keys/revoke", post(watch::revoke_api_key))
+        .route("/settings/assets/app.css", get(stylesheet))
+        .route("/settings/assets/preview.js", get(script))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(Arc::new(pages))
+}
+
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// The headers every page carries: a strict CSP (no inline script, no framing), HSTS, no
+/// MIME sniffing, no referrer beyond the origin, and no caching of personal pages.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let asset = request.uri().path().starts_with("/settings/assets/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let fixed: [(HeaderName, &'static str); 5] = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    let caching = if asset { "public, max-age=3600" } else { "no-store" };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
+    response
+}
+
+async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/app.css")).into_response()
+}
+
+async fn script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../static/preview.js"))
+        .into_response()
+}
+
+/// A page that could not be shown: its status, a title and what to do.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+}
+
+impl PageError {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, title, detail: detail.into() }
+    }
+
+    fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Not yours to manage",
+            "Discord says you are not the owner of this server and hold neither Administrator nor Manage Server in it.",
+        )
+    }
+
+    fn busy() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Guildbridge is busy; try again in a moment.")
+    }
+}
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(error: crate::store::StoreError) -> Self {
+        tracing::warn!(%error, "settings page: store failed");
+        Self::busy()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = templates::ErrorPage { title: self.title, detail: &self.detail };
+        (self.status, render(&page)).into_response()
+    }
+}
+
+/// A template as an HTML response (a plain 500 if it cannot render, which is a bug).
+fn render(template: &impl askama::Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "settings page: template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+        }
+    }
+}
+
+/// A 303 to `location` (after a POST, so a reload does not repeat it).
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// 32 random bytes, URL-safe: session ids, CSRF tokens.
+fn random_token() -> Result<String, PageError> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| PageError::busy())?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}

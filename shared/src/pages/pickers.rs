@@ -1,0 +1,105 @@
+//! The form's pickers, filled from the guild through the bot token and kept briefly, so a
+//! page view costs Discord nothing most of the time: categories (archive category), text
+//! channels (log channel), and the roles the bot can give (below its highest role).
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use twilight_model::{
+    channel::{Channel, ChannelType},
+    guild::Role,
+    id::{
+        Id,
+        marker::{ApplicationMarker, GuildMarker},
+    },
+};
+
+use crate::discord::rest::DiscordClient;
+
+/// How long a guild's lists are reused.
+pub const PICKER_CACHE: Duration = Duration::from_secs(30);
+const DISCORD_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `(id, name)` lists, sorted as Discord shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Choices {
+    pub categories: Vec<(String, String)>,
+    pub text_channels: Vec<(String, String)>,
+    pub roles: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct Pickers {
+    application_id: Id<ApplicationMarker>,
+    cache: Mutex<HashMap<Id<GuildMarker>, (Instant, Choices)>>,
+}
+
+impl Pickers {
+    pub fn new(application_id: Id<ApplicationMarker>) -> Self {
+        Self { application_id, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The guild's lists, or `None` when Discord cannot be asked (the form then takes ids).
+    pub async fn choices(&self, bot: &DiscordClient, guild_id: Id<GuildMarker>) -> Option<Choices> {
+        if let Some((at, choices)) = self.lock().get(&guild_id)
+            && at.elapsed() < PICKER_CACHE
+        {
+            return Some(choices.clone());
+        }
+        let deadline = tokio::time::Instant::now() + DISCORD_TIMEOUT;
+        let (channels, roles) =
+            tokio::join!(bot.guild_channels(guild_id, deadline), bot.guild_roles(guild_id, deadline));
+        let (channels, roles) = match (channels, roles) {
+            (Ok(channels), Ok(roles)) => (channels, roles),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::info!(%error, "settings page: pickers unavailable");
+                return None;
+            }
+        };
+        let choices = Choices {
+            categories: named(&channels, ChannelType::GuildCategory),
+            text_channels: named(&channels, ChannelType::GuildText),
+            roles: manageable(roles, guild_id, self.application_id),
+        };
+        let mut cache = self.lock();
+        cache.retain(|_, (at, _)| at.elapsed() < PICKER_CACHE);
+        cache.insert(guild_id, (Instant::now(), choices.clone()));
+        Some(choices)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id<GuildMarker>, (Instant, Choices)>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn named(channels: &[Channel], kind: ChannelType) -> Vec<(String, String)> {
+    let mut picked: Vec<&Channel> = channels.iter().filter(|channel| channel.kind == kind).collect();
+    picked.sort_by_key(|channel| (channel.position.unwrap_or_default(), channel.id));
+    picked.into_iter().map(|channel| (channel.id.to_string(), channel.name.clone().unwrap_or_default())).collect()
+}
+
+/// Roles the bot may give: not `@everyone`, not managed by an integration, and below the
+/// bot's own highest role (when the bot's role is not among them, every other role).
+fn manageable(
+    roles: Vec<Role>,
+    guild_id: Id<GuildMarker>,
+    application_id: Id<ApplicationMarker>,
+) -> Vec<(String, String)> {
+    let bot_position = roles
+        .iter()
+        .filter(|role| {
+            role.tags.as_ref().and_then(|tags| tags.bot_id).is_some_and(|bot| bot.get() == application_id.get())
+        })
+        .map(|role| role.position)
+        .max();
+    let mut usable: Vec<Role> = roles
+        .into_iter()
+        .filter(|role| role.id.get() != guild_id.get() && !role.managed)
+        .filter(|role| bot_position.is_none_or(|top| role.position < top))
+        .collect();
+    usable.sort_by_key(|role| std::cmp::Reverse(role.position));
+    usable.into_iter().map(|role| (role.id.to_string(), role.name)).collect()
+}

@@ -1,0 +1,376 @@
+//! Watching what Guildbridge does for the guild: its channels by status (Retry, Archive), its
+//! member syncs (Sync now), its dead letters (Retry), and the tenant's API keys.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    PageError, Pages,
+    access::{Denied, GuildAdmin, guild_page, guild_post},
+    render, see_other,
+    templates::{self, Nav, Notice},
+};
+use crate::{
+    api::views::{ChannelView, DeadLetterView, SyncView},
+    domain::{Job, MappingStatus, SubjectRef, TenantId},
+    store::{JobRecord, JobStatus},
+    sync::{SyncRequest, SyncRequestError, SyncRequested, request_sync},
+};
+
+const PAGE_SIZE: u32 = 25;
+const STATUSES: [MappingStatus; 5] = [
+    MappingStatus::Active,
+    MappingStatus::Creating,
+    MappingStatus::Error,
+    MappingStatus::Completed,
+    MappingStatus::Archived,
+];
+
+fn query_map(raw: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// A page of a connected guild; an unconnected one gets the "Add Guildbridge" page.
+async fn connected(
+    pages: &Pages,
+    headers: &HeaderMap,
+    guild: &str,
+    path: &str,
+) -> Result<(GuildAdmin, TenantId), Response> {
+    let admin = guild_page(pages, headers, guild, path).await.map_err(IntoResponse::into_response)?;
+    match admin.tenant.clone() {
+        Some(tenant) => Ok((admin, tenant)),
+        None => Err(super::connect::page(pages, headers, &admin).await),
+    }
+}
+
+/// A write to a connected guild; `Err` is the response to give instead.
+async fn connected_post(
+    pages: &Pages,
+    headers: &HeaderMap,
+    guild: &str,
+    body: &[u8],
+) -> Result<(GuildAdmin, TenantId, HashMap<String, String>), Response> {
+    let (admin, form) = guild_post(pages, headers, guild, body).await.map_err(IntoResponse::into_response)?;
+    match admin.tenant.clone() {
+        Some(tenant) => Ok((admin, tenant, form)),
+        None => Err(PageError::new(StatusCode::CONFLICT, "Not connected", "Add Guildbridge to this server first.")
+            .into_response()),
+    }
+}
+
+/// Queues a job with its record, as the tenant API does.
+async fn queue(pages: &Pages, job: &Job) -> Result<(), PageError> {
+    let record = JobRecord::of(job, JobStatus::Queued, 0, pages.clock.now());
+    pages.store.record_job_queued(job.guild_id(), &record).await?;
+    pages.queue.enqueue(job).await.map_err(|error| {
+        tracing::warn!(%error, "settings page: queue failed");
+        PageError::busy()
+    })
+}
+
+/// A write to a connected guild: checked (origin, CSRF, access), then `act` on the form.
+async fn write<F, Fut>(pages: &Pages, headers: &HeaderMap, guild: &str, body: &[u8], act: F) -> Response
+where
+    F: FnOnce(GuildAdmin, TenantId, HashMap<String, String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, PageError>>,
+{
+    match connected_post(pages, headers, guild, body).await {
+        Ok((admin, tenant, form)) => act(admin, tenant, form).await.unwrap_or_else(IntoResponse::into_response),
+        Err(response) => response,
+    }
+}
+
+/// `GET /settings/guilds/{id}/channels?status=..&cursor=..`.
+pub async fn channels(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = query_map(raw);
+    let path = format!("/settings/guilds/{guild}/channels");
+    let (admin, _) = match connected(&pages, &headers, &guild, &path).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let status = query
+        .get("status")
+        .and_then(|wanted| STATUSES.into_iter().find(|status| status.as_str() == wanted))
+        .unwrap_or(MappingStatus::Active);
+    let cursor = query.get("cursor").map(String::as_str);
+    let page = match pages.store.mappings_by_status(admin.guild_id(), status, PAGE_SIZE, cursor).await {
+        Ok(page) => page,
+        // A cursor from elsewhere (or damaged) starts the listing over.
+        Err(crate::store::StoreError::Conflict(_)) => return see_other(&format!("{path}?status={}", status.as_str())),
+        Err(error) => return Denied::from(error).into_response(),
+    };
+    let rows = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, admin.guild_id())).collect();
+    let notice = query.get("done").map(|what| Notice::success(what.clone()));
+    render(&templates::ChannelsPage {
+        nav: Nav::new(&admin, "channels"),
+        statuses: STATUSES.iter().map(|s| (s.as_str(), *s == status)).collect(),
+        status: status.as_str(),
+        rows,
+        next: page.next,
+        notice,
+    })
+}
+
+fn subject_of(form: &HashMap<String, String>) -> Result<SubjectRef, PageError> {
+    form.get("subject")
+        .and_then(|subject| SubjectRef::parse(subject))
+        .ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, "No such channel", "The form named no subject."))
+}
+
+fn back_to_channels(guild: &GuildAdmin, status: &str, what: &str) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("status", status).append_pair("done", what);
+    see_other(&format!("/settings/guilds/{}/channels?{}", guild.guild_id(), query.finish()))
+}
+
+/// `POST .../channels/retry`: an errored channel's job again.
+pub async fn retry_channel(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let pages = pages.as_ref();
+    write(pages, &headers, &guild, &body, |admin, _, form| async move {
+        let subject = subject_of(&form)?;
+        let mapping = pages.store.mapping(admin.guild_id(), &subject).await?;
+        if mapping.map(|mapping| mapping.status) != Some(MappingStatus::Error) {
+            return Err(PageError::new(StatusCode::CONFLICT, "Nothing to retry", "Only errored channels are retried."));
+        }
+        let job = Job::CreateChannels { guild_id: admin.guild_id(), subject, requested_by: None, reply: None };
+        queue(&pages, &job).await?;
+        Ok(back_to_channels(&admin, "error", "Retry queued: the channel will be made again."))
+    })
+    .await
+}
+
+/// `POST .../channels/archive`: archives a channel, with a reason.
+pub async fn archive_channel(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let pages = pages.as_ref();
+    write(pages, &headers, &guild, &body, |admin, _, form| async move {
+        let subject = subject_of(&form)?;
+        let reason = form.get("reason").map(|reason| reason.trim().to_owned()).unwrap_or_default();
+        if reason.is_empty() || reason.chars().count() > 400 {
+            return Err(PageError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "A reason is needed",
+                "Say why the channel is archived (1 to 400 characters). Nothing was changed.",
+            ));
+        }
+        let Some(mapping) = pages.store.mapping(admin.guild_id(), &subject).await? else {
+            return Err(PageError::new(StatusCode::NOT_FOUND, "No such channel", "It is not this server's."));
+        };
+        let job = Job::ArchiveChannel { guild_id: admin.guild_id(), subject, reason, reply: None };
+        queue(&pages, &job).await?;
+        Ok(back_to_channels(&admin, mapping.status.as_str(), "Archive queued."))
+    })
+    .await
+}
+
+/// `GET .../sync`: recent runs, the running one, the next scheduled time.
+pub async fn syncs(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let path = format!("/settings/guilds/{guild}/sync");
+    let (admin, _) = match connected(&pages, &headers, &guild, &path).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let guild_id = admin.guild_id();
+    let now = pages.clock.now();
+    let (runs, lease, schedule) = match tokio::join!(
+        pages.store.recent_runs(guild_id, 20),
+        pages.store.lease(guild_id, now),
+        pages.store.sync_schedule(guild_id),
+    ) {
+        (Ok(runs), Ok(lease), Ok(schedule)) => (runs, lease, schedule),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return Denied::from(error).into_response(),
+    };
+    let query = query_map(raw);
+    render(&templates::SyncPage {
+        nav: Nav::new(&admin, "sync"),
+        running: lease.map(|lease| lease.run_id.to_string()),
+        next_at: schedule.as_ref().map(|schedule| templates::when(schedule.next_at)),
+        schedule_error: schedule.and_then(|schedule| schedule.last_error),
+        runs: runs.into_iter().map(SyncView::from).map(templates::RunRow::from).collect(),
+        notice: query.get("done").map(|what| Notice::success(what.clone())),
+    })
+}
+
+/// `POST .../sync`: Sync now.
+pub async fn sync_now(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let pages = pages.as_ref();
+    write(pages, &headers, &guild, &body, |admin, _, _| async move {
+        let request = SyncRequest::Platform(format!("settings-page:{}", super::random_token()?));
+        let asked = request_sync(
+            pages.store.as_ref(),
+            pages.queue.as_ref(),
+            admin.guild_id(),
+            request,
+            None,
+            pages.clock.now(),
+        )
+        .await
+        .map_err(|error| match error {
+            SyncRequestError::Store(error) => PageError::from(error),
+            SyncRequestError::Queue(_) => PageError::busy(),
+        })?;
+        let what = match asked {
+            SyncRequested::Queued { .. } | SyncRequested::AlreadyRequested { .. } => "Sync queued.",
+            SyncRequested::Busy(_) => "A sync is already running; it is shown below.",
+        };
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("done", what);
+        Ok(see_other(&format!("/settings/guilds/{}/sync?{}", admin.guild_id(), query.finish())))
+    })
+    .await
+}
+
+/// `GET .../dead-letters`.
+pub async fn dead_letters(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let path = format!("/settings/guilds/{guild}/dead-letters");
+    let (admin, _) = match connected(&pages, &headers, &guild, &path).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let letters = match pages.store.dead_letters(Some(admin.guild_id()), 50).await {
+        Ok(letters) => letters,
+        Err(error) => return Denied::from(error).into_response(),
+    };
+    let query = query_map(raw);
+    render(&templates::DeadLettersPage {
+        nav: Nav::new(&admin, "dead-letters"),
+        letters: letters.into_iter().map(DeadLetterView::from).map(templates::LetterRow::from).collect(),
+        notice: query.get("done").map(|what| Notice::success(what.clone())),
+    })
+}
+
+/// `POST .../dead-letters/retry`: the job queued again, as it was.
+pub async fn retry_dead_letter(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let pages = pages.as_ref();
+    write(pages, &headers, &guild, &body, |admin, _, form| async move {
+        let id = form.get("id").map(String::as_str).unwrap_or_default();
+        let gone = || PageError::new(StatusCode::NOT_FOUND, "No such dead letter", "It is not this server's.");
+        let letter = pages.store.dead_letter(admin.guild_id(), id).await?.ok_or_else(gone)?;
+        let job = match Job::from_body(&letter.body) {
+            Ok(job) if job.guild_id() == admin.guild_id() => job,
+            _ => {
+                return Err(PageError::new(
+                    StatusCode::CONFLICT,
+                    "Cannot retry",
+                    "This record's body is not a job that can run again.",
+                ));
+            }
+        };
+        queue(&pages, &job).await?;
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("done", "Queued again.");
+        Ok(see_other(&format!("/settings/guilds/{}/dead-letters?{}", admin.guild_id(), query.finish())))
+    })
+    .await
+}
+
+/// `GET .../keys`: the tenant's API keys (never their secrets).
+pub async fn api_keys(State(pages): State<Arc<Pages>>, headers: HeaderMap, Path(guild): Path<String>) -> Response {
+    let path = format!("/settings/guilds/{guild}/keys");
+    let (admin, tenant) = match connected(&pages, &headers, &guild, &path).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    keys_page(&pages, &admin, &tenant, None, None).await
+}
+
+async fn keys_page(
+    pages: &Pages,
+    admin: &GuildAdmin,
+    tenant: &TenantId,
+    secret: Option<String>,
+    notice: Option<Notice>,
+) -> Response {
+    match pages.store.api_keys(tenant).await {
+        Ok(keys) => render(&templates::KeysPage {
+            nav: Nav::new(admin, "keys"),
+            tenant: tenant.to_string(),
+            keys: keys.into_iter().map(templates::KeyRow::from).collect(),
+            secret,
+            notice,
+        }),
+        Err(error) => Denied::from(error).into_response(),
+    }
+}
+
+/// `POST .../keys`: a new key, shown once on the page that answers.
+pub async fn create_api_key(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (admin, tenant, _) = match connected_post(&pages, &headers, &guild, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match pages.store.issue_api_key(&tenant, pages.clock.now()).await {
+        Ok(issued) => {
+            tracing::info!(key_id = %issued.record.key_id, "settings page: API key issued");
+            let notice = Notice::success("Key created. Copy it now: it is not shown again.");
+            keys_page(&pages, &admin, &tenant, Some(issued.secret), Some(notice)).await
+        }
+        Err(error) => Denied::from(error).into_response(),
+    }
+}
+
+/// `POST .../keys/revoke`.
+pub async fn revoke_api_key(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (admin, tenant, form) = match connected_post(&pages, &headers, &guild, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let key_id = form.get("key_id").map(String::as_str).unwrap_or_default();
+    match pages.store.revoke_api_key(&tenant, key_id, pages.clock.now()).await {
+        Ok(()) => keys_page(&pages, &admin, &tenant, None, Some(Notice::success("Key revoked."))).await,
+        Err(crate::store::StoreError::NotFound(_)) => {
+            PageError::new(StatusCode::NOT_FOUND, "No such key", "It is not this tenant's.").into_response()
+        }
+        Err(error) => Denied::from(error).into_response(),
+    }
+}
