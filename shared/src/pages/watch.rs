@@ -149,7 +149,7 @@ pub async fn retry_channel(
             return Err(PageError::new(StatusCode::CONFLICT, "Nothing to retry", "Only errored channels are retried."));
         }
         let job = Job::CreateChannels { guild_id: admin.guild_id(), subject, requested_by: None, reply: None };
-        queue(&pages, &job).await?;
+        queue(pages, &job).await?;
         Ok(back_to_channels(&admin, "error", "Retry queued: the channel will be made again."))
     })
     .await
@@ -177,7 +177,7 @@ pub async fn archive_channel(
             return Err(PageError::new(StatusCode::NOT_FOUND, "No such channel", "It is not this server's."));
         };
         let job = Job::ArchiveChannel { guild_id: admin.guild_id(), subject, reason, reply: None };
-        queue(&pages, &job).await?;
+        queue(pages, &job).await?;
         Ok(back_to_channels(&admin, mapping.status.as_str(), "Archive queued."))
     })
     .await
@@ -296,7 +296,7 @@ pub async fn retry_dead_letter(
                 ));
             }
         };
-        queue(&pages, &job).await?;
+        queue(pages, &job).await?;
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("done", "Queued again.");
         Ok(see_other(&format!("/settings/guilds/{}/dead-letters?{}", admin.guild_id(), query.finish())))
