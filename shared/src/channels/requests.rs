@@ -50,7 +50,13 @@ pub async fn register_subject(
     if !created && store.mapping(guild_id, &subject.subject).await?.is_some() {
         return Ok(Registered { created, channel_job: None });
     }
-    let job = Job::CreateChannels { guild_id, subject: subject.subject.clone(), requested_by: None, reply: None };
+    let job = Job::CreateChannels {
+        retry: None,
+        guild_id,
+        subject: subject.subject.clone(),
+        requested_by: None,
+        reply: None,
+    };
     queue.enqueue(&job).await?;
     Ok(Registered { created, channel_job: Some(job) })
 }
@@ -79,6 +85,6 @@ pub async fn request_channel(
     requested_by: Option<Id<UserMarker>>,
     reply: InteractionReply,
 ) -> Result<(), RequestError> {
-    let job = Job::CreateChannels { guild_id, subject, requested_by, reply: Some(reply) };
+    let job = Job::CreateChannels { retry: None, guild_id, subject, requested_by, reply: Some(reply) };
     Ok(queue.enqueue(&job).await?)
 }

@@ -60,6 +60,11 @@ pub enum Job {
         subject: SubjectRef,
         requested_by: Option<Id<UserMarker>>,
         reply: Option<InteractionReply>,
+        /// A person asking again after the channel failed: new work for the queue's
+        /// deduplication window (which would otherwise drop it as the first job's repeat),
+        /// while the store's claim still keeps it to one channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry: Option<String>,
     },
     /// Archive (or delete) the subject's channel(s).
     ArchiveChannel { guild_id: Id<GuildMarker>, subject: SubjectRef, reason: String, reply: Option<InteractionReply> },
@@ -146,6 +151,18 @@ impl Job {
         }
     }
 
+    /// The job as a person's retry of it (`retry` unique to that asking): a channel job
+    /// becomes new work to the queue's deduplication; other jobs are their own keys already
+    /// or are harmless to drop as repeats.
+    pub fn retried(self, retry: String) -> Self {
+        match self {
+            Job::CreateChannels { guild_id, subject, requested_by, reply, .. } => {
+                Job::CreateChannels { guild_id, subject, requested_by, reply, retry: Some(retry) }
+            }
+            other => other,
+        }
+    }
+
     /// The key as SQS takes a deduplication id: at most 128 characters of a safe alphabet.
     /// A job someone is waiting on also names their interaction: a second person asking for
     /// the same work within the window still gets their own answer (the store's conditions,
@@ -154,6 +171,9 @@ impl Job {
         let mut key = self.idempotency_key().to_string();
         if let Some(reply) = self.reply() {
             key.push_str(&format!(":interaction:{}", reply.interaction_id));
+        }
+        if let Job::CreateChannels { retry: Some(retry), .. } = self {
+            key.push_str(&format!(":retry:{retry}"));
         }
         hex::encode(Sha256::digest(key.as_bytes()))
     }
@@ -190,6 +210,7 @@ mod tests {
     #[test]
     fn jobs_round_trip_and_keep_their_token_out_of_debug_output() {
         let job = Job::CreateChannels {
+            retry: None,
             guild_id: Id::new(10),
             subject: SubjectRef::new(SubjectKind::Event, "42"),
             requested_by: Some(Id::new(7)),
@@ -205,15 +226,34 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_of_a_failed_channel_is_not_dropped_as_the_first_jobs_repeat() {
+        let job = Job::CreateChannels {
+            retry: None,
+            guild_id: Id::new(10),
+            subject: SubjectRef::new(SubjectKind::Lead, "7"),
+            requested_by: None,
+            reply: None,
+        };
+        let first = job.clone().retried("a".into());
+        let second = job.clone().retried("b".into());
+        assert_ne!(first.deduplication_id(), job.deduplication_id());
+        assert_ne!(first.deduplication_id(), second.deduplication_id());
+        assert_eq!(first.idempotency_key(), job.idempotency_key(), "still the same work to the store");
+        assert_eq!(Job::from_body(&serde_json::to_string(&first).expect("json")).expect("job"), first);
+    }
+
+    #[test]
     fn the_same_work_has_the_same_key_whoever_asks() {
         let subject = SubjectRef::new(SubjectKind::Event, "42");
         let from_command = Job::CreateChannels {
+            retry: None,
             guild_id: Id::new(10),
             subject: subject.clone(),
             requested_by: Some(Id::new(7)),
             reply: Some(reply()),
         };
-        let from_platform = Job::CreateChannels { guild_id: Id::new(10), subject, requested_by: None, reply: None };
+        let from_platform =
+            Job::CreateChannels { retry: None, guild_id: Id::new(10), subject, requested_by: None, reply: None };
         assert_eq!(from_command.idempotency_key(), from_platform.idempotency_key());
         assert_eq!(from_command.deduplication_id().len(), 64);
         assert_ne!(

@@ -148,7 +148,9 @@ pub async fn retry_channel(
         if mapping.map(|mapping| mapping.status) != Some(MappingStatus::Error) {
             return Err(PageError::new(StatusCode::CONFLICT, "Nothing to retry", "Only errored channels are retried."));
         }
-        let job = Job::CreateChannels { guild_id: admin.guild_id(), subject, requested_by: None, reply: None };
+        let job =
+            Job::CreateChannels { retry: None, guild_id: admin.guild_id(), subject, requested_by: None, reply: None }
+                .retried(super::random_token()?);
         queue(pages, &job).await?;
         Ok(back_to_channels(&admin, "error", "Retry queued: the channel will be made again."))
     })

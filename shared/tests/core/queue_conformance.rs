@@ -12,6 +12,7 @@ use twilight_model::id::Id;
 
 fn create_job(subject: &str) -> Job {
     Job::CreateChannels {
+        retry: None,
         guild_id: Id::new(555),
         subject: SubjectRef::new(SubjectKind::Event, subject),
         requested_by: None,

@@ -228,8 +228,14 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
         (
             "1-create-channels",
             "create event:42's channel (the subject is registered first)",
-            Job::CreateChannels { guild_id: guild, subject: subject.clone(), requested_by: None, reply: None }
-                .to_body()?,
+            Job::CreateChannels {
+                retry: None,
+                guild_id: guild,
+                subject: subject.clone(),
+                requested_by: None,
+                reply: None,
+            }
+            .to_body()?,
             json!([]),
         ),
         (
@@ -278,6 +284,7 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
             "2-channel-job-on-the-sync-queue",
             "a channel job on the sync queue: refused, recorded as a dead letter and deleted",
             Job::CreateChannels {
+                retry: None,
                 guild_id: guild,
                 subject: SubjectRef::new(SubjectKind::Event, "42"),
                 requested_by: None,

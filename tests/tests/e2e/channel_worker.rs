@@ -36,7 +36,13 @@ fn event(id: &str) -> Subject {
 }
 
 fn create_job(subject: &Subject) -> Job {
-    Job::CreateChannels { guild_id: Id::new(GUILD), subject: subject.subject.clone(), requested_by: None, reply: None }
+    Job::CreateChannels {
+        retry: None,
+        guild_id: Id::new(GUILD),
+        subject: subject.subject.clone(),
+        requested_by: None,
+        reply: None,
+    }
 }
 
 fn attempt(receives: u32) -> Attempt {
@@ -294,6 +300,7 @@ async fn the_500_channel_limit_is_a_clear_error_for_the_user_and_an_error_mappin
     store.upsert_subject(guild, &subject).await.expect("subject");
     let token = sandbox.issue_interaction_token(APPLICATION_ID);
     let job = Job::CreateChannels {
+        retry: None,
         guild_id: guild,
         subject: subject.subject.clone(),
         requested_by: None,
@@ -452,6 +459,7 @@ async fn the_log_channel_hears_of_every_created_channel_once_whoever_asked() {
         received_at: now(),
     };
     let job = Job::CreateChannels {
+        retry: None,
         guild_id: guild,
         subject: asked.subject.clone(),
         requested_by: None,
@@ -467,6 +475,7 @@ async fn the_log_channel_hears_of_every_created_channel_once_whoever_asked() {
     store.upsert_subject(guild, &late).await.expect("subject");
     let expired = InteractionReply { received_at: now() - 20 * 60, ..reply };
     let job = Job::CreateChannels {
+        retry: None,
         guild_id: guild,
         subject: late.subject.clone(),
         requested_by: None,
@@ -494,6 +503,7 @@ async fn a_failed_edit_of_the_answer_falls_back_to_the_log_channel() {
         received_at: now(),
     };
     let job = Job::CreateChannels {
+        retry: None,
         guild_id: guild,
         subject: subject.subject.clone(),
         requested_by: None,

@@ -172,6 +172,7 @@ impl Sandbox {
                 "/sandbox/guilds/{guild_id}/members/{user_id}/permissions",
                 axum::routing::put(set_member_permissions_route),
             )
+            .route("/sandbox/guilds/{guild_id}/bot-permissions", axum::routing::put(set_bot_permissions_route))
             .fallback(|| async { discord_error(StatusCode::NOT_FOUND, 0, "404: Not Found", None) })
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -338,6 +339,26 @@ async fn set_member_permissions_route(
             StatusCode::NO_CONTENT.into_response()
         }
         _ => discord_error(StatusCode::NOT_FOUND, 10007, "Unknown Member", None),
+    }
+}
+
+/// `PUT /sandbox/guilds/{guild_id}/bot-permissions` with `{"permissions": "0"}`: what the
+/// bot may do there (0 makes every channel job fail with Missing Permissions).
+async fn set_bot_permissions_route(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(guild_id): axum::extract::Path<u64>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let permissions = body.get("permissions").and_then(Value::as_str).and_then(|bits| bits.parse::<u64>().ok());
+    let Some(permissions) = permissions else {
+        return discord_error(StatusCode::BAD_REQUEST, 50035, "permissions: a string of digits", None);
+    };
+    match lock(&shared.world).guilds.get_mut(&guild_id) {
+        Some(guild) => {
+            guild.bot_permissions = permissions;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => discord_error(StatusCode::NOT_FOUND, 10004, "Unknown Guild", None),
     }
 }
 

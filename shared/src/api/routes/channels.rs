@@ -21,12 +21,18 @@ pub async fn request_channel(
     PathParams(path): PathParams<SubjectPath>,
 ) -> Result<Response, Problem> {
     let subject = existing_subject(&api, &caller, &path).await?;
-    if let Some(mapping) = api.store.mapping(caller.guild_id, &subject).await?
+    let mapping = api.store.mapping(caller.guild_id, &subject).await?;
+    if let Some(mapping) = &mapping
         && ChannelView::is_usable(mapping.status)
     {
-        return Ok(Json(ChannelView::new(mapping, caller.guild_id)).into_response());
+        return Ok(Json(ChannelView::new(mapping.clone(), caller.guild_id)).into_response());
     }
-    let job = Job::CreateChannels { guild_id: caller.guild_id, subject, requested_by: None, reply: None };
+    // Asking again after a failure is a retry: its own job to the queue's deduplication.
+    let retry = match mapping.map(|mapping| mapping.status) {
+        Some(MappingStatus::Error) => Some(random_key()?),
+        _ => None,
+    };
+    let job = Job::CreateChannels { retry, guild_id: caller.guild_id, subject, requested_by: None, reply: None };
     accepted(&api, job).await
 }
 

@@ -79,7 +79,7 @@ pub async fn retry_dead_letter(
     let letter =
         api.store.dead_letter(caller.guild_id, &path.id).await?.ok_or_else(|| Problem::not_found("dead letter"))?;
     let job = match Job::from_body(&letter.body) {
-        Ok(job) if job.guild_id() == caller.guild_id => job,
+        Ok(job) if job.guild_id() == caller.guild_id => job.retried(random_key()?),
         _ => return Err(Problem::conflict("not-retryable", "this record's body is not a job that can run again")),
     };
     accepted(&api, job).await

@@ -219,7 +219,7 @@ fn message_nonce(key: &str) -> String {
 impl JobHandler for ChannelWorker {
     async fn handle(&self, job: Job, attempt: Attempt) -> JobOutcome {
         match job {
-            Job::CreateChannels { guild_id, subject, requested_by, reply } => {
+            Job::CreateChannels { guild_id, subject, requested_by, reply, .. } => {
                 match self.context(guild_id, reply.as_ref(), attempt).await {
                     Ok(job) => self.create(&job, subject, requested_by).await,
                     Err(outcome) => outcome,

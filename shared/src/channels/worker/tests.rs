@@ -78,6 +78,7 @@ impl Setup {
             received_at: self.clock.now(),
         };
         let job = Job::CreateChannels {
+            retry: None,
             guild_id: Id::new(GUILD),
             subject: subject.subject.clone(),
             requested_by: None,

@@ -227,8 +227,13 @@ async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_sto
             ends_at: None,
         };
         backends.store.upsert_subject(guild, &subject).await.expect("subject");
-        let job =
-            Job::CreateChannels { guild_id: guild, subject: subject.subject.clone(), requested_by: None, reply: None };
+        let job = Job::CreateChannels {
+            retry: None,
+            guild_id: guild,
+            subject: subject.subject.clone(),
+            requested_by: None,
+            reply: None,
+        };
         backends.queue.enqueue(&job).await.expect("enqueue");
     }
 

@@ -1,0 +1,203 @@
+// The settings page as an admin uses it, in headless Chromium (Debian's, driven by
+// playwright-core) against `guildbridge local`: log in through the sandbox's Discord login,
+// fix an invalid naming pattern, meet a stale tab's conflict, Sync now, retry an errored
+// channel, make an API key and use it with curl, log out. Every page is screenshotted under
+// target/screenshots/.
+//
+// GUILDBRIDGE_BIN names the guildbridge binary (default: target/release/guildbridge).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { mkdtempSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "../..");
+const bin = process.env.GUILDBRIDGE_BIN ?? join(root, "target/release/guildbridge");
+const port = Number(process.env.BROWSER_TEST_PORT ?? 18787);
+const sandboxPort = Number(process.env.BROWSER_SANDBOX_PORT ?? port + 1);
+const site = `http://127.0.0.1:${port}`;
+const sandbox = `http://127.0.0.1:${sandboxPort}`;
+const demoGuild = "1100000000000000100";
+const shots = join(root, "target/screenshots");
+const run = promisify(execFile);
+
+let server;
+let dataDir;
+let browser;
+let context;
+let page;
+
+async function waitFor(url, tries = 200) {
+  for (let i = 0; i < tries; i += 1) {
+    try {
+      const answer = await fetch(url);
+      if (answer.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/// Reloads until `check` holds (a worker is doing the work meanwhile).
+async function eventually(check, what) {
+  for (let i = 0; i < 100; i += 1) {
+    if (await check()) return;
+    await new Promise((done) => setTimeout(done, 200));
+    await page.reload();
+  }
+  throw new Error(`never: ${what}`);
+}
+
+async function login(as) {
+  await page.goto(`${site}/settings`);
+  await page.getByRole("link", { name: "Log in with Discord" }).click();
+  await page.getByRole("link", { name: `Log in as ${as}` }).click();
+  await page.waitForURL(`${site}/settings`);
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), "guildbridge-browser-"));
+  // Its JSON log lines go where tools/browser.sh hands them to the secret scan.
+  const out = process.env.BROWSER_LOCAL_LOG ? openSync(process.env.BROWSER_LOCAL_LOG, "a") : "ignore";
+  const args = ["--data-dir", dataDir, "local", "--addr", `127.0.0.1:${port}`, "--sandbox-addr", `127.0.0.1:${sandboxPort}`, "--schedule-every-secs", "3600"];
+  const env = { ...process.env };
+  for (const name of ["DISCORD_BOT_TOKEN", "DISCORD_PUBLIC_KEY", "SETTINGS_URL", "WEB_PUBLIC_URL"]) delete env[name];
+  server = spawn(bin, args, { stdio: ["ignore", out, "inherit"], env });
+  await waitFor(`${site}/settings`);
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+  context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  page = await context.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((done) => server.once("exit", done));
+    server.kill("SIGINT");
+    await exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("an admin logs in through Discord and picks the demo guild", async () => {
+  await page.goto(`${site}/settings`);
+  await shot("login");
+  await login("demo-admin");
+  await assert.doesNotReject(page.getByRole("link", { name: "Guildbridge Demo" }).waitFor());
+  assert.match(await page.locator("ul.guilds").innerText(), /connected/);
+  await shot("guilds");
+});
+
+test("an invalid naming pattern shows its error beside the field; fixed, it saves", async () => {
+  await page.getByRole("link", { name: "Guildbridge Demo" }).click();
+  await page.getByLabel("Channel name pattern").fill("{track} night");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  const error = page.locator("#naming_pattern-error");
+  assert.match(await error.innerText(), /track/);
+  assert.equal(await page.getByLabel("Channel name pattern").inputValue(), "{track} night");
+  await shot("settings-invalid");
+  await page.getByLabel("Channel name pattern").fill("{series_name} {event_name}");
+  assert.match(await page.locator("#naming-preview").innerText(), /gt3-sprint-spa-6-hours/);
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByText("Saved.").waitFor();
+  assert.match(await page.locator("table.audit").innerText(), /naming_pattern/);
+  await shot("settings");
+});
+
+test("a stale second tab sees the conflict with the other values", async () => {
+  const url = `${site}/settings/guilds/${demoGuild}`;
+  const second = await context.newPage();
+  await second.goto(url);
+  await page.goto(url);
+  await page.getByLabel("Sync every (hours)").fill("12");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByText("Saved.").waitFor();
+  await second.getByLabel("Sync every (hours)").fill("48");
+  await second.getByRole("button", { name: "Save settings" }).click();
+  await second.getByText("Someone saved these settings").waitFor();
+  assert.match(await second.locator(".conflict").innerText(), /sync_interval_hours\s+12/);
+  assert.equal(await second.getByLabel("Sync every (hours)").inputValue(), "48");
+  await second.screenshot({ path: join(shots, "settings-conflict.png"), fullPage: true });
+  await second.close();
+});
+
+test("Sync now shows the run with its counts", async () => {
+  await page.getByRole("link", { name: "Sync", exact: true }).click();
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await page.getByText(/Sync queued|already running/).waitFor();
+  await eventually(async () => /succeeded/.test(await page.locator("table.runs").innerText().catch(() => "")), "a finished run");
+  const total = Number(await page.locator("table.runs td.total").first().innerText());
+  assert.ok(total > 0, `counted ${total} members`);
+  await shot("sync");
+});
+
+test("an errored channel is retried and becomes active", async () => {
+  const key = readFileSync(join(dataDir, "data", "demo-api-key"), "utf8").trim();
+  const api = (method, path, body) =>
+    fetch(`${site}/v1${path}`, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+  const bot = (permissions) =>
+    fetch(`${sandbox}/sandbox/guilds/${demoGuild}/bot-permissions`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ permissions }) });
+  assert.equal((await bot("0")).status, 204);
+  assert.ok((await api("PUT", "/subjects/lead/browser-1", { name: "Browser Lead" })).ok);
+  assert.equal((await api("POST", "/subjects/lead/browser-1/channel")).status, 202);
+  await page.goto(`${site}/settings/guilds/${demoGuild}/channels?status=error`);
+  const row = page.locator('tr[data-subject="lead:browser-1"]');
+  await eventually(async () => (await row.count()) > 0, "the channel in error");
+  await shot("channels-error");
+  assert.equal((await bot("8")).status, 204);
+  await row.getByRole("button", { name: "Retry" }).click();
+  await page.getByText("Retry queued").waitFor();
+  await page.goto(`${site}/settings/guilds/${demoGuild}/channels?status=active`);
+  await eventually(async () => (await page.locator('tr[data-subject="lead:browser-1"]').count()) > 0, "the channel active");
+  assert.ok(await page.getByRole("link", { name: "Open in Discord" }).first().isVisible());
+  await shot("channels");
+});
+
+test("an API key made on the page works with curl on /v1/tenant", async () => {
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("button", { name: "Create a key" }).click();
+  const secret = await page.locator("#new-key").inputValue();
+  assert.match(secret, /^gbk_/);
+  await shot("keys");
+  const { stdout } = await run("curl", ["-s", "-w", "\n%{http_code}", "-H", `Authorization: Bearer ${secret}`, `${site}/v1/tenant`]);
+  assert.match(stdout, /\n200$/);
+  assert.match(stdout, /demo/);
+});
+
+test("the dead-letters page says there are none", async () => {
+  await page.getByRole("link", { name: "Dead letters" }).click();
+  await page.getByRole("heading", { name: "Dead letters" }).waitFor();
+  assert.match(await page.locator("main").innerText(), /None\./);
+  await shot("dead-letters");
+});
+
+test("after logout the old session cookie gets the login page", async () => {
+  const cookies = await context.cookies();
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("link", { name: "Log in with Discord" }).waitFor();
+  const replay = await browser.newContext();
+  await replay.addCookies(cookies);
+  const old = await replay.newPage();
+  await old.goto(`${site}/settings`);
+  assert.ok(await old.getByRole("link", { name: "Log in with Discord" }).isVisible());
+  await replay.close();
+});
+
+test("a member without Manage Server sees no guild and gets 403", async () => {
+  await login("demo-member");
+  assert.match(await page.locator("main").innerText(), /Discord lists no server/);
+  const answer = await page.goto(`${site}/settings/guilds/${demoGuild}`);
+  assert.equal(answer.status(), 403);
+  await shot("forbidden");
+});
