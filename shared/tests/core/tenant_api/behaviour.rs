@@ -1,7 +1,7 @@
 //! What a platform sees through the API, route by route.
 
 use axum::http::Method;
-use guildbridge_core::domain::{QueueKind, SubjectKind, SubjectRef};
+use guildbridge_core::domain::{ClaimToken, QueueKind, SubjectKind, SubjectRef};
 use serde_json::json;
 use twilight_model::id::Id;
 
@@ -114,6 +114,23 @@ async fn asking_for_a_channel_three_times_queues_one_job() {
     assert_eq!(unknown.status, 404);
     let none_yet = call(&t.router, Method::GET, "/v1/subjects/lead/42/channel", key, None).await;
     assert_eq!(none_yet.status, 404, "no mapping before the worker claims it");
+}
+
+#[tokio::test]
+async fn asking_again_after_the_channel_failed_queues_a_retry_inside_the_dedup_window() {
+    let t = TwoTenants::new().await;
+    let key = Some(t.key_a.as_str());
+    call(&t.router, Method::PUT, "/v1/subjects/lead/42", key, Some(lead_42())).await;
+    assert_eq!(call(&t.router, Method::POST, "/v1/subjects/lead/42/channel", key, None).await.status, 202);
+    // The worker claims it and fails for good (say, Missing Permissions).
+    let (guild, subject, token) = (Id::new(GUILD_A), SubjectRef::new(SubjectKind::Lead, "42"), ClaimToken::from("t1"));
+    let store = t.backends.store.as_ref();
+    store.claim(guild, &subject, &token, None, 1).await.expect("claim");
+    store.mark_error(guild, &subject, &token, "Missing Permissions", 2).await.expect("error");
+    let again = call(&t.router, Method::POST, "/v1/subjects/lead/42/channel", key, None).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    // Seconds after the first: SQS FIFO would drop a repeat of the first job's id.
+    assert_eq!(t.queue.len(QueueKind::Channel).await, Ok(2), "the retry is a job of its own");
 }
 
 #[tokio::test]
