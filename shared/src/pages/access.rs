@@ -35,9 +35,9 @@ pub(super) fn discord_unavailable(error: DiscordError) -> PageError {
 }
 
 /// The guilds the token's owner may manage, as Discord says now.
-pub(super) async fn fetch_guilds(pages: &Pages, access_token: &str) -> Result<Vec<GuildAccess>, PageError> {
+pub(super) async fn fetch_guilds(pages: &Pages, access_token: &str) -> Result<Vec<GuildAccess>, DiscordError> {
     let deadline = Instant::now() + GUILDS_TIMEOUT;
-    let guilds = pages.login.discord.current_user_guilds(access_token, deadline).await.map_err(discord_unavailable)?;
+    let guilds = pages.login.discord.current_user_guilds(access_token, deadline).await?;
     Ok(guilds
         .into_iter()
         .map(|guild| GuildAccess {
@@ -62,17 +62,12 @@ impl SignedIn {
         }
         let guilds = match fetch_guilds(pages, &session.access_token).await {
             Ok(guilds) => guilds,
-            Err(error) => {
-                // A token Discord no longer accepts ends the session; anything else is a retry.
-                let deadline = Instant::now() + GUILDS_TIMEOUT;
-                if let Err(DiscordError::Permanent { status: 401, .. }) =
-                    pages.login.discord.current_user(&session.access_token, deadline).await
-                {
-                    pages.store.end_session(&session_id, now).await?;
-                    return Ok(None);
-                }
-                return Err(error);
+            // A token Discord no longer accepts ends the session; anything else is a retry.
+            Err(DiscordError::Permanent { status: 401, .. }) => {
+                pages.store.end_session(&session_id, now).await?;
+                return Ok(None);
             }
+            Err(error) => return Err(discord_unavailable(error)),
         };
         match pages.store.refresh_access(&session_id, guilds, now, now).await {
             Ok(session) => Ok(Some(Self { session_id, session })),

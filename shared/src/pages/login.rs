@@ -249,7 +249,7 @@ async fn finish(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, Stri
     let access_token = token.access_token().secret().clone();
     let deadline = Instant::now() + DISCORD_TIMEOUT;
     let user = login.discord.current_user(&access_token, deadline).await.map_err(access::discord_unavailable)?;
-    let guilds = access::fetch_guilds(pages, &access_token).await?;
+    let guilds = access::fetch_guilds(pages, &access_token).await.map_err(access::discord_unavailable)?;
     let session_id = random_token()?;
     let session = SessionRecord {
         user_id: user.id.to_string(),

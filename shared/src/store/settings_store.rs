@@ -14,6 +14,15 @@ use crate::domain::{AuditEntry, GuildSettings, VersionedSettings};
 
 const VERSION: &str = "version";
 
+/// A write based on `expected_version`: the first save needs nothing there, later ones the
+/// version read.
+fn based_on(expected_version: u64) -> Condition {
+    match expected_version {
+        0 => Condition::NotExists,
+        _ => Condition::Equals(VERSION, json!(expected_version)),
+    }
+}
+
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     /// The guild's settings, or the defaults at version 0.
@@ -70,10 +79,7 @@ impl<I: ItemStore> SettingsStore for Store<I> {
         settings.validate()?;
         let version = expected_version + 1;
         let item = to_item(&keys::settings(guild_id.get()), settings, &[(VERSION, json!(version))])?;
-        let condition = match expected_version {
-            0 => Condition::NotExists,
-            _ => Condition::Equals(VERSION, json!(expected_version)),
-        };
+        let condition = based_on(expected_version);
         match self.items.put(item, Some(condition)).await {
             Err(ItemError::ConditionFailed) => Err(StoreError::VersionConflict),
             other => other.map(|()| version).map_err(StoreError::from),
@@ -101,14 +107,10 @@ impl<I: ItemStore> SettingsStore for Store<I> {
         }
         let entry = AuditEntry { at: now, actor_id: actor.id.to_owned(), actor_name: actor.name.to_owned(), changes };
         let version = expected_version + 1;
-        let condition = match expected_version {
-            0 => Condition::NotExists,
-            _ => Condition::Equals(VERSION, json!(expected_version)),
-        };
         let writes = vec![
             TxWrite::Put {
                 item: to_item(&keys::settings(guild_id.get()), settings, &[(VERSION, json!(version))])?,
-                condition: Some(condition),
+                condition: Some(based_on(expected_version)),
             },
             TxWrite::Put { item: super::audit::audit_item(guild_id, &entry)?, condition: None },
         ];
