@@ -17,18 +17,22 @@ const LAYERS: &[(&str, u8)] = &[
     ("store", 1),
     ("queue", 1),
     ("discord", 1),
+    // Domain events addressed to tenants and queued for delivery (the outbox).
+    ("events", 2),
     // Running jobs from a queue, with recorded dead letters.
-    ("worker", 2),
+    ("worker", 3),
     // Use cases.
-    ("channels", 3),
-    ("sync", 3),
-    ("interactions", 4),
-    ("api", 4),
+    ("channels", 4),
+    ("sync", 4),
+    ("webhooks", 4),
+    ("relay", 4),
+    ("interactions", 5),
+    ("api", 5),
     // The settings page, over the tenant API's connect flow and views.
-    ("pages", 5),
+    ("pages", 6),
     // Start-up, configuration and wiring; test support (never in a Lambda binary).
-    ("host", 6),
-    ("test_support", 6),
+    ("host", 7),
+    ("test_support", 7),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -17,12 +17,16 @@ pub mod discord;
 pub mod queue;
 pub mod store;
 
+pub mod events;
+
 pub mod worker;
 
 pub mod api;
 pub mod channels;
 pub mod interactions;
+pub mod relay;
 pub mod sync;
+pub mod webhooks;
 
 pub mod pages;
 

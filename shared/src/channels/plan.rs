@@ -103,13 +103,17 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// What the subject's own Discord user may do in its private channel.
+pub const SUBJECT_USER_ACCESS: Permissions =
+    Permissions::VIEW_CHANNEL.union(Permissions::SEND_MESSAGES).union(Permissions::CONNECT);
+
 /// @everyone may not see the channel; the bot and the subject's own Discord user may.
 fn private_overwrites(
     guild_id: Id<GuildMarker>,
     bot_user_id: Id<UserMarker>,
     owner: Option<Id<UserMarker>>,
 ) -> Vec<PermissionOverwrite> {
-    let member_access = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::CONNECT;
+    let member_access = SUBJECT_USER_ACCESS;
     let mut overwrites = vec![
         PermissionOverwrite {
             id: guild_id.cast(),
@@ -199,6 +203,7 @@ mod tests {
 
     fn subject(name: &str, series: Option<&str>) -> Subject {
         Subject {
+            relay: None,
             subject: SubjectRef::new(SubjectKind::Event, "42"),
             name: name.to_owned(),
             fields: series.map(|s| [("series_name".to_owned(), s.to_owned())].into()).unwrap_or_default(),

@@ -8,7 +8,7 @@ use twilight_model::id::{
 
 use crate::{
     domain::{
-        InteractionReply, Job, Subject, SubjectKind, SubjectRef,
+        InteractionReply, Job, MappingStatus, Subject, SubjectKind, SubjectRef,
         naming::{self, NamingError},
     },
     queue::{JobQueue, QueueError},
@@ -43,11 +43,28 @@ pub async fn register_subject(
     guild_id: Id<GuildMarker>,
     subject: &Subject,
 ) -> Result<Registered, RequestError> {
+    // Read first only to see whose the channel was: the worker lets in whoever the subject
+    // names when it runs, so a race between two updates still ends with the last one.
+    let before = store.subject(guild_id, &subject.subject).await?;
     let created = store.upsert_subject(guild_id, subject).await?;
-    if !store.settings(guild_id).await?.settings.auto_create_channels {
-        return Ok(Registered { created, channel_job: None });
+    let mapping = match created {
+        true => None,
+        false => store.mapping(guild_id, &subject.subject).await?,
+    };
+    let previous_user = before.and_then(|before| before.discord_user_id);
+    if let Some(mapping) = &mapping
+        && previous_user != subject.discord_user_id
+        && matches!(mapping.status, MappingStatus::Active | MappingStatus::Creating | MappingStatus::Completed)
+    {
+        let job = Job::UpdateSubjectAccess {
+            guild_id,
+            subject: subject.subject.clone(),
+            add: subject.discord_user_id,
+            remove: previous_user,
+        };
+        queue.enqueue(&job).await?;
     }
-    if !created && store.mapping(guild_id, &subject.subject).await?.is_some() {
+    if mapping.is_some() || !store.settings(guild_id).await?.settings.auto_create_channels {
         return Ok(Registered { created, channel_job: None });
     }
     let job = Job::CreateChannels {
@@ -73,6 +90,7 @@ pub fn adhoc_subject(name: &str) -> Result<Subject, RequestError> {
         starts_at: None,
         discord_user_id: None,
         ends_at: None,
+        relay: None,
     })
 }
 

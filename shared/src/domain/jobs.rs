@@ -6,16 +6,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use twilight_model::id::{
     Id,
-    marker::{ApplicationMarker, GuildMarker, InteractionMarker, UserMarker},
+    marker::{ApplicationMarker, GuildMarker, InteractionMarker, MessageMarker, UserMarker},
 };
 
-use super::{JobKey, RequestId, SubjectRef, SyncKind};
+use super::{JobKey, PlatformEvent, RequestId, SubjectRef, SyncKind, TenantId};
 
 /// Which queue a job goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueKind {
     Channel,
     Sync,
+    /// Platform webhook deliveries (grouped by tenant).
+    Webhook,
 }
 
 impl QueueKind {
@@ -23,6 +25,7 @@ impl QueueKind {
         match self {
             QueueKind::Channel => "channel",
             QueueKind::Sync => "sync",
+            QueueKind::Webhook => "webhook",
         }
     }
 }
@@ -77,6 +80,9 @@ pub enum Job {
         /// Whether mentions in `content` notify anyone (off unless the sender asked).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         allow_mentions: bool,
+        /// The message this one answers (a relayed message), shown as a reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Id<MessageMarker>>,
     },
     /// Synchronise the guild's members; `request_id` names the request (an interaction, a
     /// due time, a platform call) so that one request is one run. A run too large for one
@@ -93,6 +99,27 @@ pub enum Job {
     /// The bot leaves a guild its tenant disconnected (unless it was connected again since).
     /// `requested_at` makes each disconnect its own job.
     LeaveGuild { guild_id: Id<GuildMarker>, requested_at: u64 },
+    /// The subject's Discord user changed after its channel existed: let `add` in and
+    /// `remove` out of the private channel.
+    UpdateSubjectAccess {
+        guild_id: Id<GuildMarker>,
+        subject: SubjectRef,
+        add: Option<Id<UserMarker>>,
+        remove: Option<Id<UserMarker>>,
+    },
+    /// A single-use invite into the subject's channel; `request_id` names the request.
+    CreateInvite { guild_id: Id<GuildMarker>, subject: SubjectRef, request_id: RequestId },
+    /// One event to the tenant's webhook endpoint. `copy` is unique to each emission, so the
+    /// delivery record knows its own redeliveries from a second copy of the same event.
+    DeliverWebhook {
+        guild_id: Id<GuildMarker>,
+        tenant_id: TenantId,
+        event: PlatformEvent,
+        copy: String,
+        /// A person's retry of a dead-lettered delivery (new work to the queue's deduplication).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry: Option<String>,
+    },
 }
 
 impl Job {
@@ -102,7 +129,18 @@ impl Job {
             | Job::ArchiveChannel { guild_id, .. }
             | Job::SendMessage { guild_id, .. }
             | Job::SyncMembers { guild_id, .. }
-            | Job::LeaveGuild { guild_id, .. } => *guild_id,
+            | Job::LeaveGuild { guild_id, .. }
+            | Job::UpdateSubjectAccess { guild_id, .. }
+            | Job::CreateInvite { guild_id, .. }
+            | Job::DeliverWebhook { guild_id, .. } => *guild_id,
+        }
+    }
+
+    /// The FIFO message group: one guild's jobs run in order, one tenant's deliveries too.
+    pub fn message_group(&self) -> String {
+        match self {
+            Job::DeliverWebhook { tenant_id, .. } => format!("tenant:{tenant_id}"),
+            other => other.guild_id().to_string(),
         }
     }
 
@@ -114,12 +152,16 @@ impl Job {
             Job::SendMessage { .. } => "send_message",
             Job::SyncMembers { .. } => "sync_members",
             Job::LeaveGuild { .. } => "leave_guild",
+            Job::UpdateSubjectAccess { .. } => "update_subject_access",
+            Job::CreateInvite { .. } => "create_invite",
+            Job::DeliverWebhook { .. } => "deliver_webhook",
         }
     }
 
     pub fn queue(&self) -> QueueKind {
         match self {
             Job::SyncMembers { .. } => QueueKind::Sync,
+            Job::DeliverWebhook { .. } => QueueKind::Webhook,
             _ => QueueKind::Channel,
         }
     }
@@ -138,6 +180,13 @@ impl Job {
                 format!("sync:{guild_id}:{request_id}:after:{after}")
             }
             Job::LeaveGuild { guild_id, requested_at } => format!("leave:{guild_id}:{requested_at}"),
+            Job::UpdateSubjectAccess { guild_id, subject, add, remove } => {
+                let user = |id: &Option<Id<UserMarker>>| id.map_or_else(String::new, |id| id.to_string());
+                format!("access:{guild_id}:{subject}:+{}:-{}", user(add), user(remove))
+            }
+            Job::CreateInvite { guild_id, subject, request_id } => format!("invite:{guild_id}:{subject}:{request_id}"),
+            // One event is one delivery, however many copies were emitted.
+            Job::DeliverWebhook { tenant_id, event, .. } => format!("webhook:{tenant_id}:{}", event.id),
         })
     }
 
@@ -147,7 +196,7 @@ impl Job {
             Job::CreateChannels { reply, .. } | Job::ArchiveChannel { reply, .. } | Job::SyncMembers { reply, .. } => {
                 reply.as_ref()
             }
-            Job::SendMessage { .. } | Job::LeaveGuild { .. } => None,
+            _ => None,
         }
     }
 
@@ -158,6 +207,10 @@ impl Job {
         match self {
             Job::CreateChannels { guild_id, subject, requested_by, reply, .. } => {
                 Job::CreateChannels { guild_id, subject, requested_by, reply, retry: Some(retry) }
+            }
+            // The same copy again (its delivery record knows it), new to the queue.
+            Job::DeliverWebhook { guild_id, tenant_id, event, copy, .. } => {
+                Job::DeliverWebhook { guild_id, tenant_id, event, copy, retry: Some(retry) }
             }
             other => other,
         }
@@ -172,7 +225,7 @@ impl Job {
         if let Some(reply) = self.reply() {
             key.push_str(&format!(":interaction:{}", reply.interaction_id));
         }
-        if let Job::CreateChannels { retry: Some(retry), .. } = self {
+        if let Job::CreateChannels { retry: Some(retry), .. } | Job::DeliverWebhook { retry: Some(retry), .. } = self {
             key.push_str(&format!(":retry:{retry}"));
         }
         hex::encode(Sha256::digest(key.as_bytes()))

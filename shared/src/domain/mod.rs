@@ -3,10 +3,11 @@
 //! naming, the jobs handed to the workers, and Guildbridge's own ids. Every other layer builds on these types.
 
 pub mod access;
+pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod naming;
 pub mod records;
 pub mod settings;
 
-pub use self::{access::*, ids::*, jobs::*, records::*, settings::*};
+pub use self::{access::*, events::*, ids::*, jobs::*, records::*, settings::*};

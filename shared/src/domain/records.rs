@@ -83,6 +83,16 @@ pub struct Subject {
     /// The Discord user the subject belongs to (a lead's owner), for private channels.
     #[serde(default)]
     pub discord_user_id: Option<Id<UserMarker>>,
+    /// Whether messages in its channel are relayed to the platform (`None`: on for leads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<bool>,
+}
+
+impl Subject {
+    /// Whether its channel's messages go to the platform as `message.received`.
+    pub fn relays(&self) -> bool {
+        self.relay.unwrap_or(self.subject.kind == SubjectKind::Lead)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

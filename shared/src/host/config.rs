@@ -28,6 +28,8 @@ pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const CHANNEL_QUEUE_URL: &str = "CHANNEL_QUEUE_URL";
 /// SQS queue for member sync jobs.
 pub const SYNC_QUEUE_URL: &str = "SYNC_QUEUE_URL";
+/// The platform webhook deliveries' FIFO queue.
+pub const WEBHOOK_QUEUE_URL: &str = "WEBHOOK_QUEUE_URL";
 /// Receives after which SQS dead-letters a job; must equal the queue's redrive `maxReceiveCount`.
 pub const MAX_RECEIVES: &str = "MAX_RECEIVES";
 /// Seconds after which a channel claim is taken to belong to a crashed attempt (longer than
@@ -267,6 +269,7 @@ impl ConfigError {
 pub struct QueueConfig {
     pub channel_queue_url: String,
     pub sync_queue_url: String,
+    pub webhook_queue_url: String,
 }
 
 impl QueueConfig {
@@ -278,9 +281,12 @@ impl QueueConfig {
         let mut env = EnvReader::new(source);
         let channel = env.required(CHANNEL_QUEUE_URL, parse_queue_url);
         let sync = env.required(SYNC_QUEUE_URL, parse_queue_url);
+        let webhook = env.required(WEBHOOK_QUEUE_URL, parse_queue_url);
         env.finish()?;
-        match (channel, sync) {
-            (Some(channel_queue_url), Some(sync_queue_url)) => Ok(Self { channel_queue_url, sync_queue_url }),
+        match (channel, sync, webhook) {
+            (Some(channel_queue_url), Some(sync_queue_url), Some(webhook_queue_url)) => {
+                Ok(Self { channel_queue_url, sync_queue_url, webhook_queue_url })
+            }
             _ => Err(ConfigError { problems: Vec::new() }),
         }
     }

@@ -23,6 +23,10 @@ pub enum ProvisionError {
     Queue { name: String, reason: String },
 }
 
+/// The webhook queue's redrive limit: more receives than any delivery schedule tries
+/// (the template's `WebhookQueue` says the same; a test compares them).
+pub const WEBHOOK_MAX_RECEIVES: u32 = 12;
+
 /// What was created, as the functions' environment names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioned {
@@ -31,6 +35,8 @@ pub struct Provisioned {
     pub channel_dead_letter_url: String,
     pub sync_queue_url: String,
     pub sync_dead_letter_url: String,
+    pub webhook_queue_url: String,
+    pub webhook_dead_letter_url: String,
     pub max_receives: u32,
 }
 
@@ -41,6 +47,7 @@ impl Provisioned {
             (config::TABLE_NAME, self.table_name.clone()),
             (config::CHANNEL_QUEUE_URL, self.channel_queue_url.clone()),
             (config::SYNC_QUEUE_URL, self.sync_queue_url.clone()),
+            (config::WEBHOOK_QUEUE_URL, self.webhook_queue_url.clone()),
             (config::MAX_RECEIVES, self.max_receives.to_string()),
         ]
     }
@@ -65,12 +72,17 @@ pub async fn provision(
         queue_with_dead_letters(sqs, prefix, QueueKind::Channel, max_receives).await?;
     let (sync_queue_url, sync_dead_letter_url) =
         queue_with_dead_letters(sqs, prefix, QueueKind::Sync, max_receives).await?;
+    // Deliveries retry on their own schedule (up to a day); the redrive is only a backstop.
+    let (webhook_queue_url, webhook_dead_letter_url) =
+        queue_with_dead_letters(sqs, prefix, QueueKind::Webhook, WEBHOOK_MAX_RECEIVES).await?;
     Ok(Provisioned {
         table_name: prefix.to_owned(),
         channel_queue_url,
         channel_dead_letter_url,
         sync_queue_url,
         sync_dead_letter_url,
+        webhook_queue_url,
+        webhook_dead_letter_url,
         max_receives,
     })
 }

@@ -71,6 +71,7 @@ impl Backends {
             aws_sdk_sqs::Client::new(&shared_config),
             queues.channel_queue_url.clone(),
             queues.sync_queue_url.clone(),
+            queues.webhook_queue_url.clone(),
         );
         (Self { store: Arc::new(Store::new(items)), queue: Arc::new(sqs.clone()) }, sqs)
     }

@@ -1,5 +1,6 @@
 //! SQS FIFO queues (`aws-sdk-sqs`): the guild is the message group (one guild's jobs run in
-//! order, guilds in parallel), the job's key the deduplication id.
+//! order, guilds in parallel; a tenant's webhook deliveries likewise), the job's key the
+//! deduplication id.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -12,11 +13,22 @@ pub struct SqsQueues {
     client: Client,
     channel_queue_url: String,
     sync_queue_url: String,
+    webhook_queue_url: String,
 }
 
 impl SqsQueues {
-    pub fn new(client: Client, channel_queue_url: impl Into<String>, sync_queue_url: impl Into<String>) -> Self {
-        Self { client, channel_queue_url: channel_queue_url.into(), sync_queue_url: sync_queue_url.into() }
+    pub fn new(
+        client: Client,
+        channel_queue_url: impl Into<String>,
+        sync_queue_url: impl Into<String>,
+        webhook_queue_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            channel_queue_url: channel_queue_url.into(),
+            sync_queue_url: sync_queue_url.into(),
+            webhook_queue_url: webhook_queue_url.into(),
+        }
     }
 
     /// A client configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials chain).
@@ -28,6 +40,7 @@ impl SqsQueues {
         match queue {
             QueueKind::Channel => &self.channel_queue_url,
             QueueKind::Sync => &self.sync_queue_url,
+            QueueKind::Webhook => &self.webhook_queue_url,
         }
     }
 }
@@ -40,7 +53,7 @@ impl JobQueue for SqsQueues {
             .send_message()
             .queue_url(self.url(job.queue()))
             .message_body(job.to_body()?)
-            .message_group_id(job.guild_id().to_string())
+            .message_group_id(job.message_group())
             .message_deduplication_id(job.deduplication_id())
             .send()
             .await

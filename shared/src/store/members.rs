@@ -21,8 +21,8 @@ use crate::domain::{Member, RunId, UserLink};
 
 #[async_trait]
 pub trait MemberStore: Send + Sync {
-    /// Writes a page of members seen by `run_id` (present, not left); returns how many of
-    /// them are new to the guild in this run (never seen, back after leaving, or first seen
+    /// Writes a page of members seen by `run_id` (present, not left); returns those of
+    /// them new to the guild in this run (never seen, back after leaving, or first seen
     /// by this same run on an attempt that did not get to record its counts).
     async fn upsert_members(
         &self,
@@ -30,9 +30,11 @@ pub trait MemberStore: Send + Sync {
         run_id: &RunId,
         members: &[Member],
         now: u64,
-    ) -> Result<u64, StoreError>;
-    /// Marks every present member that `run_id` did not see as left; returns how many.
-    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64) -> Result<u64, StoreError>;
+    ) -> Result<Vec<Id<UserMarker>>, StoreError>;
+    /// Marks every present member that `run_id` did not see as left; returns them (also
+    /// those an earlier attempt of this run marked).
+    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64)
+    -> Result<Vec<Id<UserMarker>>, StoreError>;
     /// The guild's members (only those present, or only those gone, when `left` is given),
     /// by user id.
     async fn members_page(
@@ -125,7 +127,7 @@ impl<I: ItemStore> MemberStore for Store<I> {
         run_id: &RunId,
         members: &[Member],
         now: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Id<UserMarker>>, StoreError> {
         let keys: Vec<_> = members.iter().map(|member| keys::member(guild_id.get(), member.user_id.get())).collect();
         let before: HashMap<Id<UserMarker>, StoredMember> = self
             .items
@@ -134,13 +136,13 @@ impl<I: ItemStore> MemberStore for Store<I> {
             .into_iter()
             .map(|item| from_item::<StoredMember>(item).map(|stored| (stored.member.user_id, stored)))
             .collect::<Result<_, _>>()?;
-        let mut new = 0;
+        let mut new = Vec::new();
         let mut items = Vec::with_capacity(members.len());
         for (member, key) in members.iter().zip(&keys) {
             let first_seen_run = match before.get(&member.user_id) {
                 Some(known) if !known.left && known.first_seen_run != *run_id => known.first_seen_run.clone(),
                 _ => {
-                    new += 1;
+                    new.push(member.user_id);
                     run_id.to_owned()
                 }
             };
@@ -160,19 +162,24 @@ impl<I: ItemStore> MemberStore for Store<I> {
 
     /// 1 Query per 1,000 members (filtered to the unseen and those this run already marked)
     /// + ⌈left / 25⌉ BatchWriteItem.
-    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64) -> Result<u64, StoreError> {
+    async fn mark_left(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &RunId,
+        now: u64,
+    ) -> Result<Vec<Id<UserMarker>>, StoreError> {
         let unseen = Condition::NotEquals(LAST_SEEN_RUN, json!(run_id)).and(Condition::Equals(LEFT, json!(false)));
         let marked_by_this_run = Condition::Equals(LEFT_RUN, json!(run_id));
         let wanted = unseen.or(marked_by_this_run);
         let mut start = None;
-        let mut left = 0u64;
+        let mut left = Vec::new();
         loop {
             let query = members_query(guild_id).filter(wanted.clone()).limit(PAGE).start_after(start);
             let page = self.items.query(&query).await?;
-            left += page.items.len() as u64;
             let mut items = Vec::with_capacity(page.items.len());
             for item in page.items {
                 let mut gone: StoredMember = from_item(item)?;
+                left.push(gone.member.user_id);
                 if gone.left {
                     continue; // marked by an earlier attempt of this run: counted, not rewritten
                 }

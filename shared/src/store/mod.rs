@@ -18,12 +18,14 @@ mod idempotency;
 mod job_records;
 mod members;
 mod paging;
+mod relays;
 mod schedule;
 mod sessions;
 mod settings_store;
 mod subjects;
 mod sync_runs;
 mod tenants;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -39,12 +41,14 @@ pub use self::{
     job_records::{JOB_RECORD_TTL, JobRecord, JobRecordStore, JobStatus, is_job_id},
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
+    relays::{IntentStatus, RelayStore, RelayedChannel},
     schedule::{ScheduleStore, SyncSchedule},
     sessions::SessionStore,
     settings_store::{Actor, SettingsStore},
     subjects::SubjectStore,
     sync_runs::SyncRunStore,
     tenants::TenantStore,
+    webhooks::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, WebhookStore},
 };
 use crate::domain::{SettingsErrors, SyncLease};
 
@@ -64,6 +68,8 @@ pub trait DomainStore:
     + JobLedger
     + SessionStore
     + AuditStore
+    + WebhookStore
+    + RelayStore
 {
 }
 

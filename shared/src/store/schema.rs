@@ -26,6 +26,11 @@
 //! | settings-page session | `SESSION#{sha256 of the cookie's id}` | `SESSION` | | |
 //! | login in flight | `LOGIN#{state}` | `LOGIN` | | |
 //! | audit entry | `GUILD#{g}` | `AUDIT#{at}#{nonce}` | | |
+//! | webhook endpoint | `TENANT#{t}` | `WEBHOOK` | | |
+//! | webhook delivery | `TENANT#{t}` | `WEBHOOK#EVENT#{event}` | | |
+//! | webhook attempt | `TENANT#{t}` | `WEBHOOK#ATTEMPT#{at}#{event}#{n}` | | |
+//! | relayed channel | `GUILD#{g}` | `RELAY#{kind}#{id}` | `RELAY` / `{next poll}#{g}#{kind}#{id}` | |
+//! | bot's intents | `APPLICATION` | `INTENTS` | | |
 //!
 //! Times in sort keys are zero-padded unix seconds, so byte order is time order.
 
@@ -171,6 +176,23 @@ pub mod keys {
     }
     pub fn login(state: &str) -> Key {
         Key::new(format!("LOGIN#{state}"), "LOGIN")
+    }
+    pub fn webhook(tenant_id: &str) -> Key {
+        Key::new(tenant(tenant_id), "WEBHOOK")
+    }
+    pub fn webhook_delivery(tenant_id: &str, event_id: &str) -> Key {
+        Key::new(tenant(tenant_id), format!("WEBHOOK#EVENT#{event_id}"))
+    }
+    pub const WEBHOOK_ATTEMPT_PREFIX: &str = "WEBHOOK#ATTEMPT#";
+    pub fn webhook_attempt(tenant_id: &str, at: u64, event_id: &str, attempt: u32) -> Key {
+        Key::new(tenant(tenant_id), format!("{WEBHOOK_ATTEMPT_PREFIX}{}#{event_id}#{attempt:03}", sortable_time(at)))
+    }
+    pub fn relay(guild_id: u64, kind: &str, id: &str) -> Key {
+        Key::new(guild(guild_id), format!("RELAY#{kind}#{id}"))
+    }
+    pub const RELAY_INDEX_PK: &str = "RELAY";
+    pub fn intents() -> Key {
+        Key::new("APPLICATION", "INTENTS")
     }
     pub const AUDIT_PREFIX: &str = "AUDIT#";
     pub fn audit(guild_id: u64, at: u64, nonce: &str) -> Key {

@@ -153,6 +153,7 @@ mod tests {
 
     fn job() -> Job {
         Job::SendMessage {
+            reply_to: None,
             guild_id: Id::new(1),
             subject: crate::domain::SubjectRef::new(crate::domain::SubjectKind::Event, "e"),
             content: "hello".to_owned(),

@@ -117,9 +117,14 @@ fn work_of(message: &SqsMessage) -> Option<String> {
     Some(match &job {
         Job::CreateChannels { guild_id, subject, .. }
         | Job::ArchiveChannel { guild_id, subject, .. }
-        | Job::SendMessage { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
+        | Job::SendMessage { guild_id, subject, .. }
+        | Job::UpdateSubjectAccess { guild_id, subject, .. }
+        | Job::CreateInvite { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
         Job::SyncMembers { .. } => job.idempotency_key().to_string(),
         Job::LeaveGuild { guild_id, .. } => format!("{guild_id}:leave"),
+        // A failing endpoint holds back the tenant's later deliveries (in order, and not
+        // hammered while it is down).
+        Job::DeliverWebhook { tenant_id, .. } => format!("webhook:{tenant_id}"),
     })
 }
 

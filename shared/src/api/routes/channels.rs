@@ -2,6 +2,7 @@
 //! channels by status.
 
 use serde_json::json;
+use twilight_model::id::Id;
 
 use super::{SubjectPath, prelude::*};
 use crate::{
@@ -88,6 +89,9 @@ pub struct NewMessage {
     /// Whether mentions in the content notify anyone (off unless asked for).
     #[serde(default)]
     pub allow_mentions: bool,
+    /// A relayed message's `message_id` (from `message.received`): shown as a reply to it.
+    #[schema(pattern = "^[1-9][0-9]{0,19}$")]
+    pub reply_to: Option<String>,
 }
 
 /// Sends a message to the subject's channel: 202 with the job. With an `Idempotency-Key`,
@@ -108,6 +112,11 @@ pub async fn send_message(
     if body.content.trim().is_empty() || length > 2000 {
         return Err(Problem::invalid_field("content", format!("1 to 2000 characters, got {length}")));
     }
+    let reply_to = match body.reply_to.as_deref().map(super::snowflake) {
+        None => None,
+        Some(Some(id)) => Some(Id::new(id)),
+        Some(None) => return Err(Problem::invalid_field("reply_to", "a Discord message id (digits)")),
+    };
     let request = [format!("{subject}\n").as_bytes(), &raw].concat();
     let message_key = match &key.0 {
         Some(key) => key.clone(),
@@ -128,6 +137,7 @@ pub async fn send_message(
             content: body.content,
             message_key,
             allow_mentions: body.allow_mentions,
+            reply_to,
         };
         api.queue.enqueue(&job).await?;
         Ok((StatusCode::ACCEPTED, json!(Accepted { job: JobView::queued(&job) })))

@@ -31,6 +31,9 @@ pub struct SubjectBody {
     /// The subject's own Discord account (a lead's): its channel is private to it.
     #[schema(pattern = "^[1-9][0-9]{0,18}$")]
     pub discord_user_id: Option<String>,
+    /// Relay the messages posted in its channel as `message.received` (on for leads unless
+    /// `false`).
+    pub relay: Option<bool>,
 }
 
 const MAX_FIELDS: usize = 25;
@@ -94,6 +97,7 @@ impl SubjectBody {
             starts_at: self.starts_at,
             ends_at: self.ends_at,
             discord_user_id,
+            relay: self.relay,
         })
     }
 }

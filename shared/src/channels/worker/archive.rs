@@ -13,7 +13,7 @@ use twilight_model::{
 use super::{ChannelWorker, JobContext, store_failure};
 use crate::{
     discord::rest::{DiscordError, ModifyChannel, PermanentKind},
-    domain::{ArchiveMode, ChannelIds, GuildSettings, MappingStatus, SubjectRef},
+    domain::{ArchiveMode, ChannelIds, EventDraft, EventType, GuildSettings, MappingStatus, SubjectRef},
     store::StoreError,
     worker::{Attempt, JobOutcome},
 };
@@ -49,6 +49,16 @@ impl ChannelWorker {
         match self.store.archive(guild_id, &reference, &reason, self.clock.now()).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(error) => return store_failure(error),
+        }
+        if let Err(error) = self.store.unwatch_relay(guild_id, &reference).await {
+            return store_failure(error);
+        }
+        let now = self.clock.now();
+        let key = format!("{reference}:archived:{}", mapping.channels.text.map_or(0, Id::get));
+        let data = serde_json::json!({ "reason": reason, "channels": mapping.channels });
+        let archived = EventDraft::new(EventType::ChannelArchived, key, now, data).about(&reference);
+        if let Err(error) = self.events.emit(guild_id, vec![archived]).await {
+            return JobOutcome::Retry { after: std::time::Duration::from_secs(5), reason: error.to_string() };
         }
         let text = match settings.archive_mode {
             ArchiveMode::Lock => format!("Archived {reference}'s channel (locked). Reason: {reason}"),

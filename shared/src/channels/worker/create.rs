@@ -7,7 +7,7 @@ use twilight_model::{
     channel::ChannelType,
     id::{
         Id,
-        marker::{ChannelMarker, UserMarker},
+        marker::{ChannelMarker, GuildMarker, UserMarker},
     },
 };
 
@@ -18,8 +18,8 @@ use crate::{
         responses,
         rest::{CreateChannel, DiscordError, MessageBody},
     },
-    domain::{ChannelIds, ChannelMapping, ClaimToken, MappingStatus, Subject, SubjectRef},
-    store::{ClaimOutcome, StoreError},
+    domain::{ChannelIds, ChannelMapping, ClaimToken, EventDraft, EventType, MappingStatus, Subject, SubjectRef},
+    store::{ClaimOutcome, RelayedChannel, StoreError},
     worker::JobOutcome,
 };
 
@@ -97,10 +97,19 @@ impl ChannelWorker {
         let (claim, reconcile) = match claimed {
             ClaimOutcome::Claimed(claim) => (claim, false),
             ClaimOutcome::Reclaimed(claim) => (claim, true),
-            ClaimOutcome::Existing(existing) => match self.existing(job, existing, &token).await {
-                Ok(claim) => (claim, true),
-                Err(outcome) => return outcome,
-            },
+            ClaimOutcome::Existing(existing) => {
+                // A redelivery after the channel was made (perhaps after its event failed to
+                // queue): the event again, deduplicated by its id.
+                if existing.status == MappingStatus::Active
+                    && let Err(outcome) = self.after_created(job.guild_id, &subject, &existing.channels).await
+                {
+                    return outcome;
+                }
+                match self.existing(job, existing, &token).await {
+                    Ok(claim) => (claim, true),
+                    Err(outcome) => return outcome,
+                }
+            }
         };
         match self.build(job, &subject, claim, reconcile).await {
             Ok(channels) => self.finish(job, &subject, &token, channels).await,
@@ -215,7 +224,7 @@ impl ChannelWorker {
         channels: ChannelIds,
     ) -> JobOutcome {
         let text_channel = channels.text;
-        match self.store.complete(job.guild_id, &subject.subject, token, channels, self.clock.now()).await {
+        match self.store.complete(job.guild_id, &subject.subject, token, channels.clone(), self.clock.now()).await {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => {
                 // Another attempt took the claim over (we were thought crashed); it finds these
@@ -225,6 +234,9 @@ impl ChannelWorker {
             // Retryable or not, `fail` records why on the mapping and tells whoever asked
             // (a channel already mapped to another subject will not free itself by retrying).
             Err(error) => return self.fail(job, &subject.subject, token, Failure::Store(error)).await,
+        }
+        if let Err(outcome) = self.after_created(job.guild_id, subject, &channels).await {
+            return outcome;
         }
         if let (Some(welcome), Some(channel)) = (job.settings.welcome_message.as_deref(), text_channel) {
             let body = MessageBody::once(welcome, welcome_nonce(&subject.subject));
@@ -238,6 +250,38 @@ impl ChannelWorker {
         };
         self.announce(job, &MessageBody::text(text), job.settings.notifications.on_channel_created).await;
         JobOutcome::Done
+    }
+
+    /// The channel exists: relay it when the subject relays, and tell the platform. `Err`
+    /// (retry the job) when either could not be queued or written, so neither is lost.
+    pub(super) async fn after_created(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &Subject,
+        channels: &ChannelIds,
+    ) -> Result<(), JobOutcome> {
+        let now = self.clock.now();
+        if let (true, Some(text)) = (subject.relays(), channels.text) {
+            let relayed = RelayedChannel {
+                guild_id,
+                subject: subject.subject.clone(),
+                channel_id: text,
+                cursor: text.cast(),
+                next_poll_at: now,
+                interval: 0,
+                last_message_at: None,
+                subject_user: subject.discord_user_id,
+                conversation_joined_at: None,
+            };
+            self.store.watch_relay(&relayed).await.map_err(store_failure)?;
+        }
+        let key = format!("{}:created:{}", subject.subject, channels.text.map_or(0, Id::get));
+        let data = serde_json::json!({ "name": subject.name, "channels": channels });
+        let created = EventDraft::new(EventType::ChannelCreated, key, now, data).about(&subject.subject);
+        match self.events.emit(guild_id, vec![created]).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(JobOutcome::Retry { after: Duration::from_secs(5), reason: error.to_string() }),
+        }
     }
 
     async fn fail(
@@ -261,6 +305,15 @@ impl ChannelWorker {
         if let Some(after) = retry {
             return JobOutcome::Retry { after, reason };
         }
+        let now = self.clock.now();
+        let failed = EventDraft::new(
+            EventType::ChannelFailed,
+            format!("{reference}:failed:{now}"),
+            now,
+            serde_json::json!({ "reason": recorded }),
+        )
+        .about(reference);
+        crate::events::emit_logged(self.events.as_ref(), job.guild_id, vec![failed]).await;
         let answer = self.failure_answer(format!("Couldn't create the channel for {reference}: {reason}"), reference);
         self.announce(job, &answer, job.settings.notifications.on_error).await;
         match failure.retry() {

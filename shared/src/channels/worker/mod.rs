@@ -2,6 +2,7 @@
 //! channels, exactly once per subject however often a job is delivered, reporting back to
 //! whoever asked.
 
+mod access;
 mod archive;
 mod create;
 #[cfg(test)]
@@ -25,6 +26,7 @@ use crate::{
         rest::{DiscordClient, MessageBody},
     },
     domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
+    events::{EventSink, NoEvents},
     store::{DomainStore, StoreError},
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
 };
@@ -46,6 +48,8 @@ pub struct ChannelWorker {
     /// Signs the "Retry" button on a failed answer.
     state_key: StateKey,
     clock: crate::clock::SharedClock,
+    /// Where "channel created / failed / archived" go.
+    events: Arc<dyn EventSink>,
 }
 
 /// One job's context: the guild, its settings, whoever asked, and this attempt.
@@ -101,7 +105,13 @@ impl ChannelWorker {
             claim_stale_after: DEFAULT_CLAIM_STALE_AFTER,
             state_key,
             clock: crate::clock::system(),
+            events: Arc::new(NoEvents),
         }
+    }
+
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
     }
 
     pub fn with_claim_stale_after(mut self, after: Duration) -> Self {
@@ -231,10 +241,13 @@ impl JobHandler for ChannelWorker {
                     Err(outcome) => outcome,
                 }
             }
-            Job::SendMessage { guild_id, subject, content, message_key, allow_mentions } => {
+            Job::SendMessage { guild_id, subject, content, message_key, allow_mentions, reply_to } => {
                 let mut body = MessageBody::once(content, message_nonce(&message_key));
                 if !allow_mentions {
                     body.allowed_mentions = Some(AllowedMentions::default());
+                }
+                if let Some(message) = reply_to {
+                    body = body.replying_to(message);
                 }
                 self.send_message(guild_id, subject, body, attempt).await
             }
@@ -242,6 +255,13 @@ impl JobHandler for ChannelWorker {
                 JobOutcome::Reject { reason: "a member sync job reached the channel queue".to_owned() }
             }
             Job::LeaveGuild { guild_id, .. } => self.leave_guild(guild_id, attempt).await,
+            Job::UpdateSubjectAccess { guild_id, subject, add, remove } => {
+                self.update_access(guild_id, subject, add, remove, attempt).await
+            }
+            Job::CreateInvite { guild_id, subject, .. } => self.create_invite(guild_id, subject, attempt).await,
+            Job::DeliverWebhook { .. } => {
+                JobOutcome::Reject { reason: "a webhook delivery reached the channel queue".to_owned() }
+            }
         }
     }
 }

@@ -20,6 +20,20 @@ use super::{Auth, DiscordClient, DiscordError, Route};
 /// Discord's page size limit for List Guild Members.
 pub const MAX_MEMBERS_PAGE: u16 = 1000;
 
+/// Discord's page size limit for Get Channel Messages.
+pub const MAX_MESSAGES_PAGE: u8 = 100;
+
+/// Body of Create Channel Invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateInvite {
+    /// Seconds, 0 to 604800 (0: never expires).
+    pub max_age: u32,
+    /// 0 to 100 (0: unlimited).
+    pub max_uses: u8,
+    /// A new invite, never one reused from earlier calls.
+    pub unique: bool,
+}
+
 /// Body of Create Guild Channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreateChannel {
@@ -66,11 +80,26 @@ pub struct MessageBody {
     /// Who the content may notify; `None` is Discord's default (everyone it mentions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_mentions: Option<twilight_model::channel::message::AllowedMentions>,
+    /// The message this one replies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_reference: Option<twilight_model::channel::message::MessageReference>,
 }
 
 impl MessageBody {
     pub fn text(content: impl Into<String>) -> Self {
         Self { content: Some(content.into()), ..Self::default() }
+    }
+
+    /// Shown as a reply to `message` (sent anyway if that message was deleted).
+    pub fn replying_to(mut self, message: Id<twilight_model::id::marker::MessageMarker>) -> Self {
+        self.message_reference = Some(twilight_model::channel::message::MessageReference {
+            channel_id: None,
+            guild_id: None,
+            kind: Default::default(),
+            message_id: Some(message),
+            fail_if_not_exists: Some(false),
+        });
+        self
     }
 
     /// A message posted at most once per `nonce`.
@@ -227,6 +256,46 @@ impl DiscordClient {
     ) -> Result<Message, DiscordError> {
         let route = route!(channel_route, Method::POST, "/channels/{channel_id}/messages", channel_id);
         self.send(route, Some(body), None, deadline).await
+    }
+
+    /// Messages with ids above `after`, at most `limit` (1..=100). Discord answers newest
+    /// first; the oldest `limit` after `after` are the page.
+    pub async fn channel_messages_after(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        after: Id<twilight_model::id::marker::MessageMarker>,
+        limit: u8,
+        deadline: Instant,
+    ) -> Result<Vec<Message>, DiscordError> {
+        let limit = limit.clamp(1, MAX_MESSAGES_PAGE);
+        let route = channel_route(
+            Method::GET,
+            "/channels/{channel_id}/messages",
+            format!("/channels/{channel_id}/messages?after={after}&limit={limit}"),
+            channel_id,
+        );
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
+    /// Create Channel Invite.
+    pub async fn create_channel_invite(
+        &self,
+        channel_id: Id<ChannelMarker>,
+        body: &CreateInvite,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<twilight_model::guild::invite::Invite, DiscordError> {
+        let route = route!(channel_route, Method::POST, "/channels/{channel_id}/invites", channel_id);
+        self.send(route, Some(body), reason, deadline).await
+    }
+
+    /// The bot's own application (its flags say which privileged intents it has).
+    pub async fn current_application(
+        &self,
+        deadline: Instant,
+    ) -> Result<twilight_model::oauth::Application, DiscordError> {
+        let route = Route::new(Method::GET, "/applications/@me", "/applications/@me".to_owned(), "application".to_owned());
+        self.send::<(), _>(route, None, None, deadline).await
     }
 
     /// One page of members with ids above `after`, at most `limit` (1..=1000).

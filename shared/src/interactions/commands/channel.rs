@@ -309,6 +309,7 @@ mod tests {
 
     fn subject(kind: SubjectKind, id: &str) -> Subject {
         Subject {
+            relay: None,
             subject: SubjectRef::new(kind, id),
             name: "n".repeat(150),
             fields: Default::default(),

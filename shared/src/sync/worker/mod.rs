@@ -8,14 +8,19 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use tokio::time::Instant;
-use twilight_model::id::{Id, marker::GuildMarker};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
 
 use super::LEASE;
 use crate::{
     discord::rest::{DiscordClient, DiscordError, MAX_MEMBERS_PAGE, MessageBody},
     domain::{
-        GuildSettings, InteractionReply, Job, RequestId, RunId, SyncCounts, SyncKind, SyncLease, SyncOutcome, SyncRun,
+        EventDraft, EventType, GuildSettings, InteractionReply, Job, RequestId, RunId, SyncCounts, SyncKind, SyncLease,
+        SyncOutcome, SyncRun,
     },
+    events::{EventSink, NoEvents},
     queue::JobQueue,
     store::{DomainStore, StoreError},
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
@@ -53,6 +58,8 @@ pub struct SyncWorker {
     discord: DiscordClient,
     limits: SyncLimits,
     clock: crate::clock::SharedClock,
+    /// Where "member joined / left" and "sync finished" go.
+    events: Arc<dyn EventSink>,
 }
 
 impl std::fmt::Debug for SyncWorker {
@@ -66,6 +73,18 @@ enum Start {
     Run(SyncRun),
     /// Another run holds the lease.
     Busy(SyncLease),
+}
+
+/// `member.joined` / `member.left` for one member, keyed by the run that saw it.
+pub(super) fn member_event(
+    kind: EventType,
+    user: Id<UserMarker>,
+    run_id: &RunId,
+    platform_user: Option<String>,
+    now: u64,
+) -> EventDraft {
+    EventDraft::new(kind, format!("{user}:{run_id}"), now, serde_json::json!({ "user_id": user.to_string(), "run_id": run_id }))
+        .by(platform_user)
 }
 
 /// What a person reads when the run is over.
@@ -83,7 +102,19 @@ pub fn describe(run: &SyncRun) -> String {
 
 impl SyncWorker {
     pub fn new(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>, discord: DiscordClient) -> Self {
-        Self { store, queue, discord, limits: SyncLimits::default(), clock: crate::clock::system() }
+        Self {
+            store,
+            queue,
+            discord,
+            limits: SyncLimits::default(),
+            clock: crate::clock::system(),
+            events: Arc::new(NoEvents),
+        }
+    }
+
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
     }
 
     pub fn with_limits(mut self, limits: SyncLimits) -> Self {
@@ -241,10 +272,17 @@ impl SyncWorker {
                 break;
             }
         }
-        counts.left = match self.store.mark_left(guild_id, &run.run_id, self.clock.now()).await {
+        let left = match self.store.mark_left(guild_id, &run.run_id, self.clock.now()).await {
             Ok(left) => left,
             Err(error) => return JobOutcome::storage_busy(error),
         };
+        counts.left = left.len() as u64;
+        // Before the run is finished, so a retry (which finds the same members left) emits again.
+        let now = self.clock.now();
+        let gone = left.iter().map(|user| member_event(EventType::MemberLeft, *user, &run.run_id, None, now)).collect();
+        if let Err(error) = self.events.emit(guild_id, gone).await {
+            return JobOutcome::storage_busy(error);
+        }
         match self.store.finish_run(guild_id, &run, counts, SyncOutcome::Succeeded, self.clock.now()).await {
             Ok(finished) => {
                 self.announce_end(guild_id, reply.as_ref(), &finished, attempt).await;
@@ -305,6 +343,20 @@ impl SyncWorker {
     ) {
         let text = describe(run);
         self.report(reply, &text, attempt).await;
+        let finished = EventDraft::new(
+            EventType::SyncFinished,
+            format!("sync:{}", run.run_id),
+            run.finished_at.unwrap_or_else(|| self.clock.now()),
+            serde_json::json!({
+                "run_id": run.run_id,
+                "kind": run.kind,
+                "started_at": run.started_at,
+                "counts": run.counts,
+                "outcome": match &run.outcome { SyncOutcome::Failed(_) => "failed", _ => "succeeded" },
+                "error": match &run.outcome { SyncOutcome::Failed(reason) => Some(reason), _ => None },
+            }),
+        );
+        crate::events::emit_logged(self.events.as_ref(), guild_id, vec![finished]).await;
         let notifications = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings.notifications,
             Err(error) => {

@@ -14,7 +14,7 @@ use twilight_model::{
 use super::SyncWorker;
 use crate::{
     discord::rest::DiscordError,
-    domain::{GuildSettings, Member, RunId, SyncCounts},
+    domain::{EventType, GuildSettings, Member, RunId, SyncCounts},
     store::StoreError,
     worker::Attempt,
 };
@@ -56,8 +56,20 @@ impl SyncWorker {
         let ids: Vec<Id<UserMarker>> = members.iter().map(|member| member.user_id).collect();
         let links: HashMap<Id<UserMarker>, String> = self.store.links_for(guild_id, &ids).await?;
         let new = self.store.upsert_members(guild_id, run_id, &members, self.clock.now()).await?;
-        let mut page_counts =
-            SyncCounts { total: members.len() as u64, matched: links.len() as u64, new, ..SyncCounts::default() };
+        // A retried page finds the same members new again (first seen by this run), so
+        // failing here loses no event.
+        let now = self.clock.now();
+        let joined = new
+            .iter()
+            .map(|user| super::member_event(EventType::MemberJoined, *user, run_id, links.get(user).cloned(), now))
+            .collect();
+        self.events.emit(guild_id, joined).await.map_err(|error| PageError::Store(StoreError::Retryable(error.to_string())))?;
+        let mut page_counts = SyncCounts {
+            total: members.len() as u64,
+            matched: links.len() as u64,
+            new: new.len() as u64,
+            ..SyncCounts::default()
+        };
         if let Some(role) = settings.member_role_id {
             for member in &humans {
                 let linked = links.contains_key(&member.user.id);

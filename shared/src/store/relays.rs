@@ -1,0 +1,172 @@
+//! Relayed channels: each with the cursor (the last message relayed) and when it is polled
+//! next, found through an index. A poll is claimed by condition on its due time, and the
+//! cursor advanced by condition on the cursor it started from, so two pollers at once never
+//! poll the same channel twice for one due time, and never move a cursor past messages the
+//! other has not handed on.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, MessageMarker, UserMarker},
+};
+
+use super::{
+    Store, StoreError, from_item,
+    items::{Condition, Item, ItemError, ItemStore, Query, SortKeyRange},
+    schema::{Index, attr, keys, sortable_time},
+    to_item,
+};
+use crate::domain::SubjectRef;
+
+/// One relayed channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayedChannel {
+    pub guild_id: Id<GuildMarker>,
+    pub subject: SubjectRef,
+    pub channel_id: Id<ChannelMarker>,
+    /// Messages after this one are still to relay (the channel's own id at first: every
+    /// message in it has a later id).
+    pub cursor: Id<MessageMarker>,
+    /// Unix seconds.
+    pub next_poll_at: u64,
+    /// Seconds between polls now: short after activity, growing while the channel is quiet.
+    pub interval: u64,
+    #[serde(default)]
+    pub last_message_at: Option<u64>,
+    /// The subject's own Discord user, whose messages are the lead's side of the conversation.
+    #[serde(default)]
+    pub subject_user: Option<Id<UserMarker>>,
+    /// When the subject's own user first wrote in the channel.
+    #[serde(default)]
+    pub conversation_joined_at: Option<u64>,
+}
+
+/// What the bot's application allows, as last read from Discord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentStatus {
+    /// Whether the Message Content intent is on (message content reaches the bot).
+    pub message_content: bool,
+    pub checked_at: u64,
+}
+
+#[async_trait]
+pub trait RelayStore: Send + Sync {
+    /// Starts relaying a channel; one already relayed keeps its cursor.
+    async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError>;
+    /// Stops relaying the subject's channel.
+    async fn unwatch_relay(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<(), StoreError>;
+    async fn relayed(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Option<RelayedChannel>, StoreError>;
+    /// Channels due at or before `now`, earliest first.
+    async fn due_relays(&self, now: u64, limit: u32) -> Result<Vec<RelayedChannel>, StoreError>;
+    /// Takes the poll due at `channel.next_poll_at` for `lease` seconds: `Some` (the channel
+    /// as claimed) for one caller per due time.
+    async fn claim_poll(
+        &self,
+        channel: &RelayedChannel,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<RelayedChannel>, StoreError>;
+    /// Writes `next` if the cursor is still `claimed.cursor`; `false` when another poller
+    /// moved it (its events cover these messages too; theirs are deduplicated by id).
+    async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError>;
+    async fn record_intents(&self, status: IntentStatus) -> Result<(), StoreError>;
+    async fn intents(&self) -> Result<Option<IntentStatus>, StoreError>;
+}
+
+const NEXT_POLL_AT: &str = "next_poll_at";
+const CURSOR: &str = "cursor";
+
+fn relay_item(channel: &RelayedChannel) -> Result<Item, StoreError> {
+    let subject = &channel.subject;
+    to_item(
+        &keys::relay(channel.guild_id.get(), subject.kind.as_str(), &subject.id),
+        channel,
+        &[
+            (attr::GSI1_PK, json!(keys::RELAY_INDEX_PK)),
+            (
+                attr::GSI1_SK,
+                json!(format!(
+                    "{}#{}#{}#{}",
+                    sortable_time(channel.next_poll_at),
+                    channel.guild_id,
+                    subject.kind.as_str(),
+                    subject.id
+                )),
+            ),
+        ],
+    )
+}
+
+impl<I: ItemStore> Store<I> {
+    async fn put_relay_if(&self, channel: &RelayedChannel, condition: Condition) -> Result<bool, StoreError> {
+        match self.items.put(relay_item(channel)?, Some(condition)).await {
+            Ok(()) => Ok(true),
+            Err(ItemError::ConditionFailed) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl<I: ItemStore> RelayStore for Store<I> {
+    /// 1 conditional PutItem.
+    async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError> {
+        self.put_relay_if(channel, Condition::NotExists).await.map(|_| ())
+    }
+
+    /// 1 DeleteItem.
+    async fn unwatch_relay(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<(), StoreError> {
+        Ok(self.items.delete(&keys::relay(guild_id.get(), subject.kind.as_str(), &subject.id), None).await?)
+    }
+
+    /// 1 GetItem.
+    async fn relayed(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Option<RelayedChannel>, StoreError> {
+        let key = keys::relay(guild_id.get(), subject.kind.as_str(), &subject.id);
+        self.items.get(&key).await?.map(from_item).transpose()
+    }
+
+    /// 1 Query on gsi1.
+    async fn due_relays(&self, now: u64, limit: u32) -> Result<Vec<RelayedChannel>, StoreError> {
+        let upto = format!("{}#~", sortable_time(now));
+        let query = Query::new(Index::Gsi1, keys::RELAY_INDEX_PK, SortKeyRange::AtMost(upto)).limit(limit.max(1));
+        self.items.query(&query).await?.items.into_iter().map(from_item).collect()
+    }
+
+    /// 1 conditional PutItem.
+    async fn claim_poll(
+        &self,
+        channel: &RelayedChannel,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<RelayedChannel>, StoreError> {
+        let claimed = RelayedChannel { next_poll_at: now + lease, ..channel.clone() };
+        let due = Condition::Equals(NEXT_POLL_AT, json!(channel.next_poll_at))
+            .and(Condition::Equals(CURSOR, json!(channel.cursor)));
+        Ok(self.put_relay_if(&claimed, due).await?.then_some(claimed))
+    }
+
+    /// 1 conditional PutItem.
+    async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError> {
+        self.put_relay_if(next, Condition::Equals(CURSOR, json!(claimed.cursor))).await
+    }
+
+    /// 1 PutItem.
+    async fn record_intents(&self, status: IntentStatus) -> Result<(), StoreError> {
+        Ok(self.items.put(to_item(&keys::intents(), &status, &[])?, None).await?)
+    }
+
+    /// 1 GetItem.
+    async fn intents(&self) -> Result<Option<IntentStatus>, StoreError> {
+        self.items.get(&keys::intents()).await?.map(from_item).transpose()
+    }
+}

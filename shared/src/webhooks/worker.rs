@@ -1,0 +1,164 @@
+//! The webhook worker: one delivery job is one attempt at one event. The first copy of an
+//! event to claim its delivery owns it; a 2xx records it delivered; anything else is tried
+//! again on the schedule until a day has passed, then the delivery is dead (a dead letter
+//! the tenant can retry) and the endpoint is paused with the reason until resumed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    sender::WebhookSender,
+    signing::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header},
+};
+use crate::{
+    clock::SharedClock,
+    domain::{Job, Pause, PlatformEvent, RetrySchedule, TargetPolicy, TenantId, WebhookEndpoint},
+    store::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, StoreError, WebhookStore},
+    worker::{Attempt, JobHandler, JobOutcome},
+};
+
+/// What the worker was built with, once, at init.
+#[derive(Clone)]
+pub struct WebhookWorker {
+    store: Arc<dyn WebhookStore>,
+    sender: Arc<dyn WebhookSender>,
+    schedule: RetrySchedule,
+    targets: TargetPolicy,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for WebhookWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookWorker").field("schedule", &self.schedule).field("targets", &self.targets).finish()
+    }
+}
+
+fn storage(error: StoreError) -> JobOutcome {
+    if error.is_retryable() {
+        JobOutcome::storage_busy(error)
+    } else {
+        JobOutcome::Reject { reason: format!("storage: {error}") }
+    }
+}
+
+impl WebhookWorker {
+    pub fn new(store: Arc<dyn WebhookStore>, sender: Arc<dyn WebhookSender>, targets: TargetPolicy) -> Self {
+        Self { store, sender, schedule: RetrySchedule::default(), targets, clock: crate::clock::system() }
+    }
+
+    pub fn with_schedule(mut self, schedule: RetrySchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    async fn deliver(&self, tenant_id: &TenantId, event: &PlatformEvent, copy: &str) -> JobOutcome {
+        let now = self.clock.now();
+        let Some(endpoint) = self.store.webhook(tenant_id).await.map_err(storage).transpose() else {
+            return JobOutcome::DoneWith(serde_json::json!({ "skipped": "no webhook endpoint" }));
+        };
+        let endpoint = match endpoint {
+            Ok(endpoint) => endpoint,
+            Err(outcome) => return outcome,
+        };
+        if !endpoint.wants(event.kind) {
+            return JobOutcome::DoneWith(serde_json::json!({ "skipped": "not subscribed" }));
+        }
+        let prior = match self.store.claim_delivery(tenant_id, &event.id, copy, now).await {
+            Ok(DeliveryClaim::OtherCopy) => {
+                return JobOutcome::DoneWith(serde_json::json!({ "skipped": "another copy delivers this event" }));
+            }
+            Ok(DeliveryClaim::Ours { status: DeliveryStatus::Delivered, .. }) => {
+                return JobOutcome::DoneWith(serde_json::json!({ "skipped": "already delivered" }));
+            }
+            Ok(DeliveryClaim::Ours { attempts, .. }) => attempts,
+            Err(error) => return storage(error),
+        };
+        let attempt = prior + 1;
+        let record = |outcome: &str, status: Option<u16>, latency_ms: u64, error: Option<String>| DeliveryAttempt {
+            event_id: event.id.clone(),
+            event_type: event.kind,
+            attempt,
+            outcome: outcome.to_owned(),
+            status,
+            latency_ms,
+            error,
+            at: now,
+        };
+        if let Some(pause) = &endpoint.paused {
+            let reason = format!("the endpoint is paused ({}); resume it, then retry this dead letter", pause.reason);
+            self.log(tenant_id, copy, &record("paused", None, 0, Some(reason.clone())), DeliveryStatus::Dead).await;
+            return JobOutcome::Reject { reason };
+        }
+        let url = match self.targets.check(&endpoint.url) {
+            Ok(url) => url,
+            Err(why) => {
+                let reason = format!("the endpoint cannot be delivered to: {why}");
+                self.log(tenant_id, copy, &record("dead", None, 0, Some(reason.clone())), DeliveryStatus::Dead).await;
+                return JobOutcome::Reject { reason };
+            }
+        };
+        let body = match serde_json::to_vec(event) {
+            Ok(body) => body,
+            Err(error) => return JobOutcome::Reject { reason: format!("the event cannot be written: {error}") },
+        };
+        let signature = signature_header(&endpoint.signing_secrets(now), &event.id, now, &body);
+        let headers = [(ID_HEADER, event.id.clone()), (TIMESTAMP_HEADER, now.to_string()), (SIGNATURE_HEADER, signature)];
+        let sent = self.sender.post(&url, &headers, &body).await;
+        let latency_ms = sent.latency.as_millis() as u64;
+        if sent.delivered() {
+            self.log(tenant_id, copy, &record("delivered", sent.status, latency_ms, None), DeliveryStatus::Delivered)
+                .await;
+            return JobOutcome::DoneWith(serde_json::json!({ "event_id": event.id, "attempt": attempt, "status": sent.status }));
+        }
+        let error = sent.error.clone().unwrap_or_else(|| "not delivered".to_owned());
+        match self.schedule.next_delay(attempt, event.occurred_at, now) {
+            Some(after) => {
+                let entry = record("failed", sent.status, latency_ms, Some(error.clone()));
+                self.log(tenant_id, copy, &entry, DeliveryStatus::Pending).await;
+                JobOutcome::Retry { after, reason: format!("attempt {attempt}: {error}") }
+            }
+            None => {
+                let reason = format!("gave up after {attempt} attempts: {error}");
+                self.log(tenant_id, copy, &record("dead", sent.status, latency_ms, Some(reason.clone())), DeliveryStatus::Dead)
+                    .await;
+                self.pause(&endpoint, &reason, now).await;
+                JobOutcome::Reject { reason }
+            }
+        }
+    }
+
+    /// The log is for the tenant to read; a write that fails is logged, and the delivery's
+    /// outcome stands (the queue, not the log, is what retries).
+    async fn log(&self, tenant_id: &TenantId, copy: &str, attempt: &DeliveryAttempt, status: DeliveryStatus) {
+        if let Err(error) = self.store.record_attempt(tenant_id, copy, attempt, status).await {
+            tracing::warn!(%error, event_id = %attempt.event_id, "could not record the delivery attempt");
+        }
+    }
+
+    /// An endpoint that failed every try for a day stops receiving until the tenant resumes it.
+    async fn pause(&self, endpoint: &WebhookEndpoint, reason: &str, now: u64) {
+        let paused = WebhookEndpoint { paused: Some(Pause { reason: reason.to_owned(), at: now }), ..endpoint.clone() };
+        match self.store.replace_webhook(&paused, endpoint).await {
+            Ok(()) => tracing::warn!(tenant_id = %endpoint.tenant_id, "webhook endpoint paused"),
+            // Changed meanwhile (a new URL, a rotation): the tenant's change wins.
+            Err(StoreError::VersionConflict) => {}
+            Err(error) => tracing::warn!(%error, "could not pause the webhook endpoint"),
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for WebhookWorker {
+    async fn handle(&self, job: Job, _attempt: Attempt) -> JobOutcome {
+        match job {
+            Job::DeliverWebhook { tenant_id, event, copy, .. } => self.deliver(&tenant_id, &event, &copy).await,
+            other => JobOutcome::Reject { reason: format!("a {} job reached the webhook queue", other.type_name()) },
+        }
+    }
+}
