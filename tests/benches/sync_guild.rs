@@ -78,7 +78,7 @@ async fn main() {
         (dynamo.clone(), Some(dynamo))
     };
     let (embedded, queue) = Backends::in_memory().expect("queue");
-    let backends = Backends { store: store.clone(), queue: embedded.queue };
+    let backends = Backends::over(store.clone(), embedded.queue);
     let discord =
         DiscordConfig { api_base_url: base.parse().expect("url"), bot_token: BotToken::new(stack::BOT_TOKEN) };
     let worker = wiring::sync_worker(&backends, &discord).expect("worker");

@@ -36,6 +36,8 @@ pub struct Api {
     pub queue: Arc<dyn JobQueue>,
     pub clock: SharedClock,
     pub connect: connect::Connector,
+    /// Where webhook endpoints may point.
+    pub webhook_targets: crate::domain::TargetPolicy,
 }
 
 impl std::fmt::Debug for Api {
@@ -51,7 +53,8 @@ impl std::fmt::Debug for Api {
     components(schemas(problem::ProblemDetails)),
     tags(
         (name = "tenant"), (name = "subjects"), (name = "channels"), (name = "links"),
-        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "document"),
+        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "webhook"),
+        (name = "document"),
     ),
 )]
 struct Document;
@@ -76,6 +79,12 @@ fn declared() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(settings::get_settings, settings::put_settings))
         .routes(routes!(tenant::list_dead_letters))
         .routes(routes!(tenant::retry_dead_letter))
+        .routes(routes!(webhook::put_webhook, webhook::get_webhook, webhook::delete_webhook))
+        .routes(routes!(webhook::rotate_secret))
+        .routes(routes!(webhook::resume_webhook))
+        .routes(routes!(webhook::send_test_event))
+        .routes(routes!(webhook::list_deliveries))
+        .routes(routes!(channels::create_invite))
         .routes(routes!(openapi_json))
 }
 

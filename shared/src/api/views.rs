@@ -26,6 +26,11 @@ pub struct TenantView {
     /// The connected Discord server, once there is one.
     pub guild: Option<GuildView>,
     pub permissions: PermissionsView,
+    /// Whether the bot's application has Discord's Message Content intent, as the relay last
+    /// read it: `enabled`, `missing` (relayed messages arrive without content, except those
+    /// mentioning or replying to the bot), or `unknown` (not read yet).
+    #[schema(example = "enabled")]
+    pub message_content_intent: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,12 +61,32 @@ pub struct SubjectView {
     pub ends_at: Option<u64>,
     pub signup_url: Option<String>,
     pub discord_user_id: Option<String>,
+    /// Whether its channel's messages are relayed as `message.received`.
+    pub relay: bool,
+    /// The subject's Discord user as Guildbridge knows them (on a single subject's GET).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_user: Option<DiscordUserView>,
     /// The subject's channel, once one was asked for.
     pub channel: Option<ChannelView>,
 }
 
+/// A subject's Discord user: in the guild (as the last member sync saw it), linked to which
+/// platform user, and whether they have written in the channel yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscordUserView {
+    pub id: String,
+    /// `None` until a member sync has seen the guild.
+    pub in_guild: Option<bool>,
+    pub linked_platform_user: Option<String>,
+    /// When a member sync last saw them (Unix seconds).
+    pub last_seen: Option<u64>,
+    /// When they first wrote in the subject's channel: the lead joined the conversation.
+    pub joined_conversation_at: Option<u64>,
+}
+
 impl SubjectView {
     pub fn new(subject: Subject, mapping: Option<ChannelMapping>, guild_id: Id<GuildMarker>) -> Self {
+        let relay = subject.relays();
         Self {
             kind: subject.subject.kind.as_str().to_owned(),
             id: subject.subject.id,
@@ -71,6 +96,8 @@ impl SubjectView {
             ends_at: subject.ends_at,
             signup_url: subject.signup_url,
             discord_user_id: subject.discord_user_id.map(|id| id.to_string()),
+            relay,
+            discord_user: None,
             channel: mapping.map(|mapping| ChannelView::new(mapping, guild_id)),
         }
     }

@@ -277,7 +277,7 @@ impl Default for RetrySchedule {
 }
 
 impl RetrySchedule {
-    /// Reads `5,300,1800` (seconds); the give-up time is then the delays' sum.
+    /// Reads `5,300,1800` (seconds); the schedule's length bounds the tries, within the day.
     pub fn parse(text: &str) -> Option<Self> {
         let delays: Vec<Duration> = text
             .split(',')
@@ -286,8 +286,7 @@ impl RetrySchedule {
         if delays.is_empty() {
             return None;
         }
-        let give_up_after = delays.iter().sum::<Duration>() + Duration::from_secs(1);
-        Some(Self { delays, give_up_after })
+        Some(Self { delays, give_up_after: Self::default().give_up_after })
     }
 
     /// After `attempts` failed tries of an event that occurred at `occurred_at`, the wait
@@ -351,7 +350,7 @@ mod tests {
         assert_eq!(schedule.next_delay(3, 0, 24 * 3600), None, "a day has passed");
         let quick = RetrySchedule::parse("1,2").expect("schedule");
         assert_eq!(quick.next_delay(2, 100, 101), Some(Duration::from_secs(2)));
-        assert_eq!(quick.next_delay(3, 100, 103), None);
+        assert_eq!(quick.next_delay(3, 100, 103), None, "its two retries are spent");
         assert!(RetrySchedule::parse("1,x").is_none());
         assert_eq!(schedule.receives_needed(), 9);
     }

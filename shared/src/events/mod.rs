@@ -10,7 +10,7 @@ use twilight_model::id::{Id, marker::GuildMarker};
 use crate::{
     domain::{EventDraft, EventType, Job, QueueKind},
     queue::{JobQueue, QueueError},
-    store::{DeadLetterRecord, DeadLetterStore, JobLedger, JobRecord, JobRecordStore, StoreError, TenantStore, WebhookStore},
+    store::{DeadLetterRecord, DeadLetterStore, DomainStore, JobLedger, JobRecord, JobRecordStore, StoreError},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,15 +41,10 @@ impl EventSink for NoEvents {
     }
 }
 
-/// What the outbox reads: whose guild it is, and what the tenant's endpoint wants.
-pub trait OutboxStore: TenantStore + WebhookStore {}
-
-impl<T: TenantStore + WebhookStore + ?Sized> OutboxStore for T {}
-
 /// Events to the tenant's webhook queue.
 #[derive(Clone)]
 pub struct Outbox {
-    store: Arc<dyn OutboxStore>,
+    store: Arc<dyn DomainStore>,
     queue: Arc<dyn JobQueue>,
 }
 
@@ -60,7 +55,7 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn OutboxStore>, queue: Arc<dyn JobQueue>) -> Self {
+    pub fn new(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>) -> Self {
         Self { store, queue }
     }
 }

@@ -10,7 +10,10 @@ use ed25519_dalek::VerifyingKey;
 use twilight_model::id::{Id, marker::ApplicationMarker};
 use url::Url;
 
-use crate::discord::{custom_id::StateKey, signature::DEFAULT_MAX_AGE};
+use crate::{
+    discord::{custom_id::StateKey, signature::DEFAULT_MAX_AGE},
+    domain::{RetrySchedule, TargetPolicy},
+};
 
 /// Hex-encoded Ed25519 public key of the Discord application.
 pub const DISCORD_PUBLIC_KEY: &str = "DISCORD_PUBLIC_KEY";
@@ -28,6 +31,10 @@ pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const CHANNEL_QUEUE_URL: &str = "CHANNEL_QUEUE_URL";
 /// SQS queue for member sync jobs.
 pub const SYNC_QUEUE_URL: &str = "SYNC_QUEUE_URL";
+/// `true` lets webhook endpoints be plain http on loopback (the local stack and tests only).
+pub const WEBHOOK_ALLOW_LOOPBACK: &str = "WEBHOOK_ALLOW_LOOPBACK";
+/// Seconds between delivery tries (`5,300,1800,...`); Standard Webhooks' schedule unless set.
+pub const WEBHOOK_RETRY_SCHEDULE: &str = "WEBHOOK_RETRY_SCHEDULE";
 /// The platform webhook deliveries' FIFO queue.
 pub const WEBHOOK_QUEUE_URL: &str = "WEBHOOK_QUEUE_URL";
 /// Receives after which SQS dead-letters a job; must equal the queue's redrive `maxReceiveCount`.
@@ -53,6 +60,8 @@ pub const SIGNATURE_MAX_AGE_SECS: &str = "SIGNATURE_MAX_AGE_SECS";
 pub const CHANNEL_WORKER_TIMEOUT: Duration = Duration::from_secs(60);
 /// The sync worker's: a run longer than this continues in a follow-up job.
 pub const SYNC_WORKER_TIMEOUT: Duration = Duration::from_secs(300);
+/// The webhook worker's: a few deliveries of at most 10 s each.
+pub const WEBHOOK_WORKER_TIMEOUT: Duration = Duration::from_secs(60);
 pub use crate::channels::DEFAULT_CLAIM_STALE_AFTER;
 
 /// Discord's production API; used when `DISCORD_API_BASE_URL` is not set.
@@ -372,6 +381,8 @@ pub struct WebConfig {
     pub public_url: Option<Url>,
     /// The bot's token, for the settings page's pickers (without it they take ids).
     pub bot_token: Option<crate::discord::rest::BotToken>,
+    /// Where tenants' webhook endpoints may point.
+    pub webhook_targets: TargetPolicy,
 }
 
 impl fmt::Debug for WebConfig {
@@ -394,11 +405,18 @@ impl WebConfig {
         let api_base_url = env.optional(DISCORD_API_BASE_URL, parse_base_url).or_else(|| default_base.ok());
         let public_url = env.optional(WEB_PUBLIC_URL, parse_base_url);
         let bot_token = env.optional(DISCORD_BOT_TOKEN, |raw| Ok(crate::discord::rest::BotToken::new(raw)));
+        let allow_loopback = env.optional(WEBHOOK_ALLOW_LOOPBACK, parse_bool).unwrap_or(false);
         env.finish()?;
         match (application_id, client_secret, state_key, api_base_url) {
-            (Some(application_id), Some(client_secret), Some(state_key), Some(api_base_url)) => {
-                Ok(Self { application_id, client_secret, state_key, api_base_url, public_url, bot_token })
-            }
+            (Some(application_id), Some(client_secret), Some(state_key), Some(api_base_url)) => Ok(Self {
+                application_id,
+                client_secret,
+                state_key,
+                api_base_url,
+                public_url,
+                bot_token,
+                webhook_targets: TargetPolicy { allow_loopback },
+            }),
             _ => Err(ConfigError { problems: Vec::new() }),
         }
     }
@@ -413,6 +431,38 @@ impl WebConfig {
             format!("{}/oauth2/authorize", self.api_base_url.as_str().trim_end_matches('/'))
         };
         Url::parse(&page).unwrap_or_else(|_| self.api_base_url.clone())
+    }
+}
+
+/// `true` or `false`.
+pub fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("true or false".to_owned()),
+    }
+}
+
+/// How the webhook worker delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub targets: TargetPolicy,
+    pub schedule: RetrySchedule,
+}
+
+impl WebhookConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new(source);
+        let allow_loopback = env.optional(WEBHOOK_ALLOW_LOOPBACK, parse_bool).unwrap_or(false);
+        let schedule = env.optional(WEBHOOK_RETRY_SCHEDULE, |raw| {
+            RetrySchedule::parse(raw).ok_or_else(|| "seconds between tries, comma-separated (5,300,1800)".to_owned())
+        });
+        env.finish()?;
+        Ok(Self { targets: TargetPolicy { allow_loopback }, schedule: schedule.unwrap_or_default() })
     }
 }
 

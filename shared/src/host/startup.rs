@@ -3,7 +3,10 @@
 //! typed [`StartupError`], logged once by [`cannot_start`].
 
 use super::{
-    config::{ConfigError, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig},
+    config::{
+        ConfigError, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WebhookConfig,
+        WorkerConfig,
+    },
     secrets::{HostEnv, SecretsError},
     wiring::{self, Backends, WiringError},
 };
@@ -84,7 +87,26 @@ pub async fn serve_worker<H: JobHandler>(
     let handler = build(&host).map_err(|error| cannot_start(error.into()))?;
     let redelivery = host.sqs.redelivery(kind);
     let policy = wiring::batch_policy(kind, &host.worker);
-    lambda::serve(&handler, &redelivery, host.backends.store.as_ref(), policy).await
+    lambda::serve(&handler, &redelivery, host.backends.ledger.as_ref(), policy).await
+}
+
+/// The webhook worker's function: deliveries from the webhook queue.
+pub async fn serve_webhooks() -> Result<(), lambda_runtime::Error> {
+    let env = HostEnv::load().await.map_err(|error| cannot_start(error.into()))?;
+    let ((store, queues), webhooks) =
+        both(both(StoreConfig::from_source(&env), QueueConfig::from_source(&env)), WebhookConfig::from_source(&env))
+            .map_err(|error| cannot_start(error.into()))?;
+    let (backends, sqs) = Backends::aws(&store, &queues).await;
+    let handler = wiring::webhook_worker(&backends, &webhooks).map_err(|error| cannot_start(error.into()))?;
+    let redelivery = sqs.redelivery(QueueKind::Webhook);
+    lambda::serve(&handler, &redelivery, backends.ledger.as_ref(), wiring::webhook_batch_policy()).await
+}
+
+/// The relay's function: the worker's configuration (Discord, the application id).
+pub async fn relay() -> Result<(Backends, crate::relay::RelayPoller), StartupError> {
+    let host = worker().await?;
+    let poller = wiring::relay_poller(&host.backends, &host.discord, &host.worker)?;
+    Ok((host.backends, poller))
 }
 
 /// The `web` function: the tenant API's router over the store and the queues.

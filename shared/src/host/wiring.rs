@@ -4,7 +4,9 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use super::config::{DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig};
+use super::config::{
+    DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WebhookConfig, WorkerConfig,
+};
 use crate::{
     api::connect::{ClientSecret, Connector},
     channels::ChannelWorker,
@@ -17,9 +19,12 @@ use crate::{
         InteractionService,
         commands::{CommandDeps, RegistryError},
     },
+    events::{AnnouncingLedger, EventSink, Outbox},
     queue::{JobQueue, QueueError, embedded::EmbeddedQueue, sqs::SqsQueues},
-    store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
+    relay::RelayPoller,
+    store::{DomainStore, JobLedger, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
     sync::SyncWorker,
+    webhooks::{HttpSender, WebhookWorker},
     worker::lambda::BatchPolicy,
 };
 
@@ -34,13 +39,18 @@ pub enum WiringError {
     Discord(#[from] DiscordError),
     #[error("settings page: {0}")]
     Pages(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
-/// The store and the job queue every function shares.
+/// The store and the job queue every function shares, the outbox over them (where domain
+/// events go), and the workers' ledger (which announces dead letters through it).
 #[derive(Clone)]
 pub struct Backends {
     pub store: Arc<dyn DomainStore>,
     pub queue: Arc<dyn JobQueue>,
+    pub events: Arc<dyn EventSink>,
+    pub ledger: Arc<dyn JobLedger>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -50,6 +60,13 @@ impl std::fmt::Debug for Backends {
 }
 
 impl Backends {
+    /// The ports over one store and queue.
+    pub fn over(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>) -> Self {
+        let events: Arc<dyn EventSink> = Arc::new(Outbox::new(store.clone(), queue.clone()));
+        let ledger = Arc::new(AnnouncingLedger::new(store.clone(), events.clone()));
+        Self { store, queue, events, ledger }
+    }
+
     /// DynamoDB and SQS, configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...),
     /// with the time limits a worker can afford.
     pub async fn aws(store: &StoreConfig, queues: &QueueConfig) -> (Self, SqsQueues) {
@@ -73,21 +90,21 @@ impl Backends {
             queues.sync_queue_url.clone(),
             queues.webhook_queue_url.clone(),
         );
-        (Self { store: Arc::new(Store::new(items)), queue: Arc::new(sqs.clone()) }, sqs)
+        (Self::over(Arc::new(Store::new(items)), Arc::new(sqs.clone())), sqs)
     }
 
     /// The embedded store and queue under `dir` (the local stack's data folder).
     pub fn embedded(dir: &Path) -> Result<(Self, EmbeddedQueue), WiringError> {
         let store = Store::new(EmbeddedItems::open(&dir.join("store.sqlite3"))?);
         let queue = EmbeddedQueue::open(&dir.join("queue.sqlite3"))?;
-        Ok((Self { store: Arc::new(store), queue: Arc::new(queue.clone()) }, queue))
+        Ok((Self::over(Arc::new(store), Arc::new(queue.clone())), queue))
     }
 
     /// Both in memory: for tests.
     pub fn in_memory() -> Result<(Self, EmbeddedQueue), WiringError> {
         let store = Store::new(EmbeddedItems::in_memory()?);
         let queue = EmbeddedQueue::in_memory()?;
-        Ok((Self { store: Arc::new(store), queue: Arc::new(queue.clone()) }, queue))
+        Ok((Self::over(Arc::new(store), Arc::new(queue.clone())), queue))
     }
 }
 
@@ -119,9 +136,12 @@ pub const INTERACTION_CALLS: CallLimits = CallLimits {
 /// interactions function never calls Discord's REST API; the scheduler only enqueues.
 pub const DISCORD_PROCESSES: usize = 4;
 
-/// Each process's share of Discord's global 50 requests a second, so the whole fleet stays
-/// under the limit without a shared counter (see the README's "Discord's rate limits").
-pub const GLOBAL_SHARE_PER_PROCESS: usize = crate::discord::rest::ratelimit::GLOBAL_PER_SECOND / DISCORD_PROCESSES;
+/// Each worker process's share of Discord's global 50 requests a second, after the relay's
+/// fixed share, so the whole fleet stays under the limit without a shared counter (see the
+/// README's "Discord's rate limits").
+pub const GLOBAL_SHARE_PER_PROCESS: usize = (crate::discord::rest::ratelimit::GLOBAL_PER_SECOND
+    - crate::relay::RELAY_REQUESTS_PER_SECOND)
+    / DISCORD_PROCESSES;
 
 /// A Discord client as every worker process gets it: its share of the global limit.
 pub fn discord_client(discord: &DiscordConfig) -> Result<DiscordClient, WiringError> {
@@ -166,6 +186,7 @@ pub fn web_router(backends: &Backends, web: &WebConfig) -> Result<axum::Router, 
         queue: backends.queue.clone(),
         clock: crate::clock::system(),
         connect: connector(web)?,
+        webhook_targets: web.webhook_targets,
     });
     Ok(api.merge(settings_pages(backends, web)?))
 }
@@ -220,12 +241,37 @@ pub const WEB_CALLS: CallLimits = CallLimits {
 /// The sync worker over the given store and queue (for continuations).
 pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncWorker, WiringError> {
     let client = discord_client(discord)?;
-    Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client))
+    Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client).with_events(backends.events.clone()))
 }
 
-pub use crate::host::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT};
+/// The webhook worker: deliveries over HTTP, on the configured schedule.
+pub fn webhook_worker(backends: &Backends, config: &WebhookConfig) -> Result<WebhookWorker, WiringError> {
+    let sender = HttpSender::new().map_err(WiringError::Webhooks)?;
+    Ok(WebhookWorker::new(backends.store.clone(), Arc::new(sender), config.targets)
+        .with_schedule(config.schedule.clone()))
+}
+
+/// The relay poller: its own Discord client, holding the relay's fixed share of the global
+/// limit (one relay process at a time: the template's reserved concurrency).
+pub fn relay_poller(backends: &Backends, discord: &DiscordConfig, worker: &WorkerConfig) -> Result<RelayPoller, WiringError> {
+    let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?
+        .with_global_share(crate::relay::RELAY_REQUESTS_PER_SECOND);
+    Ok(RelayPoller::new(backends.store.clone(), client, backends.events.clone(), worker.application_id.cast()))
+}
+
+pub use crate::host::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT, WEBHOOK_WORKER_TIMEOUT};
 
 /// How a worker function runs its SQS batches.
 pub fn batch_policy(queue: QueueKind, worker: &WorkerConfig) -> BatchPolicy {
     BatchPolicy { queue, max_receives: worker.max_receives, max_delay: Duration::from_secs(15 * 60) }
+}
+
+/// How the webhook worker runs its batches: its own redrive limit, and waits up to SQS's
+/// 12-hour visibility limit (the delivery schedule's longest wait is 10 hours).
+pub fn webhook_batch_policy() -> BatchPolicy {
+    BatchPolicy {
+        queue: QueueKind::Webhook,
+        max_receives: super::provision::WEBHOOK_MAX_RECEIVES,
+        max_delay: Duration::from_secs(12 * 3600 - 60),
+    }
 }

@@ -275,10 +275,10 @@ async fn a_store_that_never_answers_still_gets_an_ephemeral_try_again_within_the
         signature_max_age: std::time::Duration::from_secs(3600),
     };
     let (in_memory, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
-    let backends = guildbridge_core::host::wiring::Backends {
-        store: Arc::new(guildbridge_core::store::Store::new(Stalled)),
-        queue: in_memory.queue,
-    };
+    let backends = guildbridge_core::host::wiring::Backends::over(
+        Arc::new(guildbridge_core::store::Store::new(Stalled)),
+        in_memory.queue,
+    );
     let service = guildbridge_core::host::wiring::interaction_service(&config, &backends).expect("manifest");
     let app = router(Arc::new(service));
     for line in ["/events", "/channel info", "/sync", "/channel create name:demo"] {

@@ -12,3 +12,4 @@ mod settings_page;
 mod store_conformance;
 mod tenant_api;
 mod vectors;
+mod webhooks;

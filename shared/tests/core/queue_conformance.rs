@@ -104,7 +104,7 @@ async fn sqs_fifo_groups_by_guild_and_deduplicates_by_job_key() {
     let client = guildbridge_core::test_support::moto::MotoClients::connect().sqs;
     let suffix = guildbridge_core::test_support::interactions::new_snowflake();
     let mut urls = Vec::new();
-    for name in ["channel", "sync"] {
+    for name in ["channel", "sync", "webhook"] {
         let created = client
             .create_queue()
             .queue_name(format!("{name}-{suffix}.fifo"))
@@ -114,7 +114,7 @@ async fn sqs_fifo_groups_by_guild_and_deduplicates_by_job_key() {
             .expect("create queue");
         urls.push(created.queue_url.expect("url"));
     }
-    let queues = SqsQueues::new(client.clone(), &urls[0], &urls[1]);
+    let queues = SqsQueues::new(client.clone(), &urls[0], &urls[1], &urls[2]);
     queues.enqueue(&create_job("1")).await.expect("enqueue");
     queues.enqueue(&create_job("1")).await.expect("redelivered request");
     queues.enqueue(&create_job("2")).await.expect("enqueue");

@@ -92,6 +92,7 @@ async fn site() -> Site {
         queue: backends.queue.clone(),
         clock: Arc::new(clock.clone()),
         connect: connector(&sandbox.base_url()),
+        webhook_targets: guildbridge_core::domain::TargetPolicy { allow_loopback: true },
     });
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     Site { sandbox, backends, clock, router: api_router.merge(pages_router), http }

@@ -242,6 +242,7 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
             "2-send-message",
             "post a message in event:42's channel",
             Job::SendMessage {
+                reply_to: None,
                 guild_id: guild,
                 subject: subject.clone(),
                 content: "Qualifying starts in 10 minutes.".to_owned(),

@@ -25,6 +25,7 @@ const GUILD: u64 = 1_100_000_000_000_000_100;
 
 fn event(id: &str) -> Subject {
     Subject {
+        relay: None,
         subject: SubjectRef::new(SubjectKind::Event, id),
         name: format!("Race {id}"),
         fields: Default::default(),
@@ -162,7 +163,7 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
     const MAX_RECEIVES: u32 = 4;
     let Setup { aws, provisioned, store: store_here, sandbox, worker } =
         setup(RateLimits::generous(), 1, MAX_RECEIVES).await;
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
     let guild = Id::new(GUILD);
     let subjects: Vec<Subject> = (1..=24).map(|n| event(&format!("f{n}"))).collect();
     for subject in &subjects {
@@ -252,7 +253,7 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
 #[tokio::test]
 async fn a_poison_message_is_recorded_as_dead_on_its_first_receive_not_recycled() {
     let Setup { aws, provisioned, store, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
     let poison = [
         (format!("{{\"type\":\"teleport\",\"guild_id\":\"{GUILD}\"}}"), Some(Id::new(GUILD))),
         ("not json at all".to_owned(), None),
@@ -364,6 +365,7 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
     store.update_settings(guild, 0, &settings).await.expect("settings");
     let owner = 1_100_000_000_000_010_003u64;
     let lead = Subject {
+        relay: None,
         subject: SubjectRef::new(SubjectKind::Lead, "L-7"),
         name: "Acme Corp".to_owned(),
         fields: [("series_name".to_owned(), "Q4 Leads".to_owned())].into(),
@@ -592,6 +594,7 @@ async fn an_archived_private_channel_is_locked_for_its_owner_too() {
     store.update_settings(guild, 0, &settings).await.expect("settings");
     let owner = 1_100_000_000_000_010_004u64;
     let lead = Subject {
+        relay: None,
         subject: SubjectRef::new(SubjectKind::Lead, "L-9"),
         name: "Globex".to_owned(),
         fields: Default::default(),

@@ -129,8 +129,8 @@ async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_
     let aws = Aws::connect();
     let provisioned = aws.provision(5).await;
     let store = Arc::new(aws.store(&provisioned));
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
-    let backends = Backends { store: store.clone(), queue: Arc::new(queues.clone()) };
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
+    let backends = Backends::over(store.clone(), Arc::new(queues.clone()));
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(MEMBERS)).await;
     let (linked, stale_role) = prepare(store.as_ref(), &sandbox, MEMBERS).await;
     let endpoint = Endpoint::new(&backends);
@@ -273,7 +273,7 @@ async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild
     let aws = Aws::connect();
     let provisioned = aws.provision(5).await;
     let store = Arc::new(aws.store(&provisioned));
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url);
+    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
     let now = fake_discord::unix_now();
     for n in 0..3u64 {
         store.set_next_sync(Id::new(GUILD + n), now - 60 - n).await.expect("schedule");
@@ -298,6 +298,7 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     let settings = GuildSettings { archive_retention_hours: 24, ..GuildSettings::default() };
     store.update_settings(guild, 0, &settings).await.expect("settings");
     let race = |id: &str, starts_at: u64| guildbridge_core::domain::Subject {
+        relay: None,
         subject: guildbridge_core::domain::SubjectRef::new(guildbridge_core::domain::SubjectKind::Event, id),
         name: format!("Race {id}"),
         fields: Default::default(),
@@ -531,6 +532,7 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
     store.update_settings(guild, 0, &settings).await.expect("settings");
     for n in 0..130u64 {
         let subject = guildbridge_core::domain::Subject {
+            relay: None,
             subject: guildbridge_core::domain::SubjectRef::new(
                 guildbridge_core::domain::SubjectKind::Event,
                 format!("e{n}"),

@@ -173,6 +173,9 @@ impl Sandbox {
                 axum::routing::put(set_member_permissions_route),
             )
             .route("/sandbox/guilds/{guild_id}/bot-permissions", axum::routing::put(set_bot_permissions_route))
+            // A member writing in a channel, and the Message Content intent taken away.
+            .route("/sandbox/channels/{channel_id}/messages", axum::routing::post(routes::messages::post_as_member))
+            .route("/sandbox/message-content", axum::routing::put(routes::messages::set_message_content))
             .fallback(|| async { discord_error(StatusCode::NOT_FOUND, 0, "404: Not Found", None) })
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -264,6 +267,18 @@ impl Sandbox {
     }
 
     /// Sets a member's guild-wide permissions (as a role change in Discord would).
+    /// `author` (a member of the channel's guild) posts `content` in `channel_id`, as a person
+    /// typing would; the message's id, or `None` for an unknown channel or member.
+    pub fn post_as(&self, channel_id: u64, author: u64, content: &str, reply_to: Option<&str>) -> Option<String> {
+        let message = routes::messages::post(&self.shared, channel_id, author, content, reply_to)?;
+        message["id"].as_str().map(str::to_owned)
+    }
+
+    /// Plays an application with (or without) the Message Content intent.
+    pub fn set_message_content_intent(&self, enabled: bool) {
+        lock(&self.shared.world).message_content_intent = enabled;
+    }
+
     pub fn set_member_permissions(&self, guild_id: u64, user_id: u64, permissions: u64) -> bool {
         let mut world = lock(&self.shared.world);
         match world.guilds.get_mut(&guild_id) {

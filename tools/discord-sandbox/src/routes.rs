@@ -27,6 +27,7 @@ pub(crate) const VALIDATED: &[(&str, &str)] = &[
     ("PATCH", "/channels/{channel_id}"),
     ("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"),
     ("POST", "/channels/{channel_id}/messages"),
+    ("POST", "/channels/{channel_id}/invites"),
     ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
     ("POST", "/webhooks/{webhook_id}/{webhook_token}"),
     ("PUT", "/applications/{application_id}/commands"),
@@ -34,6 +35,7 @@ pub(crate) const VALIDATED: &[(&str, &str)] = &[
 ];
 
 mod interactions;
+pub(crate) mod messages;
 
 pub(crate) use self::interactions::issue_interaction;
 use self::interactions::{
@@ -51,7 +53,9 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(add_role).delete(remove_role))
         .route("/api/v10/channels/{channel_id}", patch(modify_channel).delete(delete_channel))
         .route("/api/v10/channels/{channel_id}/permissions/{overwrite_id}", put(put_overwrite).delete(delete_overwrite))
-        .route("/api/v10/channels/{channel_id}/messages", post(create_message))
+        .route("/api/v10/channels/{channel_id}/messages", get(messages::list_messages).post(create_message))
+        .route("/api/v10/channels/{channel_id}/invites", post(messages::create_invite))
+        .route("/api/v10/applications/@me", get(messages::current_application))
         .route(
             "/api/v10/webhooks/{webhook_id}/{webhook_token}/messages/@original",
             get(get_original).patch(edit_original).delete(delete_original),
@@ -347,7 +351,8 @@ async fn create_message(State(shared): AppState, Path(channel_id): Path<String>,
         return Err(field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."));
     }
     let message_id = world.new_id();
-    let message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
+    let mut message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
+    messages::attach_reference(&mut message, &world, channel_id, &body);
     world.messages.entry(channel_id).or_default().push(message.clone());
     Ok(Json(message).into_response())
 }

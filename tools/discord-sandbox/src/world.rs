@@ -111,7 +111,7 @@ pub struct DemoUser {
     pub description: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct World {
     next_id: u64,
     pub guilds: BTreeMap<u64, GuildRecord>,
@@ -125,6 +125,29 @@ pub struct World {
     pub access_tokens: HashMap<String, u64>,
     pub refresh_tokens: HashMap<String, u64>,
     pub demo_users: Vec<DemoUser>,
+    /// Whether the application has the Message Content intent (set by default): without it
+    /// a bot reads other people's messages without their content.
+    pub message_content_intent: bool,
+    pub invites: Vec<Value>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            next_id: 0,
+            guilds: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            interactions: HashMap::new(),
+            commands: HashMap::new(),
+            oauth_codes: HashMap::new(),
+            access_tokens: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            demo_users: Vec::new(),
+            message_content_intent: true,
+            invites: Vec::new(),
+        }
+    }
 }
 
 impl World {

@@ -11,7 +11,8 @@ use guildbridge_core::{
     domain::{BotInstall, QueueKind, Tenant, TenantId},
     host::{
         config::{
-            self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WorkerConfig,
+            self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WebhookConfig,
+            WorkerConfig,
         },
         telemetry,
         wiring::{self, Backends},
@@ -55,6 +56,7 @@ struct LocalConfig {
     discord: DiscordConfig,
     worker: WorkerConfig,
     web: WebConfig,
+    webhooks: WebhookConfig,
     using_dev_key: bool,
 }
 
@@ -66,6 +68,8 @@ impl LocalConfig {
             (config::SETTINGS_URL.to_owned(), format!("http://{addr}/settings")),
             // The connect flow sends people back to this address (plain http on loopback).
             (config::WEB_PUBLIC_URL.to_owned(), format!("http://{addr}")),
+            // A platform on this machine may receive webhooks over plain http.
+            (config::WEBHOOK_ALLOW_LOOPBACK.to_owned(), "true".to_owned()),
         ]);
         if let Some(sandbox) = sandbox {
             defaults.insert(config::DISCORD_BOT_TOKEN.to_owned(), local_sandbox::BOT_TOKEN.to_owned());
@@ -75,19 +79,23 @@ impl LocalConfig {
         }
         let env = WithDefaults(defaults);
         // Every missing or malformed variable named at once, as the functions do.
-        let (interactions, discord, worker, web) = match (
+        let (interactions, discord, worker, web, webhooks) = match (
             InteractionsConfig::from_source(&env),
             DiscordConfig::from_source(&env),
             WorkerConfig::from_source(&env),
             WebConfig::from_source(&env),
+            WebhookConfig::from_source(&env),
         ) {
-            (Ok(interactions), Ok(discord), Ok(worker), Ok(web)) => (interactions, discord, worker, web),
-            (interactions, discord, worker, web) => {
-                return Err(ConfigError::join([interactions.err(), discord.err(), worker.err(), web.err()]).into());
+            (Ok(interactions), Ok(discord), Ok(worker), Ok(web), Ok(webhooks)) => {
+                (interactions, discord, worker, web, webhooks)
+            }
+            (interactions, discord, worker, web, webhooks) => {
+                let problems = [interactions.err(), discord.err(), worker.err(), web.err(), webhooks.err()];
+                return Err(ConfigError::join(problems).into());
             }
         };
         let using_dev_key = interactions.public_key == keys.signing.verifying_key();
-        Ok(Self { interactions, discord, worker, web, using_dev_key })
+        Ok(Self { interactions, discord, worker, web, webhooks, using_dev_key })
     }
 }
 
@@ -186,23 +194,39 @@ fn spawn_workers(
     config: &LocalConfig,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinSet<()>> {
-    let channel_worker = wiring::channel_worker(backends.store.clone(), &config.discord, &config.worker)?;
+    let channel_worker = wiring::channel_worker(backends.store.clone(), &config.discord, &config.worker)?
+        .with_events(backends.events.clone());
     let sync_worker = wiring::sync_worker(backends, &config.discord)?;
+    let webhook_worker = wiring::webhook_worker(backends, &config.webhooks)?;
+    let relay = wiring::relay_poller(backends, &config.discord, &config.worker)?;
     let max_receives = config.worker.max_receives;
     let mut tasks = JoinSet::new();
-    let (q, s, store) = (queue.clone(), stop.clone(), backends.store.clone());
+    let (q, s, ledger) = (queue.clone(), stop.clone(), backends.ledger.clone());
     tasks.spawn(async move {
-        Consumer::new(&q, QueueKind::Channel, &channel_worker, store.as_ref())
+        Consumer::new(&q, QueueKind::Channel, &channel_worker, ledger.as_ref())
             .limits(max_receives, wiring::CHANNEL_WORKER_TIMEOUT)
             .work_until_stopped(s)
             .await;
     });
-    let (q, store) = (queue.clone(), backends.store.clone());
+    let (q, s, ledger) = (queue.clone(), stop.clone(), backends.ledger.clone());
     tasks.spawn(async move {
-        Consumer::new(&q, QueueKind::Sync, &sync_worker, store.as_ref())
+        Consumer::new(&q, QueueKind::Sync, &sync_worker, ledger.as_ref())
             .limits(max_receives, wiring::SYNC_WORKER_TIMEOUT)
-            .work_until_stopped(stop)
+            .work_until_stopped(s)
             .await;
+    });
+    let (q, s, ledger) = (queue.clone(), stop.clone(), backends.ledger.clone());
+    tasks.spawn(async move {
+        let policy = wiring::webhook_batch_policy();
+        Consumer::new(&q, QueueKind::Webhook, &webhook_worker, ledger.as_ref())
+            .limits(policy.max_receives, wiring::WEBHOOK_WORKER_TIMEOUT)
+            .work_until_stopped(s)
+            .await;
+    });
+    // The relay's schedule, as in Lambda: passes until stopped.
+    tasks.spawn(async move {
+        let far = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+        relay.run_until(far, stop).await;
     });
     Ok(tasks)
 }

@@ -191,3 +191,24 @@ pub async fn list_channels(
     let items = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, caller.guild_id)).collect();
     Ok(Json(Page { items, next_cursor: page.next }))
 }
+
+/// A single-use, week-long invite into the subject's channel, for the platform to send to a
+/// lead who is not in the guild yet: 202 with the job; its result holds `url` and `code`.
+#[utoipa::path(post, path = "/v1/subjects/{kind}/{id}/invite", tag = "channels", params(SubjectPath),
+    responses((status = 202, description = "the invite job is queued; GET its job for the invite", body = Accepted)))]
+pub async fn create_invite(
+    caller: Connected,
+    State(api): State<Arc<Api>>,
+    PathParams(path): PathParams<SubjectPath>,
+) -> Result<Response, Problem> {
+    let subject = path.subject()?;
+    let mapping = api.store.mapping(caller.guild_id, &subject).await?.ok_or_else(|| Problem::not_found("channel"))?;
+    if mapping.status != MappingStatus::Active {
+        return Err(Problem::conflict(
+            "channel-not-active",
+            format!("the channel is {}; invites go to active channels", mapping.status.as_str()),
+        ));
+    }
+    let job = Job::CreateInvite { guild_id: caller.guild_id, subject, request_id: random_key()?.into() };
+    accepted(&api, job).await
+}

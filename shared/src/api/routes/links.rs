@@ -4,7 +4,11 @@ use serde_json::json;
 use twilight_model::id::Id;
 
 use super::{prelude::*, snowflake};
-use crate::store::StoreError;
+use crate::{
+    domain::{EventDraft, EventType},
+    events::{EmitError, EventSink, Outbox},
+    store::StoreError,
+};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -53,6 +57,7 @@ pub async fn put_link(
     let guild = caller.guild_id;
     if let Some(existing) = api.store.link_of_platform_user(guild, platform_user).await? {
         if existing.user_id == user_id {
+            announce_link(&api, guild, &existing).await?;
             return Ok(Json(LinkView::from(existing)).into_response());
         }
         api.store.unlink(guild, existing.user_id).await?;
@@ -72,7 +77,30 @@ pub async fn put_link(
     }
     let link =
         api.store.link_of_platform_user(guild, platform_user).await?.ok_or_else(|| Problem::not_found("link"))?;
+    announce_link(&api, guild, &link).await?;
     Ok((StatusCode::CREATED, Json(LinkView::from(link))).into_response())
+}
+
+/// `member.linked`, keyed by the link's time: a retry of the same PUT (answered 200) queues
+/// the same event again if the first answer failed, and its delivery deduplicates it.
+async fn announce_link(
+    api: &Api,
+    guild: Id<twilight_model::id::marker::GuildMarker>,
+    link: &crate::domain::UserLink,
+) -> Result<(), Problem> {
+    let linked = EventDraft::new(
+        EventType::MemberLinked,
+        format!("{}:{}:{}", link.user_id, link.platform_user, link.linked_at),
+        link.linked_at,
+        json!({ "user_id": link.user_id.to_string(), "platform_user_id": link.platform_user }),
+    )
+    .by(Some(link.platform_user.clone()));
+    Outbox::new(api.store.clone(), api.queue.clone()).emit(guild, vec![linked]).await.map(|_| ()).map_err(|error| {
+        match error {
+            EmitError::Store(error) => Problem::from(error),
+            EmitError::Queue(error) => Problem::from(error),
+        }
+    })
 }
 
 /// Removes a platform user's link: 204.

@@ -11,6 +11,7 @@ pub mod settings;
 pub mod subjects;
 pub mod syncs;
 pub mod tenant;
+pub mod webhook;
 
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -140,7 +140,32 @@ pub async fn get_subject(
     let reference = path.subject()?;
     let subject = api.store.subject(caller.guild_id, &reference).await?.ok_or_else(|| Problem::not_found("subject"))?;
     let mapping = api.store.mapping(caller.guild_id, &reference).await?;
-    Ok(Json(SubjectView::new(subject, mapping, caller.guild_id)))
+    let discord_user = match subject.discord_user_id {
+        Some(user) => Some(discord_user(&api, caller.guild_id, &reference, user).await?),
+        None => None,
+    };
+    let mut view = SubjectView::new(subject, mapping, caller.guild_id);
+    view.discord_user = discord_user;
+    Ok(Json(view))
+}
+
+/// What the member syncs, the links and the relay know of the subject's Discord user.
+async fn discord_user(
+    api: &Api,
+    guild_id: Id<twilight_model::id::marker::GuildMarker>,
+    subject: &SubjectRef,
+    user: Id<twilight_model::id::marker::UserMarker>,
+) -> Result<DiscordUserView, Problem> {
+    let member = api.store.member(guild_id, user).await?;
+    let link = api.store.link_of_discord_user(guild_id, user).await?;
+    let relayed = api.store.relayed(guild_id, subject).await?;
+    Ok(DiscordUserView {
+        id: user.to_string(),
+        in_guild: member.as_ref().map(|member| !member.left),
+        linked_platform_user: link.map(|link| link.platform_user),
+        last_seen: member.map(|member| member.seen_at),
+        joined_conversation_at: relayed.and_then(|relayed| relayed.conversation_joined_at),
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -17,6 +17,7 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         allowed_origins: tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default(),
         guild: None,
         permissions: PermissionsView { granted: Vec::new(), missing: Vec::new() },
+        message_content_intent: intent_name(api.store.intents().await?).to_owned(),
     };
     if let Some(connection) = connection {
         let install = api.store.bot_install(connection.guild_id).await?;
@@ -32,6 +33,15 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         });
     }
     Ok(Json(view))
+}
+
+/// The Message Content intent as the relay last read it.
+pub fn intent_name(status: Option<crate::store::IntentStatus>) -> &'static str {
+    match status {
+        Some(status) if status.message_content => "enabled",
+        Some(_) => "missing",
+        None => "unknown",
+    }
 }
 
 /// Discord's names for the permissions set (`MANAGE_ROLES`, ...).

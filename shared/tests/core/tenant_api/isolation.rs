@@ -46,6 +46,7 @@ async fn a_job(t: &TwoTenants) -> String {
 /// A job of A's guild that gave up; its id.
 async fn a_dead_letter(t: &TwoTenants) -> String {
     let job = Job::SendMessage {
+        reply_to: None,
         guild_id: Id::new(GUILD_A),
         subject: SubjectRef::new(SubjectKind::Lead, "42"),
         content: "Secret Lead A's message".to_owned(),

@@ -81,6 +81,7 @@ impl TwoTenants {
             queue: backends.queue.clone(),
             clock: std::sync::Arc::new(clock.clone()),
             connect: connector(api_base),
+            webhook_targets: guildbridge_core::domain::TargetPolicy { allow_loopback: true },
         });
         let key_b = keys.pop().expect("b");
         let key_a = keys.pop().expect("a");

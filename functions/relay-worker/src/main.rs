@@ -1,0 +1,27 @@
+//! Lambda function for the relay. Thin glue: adapters and the poller built once at init;
+//! each scheduled event (every minute) polls the due relayed channels until the
+//! invocation's deadline.
+
+use guildbridge_core::{
+    host::{startup, telemetry},
+    worker::lambda::deadline_from_epoch_millis,
+};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_json_logs();
+    let (_backends, poller) = startup::relay().await.map_err(startup::cannot_start)?;
+    let (_keep, stop) = tokio::sync::watch::channel(false);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (poller, stop) = (&poller, stop.clone());
+        async move {
+            let deadline = deadline_from_epoch_millis(event.context.deadline);
+            let report = poller.run_until(deadline, stop).await;
+            tracing::info!(polled = report.polled, relayed = report.relayed, failed = report.failed, "relay ran");
+            Ok::<_, lambda_runtime::Error>(json!({ "polled": report.polled, "relayed": report.relayed }))
+        }
+    }))
+    .await
+}
