@@ -15,11 +15,11 @@ use crate::{
         signature::SignatureVerifier,
     },
     domain::QueueKind,
+    events::{AnnouncingLedger, EventSink, Outbox},
     interactions::{
         InteractionService,
         commands::{CommandDeps, RegistryError},
     },
-    events::{AnnouncingLedger, EventSink, Outbox},
     queue::{JobQueue, QueueError, embedded::EmbeddedQueue, sqs::SqsQueues},
     relay::RelayPoller,
     store::{DomainStore, JobLedger, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
@@ -139,9 +139,8 @@ pub const DISCORD_PROCESSES: usize = 4;
 /// Each worker process's share of Discord's global 50 requests a second, after the relay's
 /// fixed share, so the whole fleet stays under the limit without a shared counter (see the
 /// README's "Discord's rate limits").
-pub const GLOBAL_SHARE_PER_PROCESS: usize = (crate::discord::rest::ratelimit::GLOBAL_PER_SECOND
-    - crate::relay::RELAY_REQUESTS_PER_SECOND)
-    / DISCORD_PROCESSES;
+pub const GLOBAL_SHARE_PER_PROCESS: usize =
+    (crate::discord::rest::ratelimit::GLOBAL_PER_SECOND - crate::relay::RELAY_REQUESTS_PER_SECOND) / DISCORD_PROCESSES;
 
 /// A Discord client as every worker process gets it: its share of the global limit.
 pub fn discord_client(discord: &DiscordConfig) -> Result<DiscordClient, WiringError> {
@@ -253,7 +252,11 @@ pub fn webhook_worker(backends: &Backends, config: &WebhookConfig) -> Result<Web
 
 /// The relay poller: its own Discord client, holding the relay's fixed share of the global
 /// limit (one relay process at a time: the template's reserved concurrency).
-pub fn relay_poller(backends: &Backends, discord: &DiscordConfig, worker: &WorkerConfig) -> Result<RelayPoller, WiringError> {
+pub fn relay_poller(
+    backends: &Backends,
+    discord: &DiscordConfig,
+    worker: &WorkerConfig,
+) -> Result<RelayPoller, WiringError> {
     let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?
         .with_global_share(crate::relay::RELAY_REQUESTS_PER_SECOND);
     Ok(RelayPoller::new(backends.store.clone(), client, backends.events.clone(), worker.application_id.cast()))

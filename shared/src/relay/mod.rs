@@ -215,8 +215,10 @@ impl RelayPoller {
         let mut relayed = 0;
         let mut links: HashMap<Id<UserMarker>, Option<String>> = HashMap::new();
         loop {
-            let mut page =
-                self.discord.channel_messages_after(claimed.channel_id, claimed.cursor, MAX_MESSAGES_PAGE, deadline).await?;
+            let mut page = self
+                .discord
+                .channel_messages_after(claimed.channel_id, claimed.cursor, MAX_MESSAGES_PAGE, deadline)
+                .await?;
             let full = page.len() >= usize::from(MAX_MESSAGES_PAGE);
             page.sort_by_key(|message| message.id);
             let mut next = claimed.clone();

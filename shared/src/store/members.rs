@@ -33,8 +33,12 @@ pub trait MemberStore: Send + Sync {
     ) -> Result<Vec<Id<UserMarker>>, StoreError>;
     /// Marks every present member that `run_id` did not see as left; returns them (also
     /// those an earlier attempt of this run marked).
-    async fn mark_left(&self, guild_id: Id<GuildMarker>, run_id: &RunId, now: u64)
-    -> Result<Vec<Id<UserMarker>>, StoreError>;
+    async fn mark_left(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run_id: &RunId,
+        now: u64,
+    ) -> Result<Vec<Id<UserMarker>>, StoreError>;
     /// The guild's members (only those present, or only those gone, when `left` is given),
     /// by user id.
     async fn members_page(

@@ -73,8 +73,13 @@ pub trait WebhookStore: Send + Sync {
     /// `true` when there was one.
     async fn delete_webhook(&self, tenant_id: &TenantId) -> Result<bool, StoreError>;
     /// Claims the event's delivery for `copy` (the first copy to claim owns it).
-    async fn claim_delivery(&self, tenant_id: &TenantId, event_id: &str, copy: &str, now: u64)
-    -> Result<DeliveryClaim, StoreError>;
+    async fn claim_delivery(
+        &self,
+        tenant_id: &TenantId,
+        event_id: &str,
+        copy: &str,
+        now: u64,
+    ) -> Result<DeliveryClaim, StoreError>;
     /// Records an attempt in the log and on the delivery (which `copy` must still own).
     async fn record_attempt(
         &self,

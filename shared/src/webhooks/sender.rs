@@ -80,7 +80,11 @@ impl WebhookSender for HttpSender {
                     300..=399 => Some(format!("answered {status} (redirects are not followed)")),
                     _ => {
                         let text = excerpt(response).await;
-                        Some(if text.is_empty() { format!("answered {status}") } else { format!("answered {status}: {text}") })
+                        Some(if text.is_empty() {
+                            format!("answered {status}")
+                        } else {
+                            format!("answered {status}: {text}")
+                        })
                     }
                 };
                 Sent { status: Some(status.as_u16()), latency: started.elapsed(), error }

@@ -108,13 +108,16 @@ impl WebhookWorker {
             Err(error) => return JobOutcome::Reject { reason: format!("the event cannot be written: {error}") },
         };
         let signature = signature_header(&endpoint.signing_secrets(now), &event.id, now, &body);
-        let headers = [(ID_HEADER, event.id.clone()), (TIMESTAMP_HEADER, now.to_string()), (SIGNATURE_HEADER, signature)];
+        let headers =
+            [(ID_HEADER, event.id.clone()), (TIMESTAMP_HEADER, now.to_string()), (SIGNATURE_HEADER, signature)];
         let sent = self.sender.post(&url, &headers, &body).await;
         let latency_ms = sent.latency.as_millis() as u64;
         if sent.delivered() {
             self.log(tenant_id, copy, &record("delivered", sent.status, latency_ms, None), DeliveryStatus::Delivered)
                 .await;
-            return JobOutcome::DoneWith(serde_json::json!({ "event_id": event.id, "attempt": attempt, "status": sent.status }));
+            return JobOutcome::DoneWith(
+                serde_json::json!({ "event_id": event.id, "attempt": attempt, "status": sent.status }),
+            );
         }
         let error = sent.error.clone().unwrap_or_else(|| "not delivered".to_owned());
         match self.schedule.next_delay(attempt, event.occurred_at, now) {
@@ -125,8 +128,13 @@ impl WebhookWorker {
             }
             None => {
                 let reason = format!("gave up after {attempt} attempts: {error}");
-                self.log(tenant_id, copy, &record("dead", sent.status, latency_ms, Some(reason.clone())), DeliveryStatus::Dead)
-                    .await;
+                self.log(
+                    tenant_id,
+                    copy,
+                    &record("dead", sent.status, latency_ms, Some(reason.clone())),
+                    DeliveryStatus::Dead,
+                )
+                .await;
                 self.pause(&endpoint, &reason, now).await;
                 JobOutcome::Reject { reason }
             }

@@ -374,7 +374,11 @@ fn member(n: u64) -> Member {
 
 async fn members_not_seen_by_a_run_are_marked_left<I: ItemStore>(store: Store<I>) {
     let first: Vec<Member> = (0..60).map(member).collect();
-    assert_eq!(store.upsert_members(guild(1), &"run-1".into(), &first, NOW).await.map(|ids| ids.len() as u64), Ok(60), "all new");
+    assert_eq!(
+        store.upsert_members(guild(1), &"run-1".into(), &first, NOW).await.map(|ids| ids.len() as u64),
+        Ok(60),
+        "all new"
+    );
     assert_eq!(
         store.upsert_members(guild(1), &"run-1".into(), &first[..5], NOW).await.map(|ids| ids.len() as u64),
         Ok(5),
@@ -621,8 +625,16 @@ async fn members_marked_left_by_an_interrupted_attempt_are_still_counted_on_the_
     store.upsert_members(guild(1), &"run-2".into(), &members[..10], NOW + 60).await.expect("second run sees 10");
     *store.items().after.lock().unwrap() = Some(12);
     assert!(store.mark_left(guild(1), &"run-2".into(), NOW + 61).await.is_err(), "the write stopped after 12 of 30");
-    assert_eq!(store.mark_left(guild(1), &"run-2".into(), NOW + 62).await.map(|ids| ids.len() as u64), Ok(30), "the retry counts all who left");
-    assert_eq!(store.mark_left(guild(1), &"run-2".into(), NOW + 63).await.map(|ids| ids.len() as u64), Ok(30), "and so does any later retry");
+    assert_eq!(
+        store.mark_left(guild(1), &"run-2".into(), NOW + 62).await.map(|ids| ids.len() as u64),
+        Ok(30),
+        "the retry counts all who left"
+    );
+    assert_eq!(
+        store.mark_left(guild(1), &"run-2".into(), NOW + 63).await.map(|ids| ids.len() as u64),
+        Ok(30),
+        "and so does any later retry"
+    );
     assert_eq!(store.count_members(guild(1)).await, Ok(10));
 }
 

@@ -94,7 +94,11 @@ impl Receiver {
                         raw: body.to_vec(),
                     });
                     let failing = state.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-                    if failing.is_ok() { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::NO_CONTENT }
+                    if failing.is_ok() {
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        axum::http::StatusCode::NO_CONTENT
+                    }
                 }
             }),
         );
@@ -125,12 +129,10 @@ struct Club {
 impl Club {
     async fn new() -> Self {
         let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(std::path::PathBuf::from);
-        let sandbox = Sandbox::start(
-            SandboxConfig::new(BOT_TOKEN, openapi, RateLimits::generous()),
-            ([127, 0, 0, 1], 0).into(),
-        )
-        .await
-        .expect("sandbox");
+        let sandbox =
+            Sandbox::start(SandboxConfig::new(BOT_TOKEN, openapi, RateLimits::generous()), ([127, 0, 0, 1], 0).into())
+                .await
+                .expect("sandbox");
         for (id, first) in [(GUILD_A, LEAD_USER), (GUILD_B, 1_200_000_000_000_040_000)] {
             sandbox.seed_guild(GuildSeed {
                 id,
@@ -162,7 +164,8 @@ impl Club {
             connect: connector(&sandbox.base_url()),
             webhook_targets: TargetPolicy { allow_loopback: true },
         });
-        let discord = DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(BOT_TOKEN)).expect("client");
+        let discord =
+            DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(BOT_TOKEN)).expect("client");
         let state_key = StateKey::new(b"webhook-tests-state-key-32-bytes").expect("key");
         let channels = ChannelWorker::new(backends.store.clone(), discord.clone(), Id::new(APPLICATION), state_key)
             .with_events(backends.events.clone())
@@ -274,7 +277,8 @@ async fn a_receiver_that_never_recovers_ends_in_the_dead_letters_and_its_endpoin
     }
     assert_eq!(receiver.of_type("subject.channel.created").len(), 4, "the first try and three retries");
     let letters = club.backends.store.dead_letters(Some(Id::new(GUILD_A)), 10).await.expect("dead letters");
-    let letter = letters.iter().find(|letter| letter.job_type == "deliver_webhook").expect("the delivery's dead letter");
+    let letter =
+        letters.iter().find(|letter| letter.job_type == "deliver_webhook").expect("the delivery's dead letter");
     assert!(letter.reason.contains("gave up after 4 attempts") && letter.reason.contains("500"), "{}", letter.reason);
     let (_, endpoint) = club.api(Method::GET, "/v1/webhook", &club.key_a, None).await;
     assert!(endpoint["paused"]["reason"].as_str().is_some_and(|r| r.contains("gave up")), "{endpoint}");
@@ -287,7 +291,7 @@ async fn a_receiver_that_never_recovers_ends_in_the_dead_letters_and_its_endpoin
     receiver.failures.store(0, Ordering::SeqCst);
     let (status, resumed) = club.api(Method::POST, "/v1/webhook/resume", &club.key_a, None).await;
     assert_eq!((status, resumed["paused"].clone()), (200, Value::Null));
-    let id = format!("{}", serde_json::to_value(letter.id()).unwrap().as_str().unwrap());
+    let id = letter.id();
     let (status, _) = club.api(Method::POST, &format!("/v1/dead-letters/{id}/retry"), &club.key_a, None).await;
     assert_eq!(status, 202);
     club.drain(QueueKind::Webhook).await;
@@ -314,9 +318,8 @@ async fn tenant_b_never_receives_tenant_a_events() {
     assert_eq!(a.got.lock().unwrap().len(), 3, "created, linked, received");
     assert!(b.got.lock().unwrap().is_empty(), "tenant B's endpoint hears nothing of tenant A");
     // And B cannot address A's subject.
-    let (status, _) = club
-        .api(Method::POST, "/v1/subjects/lead/9/messages", &club.key_b, Some(json!({ "content": "hi" })))
-        .await;
+    let (status, _) =
+        club.api(Method::POST, "/v1/subjects/lead/9/messages", &club.key_b, Some(json!({ "content": "hi" }))).await;
     assert_eq!(status, 404);
 }
 
@@ -326,8 +329,13 @@ async fn two_pollers_at_once_relay_each_message_once_attributed_and_the_reply_la
     let receiver = Receiver::start().await;
     club.subscribe(&club.key_a, &receiver, &["message.received"]).await;
     let channel = club.lead_channel(&club.key_a, "7", LEAD_USER).await;
-    club.api(Method::PUT, "/v1/links/crm-user-7", &club.key_a, Some(json!({ "discord_user_id": LEAD_USER.to_string() })))
-        .await;
+    club.api(
+        Method::PUT,
+        "/v1/links/crm-user-7",
+        &club.key_a,
+        Some(json!({ "discord_user_id": LEAD_USER.to_string() })),
+    )
+    .await;
     let first = club.sandbox.post_as(channel, LEAD_USER, "Hi, about the quote", None).expect("posted");
     club.sandbox.post_as(channel, OTHER_USER, "I'm their colleague", None).expect("posted");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -451,7 +459,14 @@ async fn a_bad_endpoint_is_refused_with_every_problem_named_and_nothing_stored()
     assert_eq!(answer.status, 422, "{}", answer.text);
     let errors = &answer.json()["errors"];
     assert!(errors["url"].is_string() && errors["events[1]"].is_string(), "{errors}");
-    let answer = call(&strict, Method::PUT, "/v1/webhook", Some(&club.key_a), Some(json!({ "url": "https://crm.example/", "events": [] }))).await;
+    let answer = call(
+        &strict,
+        Method::PUT,
+        "/v1/webhook",
+        Some(&club.key_a),
+        Some(json!({ "url": "https://crm.example/", "events": [] })),
+    )
+    .await;
     assert_eq!(answer.status, 422);
     assert_eq!(call(&strict, Method::GET, "/v1/webhook", Some(&club.key_a), None).await.status, 404, "nothing stored");
     assert_eq!(call(&strict, Method::POST, "/v1/webhook/test", Some(&club.key_a), None).await.status, 404);

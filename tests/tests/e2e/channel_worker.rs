@@ -163,7 +163,12 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
     const MAX_RECEIVES: u32 = 4;
     let Setup { aws, provisioned, store: store_here, sandbox, worker } =
         setup(RateLimits::generous(), 1, MAX_RECEIVES).await;
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
+    let queues = SqsQueues::new(
+        aws.sqs.clone(),
+        &provisioned.channel_queue_url,
+        &provisioned.sync_queue_url,
+        &provisioned.webhook_queue_url,
+    );
     let guild = Id::new(GUILD);
     let subjects: Vec<Subject> = (1..=24).map(|n| event(&format!("f{n}"))).collect();
     for subject in &subjects {
@@ -253,7 +258,12 @@ async fn with_5xx_and_a_429_storm_every_job_ends_done_or_dead_lettered_with_its_
 #[tokio::test]
 async fn a_poison_message_is_recorded_as_dead_on_its_first_receive_not_recycled() {
     let Setup { aws, provisioned, store, worker, .. } = setup(RateLimits::generous(), 60, 5).await;
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
+    let queues = SqsQueues::new(
+        aws.sqs.clone(),
+        &provisioned.channel_queue_url,
+        &provisioned.sync_queue_url,
+        &provisioned.webhook_queue_url,
+    );
     let poison = [
         (format!("{{\"type\":\"teleport\",\"guild_id\":\"{GUILD}\"}}"), Some(Id::new(GUILD))),
         ("not json at all".to_owned(), None),

@@ -129,7 +129,12 @@ async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_
     let aws = Aws::connect();
     let provisioned = aws.provision(5).await;
     let store = Arc::new(aws.store(&provisioned));
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
+    let queues = SqsQueues::new(
+        aws.sqs.clone(),
+        &provisioned.channel_queue_url,
+        &provisioned.sync_queue_url,
+        &provisioned.webhook_queue_url,
+    );
     let backends = Backends::over(store.clone(), Arc::new(queues.clone()));
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(MEMBERS)).await;
     let (linked, stale_role) = prepare(store.as_ref(), &sandbox, MEMBERS).await;
@@ -273,7 +278,12 @@ async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild
     let aws = Aws::connect();
     let provisioned = aws.provision(5).await;
     let store = Arc::new(aws.store(&provisioned));
-    let queues = SqsQueues::new(aws.sqs.clone(), &provisioned.channel_queue_url, &provisioned.sync_queue_url, &provisioned.webhook_queue_url);
+    let queues = SqsQueues::new(
+        aws.sqs.clone(),
+        &provisioned.channel_queue_url,
+        &provisioned.sync_queue_url,
+        &provisioned.webhook_queue_url,
+    );
     let now = fake_discord::unix_now();
     for n in 0..3u64 {
         store.set_next_sync(Id::new(GUILD + n), now - 60 - n).await.expect("schedule");

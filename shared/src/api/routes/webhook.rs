@@ -214,8 +214,13 @@ pub async fn send_test_event(caller: Connected, State(api): State<Arc<Api>>) -> 
     let draft = EventDraft::new(EventType::Test, format!("test:{}", random_key()?), now, serde_json::json!({}));
     let event = draft.addressed(&caller.tenant_id, caller.guild_id);
     let event_id = event.id.clone();
-    let job =
-        Job::DeliverWebhook { guild_id: caller.guild_id, tenant_id: caller.tenant_id.clone(), event, copy: new_copy_id(), retry: None };
+    let job = Job::DeliverWebhook {
+        guild_id: caller.guild_id,
+        tenant_id: caller.tenant_id.clone(),
+        event,
+        copy: new_copy_id(),
+        retry: None,
+    };
     api.queue.enqueue(&job).await?;
     Ok((StatusCode::ACCEPTED, Json(TestEventView { event_id })).into_response())
 }

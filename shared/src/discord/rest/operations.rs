@@ -294,7 +294,8 @@ impl DiscordClient {
         &self,
         deadline: Instant,
     ) -> Result<twilight_model::oauth::Application, DiscordError> {
-        let route = Route::new(Method::GET, "/applications/@me", "/applications/@me".to_owned(), "application".to_owned());
+        let route =
+            Route::new(Method::GET, "/applications/@me", "/applications/@me".to_owned(), "application".to_owned());
         self.send::<(), _>(route, None, None, deadline).await
     }
 

@@ -83,8 +83,13 @@ pub(super) fn member_event(
     platform_user: Option<String>,
     now: u64,
 ) -> EventDraft {
-    EventDraft::new(kind, format!("{user}:{run_id}"), now, serde_json::json!({ "user_id": user.to_string(), "run_id": run_id }))
-        .by(platform_user)
+    EventDraft::new(
+        kind,
+        format!("{user}:{run_id}"),
+        now,
+        serde_json::json!({ "user_id": user.to_string(), "run_id": run_id }),
+    )
+    .by(platform_user)
 }
 
 /// What a person reads when the run is over.

@@ -63,7 +63,10 @@ impl SyncWorker {
             .iter()
             .map(|user| super::member_event(EventType::MemberJoined, *user, run_id, links.get(user).cloned(), now))
             .collect();
-        self.events.emit(guild_id, joined).await.map_err(|error| PageError::Store(StoreError::Retryable(error.to_string())))?;
+        self.events
+            .emit(guild_id, joined)
+            .await
+            .map_err(|error| PageError::Store(StoreError::Retryable(error.to_string())))?;
         let mut page_counts = SyncCounts {
             total: members.len() as u64,
             matched: links.len() as u64,

@@ -117,7 +117,13 @@ pub(crate) async fn post_as_member(
 }
 
 /// Posts `content` in `channel_id` as `author` (a member of the channel's guild).
-pub(crate) fn post(shared: &Shared, channel_id: u64, author: u64, content: &str, reply_to: Option<&str>) -> Option<Value> {
+pub(crate) fn post(
+    shared: &Shared,
+    channel_id: u64,
+    author: u64,
+    content: &str,
+    reply_to: Option<&str>,
+) -> Option<Value> {
     let mut world = lock(&shared.world);
     let guild_id = world.channels.get(&channel_id)?.guild_id;
     let member = world.guilds.get(&guild_id)?.members.get(&author)?.clone();
@@ -134,8 +140,13 @@ pub(crate) fn post(shared: &Shared, channel_id: u64, author: u64, content: &str,
         Some(replied) => json!({ "content": content, "message_reference": { "message_id": replied } }),
         None => json!({ "content": content }),
     };
-    let mut message =
-        world::message_json(message_id, channel_id, world::user_json(author, &member.username, member.bot), &body, None);
+    let mut message = world::message_json(
+        message_id,
+        channel_id,
+        world::user_json(author, &member.username, member.bot),
+        &body,
+        None,
+    );
     message["mentions"] = json!(mentions);
     attach_reference(&mut message, &world, channel_id, &body);
     world.messages.entry(channel_id).or_default().push(message.clone());
@@ -144,16 +155,15 @@ pub(crate) fn post(shared: &Shared, channel_id: u64, author: u64, content: &str,
 
 /// The ids in `<@id>` and `<@!id>` mentions.
 fn mentioned_ids(content: &str) -> Vec<u64> {
-    content
-        .split("<@")
-        .skip(1)
-        .filter_map(|rest| rest.trim_start_matches('!').split('>').next().and_then(id))
-        .collect()
+    content.split("<@").skip(1).filter_map(|rest| rest.trim_start_matches('!').split('>').next().and_then(id)).collect()
 }
 
 /// Not Discord's API: `PUT /sandbox/message-content` with `{"enabled": false}` plays an
 /// application without the Message Content intent.
-pub(crate) async fn set_message_content(State(shared): State<std::sync::Arc<Shared>>, Json(body): Json<Value>) -> Response {
+pub(crate) async fn set_message_content(
+    State(shared): State<std::sync::Arc<Shared>>,
+    Json(body): Json<Value>,
+) -> Response {
     match body["enabled"].as_bool() {
         Some(enabled) => {
             lock(&shared.world).message_content_intent = enabled;
@@ -189,7 +199,11 @@ pub(crate) async fn current_application(State(shared): AppState) -> Answer {
 }
 
 /// Create Channel Invite (`max_age` 0..604800, `max_uses` 0..100).
-pub(crate) async fn create_invite(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Answer {
+pub(crate) async fn create_invite(
+    State(shared): AppState,
+    Path(channel_id): Path<String>,
+    Json(body): Json<Value>,
+) -> Answer {
     let mut world = lock(&shared.world);
     let (channel_id, guild_id) = known_channel(&world, &channel_id)?;
     let max_age = body["max_age"].as_u64().unwrap_or(86_400);
