@@ -95,7 +95,7 @@ fn environment(template: &Value, function: &str) -> HashMap<String, String> {
     for (name, value) in variables {
         let name = text(&name);
         let plausible = match name.as_str() {
-            config::CHANNEL_QUEUE_URL | config::SYNC_QUEUE_URL => {
+            config::CHANNEL_QUEUE_URL | config::SYNC_QUEUE_URL | config::WEBHOOK_QUEUE_URL => {
                 "https://sqs.us-east-1.amazonaws.com/123456789012/guildbridge-x.fifo".to_owned()
             }
             config::TABLE_NAME => "guildbridge-table".to_owned(),
@@ -137,6 +137,19 @@ fn every_function_gets_the_configuration_its_code_requires_and_no_secret_in_plai
         DiscordConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
         WorkerConfig::from_source(&env).unwrap_or_else(|e| panic!("{worker}: {e}"));
     }
+    let webhooks = environment(&template, "WebhookWorkerFunction");
+    StoreConfig::from_source(&webhooks).expect("webhook worker store");
+    QueueConfig::from_source(&webhooks).expect("webhook worker queues");
+    guildbridge_core::host::config::WebhookConfig::from_source(&webhooks).expect("webhook worker");
+    let relay = environment(&template, "RelayWorkerFunction");
+    for check in [
+        StoreConfig::from_source(&relay).err(),
+        QueueConfig::from_source(&relay).err(),
+        DiscordConfig::from_source(&relay).err(),
+        WorkerConfig::from_source(&relay).err(),
+    ] {
+        assert!(check.is_none(), "relay worker: {check:?}");
+    }
     let scheduler = environment(&template, "SchedulerFunction");
     StoreConfig::from_source(&scheduler).expect("scheduler store");
     QueueConfig::from_source(&scheduler).expect("scheduler queues");
@@ -153,6 +166,7 @@ fn timeouts_visibility_and_batches_agree_with_the_workers() {
     for (function, queue, timeout) in [
         ("ChannelWorkerFunction", "ChannelQueue", wiring::CHANNEL_WORKER_TIMEOUT),
         ("SyncWorkerFunction", "SyncQueue", wiring::SYNC_WORKER_TIMEOUT),
+        ("WebhookWorkerFunction", "WebhookQueue", wiring::WEBHOOK_WORKER_TIMEOUT),
     ] {
         let properties = resource(&template, function);
         assert_eq!(text(&properties["Timeout"]), timeout.as_secs().to_string(), "{function}'s timeout");
@@ -187,9 +201,19 @@ fn the_processes_sharing_the_bot_token_are_the_ones_the_rate_limit_share_assumes
         "each process takes 1/{} of the global limit",
         wiring::DISCORD_PROCESSES
     );
+    let relay = resource(&template, "RelayWorkerFunction");
+    assert_eq!(text(&relay["ReservedConcurrentExecutions"]), "1", "one relay poller holds the relay's share");
     assert!(
-        wiring::GLOBAL_SHARE_PER_PROCESS * processes <= guildbridge_core::discord::rest::ratelimit::GLOBAL_PER_SECOND,
+        wiring::GLOBAL_SHARE_PER_PROCESS * processes + guildbridge_core::relay::RELAY_REQUESTS_PER_SECOND
+            <= guildbridge_core::discord::rest::ratelimit::GLOBAL_PER_SECOND,
         "the fleet stays under Discord's 50 requests a second"
+    );
+    let redrive = &resource(&template, "WebhookQueue")["RedrivePolicy"]["maxReceiveCount"];
+    assert_eq!(text(redrive), guildbridge_core::host::provision::WEBHOOK_MAX_RECEIVES.to_string());
+    assert!(
+        guildbridge_core::host::provision::WEBHOOK_MAX_RECEIVES
+            >= guildbridge_core::domain::RetrySchedule::default().receives_needed(),
+        "the backstop is above the delivery schedule's tries"
     );
 }
 
