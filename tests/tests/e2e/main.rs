@@ -13,3 +13,4 @@ mod member_sync;
 mod sync_lambdas;
 mod template;
 mod web_lambda;
+mod webhooks_e2e;
