@@ -234,7 +234,18 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
     let granted =
         install.map(|install| Permissions::from_bits_truncate(install.permissions)).unwrap_or(Permissions::empty());
     let missing = permission_names(settings.settings.bot_permissions() - granted);
+    let intent = pages.store.intents().await.ok().flatten();
+    let webhook = match pages.store.tenant_of(guild_id).await.ok().flatten() {
+        Some(tenant) => pages.store.webhook(&tenant).await.ok().flatten().map(|endpoint| templates::WebhookSummary {
+            url: endpoint.url,
+            events: endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>().join(", "),
+            paused: endpoint.paused.map(|pause| pause.reason),
+        }),
+        None => None,
+    };
     let page = templates::SettingsPage {
+        message_content_missing: intent.is_some_and(|status| !status.message_content),
+        webhook,
         nav: Nav::new(admin, "settings"),
         version: state.version,
         fields,

@@ -165,6 +165,19 @@ pub struct SettingsPage {
     pub pickers_unavailable: bool,
     pub missing_permissions: Vec<String>,
     pub audit: Vec<AuditRow>,
+    /// The relay found the bot without Discord's Message Content intent.
+    pub message_content_missing: bool,
+    /// The tenant's webhook endpoint, when it has one.
+    pub webhook: Option<WebhookSummary>,
+}
+
+/// Where the platform hears events, as the settings page shows it.
+#[derive(Debug, Clone)]
+pub struct WebhookSummary {
+    pub url: String,
+    pub events: String,
+    /// Why deliveries stopped, when they did.
+    pub paused: Option<String>,
 }
 
 #[derive(Template)]

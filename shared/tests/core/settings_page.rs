@@ -534,3 +534,37 @@ async fn an_api_key_made_on_the_page_works_on_the_tenant_api_until_revoked() {
     assert_eq!(revoked.status, 200, "{}", revoked.text);
     assert_eq!(tenant(secret).await, 401);
 }
+
+#[tokio::test]
+async fn the_page_reports_a_missing_message_content_intent_and_a_paused_webhook() {
+    let site = site().await;
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let page = browser.get(&site, &settings_path(GUILD_A)).await;
+    assert!(!page.text.contains("intent-missing"), "nothing to report yet");
+    assert!(page.text.contains("No endpoint"));
+    let store = site.backends.store.as_ref();
+    store
+        .record_intents(guildbridge_core::store::IntentStatus { message_content: false, checked_at: 1 })
+        .await
+        .expect("intents");
+    let endpoint = guildbridge_core::domain::WebhookEndpoint {
+        tenant_id: TenantId::from("club-a"),
+        url: "https://crm.example/hooks".to_owned(),
+        events: vec![guildbridge_core::domain::EventType::MessageReceived],
+        secret: guildbridge_core::domain::SigningSecret::from_bytes(&[9; 32]),
+        previous_secret: None,
+        previous_until: None,
+        paused: Some(guildbridge_core::domain::Pause { reason: "gave up after 8 attempts: answered 503".into(), at: 1 }),
+        updated_at: 1,
+        version: 0,
+    };
+    store.put_webhook(&endpoint).await.expect("endpoint");
+    let page = browser.get(&site, &settings_path(GUILD_A)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("id=\"intent-missing\""), "the missing intent is named");
+    let text = unescape(&page.text);
+    assert!(text.contains("https://crm.example/hooks") && text.contains("message.received"));
+    assert!(text.contains("Paused") && text.contains("gave up after 8 attempts"), "the pause and its reason");
+    assert!(!text.contains(endpoint.secret.expose()), "the secret never reaches the page");
+}
