@@ -19,8 +19,7 @@ use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack;
 use guildbridge_core::{
     domain::{
-        EventType, QueueKind, SigningSecret, SubjectKind, SubjectRef, TargetPolicy, Tenant, TenantId,
-        WebhookEndpoint,
+        EventType, QueueKind, SigningSecret, SubjectKind, SubjectRef, TargetPolicy, Tenant, TenantId, WebhookEndpoint,
     },
     host::{config::WebhookConfig, wiring},
     store::RelayedChannel,
@@ -64,7 +63,11 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let (backends, queue) = wiring::Backends::embedded(&dir).expect("backends");
     let tenant = TenantId::from("crm");
-    backends.store.create_tenant(&Tenant { tenant_id: tenant.clone(), allowed_origins: vec![], created_at: 1 }).await.unwrap();
+    backends
+        .store
+        .create_tenant(&Tenant { tenant_id: tenant.clone(), allowed_origins: vec![], created_at: 1 })
+        .await
+        .unwrap();
     backends.store.connect(&tenant, Id::new(GUILD), "Relay bench", 1).await.unwrap();
 
     // The platform: records when each relayed message arrived.
@@ -120,7 +123,8 @@ async fn main() {
     }
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let poller = wiring::relay_poller(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60)).unwrap();
+    let poller =
+        wiring::relay_poller(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60)).unwrap();
     let far = tokio::time::Instant::now() + Duration::from_secs(24 * 3600);
     let relay_task = tokio::spawn({
         let stop = stop.clone();
@@ -178,7 +182,10 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let per_hour = |count: usize, elapsed: Duration| count as f64 / channels as f64 * 3600.0 / elapsed.as_secs_f64();
-    println!("relay: {channels} channels, Discord-like limits, relay share {} req/s", guildbridge_core::relay::RELAY_REQUESTS_PER_SECOND);
+    println!(
+        "relay: {channels} channels, Discord-like limits, relay share {} req/s",
+        guildbridge_core::relay::RELAY_REQUESTS_PER_SECOND
+    );
     println!(
         "active ({} messages over {:.0} s, one every {every_ms} ms round-robin): latency p50 {:.2} s, p90 {:.2} s, max {:.2} s, lost {lost}",
         posted.len(),

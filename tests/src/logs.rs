@@ -23,6 +23,8 @@ pub const SECRETS: &[&str] = &[
     "never-issued-token",
     // Tenant API keys.
     "gbk_",
+    // Webhook signing secrets.
+    "whsec_",
 ];
 
 /// The secret a line gives away, if any.

@@ -555,7 +555,10 @@ async fn the_page_reports_a_missing_message_content_intent_and_a_paused_webhook(
         secret: guildbridge_core::domain::SigningSecret::from_bytes(&[9; 32]),
         previous_secret: None,
         previous_until: None,
-        paused: Some(guildbridge_core::domain::Pause { reason: "gave up after 8 attempts: answered 503".into(), at: 1 }),
+        paused: Some(guildbridge_core::domain::Pause {
+            reason: "gave up after 8 attempts: answered 503".into(),
+            at: 1,
+        }),
         updated_at: 1,
         version: 0,
     };

@@ -245,6 +245,7 @@ fn the_log_scan_recognises_every_kind_of_secret_the_suites_use() {
         "Authorization: Bot sandbox-bot-token",
         "key=gbk_0123456789abcdef",
         "client_secret=sandbox-client-secret",
+        r#"{"fields":{"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}"#,
     ] {
         assert!(e2e::logs::leak(line).is_some(), "not caught: {line}");
     }

@@ -54,11 +54,9 @@ impl Receiver {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-tools/standardwebhooks-1.1.0/bin/python").to_owned()
         });
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/webhooks/receiver.py");
-        let mut child = Command::new(&python)
-            .arg(script)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("the standardwebhooks receiver ({python}) must run; tools/test installs it: {e}"));
+        let mut child = Command::new(&python).arg(script).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| {
+            panic!("the standardwebhooks receiver ({python}) must run; tools/test installs it: {e}")
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the receiver's port");
         let port: u16 = line.trim().parse().expect("a port");
@@ -76,11 +74,20 @@ impl Receiver {
 
     /// Deliveries to `name` of event type `kind`.
     async fn received(&self, name: &str, kind: &str) -> Vec<Value> {
-        let all: Vec<Value> =
-            self.http.get(format!("{}/received", self.base)).send().await.expect("received").json().await.expect("json");
+        let all: Vec<Value> = self
+            .http
+            .get(format!("{}/received", self.base))
+            .send()
+            .await
+            .expect("received")
+            .json()
+            .await
+            .expect("json");
         all.into_iter()
             .filter(|d| d["receiver"] == name)
-            .filter(|d| serde_json::from_str::<Value>(d["body"].as_str().unwrap_or("{}")).unwrap_or_default()["type"] == kind)
+            .filter(|d| {
+                serde_json::from_str::<Value>(d["body"].as_str().unwrap_or("{}")).unwrap_or_default()["type"] == kind
+            })
             .collect()
     }
 
@@ -89,7 +96,16 @@ impl Receiver {
             "webhook-id": delivery["webhook_id"], "webhook-timestamp": delivery["timestamp"], "webhook-signature": signature,
         });
         let request = json!({ "secret": secret, "headers": headers, "body": delivery["body"] });
-        let answer: Value = self.http.post(format!("{}/verify", self.base)).json(&request).send().await.expect("verify").json().await.expect("json");
+        let answer: Value = self
+            .http
+            .post(format!("{}/verify", self.base))
+            .json(&request)
+            .send()
+            .await
+            .expect("verify")
+            .json()
+            .await
+            .expect("json");
         answer["ok"] == true
     }
 }
@@ -180,7 +196,8 @@ impl World {
                 continue;
             }
             let deadline = Instant::now() + Duration::from_secs(30);
-            let answer = run_batch(batch.clone(), handler, &redelivery, self.backends.ledger.as_ref(), policy, deadline).await;
+            let answer =
+                run_batch(batch.clone(), handler, &redelivery, self.backends.ledger.as_ref(), policy, deadline).await;
             self.aws.settle_batch(queue_url, &batch, &answer).await;
         }
     }
@@ -194,7 +211,12 @@ async fn a_crm_hears_its_lead_verified_by_an_independent_receiver_through_failur
     let mut secrets = Vec::new();
     for (tenant, name) in [(0, "a"), (1, "b")] {
         let (status, endpoint) = world
-            .call(tenant, reqwest::Method::PUT, "/v1/webhook", Some(json!({ "url": receiver.url(name), "events": all })))
+            .call(
+                tenant,
+                reqwest::Method::PUT,
+                "/v1/webhook",
+                Some(json!({ "url": receiver.url(name), "events": all })),
+            )
             .await;
         assert_eq!(status, 201, "{endpoint}");
         secrets.push(endpoint["secret"].as_str().expect("secret").to_owned());
@@ -202,11 +224,17 @@ async fn a_crm_hears_its_lead_verified_by_an_independent_receiver_through_failur
     receiver.configure("a", &secrets[0], 0).await;
     receiver.configure("b", &secrets[1], 0).await;
 
-    let channel_worker =
-        wiring::channel_worker(world.backends.store.clone(), &stack::discord_config(&world.sandbox), &stack::worker_config(5, 60))
-            .expect("worker")
-            .with_events(world.backends.events.clone());
-    let quick = WebhookConfig { targets: TargetPolicy { allow_loopback: true }, schedule: RetrySchedule::parse("1,1,1").expect("schedule") };
+    let channel_worker = wiring::channel_worker(
+        world.backends.store.clone(),
+        &stack::discord_config(&world.sandbox),
+        &stack::worker_config(5, 60),
+    )
+    .expect("worker")
+    .with_events(world.backends.events.clone());
+    let quick = WebhookConfig {
+        targets: TargetPolicy { allow_loopback: true },
+        schedule: RetrySchedule::parse("1,1,1").expect("schedule"),
+    };
     let webhook_worker = wiring::webhook_worker(&world.backends, &quick).expect("webhook worker");
     let channel_policy = wiring::batch_policy(QueueKind::Channel, &stack::worker_config(5, 60));
     let webhook_policy = BatchPolicy { max_delay: Duration::from_secs(2), ..wiring::webhook_batch_policy() };
@@ -228,7 +256,8 @@ async fn a_crm_hears_its_lead_verified_by_an_independent_receiver_through_failur
     assert!(created.iter().all(|d| d["verified"] == true && d["webhook_id"] == created[0]["webhook_id"]));
     assert_eq!(created.iter().filter(|d| d["answered"] == 204).count(), 1, "delivered exactly once after recovery");
     assert_eq!(body(&created[3])["subject"], "lead:7");
-    let channel: u64 = body(&created[3])["data"]["channels"]["text"].as_str().and_then(|c| c.parse().ok()).expect("channel");
+    let channel: u64 =
+        body(&created[3])["data"]["channels"]["text"].as_str().and_then(|c| c.parse().ok()).expect("channel");
 
     // The lead writes; two relay pollers run at once; the CRM hears it once, attributed.
     let message = world.sandbox.post_as(channel, LEAD, "Can you send the quote?", None).expect("posted");
