@@ -213,6 +213,7 @@ pub fn settings_pages(backends: &Backends, web: &WebConfig) -> Result<axum::Rout
         connect,
         bot,
         pickers: crate::pages::Pickers::new(web.application_id),
+        webhook_targets: web.webhook_targets,
     }))
 }
 

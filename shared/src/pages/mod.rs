@@ -14,6 +14,7 @@ mod pickers;
 mod settings_form;
 mod templates;
 mod watch;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct Pages {
     pub bot: DiscordClient,
     pub pickers: Pickers,
     pub cookies: CookiePolicy,
+    /// Where webhook endpoints may point (as for the tenant API).
+    pub webhook_targets: crate::domain::TargetPolicy,
 }
 
 impl std::fmt::Debug for Pages {
@@ -70,6 +73,7 @@ pub fn router(pages: Pages) -> Router {
         .route("/settings/guilds/{guild_id}/dead-letters/retry", post(watch::retry_dead_letter))
         .route("/settings/guilds/{guild_id}/keys", get(watch::api_keys).post(watch::create_api_key))
         .route("/settings/guilds/{guild_id}/keys/revoke", post(watch::revoke_api_key))
+        .route("/settings/guilds/{guild_id}/webhook", get(webhook::show).post(webhook::act))
         .route("/settings/assets/app.css", get(stylesheet))
         .route("/settings/assets/preview.js", get(script))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))

@@ -1,6 +1,8 @@
 //! The pages' templates (compiled by askama from `shared/templates/`, escaped by default)
 //! and the rows they show.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 
 use super::access::GuildAdmin;
@@ -62,13 +64,14 @@ impl Nav {
         }
     }
 
-    pub fn tabs(&self) -> [(&'static str, &'static str, &'static str); 5] {
+    pub fn tabs(&self) -> [(&'static str, &'static str, &'static str); 6] {
         [
             ("settings", "Settings", ""),
             ("channels", "Channels", "/channels"),
             ("sync", "Sync", "/sync"),
             ("dead-letters", "Dead letters", "/dead-letters"),
             ("keys", "API keys", "/keys"),
+            ("webhook", "Webhook", "/webhook"),
         ]
     }
 }
@@ -169,6 +172,55 @@ pub struct SettingsPage {
     pub message_content_missing: bool,
     /// The tenant's webhook endpoint, when it has one.
     pub webhook: Option<WebhookSummary>,
+}
+
+#[derive(Template)]
+#[template(path = "webhook.html")]
+pub struct WebhookPage {
+    pub nav: Nav,
+    pub notice: Option<Notice>,
+    pub url: String,
+    /// Each subscribable type and whether it is chosen.
+    pub events: Vec<(&'static str, bool)>,
+    pub errors: BTreeMap<String, String>,
+    /// Shown once, right after it was made.
+    pub secret: Option<String>,
+    pub exists: bool,
+    pub paused: Option<String>,
+    pub message_content_missing: bool,
+    pub attempts: Vec<AttemptRow>,
+}
+
+impl WebhookPage {
+    pub fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+/// One delivery attempt on the webhook page.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub at: String,
+    pub event: &'static str,
+    pub attempt: u32,
+    pub outcome: String,
+    pub status: String,
+    pub latency_ms: u64,
+    pub error: String,
+}
+
+impl From<crate::store::DeliveryAttempt> for AttemptRow {
+    fn from(attempt: crate::store::DeliveryAttempt) -> Self {
+        Self {
+            at: when(attempt.at),
+            event: attempt.event_type.as_str(),
+            attempt: attempt.attempt,
+            outcome: attempt.outcome,
+            status: attempt.status.map(|status| status.to_string()).unwrap_or_else(|| "-".to_owned()),
+            latency_ms: attempt.latency_ms,
+            error: attempt.error.unwrap_or_default(),
+        }
+    }
 }
 
 /// Where the platform hears events, as the settings page shows it.

@@ -36,7 +36,7 @@ fn query_map(raw: Option<String>) -> HashMap<String, String> {
 }
 
 /// A page of a connected guild; an unconnected one gets the "Add Guildbridge" page.
-async fn connected(
+pub(super) async fn connected(
     pages: &Pages,
     headers: &HeaderMap,
     guild: &str,
@@ -50,7 +50,7 @@ async fn connected(
 }
 
 /// A write to a connected guild; `Err` is the response to give instead.
-async fn connected_post(
+pub(super) async fn connected_post(
     pages: &Pages,
     headers: &HeaderMap,
     guild: &str,

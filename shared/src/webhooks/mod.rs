@@ -3,6 +3,7 @@
 //! answer than an excerpt ([`sender`]), retried on the delivery schedule and given up on
 //! (dead-lettered, the endpoint paused) after a day ([`worker`]).
 
+pub mod endpoint;
 pub mod sender;
 pub mod signing;
 pub mod worker;

@@ -86,6 +86,7 @@ async fn site() -> Site {
         bot: DiscordClient::new(base, BotToken::new(BOT_TOKEN)).expect("bot"),
         pickers: Pickers::new(Id::new(APPLICATION)),
         cookies: CookiePolicy::for_site(None),
+        webhook_targets: guildbridge_core::domain::TargetPolicy { allow_loopback: true },
     });
     let api_router = guildbridge_core::api::router(guildbridge_core::api::Api {
         store: backends.store.clone(),
@@ -454,17 +455,27 @@ async fn every_guild_route_refuses_someone_who_does_not_manage_that_guild() {
     browser.login(&site, demo::ADMIN, "/settings").await;
     let csrf = browser.get(&site, "/settings").await.csrf();
     let base = settings_path(GUILD_B);
-    for path in ["", "/channels", "/sync", "/dead-letters", "/keys"] {
+    for path in ["", "/channels", "/sync", "/dead-letters", "/keys", "/webhook"] {
         let page = browser.get(&site, &format!("{base}{path}")).await;
         assert_eq!(page.status, 403, "GET {path}: {}", page.text);
     }
-    for path in ["", "/channels/retry", "/channels/archive", "/sync", "/dead-letters/retry", "/keys", "/keys/revoke"] {
+    for path in [
+        "",
+        "/channels/retry",
+        "/channels/archive",
+        "/sync",
+        "/dead-letters/retry",
+        "/keys",
+        "/keys/revoke",
+        "/webhook",
+    ] {
         let answer = browser
             .post(&site, &format!("{base}{path}"), &[("csrf", &csrf), ("subject", "event:1"), ("reason", "x")])
             .await;
         assert_eq!(answer.status, 403, "POST {path}: {}", answer.text);
     }
     assert!(site.backends.store.api_keys(&TenantId::from("club-b")).await.expect("keys").is_empty());
+    assert!(site.backends.store.webhook(&TenantId::from("club-b")).await.expect("webhook").is_none());
     assert_eq!(stored(&site, GUILD_B).await.1, 0);
 }
 
@@ -570,4 +581,56 @@ async fn the_page_reports_a_missing_message_content_intent_and_a_paused_webhook(
     assert!(text.contains("https://crm.example/hooks") && text.contains("message.received"));
     assert!(text.contains("Paused") && text.contains("gave up after 8 attempts"), "the pause and its reason");
     assert!(!text.contains(endpoint.secret.expose()), "the secret never reaches the page");
+}
+
+#[tokio::test]
+async fn an_admin_sets_the_webhook_on_the_page_sees_the_secret_once_and_a_bad_url_beside_its_field() {
+    let site = site().await;
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let path = format!("{}/webhook", settings_path(GUILD_A));
+    let page = browser.get(&site, &path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let csrf = page.csrf();
+    let refused = browser
+        .post(
+            &site,
+            &path,
+            &[("csrf", &csrf), ("action", "save"), ("url", "ftp://crm.example/"), ("event.message.received", "on")],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("id=\"url-error\""), "the error beside the URL");
+    assert!(refused.text.contains("value=\"ftp://crm.example/\""), "the entered value is kept");
+    let tenant = TenantId::from("club-a");
+    assert!(site.backends.store.webhook(&tenant).await.expect("read").is_none(), "nothing saved");
+
+    let saved = browser
+        .post(
+            &site,
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "save"),
+                ("url", "https://crm.example/hooks"),
+                ("event.message.received", "on"),
+                ("event.sync.finished", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    let stored = site.backends.store.webhook(&tenant).await.expect("read").expect("saved");
+    assert!(saved.text.contains(stored.secret.expose()), "the new secret is shown once");
+    assert_eq!(stored.events.len(), 2);
+    let again = browser.get(&site, &path).await;
+    assert!(!again.text.contains(stored.secret.expose()), "and not again");
+    assert!(again.text.contains("name=\"event.sync.finished\" checked"));
+
+    let rotated = browser.post(&site, &path, &[("csrf", &csrf), ("action", "rotate")]).await;
+    let now = site.backends.store.webhook(&tenant).await.expect("read").expect("kept");
+    assert_ne!(now.secret, stored.secret);
+    assert!(rotated.text.contains(now.secret.expose()));
+    assert_eq!(now.previous_secret.as_ref(), Some(&stored.secret), "the old secret co-signs for a while");
+    let tested = browser.post(&site, &path, &[("csrf", &csrf), ("action", "test")]).await;
+    assert_eq!(tested.status, 200, "{}", tested.text);
 }

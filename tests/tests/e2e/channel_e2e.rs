@@ -39,8 +39,9 @@ async fn channel_create_goes_from_the_interaction_through_sqs_to_a_channel_in_di
     let sandbox = stack::sandbox(discord_sandbox::RateLimits::discord_like(), GUILD, ADMIN).await;
 
     let mut interactions_env = sample_env().expect("events/interactions.env");
-    interactions_env
-        .retain(|(name, _)| !["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL"].contains(&name.as_str()));
+    interactions_env.retain(|(name, _)| {
+        !["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL", "WEBHOOK_QUEUE_URL"].contains(&name.as_str())
+    });
     interactions_env.extend(stack::aws_env());
     interactions_env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
     let interactions_api = RuntimeApi::start().await.expect("runtime API");

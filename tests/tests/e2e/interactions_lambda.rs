@@ -42,7 +42,8 @@ async fn every_sample_event_gets_the_answer_recorded_beside_it() {
     let samples_env = sample_env().expect("events/interactions.env");
     let state_key = samples_env.iter().find(|(k, _)| k == "STATE_SIGNING_KEY").expect("sample key").1.clone();
     let secret = aws.secret(&[("STATE_SIGNING_KEY", &state_key)]).await;
-    let mut env = env_without(&["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL", "STATE_SIGNING_KEY"]);
+    let mut env =
+        env_without(&["TABLE_NAME", "CHANNEL_QUEUE_URL", "SYNC_QUEUE_URL", "WEBHOOK_QUEUE_URL", "STATE_SIGNING_KEY"]);
     env.extend(stack::aws_env());
     env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
     env.push(("SECRETS_ARN".to_owned(), secret));

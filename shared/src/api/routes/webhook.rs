@@ -2,15 +2,13 @@
 //! Webhooks way; its secret (shown once, rotated with an overlap), pause and resume, a test
 //! event, and the log of recent delivery attempts.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::prelude::*;
 use crate::{
-    domain::{EventDraft, EventType, Job, ROTATION_OVERLAP, SigningSecret, WebhookEndpoint},
-    events::new_copy_id,
+    domain::WebhookEndpoint,
     store::{DeliveryAttempt, StoreError},
+    webhooks::endpoint::{self, EndpointError},
 };
 
 /// Where events go, and which.
@@ -61,38 +59,6 @@ impl WebhookView {
     }
 }
 
-fn new_secret() -> Result<SigningSecret, Problem> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| Problem::from(StoreError::Retryable("no randomness".into())))?;
-    Ok(SigningSecret::from_bytes(&bytes))
-}
-
-/// The body checked: every problem named at once.
-fn checked(api: &Api, body: WebhookBody) -> Result<(String, Vec<EventType>), Problem> {
-    let mut errors = BTreeMap::new();
-    if let Err(why) = api.webhook_targets.check(&body.url) {
-        errors.insert("url".to_owned(), why);
-    }
-    let mut events = Vec::new();
-    for (at, name) in body.events.iter().enumerate() {
-        match EventType::parse(name).filter(|kind| *kind != EventType::Test) {
-            Some(kind) if !events.contains(&kind) => events.push(kind),
-            Some(_) => {}
-            None => {
-                errors.insert(format!("events[{at}]"), format!("{name:?} is not an event type"));
-            }
-        }
-    }
-    if body.events.is_empty() {
-        errors.insert("events".to_owned(), "at least one event type".to_owned());
-    }
-    if !errors.is_empty() {
-        return Err(Problem::invalid(errors));
-    }
-    events.sort();
-    Ok((body.url, events))
-}
-
 fn no_endpoint() -> Problem {
     Problem::not_found("webhook endpoint")
 }
@@ -109,32 +75,22 @@ pub async fn put_webhook(
     State(api): State<Arc<Api>>,
     JsonBody(body, _): JsonBody<WebhookBody>,
 ) -> Result<Response, Problem> {
-    let (url, events) = checked(&api, body)?;
     let now = api.clock.now();
-    let existing = api.store.webhook(&caller.tenant_id).await?;
-    let (endpoint, status) = match existing {
-        Some(existing) => {
-            let updated = WebhookEndpoint { url, events, updated_at: now, ..existing.clone() };
-            api.store.replace_webhook(&updated, &existing).await.map_err(conflict)?;
-            (updated, StatusCode::OK)
-        }
-        None => {
-            let endpoint = WebhookEndpoint {
-                tenant_id: caller.tenant_id.clone(),
-                url,
-                events,
-                secret: new_secret()?,
-                previous_secret: None,
-                previous_until: None,
-                paused: None,
-                updated_at: now,
-                version: 0,
-            };
-            api.store.put_webhook(&endpoint).await?;
-            (endpoint, StatusCode::CREATED)
-        }
-    };
-    Ok((status, Json(WebhookView::of(&endpoint, now, status == StatusCode::CREATED))).into_response())
+    let (endpoint, created) =
+        endpoint::set(api.store.as_ref(), api.webhook_targets, &caller.tenant_id, &body.url, &body.events, now)
+            .await
+            .map_err(problem)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(WebhookView::of(&endpoint, now, created))).into_response())
+}
+
+fn problem(error: EndpointError) -> Problem {
+    match error {
+        EndpointError::Invalid(errors) => Problem::invalid(errors),
+        EndpointError::NotFound => no_endpoint(),
+        EndpointError::Store(error) => conflict(error),
+        EndpointError::Queue(error) => error.into(),
+    }
 }
 
 fn conflict(error: StoreError) -> Problem {
@@ -169,16 +125,8 @@ pub async fn delete_webhook(caller: Caller, State(api): State<Arc<Api>>) -> Resu
 #[utoipa::path(post, path = "/v1/webhook/rotate", tag = "webhook",
     responses((status = 200, description = "rotated; the answer holds the new secret, shown once", body = WebhookView)))]
 pub async fn rotate_secret(caller: Caller, State(api): State<Arc<Api>>) -> Result<Json<WebhookView>, Problem> {
-    let existing = api.store.webhook(&caller.tenant_id).await?.ok_or_else(no_endpoint)?;
     let now = api.clock.now();
-    let rotated = WebhookEndpoint {
-        secret: new_secret()?,
-        previous_secret: Some(existing.secret.clone()),
-        previous_until: Some(now + ROTATION_OVERLAP.as_secs()),
-        updated_at: now,
-        ..existing.clone()
-    };
-    api.store.replace_webhook(&rotated, &existing).await.map_err(conflict)?;
+    let rotated = endpoint::rotate(api.store.as_ref(), &caller.tenant_id, now).await.map_err(problem)?;
     Ok(Json(WebhookView::of(&rotated, now, true)))
 }
 
@@ -186,13 +134,8 @@ pub async fn rotate_secret(caller: Caller, State(api): State<Arc<Api>>) -> Resul
 #[utoipa::path(post, path = "/v1/webhook/resume", tag = "webhook",
     responses((status = 200, description = "resumed", body = WebhookView)))]
 pub async fn resume_webhook(caller: Caller, State(api): State<Arc<Api>>) -> Result<Json<WebhookView>, Problem> {
-    let existing = api.store.webhook(&caller.tenant_id).await?.ok_or_else(no_endpoint)?;
     let now = api.clock.now();
-    if existing.paused.is_none() {
-        return Ok(Json(WebhookView::of(&existing, now, false)));
-    }
-    let resumed = WebhookEndpoint { paused: None, updated_at: now, ..existing.clone() };
-    api.store.replace_webhook(&resumed, &existing).await.map_err(conflict)?;
+    let resumed = endpoint::resume(api.store.as_ref(), &caller.tenant_id, now).await.map_err(problem)?;
     Ok(Json(WebhookView::of(&resumed, now, false)))
 }
 
@@ -207,21 +150,10 @@ pub struct TestEventView {
 #[utoipa::path(post, path = "/v1/webhook/test", tag = "webhook",
     responses((status = 202, description = "queued", body = TestEventView)))]
 pub async fn send_test_event(caller: Connected, State(api): State<Arc<Api>>) -> Result<Response, Problem> {
-    if api.store.webhook(&caller.tenant_id).await?.is_none() {
-        return Err(no_endpoint());
-    }
     let now = api.clock.now();
-    let draft = EventDraft::new(EventType::Test, format!("test:{}", random_key()?), now, serde_json::json!({}));
-    let event = draft.addressed(&caller.tenant_id, caller.guild_id);
-    let event_id = event.id.clone();
-    let job = Job::DeliverWebhook {
-        guild_id: caller.guild_id,
-        tenant_id: caller.tenant_id.clone(),
-        event,
-        copy: new_copy_id(),
-        retry: None,
-    };
-    api.queue.enqueue(&job).await?;
+    let event_id = endpoint::send_test(api.store.as_ref(), api.queue.as_ref(), &caller.tenant_id, caller.guild_id, now)
+        .await
+        .map_err(problem)?;
     Ok((StatusCode::ACCEPTED, Json(TestEventView { event_id })).into_response())
 }
 
