@@ -256,6 +256,7 @@ async fn a_crm_hears_its_lead_verified_by_an_independent_receiver_through_failur
     assert!(created.iter().all(|d| d["verified"] == true && d["webhook_id"] == created[0]["webhook_id"]));
     assert_eq!(created.iter().filter(|d| d["answered"] == 204).count(), 1, "delivered exactly once after recovery");
     assert_eq!(body(&created[3])["subject"], "lead:7");
+    assert_eq!(body(&created[3])["platform_user"], "crm-user-7", "the lead's linked platform user");
     let channel: u64 =
         body(&created[3])["data"]["channels"]["text"].as_str().and_then(|c| c.parse().ok()).expect("channel");
 

@@ -275,9 +275,15 @@ impl ChannelWorker {
             };
             self.store.watch_relay(&relayed).await.map_err(store_failure)?;
         }
+        let platform_user = match subject.discord_user_id {
+            Some(user) => self.store.link_of_discord_user(guild_id, user).await.map_err(store_failure)?,
+            None => None,
+        };
         let key = format!("{}:created:{}", subject.subject, channels.text.map_or(0, Id::get));
         let data = serde_json::json!({ "name": subject.name, "channels": channels });
-        let created = EventDraft::new(EventType::ChannelCreated, key, now, data).about(&subject.subject);
+        let created = EventDraft::new(EventType::ChannelCreated, key, now, data)
+            .about(&subject.subject)
+            .by(platform_user.map(|link| link.platform_user));
         match self.events.emit(guild_id, vec![created]).await {
             Ok(_) => Ok(()),
             Err(error) => Err(JobOutcome::Retry { after: Duration::from_secs(5), reason: error.to_string() }),
