@@ -15,7 +15,7 @@ use crate::{
     clock::SharedClock,
     domain::{Job, Pause, PlatformEvent, RetrySchedule, TargetPolicy, TenantId, WebhookEndpoint},
     store::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, StoreError, WebhookStore},
-    worker::{Attempt, JobHandler, JobOutcome},
+    worker::{Attempt, JobHandler, JobOutcome, store_failure},
 };
 
 /// What the worker was built with, once, at init.
@@ -31,14 +31,6 @@ pub struct WebhookWorker {
 impl std::fmt::Debug for WebhookWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookWorker").field("schedule", &self.schedule).field("targets", &self.targets).finish()
-    }
-}
-
-fn storage(error: StoreError) -> JobOutcome {
-    if error.is_retryable() {
-        JobOutcome::storage_busy(error)
-    } else {
-        JobOutcome::Reject { reason: format!("storage: {error}") }
     }
 }
 
@@ -59,12 +51,10 @@ impl WebhookWorker {
 
     async fn deliver(&self, tenant_id: &TenantId, event: &PlatformEvent, copy: &str) -> JobOutcome {
         let now = self.clock.now();
-        let Some(endpoint) = self.store.webhook(tenant_id).await.map_err(storage).transpose() else {
-            return JobOutcome::DoneWith(serde_json::json!({ "skipped": "no webhook endpoint" }));
-        };
-        let endpoint = match endpoint {
-            Ok(endpoint) => endpoint,
-            Err(outcome) => return outcome,
+        let endpoint = match self.store.webhook(tenant_id).await {
+            Ok(Some(endpoint)) => endpoint,
+            Ok(None) => return JobOutcome::DoneWith(serde_json::json!({ "skipped": "no webhook endpoint" })),
+            Err(error) => return store_failure(error),
         };
         if !endpoint.wants(event.kind) {
             return JobOutcome::DoneWith(serde_json::json!({ "skipped": "not subscribed" }));
@@ -77,7 +67,7 @@ impl WebhookWorker {
                 return JobOutcome::DoneWith(serde_json::json!({ "skipped": "already delivered" }));
             }
             Ok(DeliveryClaim::Ours { attempts, .. }) => attempts,
-            Err(error) => return storage(error),
+            Err(error) => return store_failure(error),
         };
         let attempt = prior + 1;
         let record = |outcome: &str, status: Option<u16>, latency_ms: u64, error: Option<String>| DeliveryAttempt {

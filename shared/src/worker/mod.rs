@@ -63,6 +63,17 @@ impl JobOutcome {
     }
 }
 
+/// A store error outside a claim: retried while the store may recover; otherwise the job
+/// can never succeed as it is, so it is given up on with the reason (dead-lettered and
+/// recorded), not recycled as "storage busy" until the queue gives up.
+pub fn store_failure(error: crate::store::StoreError) -> JobOutcome {
+    if error.is_retryable() {
+        JobOutcome::storage_busy(error)
+    } else {
+        JobOutcome::Reject { reason: format!("storage: {error}") }
+    }
+}
+
 /// The reason a job that kept failing gave up with (said once, also when the worker
 /// already said it).
 pub fn gave_up(attempts: u32, reason: &str) -> String {

@@ -27,8 +27,8 @@ use crate::{
     },
     domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
     events::{EventSink, NoEvents},
-    store::{DomainStore, StoreError},
-    worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
+    store::DomainStore,
+    worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log, store_failure},
 };
 
 /// A channel claim older than this is taken to belong to a crashed attempt (longer than the
@@ -58,17 +58,6 @@ struct JobContext<'a> {
     settings: GuildSettings,
     reply: Option<&'a InteractionReply>,
     attempt: Attempt,
-}
-
-/// A store error outside a claim: retried while the store may recover; otherwise the job
-/// can never succeed as it is, so it is given up on with the reason (dead-lettered and
-/// recorded), not recycled as "storage busy" until the queue gives up.
-fn store_failure(error: StoreError) -> JobOutcome {
-    if error.is_retryable() {
-        JobOutcome::storage_busy(error)
-    } else {
-        JobOutcome::Reject { reason: format!("storage: {error}") }
-    }
 }
 
 /// `<#id>`: Discord renders it as a link to the channel.
