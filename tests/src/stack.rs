@@ -225,6 +225,7 @@ pub fn existing_channel(sandbox: &Sandbox, guild_id: u64, name: &str, kind: u8) 
             topic: None,
             position: 0,
             overwrites: Vec::new(),
+            thread: None,
         };
         world.channels.insert(id, record);
         id

@@ -83,6 +83,7 @@ pub async fn register_subject(
 pub fn adhoc_subject(name: &str) -> Result<Subject, RequestError> {
     let id = naming::normalise_text_channel_name(name).map_err(RequestError::BadName)?;
     Ok(Subject {
+        signups: None,
         subject: SubjectRef::new(SubjectKind::Adhoc, id),
         name: name.trim().to_owned(),
         fields: Default::default(),

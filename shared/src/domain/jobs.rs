@@ -9,7 +9,24 @@ use twilight_model::id::{
     marker::{ApplicationMarker, GuildMarker, InteractionMarker, MessageMarker, UserMarker},
 };
 
-use super::{JobKey, PlatformEvent, RequestId, SubjectRef, SyncKind, TenantId};
+use twilight_model::channel::message::{Component, Embed};
+
+use super::{JobKey, PlatformEvent, RequestId, SubjectRef, SyncKind, TeamId, TenantId};
+
+/// What a message carries besides its text: embeds (results) and components (buttons).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageParts {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embeds: Vec<Embed>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Component>,
+}
+
+impl MessageParts {
+    pub fn is_empty(&self) -> bool {
+        self.embeds.is_empty() && self.components.is_empty()
+    }
+}
 
 /// Which queue a job goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,7 +100,17 @@ pub enum Job {
         /// The message this one answers (a relayed message), shown as a reply.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<Id<MessageMarker>>,
+        #[serde(default, skip_serializing_if = "MessageParts::is_empty")]
+        parts: MessageParts,
+        /// Post in this team's thread instead of the subject's channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team: Option<TeamId>,
     },
+    /// Bring the team's thread (and role) in line with the team as the platform described it
+    /// at `revision`: create, add and remove members, or archive it once removed.
+    SyncTeam { guild_id: Id<GuildMarker>, subject: SubjectRef, team_id: TeamId, revision: u64 },
+    /// Post or edit the subject's sign-up board so it shows the sign-ups hashed as `shows`.
+    UpdateBoard { guild_id: Id<GuildMarker>, subject: SubjectRef, shows: String },
     /// Synchronise the guild's members; `request_id` names the request (an interaction, a
     /// due time, a platform call) so that one request is one run. A run too large for one
     /// invocation continues in a job with `after` set (the cursor it continues from), which
@@ -132,7 +159,9 @@ impl Job {
             | Job::LeaveGuild { guild_id, .. }
             | Job::UpdateSubjectAccess { guild_id, .. }
             | Job::CreateInvite { guild_id, .. }
-            | Job::DeliverWebhook { guild_id, .. } => *guild_id,
+            | Job::DeliverWebhook { guild_id, .. }
+            | Job::SyncTeam { guild_id, .. }
+            | Job::UpdateBoard { guild_id, .. } => *guild_id,
         }
     }
 
@@ -155,6 +184,8 @@ impl Job {
             Job::UpdateSubjectAccess { .. } => "update_subject_access",
             Job::CreateInvite { .. } => "create_invite",
             Job::DeliverWebhook { .. } => "deliver_webhook",
+            Job::SyncTeam { .. } => "sync_team",
+            Job::UpdateBoard { .. } => "update_board",
         }
     }
 
@@ -172,9 +203,16 @@ impl Job {
         JobKey::new(match self {
             Job::CreateChannels { guild_id, subject, .. } => format!("create:{guild_id}:{subject}"),
             Job::ArchiveChannel { guild_id, subject, .. } => format!("archive:{guild_id}:{subject}"),
-            Job::SendMessage { guild_id, subject, message_key, .. } => {
+            Job::SendMessage { guild_id, subject, message_key, team: None, .. } => {
                 format!("message:{guild_id}:{subject}:{message_key}")
             }
+            Job::SendMessage { guild_id, subject, message_key, team: Some(team), .. } => {
+                format!("message:{guild_id}:{subject}:team:{team}:{message_key}")
+            }
+            Job::SyncTeam { guild_id, subject, team_id, revision } => {
+                format!("team:{guild_id}:{subject}:{team_id}:{revision}")
+            }
+            Job::UpdateBoard { guild_id, subject, shows } => format!("board:{guild_id}:{subject}:{shows}"),
             Job::SyncMembers { guild_id, request_id, after: None, .. } => format!("sync:{guild_id}:{request_id}"),
             Job::SyncMembers { guild_id, request_id, after: Some(after), .. } => {
                 format!("sync:{guild_id}:{request_id}:after:{after}")

@@ -9,5 +9,7 @@ pub mod jobs;
 pub mod naming;
 pub mod records;
 pub mod settings;
+pub mod teams;
+pub mod templates;
 
-pub use self::{access::*, events::*, ids::*, jobs::*, records::*, settings::*};
+pub use self::{access::*, events::*, ids::*, jobs::*, records::*, settings::*, teams::*, templates::*};

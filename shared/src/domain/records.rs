@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{ClaimToken, RunId, TenantId};
 use twilight_model::id::{
     Id,
-    marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
+    marker::{ChannelMarker, GuildMarker, MessageMarker, RoleMarker, UserMarker},
 };
 
 /// The kind of platform thing a channel is for.
@@ -86,6 +86,33 @@ pub struct Subject {
     /// Whether messages in its channel are relayed to the platform (`None`: on for leads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<bool>,
+    /// Who signed up, as the platform last said: what the sign-up board shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signups: Option<Signups>,
+}
+
+/// An event's sign-ups as the platform reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signups {
+    pub count: u32,
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    /// Names or teams, in the platform's order.
+    #[serde(default)]
+    pub entries: Vec<String>,
+    /// The platform says this change matters (the field is full, sign-ups closed): the board
+    /// is updated now rather than at its next turn.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub significant: bool,
+}
+
+impl Signups {
+    /// What the board shows, as a short hash: a board showing this needs no edit.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let shown = serde_json::json!([self.count, self.capacity, self.entries]);
+        hex::encode(&sha2::Sha256::digest(shown.to_string().as_bytes())[..8])
+    }
 }
 
 impl Subject {
@@ -151,6 +178,22 @@ pub struct ChannelMapping {
     pub requested_by: Option<Id<UserMarker>>,
     pub created_at: u64,
     pub updated_at: u64,
+    /// The sign-up board: one pinned message per event, edited in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<BoardMessage>,
+}
+
+/// The sign-up board's message and when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardMessage {
+    pub message_id: Id<MessageMarker>,
+    /// Unix seconds of the last post or edit.
+    pub edited_at: u64,
+    /// A hash of the sign-ups it shows: an unchanged board is not edited again.
+    pub shows: String,
+    /// Times it was posted again after someone deleted it.
+    #[serde(default)]
+    pub recreated: u32,
 }
 
 /// A Discord user linked to a platform user (one to one, within a guild).

@@ -12,12 +12,25 @@ use twilight_model::{
 };
 use twilight_validate::message::MESSAGE_CONTENT_LENGTH_MAX as MAX_CONTENT_CHARS;
 
-use super::naming;
+use super::{EmbedTemplate, FieldTemplate, MessageTemplate, THREAD_AUTO_ARCHIVE_MINUTES, TemplateKind, naming};
 
 /// Hours between scheduled syncs: at least hourly, at most weekly.
 pub const SYNC_INTERVAL_HOURS: std::ops::RangeInclusive<u32> = 1..=168;
 /// Hours a completed subject's channel is kept before archiving: up to a year.
 pub const ARCHIVE_RETENTION_HOURS: std::ops::RangeInclusive<u32> = 0..=8760;
+/// Hours between edits of a sign-up board (0: every change): up to a week.
+pub const SIGNUP_UPDATE_HOURS: std::ops::RangeInclusive<u32> = 0..=168;
+/// How long before the start a reminder may go out, in minutes: up to two weeks.
+pub const REMINDER_MINUTES: std::ops::RangeInclusive<u32> = 1..=20_160;
+/// Reminders a guild may set per subject.
+pub const MAX_REMINDERS: usize = 5;
+
+/// A reminder posted in a subject's channel `before_minutes` before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReminderSetting {
+    pub before_minutes: u32,
+    pub template: MessageTemplate,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +78,38 @@ pub struct GuildSettings {
     pub archive_retention_hours: u32,
     pub archive_mode: ArchiveMode,
     pub notifications: Notifications,
+    /// Reminders before an event starts (`starts_at`), each posted once.
+    pub reminders: Vec<ReminderSetting>,
+    /// Posted when an event starts, when set.
+    pub start_message: Option<MessageTemplate>,
+    /// What `POST .../messages` with `"template": "results"` posts.
+    pub results_template: MessageTemplate,
+    /// The sign-up board.
+    pub board_template: MessageTemplate,
+    /// The board is edited at most this often unless a change is significant.
+    pub signup_update_hours: u32,
+    /// Each team also gets a role, given to its linked members.
+    pub team_roles: bool,
+    /// A team thread's auto-archive, in minutes: 60, 1440, 4320 or 10080.
+    pub thread_auto_archive_minutes: u32,
+}
+
+/// What a results message looks like unless a guild says otherwise.
+fn default_results_template() -> MessageTemplate {
+    MessageTemplate {
+        content: None,
+        embed: Some(EmbedTemplate {
+            title: Some("Results: {name}".to_owned()),
+            description: Some("{result.summary}".to_owned()),
+            color: Some(0x00_99_ff),
+            fields: vec![FieldTemplate { name: "Winner".to_owned(), value: "{result.winner}".to_owned(), inline: true }],
+            footer: None,
+        }),
+    }
+}
+
+fn default_board_template() -> MessageTemplate {
+    MessageTemplate::text("**Sign-ups for {name}** ({starts_at}): {signup_count} of {signup_capacity}\n{signup_list}")
 }
 
 impl Default for GuildSettings {
@@ -85,6 +130,13 @@ impl Default for GuildSettings {
             archive_retention_hours: 72,
             archive_mode: ArchiveMode::Lock,
             notifications: Notifications::default(),
+            reminders: Vec::new(),
+            start_message: None,
+            results_template: default_results_template(),
+            board_template: default_board_template(),
+            signup_update_hours: 6,
+            team_roles: false,
+            thread_auto_archive_minutes: 10080,
         }
     }
 }
@@ -128,10 +180,15 @@ impl GuildSettings {
     /// whatever the settings say; to let people into voice channels (Connect) when those
     /// are made.
     pub fn bot_permissions(&self) -> Permissions {
+        // Team threads are private, added to and locked by the bot; the board is pinned.
         let mut needed = Permissions::VIEW_CHANNEL
             | Permissions::SEND_MESSAGES
             | Permissions::MANAGE_CHANNELS
-            | Permissions::MANAGE_ROLES;
+            | Permissions::MANAGE_ROLES
+            | Permissions::CREATE_PRIVATE_THREADS
+            | Permissions::SEND_MESSAGES_IN_THREADS
+            | Permissions::MANAGE_THREADS
+            | Permissions::MANAGE_MESSAGES;
         if self.voice_channel || self.practice_voice_channel {
             needed |= Permissions::CONNECT;
         }
@@ -183,8 +240,11 @@ impl GuildSettings {
             let length = message.chars().count();
             if length == 0 || length > MAX_CONTENT_CHARS {
                 problems.insert("welcome_message", format!("1 to {MAX_CONTENT_CHARS} characters, got {length}"));
+            } else if let Err(errors) = MessageTemplate::text(message).validate(TemplateKind::Welcome) {
+                problems.insert("welcome_message", errors.to_string());
             }
         }
+        self.validate_event_messages(&mut problems);
         if !SYNC_INTERVAL_HOURS.contains(&self.sync_interval_hours) {
             problems.insert(
                 "sync_interval_hours",
@@ -205,6 +265,58 @@ impl GuildSettings {
             problems.insert("notifications", "a log channel is needed to send notifications".to_owned());
         }
         if problems.is_empty() { Ok(()) } else { Err(SettingsErrors(problems)) }
+    }
+
+    /// The reminders, templates and team settings of an event's life.
+    fn validate_event_messages(&self, problems: &mut BTreeMap<&'static str, String>) {
+        let mut reminder_problems = Vec::new();
+        if self.reminders.len() > MAX_REMINDERS {
+            reminder_problems.push(format!("at most {MAX_REMINDERS} reminders"));
+        }
+        for (n, reminder) in self.reminders.iter().enumerate() {
+            if !REMINDER_MINUTES.contains(&reminder.before_minutes) {
+                reminder_problems.push(format!(
+                    "[{n}].before_minutes: {} to {} minutes",
+                    REMINDER_MINUTES.start(),
+                    REMINDER_MINUTES.end()
+                ));
+            }
+            if self.reminders[..n].iter().any(|other| other.before_minutes == reminder.before_minutes) {
+                reminder_problems.push(format!("[{n}].before_minutes: {} is set twice", reminder.before_minutes));
+            }
+            if let Err(errors) = reminder.template.validate(TemplateKind::Reminder) {
+                reminder_problems.extend(errors.0.into_iter().map(|problem| format!("[{n}].template.{problem}")));
+            }
+        }
+        if !reminder_problems.is_empty() {
+            problems.insert("reminders", reminder_problems.join("; "));
+        }
+        let templates = [
+            ("start_message", self.start_message.as_ref(), TemplateKind::Start),
+            ("results_template", Some(&self.results_template), TemplateKind::Results),
+            ("board_template", Some(&self.board_template), TemplateKind::Board),
+        ];
+        for (field, template, kind) in templates {
+            if let Some(Err(errors)) = template.map(|template| template.validate(kind)) {
+                problems.insert(field, errors.to_string());
+            }
+        }
+        if !SIGNUP_UPDATE_HOURS.contains(&self.signup_update_hours) {
+            problems.insert(
+                "signup_update_hours",
+                format!("{} to {} hours", SIGNUP_UPDATE_HOURS.start(), SIGNUP_UPDATE_HOURS.end()),
+            );
+        }
+        if !THREAD_AUTO_ARCHIVE_MINUTES.contains(&self.thread_auto_archive_minutes) {
+            problems.insert("thread_auto_archive_minutes", "one of 60, 1440, 4320, 10080".to_owned());
+        }
+    }
+
+    /// The reminder offsets, in minutes, longest first.
+    pub fn reminder_offsets(&self) -> Vec<u32> {
+        let mut offsets: Vec<u32> = self.reminders.iter().map(|reminder| reminder.before_minutes).collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        offsets
     }
 }
 

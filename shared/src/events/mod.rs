@@ -184,7 +184,9 @@ fn subject_of(body: &str) -> Option<crate::domain::SubjectRef> {
         | Job::ArchiveChannel { subject, .. }
         | Job::SendMessage { subject, .. }
         | Job::UpdateSubjectAccess { subject, .. }
-        | Job::CreateInvite { subject, .. } => Some(subject),
+        | Job::CreateInvite { subject, .. }
+        | Job::SyncTeam { subject, .. }
+        | Job::UpdateBoard { subject, .. } => Some(subject),
         _ => None,
     }
 }

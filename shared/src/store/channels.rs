@@ -16,7 +16,7 @@ use super::{
     schema::{Index, attr, keys, sortable_time},
     to_item,
 };
-use crate::domain::{ChannelIds, ChannelMapping, ClaimToken, MappingStatus, SubjectRef};
+use crate::domain::{BoardMessage, ChannelIds, ChannelMapping, ClaimToken, MappingStatus, SubjectRef};
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,16 @@ pub trait ChannelStore: Send + Sync {
         reason: &str,
         now: u64,
     ) -> Result<ChannelMapping, StoreError>;
+    /// Active -> Completed (the subject ended: the retention clock starts); `false` when the
+    /// mapping is not active (already completed, archived, never made).
+    async fn mark_completed(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef, now: u64) -> Result<bool, StoreError>;
+    /// Records the sign-up board's message on the mapping (its lifecycle is unchanged).
+    async fn record_board(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        board: BoardMessage,
+    ) -> Result<(), StoreError>;
     /// Marks an active or completed mapping archived, with the reason.
     async fn archive(
         &self,
@@ -212,6 +222,7 @@ impl<I: ItemStore> ChannelStore for Store<I> {
         now: u64,
     ) -> Result<ClaimOutcome, StoreError> {
         let mapping = ChannelMapping {
+            board: None,
             subject: subject.clone(),
             status: MappingStatus::Creating,
             claim_token: claim_token.to_owned(),
@@ -318,6 +329,40 @@ impl<I: ItemStore> ChannelStore for Store<I> {
             ..current
         };
         self.rewrite(guild_id, mapping, held_by(claim_token), "the claim is no longer held by this attempt").await
+    }
+
+    /// 1 GetItem + 1 conditional PutItem.
+    async fn mark_completed(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef, now: u64) -> Result<bool, StoreError> {
+        let Some(current) = self.mapping(guild_id, subject).await? else { return Ok(false) };
+        if current.status != MappingStatus::Active {
+            return Ok(false);
+        }
+        let unchanged = Condition::Equals(STATUS, json!(current.status.as_str()))
+            .and(Condition::Equals(UPDATED, json!(current.updated_at)));
+        let mapping = ChannelMapping {
+            status: MappingStatus::Completed,
+            updated_at: now.max(current.updated_at + 1),
+            ..current
+        };
+        match self.rewrite(guild_id, mapping, unchanged, "the mapping changed while completing").await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// 1 GetItem + 1 conditional PutItem.
+    async fn record_board(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        board: BoardMessage,
+    ) -> Result<(), StoreError> {
+        let current = self.existing(guild_id, subject).await?;
+        let unchanged = Condition::Equals(STATUS, json!(current.status.as_str()))
+            .and(Condition::Equals(UPDATED, json!(current.updated_at)));
+        let mapping = ChannelMapping { board: Some(board), ..current };
+        self.rewrite(guild_id, mapping, unchanged, "the mapping changed while recording the board").await.map(|_| ())
     }
 
     /// 1 GetItem + 1 conditional PutItem (on the version read, so nothing is lost).

@@ -88,6 +88,12 @@ pub trait LinkStore: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Paged<UserLink>, StoreError>;
+    /// The Discord users of those platform users that are linked.
+    async fn links_of_platform_users(
+        &self,
+        guild_id: Id<GuildMarker>,
+        platform_users: &[String],
+    ) -> Result<HashMap<String, Id<UserMarker>>, StoreError>;
     /// The platform users of those Discord users that are linked.
     async fn links_for(
         &self,
@@ -304,6 +310,20 @@ impl<I: ItemStore> LinkStore for Store<I> {
         let prefix = SortKeyRange::BeginsWith(keys::PLATFORM_LINK_PREFIX.to_owned());
         let query = Query::new(Index::Table, keys::guild(guild_id.get()), prefix);
         Paged::of(self.items.query(&paging::continued(query, limit, cursor)?).await?)
+    }
+
+    /// ⌈users / 100⌉ BatchGetItem.
+    async fn links_of_platform_users(
+        &self,
+        guild_id: Id<GuildMarker>,
+        platform_users: &[String],
+    ) -> Result<HashMap<String, Id<UserMarker>>, StoreError> {
+        let keys: Vec<_> = platform_users.iter().map(|user| keys::platform_link(guild_id.get(), user)).collect();
+        let items = self.items.get_many(&keys).await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<UserLink>(item).map(|link| (link.platform_user, link.user_id)))
+            .collect()
     }
 
     /// ⌈users / 100⌉ BatchGetItem.

@@ -24,7 +24,9 @@ mod sessions;
 mod settings_store;
 mod subjects;
 mod sync_runs;
+mod teams;
 mod tenants;
+mod timeline;
 mod webhooks;
 
 use std::sync::Arc;
@@ -47,7 +49,9 @@ pub use self::{
     settings_store::{Actor, SettingsStore},
     subjects::SubjectStore,
     sync_runs::SyncRunStore,
+    teams::TeamStore,
     tenants::TenantStore,
+    timeline::{ActionOutcome, ActionRecord, DueAction, TimelineStore},
     webhooks::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, WebhookStore},
 };
 use crate::domain::{SettingsErrors, SyncLease};
@@ -70,6 +74,8 @@ pub trait DomainStore:
     + AuditStore
     + WebhookStore
     + RelayStore
+    + TeamStore
+    + TimelineStore
 {
 }
 

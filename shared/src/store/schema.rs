@@ -31,6 +31,10 @@
 //! | webhook attempt | `TENANT#{t}` | `WEBHOOK#ATTEMPT#{at}#{event}#{n}` | | |
 //! | relayed channel | `GUILD#{g}` | `RELAY#{kind}#{id}` | `RELAY` / `{next poll}#{g}#{kind}#{id}` | |
 //! | bot's intents | `APPLICATION` | `INTENTS` | | |
+//! | team (as asked) | `GUILD#{g}` | `TEAM#{kind}#{id}#{team}` | | |
+//! | team (in Discord) | `GUILD#{g}` | `TEAMSTATE#{kind}#{id}#{team}` | | |
+//! | due subject action | `GUILD#{g}` | `DUE#{kind}#{id}#{action}` | `DUE` / `{at}#{g}#{kind}#{id}#{action}` | |
+//! | subject action taken | `GUILD#{g}` | `DONE#{kind}#{id}#{action}` | | |
 //!
 //! Times in sort keys are zero-padded unix seconds, so byte order is time order.
 
@@ -191,6 +195,28 @@ pub mod keys {
         Key::new(guild(guild_id), format!("RELAY#{kind}#{id}"))
     }
     pub const RELAY_INDEX_PK: &str = "RELAY";
+    pub fn teams_of(kind: &str, id: &str) -> String {
+        format!("TEAM#{kind}#{id}#")
+    }
+    pub fn team(guild_id: u64, kind: &str, id: &str, team: &str) -> Key {
+        Key::new(guild(guild_id), format!("{}{team}", teams_of(kind, id)))
+    }
+    pub fn team_state(guild_id: u64, kind: &str, id: &str, team: &str) -> Key {
+        Key::new(guild(guild_id), format!("TEAMSTATE#{kind}#{id}#{team}"))
+    }
+    pub fn due_of(kind: &str, id: &str) -> String {
+        format!("DUE#{kind}#{id}#")
+    }
+    pub fn due(guild_id: u64, kind: &str, id: &str, action: &str) -> Key {
+        Key::new(guild(guild_id), format!("{}{action}", due_of(kind, id)))
+    }
+    pub const DUE_INDEX_PK: &str = "DUE";
+    pub fn done_of(kind: &str, id: &str) -> String {
+        format!("DONE#{kind}#{id}#")
+    }
+    pub fn done(guild_id: u64, kind: &str, id: &str, action: &str) -> Key {
+        Key::new(guild(guild_id), format!("{}{action}", done_of(kind, id)))
+    }
     pub fn intents() -> Key {
         Key::new("APPLICATION", "INTENTS")
     }

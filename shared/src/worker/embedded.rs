@@ -154,6 +154,8 @@ mod tests {
     fn job() -> Job {
         Job::SendMessage {
             reply_to: None,
+            parts: Default::default(),
+            team: None,
             guild_id: Id::new(1),
             subject: crate::domain::SubjectRef::new(crate::domain::SubjectKind::Event, "e"),
             content: "hello".to_owned(),

@@ -119,7 +119,9 @@ fn work_of(message: &SqsMessage) -> Option<String> {
         | Job::ArchiveChannel { guild_id, subject, .. }
         | Job::SendMessage { guild_id, subject, .. }
         | Job::UpdateSubjectAccess { guild_id, subject, .. }
-        | Job::CreateInvite { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
+        | Job::CreateInvite { guild_id, subject, .. }
+        | Job::SyncTeam { guild_id, subject, .. }
+        | Job::UpdateBoard { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
         Job::SyncMembers { .. } => job.idempotency_key().to_string(),
         Job::LeaveGuild { guild_id, .. } => format!("{guild_id}:leave"),
         // A failing endpoint holds back the tenant's later deliveries (in order, and not

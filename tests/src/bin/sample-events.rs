@@ -243,6 +243,8 @@ fn write_job_samples(guild_id: u64) -> anyhow::Result<()> {
             "post a message in event:42's channel",
             Job::SendMessage {
                 reply_to: None,
+                parts: Default::default(),
+                team: None,
                 guild_id: guild,
                 subject: subject.clone(),
                 content: "Qualifying starts in 10 minutes.".to_owned(),

@@ -28,6 +28,9 @@ pub(crate) const VALIDATED: &[(&str, &str)] = &[
     ("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"),
     ("POST", "/channels/{channel_id}/messages"),
     ("POST", "/channels/{channel_id}/invites"),
+    ("POST", "/channels/{channel_id}/threads"),
+    ("PATCH", "/channels/{channel_id}/messages/{message_id}"),
+    ("POST", "/guilds/{guild_id}/roles"),
     ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
     ("POST", "/webhooks/{webhook_id}/{webhook_token}"),
     ("PUT", "/applications/{application_id}/commands"),
@@ -36,6 +39,7 @@ pub(crate) const VALIDATED: &[(&str, &str)] = &[
 
 mod interactions;
 pub(crate) mod messages;
+mod threads;
 
 pub(crate) use self::interactions::issue_interaction;
 use self::interactions::{
@@ -47,7 +51,20 @@ type AppState = State<Arc<Shared>>;
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/v10/guilds/{guild_id}", get(guild))
-        .route("/api/v10/guilds/{guild_id}/roles", get(roles))
+        .route("/api/v10/guilds/{guild_id}/roles", get(roles).post(threads::create_role))
+        .route("/api/v10/guilds/{guild_id}/roles/{role_id}", delete(threads::delete_role))
+        .route("/api/v10/guilds/{guild_id}/threads/active", get(threads::active_threads))
+        .route("/api/v10/channels/{channel_id}/threads", post(threads::create_thread))
+        .route("/api/v10/channels/{channel_id}/thread-members", get(threads::thread_members))
+        .route(
+            "/api/v10/channels/{channel_id}/thread-members/{user_id}",
+            put(threads::add_thread_member).delete(threads::remove_thread_member),
+        )
+        .route(
+            "/api/v10/channels/{channel_id}/messages/{message_id}",
+            get(threads::get_message).patch(threads::edit_message).delete(threads::delete_message),
+        )
+        .route("/api/v10/channels/{channel_id}/messages/pins/{message_id}", put(threads::pin_message))
         .route("/api/v10/guilds/{guild_id}/channels", get(list_channels).post(create_channel))
         .route("/api/v10/guilds/{guild_id}/members", get(list_members))
         .route("/api/v10/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(add_role).delete(remove_role))
@@ -71,11 +88,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/users/@me/guilds/{guild_id}", delete(leave_guild))
 }
 
-fn unknown_guild() -> Response {
+pub(super) fn unknown_guild() -> Response {
     discord_error(StatusCode::NOT_FOUND, 10004, "Unknown Guild", None)
 }
 
-fn unknown_channel() -> Response {
+pub(super) fn unknown_channel() -> Response {
     discord_error(StatusCode::NOT_FOUND, 10003, "Unknown Channel", None)
 }
 
@@ -215,6 +232,7 @@ async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, J
         topic: body.get("topic").and_then(Value::as_str).map(str::to_owned),
         position,
         overwrites,
+        thread: None,
     };
     let json = world::channel_json(&channel);
     world.channels.insert(channel.id, channel);
@@ -288,6 +306,9 @@ fn change_role(shared: &Shared, guild_id: &str, user_id: &str, role_id: &str, ad
 async fn modify_channel(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Answer {
     let mut world = lock(&shared.world);
     let (channel_id, guild_id) = known_channel(&world, &channel_id)?;
+    if world.channels.get(&channel_id).is_some_and(|channel| channel.thread.is_some()) {
+        return threads::modify_thread(&mut world, guild_id, channel_id, &body);
+    }
     bot_may(&world, guild_id, world::MANAGE_CHANNELS)?;
     let channel = world.channels.get_mut(&channel_id).ok_or_else(unknown_channel)?;
     if let Some(name) = body.get("name").and_then(Value::as_str) {
@@ -311,6 +332,8 @@ async fn delete_channel(State(shared): AppState, Path(channel_id): Path<String>)
     let (channel_id, guild_id) = known_channel(&world, &channel_id)?;
     bot_may(&world, guild_id, world::MANAGE_CHANNELS)?;
     let channel = world.channels.remove(&channel_id).ok_or_else(unknown_channel)?;
+    // A channel's threads go with it.
+    world.channels.retain(|_, other| other.thread.is_none() || other.parent_id != Some(channel_id));
     Ok(Json(world::channel_json(&channel)).into_response())
 }
 
@@ -346,6 +369,7 @@ fn bot_author(shared: &Shared) -> Value {
 async fn create_message(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Answer {
     let mut world = lock(&shared.world);
     let (channel_id, _) = known_channel(&world, &channel_id)?;
+    threads::open_for_messages(&mut world, channel_id)?;
     let content = body.get("content").and_then(Value::as_str).unwrap_or_default();
     if content.chars().count() > 2000 {
         return Err(field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."));

@@ -66,6 +66,22 @@ pub struct ChannelRecord {
     pub topic: Option<String>,
     pub position: u64,
     pub overwrites: Vec<Value>,
+    /// Set for threads (type 11/12): their own state and members.
+    #[serde(default)]
+    pub thread: Option<ThreadRecord>,
+}
+
+pub const PRIVATE_THREAD: u8 = 12;
+pub const PUBLIC_THREAD: u8 = 11;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ThreadRecord {
+    pub owner_id: u64,
+    pub archived: bool,
+    pub locked: bool,
+    pub auto_archive_duration: u64,
+    pub invitable: bool,
+    pub members: Vec<u64>,
 }
 
 /// What one authorization code stands for: who, for which guild (a bot install), to which
@@ -250,6 +266,21 @@ pub fn channel_json(channel: &ChannelRecord) -> Value {
         value["topic"] = json!(channel.topic);
         value["rate_limit_per_user"] = json!(0);
     }
+    if let Some(thread) = &channel.thread {
+        value["owner_id"] = json!(thread.owner_id.to_string());
+        value["member_count"] = json!(thread.members.len().min(50));
+        value["message_count"] = json!(0);
+        value["total_message_sent"] = json!(0);
+        value["thread_metadata"] = json!({
+            "archived": thread.archived,
+            "auto_archive_duration": thread.auto_archive_duration,
+            "archive_timestamp": "2026-11-22T09:00:00.000000+00:00",
+            "locked": thread.locked,
+            "invitable": thread.invitable,
+            "create_timestamp": "2026-11-22T09:00:00.000000+00:00",
+        });
+        value.as_object_mut().map(|object| object.remove("permission_overwrites"));
+    }
     value
 }
 
@@ -320,7 +351,7 @@ pub fn message_json(id: u64, channel_id: u64, author: Value, body: &Value, webho
         "mentions": [],
         "mention_roles": [],
         "attachments": [],
-        "embeds": [],
+        "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
         "pinned": false,
         "type": 0,
         "flags": body.get("flags").cloned().unwrap_or(json!(0)),

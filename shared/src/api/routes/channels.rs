@@ -138,6 +138,8 @@ pub async fn send_message(
             message_key,
             allow_mentions: body.allow_mentions,
             reply_to,
+            parts: Default::default(),
+            team: None,
         };
         api.queue.enqueue(&job).await?;
         Ok((StatusCode::ACCEPTED, json!(Accepted { job: JobView::queued(&job) })))

@@ -90,6 +90,7 @@ impl SubjectBody {
             return Err(Problem::invalid(errors));
         }
         Ok(Subject {
+            signups: None,
             subject,
             name,
             fields: self.fields,

@@ -23,7 +23,7 @@ use crate::{
 /// A single-use invite lasts a week (Discord's longest but "never").
 const INVITE_MAX_AGE: u32 = 7 * 24 * 3600;
 
-fn discord_outcome(error: DiscordError) -> JobOutcome {
+pub(super) fn discord_outcome(error: DiscordError) -> JobOutcome {
     if error.is_permanent() {
         JobOutcome::Reject { reason: error.explain() }
     } else {
@@ -33,7 +33,7 @@ fn discord_outcome(error: DiscordError) -> JobOutcome {
 
 impl ChannelWorker {
     /// The subject's channels once they exist; `Err` is the job's outcome meanwhile.
-    async fn live_channels(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<ChannelIds, JobOutcome> {
+    pub(super) async fn live_channels(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<ChannelIds, JobOutcome> {
         match self.store.mapping(guild_id, subject).await {
             Ok(Some(mapping)) if mapping.status == MappingStatus::Active => Ok(mapping.channels),
             Ok(Some(mapping)) if mapping.status == MappingStatus::Creating => Err(JobOutcome::Retry {

@@ -46,6 +46,9 @@ impl ChannelWorker {
             self.report(job, &text).await;
             return JobOutcome::Done;
         }
+        if let Err(outcome) = self.retire_teams(guild_id, &reference, attempt).await {
+            return outcome;
+        }
         match self.store.archive(guild_id, &reference, &reason, self.clock.now()).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(error) => return store_failure(error),

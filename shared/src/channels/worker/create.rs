@@ -239,7 +239,14 @@ impl ChannelWorker {
             return outcome;
         }
         if let (Some(welcome), Some(channel)) = (job.settings.welcome_message.as_deref(), text_channel) {
-            let body = MessageBody::once(welcome, welcome_nonce(&subject.subject));
+            let values = crate::domain::subject_values(subject, Some(channel.get()));
+            // Validated when saved; an old unvalidated welcome is posted as it was written.
+            let text = crate::domain::MessageTemplate::text(welcome)
+                .render(&values)
+                .ok()
+                .and_then(|rendered| rendered.content)
+                .unwrap_or_else(|| welcome.to_owned());
+            let body = MessageBody::once(text, welcome_nonce(&subject.subject));
             if let Err(error) = self.discord.create_message(channel, &body, job.attempt.deadline).await {
                 tracing::warn!(%error, subject = %subject.subject, "welcome message not posted");
             }

@@ -4,7 +4,9 @@
 
 mod access;
 mod archive;
+mod board;
 mod create;
+mod teams;
 #[cfg(test)]
 mod tests;
 
@@ -131,6 +133,39 @@ impl ChannelWorker {
             tracing::warn!(subject = %reference, "no active text channel; message not posted");
             return JobOutcome::Reject { reason: format!("{reference} has no active text channel") };
         };
+        self.post(channel, &reference, body, attempt).await
+    }
+
+    /// A message in a team's thread, once the thread exists.
+    async fn send_team_message(
+        &self,
+        guild_id: Id<GuildMarker>,
+        reference: SubjectRef,
+        team: crate::domain::TeamId,
+        body: MessageBody,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        let thread = match self.store.team(guild_id, &reference, &team).await {
+            Ok(Some((team, state))) if !team.removed && !state.archived => state.thread_id,
+            Ok(_) => return JobOutcome::Reject { reason: format!("{reference} has no active team {team}") },
+            Err(error) => return store_failure(error),
+        };
+        match thread {
+            Some(thread) => self.post(thread, &reference, body, attempt).await,
+            None => JobOutcome::Retry {
+                after: Duration::from_secs(10),
+                reason: format!("team {team}'s thread is still being created"),
+            },
+        }
+    }
+
+    async fn post(
+        &self,
+        channel: Id<ChannelMarker>,
+        reference: &SubjectRef,
+        body: MessageBody,
+        attempt: Attempt,
+    ) -> JobOutcome {
         match self.discord.create_message(channel, &body, attempt.deadline).await {
             Ok(message) => JobOutcome::DoneWith(serde_json::json!({
                 "message_id": message.id.to_string(),
@@ -230,16 +265,40 @@ impl JobHandler for ChannelWorker {
                     Err(outcome) => outcome,
                 }
             }
-            Job::SendMessage { guild_id, subject, content, message_key, allow_mentions, reply_to } => {
-                let mut body = MessageBody::once(content, message_nonce(&message_key));
+            Job::SendMessage { guild_id, subject, content, message_key, allow_mentions, reply_to, parts, team } => {
+                let nonce = match &team {
+                    Some(team) => message_nonce(&format!("team:{team}:{message_key}")),
+                    None => message_nonce(&message_key),
+                };
+                let mut body = MessageBody::once(content, nonce);
+                if body.content.as_deref().is_some_and(str::is_empty) {
+                    body.content = None;
+                }
+                if !parts.embeds.is_empty() {
+                    body.embeds = Some(parts.embeds);
+                }
+                if !parts.components.is_empty() {
+                    body.components = Some(parts.components);
+                }
                 if !allow_mentions {
                     body.allowed_mentions = Some(AllowedMentions::default());
                 }
                 if let Some(message) = reply_to {
                     body = body.replying_to(message);
                 }
-                self.send_message(guild_id, subject, body, attempt).await
+                match team {
+                    Some(team) => self.send_team_message(guild_id, subject, team, body, attempt).await,
+                    None => self.send_message(guild_id, subject, body, attempt).await,
+                }
             }
+            Job::SyncTeam { guild_id, subject, team_id, .. } => match self.context(guild_id, None, attempt).await {
+                Ok(job) => self.sync_team(&job, subject, team_id).await,
+                Err(outcome) => outcome,
+            },
+            Job::UpdateBoard { guild_id, subject, .. } => match self.context(guild_id, None, attempt).await {
+                Ok(job) => self.update_board(&job, subject).await,
+                Err(outcome) => outcome,
+            },
             Job::SyncMembers { .. } => {
                 JobOutcome::Reject { reason: "a member sync job reached the channel queue".to_owned() }
             }

@@ -81,6 +81,14 @@ impl DiscordError {
         }
     }
 
+    /// Discord's JSON error code of a refusal (`10008` Unknown Message, ...).
+    pub fn code(&self) -> Option<u64> {
+        match self {
+            DiscordError::Permanent { body, .. } => Some(body.code),
+            _ => None,
+        }
+    }
+
     pub fn permanent_kind(&self) -> Option<PermanentKind> {
         match self {
             DiscordError::Permanent { kind, .. } => Some(*kind),

@@ -3,6 +3,7 @@
 
 mod error;
 mod operations;
+mod threads;
 pub mod ratelimit;
 
 use std::{sync::Arc, time::Duration};
@@ -16,6 +17,7 @@ use self::ratelimit::{InvalidRequestBudget, LimitHeaders, RateLimiter, RouteKey}
 pub use self::{
     error::{DiscordError, ErrorBody, PermanentKind, codes},
     operations::*,
+    threads::*,
 };
 
 /// `User-Agent` in the form Discord asks bots to use.

@@ -83,6 +83,8 @@ pub struct MessageBody {
     /// The message this one replies to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_reference: Option<twilight_model::channel::message::MessageReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeds: Option<Vec<twilight_model::channel::message::Embed>>,
 }
 
 impl MessageBody {
@@ -154,12 +156,13 @@ macro_rules! route {
         $make($method, $template, format!($template), $($major),+)
     };
 }
+pub(super) use route;
 
-fn guild_route(method: Method, template: &str, path: String, guild_id: Id<GuildMarker>) -> Route {
+pub(super) fn guild_route(method: Method, template: &str, path: String, guild_id: Id<GuildMarker>) -> Route {
     Route::new(method, template, path, format!("guild:{guild_id}"))
 }
 
-fn channel_route(method: Method, template: &str, path: String, channel_id: Id<ChannelMarker>) -> Route {
+pub(super) fn channel_route(method: Method, template: &str, path: String, channel_id: Id<ChannelMarker>) -> Route {
     Route::new(method, template, path, format!("channel:{channel_id}"))
 }
 

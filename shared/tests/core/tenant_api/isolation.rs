@@ -47,6 +47,8 @@ async fn a_job(t: &TwoTenants) -> String {
 async fn a_dead_letter(t: &TwoTenants) -> String {
     let job = Job::SendMessage {
         reply_to: None,
+        parts: Default::default(),
+        team: None,
         guild_id: Id::new(GUILD_A),
         subject: SubjectRef::new(SubjectKind::Lead, "42"),
         content: "Secret Lead A's message".to_owned(),

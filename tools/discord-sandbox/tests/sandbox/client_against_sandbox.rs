@@ -317,6 +317,7 @@ async fn sandbox_with_full_guild() -> Sandbox {
                 topic: None,
                 position: n,
                 overwrites: Vec::new(),
+                thread: None,
             };
             world.channels.insert(id, channel);
         }

@@ -1,0 +1,110 @@
+//! Teams of an event: what the platform asked for ([`Team`]) and what Discord has of it
+//! ([`TeamState`]: the private thread, the role, who was added), kept apart so the API and
+//! the worker never overwrite each other.
+
+use serde::{Deserialize, Serialize};
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, RoleMarker, UserMarker},
+};
+
+use super::SubjectRef;
+
+/// Platform user ids a team may list (a private thread holds up to 1000; teams are small).
+pub const MAX_TEAM_MEMBERS: usize = 100;
+/// Discord's thread auto-archive choices, in minutes.
+pub const THREAD_AUTO_ARCHIVE_MINUTES: [u32; 4] = [60, 1440, 4320, 10080];
+
+/// `red-bull`, `42`: a team's id within its subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TeamId(String);
+
+impl TeamId {
+    /// 1 to 64 of `A-Z a-z 0-9 - _ .`; anything else is `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        valid.then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TeamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A team as the platform last described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub subject: SubjectRef,
+    pub team_id: TeamId,
+    pub name: String,
+    /// Platform user ids, each reached through their link.
+    pub members: Vec<String>,
+    /// Deleted by the platform: its thread is archived and its role removed.
+    #[serde(default)]
+    pub removed: bool,
+    /// Counts the platform's changes: the worker records which one Discord reflects.
+    pub revision: u64,
+    pub updated_at: u64,
+}
+
+/// What Discord has of a team, as the worker last left it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TeamState {
+    pub thread_id: Option<Id<ChannelMarker>>,
+    pub role_id: Option<Id<RoleMarker>>,
+    /// Who the bot added to the thread.
+    pub thread_members: Vec<Id<UserMarker>>,
+    /// Who holds the team's role.
+    pub role_members: Vec<Id<UserMarker>>,
+    /// Members with no link: not in the thread until they link their Discord account.
+    pub unlinked: Vec<String>,
+    /// The [`Team::revision`] Discord reflects.
+    pub applied_revision: u64,
+    /// The thread is archived (the team was removed or its event ended).
+    pub archived: bool,
+    /// Why the last attempt failed, for whoever looks at the team.
+    pub error: Option<String>,
+    /// A thread (or role) creation was sent and its answer may have been lost: the next
+    /// attempt looks for it in Discord before making another.
+    pub thread_pending: bool,
+    pub role_pending: bool,
+    pub updated_at: u64,
+}
+
+/// Who to add and who to take out, to go from `current` to `wanted`.
+pub fn member_diff(
+    current: &[Id<UserMarker>],
+    wanted: &[Id<UserMarker>],
+) -> (Vec<Id<UserMarker>>, Vec<Id<UserMarker>>) {
+    let add = wanted.iter().filter(|user| !current.contains(user)).copied().collect();
+    let remove = current.iter().filter(|user| !wanted.contains(user)).copied().collect();
+    (add, remove)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_ids_are_plain() {
+        assert!(TeamId::parse("red-bull_2.0").is_some());
+        assert!(TeamId::parse("").is_none() && TeamId::parse("a/b").is_none() && TeamId::parse(&"a".repeat(65)).is_none());
+    }
+
+    #[test]
+    fn the_diff_adds_the_new_and_removes_the_gone() {
+        let (a, b, c) = (Id::new(1), Id::new(2), Id::new(3));
+        assert_eq!(member_diff(&[a, b], &[b, c]), (vec![c], vec![a]));
+        assert_eq!(member_diff(&[a], &[a]), (vec![], vec![]));
+    }
+}

@@ -1,0 +1,488 @@
+//! Message templates: what Guildbridge posts for a subject (welcome, reminders, the start,
+//! results, the sign-up board), with named placeholders. A template is checked when it is
+//! saved: every placeholder must be one its kind knows, and it must fit Discord's limits
+//! when every placeholder holds the longest value it can, so it never fails when sent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use twilight_model::channel::message::{
+    Embed,
+    embed::{EmbedField, EmbedFooter},
+};
+use twilight_validate::{embed as limits, message::MESSAGE_CONTENT_LENGTH_MAX};
+
+use super::{Signups, Subject, naming};
+
+/// What stands in for an empty field value or an empty message (Discord refuses both).
+const EMPTY: &str = "\u{2014}";
+/// How much of the sign-up list a board shows; the rest is counted ("and 12 more").
+pub const SIGNUP_LIST_MAX_CHARS: usize = 1000;
+/// A result field's value, as the platform may send it.
+pub const RESULT_VALUE_MAX_CHARS: usize = 100;
+/// Placeholders of results that the platform fills in: `{result.winner}`.
+pub const RESULT_PREFIX: &str = "result.";
+/// The longest a subject's text values can be (the tenant API's limit).
+const SUBJECT_TEXT_MAX_CHARS: usize = 100;
+
+/// Which message a template is for: each kind knows its own placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TemplateKind {
+    Welcome,
+    Reminder,
+    Start,
+    Results,
+    Board,
+}
+
+/// Every subject's placeholders, with the longest value each can hold.
+const SUBJECT_PLACEHOLDERS: &[(&str, usize)] = &[
+    ("name", SUBJECT_TEXT_MAX_CHARS),
+    ("series_name", SUBJECT_TEXT_MAX_CHARS),
+    ("event_name", SUBJECT_TEXT_MAX_CHARS),
+    ("subject_id", SUBJECT_TEXT_MAX_CHARS),
+    ("kind", 5),
+    ("date", SUBJECT_TEXT_MAX_CHARS),
+    // `<t:253402300799:F>`: Discord shows each reader the time in their own zone.
+    ("starts_at", 18),
+    ("starts_in", 18),
+    ("ends_at", 18),
+    ("signup_url", 512),
+    ("channel", 23),
+];
+
+impl TemplateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateKind::Welcome => "welcome",
+            TemplateKind::Reminder => "reminder",
+            TemplateKind::Start => "start",
+            TemplateKind::Results => "results",
+            TemplateKind::Board => "board",
+        }
+    }
+
+    /// The placeholders only this kind has, with their longest values.
+    fn own_placeholders(self) -> &'static [(&'static str, usize)] {
+        match self {
+            TemplateKind::Reminder => &[("offset", 24)],
+            TemplateKind::Board => {
+                &[("signup_count", 10), ("signup_capacity", 10), ("signup_list", SIGNUP_LIST_MAX_CHARS)]
+            }
+            _ => &[],
+        }
+    }
+
+    /// Every placeholder this kind knows (`{result.*}` aside), for error messages and the page.
+    pub fn placeholders(self) -> Vec<&'static str> {
+        SUBJECT_PLACEHOLDERS.iter().chain(self.own_placeholders()).map(|(name, _)| *name).collect()
+    }
+
+    /// The longest value `name` can hold in this kind, or `None` for an unknown placeholder.
+    fn longest(self, name: &str) -> Option<usize> {
+        if self == TemplateKind::Results && name.strip_prefix(RESULT_PREFIX).is_some_and(is_field_name) {
+            return Some(RESULT_VALUE_MAX_CHARS);
+        }
+        SUBJECT_PLACEHOLDERS.iter().chain(self.own_placeholders()).find(|(known, _)| *known == name).map(|(_, n)| *n)
+    }
+}
+
+/// `winner`, `fastest_lap`: what the platform may name a result field.
+pub fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+/// One field of an embed template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldTemplate {
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub inline: bool,
+}
+
+/// An embed with placeholders in its texts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct EmbedTemplate {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// 0xRRGGBB as a number.
+    pub color: Option<u32>,
+    pub fields: Vec<FieldTemplate>,
+    pub footer: Option<String>,
+}
+
+/// A message: content, an embed, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct MessageTemplate {
+    pub content: Option<String>,
+    pub embed: Option<EmbedTemplate>,
+}
+
+impl MessageTemplate {
+    pub fn text(content: &str) -> Self {
+        Self { content: Some(content.to_owned()), embed: None }
+    }
+}
+
+/// A template rendered: what a message carries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RenderedMessage {
+    pub content: Option<String>,
+    pub embeds: Vec<Embed>,
+}
+
+/// Every problem with a template, each naming where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct TemplateErrors(pub Vec<String>);
+
+/// The placeholders a text uses, or why it cannot be read.
+fn placeholders_in(text: &str) -> Result<Vec<&str>, String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| "unclosed '{'".to_owned())?;
+        found.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    Ok(found)
+}
+
+/// Fills the placeholders of a text that [`placeholders_in`] accepted; missing values are empty.
+fn fill(text: &str, values: &BTreeMap<String, String>) -> String {
+    let mut filled = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        filled.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            filled.push_str(&rest[open..]);
+            return filled;
+        };
+        filled.push_str(values.get(&after[..close]).map(String::as_str).unwrap_or_default());
+        rest = &after[close + 1..];
+    }
+    filled.push_str(rest);
+    filled
+}
+
+impl MessageTemplate {
+    /// Every text of the template with where it sits (`content`, `embed.title`, ...).
+    fn texts(&self) -> Vec<(String, &str)> {
+        let mut texts = Vec::new();
+        if let Some(content) = &self.content {
+            texts.push(("content".to_owned(), content.as_str()));
+        }
+        if let Some(embed) = &self.embed {
+            for (place, text) in [("title", &embed.title), ("description", &embed.description), ("footer", &embed.footer)]
+            {
+                if let Some(text) = text {
+                    texts.push((format!("embed.{place}"), text.as_str()));
+                }
+            }
+            for (n, field) in embed.fields.iter().enumerate() {
+                texts.push((format!("embed.fields[{n}].name"), field.name.as_str()));
+                texts.push((format!("embed.fields[{n}].value"), field.value.as_str()));
+            }
+        }
+        texts
+    }
+
+    /// The `{result.*}` fields the template uses (a results message must bring them).
+    pub fn result_fields(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .texts()
+            .into_iter()
+            .filter_map(|(_, text)| placeholders_in(text).ok())
+            .flatten()
+            .filter_map(|name| name.strip_prefix(RESULT_PREFIX).map(str::to_owned))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Checks the template for `kind`: known placeholders only, and within Discord's limits
+    /// with every placeholder at its longest. Reports every problem at once.
+    pub fn validate(&self, kind: TemplateKind) -> Result<(), TemplateErrors> {
+        let mut problems = Vec::new();
+        let mut longest = BTreeMap::new();
+        for (place, text) in self.texts() {
+            match placeholders_in(text) {
+                Err(problem) => problems.push(format!("{place}: {problem}")),
+                Ok(names) => {
+                    for name in names {
+                        match kind.longest(name) {
+                            Some(length) => {
+                                longest.insert(name.to_owned(), "x".repeat(length));
+                            }
+                            None => problems.push(format!(
+                                "{place}: unknown placeholder {{{name}}}; a {} template knows {}",
+                                kind.as_str(),
+                                known_list(kind)
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(TemplateErrors(problems));
+        }
+        if self.content.as_deref().is_none_or(str::is_empty) && self.embed.is_none() {
+            problems.push("the message needs content or an embed".to_owned());
+        }
+        problems.extend(self.limit_problems(&longest, "at its longest"));
+        if problems.is_empty() { Ok(()) } else { Err(TemplateErrors(problems)) }
+    }
+
+    /// What goes over Discord's limits once rendered with `values`.
+    fn limit_problems(&self, values: &BTreeMap<String, String>, when: &str) -> Vec<String> {
+        let problems = std::cell::RefCell::new(Vec::new());
+        let over = |place: &str, text: &str, max: usize| {
+            let length = text.chars().count();
+            if length > max {
+                problems.borrow_mut().push(format!("{place}: {length} characters {when}; Discord allows {max}"));
+            }
+            length
+        };
+        if let Some(content) = &self.content {
+            over("content", &fill(content, values), MESSAGE_CONTENT_LENGTH_MAX);
+        }
+        if let Some(embed) = &self.embed {
+            let mut total = 0;
+            for (place, text, max) in [
+                ("embed.title", &embed.title, limits::TITLE_LENGTH),
+                ("embed.description", &embed.description, limits::DESCRIPTION_LENGTH),
+                ("embed.footer", &embed.footer, limits::FOOTER_TEXT_LENGTH),
+            ] {
+                if let Some(text) = text {
+                    total += over(place, &fill(text, values), max);
+                }
+            }
+            if embed.fields.len() > limits::FIELD_COUNT {
+                problems.borrow_mut().push(format!("embed.fields: {} fields; Discord allows {}", embed.fields.len(), limits::FIELD_COUNT));
+            }
+            for (n, field) in embed.fields.iter().enumerate() {
+                total += over(&format!("embed.fields[{n}].name"), &fill(&field.name, values), limits::FIELD_NAME_LENGTH);
+                total +=
+                    over(&format!("embed.fields[{n}].value"), &fill(&field.value, values), limits::FIELD_VALUE_LENGTH);
+            }
+            if embed.color.is_some_and(|color| color > limits::COLOR_MAXIMUM) {
+                problems.borrow_mut().push("embed.color: at most 0xFFFFFF".to_owned());
+            }
+            if total > limits::EMBED_TOTAL_LENGTH {
+                problems.borrow_mut().push(format!(
+                    "embed: {total} characters in all {when}; Discord allows {}",
+                    limits::EMBED_TOTAL_LENGTH
+                ));
+            }
+        }
+        problems.into_inner()
+    }
+
+    /// The message for these values. A template that [`Self::validate`] accepted always fits
+    /// when the values are within their limits; empty texts Discord would refuse become a dash.
+    pub fn render(&self, values: &BTreeMap<String, String>) -> Result<RenderedMessage, TemplateErrors> {
+        let problems = self.limit_problems(values, "rendered");
+        if !problems.is_empty() {
+            return Err(TemplateErrors(problems));
+        }
+        let text = |text: &Option<String>| text.as_ref().map(|text| fill(text, values)).filter(|t| !t.trim().is_empty());
+        let nonblank = |text: String| if text.trim().is_empty() { EMPTY.to_owned() } else { text };
+        let embeds: Vec<Embed> = self
+            .embed
+            .iter()
+            .map(|embed| Embed {
+                author: None,
+                color: embed.color,
+                flags: None,
+                description: text(&embed.description),
+                fields: embed
+                    .fields
+                    .iter()
+                    .map(|field| EmbedField {
+                        inline: field.inline,
+                        name: nonblank(fill(&field.name, values)),
+                        value: nonblank(fill(&field.value, values)),
+                    })
+                    .collect(),
+                footer: text(&embed.footer).map(|text| EmbedFooter { icon_url: None, proxy_icon_url: None, text }),
+                image: None,
+                kind: "rich".to_owned(),
+                provider: None,
+                thumbnail: None,
+                timestamp: None,
+                title: text(&embed.title),
+                url: None,
+                video: None,
+            })
+            .collect();
+        let content = text(&self.content);
+        let content = if content.is_none() && embeds.is_empty() { Some(EMPTY.to_owned()) } else { content };
+        Ok(RenderedMessage { content, embeds })
+    }
+}
+
+fn known_list(kind: TemplateKind) -> String {
+    let mut known: Vec<String> = kind.placeholders().iter().map(|name| format!("{{{name}}}")).collect();
+    if kind == TemplateKind::Results {
+        known.push("{result.<field>}".to_owned());
+    }
+    known.join(", ")
+}
+
+/// `<t:1767225600:F>`: a time every reader sees in their own time zone.
+fn timestamp(at: u64, style: char) -> String {
+    format!("<t:{at}:{style}>")
+}
+
+/// The values every template of a subject can use.
+pub fn subject_values(subject: &Subject, channel: Option<u64>) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = subject
+        .fields
+        .iter()
+        .filter(|(name, _)| naming::PLACEHOLDERS.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    values.entry("event_name".to_owned()).or_insert_with(|| subject.name.clone());
+    values.insert("name".to_owned(), subject.name.clone());
+    values.insert("subject_id".to_owned(), subject.subject.id.clone());
+    values.insert("kind".to_owned(), subject.subject.kind.as_str().to_owned());
+    if let Some(at) = subject.starts_at {
+        values.insert("starts_at".to_owned(), timestamp(at, 'F'));
+        values.insert("starts_in".to_owned(), timestamp(at, 'R'));
+    }
+    if let Some(at) = subject.ends_at {
+        values.insert("ends_at".to_owned(), timestamp(at, 'F'));
+    }
+    if let Some(url) = &subject.signup_url {
+        values.insert("signup_url".to_owned(), url.clone());
+    }
+    if let Some(channel) = channel {
+        values.insert("channel".to_owned(), format!("<#{channel}>"));
+    }
+    values
+}
+
+/// Adds the board's values: the count, the capacity and the list (cut to fit, the rest counted).
+pub fn add_signup_values(values: &mut BTreeMap<String, String>, signups: &Signups) {
+    values.insert("signup_count".to_owned(), signups.count.to_string());
+    values.insert("signup_capacity".to_owned(), signups.capacity.map_or_else(|| "\u{221e}".to_owned(), |c| c.to_string()));
+    let mut list = String::new();
+    for (shown, entry) in signups.entries.iter().enumerate() {
+        let line = format!("\u{2022} {entry}\n");
+        let rest = signups.entries.len() - shown;
+        let tail = format!("\u{2026} and {rest} more");
+        if list.chars().count() + line.chars().count() + tail.chars().count() > SIGNUP_LIST_MAX_CHARS {
+            list.push_str(&tail);
+            break;
+        }
+        list.push_str(&line);
+    }
+    values.insert("signup_list".to_owned(), list.trim_end().to_owned());
+}
+
+/// `24 hours`, `1 hour`, `90 minutes`: how a reminder's offset reads.
+pub fn offset_text(minutes: u32) -> String {
+    match minutes {
+        1 => "1 minute".to_owned(),
+        60 => "1 hour".to_owned(),
+        m if m % 60 == 0 => format!("{} hours", m / 60),
+        m => format!("{m} minutes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SubjectKind, SubjectRef};
+
+    fn subject() -> Subject {
+        Subject {
+            subject: SubjectRef::new(SubjectKind::Event, "42"),
+            name: "Spa 6 Hours".to_owned(),
+            fields: BTreeMap::from([("series_name".to_owned(), "GT3".to_owned())]),
+            signup_url: Some("https://club.example/42".to_owned()),
+            starts_at: Some(1_800_000_000),
+            ends_at: None,
+            discord_user_id: None,
+            relay: None,
+            signups: None,
+        }
+    }
+
+    #[test]
+    fn unknown_placeholders_are_named_with_where_they_are() {
+        let template = MessageTemplate {
+            content: Some("{name} on {track}".to_owned()),
+            embed: Some(EmbedTemplate { title: Some("{result.winner} {signup_count}".to_owned()), ..Default::default() }),
+        };
+        let errors = template.validate(TemplateKind::Reminder).expect_err("invalid");
+        assert_eq!(errors.0.len(), 3, "{errors}");
+        assert!(errors.0[0].starts_with("content: unknown placeholder {track}"), "{errors}");
+        assert!(errors.0[1].starts_with("embed.title: unknown placeholder {result.winner}"), "{errors}");
+        assert!(template.validate(TemplateKind::Results).expect_err("still").0.len() == 2);
+    }
+
+    #[test]
+    fn a_template_that_would_go_over_a_limit_at_its_longest_is_refused() {
+        // 1900 characters fit alone, but not with a 512-character sign-up link.
+        let template = MessageTemplate::text(&format!("{} {{signup_url}}", "x".repeat(1900)));
+        let errors = template.validate(TemplateKind::Start).expect_err("too long");
+        assert!(errors.0[0].contains("2413 characters at its longest; Discord allows 2000"), "{errors}");
+        let embed = EmbedTemplate {
+            title: Some("{name}".to_owned()),
+            fields: vec![FieldTemplate { name: "n".into(), value: "v".into(), inline: false }; 26],
+            ..Default::default()
+        };
+        let errors = MessageTemplate { content: None, embed: Some(embed) }.validate(TemplateKind::Results).expect_err("26");
+        assert!(errors.0.iter().any(|e| e.contains("26 fields")), "{errors}");
+        assert!(MessageTemplate::text("{name} starts {starts_in}").validate(TemplateKind::Reminder).is_ok());
+    }
+
+    #[test]
+    fn renders_an_embed_from_the_platform_fields() {
+        let template = MessageTemplate {
+            content: None,
+            embed: Some(EmbedTemplate {
+                title: Some("Results: {name}".to_owned()),
+                fields: vec![
+                    FieldTemplate { name: "Winner".into(), value: "{result.winner}".into(), inline: true },
+                    FieldTemplate { name: "Fastest lap".into(), value: "{result.fastest_lap}".into(), inline: true },
+                ],
+                ..Default::default()
+            }),
+        };
+        assert!(template.validate(TemplateKind::Results).is_ok());
+        assert_eq!(template.result_fields(), ["fastest_lap", "winner"]);
+        let mut values = subject_values(&subject(), Some(7));
+        values.insert("result.winner".to_owned(), "Ana".to_owned());
+        let rendered = template.render(&values).expect("fits");
+        let embed = &rendered.embeds[0];
+        assert_eq!(embed.title.as_deref(), Some("Results: Spa 6 Hours"));
+        assert_eq!((embed.fields[0].value.as_str(), embed.fields[1].value.as_str()), ("Ana", EMPTY));
+        assert_eq!(rendered.content, None);
+    }
+
+    #[test]
+    fn the_signup_list_is_cut_to_fit_and_counts_the_rest() {
+        let signups = Signups {
+            count: 300,
+            capacity: Some(300),
+            entries: (0..300).map(|n| format!("Driver number {n}")).collect(),
+            significant: false,
+        };
+        let mut values = BTreeMap::new();
+        add_signup_values(&mut values, &signups);
+        let list = &values["signup_list"];
+        assert!(list.chars().count() <= SIGNUP_LIST_MAX_CHARS, "{}", list.len());
+        assert!(list.ends_with("more") && list.starts_with("\u{2022} Driver number 0"), "{list}");
+        assert_eq!(values["signup_capacity"], "300");
+        assert_eq!(offset_text(1440), "24 hours");
+    }
+}
