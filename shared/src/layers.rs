@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("sync", 4),
     ("webhooks", 4),
     ("relay", 4),
+    ("timeline", 4),
     ("interactions", 5),
     ("api", 5),
     // The settings page, over the tenant API's connect flow and views.

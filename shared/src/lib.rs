@@ -26,6 +26,7 @@ pub mod channels;
 pub mod interactions;
 pub mod relay;
 pub mod sync;
+pub mod timeline;
 pub mod webhooks;
 
 pub mod pages;

@@ -37,6 +37,7 @@ async fn main() {
 
     for n in 0..subjects {
         let subject = Subject {
+            signups: None,
             relay: None,
             subject: SubjectRef::new(SubjectKind::Event, format!("bench-{n}")),
             name: format!("Round {n}"),

@@ -5,6 +5,7 @@ use guildbridge_core::{
     clock::{Clock, SystemClock},
     host::{startup, telemetry},
     sync::run_schedule,
+    timeline::run_timeline,
 };
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -19,9 +20,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let now = SystemClock.now();
             let report = run_schedule(backends.store.as_ref(), backends.queue.as_ref(), now).await?;
             tracing::info!(due = report.due, syncs = report.syncs, archives = report.archives, "schedule ran");
-            Ok::<_, lambda_runtime::Error>(
-                json!({ "due": report.due, "syncs": report.syncs, "archives": report.archives }),
-            )
+            let timeline = run_timeline(backends.store.as_ref(), backends.queue.as_ref(), now).await?;
+            tracing::info!(
+                due = timeline.due,
+                posted = timeline.posted,
+                skipped = timeline.skipped,
+                completed = timeline.completed,
+                "timeline ran"
+            );
+            Ok::<_, lambda_runtime::Error>(json!({
+                "due": report.due,
+                "syncs": report.syncs,
+                "archives": report.archives,
+                "reminders_posted": timeline.posted,
+                "reminders_skipped": timeline.skipped,
+                "completed": timeline.completed,
+                "boards": timeline.boards,
+            }))
         }
     }))
     .await

@@ -53,7 +53,7 @@ impl std::fmt::Debug for Api {
     components(schemas(problem::ProblemDetails)),
     tags(
         (name = "tenant"), (name = "subjects"), (name = "channels"), (name = "links"),
-        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "webhook"),
+        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "webhook"), (name = "teams"),
         (name = "document"),
     ),
 )]
@@ -85,6 +85,9 @@ fn declared() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(webhook::send_test_event))
         .routes(routes!(webhook::list_deliveries))
         .routes(routes!(channels::create_invite))
+        .routes(routes!(teams::put_team, teams::delete_team))
+        .routes(routes!(teams::list_teams))
+        .routes(routes!(teams::send_team_message))
         .routes(routes!(openapi_json))
 }
 

@@ -68,6 +68,91 @@ pub struct SubjectView {
     pub discord_user: Option<DiscordUserView>,
     /// The subject's channel, once one was asked for.
     pub channel: Option<ChannelView>,
+    /// Sign-ups as the platform last sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signups: Option<SignupsView>,
+    /// The sign-up board's message, once posted.
+    pub board_message_id: Option<String>,
+    /// Its teams (on a single subject's GET).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<TeamView>>,
+    /// What the schedule decided for each reminder and the start (on a single subject's GET).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<ActionView>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupsView {
+    pub count: u32,
+    pub capacity: Option<u32>,
+    pub entries: Vec<String>,
+}
+
+/// A reminder or start message, decided once: `posted` or `skipped` (with why).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionView {
+    /// `reminder:1440`, `start`, `end`.
+    pub action: String,
+    pub due_at: u64,
+    pub decided_at: u64,
+    #[schema(value_type = String, example = "posted")]
+    pub outcome: &'static str,
+    pub reason: Option<String>,
+}
+
+impl From<crate::store::ActionRecord> for ActionView {
+    fn from(record: crate::store::ActionRecord) -> Self {
+        let (outcome, reason) = match record.outcome {
+            crate::store::ActionOutcome::Posted => ("posted", None),
+            crate::store::ActionOutcome::Skipped(reason) => ("skipped", Some(reason)),
+        };
+        Self { action: record.action, due_at: record.due_at, decided_at: record.decided_at, outcome, reason }
+    }
+}
+
+/// A team: as the platform described it, and its thread (and role) in Discord.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamView {
+    pub team_id: String,
+    pub name: String,
+    /// Platform user ids.
+    pub members: Vec<String>,
+    /// Members without a link: not in the thread until they link their Discord account.
+    pub unlinked: Vec<String>,
+    /// `pending` (Discord not caught up yet), `active`, `removed` (thread archived).
+    #[schema(value_type = String, example = "active")]
+    pub status: &'static str,
+    pub thread_id: Option<String>,
+    /// `https://discord.com/channels/{guild}/{thread}`.
+    pub thread_url: Option<String>,
+    pub role_id: Option<String>,
+    /// Discord members in the thread now.
+    pub thread_members: Vec<String>,
+    /// Why Discord could not be brought in line, last time.
+    pub error: Option<String>,
+}
+
+impl TeamView {
+    pub fn new(team: crate::domain::Team, state: crate::domain::TeamState, guild_id: Id<GuildMarker>) -> Self {
+        let status = match (team.removed, state.applied_revision >= team.revision) {
+            (true, true) if state.archived => "removed",
+            (true, _) => "pending",
+            (false, true) => "active",
+            (false, false) => "pending",
+        };
+        Self {
+            team_id: team.team_id.to_string(),
+            name: team.name,
+            members: team.members,
+            unlinked: state.unlinked,
+            status,
+            thread_id: state.thread_id.map(|id| id.to_string()),
+            thread_url: state.thread_id.map(|id| format!("https://discord.com/channels/{guild_id}/{id}")),
+            role_id: state.role_id.map(|id| id.to_string()),
+            thread_members: state.thread_members.iter().map(ToString::to_string).collect(),
+            error: state.error,
+        }
+    }
 }
 
 /// A subject's Discord user: in the guild (as the last member sync saw it), linked to which
@@ -98,7 +183,15 @@ impl SubjectView {
             discord_user_id: subject.discord_user_id.map(|id| id.to_string()),
             relay,
             discord_user: None,
+            board_message_id: mapping.as_ref().and_then(|m| m.board.as_ref()).map(|board| board.message_id.to_string()),
             channel: mapping.map(|mapping| ChannelView::new(mapping, guild_id)),
+            signups: subject.signups.map(|signups| SignupsView {
+                count: signups.count,
+                capacity: signups.capacity,
+                entries: signups.entries,
+            }),
+            teams: None,
+            timeline: None,
         }
     }
 }

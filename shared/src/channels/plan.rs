@@ -203,6 +203,7 @@ mod tests {
 
     fn subject(name: &str, series: Option<&str>) -> Subject {
         Subject {
+            signups: None,
             relay: None,
             subject: SubjectRef::new(SubjectKind::Event, "42"),
             name: name.to_owned(),

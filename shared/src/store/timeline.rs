@@ -49,7 +49,7 @@ pub struct ActionRecord {
 #[async_trait]
 pub trait TimelineStore: Send + Sync {
     /// Sets what is due for the subject: these actions at these times; any other planned
-    /// action of the subject is dropped.
+    /// action of the subject (but the board's turn) is dropped.
     async fn plan_actions(
         &self,
         guild_id: Id<GuildMarker>,
@@ -113,7 +113,8 @@ impl<I: ItemStore> TimelineStore for Store<I> {
         .limit(ACTIONS_PER_SUBJECT);
         for item in self.items.query(&planned).await?.items {
             let due: DueAction = from_item(item)?;
-            if !actions.iter().any(|(action, _)| *action == due.action) {
+            // The board's turn is its own (planned by `plan_action`), whatever the settings.
+            if due.action != "board" && !actions.iter().any(|(action, _)| *action == due.action) {
                 let key = keys::due(guild_id.get(), subject.kind.as_str(), &subject.id, &due.action);
                 self.items.delete(&key, None).await?;
             }

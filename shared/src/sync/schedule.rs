@@ -134,9 +134,11 @@ async fn archive_ended(
             for mapping in page.mappings {
                 let ended_at = match status {
                     MappingStatus::Completed => Some(mapping.updated_at),
-                    _ if mapping.subject.kind == SubjectKind::Event => {
-                        store.subject(guild_id, &mapping.subject).await?.and_then(|subject| subject.starts_at)
-                    }
+                    // An event that never reported its end: its start, or its end once known.
+                    _ if mapping.subject.kind == SubjectKind::Event => store
+                        .subject(guild_id, &mapping.subject)
+                        .await?
+                        .and_then(|subject| subject.ends_at.or(subject.starts_at)),
                     _ => None,
                 };
                 if ended_at.is_some_and(|ended| ended.saturating_add(retention) <= now) {

@@ -334,6 +334,7 @@ async fn mappings_page_by_status_and_cursors_stay_in_their_guild<I: ItemStore>(s
 
 fn subject(id: &str, name: &str, starts_at: Option<u64>) -> Subject {
     Subject {
+        signups: None,
         relay: None,
         subject: event(id),
         name: name.to_owned(),

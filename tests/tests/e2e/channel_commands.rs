@@ -101,6 +101,7 @@ async fn channel_create_defers_and_enqueues_once_per_interaction() {
 
 fn race(id: &str, name: &str, starts_at: u64, signup: Option<&str>) -> Subject {
     Subject {
+        signups: None,
         relay: None,
         subject: SubjectRef::new(SubjectKind::Event, id),
         name: name.to_owned(),

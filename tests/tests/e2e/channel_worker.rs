@@ -25,6 +25,7 @@ const GUILD: u64 = 1_100_000_000_000_000_100;
 
 fn event(id: &str) -> Subject {
     Subject {
+        signups: None,
         relay: None,
         subject: SubjectRef::new(SubjectKind::Event, id),
         name: format!("Race {id}"),
@@ -375,6 +376,7 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
     store.update_settings(guild, 0, &settings).await.expect("settings");
     let owner = 1_100_000_000_000_010_003u64;
     let lead = Subject {
+        signups: None,
         relay: None,
         subject: SubjectRef::new(SubjectKind::Lead, "L-7"),
         name: "Acme Corp".to_owned(),
@@ -604,6 +606,7 @@ async fn an_archived_private_channel_is_locked_for_its_owner_too() {
     store.update_settings(guild, 0, &settings).await.expect("settings");
     let owner = 1_100_000_000_000_010_004u64;
     let lead = Subject {
+        signups: None,
         relay: None,
         subject: SubjectRef::new(SubjectKind::Lead, "L-9"),
         name: "Globex".to_owned(),

@@ -29,6 +29,7 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
         .upsert_subject(
             guild,
             &Subject {
+                signups: None,
                 relay: None,
                 subject: subject.clone(),
                 name: "Spa 24 Hours".to_owned(),

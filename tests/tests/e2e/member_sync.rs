@@ -308,6 +308,7 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
     let settings = GuildSettings { archive_retention_hours: 24, ..GuildSettings::default() };
     store.update_settings(guild, 0, &settings).await.expect("settings");
     let race = |id: &str, starts_at: u64| guildbridge_core::domain::Subject {
+        signups: None,
         relay: None,
         subject: guildbridge_core::domain::SubjectRef::new(guildbridge_core::domain::SubjectKind::Event, id),
         name: format!("Race {id}"),
@@ -542,6 +543,7 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
     store.update_settings(guild, 0, &settings).await.expect("settings");
     for n in 0..130u64 {
         let subject = guildbridge_core::domain::Subject {
+            signups: None,
             relay: None,
             subject: guildbridge_core::domain::SubjectRef::new(
                 guildbridge_core::domain::SubjectKind::Event,

@@ -268,6 +268,14 @@ async fn scheduler(backends: Backends, every: Duration, mut stop: watch::Receive
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "the schedule failed; next tick tries again"),
         }
+        let now = SystemClock.now();
+        match guildbridge_core::timeline::run_timeline(backends.store.as_ref(), backends.queue.as_ref(), now).await {
+            Ok(report) if report.due > 0 => {
+                tracing::info!(due = report.due, posted = report.posted, skipped = report.skipped, "timeline ran");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "the timeline failed; next tick tries again"),
+        }
         let _ = tokio::time::timeout(every, stop.changed()).await;
     }
 }

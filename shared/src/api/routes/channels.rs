@@ -1,13 +1,18 @@
 //! A subject's channel: ask for it, read it, archive it, post to it; and the guild's
 //! channels by status.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 use twilight_model::id::Id;
 
 use super::{SubjectPath, prelude::*};
 use crate::{
     api::idempotency::{self, IdempotencyKey},
-    domain::{Job, MappingStatus, SubjectRef},
+    domain::{
+        Job, MappingStatus, MessageParts, RESULT_PREFIX, RESULT_VALUE_MAX_CHARS, SubjectRef, is_field_name,
+        subject_values,
+    },
 };
 
 /// 202 with the job, or 200 with the channel when it exists.
@@ -83,9 +88,16 @@ pub async fn archive_channel(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
-    /// 1 to 2000 characters.
-    #[schema(min_length = 1, max_length = 2000)]
+    /// 1 to 2000 characters (optional with a template).
+    #[schema(max_length = 2000)]
+    #[serde(default)]
     pub content: String,
+    /// Post the guild's `results` template, filled from `results`, as the message's embed.
+    pub template: Option<MessageTemplateName>,
+    /// The values a results template uses as `{result.<name>}`: names are lowercase letters
+    /// and `_`, values 1 to 100 characters.
+    #[serde(default)]
+    pub results: BTreeMap<String, String>,
     /// Whether mentions in the content notify anyone (off unless asked for).
     #[serde(default)]
     pub allow_mentions: bool,
@@ -109,9 +121,14 @@ pub async fn send_message(
 ) -> Result<Response, Problem> {
     let subject = path.subject()?;
     let length = body.content.chars().count();
-    if body.content.trim().is_empty() || length > 2000 {
+    let templated = body.template.is_some();
+    if (!templated && body.content.trim().is_empty()) || length > 2000 {
         return Err(Problem::invalid_field("content", format!("1 to 2000 characters, got {length}")));
     }
+    let (content, parts) = match body.template {
+        Some(MessageTemplateName::Results) => results_message(&api, &caller, &subject, &body.results).await?,
+        None => (body.content, MessageParts::default()),
+    };
     let reply_to = match body.reply_to.as_deref().map(super::snowflake) {
         None => None,
         Some(Some(id)) => Some(Id::new(id)),
@@ -134,17 +151,60 @@ pub async fn send_message(
         let job = Job::SendMessage {
             guild_id: caller.guild_id,
             subject: subject.clone(),
-            content: body.content,
+            content,
             message_key,
             allow_mentions: body.allow_mentions,
             reply_to,
-            parts: Default::default(),
+            parts,
             team: None,
         };
         api.queue.enqueue(&job).await?;
         Ok((StatusCode::ACCEPTED, json!(Accepted { job: JobView::queued(&job) })))
     })
     .await
+}
+
+/// The templates a platform message can name.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageTemplateName {
+    Results,
+}
+
+/// The results template rendered with the subject and the platform's values; every problem
+/// (a value the template needs and the body lacks, one too long) is a 422 before anything is queued.
+async fn results_message(
+    api: &Api,
+    caller: &Connected,
+    subject: &SubjectRef,
+    results: &BTreeMap<String, String>,
+) -> Result<(String, MessageParts), Problem> {
+    let mut errors = BTreeMap::new();
+    for (name, value) in results {
+        if !is_field_name(name) || value.trim().is_empty() || value.chars().count() > RESULT_VALUE_MAX_CHARS {
+            errors.insert(
+                format!("results.{name}"),
+                format!("names are lowercase letters and _; values 1 to {RESULT_VALUE_MAX_CHARS} characters"),
+            );
+        }
+    }
+    let settings = api.store.settings(caller.guild_id).await?.settings;
+    let template = &settings.results_template;
+    for needed in template.result_fields() {
+        if !results.contains_key(&needed) {
+            errors.insert(format!("results.{needed}"), "the results template uses it".to_owned());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::invalid(errors));
+    }
+    let record = api.store.subject(caller.guild_id, subject).await?.ok_or_else(|| Problem::not_found("subject"))?;
+    let channel = api.store.mapping(caller.guild_id, subject).await?.and_then(|mapping| mapping.channels.text);
+    let mut values = subject_values(&record, channel.map(Id::get));
+    values.extend(results.iter().map(|(name, value)| (format!("{RESULT_PREFIX}{name}"), value.clone())));
+    let rendered = template.render(&values).map_err(|errors| Problem::invalid_field("results", errors.to_string()))?;
+    let parts = MessageParts { embeds: rendered.embeds, components: Vec::new() };
+    Ok((rendered.content.unwrap_or_default(), parts))
 }
 
 async fn existing_subject(api: &Api, caller: &Connected, path: &SubjectPath) -> Result<SubjectRef, Problem> {

@@ -10,6 +10,7 @@ mod prelude;
 pub mod settings;
 pub mod subjects;
 pub mod syncs;
+pub mod teams;
 pub mod tenant;
 pub mod webhook;
 

@@ -7,7 +7,8 @@ use twilight_model::id::Id;
 use super::{SubjectPath, prelude::*};
 use crate::{
     channels::{self, RequestError},
-    domain::{Subject, SubjectKind, SubjectRef},
+    domain::{Signups, Subject, SubjectKind, SubjectRef},
+    timeline,
 };
 
 /// A subject as the platform sends it.
@@ -34,7 +35,28 @@ pub struct SubjectBody {
     /// Relay the messages posted in its channel as `message.received` (on for leads unless
     /// `false`).
     pub relay: Option<bool>,
+    /// Who signed up: shown on the event's sign-up board, kept up to date in Discord.
+    pub signups: Option<SignupsBody>,
 }
+
+/// An event's sign-ups.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupsBody {
+    #[schema(maximum = 1_000_000)]
+    pub count: u32,
+    #[schema(maximum = 1_000_000)]
+    pub capacity: Option<u32>,
+    /// Names or teams, at most 500, each 1 to 100 characters.
+    #[serde(default)]
+    pub entries: Vec<String>,
+    /// This change matters (full, closed): the board is updated now, not at its next turn.
+    #[serde(default)]
+    pub significant: bool,
+}
+
+const MAX_SIGNUP_ENTRIES: usize = 500;
+const MAX_SIGNUPS: u32 = 1_000_000;
 
 const MAX_FIELDS: usize = 25;
 /// The last second of the year 9999: times past it are mistakes (milliseconds, say).
@@ -78,6 +100,19 @@ impl SubjectBody {
         if !signup_ok {
             errors.insert("signup_url".to_owned(), "an http(s) URL of at most 512 characters".to_owned());
         }
+        if let Some(signups) = &self.signups {
+            let entries_ok = signups.entries.len() <= MAX_SIGNUP_ENTRIES
+                && signups.entries.iter().all(|entry| (1..=MAX_TEXT).contains(&entry.trim().chars().count()));
+            if !entries_ok {
+                errors.insert(
+                    "signups.entries".to_owned(),
+                    format!("at most {MAX_SIGNUP_ENTRIES} entries, each 1 to {MAX_TEXT} characters"),
+                );
+            }
+            if signups.count > MAX_SIGNUPS || signups.capacity.is_some_and(|capacity| capacity > MAX_SIGNUPS) {
+                errors.insert("signups".to_owned(), format!("count and capacity at most {MAX_SIGNUPS}"));
+            }
+        }
         let discord_user_id = match self.discord_user_id.as_deref().map(super::snowflake) {
             Some(Some(id)) => Some(Id::new(id)),
             Some(None) => {
@@ -90,7 +125,12 @@ impl SubjectBody {
             return Err(Problem::invalid(errors));
         }
         Ok(Subject {
-            signups: None,
+            signups: self.signups.map(|signups| Signups {
+                count: signups.count,
+                capacity: signups.capacity,
+                entries: signups.entries.into_iter().map(|entry| entry.trim().to_owned()).collect(),
+                significant: signups.significant,
+            }),
             subject,
             name,
             fields: self.fields,
@@ -125,6 +165,14 @@ pub async fn put_subject(
             RequestError::Queue(error) => Problem::from(error),
             RequestError::BadName(error) => Problem::invalid_field("name", error.to_string()),
         })?;
+    let channel_requested = registered.channel_job.is_some();
+    let now = api.clock.now();
+    timeline::plan_subject(api.store.as_ref(), api.queue.as_ref(), caller.guild_id, &subject, channel_requested, now)
+        .await
+        .map_err(|error| match error {
+            timeline::TimelineError::Store(error) => Problem::from(error),
+            timeline::TimelineError::Queue(error) => Problem::from(error),
+        })?;
     let mapping = api.store.mapping(caller.guild_id, &reference).await?;
     let status = if registered.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(SubjectView::new(subject, mapping, caller.guild_id))).into_response())
@@ -145,8 +193,12 @@ pub async fn get_subject(
         Some(user) => Some(discord_user(&api, caller.guild_id, &reference, user).await?),
         None => None,
     };
+    let teams = api.store.teams(caller.guild_id, &reference).await?;
+    let timeline = api.store.actions_taken(caller.guild_id, &reference).await?;
     let mut view = SubjectView::new(subject, mapping, caller.guild_id);
     view.discord_user = discord_user;
+    view.teams = Some(teams.into_iter().map(|(team, state)| TeamView::new(team, state, caller.guild_id)).collect());
+    view.timeline = Some(timeline.into_iter().map(ActionView::from).collect());
     Ok(Json(view))
 }
 

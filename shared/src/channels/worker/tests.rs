@@ -53,6 +53,7 @@ async fn setup(bot_permissions: u64) -> Setup {
 
 fn race() -> Subject {
     Subject {
+        signups: None,
         relay: None,
         subject: SubjectRef::new(SubjectKind::Event, "7"),
         name: "Spa 24 Hours".to_owned(),

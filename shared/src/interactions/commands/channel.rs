@@ -309,6 +309,7 @@ mod tests {
 
     fn subject(kind: SubjectKind, id: &str) -> Subject {
         Subject {
+            signups: None,
             relay: None,
             subject: SubjectRef::new(kind, id),
             name: "n".repeat(150),

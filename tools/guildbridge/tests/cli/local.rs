@@ -218,6 +218,7 @@ async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_sto
         let (backends, _) = Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
         let guild = twilight_model::id::Id::new(DEMO_GUILD);
         let subject = Subject {
+            signups: None,
             relay: None,
             subject: SubjectRef::new(SubjectKind::Event, "queued-while-stopped"),
             name: "Night Race".to_owned(),

@@ -1,0 +1,237 @@
+//! An event's timeline: reminders before it starts, the start message, its end (which starts
+//! the retention clock that archives its channel), and the sign-up board's next turn.
+//! [`plan_subject`] writes what is due when a subject is put; [`run_timeline`], on every
+//! schedule event, does what is due: each reminder and start is decided once by condition
+//! (posted, or skipped as too late), however often or late the schedule fires.
+
+use std::collections::BTreeMap;
+
+use twilight_model::id::{Id, marker::GuildMarker};
+
+use crate::{
+    discord::responses::link_button_row,
+    domain::{
+        ChannelMapping, GuildSettings, Job, MappingStatus, MessageParts, Subject, add_signup_values, offset_text,
+        subject_values,
+    },
+    queue::{JobQueue, QueueError},
+    store::{ActionOutcome, ActionRecord, DomainStore, DueAction, StoreError},
+};
+
+/// Due actions handled per schedule event; the rest stay due for the next one.
+const DUE_PER_RUN: u32 = 500;
+/// A start message more than this late is skipped (its offset is zero).
+const START_GRACE_SECS: u64 = 3600;
+pub const BOARD: &str = "board";
+pub const START: &str = "start";
+pub const END: &str = "end";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TimelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// What one schedule event did with the timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimelineReport {
+    pub due: u64,
+    /// Reminders and start messages queued (decided now or by an earlier run that stopped).
+    pub posted: u64,
+    /// Reminders and start messages found too late, recorded as skipped.
+    pub skipped: u64,
+    pub completed: u64,
+    pub boards: u64,
+}
+
+fn reminder_action(minutes: u32) -> String {
+    format!("reminder:{minutes}")
+}
+
+/// What is due for the subject under these settings, by action.
+fn planned(subject: &Subject, settings: &GuildSettings) -> Vec<(String, u64)> {
+    let mut actions = Vec::new();
+    if let Some(starts) = subject.starts_at {
+        for minutes in settings.reminder_offsets() {
+            actions.push((reminder_action(minutes), starts.saturating_sub(u64::from(minutes) * 60)));
+        }
+        if settings.start_message.is_some() {
+            actions.push((START.to_owned(), starts));
+        }
+    }
+    if let Some(ends) = subject.ends_at {
+        actions.push((END.to_owned(), ends));
+    }
+    actions
+}
+
+/// After a subject is put: its reminders, start and end planned (moved when `starts_at`
+/// moved; one already decided stays decided), and its board updated now or at its next turn.
+/// `channel_requested`: a channel job was just queued (the board follows it in the queue).
+pub async fn plan_subject(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    guild_id: Id<GuildMarker>,
+    subject: &Subject,
+    channel_requested: bool,
+    now: u64,
+) -> Result<(), TimelineError> {
+    let settings = store.settings(guild_id).await?.settings;
+    store.plan_actions(guild_id, &subject.subject, &planned(subject, &settings)).await?;
+    let Some(signups) = &subject.signups else { return Ok(()) };
+    let mapping = store.mapping(guild_id, &subject.subject).await?;
+    let live = mapping.as_ref().is_some_and(|m| matches!(m.status, MappingStatus::Active | MappingStatus::Creating));
+    if !(live || channel_requested) {
+        return Ok(());
+    }
+    let shows = signups.digest();
+    let board = mapping.and_then(|mapping| mapping.board);
+    let next_turn = board.as_ref().map(|board| board.edited_at + u64::from(settings.signup_update_hours) * 3600);
+    match board {
+        Some(board) if board.shows == shows => {}
+        Some(_) if !signups.significant && next_turn.is_some_and(|turn| turn > now) => {
+            let due = DueAction {
+                guild_id,
+                subject: subject.subject.clone(),
+                action: BOARD.to_owned(),
+                at: next_turn.unwrap_or(now),
+            };
+            store.plan_action(&due).await?;
+        }
+        _ => {
+            queue.enqueue(&Job::UpdateBoard { guild_id, subject: subject.subject.clone(), shows }).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Does what is due. Each action is handled on its own: one that fails stays due and is
+/// tried again next time, without holding back the others.
+pub async fn run_timeline(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    now: u64,
+) -> Result<TimelineReport, TimelineError> {
+    let mut report = TimelineReport::default();
+    for due in store.due_actions(now, DUE_PER_RUN).await? {
+        report.due += 1;
+        if let Err(error) = handle(store, queue, &due, now, &mut report).await {
+            tracing::warn!(guild_id = %due.guild_id, subject = %due.subject, action = %due.action, %error, "a due action failed; it stays due");
+        }
+    }
+    Ok(report)
+}
+
+async fn handle(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    due: &DueAction,
+    now: u64,
+    report: &mut TimelineReport,
+) -> Result<(), TimelineError> {
+    let guild_id = due.guild_id;
+    match due.action.as_str() {
+        BOARD => {
+            let subject = store.subject(guild_id, &due.subject).await?;
+            if let Some(signups) = subject.and_then(|subject| subject.signups) {
+                let job = Job::UpdateBoard { guild_id, subject: due.subject.clone(), shows: signups.digest() };
+                queue.enqueue(&job).await?;
+                report.boards += 1;
+            }
+        }
+        END => {
+            if store.mark_completed(guild_id, &due.subject, now).await? {
+                report.completed += 1;
+            }
+        }
+        _ => post_once(store, queue, due, now, report).await?,
+    }
+    store.clear_action(due).await?;
+    Ok(())
+}
+
+/// A reminder or the start message: decided once (skipped when later than its own offset,
+/// or when there is no channel to post in), then queued under its own key.
+async fn post_once(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    due: &DueAction,
+    now: u64,
+    report: &mut TimelineReport,
+) -> Result<(), TimelineError> {
+    let guild_id = due.guild_id;
+    let Some(subject) = store.subject(guild_id, &due.subject).await? else { return Ok(()) };
+    let settings = store.settings(guild_id).await?.settings;
+    let mapping = store.mapping(guild_id, &due.subject).await?;
+    let message = message_for(&due.action, &subject, &settings, mapping.as_ref());
+    let allowed_lateness = match due.action.strip_prefix("reminder:").and_then(|m| m.parse::<u64>().ok()) {
+        Some(minutes) => minutes * 60,
+        None => START_GRACE_SECS,
+    };
+    let late = now.saturating_sub(due.at);
+    let outcome = match &message {
+        _ if late > allowed_lateness => {
+            ActionOutcome::Skipped(format!("{late} s late at {now}; more than its {allowed_lateness} s"))
+        }
+        Err(reason) => ActionOutcome::Skipped(reason.clone()),
+        Ok(_) => ActionOutcome::Posted,
+    };
+    let record = ActionRecord { action: due.action.clone(), due_at: due.at, decided_at: now, outcome };
+    let decided = store.decide_action(guild_id, &due.subject, &record).await?;
+    match (decided.outcome, message) {
+        (ActionOutcome::Posted, Ok((content, parts))) => {
+            let job = Job::SendMessage {
+                guild_id,
+                subject: due.subject.clone(),
+                content,
+                message_key: due.action.clone(),
+                allow_mentions: false,
+                reply_to: None,
+                parts,
+                team: None,
+            };
+            queue.enqueue(&job).await?;
+            report.posted += 1;
+        }
+        (ActionOutcome::Skipped(reason), _) => {
+            tracing::info!(guild_id = %guild_id, subject = %due.subject, action = %due.action, %reason, "skipped");
+            report.skipped += 1;
+        }
+        (ActionOutcome::Posted, Err(_)) => {}
+    }
+    Ok(())
+}
+
+/// The message an action posts, or why there is none.
+fn message_for(
+    action: &str,
+    subject: &Subject,
+    settings: &GuildSettings,
+    mapping: Option<&ChannelMapping>,
+) -> Result<(String, MessageParts), String> {
+    let channel = match mapping {
+        Some(mapping) if mapping.status == MappingStatus::Active => mapping.channels.text,
+        _ => None,
+    }
+    .ok_or_else(|| format!("{} has no active channel", subject.subject))?;
+    let mut values: BTreeMap<String, String> = subject_values(subject, Some(channel.get()));
+    let template = match action.strip_prefix("reminder:").and_then(|m| m.parse::<u32>().ok()) {
+        Some(minutes) => {
+            values.insert("offset".to_owned(), offset_text(minutes));
+            settings.reminders.iter().find(|reminder| reminder.before_minutes == minutes).map(|r| &r.template)
+        }
+        None => settings.start_message.as_ref(),
+    }
+    .ok_or_else(|| format!("the settings no longer have a {action} message"))?;
+    if let Some(signups) = &subject.signups {
+        add_signup_values(&mut values, signups);
+    }
+    let rendered = template.render(&values).map_err(|errors| errors.to_string())?;
+    let mut parts = MessageParts { embeds: rendered.embeds, components: Vec::new() };
+    if let Some(url) = &subject.signup_url {
+        parts.components.push(link_button_row("Sign up", url.clone()));
+    }
+    Ok((rendered.content.unwrap_or_default(), parts))
+}
