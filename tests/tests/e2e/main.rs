@@ -9,6 +9,7 @@ mod channel_e2e;
 mod channel_worker;
 mod channel_worker_lambda;
 mod interactions_lambda;
+mod event_life;
 mod member_sync;
 mod sync_lambdas;
 mod template;

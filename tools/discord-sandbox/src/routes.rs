@@ -177,7 +177,10 @@ async fn roles(State(shared): AppState, Path(guild_id): Path<String>) -> Respons
 async fn list_channels(State(shared): AppState, Path(guild_id): Path<String>) -> Answer {
     let world = lock(&shared.world);
     let guild_id = known_guild(&world, &guild_id)?;
-    Ok(Json(world.guild_channels(guild_id).map(world::channel_json).collect::<Vec<_>>()).into_response())
+    // Threads are not in the list, as in Discord (List Active Guild Threads has them).
+    let channels: Vec<Value> =
+        world.guild_channels(guild_id).filter(|c| c.thread.is_none()).map(world::channel_json).collect();
+    Ok(Json(channels).into_response())
 }
 
 async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, Json(body): Json<Value>) -> Answer {

@@ -243,7 +243,7 @@ impl ChannelWorker {
         }
         state.role_pending = true;
         self.record_progress(guild_id, team, state).await?;
-        let body = CreateRole { name, permissions: "0".to_owned(), mentionable: false };
+        let body = CreateRole { name, permissions: 0, mentionable: false };
         let role = self.discord.create_role(guild_id, &body, Some("Guildbridge: team role"), attempt.deadline).await?;
         state.role_id = Some(role.id);
         state.role_pending = false;

@@ -44,8 +44,9 @@ pub struct ModifyThread {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreateRole {
     pub name: String,
-    /// No permissions of its own: a team role only groups people.
-    pub permissions: String,
+    /// No permissions of its own: a team role only groups people. Discord's documentation
+    /// writes permissions as a string, its OpenAPI document as an integer; Discord accepts both.
+    pub permissions: u64,
     pub mentionable: bool,
 }
 
