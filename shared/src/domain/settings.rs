@@ -102,7 +102,11 @@ fn default_results_template() -> MessageTemplate {
             title: Some("Results: {name}".to_owned()),
             description: Some("{result.summary}".to_owned()),
             color: Some(0x00_99_ff),
-            fields: vec![FieldTemplate { name: "Winner".to_owned(), value: "{result.winner}".to_owned(), inline: true }],
+            fields: vec![FieldTemplate {
+                name: "Winner".to_owned(),
+                value: "{result.winner}".to_owned(),
+                inline: true,
+            }],
             footer: None,
         }),
     }

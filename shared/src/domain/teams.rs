@@ -98,7 +98,9 @@ mod tests {
     #[test]
     fn team_ids_are_plain() {
         assert!(TeamId::parse("red-bull_2.0").is_some());
-        assert!(TeamId::parse("").is_none() && TeamId::parse("a/b").is_none() && TeamId::parse(&"a".repeat(65)).is_none());
+        assert!(
+            TeamId::parse("").is_none() && TeamId::parse("a/b").is_none() && TeamId::parse(&"a".repeat(65)).is_none()
+        );
     }
 
     #[test]

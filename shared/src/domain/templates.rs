@@ -178,7 +178,8 @@ impl MessageTemplate {
             texts.push(("content".to_owned(), content.as_str()));
         }
         if let Some(embed) = &self.embed {
-            for (place, text) in [("title", &embed.title), ("description", &embed.description), ("footer", &embed.footer)]
+            for (place, text) in
+                [("title", &embed.title), ("description", &embed.description), ("footer", &embed.footer)]
             {
                 if let Some(text) = text {
                     texts.push((format!("embed.{place}"), text.as_str()));
@@ -265,10 +266,15 @@ impl MessageTemplate {
                 }
             }
             if embed.fields.len() > limits::FIELD_COUNT {
-                problems.borrow_mut().push(format!("embed.fields: {} fields; Discord allows {}", embed.fields.len(), limits::FIELD_COUNT));
+                problems.borrow_mut().push(format!(
+                    "embed.fields: {} fields; Discord allows {}",
+                    embed.fields.len(),
+                    limits::FIELD_COUNT
+                ));
             }
             for (n, field) in embed.fields.iter().enumerate() {
-                total += over(&format!("embed.fields[{n}].name"), &fill(&field.name, values), limits::FIELD_NAME_LENGTH);
+                total +=
+                    over(&format!("embed.fields[{n}].name"), &fill(&field.name, values), limits::FIELD_NAME_LENGTH);
                 total +=
                     over(&format!("embed.fields[{n}].value"), &fill(&field.value, values), limits::FIELD_VALUE_LENGTH);
             }
@@ -292,7 +298,8 @@ impl MessageTemplate {
         if !problems.is_empty() {
             return Err(TemplateErrors(problems));
         }
-        let text = |text: &Option<String>| text.as_ref().map(|text| fill(text, values)).filter(|t| !t.trim().is_empty());
+        let text =
+            |text: &Option<String>| text.as_ref().map(|text| fill(text, values)).filter(|t| !t.trim().is_empty());
         let nonblank = |text: String| if text.trim().is_empty() { EMPTY.to_owned() } else { text };
         let embeds: Vec<Embed> = self
             .embed
@@ -372,7 +379,10 @@ pub fn subject_values(subject: &Subject, channel: Option<u64>) -> BTreeMap<Strin
 /// Adds the board's values: the count, the capacity and the list (cut to fit, the rest counted).
 pub fn add_signup_values(values: &mut BTreeMap<String, String>, signups: &Signups) {
     values.insert("signup_count".to_owned(), signups.count.to_string());
-    values.insert("signup_capacity".to_owned(), signups.capacity.map_or_else(|| "\u{221e}".to_owned(), |c| c.to_string()));
+    values.insert(
+        "signup_capacity".to_owned(),
+        signups.capacity.map_or_else(|| "\u{221e}".to_owned(), |c| c.to_string()),
+    );
     let mut list = String::new();
     for (shown, entry) in signups.entries.iter().enumerate() {
         let line = format!("\u{2022} {entry}\n");
@@ -420,7 +430,10 @@ mod tests {
     fn unknown_placeholders_are_named_with_where_they_are() {
         let template = MessageTemplate {
             content: Some("{name} on {track}".to_owned()),
-            embed: Some(EmbedTemplate { title: Some("{result.winner} {signup_count}".to_owned()), ..Default::default() }),
+            embed: Some(EmbedTemplate {
+                title: Some("{result.winner} {signup_count}".to_owned()),
+                ..Default::default()
+            }),
         };
         let errors = template.validate(TemplateKind::Reminder).expect_err("invalid");
         assert_eq!(errors.0.len(), 3, "{errors}");
@@ -440,7 +453,8 @@ mod tests {
             fields: vec![FieldTemplate { name: "n".into(), value: "v".into(), inline: false }; 26],
             ..Default::default()
         };
-        let errors = MessageTemplate { content: None, embed: Some(embed) }.validate(TemplateKind::Results).expect_err("26");
+        let errors =
+            MessageTemplate { content: None, embed: Some(embed) }.validate(TemplateKind::Results).expect_err("26");
         assert!(errors.0.iter().any(|e| e.contains("26 fields")), "{errors}");
         assert!(MessageTemplate::text("{name} starts {starts_in}").validate(TemplateKind::Reminder).is_ok());
     }

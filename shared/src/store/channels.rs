@@ -90,7 +90,12 @@ pub trait ChannelStore: Send + Sync {
     ) -> Result<ChannelMapping, StoreError>;
     /// Active -> Completed (the subject ended: the retention clock starts); `false` when the
     /// mapping is not active (already completed, archived, never made).
-    async fn mark_completed(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef, now: u64) -> Result<bool, StoreError>;
+    async fn mark_completed(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        now: u64,
+    ) -> Result<bool, StoreError>;
     /// Records the sign-up board's message on the mapping (its lifecycle is unchanged).
     async fn record_board(
         &self,
@@ -332,18 +337,20 @@ impl<I: ItemStore> ChannelStore for Store<I> {
     }
 
     /// 1 GetItem + 1 conditional PutItem.
-    async fn mark_completed(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef, now: u64) -> Result<bool, StoreError> {
+    async fn mark_completed(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let Some(current) = self.mapping(guild_id, subject).await? else { return Ok(false) };
         if current.status != MappingStatus::Active {
             return Ok(false);
         }
         let unchanged = Condition::Equals(STATUS, json!(current.status.as_str()))
             .and(Condition::Equals(UPDATED, json!(current.updated_at)));
-        let mapping = ChannelMapping {
-            status: MappingStatus::Completed,
-            updated_at: now.max(current.updated_at + 1),
-            ..current
-        };
+        let mapping =
+            ChannelMapping { status: MappingStatus::Completed, updated_at: now.max(current.updated_at + 1), ..current };
         match self.rewrite(guild_id, mapping, unchanged, "the mapping changed while completing").await {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),

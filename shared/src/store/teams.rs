@@ -29,7 +29,11 @@ pub trait TeamStore: Send + Sync {
         team: &TeamId,
     ) -> Result<Option<(Team, TeamState)>, StoreError>;
     /// Every team of the subject with its state, by id.
-    async fn teams(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<Vec<(Team, TeamState)>, StoreError>;
+    async fn teams(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Vec<(Team, TeamState)>, StoreError>;
     async fn record_team_state(
         &self,
         guild_id: Id<GuildMarker>,
@@ -85,14 +89,19 @@ impl<I: ItemStore> TeamStore for Store<I> {
     }
 
     /// 2 Queries (teams, states), each one page.
-    async fn teams(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<Vec<(Team, TeamState)>, StoreError> {
+    async fn teams(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Vec<(Team, TeamState)>, StoreError> {
         let pk = keys::guild(guild_id.get());
         let (kind, id) = (subject.kind.as_str(), subject.id.as_str());
         let teams = Query::new(Index::Table, pk.clone(), SortKeyRange::BeginsWith(keys::teams_of(kind, id)))
             .limit(TEAMS_PER_SUBJECT);
         let states = Query::new(Index::Table, pk, SortKeyRange::BeginsWith(format!("TEAMSTATE#{kind}#{id}#")))
             .limit(TEAMS_PER_SUBJECT);
-        let teams: Vec<Team> = self.items.query(&teams).await?.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let teams: Vec<Team> =
+            self.items.query(&teams).await?.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
         let mut by_team = std::collections::HashMap::new();
         for item in self.items.query(&states).await?.items {
             let sk = item.get(super::schema::attr::SK).and_then(|v| v.as_str()).unwrap_or_default().to_owned();

@@ -70,8 +70,11 @@ pub trait TimelineStore: Send + Sync {
         record: &ActionRecord,
     ) -> Result<ActionRecord, StoreError>;
     /// Every decision recorded for the subject.
-    async fn actions_taken(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef)
-    -> Result<Vec<ActionRecord>, StoreError>;
+    async fn actions_taken(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Vec<ActionRecord>, StoreError>;
 }
 
 fn due_item(due: &DueAction) -> Result<super::items::Item, StoreError> {

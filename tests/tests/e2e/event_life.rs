@@ -238,7 +238,10 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     assert_eq!(world.thread_members(blue_thread), vec![BOT, MEMBER + 2]);
     let thread = world.sandbox.with_world(|w| w.channels[&red_thread].clone());
     let meta = thread.thread.expect("a thread");
-    assert_eq!((thread.kind, thread.parent_id, meta.invitable, meta.auto_archive_duration), (12, Some(channel), false, 10080));
+    assert_eq!(
+        (thread.kind, thread.parent_id, meta.invitable, meta.auto_archive_duration),
+        (12, Some(channel), false, 10080)
+    );
     let role = id_of(&red_team["role_id"]);
     let holds_role = |user: u64| world.sandbox.with_world(|w| w.guilds[&GUILD].members[&user].roles.contains(&role));
     assert!(holds_role(MEMBER) && holds_role(MEMBER + 1) && !holds_role(MEMBER + 2));
@@ -279,7 +282,11 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     let shown = board_message(&world).expect("board");
     assert!(shown["content"].as_str().unwrap_or_default().contains("5 of 20"), "{shown}");
     assert!(shown["content"].as_str().unwrap_or_default().contains("Eve"), "{shown}");
-    let boards = world.messages(channel).into_iter().filter(|m| m["content"].as_str().unwrap_or("").contains("Sign-ups")).count();
+    let boards = world
+        .messages(channel)
+        .into_iter()
+        .filter(|m| m["content"].as_str().unwrap_or("").contains("Sign-ups"))
+        .count();
     assert_eq!(boards, 1, "one board message, edited in place");
 
     // Reminders: twice at each due time, then late.
@@ -302,7 +309,11 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
 
     // Results: an embed from the template; a value the template needs is asked for.
     let (status, problem) = world
-        .call(reqwest::Method::POST, "/v1/subjects/event/spa/messages", Some(json!({ "template": "results", "results": { "winner": "Ana" } })))
+        .call(
+            reqwest::Method::POST,
+            "/v1/subjects/event/spa/messages",
+            Some(json!({ "template": "results", "results": { "winner": "Ana" } })),
+        )
         .await;
     assert_eq!(status, 422, "{problem}");
     assert!(problem.to_string().contains("results.fastest_lap"), "{problem}");

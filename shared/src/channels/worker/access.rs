@@ -33,7 +33,11 @@ pub(super) fn discord_outcome(error: DiscordError) -> JobOutcome {
 
 impl ChannelWorker {
     /// The subject's channels once they exist; `Err` is the job's outcome meanwhile.
-    pub(super) async fn live_channels(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<ChannelIds, JobOutcome> {
+    pub(super) async fn live_channels(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<ChannelIds, JobOutcome> {
         match self.store.mapping(guild_id, subject).await {
             Ok(Some(mapping)) if mapping.status == MappingStatus::Active => Ok(mapping.channels),
             Ok(Some(mapping)) if mapping.status == MappingStatus::Creating => Err(JobOutcome::Retry {

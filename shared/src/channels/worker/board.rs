@@ -25,13 +25,11 @@ pub const MAX_RECREATIONS: u32 = 3;
 impl ChannelWorker {
     pub(super) async fn update_board(&self, job: &JobContext<'_>, reference: SubjectRef) -> JobOutcome {
         let guild_id = job.guild_id;
-        let (mapping, subject) = match (
-            self.store.mapping(guild_id, &reference).await,
-            self.store.subject(guild_id, &reference).await,
-        ) {
-            (Ok(mapping), Ok(subject)) => (mapping, subject),
-            (Err(error), _) | (_, Err(error)) => return store_failure(error),
-        };
+        let (mapping, subject) =
+            match (self.store.mapping(guild_id, &reference).await, self.store.subject(guild_id, &reference).await) {
+                (Ok(mapping), Ok(subject)) => (mapping, subject),
+                (Err(error), _) | (_, Err(error)) => return store_failure(error),
+            };
         let (Some(mapping), Some(subject)) = (mapping, subject) else {
             return JobOutcome::Reject { reason: format!("{reference} has no channel for a sign-up board") };
         };
@@ -42,7 +40,9 @@ impl ChannelWorker {
             }
             (MappingStatus::Active, Some(channel)) => channel,
             (status, _) => {
-                return JobOutcome::DoneWith(serde_json::json!({ "skipped": format!("the channel is {}", status.as_str()) }));
+                return JobOutcome::DoneWith(
+                    serde_json::json!({ "skipped": format!("the channel is {}", status.as_str()) }),
+                );
             }
         };
         let Some(signups) = subject.signups.as_ref() else {
@@ -63,11 +63,14 @@ impl ChannelWorker {
                 Ok(_) => BoardMessage { edited_at: now, shows, ..board },
                 Err(error) if error.code() == Some(codes::UNKNOWN_MESSAGE) => {
                     if board.recreated >= MAX_RECREATIONS {
-                        let reason = format!("the board was deleted {} times; it is not posted again", board.recreated + 1);
+                        let reason =
+                            format!("the board was deleted {} times; it is not posted again", board.recreated + 1);
                         return JobOutcome::DoneWith(serde_json::json!({ "skipped": reason }));
                     }
                     match self.post_board(channel, &reference, body, board.recreated + 1, deadline).await {
-                        Ok(message_id) => BoardMessage { message_id, edited_at: now, shows, recreated: board.recreated + 1 },
+                        Ok(message_id) => {
+                            BoardMessage { message_id, edited_at: now, shows, recreated: board.recreated + 1 }
+                        }
                         Err(error) => return discord_outcome(error),
                     }
                 }
@@ -86,7 +89,12 @@ impl ChannelWorker {
     }
 
     /// The board as a message: the guild's board template and a link button to sign up.
-    fn board_body(&self, job: &JobContext<'_>, subject: &Subject, channel: Id<ChannelMarker>) -> Result<MessageBody, String> {
+    fn board_body(
+        &self,
+        job: &JobContext<'_>,
+        subject: &Subject,
+        channel: Id<ChannelMarker>,
+    ) -> Result<MessageBody, String> {
         let mut values = subject_values(subject, Some(channel.get()));
         if let Some(signups) = &subject.signups {
             add_signup_values(&mut values, signups);

@@ -39,7 +39,9 @@ impl ChannelWorker {
             Err(error) => return store_failure(error),
         };
         if team.removed {
-            return self.finish_team(guild_id, &team, self.retire_team(guild_id, &mut state, job.attempt).await, state).await;
+            return self
+                .finish_team(guild_id, &team, self.retire_team(guild_id, &mut state, job.attempt).await, state)
+                .await;
         }
         if state.applied_revision >= team.revision && state.error.is_none() {
             return JobOutcome::DoneWith(serde_json::json!({ "unchanged": true }));
@@ -147,7 +149,9 @@ impl ChannelWorker {
             let active = self.discord.active_threads(guild_id, deadline).await?;
             let bot = self.bot_user_id;
             let earlier = active.threads.into_iter().find(|thread| {
-                thread.parent_id == Some(channel) && thread.name.as_deref() == Some(&name) && thread.owner_id == Some(bot)
+                thread.parent_id == Some(channel)
+                    && thread.name.as_deref() == Some(&name)
+                    && thread.owner_id == Some(bot)
             });
             if let Some(thread) = earlier {
                 return self.adopt_thread(guild_id, team, state, thread.id).await;
@@ -253,7 +257,12 @@ impl ChannelWorker {
     }
 
     /// Deletes the team's role (team roles turned off, the team removed or its event over).
-    async fn drop_role(&self, guild_id: Id<GuildMarker>, state: &mut TeamState, attempt: Attempt) -> Result<(), DiscordError> {
+    async fn drop_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        state: &mut TeamState,
+        attempt: Attempt,
+    ) -> Result<(), DiscordError> {
         if let Some(role) = state.role_id {
             match self.discord.delete_role(guild_id, role, Some("Guildbridge: team ended"), attempt.deadline).await {
                 Ok(()) => {}

@@ -3,8 +3,8 @@
 
 mod error;
 mod operations;
-mod threads;
 pub mod ratelimit;
+mod threads;
 
 use std::{sync::Arc, time::Duration};
 

@@ -80,7 +80,11 @@ impl DiscordClient {
     }
 
     /// Every active thread of the guild the bot can see (private ones it is in).
-    pub async fn active_threads(&self, guild_id: Id<GuildMarker>, deadline: Instant) -> Result<ActiveThreads, DiscordError> {
+    pub async fn active_threads(
+        &self,
+        guild_id: Id<GuildMarker>,
+        deadline: Instant,
+    ) -> Result<ActiveThreads, DiscordError> {
         let route = route!(guild_route, Method::GET, "/guilds/{guild_id}/threads/active", guild_id);
         self.send::<(), _>(route, None, None, deadline).await
     }
@@ -159,8 +163,7 @@ impl DiscordClient {
         message_id: Id<MessageMarker>,
         deadline: Instant,
     ) -> Result<(), DiscordError> {
-        let route =
-            route!(channel_route, Method::PUT, "/channels/{channel_id}/messages/pins/{message_id}", channel_id);
+        let route = route!(channel_route, Method::PUT, "/channels/{channel_id}/messages/pins/{message_id}", channel_id);
         self.send::<(), _>(route, None, None, deadline).await
     }
 }

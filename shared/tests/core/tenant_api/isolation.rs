@@ -15,7 +15,7 @@ use super::{GUILD_A, TwoTenants, call, call_with};
 
 /// What only tenant A has (B sends the same subject, platform user and Discord user ids in
 /// its own requests, and may see those echoed): none of it may appear in B's answers.
-const A_MARKERS: [&str; 4] = ["Secret Lead A", "9000002", "club-a", "1200000000000000001"];
+const A_MARKERS: [&str; 5] = ["Secret Lead A", "9000002", "club-a", "1200000000000000001", "Secret Team A"];
 
 async fn a_has_everything(t: &TwoTenants) -> Value {
     let key = Some(t.key_a.as_str());
@@ -30,6 +30,8 @@ async fn a_has_everything(t: &TwoTenants) -> Value {
     store.complete(guild, &subject, &token, channels, 6).await.unwrap();
     let link = json!({ "discord_user_id": "9000001" });
     assert_eq!(call(&t.router, Method::PUT, "/v1/links/a-platform-user", key, Some(link)).await.status, 201);
+    let team = json!({ "name": "Secret Team A", "members": ["a-platform-user"] });
+    assert_eq!(call(&t.router, Method::PUT, "/v1/subjects/lead/42/teams/team-a", key, Some(team)).await.status, 201);
     let sync = call(&t.router, Method::POST, "/v1/syncs", key, None).await;
     assert_eq!(sync.status, 202);
     sync.json()
@@ -90,6 +92,10 @@ fn body_for(route: &str, method: &str) -> Option<Value> {
         ("post", "/v1/subjects/{kind}/{id}/messages") => Some(json!({ "content": "b writes" })),
         ("put", "/v1/links/{platform_user_id}") => Some(json!({ "discord_user_id": "9000001" })),
         ("put", "/v1/settings") => Some(json!({})),
+        ("put", "/v1/subjects/{kind}/{id}/teams/{team_id}") => {
+            Some(json!({ "name": "B's team", "members": ["b-user"] }))
+        }
+        ("post", "/v1/subjects/{kind}/{id}/teams/{team_id}/messages") => Some(json!({ "content": "b calls" })),
         ("post", "/v1/connect") => Some(json!({ "return_url": "https://club-b.example/" })),
         (_, _) => None,
     }
@@ -120,6 +126,7 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
             .replace("{kind}", "lead")
             .replace("{id}", "42")
             .replace("{platform_user_id}", "a-platform-user")
+            .replace("{team_id}", "team-a")
             .replace("{run_id}", &run_id);
         assert!(!path.contains('{'), "a path parameter this test does not fill: {route}");
         let verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
@@ -137,7 +144,9 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
         let reading_a =
             route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}") || route.contains("/jobs/");
         let retrying_a = route.contains("/dead-letters/{id}");
-        if (reading_a && method == "get") || retrying_a {
+        // B's own PUT of the subject (walked just before) makes its team list B's, and empty.
+        let own_list = route.ends_with("/teams");
+        if (reading_a && method == "get" && !own_list) || retrying_a {
             assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);
         }
     }

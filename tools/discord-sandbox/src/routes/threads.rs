@@ -59,7 +59,11 @@ pub(crate) async fn create_thread(
     let kind = body.get("type").and_then(Value::as_u64).unwrap_or(u64::from(world::PRIVATE_THREAD)) as u8;
     let auto_archive_duration = body.get("auto_archive_duration").and_then(Value::as_u64).unwrap_or(4320);
     if !AUTO_ARCHIVE_CHOICES.contains(&auto_archive_duration) {
-        return Err(field_error("auto_archive_duration", "BASE_TYPE_CHOICES", "Value must be one of {60, 1440, 4320, 10080}."));
+        return Err(field_error(
+            "auto_archive_duration",
+            "BASE_TYPE_CHOICES",
+            "Value must be one of {60, 1440, 4320, 10080}.",
+        ));
     }
     let bot = shared.config.client_id;
     let channel = ChannelRecord {
@@ -183,7 +187,11 @@ pub(crate) async fn active_threads(State(shared): AppState, Path(guild_id): Path
     Ok(Json(json!({ "threads": threads, "members": members })).into_response())
 }
 
-pub(crate) async fn create_role(State(shared): AppState, Path(guild_id): Path<String>, Json(body): Json<Value>) -> Answer {
+pub(crate) async fn create_role(
+    State(shared): AppState,
+    Path(guild_id): Path<String>,
+    Json(body): Json<Value>,
+) -> Answer {
     let mut world = lock(&shared.world);
     let guild_id = known_guild(&world, &guild_id)?;
     bot_may(&world, guild_id, world::MANAGE_ROLES)?;
@@ -198,10 +206,7 @@ pub(crate) async fn create_role(State(shared): AppState, Path(guild_id): Path<St
     Ok(Json(world::role_json(guild_id, role_id, &name, position)).into_response())
 }
 
-pub(crate) async fn delete_role(
-    State(shared): AppState,
-    Path((guild_id, role_id)): Path<(String, String)>,
-) -> Answer {
+pub(crate) async fn delete_role(State(shared): AppState, Path((guild_id, role_id)): Path<(String, String)>) -> Answer {
     let mut world = lock(&shared.world);
     let guild_id = known_guild(&world, &guild_id)?;
     bot_may(&world, guild_id, world::MANAGE_ROLES)?;
@@ -247,9 +252,15 @@ pub(crate) async fn edit_message(
         return Err(field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."));
     }
     let bot = shared.config.client_id.to_string();
-    let message = world.messages.get_mut(&channel_id).and_then(|messages| messages.get_mut(at)).ok_or_else(unknown_message)?;
+    let message =
+        world.messages.get_mut(&channel_id).and_then(|messages| messages.get_mut(at)).ok_or_else(unknown_message)?;
     if message["author"]["id"] != bot.as_str() {
-        return Err(discord_error(StatusCode::FORBIDDEN, 50005, "Cannot edit a message authored by another user", None));
+        return Err(discord_error(
+            StatusCode::FORBIDDEN,
+            50005,
+            "Cannot edit a message authored by another user",
+            None,
+        ));
     }
     for field in ["content", "embeds", "components"] {
         if let Some(value) = body.get(field) {
