@@ -20,11 +20,14 @@ pub struct MessageParts {
     pub embeds: Vec<Embed>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<Component>,
+    /// A "Remind me" button (signed by the worker that posts it) goes with the message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remind_button: bool,
 }
 
 impl MessageParts {
     pub fn is_empty(&self) -> bool {
-        self.embeds.is_empty() && self.components.is_empty()
+        self.embeds.is_empty() && self.components.is_empty() && !self.remind_button
     }
 }
 

@@ -202,6 +202,9 @@ pub struct UserLink {
     pub user_id: Id<UserMarker>,
     pub platform_user: String,
     pub linked_at: u64,
+    /// They pressed "Remind me": reminders may also reach them by DM (kept on the Discord side).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminder_dms: bool,
 }
 
 /// A platform-side owner, as an operator created it.

@@ -99,6 +99,19 @@ const SPECS: &[Spec] = &[
     ),
     spec("remove_role_when_unlinked", "Remove the role when unlinked", "Needs a member role.", Kind::Check),
     spec("sync_interval_hours", "Sync every (hours)", "1 to 168.", Kind::Number),
+    spec("team_roles", "Team roles", "Each team of an event also gets a role for its linked members.", Kind::Check),
+    spec(
+        "thread_auto_archive_minutes",
+        "Team threads auto-archive after (minutes)",
+        "60, 1440, 4320 or 10080.",
+        Kind::Number,
+    ),
+    spec(
+        "signup_update_hours",
+        "Sign-up board edits at most every (hours)",
+        "0 to 168; a change the platform marks significant goes out at once.",
+        Kind::Number,
+    ),
     spec(
         "notifications.log_channel_id",
         "Log channel",
@@ -141,11 +154,15 @@ fn values_of(settings: &GuildSettings) -> HashMap<String, String> {
         .collect()
 }
 
-/// The form's fields as settings JSON, with the problems only the form can have (a number
-/// that is not one).
-fn settings_json(form: &HashMap<String, String>) -> (Value, BTreeMap<String, String>) {
+/// The form's fields over `base` (the stored settings) as settings JSON, with the problems
+/// only the form can have (a number that is not one). What the form does not show (reminders,
+/// templates) stays as stored.
+fn settings_json(form: &HashMap<String, String>, base: &GuildSettings) -> (Value, BTreeMap<String, String>) {
     let mut problems = BTreeMap::new();
-    let mut document = json!({ "notifications": {} });
+    let mut document = serde_json::to_value(base).unwrap_or_else(|_| json!({}));
+    if !document["notifications"].is_object() {
+        document["notifications"] = json!({});
+    }
     for spec in SPECS {
         let raw = form.get(spec.name).map(|value| value.trim()).unwrap_or_default();
         let value = match spec.kind {
@@ -178,9 +195,9 @@ fn form_name(field: &str) -> String {
     }
 }
 
-/// Reads the form as settings, or every problem by field.
-fn parse(form: &HashMap<String, String>) -> Result<GuildSettings, BTreeMap<String, String>> {
-    let (document, mut problems) = settings_json(form);
+/// Reads the form over the stored settings, or every problem by field.
+fn parse(form: &HashMap<String, String>, base: &GuildSettings) -> Result<GuildSettings, BTreeMap<String, String>> {
+    let (document, mut problems) = settings_json(form, base);
     match GuildSettings::from_json(document) {
         Ok(settings) if problems.is_empty() => Ok(settings),
         Ok(_) => Err(problems),
@@ -358,7 +375,13 @@ pub async fn save(
         notice: None,
         theirs: Vec::new(),
     };
-    let settings = match parse(&form) {
+    // The settings the form was read from carry what the form does not show; saving is
+    // conditional on their version, so a change made meanwhile is a conflict, not lost.
+    let base = match pages.store.settings(admin.guild_id()).await {
+        Ok(stored) => stored.settings,
+        Err(error) => return Denied::from(error).into_response(),
+    };
+    let settings = match parse(&form, &base) {
         Ok(settings) => settings,
         Err(errors) => {
             state.notice = Some(templates::Notice::error("Nothing was saved: fix the fields marked below."));
@@ -405,7 +428,18 @@ mod tests {
     #[test]
     fn the_form_of_the_defaults_reads_back_as_the_defaults() {
         let defaults = GuildSettings::default();
-        assert_eq!(parse(&values_of(&defaults)), Ok(defaults));
+        assert_eq!(parse(&values_of(&defaults), &defaults), Ok(defaults.clone()));
+    }
+
+    #[test]
+    fn saving_the_form_keeps_what_it_does_not_show() {
+        let template = crate::domain::MessageTemplate::text("{name} in {offset}");
+        let reminders = vec![crate::domain::ReminderSetting { before_minutes: 60, template }];
+        let stored = GuildSettings { reminders, team_roles: true, ..GuildSettings::default() };
+        let mut form = values_of(&stored);
+        form.insert("sync_interval_hours".into(), "12".into());
+        let saved = parse(&form, &stored).expect("valid");
+        assert_eq!((&saved.reminders, saved.team_roles, saved.sync_interval_hours), (&stored.reminders, true, 12));
     }
 
     #[test]
@@ -414,7 +448,7 @@ mod tests {
         form.insert("naming_pattern".into(), "{track}".into());
         form.insert("sync_interval_hours".into(), "soon".into());
         form.insert("notifications.on_sync_finished".into(), "on".into());
-        let problems = parse(&form).expect_err("invalid");
+        let problems = parse(&form, &GuildSettings::default()).expect_err("invalid");
         let names: Vec<&str> = problems.keys().map(String::as_str).collect();
         assert_eq!(names, ["naming_pattern", "notifications.log_channel_id", "sync_interval_hours"]);
     }

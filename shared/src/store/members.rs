@@ -88,6 +88,13 @@ pub trait LinkStore: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Paged<UserLink>, StoreError>;
+    /// Sets the linked Discord user's reminder DM preference; `None` when they have no link.
+    async fn set_reminder_dms(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        on: bool,
+    ) -> Result<Option<UserLink>, StoreError>;
     /// The Discord users of those platform users that are linked.
     async fn links_of_platform_users(
         &self,
@@ -246,7 +253,7 @@ impl<I: ItemStore> LinkStore for Store<I> {
         platform_user: &str,
         now: u64,
     ) -> Result<(), StoreError> {
-        let link = UserLink { user_id, platform_user: platform_user.to_owned(), linked_at: now };
+        let link = UserLink { user_id, platform_user: platform_user.to_owned(), linked_at: now, reminder_dms: false };
         let writes = vec![
             TxWrite::Put {
                 item: to_item(&keys::discord_link(guild_id.get(), user_id.get()), &link, &[])?,
@@ -310,6 +317,26 @@ impl<I: ItemStore> LinkStore for Store<I> {
         let prefix = SortKeyRange::BeginsWith(keys::PLATFORM_LINK_PREFIX.to_owned());
         let query = Query::new(Index::Table, keys::guild(guild_id.get()), prefix);
         Paged::of(self.items.query(&paging::continued(query, limit, cursor)?).await?)
+    }
+
+    /// 1 GetItem + 1 conditional PutItem (on the same platform user: a relink in between wins).
+    async fn set_reminder_dms(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        on: bool,
+    ) -> Result<Option<UserLink>, StoreError> {
+        let key = keys::discord_link(guild_id.get(), user_id.get());
+        let Some(link) = self.items.get(&key).await?.map(from_item::<UserLink>).transpose()? else {
+            return Ok(None);
+        };
+        let same = Condition::Equals("platform_user", serde_json::json!(link.platform_user));
+        let updated = UserLink { reminder_dms: on, ..link };
+        match self.items.put(to_item(&key, &updated, &[])?, Some(same)).await {
+            Ok(()) => Ok(Some(updated)),
+            Err(ItemError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// ⌈users / 100⌉ BatchGetItem.

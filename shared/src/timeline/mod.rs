@@ -229,7 +229,8 @@ fn message_for(
         add_signup_values(&mut values, signups);
     }
     let rendered = template.render(&values).map_err(|errors| errors.to_string())?;
-    let mut parts = MessageParts { embeds: rendered.embeds, components: Vec::new() };
+    let reminder = action.starts_with("reminder:");
+    let mut parts = MessageParts { embeds: rendered.embeds, components: Vec::new(), remind_button: reminder };
     if let Some(url) = &subject.signup_url {
         parts.components.push(link_button_row("Sign up", url.clone()));
     }

@@ -366,3 +366,52 @@ async fn webhook_events_confirm_a_guild_install_once_and_answer_a_ping() {
     assert_eq!(status(signed_request("/events", user_install)).await, StatusCode::NO_CONTENT);
     assert_eq!(store.bot_install(other).await.expect("store"), None);
 }
+
+#[tokio::test]
+async fn remind_me_records_a_linked_members_dm_opt_in_and_offers_the_way_back() {
+    let (backends, _) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    let store = backends.store.clone();
+    let deps = CommandDeps {
+        settings_url: url::Url::parse(SETTINGS_URL).expect("url"),
+        store: backends.store,
+        queue: backends.queue,
+        clock: guildbridge_core::clock::system(),
+        state_key: state_key(),
+    };
+    let service = InteractionService::new(
+        SignatureVerifier::new(signing_key().verifying_key(), DEFAULT_MAX_AGE),
+        guildbridge_commands(&deps).expect("manifest"),
+        guildbridge_core::interactions::commands::guildbridge_components(&deps),
+        state_key(),
+    );
+    let app = router(Arc::new(service));
+    let click = |state: &str| {
+        let custom_id = state_key().sign(guildbridge_core::channels::REMIND_BUTTON, state).expect("fits");
+        let request = signed_request("/", component_click(&custom_id));
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.expect("router never fails");
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+            serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null)
+        }
+    };
+    let invoker = Invoker::default();
+    let (guild, user) =
+        (twilight_model::id::Id::new(invoker.guild_id.expect("guild")), twilight_model::id::Id::new(invoker.user_id));
+
+    // Not linked: told how, nothing stored.
+    let answer = click("on").await;
+    assert_eq!(answer["data"]["flags"], 64);
+    assert!(answer["data"]["content"].as_str().unwrap_or_default().contains("Link your Discord account"), "{answer}");
+    assert!(store.link_of_discord_user(guild, user).await.expect("read").is_none());
+
+    store.link(guild, user, "driver-7", 1).await.expect("link");
+    let answer = click("on").await;
+    assert_eq!(answer["data"]["flags"], 64, "ephemeral");
+    assert!(answer["data"]["content"].as_str().unwrap_or_default().contains("by DM"), "{answer}");
+    assert!(store.link_of_discord_user(guild, user).await.expect("read").expect("linked").reminder_dms);
+    let undo = answer["data"]["components"][0]["components"][0]["custom_id"].as_str().expect("an undo button");
+    assert_eq!(state_key().verify(undo).expect("signed").state, "off");
+    click("off").await;
+    assert!(!store.link_of_discord_user(guild, user).await.expect("read").expect("linked").reminder_dms);
+}

@@ -300,6 +300,22 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     assert_eq!(count("1 hour to go"), 1, "{texts:?}");
     assert_eq!(count("15 minutes to go"), 0, "too late: skipped");
     assert_eq!(count("is live!"), 1, "the start message");
+    let reminder = world
+        .messages(channel)
+        .into_iter()
+        .find(|m| m["content"].as_str().unwrap_or_default().contains("(in 24 hours)"))
+        .expect("the 24 h reminder");
+    let buttons: Vec<Value> = reminder["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(buttons.iter().any(|b| b["url"] == "https://club.example/events/spa"), "{reminder}");
+    assert!(
+        buttons.iter().any(|b| b["custom_id"].as_str().is_some_and(|id| id.starts_with("v1:remind:on:"))),
+        "{reminder}"
+    );
     let (_, subject) = world.call(reqwest::Method::GET, "/v1/subjects/event/spa", None).await;
     let timeline = subject["timeline"].as_array().expect("timeline").clone();
     let decided = |action: &str| timeline.iter().find(|a| a["action"] == action).cloned().unwrap_or(Value::Null);

@@ -203,7 +203,7 @@ async fn results_message(
     let mut values = subject_values(&record, channel.map(Id::get));
     values.extend(results.iter().map(|(name, value)| (format!("{RESULT_PREFIX}{name}"), value.clone())));
     let rendered = template.render(&values).map_err(|errors| Problem::invalid_field("results", errors.to_string()))?;
-    let parts = MessageParts { embeds: rendered.embeds, components: Vec::new() };
+    let parts = MessageParts { embeds: rendered.embeds, ..MessageParts::default() };
     Ok((rendered.content.unwrap_or_default(), parts))
 }
 

@@ -22,9 +22,16 @@ use twilight_model::{
 };
 
 pub use self::create::RETRY_BUTTON;
+
+/// The "Remind me" button on reminders: its handler name, and the state that opts in
+/// (`REMIND_OFF` opts out again).
+pub const REMIND_BUTTON: &str = "remind";
+pub const REMIND_ON: &str = "on";
+pub const REMIND_OFF: &str = "off";
 use crate::{
     discord::{
         custom_id::StateKey,
+        responses::action_button_row,
         rest::{DiscordClient, MessageBody},
     },
     domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
@@ -277,8 +284,15 @@ impl JobHandler for ChannelWorker {
                 if !parts.embeds.is_empty() {
                     body.embeds = Some(parts.embeds);
                 }
-                if !parts.components.is_empty() {
-                    body.components = Some(parts.components);
+                let mut components = parts.components;
+                if parts.remind_button {
+                    match self.state_key.sign(REMIND_BUTTON, REMIND_ON) {
+                        Ok(custom_id) => components.push(action_button_row("Remind me", custom_id)),
+                        Err(error) => tracing::warn!(%error, "the Remind me button could not be signed"),
+                    }
+                }
+                if !components.is_empty() {
+                    body.components = Some(components);
                 }
                 if !allow_mentions {
                     body.allowed_mentions = Some(AllowedMentions::default());

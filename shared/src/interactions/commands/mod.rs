@@ -2,6 +2,7 @@
 
 mod channel;
 mod events;
+mod remind;
 mod settings;
 mod signup;
 mod sync;
@@ -169,11 +170,12 @@ pub fn guildbridge_commands(deps: &CommandDeps) -> Result<CommandRegistry, Regis
 }
 
 /// The buttons Guildbridge's answers carry: "Retry" on a failed `/channel create`, "Show
-/// run" on a `/sync` that found another run going.
+/// run" on a `/sync` that found another run going, "Remind me" on reminders.
 pub fn guildbridge_components(deps: &CommandDeps) -> ComponentRegistry {
     ComponentRegistry::new(vec![
         Arc::new(channel::RetryButton::new(deps.clone())),
         Arc::new(sync::ShowRunButton::new(deps.clone())),
+        Arc::new(remind::RemindButton::new(deps.clone())),
     ])
 }
 
