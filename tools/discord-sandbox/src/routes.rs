@@ -193,7 +193,8 @@ async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, J
     if !(1..=100).contains(&length) {
         return Err(field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
     }
-    if world.guild_channels(guild_id).count() >= world::MAX_GUILD_CHANNELS {
+    // Threads do not count towards the 500 (nor sit among the channels' positions).
+    if world.guild_channels(guild_id).filter(|c| c.thread.is_none()).count() >= world::MAX_GUILD_CHANNELS {
         return Err(discord_error(
             StatusCode::BAD_REQUEST,
             30013,
