@@ -113,7 +113,15 @@ pub enum Job {
     /// at `revision`: create, add and remove members, or archive it once removed.
     SyncTeam { guild_id: Id<GuildMarker>, subject: SubjectRef, team_id: TeamId, revision: u64 },
     /// Post or edit the subject's sign-up board so it shows the sign-ups hashed as `shows`.
-    UpdateBoard { guild_id: Id<GuildMarker>, subject: SubjectRef, shows: String },
+    /// `asked_at` keeps a return to earlier sign-ups (A, B, then A again) from being dropped
+    /// as the first job's repeat; the worker still edits only when the board shows otherwise.
+    UpdateBoard {
+        guild_id: Id<GuildMarker>,
+        subject: SubjectRef,
+        shows: String,
+        #[serde(default)]
+        asked_at: u64,
+    },
     /// Synchronise the guild's members; `request_id` names the request (an interaction, a
     /// due time, a platform call) so that one request is one run. A run too large for one
     /// invocation continues in a job with `after` set (the cursor it continues from), which
@@ -215,7 +223,9 @@ impl Job {
             Job::SyncTeam { guild_id, subject, team_id, revision } => {
                 format!("team:{guild_id}:{subject}:{team_id}:{revision}")
             }
-            Job::UpdateBoard { guild_id, subject, shows } => format!("board:{guild_id}:{subject}:{shows}"),
+            Job::UpdateBoard { guild_id, subject, shows, asked_at } => {
+                format!("board:{guild_id}:{subject}:{shows}:{asked_at}")
+            }
             Job::SyncMembers { guild_id, request_id, after: None, .. } => format!("sync:{guild_id}:{request_id}"),
             Job::SyncMembers { guild_id, request_id, after: Some(after), .. } => {
                 format!("sync:{guild_id}:{request_id}:after:{after}")

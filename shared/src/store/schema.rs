@@ -201,8 +201,11 @@ pub mod keys {
     pub fn team(guild_id: u64, kind: &str, id: &str, team: &str) -> Key {
         Key::new(guild(guild_id), format!("{}{team}", teams_of(kind, id)))
     }
+    pub fn team_states_of(kind: &str, id: &str) -> String {
+        format!("TEAMSTATE#{kind}#{id}#")
+    }
     pub fn team_state(guild_id: u64, kind: &str, id: &str, team: &str) -> Key {
-        Key::new(guild(guild_id), format!("TEAMSTATE#{kind}#{id}#{team}"))
+        Key::new(guild(guild_id), format!("{}{team}", team_states_of(kind, id)))
     }
     pub fn due_of(kind: &str, id: &str) -> String {
         format!("DUE#{kind}#{id}#")

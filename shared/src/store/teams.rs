@@ -98,7 +98,7 @@ impl<I: ItemStore> TeamStore for Store<I> {
         let (kind, id) = (subject.kind.as_str(), subject.id.as_str());
         let teams = Query::new(Index::Table, pk.clone(), SortKeyRange::BeginsWith(keys::teams_of(kind, id)))
             .limit(TEAMS_PER_SUBJECT);
-        let states = Query::new(Index::Table, pk, SortKeyRange::BeginsWith(format!("TEAMSTATE#{kind}#{id}#")))
+        let states = Query::new(Index::Table, pk, SortKeyRange::BeginsWith(keys::team_states_of(kind, id)))
             .limit(TEAMS_PER_SUBJECT);
         let teams: Vec<Team> =
             self.items.query(&teams).await?.items.into_iter().map(from_item).collect::<Result<_, _>>()?;

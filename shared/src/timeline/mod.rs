@@ -101,7 +101,8 @@ pub async fn plan_subject(
             store.plan_action(&due).await?;
         }
         _ => {
-            queue.enqueue(&Job::UpdateBoard { guild_id, subject: subject.subject.clone(), shows }).await?;
+            let job = Job::UpdateBoard { guild_id, subject: subject.subject.clone(), shows, asked_at: now };
+            queue.enqueue(&job).await?;
         }
     }
     Ok(())
@@ -136,7 +137,8 @@ async fn handle(
         BOARD => {
             let subject = store.subject(guild_id, &due.subject).await?;
             if let Some(signups) = subject.and_then(|subject| subject.signups) {
-                let job = Job::UpdateBoard { guild_id, subject: due.subject.clone(), shows: signups.digest() };
+                let shows = signups.digest();
+                let job = Job::UpdateBoard { guild_id, subject: due.subject.clone(), shows, asked_at: due.at };
                 queue.enqueue(&job).await?;
                 report.boards += 1;
             }
