@@ -1,8 +1,8 @@
 // The settings page as an admin uses it, in headless Chromium (Debian's, driven by
 // playwright-core) against `guildbridge local`: log in through the sandbox's Discord login,
-// fix an invalid naming pattern, meet a stale tab's conflict, Sync now, retry an errored
-// channel, make an API key and use it with curl, log out. Every page is screenshotted under
-// target/screenshots/.
+// fix an invalid naming pattern, meet a stale tab's conflict, edit a reminder with its
+// preview, Sync now, retry an errored channel, make an API key and use it with curl, log
+// out. Every page is screenshotted under target/screenshots/.
 //
 // GUILDBRIDGE_BIN names the guildbridge binary (default: target/release/guildbridge).
 
@@ -130,6 +130,29 @@ test("a stale second tab sees the conflict with the other values", async () => {
   assert.equal(await second.getByLabel("Sync every (hours)").inputValue(), "48");
   await second.screenshot({ path: join(shots, "settings-conflict.png"), fullPage: true });
   await second.close();
+});
+
+test("the Messages tab previews a reminder, names a broken placeholder beside it, and saves", async () => {
+  await page.locator("nav.tabs").getByRole("link", { name: "Messages" }).click();
+  await page.getByRole("heading", { name: "Messages" }).waitFor();
+  // The default results template is previewed with sample values.
+  assert.match(await page.locator("#results-preview").innerText(), /Results: Spa 6 Hours/);
+  await page.getByLabel("Reminder 1: minutes before the start").fill("1440");
+  await page.getByLabel("Reminder 1: text").fill("{name} on {track}");
+  await page.getByRole("button", { name: "Preview" }).click();
+  assert.match(await page.locator("#reminder1-problems").innerText(), /unknown placeholder \{track\}/);
+  await shot("messages-invalid");
+  await page.getByLabel("Reminder 1: text").fill("{name} starts {starts_in}: {offset} to go");
+  await page.getByRole("button", { name: "Preview" }).click();
+  assert.match(await page.locator("#reminder1-preview").innerText(), /Spa 6 Hours starts in 2 days: 24 hours to go/);
+  assert.match(await page.locator("#reminder1-sizes").innerText(), /of 2000 characters at its longest/);
+  await page.getByRole("button", { name: "Save messages" }).click();
+  await page.getByText("Saved.").waitFor();
+  assert.equal(await page.getByLabel("Reminder 1: minutes before the start").inputValue(), "1440");
+  await shot("messages");
+  const key = readFileSync(join(dataDir, "data", "demo-api-key"), "utf8").trim();
+  const settings = await (await fetch(`${site}/v1/settings`, { headers: { authorization: `Bearer ${key}` } })).json();
+  assert.deepEqual(settings.reminders.map((r) => r.before_minutes), [1440]);
 });
 
 test("Sync now shows the run with its counts", async () => {

@@ -61,6 +61,8 @@ pub struct Team {
 #[serde(default)]
 pub struct TeamState {
     pub thread_id: Option<Id<ChannelMarker>>,
+    /// The thread's name as the bot last set it (a renamed team renames its thread).
+    pub thread_name: Option<String>,
     pub role_id: Option<Id<RoleMarker>>,
     /// Who the bot added to the thread.
     pub thread_members: Vec<Id<UserMarker>>,

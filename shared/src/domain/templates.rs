@@ -134,6 +134,15 @@ pub struct RenderedMessage {
     pub embeds: Vec<Embed>,
 }
 
+/// A text's length with its placeholders at their longest, and Discord's limit for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// `content` or `embed` (all of its texts together).
+    pub place: &'static str,
+    pub longest: usize,
+    pub max: usize,
+}
+
 /// Every problem with a template, each naming where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", .0.join("; "))]
@@ -210,6 +219,39 @@ impl MessageTemplate {
     /// Checks the template for `kind`: known placeholders only, and within Discord's limits
     /// with every placeholder at its longest. Reports every problem at once.
     pub fn validate(&self, kind: TemplateKind) -> Result<(), TemplateErrors> {
+        let (longest, mut problems) = self.longest_values(kind);
+        if !problems.is_empty() {
+            return Err(TemplateErrors(problems));
+        }
+        if self.content.as_deref().is_none_or(str::is_empty) && self.embed.is_none() {
+            problems.push("the message needs content or an embed".to_owned());
+        }
+        problems.extend(self.limit_problems(&longest, "at its longest"));
+        if problems.is_empty() { Ok(()) } else { Err(TemplateErrors(problems)) }
+    }
+
+    /// How long the content and the embed are with every placeholder at its longest (an
+    /// unknown placeholder counts as empty), against Discord's limits: what the settings
+    /// page shows beside a preview.
+    pub fn longest_sizes(&self, kind: TemplateKind) -> Vec<Size> {
+        let (longest, _) = self.longest_values(kind);
+        let length = |text: &str| fill(text, &longest).chars().count();
+        let mut sizes = Vec::new();
+        if let Some(content) = &self.content {
+            sizes.push(Size { place: "content", longest: length(content), max: MESSAGE_CONTENT_LENGTH_MAX });
+        }
+        if let Some(embed) = &self.embed {
+            let texts = [&embed.title, &embed.description, &embed.footer];
+            let total = texts.into_iter().flatten().map(|text| length(text)).sum::<usize>()
+                + embed.fields.iter().map(|field| length(&field.name) + length(&field.value)).sum::<usize>();
+            sizes.push(Size { place: "embed", longest: total, max: limits::EMBED_TOTAL_LENGTH });
+        }
+        sizes
+    }
+
+    /// Each placeholder the template uses at its longest value, and every placeholder
+    /// problem (unreadable, or unknown to `kind`).
+    fn longest_values(&self, kind: TemplateKind) -> (BTreeMap<String, String>, Vec<String>) {
         let mut problems = Vec::new();
         let mut longest = BTreeMap::new();
         for (place, text) in self.texts() {
@@ -231,14 +273,7 @@ impl MessageTemplate {
                 }
             }
         }
-        if !problems.is_empty() {
-            return Err(TemplateErrors(problems));
-        }
-        if self.content.as_deref().is_none_or(str::is_empty) && self.embed.is_none() {
-            problems.push("the message needs content or an embed".to_owned());
-        }
-        problems.extend(self.limit_problems(&longest, "at its longest"));
-        if problems.is_empty() { Ok(()) } else { Err(TemplateErrors(problems)) }
+        (longest, problems)
     }
 
     /// What goes over Discord's limits once rendered with `values`.
@@ -335,7 +370,8 @@ impl MessageTemplate {
     }
 }
 
-fn known_list(kind: TemplateKind) -> String {
+/// Every placeholder `kind` knows, as a template writes them.
+pub fn known_list(kind: TemplateKind) -> String {
     let mut known: Vec<String> = kind.placeholders().iter().map(|name| format!("{{{name}}}")).collect();
     if kind == TemplateKind::Results {
         known.push("{result.<field>}".to_owned());
@@ -395,6 +431,53 @@ pub fn add_signup_values(values: &mut BTreeMap<String, String>, signups: &Signup
         list.push_str(&line);
     }
     values.insert("signup_list".to_owned(), list.trim_end().to_owned());
+}
+
+/// What a preview shows for each placeholder of `kind`: a reminder `before_minutes` ahead,
+/// and `result_fields` (the `{result.*}` a results template uses). Times read as Discord
+/// shows them to a reader, not as the `<t:…>` markup sent.
+pub fn sample_values(
+    kind: TemplateKind,
+    before_minutes: Option<u32>,
+    result_fields: &[String],
+) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = [
+        ("name", "Spa 6 Hours"),
+        ("series_name", "GT3 Sprint"),
+        ("event_name", "Spa 6 Hours"),
+        ("subject_id", "evt-42"),
+        ("kind", "event"),
+        ("date", "2026-12-05"),
+        ("starts_at", "Saturday, 5 December 2026 19:00"),
+        ("starts_in", "in 2 days"),
+        ("ends_at", "Sunday, 6 December 2026 01:00"),
+        ("signup_url", "https://club.example/events/42"),
+        ("channel", "#spa-6-hours"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect();
+    match kind {
+        TemplateKind::Reminder => {
+            values.insert("offset".to_owned(), offset_text(before_minutes.unwrap_or(60)));
+        }
+        TemplateKind::Board => add_signup_values(
+            &mut values,
+            &Signups {
+                count: 3,
+                capacity: Some(24),
+                entries: ["Ana Costa", "Ben Okafor", "Chen Wei"].map(str::to_owned).to_vec(),
+                significant: false,
+            },
+        ),
+        TemplateKind::Results => {
+            for field in result_fields {
+                values.insert(format!("{RESULT_PREFIX}{field}"), format!("sample {}", field.replace('_', " ")));
+            }
+        }
+        TemplateKind::Welcome | TemplateKind::Start => {}
+    }
+    values
 }
 
 /// `24 hours`, `1 hour`, `90 minutes`: how a reminder's offset reads.
@@ -481,6 +564,29 @@ mod tests {
         assert_eq!(embed.title.as_deref(), Some("Results: Spa 6 Hours"));
         assert_eq!((embed.fields[0].value.as_str(), embed.fields[1].value.as_str()), ("Ana", EMPTY));
         assert_eq!(rendered.content, None);
+    }
+
+    #[test]
+    fn every_placeholder_has_a_sample_and_sizes_count_placeholders_at_their_longest() {
+        for kind in [
+            TemplateKind::Welcome,
+            TemplateKind::Reminder,
+            TemplateKind::Start,
+            TemplateKind::Results,
+            TemplateKind::Board,
+        ] {
+            let samples = sample_values(kind, Some(1440), &["winner".to_owned()]);
+            for name in kind.placeholders() {
+                assert!(samples.contains_key(name), "{} has no sample for {{{name}}}", kind.as_str());
+            }
+        }
+        let template = MessageTemplate {
+            content: Some("Link: {signup_url}".to_owned()),
+            embed: Some(EmbedTemplate { title: Some("{name}".to_owned()), ..Default::default() }),
+        };
+        let sizes = template.longest_sizes(TemplateKind::Start);
+        assert_eq!(sizes[0], Size { place: "content", longest: 6 + 512, max: 2000 });
+        assert_eq!(sizes[1], Size { place: "embed", longest: 100, max: 6000 });
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod access;
 mod connect;
 mod cookies;
 mod login;
+mod message_drafts;
+mod messages;
 mod pickers;
 mod settings_form;
 mod templates;
@@ -35,6 +37,8 @@ use crate::{
 pub const BASE_PATH: &str = "/settings";
 /// Forms are small; anything larger is not from this page.
 const MAX_FORM_BYTES: usize = 16 * 1024;
+/// The Messages tab's form holds every template.
+const MAX_MESSAGES_FORM_BYTES: usize = 512 * 1024;
 
 /// What the pages use.
 pub struct Pages {
@@ -65,6 +69,11 @@ pub fn router(pages: Pages) -> Router {
         .route("/settings/login/callback", get(login::callback))
         .route("/settings/logout", post(login::logout))
         .route("/settings/guilds/{guild_id}", get(settings_form::show).post(settings_form::save))
+        .route(
+            "/settings/guilds/{guild_id}/messages",
+            // Nine templates of up to 6000 characters each, percent-encoded.
+            get(messages::show).post(messages::act).layer(DefaultBodyLimit::max(MAX_MESSAGES_FORM_BYTES)),
+        )
         .route("/settings/guilds/{guild_id}/channels", get(watch::channels))
         .route("/settings/guilds/{guild_id}/channels/retry", post(watch::retry_channel))
         .route("/settings/guilds/{guild_id}/channels/archive", post(watch::archive_channel))

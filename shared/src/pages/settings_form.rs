@@ -35,7 +35,6 @@ pub(super) enum Kind {
     Check,
     Text,
     Number,
-    Area,
     ArchiveMode,
     Category,
     TextChannel,
@@ -72,12 +71,6 @@ const SPECS: &[Spec] = &[
     spec("practice_voice_channel", "Practice voice channel", "A second voice channel, for practice.", Kind::Check),
     spec("private_channels", "Private channels", "Only the subject's members see its channels.", Kind::Check),
     spec("category_per_series", "A category per series", "Group a series' channels under one category.", Kind::Check),
-    spec(
-        "welcome_message",
-        "Welcome message",
-        "Posted in each new channel; empty for none (at most 2000 characters).",
-        Kind::Area,
-    ),
     spec(
         "archive_mode",
         "When archiving",
@@ -155,8 +148,8 @@ fn values_of(settings: &GuildSettings) -> HashMap<String, String> {
 }
 
 /// The form's fields over `base` (the stored settings) as settings JSON, with the problems
-/// only the form can have (a number that is not one). What the form does not show (reminders,
-/// templates) stays as stored.
+/// only the form can have (a number that is not one). What the form does not show (the
+/// messages, which the Messages tab edits) stays as stored.
 fn settings_json(form: &HashMap<String, String>, base: &GuildSettings) -> (Value, BTreeMap<String, String>) {
     let mut problems = BTreeMap::new();
     let mut document = serde_json::to_value(base).unwrap_or_else(|_| json!({}));
@@ -174,9 +167,7 @@ fn settings_json(form: &HashMap<String, String>, base: &GuildSettings) -> (Value
                     continue;
                 }
             },
-            Kind::Area | Kind::Category | Kind::TextChannel | Kind::Role if raw.is_empty() => Value::Null,
-            // The message as typed (only its ends trimmed); ids and words as given.
-            Kind::Area => json!(form.get(spec.name).map(|text| text.trim_end()).unwrap_or_default()),
+            Kind::Category | Kind::TextChannel | Kind::Role if raw.is_empty() => Value::Null,
             Kind::Text | Kind::ArchiveMode | Kind::Category | Kind::TextChannel | Kind::Role => json!(raw),
         };
         match spec.name.split_once('.') {
@@ -296,7 +287,6 @@ fn field(spec: &Spec, state: &FormState, choices: Option<&Choices>) -> Field {
         (Kind::Check, _) => ("checkbox", Vec::new()),
         (Kind::Text, _) => ("text", Vec::new()),
         (Kind::Number, _) => ("number", Vec::new()),
-        (Kind::Area, _) => ("textarea", Vec::new()),
         (Kind::ArchiveMode, _) => (
             "select",
             ["lock", "delete"]

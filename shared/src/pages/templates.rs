@@ -64,9 +64,10 @@ impl Nav {
         }
     }
 
-    pub fn tabs(&self) -> [(&'static str, &'static str, &'static str); 6] {
+    pub fn tabs(&self) -> [(&'static str, &'static str, &'static str); 7] {
         [
             ("settings", "Settings", ""),
+            ("messages", "Messages", "/messages"),
             ("channels", "Channels", "/channels"),
             ("sync", "Sync", "/sync"),
             ("dead-letters", "Dead letters", "/dead-letters"),
@@ -124,7 +125,7 @@ pub struct Field {
     pub id: String,
     pub label: &'static str,
     pub help: &'static str,
-    /// checkbox, text, number, textarea, select or picker.
+    /// checkbox, text, number, select or picker.
     pub kind: &'static str,
     pub value: String,
     pub checked: bool,
@@ -172,6 +173,47 @@ pub struct SettingsPage {
     pub message_content_missing: bool,
     /// The tenant's webhook endpoint, when it has one.
     pub webhook: Option<WebhookSummary>,
+}
+
+/// One template on the Messages tab: its texts as typed, its problems and its preview.
+#[derive(Debug, Clone)]
+pub struct MessageEditor {
+    /// The prefix of its form fields and element ids (`reminder1`).
+    pub key: String,
+    pub heading: String,
+    pub help: &'static str,
+    pub placeholders: String,
+    pub reminder: bool,
+    pub embed: bool,
+    pub minutes: String,
+    pub content: String,
+    pub title: String,
+    pub description: String,
+    pub color: String,
+    pub footer: String,
+    pub fields: String,
+    pub problems: Vec<String>,
+    pub preview: Option<super::message_drafts::Preview>,
+    pub sizes: Vec<String>,
+}
+
+impl MessageEditor {
+    /// Whether the embed's inputs start open: it has one, or the template has problems.
+    pub fn embed_open(&self) -> bool {
+        [&self.title, &self.description, &self.color, &self.footer, &self.fields].iter().any(|text| !text.is_empty())
+            || !self.problems.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "messages.html")]
+pub struct MessagesPage {
+    pub nav: Nav,
+    pub notice: Option<Notice>,
+    pub version: u64,
+    /// Problems of the settings as a whole (not of one template).
+    pub general: Vec<String>,
+    pub editors: Vec<MessageEditor>,
 }
 
 #[derive(Template)]

@@ -18,6 +18,8 @@ use crate::domain::SubjectRef;
 /// Actions read per subject when its timeline is replanned or shown.
 const ACTIONS_PER_SUBJECT: u32 = 100;
 const AT: &str = "at";
+/// The sign-up board's next turn: planned on its own, never by the settings' plan.
+pub const BOARD_TURN: &str = "board";
 
 /// Something due for a subject at a time: `reminder:1440`, `start`, `end`, `board`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +119,7 @@ impl<I: ItemStore> TimelineStore for Store<I> {
         for item in self.items.query(&planned).await?.items {
             let due: DueAction = from_item(item)?;
             // The board's turn is its own (planned by `plan_action`), whatever the settings.
-            if due.action != "board" && !actions.iter().any(|(action, _)| *action == due.action) {
+            if due.action != BOARD_TURN && !actions.iter().any(|(action, _)| *action == due.action) {
                 let key = keys::due(guild_id.get(), subject.kind.as_str(), &subject.id, &due.action);
                 self.items.delete(&key, None).await?;
             }

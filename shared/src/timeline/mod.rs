@@ -22,7 +22,7 @@ use crate::{
 const DUE_PER_RUN: u32 = 500;
 /// A start message more than this late is skipped (its offset is zero).
 const START_GRACE_SECS: u64 = 3600;
-pub const BOARD: &str = "board";
+pub const BOARD: &str = crate::store::BOARD_TURN;
 pub const START: &str = "start";
 pub const END: &str = "end";
 
@@ -106,6 +106,47 @@ pub async fn plan_subject(
         }
     }
     Ok(())
+}
+
+/// Upcoming events planned per settings change; events further out keep their plan until
+/// they are put again.
+const REPLAN_LIMIT: u32 = 1000;
+
+/// After the settings were saved: when the reminders or the start message changed, every
+/// upcoming event of the guild is planned again (a new reminder is added, a removed one
+/// dropped; one already decided stays decided). Returns how many events were replanned.
+pub async fn settings_saved(
+    store: &dyn DomainStore,
+    guild_id: Id<GuildMarker>,
+    before: &GuildSettings,
+    after: &GuildSettings,
+    now: u64,
+) -> Result<usize, TimelineError> {
+    let plan_of = |settings: &GuildSettings| (settings.reminder_offsets(), settings.start_message.is_some());
+    if plan_of(before) == plan_of(after) {
+        return Ok(0);
+    }
+    let events = store.upcoming_events(guild_id, now, REPLAN_LIMIT).await?;
+    for subject in &events {
+        store.plan_actions(guild_id, &subject.subject, &planned(subject, after)).await?;
+    }
+    Ok(events.len())
+}
+
+/// [`settings_saved`] after a save that already stands: a failure is logged (the events keep
+/// their plan until they are put again or the settings are saved again).
+pub async fn replan_logged(
+    store: &dyn DomainStore,
+    guild_id: Id<GuildMarker>,
+    before: &GuildSettings,
+    after: &GuildSettings,
+    now: u64,
+) {
+    match settings_saved(store, guild_id, before, after, now).await {
+        Ok(0) => {}
+        Ok(events) => tracing::info!(%guild_id, events, "upcoming events replanned for the new settings"),
+        Err(error) => tracing::warn!(%guild_id, %error, "replanning upcoming events failed"),
+    }
 }
 
 /// Does what is due. Each action is handled on its own: one that fails stays due and is

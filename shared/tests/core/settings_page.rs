@@ -200,7 +200,15 @@ impl Browser {
 }
 
 fn unescape(html: &str) -> String {
-    html.replace("&#38;", "&").replace("&amp;", "&").replace("&#34;", "\"").replace("&quot;", "\"")
+    html.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
 }
 
 fn urlencode(text: &str) -> String {
@@ -214,13 +222,17 @@ fn settings_path(guild: u64) -> String {
 /// The settings form's fields as a browser would submit them, with `changes` applied.
 fn form_of(page: &Answer, changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = Vec::new();
-    for tag in page.text.split('<').filter(|tag| tag.starts_with("input") || tag.starts_with("select")) {
+    let form_tags = ["input", "select", "textarea"];
+    for tag in page.text.split('<').filter(|tag| form_tags.iter().any(|form_tag| tag.starts_with(form_tag))) {
         let attribute = |name: &str| {
             let key = format!(" {name}=\"");
             tag.find(&key).map(|at| tag[at + key.len()..].split('"').next().unwrap_or_default().to_owned())
         };
         let Some(name) = attribute("name") else { continue };
-        if tag.starts_with("select") {
+        if tag.starts_with("textarea") {
+            let content = tag.split_once('>').map(|(_, content)| content).unwrap_or_default();
+            fields.push((name, unescape(content)));
+        } else if tag.starts_with("select") {
             let rest = &page.text[page.text.find(tag).unwrap_or(0)..];
             let select = &rest[..rest.find("</select>").unwrap_or(rest.len())];
             let chosen = select
@@ -455,12 +467,13 @@ async fn every_guild_route_refuses_someone_who_does_not_manage_that_guild() {
     browser.login(&site, demo::ADMIN, "/settings").await;
     let csrf = browser.get(&site, "/settings").await.csrf();
     let base = settings_path(GUILD_B);
-    for path in ["", "/channels", "/sync", "/dead-letters", "/keys", "/webhook"] {
+    for path in ["", "/messages", "/channels", "/sync", "/dead-letters", "/keys", "/webhook"] {
         let page = browser.get(&site, &format!("{base}{path}")).await;
         assert_eq!(page.status, 403, "GET {path}: {}", page.text);
     }
     for path in [
         "",
+        "/messages",
         "/channels/retry",
         "/channels/archive",
         "/sync",
@@ -633,4 +646,85 @@ async fn an_admin_sets_the_webhook_on_the_page_sees_the_secret_once_and_a_bad_ur
     assert_eq!(now.previous_secret.as_ref(), Some(&stored.secret), "the old secret co-signs for a while");
     let tested = browser.post(&site, &path, &[("csrf", &csrf), ("action", "test")]).await;
     assert_eq!(tested.status, 200, "{}", tested.text);
+}
+
+fn messages_path(guild: u64) -> String {
+    format!("/settings/guilds/{guild}/messages")
+}
+
+/// The text inside the template editor `key` (its fieldset) of a Messages page.
+fn editor<'a>(page: &'a Answer, key: &str) -> &'a str {
+    let start = page.text.find(&format!("id=\"{key}\" aria-describedby"));
+    let from = &page.text[start.unwrap_or_else(|| panic!("no editor {key}: {}", page.text))..];
+    &from[..from.find("</fieldset>").unwrap_or(from.len())]
+}
+
+#[tokio::test]
+async fn the_messages_tab_previews_refuses_broken_templates_by_name_and_saves_good_ones() {
+    let site = site().await;
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let path = messages_path(GUILD_A);
+    let page = browser.get(&site, &path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    // The default results template, previewed with sample values, and its size at its longest.
+    let results = editor(&page, "results");
+    assert!(results.contains("Results: Spa 6 Hours") && results.contains("sample winner"), "{results}");
+    assert!(results.contains("embed: 315 of 6000 characters at its longest"), "{results}");
+
+    let too_long = format!("{} {{signup_url}}", "x".repeat(1900));
+    let broken = [
+        ("action", "save"),
+        ("reminder1.minutes", "1440"),
+        ("reminder1.content", "{name} on {track}"),
+        ("start.content", too_long.as_str()),
+        ("start.color", "blue"),
+    ];
+    let refused = submit(&mut browser, &site, &page, &path, &broken).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("Nothing was saved"));
+    let reminder = editor(&refused, "reminder1");
+    assert!(reminder.contains("unknown placeholder {track}") && reminder.contains("{offset}"), "{reminder}");
+    assert!(reminder.contains("{name} on {track}"), "the entered text is kept: {reminder}");
+    let start = editor(&refused, "start");
+    assert!(start.contains("2413 characters at its longest; Discord allows 2000"), "{start}");
+    assert!(start.contains("is not #RRGGBB"), "{start}");
+    assert!(!editor(&refused, "board").contains("class=\"error\""), "the board has no problem");
+    assert_eq!(stored(&site, GUILD_A).await, (GuildSettings::default(), 0), "nothing saved");
+
+    // Long texts make a form far larger than the other pages' (percent-encoded, too).
+    let (accents, long_description) = ("\u{e9}".repeat(2000), "d".repeat(4000));
+    let good = [
+        ("reminder1.minutes", "1440"),
+        ("reminder1.content", "{name} starts {starts_in}: {offset} to go"),
+        ("start.content", accents.as_str()),
+        ("start.description", long_description.as_str()),
+        ("start.title", "Green flag at {name}"),
+        ("start.color", "#00ff00"),
+        ("start.fields", "Track | Spa | inline"),
+    ];
+    let previewed =
+        submit(&mut browser, &site, &refused, &path, &[good.as_slice(), &[("action", "preview")]].concat()).await;
+    assert_eq!(previewed.status, 200, "{}", previewed.text);
+    let reminder = editor(&previewed, "reminder1");
+    assert!(reminder.contains("Spa 6 Hours starts in 2 days: 24 hours to go"), "{reminder}");
+    assert!(reminder.contains("Remind me"), "the button it will carry: {reminder}");
+    assert!(editor(&previewed, "start").contains("Green flag at Spa 6 Hours"));
+    assert_eq!(stored(&site, GUILD_A).await.1, 0, "a preview saves nothing");
+
+    let saved = submit(&mut browser, &site, &previewed, &path, &[("action", "save")]).await;
+    assert_eq!((saved.status, saved.location()), (303, format!("{path}?saved=1")), "{}", saved.text);
+    let (settings, version) = stored(&site, GUILD_A).await;
+    assert_eq!(version, 1);
+    assert_eq!(settings.reminders.len(), 1);
+    assert_eq!(settings.reminders[0].before_minutes, 1440);
+    let start = settings.start_message.and_then(|start| start.embed).expect("a start embed");
+    assert_eq!((start.title.as_deref(), start.color), (Some("Green flag at {name}"), Some(0x00ff00)));
+    assert_eq!(start.description.map(|text| text.len()), Some(4000));
+    assert_eq!(settings.results_template, GuildSettings::default().results_template, "untouched");
+    let again = browser.get(&site, &saved.location()).await;
+    assert!(again.text.contains("Saved.") && again.text.contains("Track | Spa | inline"), "{}", again.text);
+    let audit = browser.get(&site, &settings_path(GUILD_A)).await;
+    let audit = &audit.text[audit.text.find("audit-title").expect("audit")..];
+    assert!(audit.contains("reminders") && audit.contains("start_message"), "{audit}");
 }

@@ -246,11 +246,12 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     let holds_role = |user: u64| world.sandbox.with_world(|w| w.guilds[&GUILD].members[&user].roles.contains(&role));
     assert!(holds_role(MEMBER) && holds_role(MEMBER + 1) && !holds_role(MEMBER + 2));
 
-    // The member list changes: the thread and the role follow.
-    let red = json!({ "name": "Red Racing", "members": ["driver-0", "driver-3"] });
+    // The member list changes and the team is renamed: the thread and the role follow.
+    let red = json!({ "name": "Red Racing Team", "members": ["driver-0", "driver-3"] });
     assert_eq!(world.call(reqwest::Method::PUT, "/v1/subjects/event/spa/teams/red", Some(red)).await.0, 200);
     world.work().await;
     assert_eq!(world.thread_members(red_thread), vec![BOT, MEMBER, MEMBER + 3]);
+    assert_eq!(world.sandbox.with_world(|w| w.channels[&red_thread].name.clone()), "Red Racing Team");
     assert!(holds_role(MEMBER + 3) && !holds_role(MEMBER + 1));
 
     // A pit call to the team's thread, sent twice with one key: posted once.
@@ -289,9 +290,18 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
         .count();
     assert_eq!(boards, 1, "one board message, edited in place");
 
+    // A reminder added to the settings after the event was put is planned for it too.
+    let mut more = settings.clone();
+    more["reminders"]
+        .as_array_mut()
+        .expect("reminders")
+        .push(json!({ "before_minutes": 30, "template": { "content": "{name}: half an hour ({offset})" } }));
+    assert_eq!(world.put_settings(more).await.0, 200);
+
     // Reminders: twice at each due time, then late.
     world.fire_twice(starts - 24 * HOUR).await;
     world.fire_twice(starts - HOUR).await;
+    world.fire_twice(starts - 30 * 60).await;
     world.fire_twice(starts + 20 * 60).await;
     let texts: Vec<String> =
         world.messages(channel).iter().filter_map(|m| m["content"].as_str().map(str::to_owned)).collect();
@@ -299,6 +309,7 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     assert_eq!(count("(in 24 hours)"), 1, "{texts:?}");
     assert_eq!(count("1 hour to go"), 1, "{texts:?}");
     assert_eq!(count("15 minutes to go"), 0, "too late: skipped");
+    assert_eq!(count("half an hour (30 minutes)"), 1, "the reminder added later: {texts:?}");
     assert_eq!(count("is live!"), 1, "the start message");
     let reminder = world
         .messages(channel)

@@ -76,14 +76,18 @@ pub async fn put_settings(
     if let Some(unknown) = unknown_field(&value, &serde_json::to_value(&settings).unwrap_or_default(), "") {
         return Err(Problem::bad_request(format!("unknown field `{unknown}`")));
     }
-    // `*` (any current version) is a client's explicit "overwrite whatever is there".
-    let expected = match version {
-        Some(version) => version,
-        None => api.store.settings(caller.guild_id).await?.version,
-    };
+    // `*` (any current version) is a client's explicit "overwrite whatever is there". The
+    // save is conditional on `expected`, so when it succeeds `current` is what it replaced.
+    let current = api.store.settings(caller.guild_id).await?;
+    let expected = version.unwrap_or(current.version);
     let actor = Actor { id: "tenant-api", name: caller.tenant_id.as_str() };
-    match api.store.save_settings(caller.guild_id, expected, &settings, actor, api.clock.now()).await {
-        Ok(version) => Ok(with_etag(settings, version)),
+    let now = api.clock.now();
+    match api.store.save_settings(caller.guild_id, expected, &settings, actor, now).await {
+        Ok(version) => {
+            crate::timeline::replan_logged(api.store.as_ref(), caller.guild_id, &current.settings, &settings, now)
+                .await;
+            Ok(with_etag(settings, version))
+        }
         Err(StoreError::VersionConflict) => Err(stale()),
         Err(error) => Err(error.into()),
     }

@@ -19,7 +19,7 @@ use crate::{
         rest::{CreateChannel, DiscordError, MessageBody},
     },
     domain::{ChannelIds, ChannelMapping, ClaimToken, EventDraft, EventType, MappingStatus, Subject, SubjectRef},
-    store::{ClaimOutcome, RelayedChannel, StoreError},
+    store::{BOARD_TURN, ClaimOutcome, DueAction, RelayedChannel, StoreError},
     worker::JobOutcome,
 };
 
@@ -251,12 +251,34 @@ impl ChannelWorker {
                 tracing::warn!(%error, subject = %subject.subject, "welcome message not posted");
             }
         }
+        if subject.signups.is_some() {
+            self.first_board(job, subject).await;
+        }
         let text = match text_channel {
             Some(channel) => format!("Created {} for {}.", mention(channel), subject.name),
             None => format!("Created the channels for {}.", subject.name),
         };
         self.announce(job, &MessageBody::text(text), job.settings.notifications.on_channel_created).await;
         JobOutcome::Done
+    }
+
+    /// A subject's sign-ups came before its channel: the board goes up with the channel. If
+    /// it cannot, a board turn due now hands it to the schedule rather than losing it.
+    async fn first_board(&self, job: &JobContext<'_>, subject: &Subject) {
+        let outcome = self.update_board(job, subject.subject.clone()).await;
+        if matches!(outcome, JobOutcome::Done | JobOutcome::DoneWith(_)) {
+            return;
+        }
+        tracing::warn!(subject = %subject.subject, ?outcome, "board not posted with its channel; the schedule tries again");
+        let due = DueAction {
+            guild_id: job.guild_id,
+            subject: subject.subject.clone(),
+            action: BOARD_TURN.to_owned(),
+            at: self.clock.now(),
+        };
+        if let Err(error) = self.store.plan_action(&due).await {
+            tracing::warn!(subject = %subject.subject, %error, "board turn not planned either");
+        }
     }
 
     /// The channel exists: relay it when the subject relays, and tell the platform. `Err`

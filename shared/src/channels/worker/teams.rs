@@ -25,8 +25,8 @@ fn already_gone(error: &DiscordError) -> bool {
     matches!(error.code(), Some(codes::UNKNOWN_CHANNEL | codes::UNKNOWN_ROLE | codes::UNKNOWN_MEMBER))
 }
 
-/// A team's role name: the team's, within Discord's 100 characters.
-fn role_name(team: &Team) -> String {
+/// The team's name for its thread and its role: within Discord's 100 characters for both.
+fn discord_name(team: &Team) -> String {
     team.name.chars().take(100).collect()
 }
 
@@ -102,10 +102,17 @@ impl ChannelWorker {
         let wanted: Vec<Id<UserMarker>> = team.members.iter().filter_map(|member| links.get(member)).copied().collect();
         state.unlinked = team.members.iter().filter(|member| !links.contains_key(*member)).cloned().collect();
         let thread = self.team_thread(job, channel, team, state).await?;
-        if state.archived {
-            let reopen = ModifyThread { archived: Some(false), locked: Some(false), ..ModifyThread::default() };
-            self.discord.modify_thread(thread, &reopen, Some("Guildbridge: team is back"), deadline).await?;
-            state.archived = false;
+        let name = discord_name(team);
+        let renamed = state.thread_name.as_deref() != Some(name.as_str());
+        if state.archived || renamed {
+            let change = ModifyThread {
+                name: renamed.then(|| name.clone()),
+                archived: state.archived.then_some(false),
+                locked: state.archived.then_some(false),
+            };
+            let reason = if state.archived { "Guildbridge: team is back" } else { "Guildbridge: team renamed" };
+            self.discord.modify_thread(thread, &change, Some(reason), deadline).await?;
+            (state.archived, state.thread_name) = (false, Some(name));
         }
         let (add, remove) = member_diff(&state.thread_members, &wanted);
         for user in add {
@@ -144,7 +151,7 @@ impl ChannelWorker {
             return Ok(thread);
         }
         let (guild_id, deadline) = (job.guild_id, job.attempt.deadline);
-        let name: String = team.name.chars().take(100).collect();
+        let name = discord_name(team);
         if state.thread_pending {
             let active = self.discord.active_threads(guild_id, deadline).await?;
             let bot = self.bot_user_id;
@@ -154,19 +161,19 @@ impl ChannelWorker {
                     && thread.owner_id == Some(bot)
             });
             if let Some(thread) = earlier {
-                return self.adopt_thread(guild_id, team, state, thread.id).await;
+                return self.adopt_thread(guild_id, team, state, thread.id, name).await;
             }
         }
         state.thread_pending = true;
         self.record_progress(guild_id, team, state).await?;
         let body = CreateThread {
-            name,
+            name: name.clone(),
             kind: ChannelType::PrivateThread,
             auto_archive_duration: job.settings.thread_auto_archive_minutes,
             invitable: false,
         };
         let thread = self.discord.create_thread(channel, &body, Some("Guildbridge: team thread"), deadline).await?;
-        self.adopt_thread(guild_id, team, state, thread.id).await
+        self.adopt_thread(guild_id, team, state, thread.id, name).await
     }
 
     async fn adopt_thread(
@@ -175,8 +182,10 @@ impl ChannelWorker {
         team: &Team,
         state: &mut TeamState,
         thread: Id<ChannelMarker>,
+        name: String,
     ) -> Result<Id<ChannelMarker>, DiscordError> {
         state.thread_id = Some(thread);
+        state.thread_name = Some(name);
         state.thread_pending = false;
         state.thread_members.clear();
         self.record_progress(guild_id, team, state).await?;
@@ -235,7 +244,7 @@ impl ChannelWorker {
         state: &mut TeamState,
         attempt: Attempt,
     ) -> Result<Id<RoleMarker>, DiscordError> {
-        let name = role_name(team);
+        let name = discord_name(team);
         if state.role_pending {
             let roles = self.discord.guild_roles(guild_id, attempt.deadline).await?;
             if let Some(role) = roles.into_iter().find(|role| role.name == name && !role.managed) {

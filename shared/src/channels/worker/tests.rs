@@ -163,3 +163,24 @@ async fn a_claim_another_attempt_holds_is_waited_for_then_taken_over_once_stale(
     assert_eq!(setup.worker.handle(job, attempt(2)).await, JobOutcome::Done);
     assert_eq!(setup.text_channels(), ["spa-24-hours"]);
 }
+
+#[tokio::test]
+async fn sign_ups_put_before_the_channel_get_their_board_with_the_channel() {
+    let setup = setup(ADMINISTRATOR).await;
+    let signups = crate::domain::Signups {
+        count: 2,
+        capacity: Some(20),
+        entries: vec!["Ana".to_owned(), "Ben".to_owned()],
+        significant: false,
+    };
+    let subject = Subject { signups: Some(signups), signup_url: Some("https://club.example/7".to_owned()), ..race() };
+    setup.store.upsert_subject(Id::new(GUILD), &subject).await.expect("subject");
+    let (job, _) = setup.asked(&subject);
+    assert_eq!(setup.worker.handle(job, attempt(1)).await, JobOutcome::Done);
+    let mapping = setup.store.mapping(Id::new(GUILD), &subject.subject).await.expect("read").expect("mapping");
+    let (channel, board) = (mapping.channels.text.expect("text channel"), mapping.board.expect("a board"));
+    let messages = setup.sandbox.with_world(|world| world.messages.get(&channel.get()).cloned().unwrap_or_default());
+    let posted = messages.iter().find(|m| m["id"] == board.message_id.to_string()).expect("the board message");
+    assert_eq!(posted["pinned"], true);
+    assert!(posted["content"].as_str().is_some_and(|text| text.contains("2 of 20")), "{posted}");
+}

@@ -1,0 +1,174 @@
+//! The Messages tab: every template of an event's life (welcome, reminders, the start,
+//! results, the sign-up board) edited with a preview. Preview shows each message as Discord
+//! would, with sample values, and its length at its longest against Discord's limits;
+//! Save checks the same way (and by the settings' own rules) and saves all of them or none,
+//! conditional on the version the form was read at, with an audit entry.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    Pages,
+    access::{Denied, GuildAdmin},
+    message_drafts::{self, Checked, Draft, Slot},
+    render, see_other,
+    templates::{self, MessageEditor, Nav, Notice},
+    watch::{connected, connected_post},
+};
+use crate::{
+    domain::templates::known_list,
+    store::{Actor, StoreError},
+};
+
+/// A rendering of the form: the drafts with what checking them found.
+struct FormState {
+    drafts: Vec<(Slot, Draft)>,
+    checked: Vec<(Slot, Checked)>,
+    /// The settings' own rules that no single template breaks.
+    general: Vec<String>,
+    version: u64,
+    notice: Option<Notice>,
+}
+
+fn path_of(admin: &GuildAdmin) -> String {
+    format!("/settings/guilds/{}/messages", admin.guild_id())
+}
+
+/// `GET .../messages`: the stored templates, previewed.
+pub async fn show(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let path = format!("/settings/guilds/{guild}/messages");
+    let admin = match connected(&pages, &headers, &guild, &path).await {
+        Ok((admin, _)) => admin,
+        Err(response) => return response,
+    };
+    let stored = match pages.store.settings(admin.guild_id()).await {
+        Ok(stored) => stored,
+        Err(error) => return Denied::from(error).into_response(),
+    };
+    let drafts = Draft::all_of(&stored.settings);
+    let (_, checked) = message_drafts::read(&drafts, &stored.settings);
+    let saved = query.as_deref() == Some("saved=1");
+    let state = FormState {
+        drafts,
+        checked,
+        general: Vec::new(),
+        version: stored.version,
+        notice: saved.then(|| Notice::success("Saved.")),
+    };
+    page(&admin, state, StatusCode::OK)
+}
+
+/// `POST .../messages` with `action` = `preview` (nothing saved) or `save`.
+pub async fn act(
+    State(pages): State<Arc<Pages>>,
+    headers: HeaderMap,
+    Path(guild): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (admin, _, form) = match connected_post(&pages, &headers, &guild, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let version = form.get("version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // What the form does not hold stays as stored; the save is conditional on `version`.
+    let base = match pages.store.settings(admin.guild_id()).await {
+        Ok(stored) => stored.settings,
+        Err(error) => return Denied::from(error).into_response(),
+    };
+    let drafts: Vec<(Slot, Draft)> =
+        Slot::all().into_iter().map(|slot| (slot, Draft::from_form(&form, slot))).collect();
+    let (settings, checked) = message_drafts::read(&drafts, &base);
+    let mut state = FormState { drafts, checked, general: Vec::new(), version, notice: None };
+    let problems_notice = || Notice::error("Nothing was saved: fix the messages marked below.");
+    if form.get("action").map(String::as_str) == Some("preview") {
+        state.notice = Some(match settings {
+            Some(_) => Notice::success("Preview below, with sample values. Nothing is saved until you save."),
+            None => Notice::error("Preview below. Some messages have problems: they are marked."),
+        });
+        return page(&admin, state, StatusCode::OK);
+    }
+    let Some(settings) = settings else {
+        state.notice = Some(problems_notice());
+        return page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    if let Err(errors) = settings.validate() {
+        state.general = errors.0.into_iter().map(|(field, problem)| format!("{field}: {problem}")).collect();
+        state.notice = Some(problems_notice());
+        return page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let session = &admin.signed_in.session;
+    let actor = Actor { id: &session.user_id, name: &session.username };
+    match pages.store.save_settings(admin.guild_id(), version, &settings, actor, pages.clock.now()).await {
+        Ok(_) => {
+            tracing::info!(guild_id = %admin.guild_id(), "settings page: message templates saved");
+            let now = pages.clock.now();
+            crate::timeline::replan_logged(pages.store.as_ref(), admin.guild_id(), &base, &settings, now).await;
+            see_other(&format!("{}?saved=1", path_of(&admin)))
+        }
+        Err(StoreError::VersionConflict) => {
+            match pages.store.settings(admin.guild_id()).await {
+                Ok(current) => state.version = current.version,
+                Err(error) => return Denied::from(error).into_response(),
+            }
+            state.notice = Some(Notice::error(
+                "Someone saved these settings after you opened them. The form still holds your messages: \
+                 save again to apply them over theirs, or reload to see theirs.",
+            ));
+            page(&admin, state, StatusCode::CONFLICT)
+        }
+        Err(StoreError::InvalidSettings(errors)) => {
+            state.general = errors.0.into_iter().map(|(field, problem)| format!("{field}: {problem}")).collect();
+            state.notice = Some(problems_notice());
+            page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(error) => Denied::from(error).into_response(),
+    }
+}
+
+fn page(admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
+    let mut checked: HashMap<String, Checked> =
+        state.checked.into_iter().map(|(slot, check)| (slot.key(), check)).collect();
+    let editors = state
+        .drafts
+        .into_iter()
+        .map(|(slot, draft)| {
+            let check = checked.remove(&slot.key()).unwrap_or_default();
+            MessageEditor {
+                key: slot.key(),
+                heading: slot.heading(),
+                help: slot.help(),
+                placeholders: known_list(slot.kind()),
+                reminder: matches!(slot, Slot::Reminder(_)),
+                embed: slot.has_embed(),
+                minutes: draft.minutes,
+                content: draft.content,
+                title: draft.title,
+                description: draft.description,
+                color: draft.color,
+                footer: draft.footer,
+                fields: draft.fields,
+                problems: check.problems,
+                preview: check.preview,
+                sizes: check.sizes,
+            }
+        })
+        .collect();
+    let page = templates::MessagesPage {
+        nav: Nav::new(admin, "messages"),
+        notice: state.notice,
+        version: state.version,
+        general: state.general,
+        editors,
+    };
+    (status, render(&page)).into_response()
+}
