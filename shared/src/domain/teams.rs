@@ -64,6 +64,8 @@ pub struct TeamState {
     /// The thread's name as the bot last set it (a renamed team renames its thread).
     pub thread_name: Option<String>,
     pub role_id: Option<Id<RoleMarker>>,
+    /// The role's name as the bot last set it.
+    pub role_name: Option<String>,
     /// Who the bot added to the thread.
     pub thread_members: Vec<Id<UserMarker>>,
     /// Who holds the team's role.

@@ -31,6 +31,7 @@ pub(crate) const VALIDATED: &[(&str, &str)] = &[
     ("POST", "/channels/{channel_id}/threads"),
     ("PATCH", "/channels/{channel_id}/messages/{message_id}"),
     ("POST", "/guilds/{guild_id}/roles"),
+    ("PATCH", "/guilds/{guild_id}/roles/{role_id}"),
     ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
     ("POST", "/webhooks/{webhook_id}/{webhook_token}"),
     ("PUT", "/applications/{application_id}/commands"),
@@ -52,7 +53,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/v10/guilds/{guild_id}", get(guild))
         .route("/api/v10/guilds/{guild_id}/roles", get(roles).post(threads::create_role))
-        .route("/api/v10/guilds/{guild_id}/roles/{role_id}", delete(threads::delete_role))
+        .route("/api/v10/guilds/{guild_id}/roles/{role_id}", patch(threads::modify_role).delete(threads::delete_role))
         .route("/api/v10/guilds/{guild_id}/threads/active", get(threads::active_threads))
         .route("/api/v10/channels/{channel_id}/threads", post(threads::create_thread))
         .route("/api/v10/channels/{channel_id}/thread-members", get(threads::thread_members))

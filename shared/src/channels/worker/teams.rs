@@ -15,7 +15,7 @@ use twilight_model::{
 
 use super::{ChannelWorker, JobContext, access::discord_outcome, store_failure};
 use crate::{
-    discord::rest::{CreateRole, CreateThread, DiscordError, ModifyThread, codes},
+    discord::rest::{CreateRole, CreateThread, DiscordError, ModifyRole, ModifyThread, codes},
     domain::{SubjectRef, Team, TeamId, TeamState, member_diff},
     worker::{Attempt, JobOutcome},
 };
@@ -217,6 +217,14 @@ impl ChannelWorker {
             Some(role) => role,
             None => self.make_role(guild_id, team, state, attempt).await?,
         };
+        let name = discord_name(team);
+        if state.role_name.as_deref() != Some(name.as_str()) {
+            let body = ModifyRole { name: name.clone() };
+            self.discord
+                .modify_role(guild_id, role, &body, Some("Guildbridge: team renamed"), attempt.deadline)
+                .await?;
+            state.role_name = Some(name);
+        }
         let audit = Some("Guildbridge: team role");
         let (add, remove) = member_diff(&state.role_members, wanted);
         for user in add {
@@ -249,6 +257,7 @@ impl ChannelWorker {
             let roles = self.discord.guild_roles(guild_id, attempt.deadline).await?;
             if let Some(role) = roles.into_iter().find(|role| role.name == name && !role.managed) {
                 state.role_id = Some(role.id);
+                state.role_name = Some(name);
                 state.role_pending = false;
                 self.record_progress(guild_id, team, state).await?;
                 return Ok(role.id);
@@ -256,9 +265,10 @@ impl ChannelWorker {
         }
         state.role_pending = true;
         self.record_progress(guild_id, team, state).await?;
-        let body = CreateRole { name, permissions: 0, mentionable: false };
+        let body = CreateRole { name: name.clone(), permissions: 0, mentionable: false };
         let role = self.discord.create_role(guild_id, &body, Some("Guildbridge: team role"), attempt.deadline).await?;
         state.role_id = Some(role.id);
+        state.role_name = Some(name);
         state.role_pending = false;
         state.role_members.clear();
         self.record_progress(guild_id, team, state).await?;

@@ -50,6 +50,12 @@ pub struct CreateRole {
     pub mentionable: bool,
 }
 
+/// Body of Modify Guild Role (only what Guildbridge changes: a renamed team's role).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModifyRole {
+    pub name: String,
+}
+
 /// List Active Guild Threads' answer (twilight-model has no type for it).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ActiveThreads {
@@ -131,6 +137,18 @@ impl DiscordClient {
         deadline: Instant,
     ) -> Result<Role, DiscordError> {
         let route = route!(guild_route, Method::POST, "/guilds/{guild_id}/roles", guild_id);
+        self.send(route, Some(body), reason, deadline).await
+    }
+
+    pub async fn modify_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        role_id: Id<RoleMarker>,
+        body: &ModifyRole,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Role, DiscordError> {
+        let route = route!(guild_route, Method::PATCH, "/guilds/{guild_id}/roles/{role_id}", guild_id);
         self.send(route, Some(body), reason, deadline).await
     }
 

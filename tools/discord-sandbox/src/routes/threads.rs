@@ -206,6 +206,31 @@ pub(crate) async fn create_role(
     Ok(Json(world::role_json(guild_id, role_id, &name, position)).into_response())
 }
 
+/// Modify Guild Role: its name (what Guildbridge changes).
+pub(crate) async fn modify_role(
+    State(shared): AppState,
+    Path((guild_id, role_id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Answer {
+    let mut world = lock(&shared.world);
+    let guild_id = known_guild(&world, &guild_id)?;
+    bot_may(&world, guild_id, world::MANAGE_ROLES)?;
+    let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
+    if name.as_ref().is_some_and(|name| name.is_empty() || name.chars().count() > 100) {
+        return Err(field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
+    }
+    let guild = world.guilds.get_mut(&guild_id).ok_or_else(super::unknown_guild)?;
+    let Some(role_id) = id(&role_id).filter(|role| guild.roles.contains_key(role)) else {
+        return Err(discord_error(StatusCode::NOT_FOUND, 10011, "Unknown Role", None));
+    };
+    let position = guild.roles.keys().position(|role| *role == role_id).unwrap_or_default() as u64 + 1;
+    let current = guild.roles.entry(role_id).or_default();
+    if let Some(name) = name {
+        *current = name;
+    }
+    Ok(Json(world::role_json(guild_id, role_id, current, position)).into_response())
+}
+
 pub(crate) async fn delete_role(State(shared): AppState, Path((guild_id, role_id)): Path<(String, String)>) -> Answer {
     let mut world = lock(&shared.world);
     let guild_id = known_guild(&world, &guild_id)?;
