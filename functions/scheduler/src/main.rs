@@ -36,6 +36,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 "reminders_skipped": timeline.skipped,
                 "completed": timeline.completed,
                 "boards": timeline.boards,
+                "reminder_dms": timeline.dms,
             }))
         }
     }))

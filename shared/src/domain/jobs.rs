@@ -109,6 +109,17 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         team: Option<TeamId>,
     },
+    /// A reminder by DM to a member of the event's teams who asked for them ("Remind me"):
+    /// the same message as in the channel, `message_key` its action (`reminder:60`).
+    RemindByDm {
+        guild_id: Id<GuildMarker>,
+        subject: SubjectRef,
+        user_id: Id<UserMarker>,
+        message_key: String,
+        content: String,
+        #[serde(default, skip_serializing_if = "MessageParts::is_empty")]
+        parts: MessageParts,
+    },
     /// Bring the team's thread (and role) in line with the team as the platform described it
     /// at `revision`: create, add and remove members, or archive it once removed.
     SyncTeam { guild_id: Id<GuildMarker>, subject: SubjectRef, team_id: TeamId, revision: u64 },
@@ -166,6 +177,7 @@ impl Job {
             Job::CreateChannels { guild_id, .. }
             | Job::ArchiveChannel { guild_id, .. }
             | Job::SendMessage { guild_id, .. }
+            | Job::RemindByDm { guild_id, .. }
             | Job::SyncMembers { guild_id, .. }
             | Job::LeaveGuild { guild_id, .. }
             | Job::UpdateSubjectAccess { guild_id, .. }
@@ -190,6 +202,7 @@ impl Job {
             Job::CreateChannels { .. } => "create_channels",
             Job::ArchiveChannel { .. } => "archive_channel",
             Job::SendMessage { .. } => "send_message",
+            Job::RemindByDm { .. } => "remind_by_dm",
             Job::SyncMembers { .. } => "sync_members",
             Job::LeaveGuild { .. } => "leave_guild",
             Job::UpdateSubjectAccess { .. } => "update_subject_access",
@@ -219,6 +232,9 @@ impl Job {
             }
             Job::SendMessage { guild_id, subject, message_key, team: Some(team), .. } => {
                 format!("message:{guild_id}:{subject}:team:{team}:{message_key}")
+            }
+            Job::RemindByDm { guild_id, subject, user_id, message_key, .. } => {
+                format!("dm:{guild_id}:{subject}:{user_id}:{message_key}")
             }
             Job::SyncTeam { guild_id, subject, team_id, revision } => {
                 format!("team:{guild_id}:{subject}:{team_id}:{revision}")

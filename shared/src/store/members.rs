@@ -101,6 +101,12 @@ pub trait LinkStore: Send + Sync {
         guild_id: Id<GuildMarker>,
         platform_users: &[String],
     ) -> Result<HashMap<String, Id<UserMarker>>, StoreError>;
+    /// The links of those Discord users that are linked, with their preferences.
+    async fn discord_links(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_ids: &[Id<UserMarker>],
+    ) -> Result<Vec<UserLink>, StoreError>;
     /// The platform users of those Discord users that are linked.
     async fn links_for(
         &self,
@@ -354,16 +360,22 @@ impl<I: ItemStore> LinkStore for Store<I> {
     }
 
     /// ⌈users / 100⌉ BatchGetItem.
+    async fn discord_links(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_ids: &[Id<UserMarker>],
+    ) -> Result<Vec<UserLink>, StoreError> {
+        let keys: Vec<_> = user_ids.iter().map(|user| keys::discord_link(guild_id.get(), user.get())).collect();
+        self.items.get_many(&keys).await?.into_iter().map(from_item::<UserLink>).collect()
+    }
+
+    /// ⌈users / 100⌉ BatchGetItem.
     async fn links_for(
         &self,
         guild_id: Id<GuildMarker>,
         user_ids: &[Id<UserMarker>],
     ) -> Result<HashMap<Id<UserMarker>, String>, StoreError> {
-        let keys: Vec<_> = user_ids.iter().map(|user| keys::discord_link(guild_id.get(), user.get())).collect();
-        let items = self.items.get_many(&keys).await?;
-        items
-            .into_iter()
-            .map(|item| from_item::<UserLink>(item).map(|link| (link.user_id, link.platform_user)))
-            .collect()
+        let links = self.discord_links(guild_id, user_ids).await?;
+        Ok(links.into_iter().map(|link| (link.user_id, link.platform_user)).collect())
     }
 }

@@ -6,13 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use twilight_model::id::{Id, marker::GuildMarker};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
 
 use crate::{
     discord::responses::link_button_row,
     domain::{
-        ChannelMapping, GuildSettings, Job, MappingStatus, MessageParts, Subject, add_signup_values, offset_text,
-        subject_values,
+        ChannelMapping, GuildSettings, Job, MappingStatus, MessageParts, Subject, SubjectRef, add_signup_values,
+        offset_text, subject_values,
     },
     queue::{JobQueue, QueueError},
     store::{ActionOutcome, ActionRecord, DomainStore, DueAction, StoreError},
@@ -44,6 +47,8 @@ pub struct TimelineReport {
     pub skipped: u64,
     pub completed: u64,
     pub boards: u64,
+    /// Reminders queued as DMs, to team members who asked for them.
+    pub dms: u64,
 }
 
 fn reminder_action(minutes: u32) -> String {
@@ -225,6 +230,9 @@ async fn post_once(
     let decided = store.decide_action(guild_id, &due.subject, &record).await?;
     match (decided.outcome, message) {
         (ActionOutcome::Posted, Ok((content, parts))) => {
+            if due.action.starts_with("reminder:") {
+                report.dms += remind_by_dm(store, queue, due, &content, &parts).await?;
+            }
             let job = Job::SendMessage {
                 guild_id,
                 subject: due.subject.clone(),
@@ -245,6 +253,57 @@ async fn post_once(
         (ActionOutcome::Posted, Err(_)) => {}
     }
     Ok(())
+}
+
+/// Queues the reminder as a DM to each member of the event's teams who pressed "Remind me"
+/// (each under its own key, so a repeat is one DM), without the button. Returns how many.
+async fn remind_by_dm(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    due: &DueAction,
+    content: &str,
+    parts: &MessageParts,
+) -> Result<u64, TimelineError> {
+    let recipients = dm_recipients(store, due.guild_id, &due.subject).await?;
+    let parts = MessageParts { remind_button: false, ..parts.clone() };
+    for user_id in &recipients {
+        let job = Job::RemindByDm {
+            guild_id: due.guild_id,
+            subject: due.subject.clone(),
+            user_id: *user_id,
+            message_key: due.action.clone(),
+            content: content.to_owned(),
+            parts: parts.clone(),
+        };
+        queue.enqueue(&job).await?;
+    }
+    Ok(recipients.len() as u64)
+}
+
+/// The linked members of the subject's teams whose link says `reminder_dms`.
+async fn dm_recipients(
+    store: &dyn DomainStore,
+    guild_id: Id<GuildMarker>,
+    subject: &SubjectRef,
+) -> Result<Vec<Id<UserMarker>>, StoreError> {
+    let mut members: Vec<String> = store
+        .teams(guild_id, subject)
+        .await?
+        .into_iter()
+        .filter(|(team, _)| !team.removed)
+        .flat_map(|(team, _)| team.members)
+        .collect();
+    members.sort();
+    members.dedup();
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut users: Vec<Id<UserMarker>> =
+        store.links_of_platform_users(guild_id, &members).await?.into_values().collect();
+    users.sort();
+    users.dedup();
+    let links = store.discord_links(guild_id, &users).await?;
+    Ok(links.into_iter().filter(|link| link.reminder_dms).map(|link| link.user_id).collect())
 }
 
 /// The message an action posts, or why there is none.

@@ -124,6 +124,8 @@ fn work_of(message: &SqsMessage) -> Option<String> {
         | Job::UpdateBoard { guild_id, subject, .. } => format!("{guild_id}:{subject}"),
         Job::SyncMembers { .. } => job.idempotency_key().to_string(),
         Job::LeaveGuild { guild_id, .. } => format!("{guild_id}:leave"),
+        // One member's closed DMs hold back nobody else's.
+        Job::RemindByDm { guild_id, subject, user_id, .. } => format!("{guild_id}:{subject}:dm:{user_id}"),
         // A failing endpoint holds back the tenant's later deliveries (in order, and not
         // hammered while it is down).
         Job::DeliverWebhook { tenant_id, .. } => format!("webhook:{tenant_id}"),

@@ -322,7 +322,7 @@ fn write_schedule_sample() -> anyhow::Result<()> {
         "about": "the schedule fires with one guild due: one sync started, nothing to archive, no event due",
         "response": {
             "due": 1, "syncs": 1, "archives": 0,
-            "reminders_posted": 0, "reminders_skipped": 0, "completed": 0, "boards": 0
+            "reminders_posted": 0, "reminders_skipped": 0, "completed": 0, "boards": 0, "reminder_dms": 0
         }
     });
     fs::write(dir.join("schedule.expected.json"), serde_json::to_string_pretty(&expected)? + "\n")?;

@@ -300,6 +300,11 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
         .push(json!({ "before_minutes": 30, "template": { "content": "{name}: half an hour ({offset})" } }));
     assert_eq!(world.put_settings(more).await.0, 200);
 
+    // driver-0 (on Red) pressed "Remind me": the reminders reach them by DM too; their
+    // teammate driver-3 and Blue's driver-2 did not, and get none.
+    let opted = world.backends.store.set_reminder_dms(Id::new(GUILD), Id::new(MEMBER), true).await.expect("opt in");
+    assert!(opted.is_some(), "driver-0 is linked");
+
     // Reminders: twice at each due time, then late.
     world.fire_twice(starts - 24 * HOUR).await;
     world.fire_twice(starts - HOUR).await;
@@ -312,6 +317,16 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     assert_eq!(count("1 hour to go"), 1, "{texts:?}");
     assert_eq!(count("15 minutes to go"), 0, "too late: skipped");
     assert_eq!(count("half an hour (30 minutes)"), 1, "the reminder added later: {texts:?}");
+    let dms = |user: u64| {
+        world
+            .sandbox
+            .with_world(|w| w.dm_channels.get(&user).and_then(|c| w.messages.get(c)).cloned().unwrap_or_default())
+    };
+    let reminded: Vec<String> = dms(MEMBER).iter().filter_map(|m| m["content"].as_str().map(str::to_owned)).collect();
+    assert_eq!(reminded.len(), 3, "each reminder once by DM: {reminded:?}");
+    assert!(reminded.iter().any(|text| text.contains("(in 24 hours)")), "{reminded:?}");
+    assert!(dms(MEMBER).iter().all(|m| !m["components"].to_string().contains("v1:remind")), "no button in DMs");
+    assert!(dms(MEMBER + 3).is_empty() && dms(MEMBER + 2).is_empty(), "only who asked");
     assert_eq!(count("is live!"), 1, "the start message");
     let reminder = world
         .messages(channel)

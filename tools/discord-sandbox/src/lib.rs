@@ -398,9 +398,11 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, matched: MatchedPath, req
 
     let response = async {
         let webhook = template.starts_with("/webhooks/");
-        // Leave Guild is the bot's own call; the other `/users/@me` routes take a user's token.
+        // Leave Guild and Create DM are the bot's own calls; the other `/users/@me` routes
+        // take a user's token.
+        let bots_own = ["/users/@me/guilds/{guild_id}", "/users/@me/channels"];
         let oauth = template.starts_with("/oauth2/")
-            || (template.starts_with("/users/@me") && template != "/users/@me/guilds/{guild_id}");
+            || (template.starts_with("/users/@me") && !bots_own.contains(&template.as_str()));
         if !webhook && !oauth && authorization.as_deref() != Some(&format!("Bot {}", shared.config.bot_token)) {
             return discord_error(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized", None);
         }

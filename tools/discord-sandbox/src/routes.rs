@@ -31,6 +31,7 @@ pub(crate) const VALIDATED: &[(&str, &str)] = &[
     ("POST", "/channels/{channel_id}/threads"),
     ("PATCH", "/channels/{channel_id}/messages/{message_id}"),
     ("POST", "/guilds/{guild_id}/roles"),
+    ("POST", "/users/@me/channels"),
     ("PATCH", "/guilds/{guild_id}/roles/{role_id}"),
     ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
     ("POST", "/webhooks/{webhook_id}/{webhook_token}"),
@@ -72,6 +73,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/channels/{channel_id}", patch(modify_channel).delete(delete_channel))
         .route("/api/v10/channels/{channel_id}/permissions/{overwrite_id}", put(put_overwrite).delete(delete_overwrite))
         .route("/api/v10/channels/{channel_id}/messages", get(messages::list_messages).post(create_message))
+        .route("/api/v10/users/@me/channels", post(create_dm))
         .route("/api/v10/channels/{channel_id}/invites", post(messages::create_invite))
         .route("/api/v10/applications/@me", get(messages::current_application))
         .route(
@@ -371,10 +373,45 @@ fn bot_author(shared: &Shared) -> Value {
     world::user_json(shared.config.client_id, "guildbridge", true)
 }
 
+/// Create DM: the bot's DM channel with a user who shares a server with it (the same channel
+/// every time); anyone else cannot be messaged (50007), as Discord answers when sending.
+async fn create_dm(State(shared): AppState, Json(body): Json<Value>) -> Answer {
+    let mut world = lock(&shared.world);
+    let Some(user) = snowflake_field(&body, "recipient_id") else {
+        return Err(field_error("recipient_id", "NUMBER_TYPE_COERCE", "Value is not snowflake."));
+    };
+    let channel_id = match world.dm_channels.get(&user) {
+        Some(channel) => *channel,
+        None => {
+            let channel = world.new_id();
+            world.dm_channels.insert(user, channel);
+            channel
+        }
+    };
+    let recipient = world::user_json(user, &format!("user-{user}"), false);
+    Ok(Json(json!({ "id": channel_id.to_string(), "type": 1, "last_message_id": null, "flags": 0, "recipients": [recipient] }))
+        .into_response())
+}
+
+/// The user at the other end of a DM channel, if `channel_id` is one.
+fn dm_recipient(world: &World, channel_id: &str) -> Option<u64> {
+    let channel = id(channel_id)?;
+    world.dm_channels.iter().find(|(_, dm)| **dm == channel).map(|(user, _)| *user)
+}
+
 async fn create_message(State(shared): AppState, Path(channel_id): Path<String>, Json(body): Json<Value>) -> Answer {
     let mut world = lock(&shared.world);
-    let (channel_id, _) = known_channel(&world, &channel_id)?;
-    threads::open_for_messages(&mut world, channel_id)?;
+    let channel_id = match dm_recipient(&world, &channel_id) {
+        Some(user) if !world.guilds.values().any(|guild| guild.members.contains_key(&user)) => {
+            return Err(discord_error(StatusCode::FORBIDDEN, 50007, "Cannot send messages to this user", None));
+        }
+        Some(_) => id(&channel_id).ok_or_else(unknown_channel)?,
+        None => {
+            let (channel_id, _) = known_channel(&world, &channel_id)?;
+            threads::open_for_messages(&mut world, channel_id)?;
+            channel_id
+        }
+    };
     let content = body.get("content").and_then(Value::as_str).unwrap_or_default();
     if content.chars().count() > 2000 {
         return Err(field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."));

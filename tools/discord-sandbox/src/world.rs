@@ -145,6 +145,8 @@ pub struct World {
     /// a bot reads other people's messages without their content.
     pub message_content_intent: bool,
     pub invites: Vec<Value>,
+    /// The bot's DM channels, by the user at the other end.
+    pub dm_channels: BTreeMap<u64, u64>,
 }
 
 impl Default for World {
@@ -162,6 +164,7 @@ impl Default for World {
             demo_users: Vec::new(),
             message_content_intent: true,
             invites: Vec::new(),
+            dm_channels: BTreeMap::new(),
         }
     }
 }

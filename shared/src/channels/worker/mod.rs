@@ -6,6 +6,7 @@ mod access;
 mod archive;
 mod board;
 mod create;
+mod dms;
 mod teams;
 #[cfg(test)]
 mod tests;
@@ -34,7 +35,7 @@ use crate::{
         responses::action_button_row,
         rest::{DiscordClient, MessageBody},
     },
-    domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, SubjectRef},
+    domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, MessageParts, SubjectRef},
     events::{EventSink, NoEvents},
     store::DomainStore,
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log, store_failure},
@@ -166,6 +167,32 @@ impl ChannelWorker {
         }
     }
 
+    /// A message to post once (by `nonce`): its text, embeds and buttons, with mentions
+    /// silenced unless the sender allowed them.
+    fn message_body(&self, content: String, nonce: String, parts: MessageParts, allow_mentions: bool) -> MessageBody {
+        let mut body = MessageBody::once(content, nonce);
+        if body.content.as_deref().is_some_and(str::is_empty) {
+            body.content = None;
+        }
+        if !parts.embeds.is_empty() {
+            body.embeds = Some(parts.embeds);
+        }
+        let mut components = parts.components;
+        if parts.remind_button {
+            match self.state_key.sign(REMIND_BUTTON, REMIND_ON) {
+                Ok(custom_id) => components.push(action_button_row("Remind me", custom_id)),
+                Err(error) => tracing::warn!(%error, "the Remind me button could not be signed"),
+            }
+        }
+        if !components.is_empty() {
+            body.components = Some(components);
+        }
+        if !allow_mentions {
+            body.allowed_mentions = Some(AllowedMentions::default());
+        }
+        body
+    }
+
     async fn post(
         &self,
         channel: Id<ChannelMarker>,
@@ -277,26 +304,7 @@ impl JobHandler for ChannelWorker {
                     Some(team) => message_nonce(&format!("team:{team}:{message_key}")),
                     None => message_nonce(&message_key),
                 };
-                let mut body = MessageBody::once(content, nonce);
-                if body.content.as_deref().is_some_and(str::is_empty) {
-                    body.content = None;
-                }
-                if !parts.embeds.is_empty() {
-                    body.embeds = Some(parts.embeds);
-                }
-                let mut components = parts.components;
-                if parts.remind_button {
-                    match self.state_key.sign(REMIND_BUTTON, REMIND_ON) {
-                        Ok(custom_id) => components.push(action_button_row("Remind me", custom_id)),
-                        Err(error) => tracing::warn!(%error, "the Remind me button could not be signed"),
-                    }
-                }
-                if !components.is_empty() {
-                    body.components = Some(components);
-                }
-                if !allow_mentions {
-                    body.allowed_mentions = Some(AllowedMentions::default());
-                }
+                let mut body = self.message_body(content, nonce, parts, allow_mentions);
                 if let Some(message) = reply_to {
                     body = body.replying_to(message);
                 }
@@ -304,6 +312,11 @@ impl JobHandler for ChannelWorker {
                     Some(team) => self.send_team_message(guild_id, subject, team, body, attempt).await,
                     None => self.send_message(guild_id, subject, body, attempt).await,
                 }
+            }
+            Job::RemindByDm { subject, user_id, message_key, content, parts, .. } => {
+                let nonce = message_nonce(&format!("dm:{user_id}:{subject}:{message_key}"));
+                let body = self.message_body(content, nonce, parts, false);
+                self.remind_by_dm(&subject, user_id, &body, attempt).await
             }
             Job::SyncTeam { guild_id, subject, team_id, .. } => match self.context(guild_id, None, attempt).await {
                 Ok(job) => self.sync_team(&job, subject, team_id).await,

@@ -184,3 +184,31 @@ async fn sign_ups_put_before_the_channel_get_their_board_with_the_channel() {
     assert_eq!(posted["pinned"], true);
     assert!(posted["content"].as_str().is_some_and(|text| text.contains("2 of 20")), "{posted}");
 }
+
+#[tokio::test]
+async fn a_reminder_dm_reaches_a_member_and_a_closed_door_is_no_failure() {
+    let setup = setup(ADMINISTRATOR).await;
+    let dm = |user: u64| Job::RemindByDm {
+        guild_id: Id::new(GUILD),
+        subject: race().subject,
+        user_id: Id::new(user),
+        message_key: "reminder:60".to_owned(),
+        content: "Spa 24 Hours: 1 hour to go".to_owned(),
+        parts: MessageParts::default(),
+    };
+    let member = 1_100_000_000_000_010_000;
+    let JobOutcome::DoneWith(sent) = setup.worker.handle(dm(member), attempt(1)).await else { panic!("not sent") };
+    let channel = setup.sandbox.with_world(|world| world.dm_channels.get(&member).copied()).expect("a DM channel");
+    let messages = setup.sandbox.with_world(|world| world.messages.get(&channel).cloned().unwrap_or_default());
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        (messages[0]["id"].clone(), messages[0]["content"].clone()),
+        (sent["message_id"].clone(), "Spa 24 Hours: 1 hour to go".into())
+    );
+    // Someone who shares no server with the bot cannot be messaged: done, not retried.
+    let stranger = setup.worker.handle(dm(42), attempt(1)).await;
+    assert_eq!(
+        stranger,
+        JobOutcome::DoneWith(serde_json::json!({ "skipped": "the member takes no DMs from the bot" }))
+    );
+}

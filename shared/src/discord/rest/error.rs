@@ -16,6 +16,8 @@ pub mod codes {
     pub const MAX_GUILD_CHANNELS: u64 = 30013;
     pub const UNAUTHORIZED: u64 = 40001;
     pub const MISSING_ACCESS: u64 = 50001;
+    /// The user does not take DMs from the bot (closed DMs, no shared server, or blocked).
+    pub const CANNOT_MESSAGE_USER: u64 = 50007;
     pub const MISSING_PERMISSIONS: u64 = 50013;
     pub const INVALID_FORM_BODY: u64 = 50035;
 }

@@ -1,6 +1,7 @@
 //! Guildbridge's Discord REST client: reqwest with rustls, twilight-model types, Discord's
 //! rate limits respected before sending, typed errors, and a deadline on every call.
 
+mod dms;
 mod error;
 mod operations;
 pub mod ratelimit;

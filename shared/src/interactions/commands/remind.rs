@@ -41,7 +41,11 @@ impl ComponentHandler for RemindButton {
         match self.deps.store.set_reminder_dms(guild_id, user, on).await {
             Ok(Some(_)) => {
                 let (text, undo_state, undo_label) = if on {
-                    ("Done: Guildbridge will also send you reminders by DM.", REMIND_OFF, "Stop reminder DMs")
+                    (
+                        "Done: the reminders of events you race in as part of a team reach you by DM too.",
+                        REMIND_OFF,
+                        "Stop reminder DMs",
+                    )
                 } else {
                     ("Done: no more reminder DMs.", REMIND_ON, "Remind me")
                 };
