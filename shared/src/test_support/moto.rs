@@ -13,6 +13,12 @@ pub fn endpoint() -> String {
     endpoint
 }
 
+/// A name no other test (in this process or another) is using: a table's or a queue's.
+/// Time-based ids collide when parallel test processes start on a coarse clock.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}-{:016x}", std::process::id(), fastrand::u64(..))
+}
+
 /// A client of each service moto plays, with moto's test credentials.
 #[derive(Debug, Clone)]
 pub struct MotoClients {

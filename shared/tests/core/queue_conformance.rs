@@ -102,7 +102,7 @@ async fn embedded_queue_keeps_jobs_across_a_restart() {
 #[tokio::test]
 async fn sqs_fifo_groups_by_guild_and_deduplicates_by_job_key() {
     let client = guildbridge_core::test_support::moto::MotoClients::connect().sqs;
-    let suffix = guildbridge_core::test_support::interactions::new_snowflake();
+    let suffix = guildbridge_core::test_support::moto::unique_name("jobs");
     let mut urls = Vec::new();
     for name in ["channel", "sync", "webhook"] {
         let created = client

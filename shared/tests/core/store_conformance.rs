@@ -52,7 +52,7 @@ mod backends {
     /// A fresh table on the DynamoDB-compatible server.
     pub async fn dynamodb() -> Store<DynamoItems> {
         let client = dynamodb_client();
-        let table = format!("conformance-{}", guildbridge_core::test_support::interactions::new_snowflake());
+        let table = guildbridge_core::test_support::moto::unique_name("conformance");
         create_table(&client, &table)
             .await
             .unwrap_or_else(|e| panic!("cannot create a table (is the server up?): {e}"));
