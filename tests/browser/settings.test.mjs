@@ -142,6 +142,10 @@ test("the Messages tab previews a reminder, names a broken placeholder beside it
   await page.getByRole("button", { name: "Preview" }).click();
   assert.match(await page.locator("#reminder1-problems").innerText(), /unknown placeholder \{track\}/);
   await shot("messages-invalid");
+  // As you type, the preview follows (the page asks the server; no button pressed).
+  await page.getByLabel("Reminder 1: text").fill("{name} on the grid");
+  await page.locator("#reminder1-preview").getByText("Spa 6 Hours on the grid").waitFor();
+  assert.equal(await page.locator("#reminder1-problems").count(), 0, "the problem went with the placeholder");
   await page.getByLabel("Reminder 1: text").fill("{name} starts {starts_in}: {offset} to go");
   await page.getByRole("button", { name: "Preview" }).click();
   assert.match(await page.locator("#reminder1-preview").innerText(), /Spa 6 Hours starts in 2 days: 24 hours to go/);

@@ -85,6 +85,7 @@ pub fn router(pages: Pages) -> Router {
         .route("/settings/guilds/{guild_id}/webhook", get(webhook::show).post(webhook::act))
         .route("/settings/assets/app.css", get(stylesheet))
         .route("/settings/assets/preview.js", get(script))
+        .route("/settings/assets/messages.js", get(messages_script))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(Arc::new(pages))
@@ -115,6 +116,11 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/app.css")).into_response()
+}
+
+async fn messages_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../static/messages.js"))
+        .into_response()
 }
 
 async fn script() -> Response {
