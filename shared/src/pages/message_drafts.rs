@@ -93,7 +93,7 @@ impl Slot {
 
 /// One template as the form holds it: its texts as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Draft {
+pub struct Draft {
     /// A reminder's minutes before the start.
     pub minutes: String,
     pub content: String,
@@ -173,7 +173,7 @@ impl Draft {
         }
     }
 
-    fn has_embed(&self) -> bool {
+    pub(super) fn has_embed(&self) -> bool {
         [&self.title, &self.description, &self.color, &self.footer, &self.fields].iter().any(|text| !text.is_empty())
     }
 
@@ -266,52 +266,24 @@ impl Preview {
 
 /// A slot checked: its problems, its preview with sample values and its sizes at their longest.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Checked {
+pub struct Checked {
     pub problems: Vec<String>,
     pub preview: Option<Preview>,
     /// `content: 412 of 2000 characters at its longest`.
     pub sizes: Vec<String>,
 }
 
-/// Reads every slot's draft into the settings' templates over `base`; with each slot checked.
-/// `None` when a slot has a problem (the settings' own rules are the caller's last check).
-pub(super) fn read(drafts: &[(Slot, Draft)], base: &GuildSettings) -> (Option<GuildSettings>, Vec<(Slot, Checked)>) {
+/// Reads every slot's draft into the settings' templates over `base`, with each slot checked
+/// (in the drafts' order). `None` when a slot has a problem; the settings' own rules are
+/// checked again when they are saved.
+pub(super) fn read(drafts: &[(Slot, Draft)], base: &GuildSettings) -> (Option<GuildSettings>, Vec<Checked>) {
     let mut settings = GuildSettings { reminders: Vec::new(), ..base.clone() };
     let mut all_fine = true;
     let mut checked = Vec::new();
     let mut minutes_seen: Vec<u32> = Vec::new();
     for (slot, draft) in drafts {
         let mut check = Checked::default();
-        let minutes = match (*slot, draft.minutes.as_str()) {
-            (Slot::Reminder(_), "") if !draft.is_empty() => {
-                check.problems.push("minutes: how long before the start?".to_owned());
-                None
-            }
-            (Slot::Reminder(_), "") => None,
-            (Slot::Reminder(_), text) => match text.parse::<u32>() {
-                Ok(minutes) if !REMINDER_MINUTES.contains(&minutes) => {
-                    check.problems.push(format!(
-                        "minutes: {} to {} (14 days)",
-                        REMINDER_MINUTES.start(),
-                        REMINDER_MINUTES.end()
-                    ));
-                    None
-                }
-                Ok(minutes) if minutes_seen.contains(&minutes) => {
-                    check.problems.push(format!("minutes: another reminder is already {minutes} minutes before"));
-                    None
-                }
-                Ok(minutes) => {
-                    minutes_seen.push(minutes);
-                    Some(minutes)
-                }
-                Err(_) => {
-                    check.problems.push("minutes: a whole number".to_owned());
-                    None
-                }
-            },
-            _ => None,
-        };
+        let minutes = reminder_minutes(*slot, draft, &mut minutes_seen, &mut check.problems);
         let (template, form_problems) = draft.template();
         check.problems.extend(form_problems);
         match template {
@@ -325,9 +297,10 @@ pub(super) fn read(drafts: &[(Slot, Draft)], base: &GuildSettings) -> (Option<Gu
                     check.problems.extend(errors.0);
                 }
                 let samples = sample_values(kind, minutes, &template.result_fields());
-                match template.render(&samples) {
-                    Ok(rendered) => check.preview = Some(Preview::of(rendered, slot.button())),
-                    Err(errors) => check.problems.extend(errors.0),
+                // Samples are never longer than the longest values `validate` checked, so a
+                // template that does not render has had its problems named already.
+                if let Ok(rendered) = template.render(&samples) {
+                    check.preview = Some(Preview::of(rendered, slot.button()));
                 }
                 check.sizes = template
                     .longest_sizes(kind)
@@ -338,9 +311,35 @@ pub(super) fn read(drafts: &[(Slot, Draft)], base: &GuildSettings) -> (Option<Gu
             }
         }
         all_fine &= check.problems.is_empty();
-        checked.push((*slot, check));
+        checked.push(check);
     }
     (all_fine.then_some(settings), checked)
+}
+
+/// A reminder slot's minutes, or `None` with the problem named (none asked for, out of
+/// range, or the same as an earlier slot's).
+fn reminder_minutes(slot: Slot, draft: &Draft, seen: &mut Vec<u32>, problems: &mut Vec<String>) -> Option<u32> {
+    if !matches!(slot, Slot::Reminder(_)) || draft.minutes.is_empty() {
+        if matches!(slot, Slot::Reminder(_)) && !draft.is_empty() {
+            problems.push("minutes: how long before the start?".to_owned());
+        }
+        return None;
+    }
+    let problem = match draft.minutes.parse::<u32>() {
+        Err(_) => "minutes: a whole number".to_owned(),
+        Ok(minutes) if !REMINDER_MINUTES.contains(&minutes) => {
+            format!("minutes: {} to {} (14 days)", REMINDER_MINUTES.start(), REMINDER_MINUTES.end())
+        }
+        Ok(minutes) if seen.contains(&minutes) => {
+            format!("minutes: another reminder is already {minutes} minutes before")
+        }
+        Ok(minutes) => {
+            seen.push(minutes);
+            return Some(minutes);
+        }
+    };
+    problems.push(problem);
+    None
 }
 
 /// Puts a read template where its slot says (the settings start without any reminder).
@@ -368,6 +367,10 @@ mod tests {
 
     fn drafts_of(form: &HashMap<String, String>) -> Vec<(Slot, Draft)> {
         Slot::all().into_iter().map(|slot| (slot, Draft::from_form(form, slot))).collect()
+    }
+
+    fn slot_index(drafts: &[(Slot, Draft)], slot: Slot) -> usize {
+        drafts.iter().position(|(s, _)| *s == slot).expect("every slot has a draft")
     }
 
     /// What a browser would send for the drafts.
@@ -401,9 +404,10 @@ mod tests {
             start_message: Some(MessageTemplate::text("Green flag: {name}")),
             ..GuildSettings::default()
         };
-        let (read_back, checked) = read(&drafts_of(&as_form(&Draft::all_of(&settings))), &settings);
+        let drafts = drafts_of(&as_form(&Draft::all_of(&settings)));
+        let (read_back, checked) = read(&drafts, &settings);
         assert_eq!(read_back, Some(settings));
-        let results = &checked.iter().find(|(slot, _)| *slot == Slot::Results).expect("results").1;
+        let results = &checked[slot_index(&drafts, Slot::Results)];
         let embed = results.preview.as_ref().and_then(|preview| preview.embed.as_ref()).expect("embed");
         assert_eq!(embed.title.as_deref(), Some("Results: Spa 6 Hours"));
         assert_eq!(embed.fields[0], ("Winner".to_owned(), "sample winner".to_owned(), true));
@@ -414,9 +418,10 @@ mod tests {
     fn each_problem_is_named_on_its_own_template_and_nothing_is_read() {
         let mut form = as_form(&Draft::all_of(&GuildSettings::default()));
         form.extend(form_pairs());
-        let (read_back, checked) = read(&drafts_of(&form), &GuildSettings::default());
+        let drafts = drafts_of(&form);
+        let (read_back, checked) = read(&drafts, &GuildSettings::default());
         assert!(read_back.is_none());
-        let problems = |slot: Slot| checked.iter().find(|(s, _)| *s == slot).map(|(_, c)| c.problems.join(" / "));
+        let problems = |slot: Slot| Some(checked[slot_index(&drafts, slot)].problems.join(" / "));
         let first = problems(Slot::Reminder(0)).unwrap_or_default();
         assert!(first.contains("unknown placeholder {track}"), "{first}");
         let second = problems(Slot::Reminder(1)).unwrap_or_default();
@@ -448,9 +453,10 @@ mod tests {
             ("board.content", "{signup_count}/{signup_capacity}\n{signup_list}"),
             ("results.title", "{result.winner} wins"),
         ]);
-        let (read_back, checked) = read(&drafts_of(&form), &GuildSettings::default());
+        let drafts = drafts_of(&form);
+        let (read_back, checked) = read(&drafts, &GuildSettings::default());
         assert!(read_back.is_some(), "{checked:?}");
-        let of = |slot: Slot| checked.iter().find(|(s, _)| *s == slot).map(|(_, c)| c.clone()).unwrap_or_default();
+        let of = |slot: Slot| checked[slot_index(&drafts, slot)].clone();
         let reminder = of(Slot::Reminder(0));
         let preview = reminder.preview.expect("preview");
         assert_eq!(preview.content.as_deref(), Some("Spa 6 Hours starts in 2 days (24 hours to go)"));

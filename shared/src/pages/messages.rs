@@ -4,7 +4,7 @@
 //! Save checks the same way (and by the settings' own rules) and saves all of them or none,
 //! conditional on the version the form was read at, with an audit entry.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     extract::{Path, State},
@@ -28,15 +28,16 @@ use crate::{
 /// A rendering of the form: the drafts with what checking them found.
 struct FormState {
     drafts: Vec<(Slot, Draft)>,
-    checked: Vec<(Slot, Checked)>,
+    /// Each draft checked, in the drafts' order.
+    checked: Vec<Checked>,
     /// The settings' own rules that no single template breaks.
     general: Vec<String>,
     version: u64,
     notice: Option<Notice>,
 }
 
-fn path_of(admin: &GuildAdmin) -> String {
-    format!("/settings/guilds/{}/messages", admin.guild_id())
+fn path_of(guild: impl std::fmt::Display) -> String {
+    format!("/settings/guilds/{guild}/messages")
 }
 
 /// `GET .../messages`: the stored templates, previewed.
@@ -46,8 +47,7 @@ pub async fn show(
     Path(guild): Path<String>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let path = format!("/settings/guilds/{guild}/messages");
-    let admin = match connected(&pages, &headers, &guild, &path).await {
+    let admin = match connected(&pages, &headers, &guild, &path_of(&guild)).await {
         Ok((admin, _)) => admin,
         Err(response) => return response,
     };
@@ -101,11 +101,6 @@ pub async fn act(
         state.notice = Some(problems_notice());
         return page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    if let Err(errors) = settings.validate() {
-        state.general = errors.0.into_iter().map(|(field, problem)| format!("{field}: {problem}")).collect();
-        state.notice = Some(problems_notice());
-        return page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY);
-    }
     let session = &admin.signed_in.session;
     let actor = Actor { id: &session.user_id, name: &session.username };
     match pages.store.save_settings(admin.guild_id(), version, &settings, actor, pages.clock.now()).await {
@@ -113,7 +108,7 @@ pub async fn act(
             tracing::info!(guild_id = %admin.guild_id(), "settings page: message templates saved");
             let now = pages.clock.now();
             crate::timeline::replan_logged(pages.store.as_ref(), admin.guild_id(), &base, &settings, now).await;
-            see_other(&format!("{}?saved=1", path_of(&admin)))
+            see_other(&format!("{}?saved=1", path_of(admin.guild_id())))
         }
         Err(StoreError::VersionConflict) => {
             match pages.store.settings(admin.guild_id()).await {
@@ -126,6 +121,7 @@ pub async fn act(
             ));
             page(&admin, state, StatusCode::CONFLICT)
         }
+        // The settings' own rules (the store checks them on every save), beyond one template.
         Err(StoreError::InvalidSettings(errors)) => {
             state.general = errors.0.into_iter().map(|(field, problem)| format!("{field}: {problem}")).collect();
             state.notice = Some(problems_notice());
@@ -136,31 +132,19 @@ pub async fn act(
 }
 
 fn page(admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
-    let mut checked: HashMap<String, Checked> =
-        state.checked.into_iter().map(|(slot, check)| (slot.key(), check)).collect();
     let editors = state
         .drafts
         .into_iter()
-        .map(|(slot, draft)| {
-            let check = checked.remove(&slot.key()).unwrap_or_default();
-            MessageEditor {
-                key: slot.key(),
-                heading: slot.heading(),
-                help: slot.help(),
-                placeholders: known_list(slot.kind()),
-                reminder: matches!(slot, Slot::Reminder(_)),
-                embed: slot.has_embed(),
-                minutes: draft.minutes,
-                content: draft.content,
-                title: draft.title,
-                description: draft.description,
-                color: draft.color,
-                footer: draft.footer,
-                fields: draft.fields,
-                problems: check.problems,
-                preview: check.preview,
-                sizes: check.sizes,
-            }
+        .zip(state.checked)
+        .map(|((slot, draft), check)| MessageEditor {
+            key: slot.key(),
+            heading: slot.heading(),
+            help: slot.help(),
+            placeholders: known_list(slot.kind()),
+            reminder: matches!(slot, Slot::Reminder(_)),
+            embed: slot.has_embed(),
+            draft,
+            check,
         })
         .collect();
     let page = templates::MessagesPage {

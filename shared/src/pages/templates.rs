@@ -185,23 +185,14 @@ pub struct MessageEditor {
     pub placeholders: String,
     pub reminder: bool,
     pub embed: bool,
-    pub minutes: String,
-    pub content: String,
-    pub title: String,
-    pub description: String,
-    pub color: String,
-    pub footer: String,
-    pub fields: String,
-    pub problems: Vec<String>,
-    pub preview: Option<super::message_drafts::Preview>,
-    pub sizes: Vec<String>,
+    pub draft: super::message_drafts::Draft,
+    pub check: super::message_drafts::Checked,
 }
 
 impl MessageEditor {
     /// Whether the embed's inputs start open: it has one, or the template has problems.
     pub fn embed_open(&self) -> bool {
-        [&self.title, &self.description, &self.color, &self.footer, &self.fields].iter().any(|text| !text.is_empty())
-            || !self.problems.is_empty()
+        self.draft.has_embed() || !self.check.problems.is_empty()
     }
 }
 
