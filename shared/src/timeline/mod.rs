@@ -28,6 +28,8 @@ const START_GRACE_SECS: u64 = 3600;
 pub const BOARD: &str = crate::store::BOARD_TURN;
 pub const START: &str = "start";
 pub const END: &str = "end";
+/// `reminder:<minutes before the start>`.
+const REMINDER_PREFIX: &str = "reminder:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TimelineError {
@@ -52,7 +54,12 @@ pub struct TimelineReport {
 }
 
 fn reminder_action(minutes: u32) -> String {
-    format!("reminder:{minutes}")
+    format!("{REMINDER_PREFIX}{minutes}")
+}
+
+/// The minutes of a `reminder:N` action; `None` for the others.
+fn reminder_minutes(action: &str) -> Option<u32> {
+    action.strip_prefix(REMINDER_PREFIX).and_then(|minutes| minutes.parse().ok())
 }
 
 /// What is due for the subject under these settings, by action.
@@ -214,8 +221,8 @@ async fn post_once(
     let settings = store.settings(guild_id).await?.settings;
     let mapping = store.mapping(guild_id, &due.subject).await?;
     let message = message_for(&due.action, &subject, &settings, mapping.as_ref());
-    let allowed_lateness = match due.action.strip_prefix("reminder:").and_then(|m| m.parse::<u64>().ok()) {
-        Some(minutes) => minutes * 60,
+    let allowed_lateness = match reminder_minutes(&due.action) {
+        Some(minutes) => u64::from(minutes) * 60,
         None => START_GRACE_SECS,
     };
     let late = now.saturating_sub(due.at);
@@ -230,21 +237,23 @@ async fn post_once(
     let decided = store.decide_action(guild_id, &due.subject, &record).await?;
     match (decided.outcome, message) {
         (ActionOutcome::Posted, Ok((content, parts))) => {
-            if due.action.starts_with("reminder:") {
-                report.dms += remind_by_dm(store, queue, due, &content, &parts).await?;
-            }
+            // The channel first; then the DMs (a failure leaves the action due, and the
+            // next run queues both again under the same keys).
             let job = Job::SendMessage {
                 guild_id,
                 subject: due.subject.clone(),
-                content,
+                content: content.clone(),
                 message_key: due.action.clone(),
                 allow_mentions: false,
                 reply_to: None,
-                parts,
+                parts: parts.clone(),
                 team: None,
             };
             queue.enqueue(&job).await?;
             report.posted += 1;
+            if reminder_minutes(&due.action).is_some() {
+                report.dms += remind_by_dm(store, queue, due, &content, &parts).await?;
+            }
         }
         (ActionOutcome::Skipped(reason), _) => {
             tracing::info!(guild_id = %guild_id, subject = %due.subject, action = %due.action, %reason, "skipped");
@@ -298,10 +307,8 @@ async fn dm_recipients(
     if members.is_empty() {
         return Ok(Vec::new());
     }
-    let mut users: Vec<Id<UserMarker>> =
-        store.links_of_platform_users(guild_id, &members).await?.into_values().collect();
-    users.sort();
-    users.dedup();
+    // Links are one to one, so distinct members are distinct Discord users.
+    let users: Vec<Id<UserMarker>> = store.links_of_platform_users(guild_id, &members).await?.into_values().collect();
     let links = store.discord_links(guild_id, &users).await?;
     Ok(links.into_iter().filter(|link| link.reminder_dms).map(|link| link.user_id).collect())
 }
@@ -319,7 +326,7 @@ fn message_for(
     }
     .ok_or_else(|| format!("{} has no active channel", subject.subject))?;
     let mut values: BTreeMap<String, String> = subject_values(subject, Some(channel.get()));
-    let template = match action.strip_prefix("reminder:").and_then(|m| m.parse::<u32>().ok()) {
+    let template = match reminder_minutes(action) {
         Some(minutes) => {
             values.insert("offset".to_owned(), offset_text(minutes));
             settings.reminders.iter().find(|reminder| reminder.before_minutes == minutes).map(|r| &r.template)
@@ -331,7 +338,7 @@ fn message_for(
         add_signup_values(&mut values, signups);
     }
     let rendered = template.render(&values).map_err(|errors| errors.to_string())?;
-    let reminder = action.starts_with("reminder:");
+    let reminder = reminder_minutes(action).is_some();
     let mut parts = MessageParts { embeds: rendered.embeds, components: Vec::new(), remind_button: reminder };
     if let Some(url) = &subject.signup_url {
         parts.components.push(link_button_row("Sign up", url.clone()));

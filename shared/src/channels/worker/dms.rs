@@ -1,13 +1,11 @@
 //! A reminder by DM to a team member who pressed "Remind me": the bot's DM channel with
 //! them, then the message, posted once (by its nonce).
 
-use std::time::Duration;
-
 use twilight_model::id::{Id, marker::UserMarker};
 
-use super::ChannelWorker;
+use super::{ChannelWorker, access::discord_outcome};
 use crate::{
-    discord::rest::{DiscordError, MessageBody, codes},
+    discord::rest::{MessageBody, codes},
     domain::SubjectRef,
     worker::{Attempt, JobOutcome},
 };
@@ -34,15 +32,7 @@ impl ChannelWorker {
                 tracing::info!(%subject, %user_id, "the member takes no DMs from the bot; reminder not sent");
                 JobOutcome::DoneWith(serde_json::json!({ "skipped": "the member takes no DMs from the bot" }))
             }
-            Err(error) => outcome_of(subject, error),
+            Err(error) => discord_outcome(error),
         }
     }
-}
-
-fn outcome_of(subject: &SubjectRef, error: DiscordError) -> JobOutcome {
-    if error.is_permanent() {
-        tracing::warn!(%subject, error = %error.explain(), "reminder DM not sent");
-        return JobOutcome::Reject { reason: error.explain() };
-    }
-    JobOutcome::Retry { after: error.retry_after().unwrap_or(Duration::from_secs(5)), reason: error.explain() }
 }
