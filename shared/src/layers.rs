@@ -29,6 +29,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("timeline", 4),
     ("interactions", 5),
     ("api", 5),
+    // One scheduled tick: the schedule, the timeline and the backfill together.
+    ("tick", 5),
     // The settings page, over the tenant API's connect flow and views.
     ("pages", 6),
     // Start-up, configuration and wiring; test support (never in a Lambda binary).

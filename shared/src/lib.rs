@@ -5,8 +5,8 @@
 //! 2. Adapters, each over the domain alone: [`store`] (DynamoDB and embedded), [`queue`]
 //!    (SQS and embedded), [`discord`] (signatures, signed ids, responses, the REST client).
 //! 3. [`worker`]: running jobs from a queue, with retries and recorded dead letters.
-//! 4. Use cases: [`channels`], [`sync`], then [`interactions`] (the router and the commands)
-//!    and [`api`] (the tenant REST API).
+//! 4. Use cases: [`channels`], [`sync`], [`timeline`], then [`interactions`] (the router and
+//!    the commands), [`api`] (the tenant REST API) and [`tick`] (one scheduled tick).
 //! 5. [`pages`]: the settings page, over the API's connect flow.
 //! 6. [`host`]: configuration, secrets, start-up and wiring, for the functions and the CLI.
 
@@ -28,6 +28,8 @@ pub mod relay;
 pub mod sync;
 pub mod timeline;
 pub mod webhooks;
+
+pub mod tick;
 
 pub mod pages;
 

@@ -70,7 +70,7 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "guildbridge-browser-"));
   // Its JSON log lines go where tools/browser.sh hands them to the secret scan.
   const out = process.env.BROWSER_LOCAL_LOG ? openSync(process.env.BROWSER_LOCAL_LOG, "a") : "ignore";
-  const args = ["--data-dir", dataDir, "local", "--addr", `127.0.0.1:${port}`, "--sandbox-addr", `127.0.0.1:${sandboxPort}`, "--schedule-every-secs", "3600"];
+  const args = ["--data-dir", dataDir, "local", "--addr", `127.0.0.1:${port}`, "--sandbox-addr", `127.0.0.1:${sandboxPort}`, "--schedule-every-secs", "5"];
   const env = { ...process.env };
   for (const name of ["DISCORD_BOT_TOKEN", "DISCORD_PUBLIC_KEY", "SETTINGS_URL", "WEB_PUBLIC_URL"]) delete env[name];
   server = spawn(bin, args, { stdio: ["ignore", out, "inherit"], env });
@@ -157,6 +157,17 @@ test("the Messages tab previews a reminder, names a broken placeholder beside it
   const key = readFileSync(join(dataDir, "data", "demo-api-key"), "utf8").trim();
   const settings = await (await fetch(`${site}/v1/settings`, { headers: { authorization: `Bearer ${key}` } })).json();
   assert.deepEqual(settings.reminders.map((r) => r.before_minutes), [1440]);
+});
+
+test("the clock: the sync page names the next scheduled sync and shows the initial run nobody asked for", async () => {
+  await page.getByRole("link", { name: "Sync", exact: true }).click();
+  assert.match(await page.locator("main").innerText(), /Next scheduled sync: /);
+  await eventually(async () => {
+    await page.reload();
+    const runs = await page.locator("table.runs").innerText().catch(() => "");
+    return /scheduled\s+succeeded/.test(runs);
+  }, "a scheduled run, finished");
+  assert.doesNotMatch(await page.locator("main").innerText(), /No sync is scheduled/);
 });
 
 test("Sync now shows the run with its counts", async () => {

@@ -1,14 +1,14 @@
 //! Lambda function for the EventBridge schedule. Thin glue: adapters built once at init;
-//! each event (its content does not matter, only that it came) runs the core's schedule.
+//! each event (its content does not matter, only that it came) runs one tick of the core:
+//! the same function the local stack runs on its timer.
 
 use guildbridge_core::{
     clock::{Clock, SystemClock},
     host::{startup, telemetry},
-    sync::run_schedule,
-    timeline::run_timeline,
+    tick::run_tick,
 };
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,27 +17,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| {
         let backends = &backends;
         async move {
-            let now = SystemClock.now();
-            let report = run_schedule(backends.store.as_ref(), backends.queue.as_ref(), now).await?;
-            tracing::info!(due = report.due, syncs = report.syncs, archives = report.archives, "schedule ran");
-            let timeline = run_timeline(backends.store.as_ref(), backends.queue.as_ref(), now).await?;
-            tracing::info!(
-                due = timeline.due,
-                posted = timeline.posted,
-                skipped = timeline.skipped,
-                completed = timeline.completed,
-                "timeline ran"
-            );
-            Ok::<_, lambda_runtime::Error>(json!({
-                "due": report.due,
-                "syncs": report.syncs,
-                "archives": report.archives,
-                "reminders_posted": timeline.posted,
-                "reminders_skipped": timeline.skipped,
-                "completed": timeline.completed,
-                "boards": timeline.boards,
-                "reminder_dms": timeline.dms,
-            }))
+            // Every part runs and reports; a failing part is in the answer and the log, and
+            // the next tick tries it again (each part is safe to repeat).
+            let report = run_tick(backends.store.as_ref(), backends.queue.as_ref(), SystemClock.now()).await;
+            Ok::<_, lambda_runtime::Error>(report.to_json())
         }
     }))
     .await

@@ -41,6 +41,9 @@ pub struct GuildView {
     pub connected_at: u64,
     /// Whether Discord confirmed the bot is in the server.
     pub bot_present: bool,
+    /// When the next scheduled member sync is due (unix seconds): the initial sync right
+    /// after connecting, then every `sync_interval_hours`.
+    pub next_sync_at: Option<u64>,
 }
 
 /// What the bot was granted, and what the enabled features need that it lacks.
@@ -88,10 +91,11 @@ pub struct SignupsView {
     pub entries: Vec<String>,
 }
 
-/// A reminder or start message, decided once: `posted` or `skipped` (with why).
+/// A timeline action, decided once: a reminder or the start message `posted` or `skipped`
+/// (with why), the retention's `archive` `done` or `skipped`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActionView {
-    /// `reminder:1440`, `start`, `end`.
+    /// `reminder:1440`, `start`, `archive`.
     pub action: String,
     pub due_at: u64,
     pub decided_at: u64,
@@ -105,6 +109,7 @@ impl From<crate::store::ActionRecord> for ActionView {
         let (outcome, reason) = match record.outcome {
             crate::store::ActionOutcome::Posted => ("posted", None),
             crate::store::ActionOutcome::Skipped(reason) => ("skipped", Some(reason)),
+            crate::store::ActionOutcome::Done => ("done", None),
         };
         Self { action: record.action, due_at: record.due_at, decided_at: record.decided_at, outcome, reason }
     }

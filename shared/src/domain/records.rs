@@ -133,6 +133,12 @@ pub enum MappingStatus {
 }
 
 impl MappingStatus {
+    /// The channel exists and is not archived: it takes messages (an event that ended takes
+    /// its results) until retention archives it.
+    pub fn is_open(self) -> bool {
+        matches!(self, MappingStatus::Active | MappingStatus::Completed)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MappingStatus::Creating => "creating",

@@ -219,10 +219,8 @@ impl MessageTemplate {
     /// Checks the template for `kind`: known placeholders only, and within Discord's limits
     /// with every placeholder at its longest. Reports every problem at once.
     pub fn validate(&self, kind: TemplateKind) -> Result<(), TemplateErrors> {
+        // An unknown placeholder counts as empty in the limit checks, so both are named at once.
         let (longest, mut problems) = self.longest_values(kind);
-        if !problems.is_empty() {
-            return Err(TemplateErrors(problems));
-        }
         if self.content.as_deref().is_none_or(str::is_empty) && self.embed.is_none() {
             problems.push("the message needs content or an embed".to_owned());
         }
@@ -540,6 +538,15 @@ mod tests {
             MessageTemplate { content: None, embed: Some(embed) }.validate(TemplateKind::Results).expect_err("26");
         assert!(errors.0.iter().any(|e| e.contains("26 fields")), "{errors}");
         assert!(MessageTemplate::text("{name} starts {starts_in}").validate(TemplateKind::Reminder).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_placeholder_and_an_over_limit_text_are_both_named() {
+        let template = MessageTemplate::text(&format!("{{trak}} {}", "x".repeat(2001)));
+        let errors = template.validate(TemplateKind::Start).expect_err("two problems");
+        assert_eq!(errors.0.len(), 2, "{errors}");
+        assert!(errors.0[0].starts_with("content: unknown placeholder {trak}"), "{errors}");
+        assert!(errors.0[1].contains("2002 characters at its longest"), "{errors}");
     }
 
     #[test]

@@ -382,7 +382,12 @@ pub async fn save(
     let session = &admin.signed_in.session;
     let actor = Actor { id: &session.user_id, name: &session.username };
     match pages.store.save_settings(admin.guild_id(), version, &settings, actor, pages.clock.now()).await {
-        Ok(_) => see_other(&format!("/settings/guilds/{}?saved=1", admin.guild_id())),
+        Ok(_) => {
+            // A new interval moves the next sync; a new retention moves the archives.
+            crate::timeline::replan_logged(pages.store.as_ref(), admin.guild_id(), &base, &settings, pages.clock.now())
+                .await;
+            see_other(&format!("/settings/guilds/{}?saved=1", admin.guild_id()))
+        }
         Err(StoreError::VersionConflict) => {
             let current = match pages.store.settings(admin.guild_id()).await {
                 Ok(current) => current,

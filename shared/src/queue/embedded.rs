@@ -1,6 +1,8 @@
-//! The local stack's queue: jobs persisted in SQLite so a restart loses none, with SQS's
-//! semantics where they matter: a five-minute deduplication window per job key, visibility
-//! timeouts, a receive count for dead-lettering, and explicit delete on success.
+//! The local stack's queue: jobs persisted in SQLite so a restart loses none, with SQS
+//! FIFO's semantics where they matter: a five-minute deduplication window per job key,
+//! message groups delivered in order (a job waiting to be retried holds back the later jobs
+//! of its group, never those of other groups), visibility timeouts, a receive count for
+//! dead-lettering, and explicit delete on success.
 
 use std::{
     path::Path,
@@ -75,7 +77,8 @@ impl EmbeddedQueue {
                 body TEXT NOT NULL,
                 enqueued_at INTEGER NOT NULL,
                 visible_at INTEGER NOT NULL,
-                receives INTEGER NOT NULL DEFAULT 0
+                receives INTEGER NOT NULL DEFAULT 0,
+                grp TEXT NOT NULL DEFAULT ''
             );
             CREATE INDEX IF NOT EXISTS jobs_visible ON jobs (queue, visible_at, seq);
             CREATE TABLE IF NOT EXISTS dedup (key TEXT PRIMARY KEY, until INTEGER NOT NULL);
@@ -89,6 +92,14 @@ impl EmbeddedQueue {
             );",
         )
         .map_err(unavailable)?;
+        // A data folder from before message groups: its jobs share one group ('').
+        let has_group: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'grp'", [], |row| row.get(0))
+            .map_err(unavailable)?;
+        if has_group == 0 {
+            conn.execute_batch("ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT ''").map_err(unavailable)?;
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS jobs_group ON jobs (queue, grp, seq)").map_err(unavailable)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), clock })
     }
 
@@ -105,15 +116,19 @@ impl EmbeddedQueue {
         .map_err(|e| QueueError::Unavailable(format!("queue task failed: {e}")))?
     }
 
-    /// The oldest visible job of a queue, hidden for `visibility`. A body that is not a job
-    /// (a poison message) is dead-lettered on the spot, never handed out again.
+    /// The oldest visible job of a queue that is first in its message group (an earlier job
+    /// of the group, in flight or waiting for its retry, holds it back), hidden for
+    /// `visibility`. A body that is not a job (a poison message) is dead-lettered on the
+    /// spot, never handed out again.
     pub async fn receive(&self, queue: QueueKind, visibility: Duration) -> Result<Option<Received>, QueueError> {
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
             loop {
                 let next: Option<(i64, String, u32)> = tx
                     .query_row(
-                        "SELECT seq, body, receives FROM jobs WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT 1",
+                        "SELECT seq, body, receives FROM jobs AS j WHERE queue = ?1 AND visible_at <= ?2
+                         AND NOT EXISTS (SELECT 1 FROM jobs AS e WHERE e.queue = j.queue AND e.grp = j.grp AND e.seq < j.seq)
+                         ORDER BY seq LIMIT 1",
                         params![queue.as_str(), now as i64],
                         |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                     )
@@ -230,7 +245,7 @@ fn move_to_dead_letters(
 impl JobQueue for EmbeddedQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
         let key = format!("{}:{}", job.queue().as_str(), job.deduplication_id());
-        self.enqueue_body(job.queue(), &key, &job.to_body()?).await
+        self.enqueue_grouped(job.queue(), &job.message_group(), &key, &job.to_body()?).await
     }
 }
 
@@ -238,7 +253,19 @@ impl EmbeddedQueue {
     /// Queues a message body as it is (what an SQS client can send, readable or not),
     /// collapsing a repeat of `dedup_key` within the deduplication window.
     pub async fn enqueue_body(&self, queue: QueueKind, dedup_key: &str, body: &str) -> Result<(), QueueError> {
-        let (key, body) = (dedup_key.to_owned(), body.to_owned());
+        let group = Job::from_body(body).map(|job| job.message_group()).unwrap_or_default();
+        self.enqueue_grouped(queue, &group, dedup_key, body).await
+    }
+
+    /// Queues a body in a message group.
+    async fn enqueue_grouped(
+        &self,
+        queue: QueueKind,
+        group: &str,
+        dedup_key: &str,
+        body: &str,
+    ) -> Result<(), QueueError> {
+        let (group, key, body) = (group.to_owned(), dedup_key.to_owned(), body.to_owned());
         self.with_conn(move |conn, now| {
             let tx = conn.transaction().map_err(unavailable)?;
             // Expired keys go as new ones arrive, so the table holds one window's worth.
@@ -258,8 +285,8 @@ impl EmbeddedQueue {
             )
             .map_err(unavailable)?;
             tx.execute(
-                "INSERT INTO jobs (queue, dedup, body, enqueued_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![queue.as_str(), key, body, now as i64],
+                "INSERT INTO jobs (queue, dedup, body, enqueued_at, visible_at, grp) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                params![queue.as_str(), key, body, now as i64, group],
             )
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)

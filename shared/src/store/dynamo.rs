@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::{
 use serde_json::Value;
 
 use super::{
-    items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, SortKeyRange, TxWrite},
-    schema::Index,
+    items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, Scan, SortKeyRange, TxWrite},
+    schema::{Index, attr},
 };
 
 mod expression;
@@ -41,6 +41,7 @@ pub struct CallCounts {
     pub transact_write_items: AtomicU64,
     pub batch_write_item: AtomicU64,
     pub query: AtomicU64,
+    pub scan: AtomicU64,
 }
 
 impl CallCounts {
@@ -338,6 +339,11 @@ impl ItemStore for DynamoItems {
         Ok(Page { items, last_key })
     }
 
+    /// 1 Scan.
+    async fn scan(&self, scan: &Scan) -> Result<Page, ItemError> {
+        self.scan_page(scan).await
+    }
+
     /// 1 Query (`Select=COUNT`) per page of 1 MB read.
     async fn count(&self, query: &Query) -> Result<u64, ItemError> {
         let mut total = 0u64;
@@ -356,6 +362,30 @@ impl ItemStore for DynamoItems {
 }
 
 impl DynamoItems {
+    /// 1 Scan (strongly consistent), filtered on the sort key.
+    async fn scan_page(&self, scan: &Scan) -> Result<Page, ItemError> {
+        let mut expression = Expression::default();
+        let filter = format!("{} = {}", expression.name(attr::SK), expression.value(&Value::String(scan.sk.clone()))?);
+        let start = scan.start_after.as_ref().map(to_attributes).transpose()?;
+        CallCounts::bump(&self.calls.scan);
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression(filter)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .limit(scan.limit.max(1) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = output.items.unwrap_or_default().into_iter().map(from_attributes).collect::<Result<_, _>>()?;
+        let last_key = output.last_evaluated_key.filter(|key| !key.is_empty()).map(from_attributes).transpose()?;
+        Ok(Page { items, last_key })
+    }
+
     fn query_request(
         &self,
         query: &Query,

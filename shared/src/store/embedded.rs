@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_i
 use serde_json::Value;
 
 use super::{
-    items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, SortKeyRange, TxWrite},
+    items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, Scan, SortKeyRange, TxWrite},
     schema::{GLOBAL_INDEXES, Index, attr},
 };
 
@@ -307,6 +307,30 @@ impl ItemStore for EmbeddedItems {
         self.with_conn(move |conn| {
             let (items, _) = read_page(conn, &query, true)?;
             Ok(items.iter().filter(|item| query.filter.as_ref().is_none_or(|f| f.holds(Some(item)))).count() as u64)
+        })
+        .await
+    }
+
+    /// In key order, as a Scan's pages are in some fixed order; the limit counts matches.
+    async fn scan(&self, scan: &Scan) -> Result<Page, ItemError> {
+        let scan = scan.clone();
+        self.with_conn(move |conn| {
+            let start = scan.start_after.as_ref().map(key_of).transpose()?;
+            let (pk, sk) = start.map(|key| (key.pk, key.sk)).unwrap_or_default();
+            let mut statement = conn
+                .prepare_cached("SELECT body FROM items WHERE sk = ?1 AND (pk, sk) > (?2, ?3) ORDER BY pk, sk LIMIT ?4")
+                .map_err(unavailable)?;
+            let bodies = statement
+                .query_map(rusqlite::params![scan.sk, pk, sk, i64::from(scan.limit.max(1))], |row| {
+                    row.get::<_, String>(0)
+                })
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            let full = bodies.len() as u64 == u64::from(scan.limit.max(1));
+            let items = bodies.iter().map(|body| parse_body(body)).collect::<Result<Vec<_>, _>>()?;
+            let last_key = if full { items.last().map(|item| last_key(item, Index::Table)) } else { None };
+            Ok(Page { items, last_key })
         })
         .await
     }

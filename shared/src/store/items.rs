@@ -149,6 +149,16 @@ impl Query {
     }
 }
 
+/// A walk over the whole table for items with one sort key (a Scan with a filter): for
+/// one-off migrations that a schedule pages through, never for a request's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub sk: String,
+    /// Items read per page (before the filter, as DynamoDB counts them).
+    pub limit: u32,
+    pub start_after: Option<Item>,
+}
+
 /// One page of a query: the items, and the key to continue after when there may be more.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Page {
@@ -196,6 +206,8 @@ pub trait ItemStore: Send + Sync + 'static {
     async fn query(&self, query: &Query) -> Result<Page, ItemError>;
     /// Query with `Select=COUNT`, following every page.
     async fn count(&self, query: &Query) -> Result<u64, ItemError>;
+    /// Scan one page of the table (strongly consistent), keeping the items with `scan.sk`.
+    async fn scan(&self, scan: &Scan) -> Result<Page, ItemError>;
 }
 
 /// Reads a string attribute.

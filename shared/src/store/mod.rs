@@ -44,7 +44,7 @@ pub use self::{
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
     relays::{IntentStatus, RelayStore, RelayedChannel},
-    schedule::{ScheduleStore, SyncSchedule},
+    schedule::{BackfillState, ScheduleStore, SyncSchedule},
     sessions::SessionStore,
     settings_store::{Actor, SettingsStore},
     subjects::SubjectStore,

@@ -77,6 +77,16 @@ pub trait RelayStore: Send + Sync {
     async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError>;
     async fn record_intents(&self, status: IntentStatus) -> Result<(), StoreError>;
     async fn intents(&self) -> Result<Option<IntentStatus>, StoreError>;
+    /// The relay of the subject's channel compares authors with `user` from now on (its
+    /// conversation starts anew), and polls soon. A poll in flight then does not write its
+    /// stale copy back. `false` when the channel is not relayed or already follows `user`.
+    async fn follow_relay_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        user: Option<Id<UserMarker>>,
+        now: u64,
+    ) -> Result<bool, StoreError>;
 }
 
 const NEXT_POLL_AT: &str = "next_poll_at";
@@ -155,9 +165,38 @@ impl<I: ItemStore> RelayStore for Store<I> {
         Ok(self.put_relay_if(&claimed, due).await?.then_some(claimed))
     }
 
-    /// 1 conditional PutItem.
+    /// 1 conditional PutItem: still this poll's claim (its cursor and lease).
     async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError> {
-        self.put_relay_if(next, Condition::Equals(CURSOR, json!(claimed.cursor))).await
+        let still_claimed = Condition::Equals(CURSOR, json!(claimed.cursor))
+            .and(Condition::Equals(NEXT_POLL_AT, json!(claimed.next_poll_at)));
+        self.put_relay_if(next, still_claimed).await
+    }
+
+    /// 1 GetItem + 1 conditional PutItem (more when a poll moves it meanwhile).
+    async fn follow_relay_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        user: Option<Id<UserMarker>>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..5 {
+            let Some(current) = self.relayed(guild_id, subject).await? else { return Ok(false) };
+            if current.subject_user == user {
+                return Ok(false);
+            }
+            // A new poll time ends any claim in flight: its advance is refused, so it cannot
+            // write the old user back; the next poll reads on from the same cursor.
+            let next_poll_at = if current.next_poll_at == now { now + 1 } else { now };
+            let next =
+                RelayedChannel { subject_user: user, conversation_joined_at: None, next_poll_at, ..current.clone() };
+            let unchanged = Condition::Equals(CURSOR, json!(current.cursor))
+                .and(Condition::Equals(NEXT_POLL_AT, json!(current.next_poll_at)));
+            if self.put_relay_if(&next, unchanged).await? {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Retryable("the relayed channel kept changing".to_owned()))
     }
 
     /// 1 PutItem.

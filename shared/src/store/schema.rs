@@ -21,6 +21,7 @@
 //! | dead letter | `GUILD#{g}` (or `DEADLETTERS#UNROUTED`) | `DEADLETTER#{failed}#{hash}` | | |
 //! | job record | `GUILD#{g}` | `JOB#{id}` | | |
 //! | schedule | `GUILD#{g}` | `SCHEDULE` | `SCHEDULE` / `{due}#{g}` | |
+//! | schedule backfill | `MIGRATION#SCHEDULES` | `STATE` | | |
 //! | idempotency record | `IDEMPOTENCY#{scope}#{key}` | `RECORD` | | |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `TENANT#{t}#APIKEYS` / `{created}#{sha256}` | |
 //! | settings-page session | `SESSION#{sha256 of the cookie's id}` | `SESSION` | | |
@@ -105,7 +106,17 @@ pub mod keys {
         Key::new(tenant(tenant_id), "CONNECTION")
     }
     pub fn guild_connection(guild_id: u64) -> Key {
-        Key::new(guild(guild_id), "CONNECTION")
+        Key::new(guild(guild_id), CONNECTION_SK)
+    }
+    /// The sort key of both sides of a connection (the schedule backfill scans for it).
+    pub const CONNECTION_SK: &str = "CONNECTION";
+    /// A connection's key from its partition key.
+    pub fn guild_connection_of(pk: &str) -> Key {
+        Key::new(pk, CONNECTION_SK)
+    }
+    /// Where the walk that gives every connected guild a schedule stands.
+    pub fn schedule_backfill() -> Key {
+        Key::new("MIGRATION#SCHEDULES", "STATE")
     }
     pub fn bot(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "BOT")

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
-    Store, StoreError, from_item,
+    Store, StoreError, SyncSchedule, from_item,
     items::{Condition, ItemError, ItemStore, TxWrite},
+    schedule::schedule_item,
     schema::keys,
     to_item,
 };
@@ -16,8 +17,9 @@ pub trait TenantStore: Send + Sync {
     /// Creates a tenant; `AlreadyExists` when its id is taken.
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, StoreError>;
-    /// Connects a tenant and a guild, both directions at once. Refused with `AlreadyExists`
-    /// when either side is already connected.
+    /// Connects a tenant and a guild, both directions at once, with the guild's sync
+    /// schedule (its initial sync due at `now`). Refused with `AlreadyExists` when either
+    /// side is already connected.
     async fn connect(
         &self,
         tenant_id: &TenantId,
@@ -25,7 +27,7 @@ pub trait TenantStore: Send + Sync {
         guild_name: &str,
         now: u64,
     ) -> Result<(), StoreError>;
-    /// Removes the tenant's connection; returns the guild it had.
+    /// Removes the tenant's connection and the guild's sync schedule; returns the guild it had.
     async fn disconnect(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
     async fn guild_of(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError>;
     /// The tenant's connection, with when it was made.
@@ -56,7 +58,7 @@ impl<I: ItemStore> TenantStore for Store<I> {
         self.items.get(&keys::tenant_profile(tenant_id)).await?.map(from_item).transpose()
     }
 
-    /// 1 TransactWriteItems (2 conditional puts).
+    /// 1 TransactWriteItems (2 conditional puts and the schedule's put).
     async fn connect(
         &self,
         tenant_id: &TenantId,
@@ -79,6 +81,11 @@ impl<I: ItemStore> TenantStore for Store<I> {
                 item: to_item(&keys::guild_connection(guild_id.get()), &connection, &[])?,
                 condition: Some(Condition::NotExists),
             },
+            // The initial sync is due at once; each sync's turn sets the next one.
+            TxWrite::Put {
+                item: schedule_item(&SyncSchedule { guild_id, next_at: now, failures: 0, last_error: None })?,
+                condition: None,
+            },
         ];
         match self.items.transact(writes).await {
             Err(ItemError::TransactionCancelled(failed)) if failed.first() == Some(&0) => {
@@ -91,13 +98,14 @@ impl<I: ItemStore> TenantStore for Store<I> {
         }
     }
 
-    /// 1 GetItem + 1 TransactWriteItems (2 conditional deletes).
+    /// 1 GetItem + 1 TransactWriteItems (2 conditional deletes and the schedule's delete).
     async fn disconnect(&self, tenant_id: &TenantId) -> Result<Option<Id<GuildMarker>>, StoreError> {
         let Some(guild_id) = self.guild_of(tenant_id).await? else { return Ok(None) };
         let same_tenant = Condition::Equals("tenant_id", tenant_id.as_str().into());
         let writes = vec![
             TxWrite::Delete { key: keys::tenant_connection(tenant_id), condition: Some(same_tenant.clone()) },
             TxWrite::Delete { key: keys::guild_connection(guild_id.get()), condition: Some(same_tenant) },
+            TxWrite::Delete { key: keys::schedule(guild_id.get()), condition: None },
         ];
         match self.items.transact(writes).await {
             // Someone disconnected (or reconnected) in between: nothing of ours is left to remove.

@@ -36,6 +36,8 @@ pub struct DueAction {
 pub enum ActionOutcome {
     Posted,
     Skipped(String),
+    /// Taken (the retention's archive queued).
+    Done,
 }
 
 /// What was decided for one action of a subject, once.
@@ -51,7 +53,10 @@ pub struct ActionRecord {
 #[async_trait]
 pub trait TimelineStore: Send + Sync {
     /// Sets what is due for the subject: these actions at these times; any other planned
-    /// action of the subject (but the board's turn) is dropped.
+    /// action of the subject (but the board's turn) is dropped. An action already decided
+    /// is not planned again (decided stays decided, wherever its time moved), and one
+    /// planned for the same time is not written again: an update that moves nothing
+    /// writes nothing.
     async fn plan_actions(
         &self,
         guild_id: Id<GuildMarker>,
@@ -64,7 +69,8 @@ pub trait TimelineStore: Send + Sync {
     async fn due_actions(&self, now: u64, limit: u32) -> Result<Vec<DueAction>, StoreError>;
     /// Removes a planned action if it is still planned for `due.at` (not moved since).
     async fn clear_action(&self, due: &DueAction) -> Result<(), StoreError>;
-    /// Records the decision unless one was recorded first; returns the one that stands.
+    /// Records the decision unless one was recorded first; returns the one that stands (one
+    /// decision per action, ever: it carries the due time it was decided for).
     async fn decide_action(
         &self,
         guild_id: Id<GuildMarker>,
@@ -103,7 +109,7 @@ fn due_item(due: &DueAction) -> Result<super::items::Item, StoreError> {
 
 #[async_trait]
 impl<I: ItemStore> TimelineStore for Store<I> {
-    /// 1 Query, then 1 PutItem per action and 1 DeleteItem per dropped one.
+    /// 2 Queries, then 1 PutItem per new or moved action and 1 DeleteItem per dropped one.
     async fn plan_actions(
         &self,
         guild_id: Id<GuildMarker>,
@@ -116,6 +122,7 @@ impl<I: ItemStore> TimelineStore for Store<I> {
             SortKeyRange::BeginsWith(keys::due_of(subject.kind.as_str(), &subject.id)),
         )
         .limit(ACTIONS_PER_SUBJECT);
+        let mut current = Vec::new();
         for item in self.items.query(&planned).await?.items {
             let due: DueAction = from_item(item)?;
             // The board's turn is its own (planned by `plan_action`), whatever the settings.
@@ -123,8 +130,15 @@ impl<I: ItemStore> TimelineStore for Store<I> {
                 let key = keys::due(guild_id.get(), subject.kind.as_str(), &subject.id, &due.action);
                 self.items.delete(&key, None).await?;
             }
+            current.push((due.action, due.at));
         }
+        let decided = self.actions_taken(guild_id, subject).await?;
         for (action, at) in actions {
+            if decided.iter().any(|record| record.action == *action)
+                || current.iter().any(|(planned, planned_at)| planned == action && planned_at == at)
+            {
+                continue;
+            }
             let due = DueAction { guild_id, subject: subject.clone(), action: action.clone(), at: *at };
             self.plan_action(&due).await?;
         }

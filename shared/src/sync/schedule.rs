@@ -1,19 +1,15 @@
 //! The schedule: every few minutes, guilds whose next sync is due get exactly one
-//! scheduled sync per due time, and channels of subjects that ended longer ago than the
-//! guild's retention are archived.
-
-use twilight_model::id::{Id, marker::GuildMarker};
+//! scheduled sync per due time. Connecting a guild writes its schedule (the initial sync
+//! due at once); the tick's backfill gives one to guilds connected before that.
 
 use crate::{
-    domain::{GuildSettings, Job, MappingStatus, SubjectKind},
+    domain::GuildSettings,
     queue::{JobQueue, QueueError},
     store::{DomainStore, StoreError, SyncSchedule},
 };
 
 /// Due guilds handled per schedule event; the rest are due still and go next time.
 const DUE_PER_RUN: u32 = 100;
-/// Mappings read per page for retention (every page is read, oldest first).
-const RETENTION_PAGE: u32 = 100;
 /// Schedule runs in a row a guild may fail before it is parked for [`PARKED_FOR`].
 pub const PARK_AFTER_FAILURES: u32 = 5;
 /// How long a parked guild waits before it is tried again.
@@ -42,7 +38,6 @@ pub struct ScheduleReport {
     pub due: u64,
     /// Syncs this event started (the conditional advance of the due time was this event's).
     pub syncs: u64,
-    pub archives: u64,
     /// Guilds whose turn failed this time (recorded on their schedule; the rest went on).
     pub failed: u64,
 }
@@ -69,11 +64,8 @@ pub async fn run_schedule(
     for schedule in store.due_syncs(now, DUE_PER_RUN).await? {
         report.due += 1;
         match guild_turn(store, queue, &schedule, now).await {
-            Ok(Some(archives)) => {
-                report.syncs += 1;
-                report.archives += archives;
-            }
-            Ok(None) => {}
+            Ok(true) => report.syncs += 1,
+            Ok(false) => {}
             Err(error) => {
                 report.failed += 1;
                 let (next_at, reason) = after_failure(&schedule, now, &error);
@@ -98,67 +90,25 @@ fn after_failure(schedule: &SyncSchedule, now: u64, error: &ScheduleError) -> (u
     (now.saturating_add(pause), format!("schedule run failed ({failures} in a row): {error}"))
 }
 
-/// One due guild: its sync enqueued and its due time advanced; `Some(archives)` when this
-/// caller's advance won (and it archived what is past retention).
+/// One due guild: its sync enqueued and its due time advanced; `true` when this caller's
+/// advance won.
 async fn guild_turn(
     store: &dyn DomainStore,
     queue: &dyn JobQueue,
     schedule: &SyncSchedule,
     now: u64,
-) -> Result<Option<u64>, ScheduleError> {
+) -> Result<bool, ScheduleError> {
     let (guild_id, due_at) = (schedule.guild_id, schedule.next_at);
     let settings = store.settings(guild_id).await?.settings;
     // The same request for every delivery of the schedule event.
     super::request_sync(store, queue, guild_id, super::SyncRequest::Due(due_at), None, now).await?;
-    if !store.advance(guild_id, due_at, next_due(due_at, now, &settings)).await? {
-        return Ok(None);
-    }
-    Ok(Some(archive_ended(store, queue, guild_id, &settings, now).await?))
-}
-
-/// Enqueues archiving for subjects that ended longer ago than the retention: completed
-/// mappings, and events whose start is that long past. Every page is read, oldest first.
-async fn archive_ended(
-    store: &dyn DomainStore,
-    queue: &dyn JobQueue,
-    guild_id: Id<GuildMarker>,
-    settings: &GuildSettings,
-    now: u64,
-) -> Result<u64, ScheduleError> {
-    let retention = u64::from(settings.archive_retention_hours) * 3600;
-    let mut archived = 0;
-    for status in [MappingStatus::Completed, MappingStatus::Active] {
-        let mut cursor = None;
-        loop {
-            let page = store.mappings_oldest_first(guild_id, status, RETENTION_PAGE, cursor.as_deref()).await?;
-            for mapping in page.mappings {
-                let ended_at = match status {
-                    MappingStatus::Completed => Some(mapping.updated_at),
-                    // An event that never reported its end: its start, or its end once known.
-                    _ if mapping.subject.kind == SubjectKind::Event => store
-                        .subject(guild_id, &mapping.subject)
-                        .await?
-                        .and_then(|subject| subject.ends_at.or(subject.starts_at)),
-                    _ => None,
-                };
-                if ended_at.is_some_and(|ended| ended.saturating_add(retention) <= now) {
-                    let reason = format!("ended more than {} hours ago (retention)", settings.archive_retention_hours);
-                    let job = Job::ArchiveChannel { guild_id, subject: mapping.subject, reason, reply: None };
-                    queue.enqueue(&job).await?;
-                    archived += 1;
-                }
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-    }
-    Ok(archived)
+    Ok(store.advance(guild_id, due_at, next_due(due_at, now, &settings)).await?)
 }
 
 #[cfg(test)]
 mod tests {
+    use twilight_model::id::Id;
+
     use super::*;
 
     #[test]

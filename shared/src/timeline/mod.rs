@@ -1,8 +1,9 @@
-//! An event's timeline: reminders before it starts, the start message, its end (which starts
-//! the retention clock that archives its channel), and the sign-up board's next turn.
+//! An event's timeline: reminders before it starts, the start message, its end, its archive
+//! once the guild's retention has passed since the end, and the sign-up board's next turn.
 //! [`plan_subject`] writes what is due when a subject is put; [`run_timeline`], on every
-//! schedule event, does what is due: each reminder and start is decided once by condition
-//! (posted, or skipped as too late), however often or late the schedule fires.
+//! schedule tick, does what is due: each reminder, start and archive is decided once by
+//! condition (posted or done, or skipped as too late), however often or late the schedule
+//! fires, and an action once decided is never planned again.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,8 @@ const START_GRACE_SECS: u64 = 3600;
 pub const BOARD: &str = crate::store::BOARD_TURN;
 pub const START: &str = "start";
 pub const END: &str = "end";
+/// The retention's archive: the channel, its threads and its team roles.
+pub const ARCHIVE: &str = "archive";
 /// `reminder:<minutes before the start>`.
 const REMINDER_PREFIX: &str = "reminder:";
 
@@ -51,6 +54,10 @@ pub struct TimelineReport {
     pub boards: u64,
     /// Reminders queued as DMs, to team members who asked for them.
     pub dms: u64,
+    /// Channels whose retention ran out, their archive queued.
+    pub archives: u64,
+    /// Actions whose channel is still being made: they stay due.
+    pub waiting: u64,
 }
 
 fn reminder_action(minutes: u32) -> String {
@@ -75,6 +82,11 @@ fn planned(subject: &Subject, settings: &GuildSettings) -> Vec<(String, u64)> {
     }
     if let Some(ends) = subject.ends_at {
         actions.push((END.to_owned(), ends));
+    }
+    // An event that never says when it ends is kept from its start.
+    if let Some(ended) = subject.ends_at.or(subject.starts_at) {
+        let retention = u64::from(settings.archive_retention_hours) * 3600;
+        actions.push((ARCHIVE.to_owned(), ended.saturating_add(retention)));
     }
     actions
 }
@@ -124,9 +136,11 @@ pub async fn plan_subject(
 /// they are put again.
 const REPLAN_LIMIT: u32 = 1000;
 
-/// After the settings were saved: when the reminders or the start message changed, every
-/// upcoming event of the guild is planned again (a new reminder is added, a removed one
-/// dropped; one already decided stays decided). Returns how many events were replanned.
+/// After the settings were saved: when the reminders, the start message or the retention
+/// changed, every upcoming event and every subject with an open channel is planned again (a
+/// new reminder is added, a removed one dropped, the archive moved; one already decided
+/// stays decided); when the sync interval changed, the next sync moves to one new interval
+/// from now. Returns how many subjects were replanned.
 pub async fn settings_saved(
     store: &dyn DomainStore,
     guild_id: Id<GuildMarker>,
@@ -134,19 +148,64 @@ pub async fn settings_saved(
     after: &GuildSettings,
     now: u64,
 ) -> Result<usize, TimelineError> {
-    let plan_of = |settings: &GuildSettings| (settings.reminder_offsets(), settings.start_message.is_some());
+    if before.sync_interval_hours != after.sync_interval_hours {
+        let interval = u64::from(after.sync_interval_hours.max(1)) * 3600;
+        store.reschedule(guild_id, now.saturating_add(interval)).await?;
+    }
+    let plan_of = |settings: &GuildSettings| {
+        (settings.reminder_offsets(), settings.start_message.is_some(), settings.archive_retention_hours)
+    };
     if plan_of(before) == plan_of(after) {
         return Ok(0);
     }
-    let events = store.upcoming_events(guild_id, now, REPLAN_LIMIT).await?;
-    for subject in &events {
+    let mut subjects = store.upcoming_events(guild_id, now, REPLAN_LIMIT).await?;
+    subjects.extend(open_subjects(store, guild_id).await?);
+    subjects.sort_by(|a, b| a.subject.cmp(&b.subject));
+    subjects.dedup_by(|a, b| a.subject == b.subject);
+    for subject in &subjects {
         store.plan_actions(guild_id, &subject.subject, &planned(subject, after)).await?;
     }
-    Ok(events.len())
+    Ok(subjects.len())
 }
 
-/// [`settings_saved`] after a save that already stands: a failure is logged (the events keep
-/// their plan until they are put again or the settings are saved again).
+/// Mappings read per page when the subjects with open channels are listed.
+const OPEN_PAGE: u32 = 100;
+
+/// The subjects whose channel is open (active, or completed and waiting for retention).
+async fn open_subjects(store: &dyn DomainStore, guild_id: Id<GuildMarker>) -> Result<Vec<Subject>, StoreError> {
+    let mut subjects = Vec::new();
+    for status in [MappingStatus::Active, MappingStatus::Completed] {
+        let mut cursor = None;
+        loop {
+            let page = store.mappings_oldest_first(guild_id, status, OPEN_PAGE, cursor.as_deref()).await?;
+            for mapping in page.mappings {
+                if let Some(subject) = store.subject(guild_id, &mapping.subject).await? {
+                    subjects.push(subject);
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(subjects)
+}
+
+/// Plans every subject with an open channel under the guild's settings: for guilds whose
+/// subjects were put before their archive was a due action of its own (the backfill).
+pub async fn plan_open_subjects(store: &dyn DomainStore, guild_id: Id<GuildMarker>) -> Result<usize, TimelineError> {
+    let settings = store.settings(guild_id).await?.settings;
+    let subjects = open_subjects(store, guild_id).await?;
+    for subject in &subjects {
+        store.plan_actions(guild_id, &subject.subject, &planned(subject, &settings)).await?;
+    }
+    Ok(subjects.len())
+}
+
+/// [`settings_saved`] after a save that already stands, from every door that saves settings:
+/// a failure is logged (the events keep their plan, and the guild its next sync, until they
+/// are put again or the settings are saved again).
 pub async fn replan_logged(
     store: &dyn DomainStore,
     guild_id: Id<GuildMarker>,
@@ -162,7 +221,8 @@ pub async fn replan_logged(
 }
 
 /// Does what is due. Each action is handled on its own: one that fails stays due and is
-/// tried again next time, without holding back the others.
+/// tried again next time, without holding back the others; one waiting for its channel
+/// stays due too.
 pub async fn run_timeline(
     store: &dyn DomainStore,
     queue: &dyn JobQueue,
@@ -186,7 +246,7 @@ async fn handle(
     report: &mut TimelineReport,
 ) -> Result<(), TimelineError> {
     let guild_id = due.guild_id;
-    match due.action.as_str() {
+    let step = match due.action.as_str() {
         BOARD => {
             let subject = store.subject(guild_id, &due.subject).await?;
             if let Some(signups) = subject.and_then(|subject| subject.signups) {
@@ -195,37 +255,90 @@ async fn handle(
                 queue.enqueue(&job).await?;
                 report.boards += 1;
             }
+            Step::Clear
         }
         END => {
             if store.mark_completed(guild_id, &due.subject, now).await? {
                 report.completed += 1;
             }
+            Step::Clear
         }
+        ARCHIVE => archive_once(store, queue, due, now, report).await?,
         _ => post_once(store, queue, due, now, report).await?,
+    };
+    match step {
+        Step::Clear => store.clear_action(due).await?,
+        Step::Wait => report.waiting += 1,
     }
-    store.clear_action(due).await?;
     Ok(())
 }
 
+/// What becomes of a due action after its turn.
+enum Step {
+    /// Decided (or nothing left to do): it leaves the schedule.
+    Clear,
+    /// Its channel is still being made: it stays due.
+    Wait,
+}
+
+/// Whether the decision that stands is this due time's: a decision made for another time
+/// (the action moved while it was being decided) stands, and nothing is done again.
+fn decided_now(decided: &ActionRecord, due: &DueAction) -> bool {
+    decided.due_at == due.at
+}
+
+/// The retention's archive: decided once, then the channel's archive queued (its job is
+/// idempotent, so a run that stopped after deciding queues it again safely).
+async fn archive_once(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    due: &DueAction,
+    now: u64,
+    report: &mut TimelineReport,
+) -> Result<Step, TimelineError> {
+    let guild_id = due.guild_id;
+    let settings = store.settings(guild_id).await?.settings;
+    let outcome = match store.mapping(guild_id, &due.subject).await?.map(|mapping| mapping.status) {
+        Some(MappingStatus::Creating) => return Ok(Step::Wait),
+        Some(status) if status.is_open() => ActionOutcome::Done,
+        Some(status) => ActionOutcome::Skipped(format!("the channel is {}", status.as_str())),
+        None => ActionOutcome::Skipped(format!("{} has no channel", due.subject)),
+    };
+    let record = ActionRecord { action: due.action.clone(), due_at: due.at, decided_at: now, outcome };
+    let decided = store.decide_action(guild_id, &due.subject, &record).await?;
+    if decided.outcome == ActionOutcome::Done && decided_now(&decided, due) {
+        let reason = format!("ended more than {} hours ago (retention)", settings.archive_retention_hours);
+        let job = Job::ArchiveChannel { guild_id, subject: due.subject.clone(), reason, reply: None };
+        queue.enqueue(&job).await?;
+        report.archives += 1;
+    }
+    Ok(Step::Clear)
+}
+
 /// A reminder or the start message: decided once (skipped when later than its own offset,
-/// or when there is no channel to post in), then queued under its own key.
+/// or when there is no channel to post in; waiting while its channel is being made), then
+/// queued under its own key.
 async fn post_once(
     store: &dyn DomainStore,
     queue: &dyn JobQueue,
     due: &DueAction,
     now: u64,
     report: &mut TimelineReport,
-) -> Result<(), TimelineError> {
+) -> Result<Step, TimelineError> {
     let guild_id = due.guild_id;
-    let Some(subject) = store.subject(guild_id, &due.subject).await? else { return Ok(()) };
+    let Some(subject) = store.subject(guild_id, &due.subject).await? else { return Ok(Step::Clear) };
     let settings = store.settings(guild_id).await?.settings;
     let mapping = store.mapping(guild_id, &due.subject).await?;
-    let message = message_for(&due.action, &subject, &settings, mapping.as_ref());
     let allowed_lateness = match reminder_minutes(&due.action) {
         Some(minutes) => u64::from(minutes) * 60,
         None => START_GRACE_SECS,
     };
     let late = now.saturating_sub(due.at);
+    let creating = mapping.as_ref().is_some_and(|mapping| mapping.status == MappingStatus::Creating);
+    if creating && late <= allowed_lateness {
+        return Ok(Step::Wait);
+    }
+    let message = message_for(&due.action, &subject, &settings, mapping.as_ref());
     let outcome = match &message {
         _ if late > allowed_lateness => {
             ActionOutcome::Skipped(format!("{late} s late at {now}; more than its {allowed_lateness} s"))
@@ -235,6 +348,10 @@ async fn post_once(
     };
     let record = ActionRecord { action: due.action.clone(), due_at: due.at, decided_at: now, outcome };
     let decided = store.decide_action(guild_id, &due.subject, &record).await?;
+    if !decided_now(&decided, due) {
+        tracing::info!(%guild_id, subject = %due.subject, action = %due.action, decided_for = decided.due_at, "already decided for another time");
+        return Ok(Step::Clear);
+    }
     match (decided.outcome, message) {
         (ActionOutcome::Posted, Ok((content, parts))) => {
             // The channel first; then the DMs (a failure leaves the action due, and the
@@ -259,9 +376,9 @@ async fn post_once(
             tracing::info!(guild_id = %guild_id, subject = %due.subject, action = %due.action, %reason, "skipped");
             report.skipped += 1;
         }
-        (ActionOutcome::Posted, Err(_)) => {}
+        (ActionOutcome::Posted | ActionOutcome::Done, _) => {}
     }
-    Ok(())
+    Ok(Step::Clear)
 }
 
 /// Queues the reminder as a DM to each member of the event's teams who pressed "Remind me"

@@ -264,6 +264,9 @@ impl ItemStore for Stalled {
     async fn count(&self, _: &Query) -> Result<u64, ItemError> {
         std::future::pending().await
     }
+    async fn scan(&self, _: &guildbridge_core::store::items::Scan) -> Result<Page, ItemError> {
+        std::future::pending().await
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -11,5 +11,6 @@ mod queue_conformance;
 mod settings_page;
 mod store_conformance;
 mod tenant_api;
+mod timeline;
 mod vectors;
 mod webhooks;

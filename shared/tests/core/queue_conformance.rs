@@ -65,6 +65,52 @@ async fn embedded_queue_deduplicates_hides_releases_and_deletes() {
     );
 }
 
+fn guild_job(guild: u64, subject: &str) -> Job {
+    Job::CreateChannels {
+        retry: None,
+        guild_id: Id::new(guild),
+        subject: SubjectRef::new(SubjectKind::Lead, subject),
+        requested_by: None,
+        reply: None,
+    }
+}
+
+#[tokio::test]
+async fn embedded_queue_keeps_each_message_group_in_order_and_lets_other_groups_flow() {
+    let clock = ManualClock::starting_at(1_795_338_000);
+    let queue = EmbeddedQueue::in_memory().expect("queue").with_clock(std::sync::Arc::new(clock.clone()));
+    let receive = || queue.receive(QueueKind::Channel, Duration::from_secs(30));
+    for job in [guild_job(1, "first"), guild_job(1, "second"), guild_job(2, "other")] {
+        queue.enqueue(&job).await.expect("enqueue");
+    }
+    let first = receive().await.expect("receive").expect("a job");
+    assert_eq!(first.job, guild_job(1, "first"));
+    // It fails and waits for its retry: guild 1's next job waits behind it, guild 2's does not.
+    queue.release(first.receipt, Duration::from_secs(10)).await.expect("release");
+    let other = receive().await.expect("receive").expect("another group flows on");
+    assert_eq!(other.job, guild_job(2, "other"));
+    queue.delete(other.receipt).await.expect("delete");
+    assert_eq!(receive().await, Ok(None), "the second job of the group does not overtake the failed first");
+    clock.advance(11);
+    let retried = receive().await.expect("receive").expect("the retry comes first");
+    assert_eq!((retried.job.clone(), retried.receives), (guild_job(1, "first"), 2));
+    assert_eq!(receive().await, Ok(None), "still held while the retry is in flight");
+    queue.delete(retried.receipt).await.expect("it succeeds");
+    let second = receive().await.expect("receive").expect("then the second");
+    assert_eq!(second.job, guild_job(1, "second"));
+
+    // A job given up on frees its group too.
+    queue.enqueue(&guild_job(1, "third")).await.expect("enqueue");
+    queue.release(second.receipt, Duration::from_secs(60)).await.expect("fails again");
+    assert_eq!(receive().await, Ok(None), "the third waits behind the failing second");
+    clock.advance(61);
+    let again = receive().await.expect("receive").expect("the second again");
+    assert_eq!(again.job, guild_job(1, "second"));
+    queue.dead_letter(again.receipt, "gave up").await.expect("dead-letter");
+    let third = receive().await.expect("receive").expect("the third goes once the second is dead-lettered");
+    assert_eq!(third.job, guild_job(1, "third"));
+}
+
 #[tokio::test]
 async fn an_unreadable_job_is_dead_lettered_at_once_and_the_listing_survives_it() {
     let queue = EmbeddedQueue::in_memory().expect("queue");

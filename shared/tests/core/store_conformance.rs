@@ -98,6 +98,7 @@ conformance!(
     concurrent_sync_starts_yield_one_lease,
     a_lease_expires_checkpoints_and_releases,
     due_guilds_come_from_the_index_and_advance_once,
+    the_backfill_walk_finds_every_connected_guild_page_by_page,
     idempotency_first_writer_wins_until_expiry,
     api_keys_are_hashed_scoped_and_revocable,
 );
@@ -513,10 +514,14 @@ async fn a_lease_expires_checkpoints_and_releases<I: ItemStore>(store: Store<I>)
 }
 
 async fn due_guilds_come_from_the_index_and_advance_once<I: ItemStore>(store: Store<I>) {
-    store.set_next_sync(guild(1), NOW - 60).await.expect("set");
-    store.set_next_sync(guild(2), NOW).await.expect("set");
-    store.set_next_sync(guild(3), NOW + 60).await.expect("set");
+    // Connecting writes the schedule, the initial sync due at once.
+    for (n, at) in [(1, NOW - 60), (2, NOW), (3, NOW + 60)] {
+        store.connect(&format!("t{n}").into(), guild(n), "G", at).await.expect("connect");
+    }
     assert_eq!(due(&store).await, vec![(guild(1), NOW - 60), (guild(2), NOW)]);
+    assert!(!store.ensure_schedule(guild(3), NOW).await.expect("ensure"), "a connected guild has its schedule");
+    assert!(store.reschedule(guild(3), NOW + 3600).await.expect("move"), "an interval change moves it");
+    assert!(!store.reschedule(guild(9), NOW).await.expect("move"), "an unconnected guild gets none");
 
     let racers: Vec<_> = (0..8)
         .map(|_| {
@@ -532,6 +537,26 @@ async fn due_guilds_come_from_the_index_and_advance_once<I: ItemStore>(store: St
     }
     assert_eq!(won, 1, "one due time, one job");
     assert_eq!(due(&store).await, vec![(guild(2), NOW)]);
+    store.disconnect(&"t2".into()).await.expect("disconnect");
+    assert_eq!(due(&store).await, vec![], "disconnecting removes the schedule");
+    assert_eq!(store.sync_schedule(guild(2)).await, Ok(None));
+}
+
+async fn the_backfill_walk_finds_every_connected_guild_page_by_page<I: ItemStore>(store: Store<I>) {
+    for n in 1..=5 {
+        store.connect(&format!("t{n}").into(), guild(n), "G", NOW).await.expect("connect");
+    }
+    let (mut found, mut after) = (Vec::new(), None);
+    for _ in 0..100 {
+        let (guilds, next) = store.connected_guilds(after.as_deref(), 3).await.expect("page");
+        found.extend(guilds);
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    found.sort();
+    assert_eq!(found, (1..=5).map(guild).collect::<Vec<_>>(), "each guild once, the tenants' sides left out");
 }
 
 async fn due<I: ItemStore>(store: &Store<I>) -> Vec<(Id<GuildMarker>, u64)> {
@@ -614,6 +639,9 @@ impl ItemStore for FailsOneBatchWrite {
     }
     async fn count(&self, query: &Query) -> Result<u64, ItemError> {
         self.inner.count(query).await
+    }
+    async fn scan(&self, scan: &guildbridge_core::store::items::Scan) -> Result<Page, ItemError> {
+        self.inner.scan(scan).await
     }
 }
 

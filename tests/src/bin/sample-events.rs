@@ -319,10 +319,15 @@ fn write_schedule_sample() -> anyhow::Result<()> {
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("schedule.json"), serde_json::to_string_pretty(&event)? + "\n")?;
     let expected = json!({
-        "about": "the schedule fires with one guild due: one sync started, nothing to archive, no event due",
+        "about": "one tick with one connected guild due: one sync started, the backfill walk over, no event due",
         "response": {
-            "due": 1, "syncs": 1, "archives": 0,
-            "reminders_posted": 0, "reminders_skipped": 0, "completed": 0, "boards": 0, "reminder_dms": 0
+            "backfill": { "scheduled": 0, "planned": 0, "done": true },
+            "schedule": { "due": 1, "syncs": 1, "failed": 0 },
+            "timeline": {
+                "due": 0, "posted": 0, "skipped": 0, "waiting": 0, "completed": 0, "archives": 0, "boards": 0,
+                "reminder_dms": 0
+            },
+            "failed": []
         }
     });
     fs::write(dir.join("schedule.expected.json"), serde_json::to_string_pretty(&expected)? + "\n")?;

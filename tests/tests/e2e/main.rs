@@ -8,6 +8,7 @@ mod channel_commands;
 mod channel_e2e;
 mod channel_worker;
 mod channel_worker_lambda;
+mod clock;
 mod event_life;
 mod interactions_lambda;
 mod member_sync;

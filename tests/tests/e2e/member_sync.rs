@@ -17,9 +17,11 @@ use guildbridge_core::{
     },
     interactions::commands::manifest,
     queue::sqs::SqsQueues,
-    store::{DomainStore, MemberStore, ScheduleStore, SyncRunStore},
+    store::{DomainStore, MemberStore, ScheduleStore, SyncRunStore, TenantStore},
     sync::{SyncLimits, run_schedule},
     test_support::interactions::{self as fake_discord, Invoker},
+    tick::run_tick,
+    timeline::{plan_subject, run_timeline},
     worker::{
         Consumer, JobOutcome,
         lambda::{BatchPolicy, run_batch},
@@ -285,10 +287,11 @@ async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild
         &provisioned.webhook_queue_url,
     );
     let now = fake_discord::unix_now();
+    // Connecting writes each guild's schedule, its initial sync due at the connection.
     for n in 0..3u64 {
-        store.set_next_sync(Id::new(GUILD + n), now - 60 - n).await.expect("schedule");
+        store.connect(&format!("t{n}").into(), Id::new(GUILD + n), "G", now - 60 - n).await.expect("connect");
     }
-    store.set_next_sync(Id::new(GUILD + 10), now + 3600).await.expect("not due");
+    store.connect(&"later".into(), Id::new(GUILD + 10), "G", now + 3600).await.expect("not due");
     let (a, b) = tokio::join!(run_schedule(store.as_ref(), &queues, now), run_schedule(store.as_ref(), &queues, now));
     let (a, b) = (a.expect("schedule"), b.expect("schedule"));
     assert_eq!(a.syncs + b.syncs, 3, "each due time started once: {a:?} {b:?}");
@@ -300,7 +303,7 @@ async fn a_schedule_event_delivered_twice_yields_one_scheduled_job_per_due_guild
 }
 
 #[tokio::test]
-async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
+async fn the_retention_archives_channels_of_subjects_past_it_once() {
     let (backends, queue) = Backends::in_memory().expect("backends");
     let store = backends.store.as_ref();
     let guild = Id::new(GUILD);
@@ -325,13 +328,13 @@ async fn the_schedule_archives_channels_of_subjects_past_retention_once() {
         let channels =
             guildbridge_core::domain::ChannelIds { text: Some(Id::new(900 + n as u64)), ..Default::default() };
         store.complete(guild, &subject.subject, &token.to_string().into(), channels, now).await.expect("complete");
+        plan_subject(store, backends.queue.as_ref(), guild, subject, false, now).await.expect("planned as a put does");
     }
-    store.set_next_sync(guild, now - 10).await.expect("due");
 
-    let report = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
-    assert_eq!((report.syncs, report.archives), (1, 1), "{report:?}");
-    let again = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
-    assert_eq!((again.syncs, again.archives), (0, 0), "a repeated event changes nothing");
+    let report = run_tick(store, backends.queue.as_ref(), now).await.timeline.expect("timeline");
+    assert_eq!(report.archives, 1, "{report:?}");
+    let again = run_tick(store, backends.queue.as_ref(), now).await.timeline.expect("timeline");
+    assert_eq!(again.archives, 0, "a repeated tick changes nothing: {again:?}");
     let mut jobs = Vec::new();
     while let Some(received) = queue.receive(QueueKind::Channel, Duration::from_secs(30)).await.expect("receive") {
         queue.delete(received.receipt).await.expect("delete");
@@ -503,8 +506,8 @@ async fn a_guild_whose_settings_cannot_be_read_does_not_stop_the_schedule_for_th
     let now = fake_discord::unix_now();
     let (broken, fine) = (Id::new(GUILD + 1), Id::new(GUILD + 2));
     // The broken guild is due first, so a schedule that stops at its error reaches nobody.
-    store.set_next_sync(broken, now - 120).await.expect("due");
-    store.set_next_sync(fine, now - 60).await.expect("due");
+    store.connect(&"broken".into(), broken, "B", now - 120).await.expect("due");
+    store.connect(&"fine".into(), fine, "F", now - 60).await.expect("due");
     let mut corrupt = serde_json::Map::new();
     let key = keys::settings(broken.get());
     corrupt.insert("pk".to_owned(), key.pk.into());
@@ -561,9 +564,9 @@ async fn retention_reaches_every_mapping_however_many_there_are() {
         store.claim(guild, &subject.subject, &token.to_string().into(), None, now).await.expect("claim");
         let channels = guildbridge_core::domain::ChannelIds { text: Some(Id::new(5_000 + n)), ..Default::default() };
         store.complete(guild, &subject.subject, &token.to_string().into(), channels, now).await.expect("complete");
+        plan_subject(store, backends.queue.as_ref(), guild, &subject, false, now).await.expect("planned");
     }
-    store.set_next_sync(guild, now - 10).await.expect("due");
-    let report = run_schedule(store, backends.queue.as_ref(), now).await.expect("schedule");
+    let report = run_timeline(store, backends.queue.as_ref(), now).await.expect("timeline");
     assert_eq!(report.archives, 130, "{report:?}");
     assert_eq!(queue.len(QueueKind::Channel).await, Ok(130));
 }

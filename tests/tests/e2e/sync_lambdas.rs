@@ -11,7 +11,7 @@ use e2e::{
 };
 use guildbridge_core::{
     domain::SyncOutcome,
-    store::{MemberStore, ScheduleStore, SyncRunStore},
+    store::{MemberStore, SyncRunStore, TenantStore},
     test_support::interactions::{self as fake_discord, Invoker},
 };
 use twilight_model::id::Id;
@@ -61,7 +61,8 @@ async fn the_scheduler_sample_starts_one_sync_per_due_guild() {
     let provisioned = aws.provision(5).await;
     let store = aws.store(&provisioned);
     let guild = Id::new(Invoker::default().guild_id.expect("demo guild"));
-    store.set_next_sync(guild, fake_discord::unix_now() - 30).await.expect("due");
+    // Connected as the connect flow does it: the schedule is written with the connection.
+    store.connect(&"club".into(), guild, "Club", fake_discord::unix_now() - 30).await.expect("connect");
 
     let mut env = stack::aws_env();
     env.extend(provisioned.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
@@ -73,7 +74,7 @@ async fn the_scheduler_sample_starts_one_sync_per_due_guild() {
     let response = api.invoke(event.clone()).await.expect("invocation");
     assert_eq!(response, expected["response"], "sample {name}");
     let again = api.invoke(event.clone()).await.expect("invocation");
-    assert_eq!(again["syncs"], 0, "delivered twice, started once: {again}");
+    assert_eq!(again["schedule"]["syncs"], 0, "delivered twice, started once: {again}");
     assert_eq!(aws.depth(&provisioned.sync_queue_url).await, 1, "one scheduled job");
     assert!(!scheduler.exited(), "the function keeps serving");
 }

@@ -286,6 +286,26 @@ async fn a_crm_hears_its_lead_verified_by_an_independent_receiver_through_failur
     assert_eq!(posted["message_reference"]["message_id"], message);
     assert_eq!(posted["type"], 19);
 
+    // The lead's Discord account changes: the access job lets the new one in, and the relay
+    // follows it, so its messages are the lead's side of the conversation.
+    let (_, before) = world.call(0, reqwest::Method::GET, "/v1/subjects/lead/7", None).await;
+    assert!(before["discord_user"]["joined_conversation_at"].is_u64(), "the first account wrote: {before}");
+    let moved = json!({ "name": "Lead 7 (Acme Ltd)", "discord_user_id": (LEAD + 1).to_string() });
+    assert_eq!(world.call(0, reqwest::Method::PUT, "/v1/subjects/lead/7", Some(moved)).await.0, 200);
+    world.run(&world.provisioned.channel_queue_url, &channel_worker, channel_policy, 30).await;
+    let (_, after) = world.call(0, reqwest::Method::GET, "/v1/subjects/lead/7", None).await;
+    assert_eq!(after["discord_user"]["id"], (LEAD + 1).to_string(), "{after}");
+    assert!(after["discord_user"]["joined_conversation_at"].is_null(), "not yet, for the new account: {after}");
+    let from_new = world.sandbox.post_as(channel, LEAD + 1, "It's me, from my work account", None).expect("posted");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    assert_eq!(pollers[0].pass(true, deadline).await.expect("pass").relayed, 1);
+    world.run(&world.provisioned.webhook_queue_url, &webhook_worker, webhook_policy, 30).await;
+    let relayed = receiver.received("a", "message.received").await;
+    let event = relayed.iter().map(body).find(|e| e["data"]["message_id"] == from_new).expect("relayed");
+    assert_eq!(event["data"]["from_subject_user"], true, "{event}");
+    let (_, after) = world.call(0, reqwest::Method::GET, "/v1/subjects/lead/7", None).await;
+    assert!(after["discord_user"]["joined_conversation_at"].is_u64(), "the new account joined: {after}");
+
     // A tampered signature fails the independent verifier; the real one passes.
     let signature = received[0]["signature"].as_str().expect("signature");
     assert!(receiver.accepts(&secrets[0], &received[0], signature).await);

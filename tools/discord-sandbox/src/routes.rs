@@ -368,6 +368,9 @@ async fn delete_overwrite(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// How long Discord remembers a nonce for `enforce_nonce` ("the past few minutes").
+const NONCE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// The bot as the author of what it posts (the sandbox's application id doubles as its user id).
 fn bot_author(shared: &Shared) -> Value {
     world::user_json(shared.config.client_id, "guildbridge", true)
@@ -416,9 +419,27 @@ async fn create_message(State(shared): AppState, Path(channel_id): Path<String>,
     if content.chars().count() > 2000 {
         return Err(field_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."));
     }
+    // Discord's `enforce_nonce`: a message by the same author with the same nonce in the past
+    // few minutes is returned and no new one is made. The bot is one author in every
+    // channel of every guild, so the rule spans them all.
+    let nonce = body.get("nonce").and_then(|nonce| match nonce {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    });
+    let enforced = nonce.filter(|_| body.get("enforce_nonce").and_then(Value::as_bool) == Some(true));
+    if let Some(nonce) = &enforced {
+        world.nonces.retain(|_, (at, _)| at.elapsed() < NONCE_WINDOW);
+        if let Some((_, earlier)) = world.nonces.get(nonce) {
+            return Ok(Json(earlier.clone()).into_response());
+        }
+    }
     let message_id = world.new_id();
     let mut message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
     messages::attach_reference(&mut message, &world, channel_id, &body);
     world.messages.entry(channel_id).or_default().push(message.clone());
+    if let Some(nonce) = enforced {
+        world.nonces.insert(nonce, (std::time::Instant::now(), message.clone()));
+    }
     Ok(Json(message).into_response())
 }

@@ -147,6 +147,8 @@ pub struct World {
     pub invites: Vec<Value>,
     /// The bot's DM channels, by the user at the other end.
     pub dm_channels: BTreeMap<u64, u64>,
+    /// The bot's recent nonces with the message each created, for `enforce_nonce`.
+    pub nonces: HashMap<String, (std::time::Instant, Value)>,
 }
 
 impl Default for World {
@@ -165,6 +167,7 @@ impl Default for World {
             message_content_intent: true,
             invites: Vec::new(),
             dm_channels: BTreeMap::new(),
+            nonces: HashMap::new(),
         }
     }
 }

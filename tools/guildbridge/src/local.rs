@@ -20,8 +20,8 @@ use guildbridge_core::{
     interactions,
     queue::embedded::EmbeddedQueue,
     store::StoreError,
-    sync::run_schedule,
     test_support::interactions::Invoker,
+    tick::run_tick,
     worker::Consumer,
 };
 use tokio::{sync::watch, task::JoinSet};
@@ -258,24 +258,10 @@ fn print_banner(
     println!("Ctrl-C stops it; queued jobs wait in the data folder for the next start.");
 }
 
-/// The EventBridge schedule's stand-in: the same use case on a timer.
+/// The EventBridge schedule's stand-in: the same tick on a timer.
 async fn scheduler(backends: Backends, every: Duration, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        match run_schedule(backends.store.as_ref(), backends.queue.as_ref(), SystemClock.now()).await {
-            Ok(report) if report.due > 0 => {
-                tracing::info!(due = report.due, syncs = report.syncs, archives = report.archives, "schedule ran");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "the schedule failed; next tick tries again"),
-        }
-        let now = SystemClock.now();
-        match guildbridge_core::timeline::run_timeline(backends.store.as_ref(), backends.queue.as_ref(), now).await {
-            Ok(report) if report.due > 0 => {
-                tracing::info!(due = report.due, posted = report.posted, skipped = report.skipped, "timeline ran");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "the timeline failed; next tick tries again"),
-        }
+        run_tick(backends.store.as_ref(), backends.queue.as_ref(), SystemClock.now()).await;
         let _ = tokio::time::timeout(every, stop.changed()).await;
     }
 }

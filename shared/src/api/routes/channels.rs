@@ -142,10 +142,10 @@ pub async fn send_message(
     idempotency::once(&api, &caller.tenant_id, "message", &key, &request, async {
         let mapping =
             api.store.mapping(caller.guild_id, &subject).await?.ok_or_else(|| Problem::not_found("channel"))?;
-        if mapping.status != MappingStatus::Active {
+        if !mapping.status.is_open() {
             return Err(Problem::conflict(
                 "channel-not-active",
-                format!("the channel is {}; messages go to active channels", mapping.status.as_str()),
+                format!("the channel is {}; messages go to channels until they are archived", mapping.status.as_str()),
             ));
         }
         let job = Job::SendMessage {

@@ -25,11 +25,13 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         let granted =
             install.map(|install| Permissions::from_bits_truncate(install.permissions)).unwrap_or(Permissions::empty());
         view.permissions = PermissionsView { granted: names(granted), missing: names(needed - granted) };
+        let schedule = api.store.sync_schedule(connection.guild_id).await?;
         view.guild = Some(GuildView {
             id: connection.guild_id.to_string(),
             name: connection.guild_name,
             connected_at: connection.connected_at,
             bot_present: install.is_some_and(|install| install.invited),
+            next_sync_at: schedule.map(|schedule| schedule.next_at),
         });
     }
     Ok(Json(view))

@@ -39,7 +39,7 @@ impl ChannelWorker {
         subject: &SubjectRef,
     ) -> Result<ChannelIds, JobOutcome> {
         match self.store.mapping(guild_id, subject).await {
-            Ok(Some(mapping)) if mapping.status == MappingStatus::Active => Ok(mapping.channels),
+            Ok(Some(mapping)) if mapping.status.is_open() => Ok(mapping.channels),
             Ok(Some(mapping)) if mapping.status == MappingStatus::Creating => Err(JobOutcome::Retry {
                 after: Duration::from_secs(10),
                 reason: format!("{subject}'s channel is still being created"),
@@ -92,6 +92,10 @@ impl ChannelWorker {
                     Err(error) => return discord_outcome(error),
                 }
             }
+        }
+        // The relay compares authors with the subject's user: it follows in the same job.
+        if let Err(error) = self.store.follow_relay_user(guild_id, &subject, current, self.clock.now()).await {
+            return store_failure(error);
         }
         JobOutcome::DoneWith(serde_json::json!({
             "added": add.map(|user| user.to_string()),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use twilight_model::id::{
     Id,
-    marker::{ChannelMarker, MessageMarker},
+    marker::{ChannelMarker, GuildMarker, MessageMarker},
 };
 
 use super::{ChannelWorker, JobContext, access::discord_outcome, message_nonce, store_failure};
@@ -67,7 +67,8 @@ impl ChannelWorker {
                             format!("the board was deleted {} times; it is not posted again", board.recreated + 1);
                         return JobOutcome::DoneWith(serde_json::json!({ "skipped": reason }));
                     }
-                    match self.post_board(channel, &reference, body, board.recreated + 1, deadline).await {
+                    match self.post_board(job.guild_id, channel, &reference, body, board.recreated + 1, deadline).await
+                    {
                         Ok(message_id) => {
                             BoardMessage { message_id, edited_at: now, shows, recreated: board.recreated + 1 }
                         }
@@ -76,7 +77,7 @@ impl ChannelWorker {
                 }
                 Err(error) => return discord_outcome(error),
             },
-            None => match self.post_board(channel, &reference, body, 0, deadline).await {
+            None => match self.post_board(job.guild_id, channel, &reference, body, 0, deadline).await {
                 Ok(message_id) => BoardMessage { message_id, edited_at: now, shows, recreated: 0 },
                 Err(error) => return discord_outcome(error),
             },
@@ -115,13 +116,14 @@ impl ChannelWorker {
     /// Posts the board (once per nonce: a redelivery within minutes posts nothing new) and pins it.
     async fn post_board(
         &self,
+        guild_id: Id<GuildMarker>,
         channel: Id<ChannelMarker>,
         subject: &SubjectRef,
         mut body: MessageBody,
         posting: u32,
         deadline: tokio::time::Instant,
     ) -> Result<Id<MessageMarker>, DiscordError> {
-        body.nonce = Some(message_nonce(&format!("board:{subject}:{posting}")));
+        body.nonce = Some(message_nonce(&format!("board:{guild_id}:{subject}:{posting}")));
         body.enforce_nonce = true;
         let message = self.discord.create_message(channel, &body, deadline).await?;
         if let Err(error) = self.discord.pin_message(channel, message.id, deadline).await {

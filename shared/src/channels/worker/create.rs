@@ -246,7 +246,7 @@ impl ChannelWorker {
                 .ok()
                 .and_then(|rendered| rendered.content)
                 .unwrap_or_else(|| welcome.to_owned());
-            let body = MessageBody::once(text, welcome_nonce(&subject.subject));
+            let body = MessageBody::once(text, welcome_nonce(job.guild_id, &subject.subject));
             if let Err(error) = self.discord.create_message(channel, &body, job.attempt.deadline).await {
                 tracing::warn!(%error, subject = %subject.subject, "welcome message not posted");
             }

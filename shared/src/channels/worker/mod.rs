@@ -35,7 +35,7 @@ use crate::{
         responses::action_button_row,
         rest::{DiscordClient, MessageBody},
     },
-    domain::{ClaimToken, GuildSettings, InteractionReply, Job, MappingStatus, MessageParts, SubjectRef},
+    domain::{ClaimToken, GuildSettings, InteractionReply, Job, MessageParts, SubjectRef},
     events::{EventSink, NoEvents},
     store::DomainStore,
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log, store_failure},
@@ -131,7 +131,7 @@ impl ChannelWorker {
         attempt: Attempt,
     ) -> JobOutcome {
         let channel = match self.store.mapping(guild_id, &reference).await {
-            Ok(Some(mapping)) if mapping.status == MappingStatus::Active => mapping.channels.text,
+            Ok(Some(mapping)) if mapping.status.is_open() => mapping.channels.text,
             Ok(_) => None,
             Err(error) => return store_failure(error),
         };
@@ -273,11 +273,13 @@ impl ChannelWorker {
 }
 
 /// Discord drops a second message with the same nonce (`enforce_nonce`) for a few minutes.
-fn welcome_nonce(subject: &SubjectRef) -> String {
-    message_nonce(&format!("welcome:{subject}"))
+fn welcome_nonce(guild_id: Id<GuildMarker>, subject: &SubjectRef) -> String {
+    message_nonce(&format!("welcome:{guild_id}:{subject}"))
 }
 
-/// Nonces are at most 25 characters.
+/// Discord's `enforce_nonce` is per author, and the bot is the author in every guild: a
+/// nonce's key names the guild, the subject and the message (and the team or the member), so
+/// two events' reminders never collide. Nonces are at most 25 characters.
 fn message_nonce(key: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(key.as_bytes()))[..25].to_owned()
@@ -299,10 +301,12 @@ impl JobHandler for ChannelWorker {
                     Err(outcome) => outcome,
                 }
             }
-            Job::SendMessage { guild_id, subject, content, message_key, allow_mentions, reply_to, parts, team } => {
-                let nonce = match &team {
-                    Some(team) => message_nonce(&format!("team:{team}:{message_key}")),
-                    None => message_nonce(&message_key),
+            job @ Job::SendMessage { .. } => {
+                // The job's key names the guild, the subject, the message and the team.
+                let nonce = message_nonce(job.idempotency_key().as_str());
+                let Job::SendMessage { guild_id, subject, content, allow_mentions, reply_to, parts, team, .. } = job
+                else {
+                    return JobOutcome::Reject { reason: "not a message job".to_owned() };
                 };
                 let mut body = self.message_body(content, nonce, parts, allow_mentions);
                 if let Some(message) = reply_to {
@@ -313,8 +317,8 @@ impl JobHandler for ChannelWorker {
                     None => self.send_message(guild_id, subject, body, attempt).await,
                 }
             }
-            Job::RemindByDm { subject, user_id, message_key, content, parts, .. } => {
-                let nonce = message_nonce(&format!("dm:{user_id}:{subject}:{message_key}"));
+            Job::RemindByDm { guild_id, subject, user_id, message_key, content, parts } => {
+                let nonce = message_nonce(&format!("dm:{guild_id}:{user_id}:{subject}:{message_key}"));
                 let body = self.message_body(content, nonce, parts, false);
                 self.remind_by_dm(&subject, user_id, &body, attempt).await
             }

@@ -12,7 +12,7 @@ use super::*;
 use crate::{
     clock::{Clock, ManualClock},
     discord::rest::BotToken,
-    domain::{Subject, SubjectKind},
+    domain::{MappingStatus, Subject, SubjectKind},
     store::{ChannelStore, ClaimOutcome, Store, SubjectStore, embedded::EmbeddedItems},
 };
 

@@ -185,7 +185,8 @@ impl DiscordClient {
             if let Some(retry_after) = self.budget.exhausted() {
                 return Err(DiscordError::InvalidRequestBudget { retry_after });
             }
-            self.limiter.acquire(&route.key, deadline).await.map_err(|after| DiscordError::RetryAfter { after })?;
+            let permit =
+                self.limiter.acquire(&route.key, deadline).await.map_err(|after| DiscordError::RetryAfter { after })?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(DiscordError::RetryAfter { after: Duration::from_secs(1) });
@@ -207,7 +208,7 @@ impl DiscordClient {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => {
-                    self.limiter.release(&route.key);
+                    drop(permit);
                     let what = if error.is_timeout() { "timed out" } else { "connection failed" };
                     if self.may_retry(&route, attempt, deadline).await {
                         continue;
@@ -217,7 +218,7 @@ impl DiscordClient {
             };
             let status = response.status();
             let headers = response.headers().clone();
-            self.limiter.update(&route.key, &limit_headers(&headers));
+            permit.answered(&route.key, &limit_headers(&headers));
             let bytes = match response.bytes().await {
                 Ok(bytes) => bytes,
                 Err(_) if self.may_retry(&route, attempt, deadline).await => continue,

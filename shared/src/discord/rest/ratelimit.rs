@@ -89,6 +89,33 @@ pub struct LimitHeaders {
     pub reset_after: Option<Duration>,
 }
 
+/// A reserved slot. Dropped without [`Permit::answered`] (no answer came, the deadline passed,
+/// the caller returned early), it ends the probe it started, so the bucket's next request is
+/// not left waiting on an answer that will never come.
+#[derive(Debug)]
+#[must_use = "dropping the permit at once ends its probe before the request is sent"]
+pub struct Permit<'a> {
+    limiter: &'a RateLimiter,
+    /// The unknown bucket this request probes, if it does.
+    probe: Option<String>,
+}
+
+impl Permit<'_> {
+    /// The answer came: its headers teach the bucket (and end the probe).
+    pub fn answered(mut self, route: &RouteKey, headers: &LimitHeaders) {
+        self.probe = None;
+        self.limiter.update(route, headers);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.probe.take() {
+            self.limiter.lock().probing.remove(&id);
+        }
+    }
+}
+
 impl RateLimiter {
     /// A limiter that sends at most `per_second` globally limited requests a second (at
     /// least one, at most Discord's 50).
@@ -111,8 +138,9 @@ impl RateLimiter {
     }
 
     /// Waits until the route may be used, reserving the slot. `Err(wait)` when the wait would
-    /// end after `deadline`.
-    pub async fn acquire(&self, route: &RouteKey, deadline: Instant) -> Result<(), Duration> {
+    /// end after `deadline`. The permit ends the probe of an unknown bucket when it is dropped
+    /// unanswered, whatever path the caller leaves by.
+    pub async fn acquire(&self, route: &RouteKey, deadline: Instant) -> Result<Permit<'_>, Duration> {
         loop {
             let wait = {
                 let mut state = self.lock();
@@ -120,17 +148,21 @@ impl RateLimiter {
                 let wait = self.wait_needed(&mut state, route, now);
                 if wait.is_zero() {
                     let id = Self::bucket_id(&state, route);
-                    match state.buckets.get_mut(&id).filter(|b| b.reset_at > now) {
-                        Some(bucket) => bucket.remaining = bucket.remaining.saturating_sub(1),
+                    let probe = match state.buckets.get_mut(&id).filter(|b| b.reset_at > now) {
+                        Some(bucket) => {
+                            bucket.remaining = bucket.remaining.saturating_sub(1);
+                            None
+                        }
                         None => {
                             state.buckets.remove(&id);
-                            state.probing.insert(id);
+                            state.probing.insert(id.clone());
+                            Some(id)
                         }
-                    }
+                    };
                     if route.global {
                         state.recent.push_back(now);
                     }
-                    return Ok(());
+                    return Ok(Permit { limiter: self, probe });
                 }
                 wait
             };
@@ -183,13 +215,6 @@ impl RateLimiter {
             };
             state.insert_bucket(id, merged);
         }
-    }
-
-    /// Ends a probe whose request got no answer (connection failure).
-    pub fn release(&self, route: &RouteKey) {
-        let mut state = self.lock();
-        let id = Self::bucket_id(&state, route);
-        state.probing.remove(&id);
     }
 
     /// Records a 429: the whole bot waits on a global one, the bucket on any other.
@@ -264,12 +289,15 @@ mod tests {
         limiter.update(&create, &headers);
         limiter.update(&list, &LimitHeaders { bucket: Some("abc".into()), ..LimitHeaders::default() });
         let started = Instant::now();
-        limiter.acquire(&list, started + Duration::from_secs(10)).await.expect("within deadline");
+        let _permit = limiter.acquire(&list, started + Duration::from_secs(10)).await.expect("within deadline");
         assert!(started.elapsed() >= Duration::from_secs(2), "routes sharing a bucket share its wait");
         let other_guild = route("POST /guilds/{guild_id}/channels", "guild:2");
         let started = Instant::now();
         limiter.limited(&create, Duration::from_secs(5), false);
-        limiter.acquire(&other_guild, started + Duration::from_secs(1)).await.expect("another guild's bucket is free");
+        let _permit = limiter
+            .acquire(&other_guild, started + Duration::from_secs(1))
+            .await
+            .expect("another guild's bucket is free");
     }
 
     #[tokio::test(start_paused = true)]
@@ -277,17 +305,31 @@ mod tests {
         let limiter = std::sync::Arc::new(RateLimiter::default());
         let create = route("POST /guilds/{guild_id}/channels", "guild:1");
         let deadline = Instant::now() + Duration::from_secs(10);
-        limiter.acquire(&create, deadline).await.expect("the probe goes first");
+        let probe = limiter.acquire(&create, deadline).await.expect("the probe goes first");
         let waiting = tokio::spawn({
             let (limiter, create) = (limiter.clone(), create.clone());
-            async move { limiter.acquire(&create, deadline).await }
+            async move { limiter.acquire(&create, deadline).await.map(drop) }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiting.is_finished(), "a second request waits for the probe's answer");
         let headers =
             LimitHeaders { bucket: Some("b".into()), remaining: Some(4), reset_after: Some(Duration::from_secs(5)) };
-        limiter.update(&create, &headers);
+        probe.answered(&create, &headers);
         assert_eq!(waiting.await.expect("task"), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_unanswered_frees_its_bucket_at_once() {
+        let limiter = RateLimiter::default();
+        let create = route("POST /guilds/{guild_id}/channels", "guild:1");
+        // The deadline passes just as the probe is taken: the caller gives up without sending.
+        let probe = limiter.acquire(&create, Instant::now()).await.expect("a probe is taken");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        drop(probe);
+        let started = Instant::now();
+        let next = limiter.acquire(&create, started + Duration::from_secs(10)).await;
+        assert!(next.is_ok(), "the next request goes");
+        assert_eq!(started.elapsed(), Duration::ZERO, "at once, not after waiting on the abandoned probe");
     }
 
     #[tokio::test(start_paused = true)]
@@ -306,7 +348,7 @@ mod tests {
         let limiter = RateLimiter::default();
         let started = Instant::now();
         for n in 0..120 {
-            limiter
+            let _permit = limiter
                 .acquire(&route("GET /x", &format!("r:{n}")), started + Duration::from_secs(10))
                 .await
                 .expect("fits");
@@ -316,8 +358,8 @@ mod tests {
         webhook.global = false;
         let before = Instant::now();
         for _ in 0..100 {
-            limiter.acquire(&webhook, before + Duration::from_secs(10)).await.expect("fits");
-            limiter.update(&webhook, &LimitHeaders::default());
+            let permit = limiter.acquire(&webhook, before + Duration::from_secs(10)).await.expect("fits");
+            permit.answered(&webhook, &LimitHeaders::default());
         }
         assert_eq!(before.elapsed(), Duration::ZERO, "interaction webhooks are outside the global limit");
     }
@@ -327,7 +369,7 @@ mod tests {
         let limiter = RateLimiter::with_global_per_second(12);
         let started = Instant::now();
         for n in 0..36 {
-            limiter
+            let _permit = limiter
                 .acquire(&route("GET /x", &format!("r:{n}")), started + Duration::from_secs(10))
                 .await
                 .expect("fits");

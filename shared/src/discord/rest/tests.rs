@@ -108,3 +108,34 @@ fn user_agent_has_discords_form() {
     assert!(USER_AGENT.ends_with(')'));
     assert!(!format!("{:?}", BotToken::new("secret-token")).contains("secret"));
 }
+
+/// Answers every request 204 with no rate-limit headers (the bucket stays unknown).
+async fn no_content_server() -> Url {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                while matches!(socket.read(&mut request).await, Ok(n) if n > 0) {
+                    let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+                }
+            });
+        }
+    });
+    Url::parse(&format!("http://{addr}/api/v10")).expect("url")
+}
+
+#[tokio::test]
+async fn a_request_whose_deadline_passed_holding_the_probe_does_not_hold_up_the_next() {
+    let client = DiscordClient::new(no_content_server().await, BotToken::new("bot")).expect("client");
+    let (channel, member) = (twilight_model::id::Id::new(1), twilight_model::id::Id::new(2));
+    // Its deadline is already gone: it takes the unknown bucket's probe, then gives up unsent.
+    let gone = client.delete_permission_overwrite(channel, member, None, Instant::now()).await;
+    assert!(matches!(gone, Err(DiscordError::RetryAfter { .. })), "{gone:?}");
+    // The next request on the same bucket goes out rather than waiting out its own deadline
+    // on a probe nobody will answer.
+    let next = client.delete_permission_overwrite(channel, member, None, Instant::now() + Duration::from_secs(3)).await;
+    assert!(next.is_ok(), "{next:?}");
+}

@@ -260,13 +260,13 @@ async fn a_channel_created_through_the_local_stack_is_in_the_sandbox_and_the_sto
 async fn the_local_scheduler_and_sync_worker_sync_the_demo_guild() {
     let data_dir = TempDir::new("schedule");
     let guild = twilight_model::id::Id::new(DEMO_GUILD);
-    // The demo guild is due: the scheduler's first tick (at start) enqueues its sync. The
-    // store is SQLite in WAL mode, so this test reads it while the stack runs.
+    // Nobody schedules anything: connecting the demo guild at first start writes its
+    // schedule, the initial sync due at once, and a tick runs it. The store is SQLite in WAL
+    // mode, so this test reads it while the stack runs.
+    let local = Local::start_with(&data_dir, &["--schedule-every-secs", "5", "--demo-members", "30"]).await;
     let (backends, _) = Backends::embedded(&data_dir.0.join("data")).expect("open the data folder");
-    backends.store.set_next_sync(guild, SystemClock.now() - 60).await.expect("schedule");
-    let local = Local::start_with(&data_dir, &["--schedule-every-secs", "1", "--demo-members", "30"]).await;
     let mut scheduled = None;
-    for _ in 0..120 {
+    for _ in 0..240 {
         let runs = backends.store.recent_runs(guild, 10).await.expect("runs");
         scheduled = runs.into_iter().find(|run| run.kind == SyncKind::Scheduled && run.outcome != SyncOutcome::Running);
         if scheduled.is_some() {
@@ -278,6 +278,8 @@ async fn the_local_scheduler_and_sync_worker_sync_the_demo_guild() {
     assert_eq!(scheduled.outcome, SyncOutcome::Succeeded);
     // 30 seeded members, every tenth a bot, and the settings page's two demo people.
     assert_eq!(scheduled.counts.total, 29, "27 seeded humans and demo-admin and demo-member");
+    let next = backends.store.sync_schedule(guild).await.expect("read").expect("a schedule");
+    assert!(next.next_at > SystemClock.now() + 3600, "the next sync is an interval away: {next:?}");
 
     let (ok, text) = interact_with_running_stack(&data_dir, &["/sync"]).await;
     assert!(ok, "{text}");
