@@ -15,7 +15,9 @@ use guildbridge_core::{
     host::{
         config::{DiscordConfig, WebConfig, WorkerConfig},
         provision::{Provisioned, provision},
+        wiring::Backends,
     },
+    queue::sqs::SqsQueues,
     store::{Store, dynamo::DynamoItems},
 };
 
@@ -80,6 +82,19 @@ impl Aws {
 
     pub fn store(&self, provisioned: &Provisioned) -> Store<DynamoItems> {
         Store::new(DynamoItems::new(self.dynamo.clone(), provisioned.table_name.clone()))
+    }
+
+    /// A fresh table and queues, and the backends every function builds over them.
+    pub async fn stack(&self, max_receives: u32) -> (Provisioned, SqsQueues, Backends) {
+        let provisioned = self.provision(max_receives).await;
+        let queues = SqsQueues::new(
+            self.sqs.clone(),
+            &provisioned.channel_queue_url,
+            &provisioned.sync_queue_url,
+            &provisioned.webhook_queue_url,
+        );
+        let backends = Backends::over(Arc::new(self.store(&provisioned)), Arc::new(queues.clone()));
+        (provisioned, queues, backends)
     }
 
     /// Receives up to 10 messages as Lambda's SQS event source would hand them over.
@@ -304,4 +319,12 @@ pub async fn web_env(sandbox: &Sandbox, provisioned: &Provisioned) -> Vec<(Strin
     env.push(("SECRETS_ARN".to_owned(), secret));
     env.push(("DISCORD_APPLICATION_ID".to_owned(), APPLICATION_ID.to_string()));
     env
+}
+
+/// Serves `router` on a free loopback port, as the `web` function's URL; its base URL.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
 }

@@ -79,13 +79,18 @@ pub(super) fn schedule_item(schedule: &SyncSchedule) -> Result<super::items::Ite
 }
 
 impl<I: ItemStore> Store<I> {
-    /// Writes `schedule` only while the stored due time is still `due_at`.
-    async fn move_schedule(&self, schedule: &SyncSchedule, due_at: u64) -> Result<bool, StoreError> {
-        match self.items.put(schedule_item(schedule)?, Some(Condition::Equals(NEXT_AT, json!(due_at)))).await {
+    /// Writes `schedule` when `condition` holds; `false` when it did not.
+    async fn put_schedule_if(&self, schedule: &SyncSchedule, condition: Condition) -> Result<bool, StoreError> {
+        match self.items.put(schedule_item(schedule)?, Some(condition)).await {
             Ok(()) => Ok(true),
             Err(ItemError::ConditionFailed) => Ok(false),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Writes `schedule` only while the stored due time is still `due_at`.
+    async fn move_schedule(&self, schedule: &SyncSchedule, due_at: u64) -> Result<bool, StoreError> {
+        self.put_schedule_if(schedule, Condition::Equals(NEXT_AT, json!(due_at))).await
     }
 }
 
@@ -124,21 +129,13 @@ impl<I: ItemStore> ScheduleStore for Store<I> {
     /// 1 conditional PutItem.
     async fn reschedule(&self, guild_id: Id<GuildMarker>, at: u64) -> Result<bool, StoreError> {
         let schedule = SyncSchedule { guild_id, next_at: at, failures: 0, last_error: None };
-        match self.items.put(schedule_item(&schedule)?, Some(Condition::Exists)).await {
-            Ok(()) => Ok(true),
-            Err(ItemError::ConditionFailed) => Ok(false),
-            Err(error) => Err(error.into()),
-        }
+        self.put_schedule_if(&schedule, Condition::Exists).await
     }
 
     /// 1 conditional PutItem.
     async fn ensure_schedule(&self, guild_id: Id<GuildMarker>, at: u64) -> Result<bool, StoreError> {
         let schedule = SyncSchedule { guild_id, next_at: at, failures: 0, last_error: None };
-        match self.items.put(schedule_item(&schedule)?, Some(Condition::NotExists)).await {
-            Ok(()) => Ok(true),
-            Err(ItemError::ConditionFailed) => Ok(false),
-            Err(error) => Err(error.into()),
-        }
+        self.put_schedule_if(&schedule, Condition::NotExists).await
     }
 
     /// 1 Scan page (filtered on the connection's sort key).

@@ -44,14 +44,7 @@ struct World {
 impl World {
     async fn new() -> Self {
         let aws = Aws::connect();
-        let provisioned = aws.provision(5).await;
-        let queues = SqsQueues::new(
-            aws.sqs.clone(),
-            &provisioned.channel_queue_url,
-            &provisioned.sync_queue_url,
-            &provisioned.webhook_queue_url,
-        );
-        let backends = Backends::over(Arc::new(aws.store(&provisioned)), Arc::new(queues.clone()));
+        let (provisioned, queues, backends) = aws.stack(5).await;
         let seed = GuildSeed {
             id: GUILD,
             name: "Sim Racing Club".to_owned(),
@@ -68,9 +61,7 @@ impl World {
         backends.store.connect(&tenant_id, Id::new(GUILD), "Club", 1).await.expect("connect");
         let key = backends.store.issue_api_key(&tenant_id, 1).await.expect("key").secret;
         let router = wiring::web_router(&backends, &stack::web_config(&sandbox.base_url())).expect("router");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let api = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let api = stack::serve(router).await;
         let worker = wiring::channel_worker(
             backends.store.clone(),
             &stack::discord_config(&sandbox),

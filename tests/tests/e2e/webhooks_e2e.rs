@@ -128,14 +128,7 @@ struct World {
 impl World {
     async fn new() -> Self {
         let aws = Aws::connect();
-        let provisioned = aws.provision(5).await;
-        let queues = SqsQueues::new(
-            aws.sqs.clone(),
-            &provisioned.channel_queue_url,
-            &provisioned.sync_queue_url,
-            &provisioned.webhook_queue_url,
-        );
-        let backends = Backends::over(Arc::new(aws.store(&provisioned)), Arc::new(queues.clone()));
+        let (provisioned, queues, backends) = aws.stack(5).await;
         let sandbox = stack::sandbox_with(
             RateLimits::generous(),
             GuildSeed {
@@ -169,9 +162,7 @@ impl World {
         let mut web = stack::web_config(&sandbox.base_url());
         web.webhook_targets = TargetPolicy { allow_loopback: true };
         let router = wiring::web_router(&backends, &web).expect("router");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let api = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let api = stack::serve(router).await;
         Self { aws, provisioned, backends, queues, api, http: reqwest::Client::new(), keys, sandbox }
     }
 
