@@ -215,15 +215,29 @@ impl WebhookEndpoint {
     }
 }
 
-/// Where endpoints may point: `https` only, except loopback `http` where the host allows it
-/// (the local stack and tests).
+/// Where endpoints may point: `https` to public addresses only, except loopback (`http` or
+/// `https`) where the host allows it (the local stack and tests). Names are checked again
+/// where they are resolved, on every try (`webhooks::sender`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TargetPolicy {
     pub allow_loopback: bool,
 }
 
+/// Why a target is refused, as the tenant reads it.
+pub const NOT_PUBLIC: &str = "refused: not a public address";
+const LOOPBACK_LOCAL_ONLY: &str = "loopback targets are allowed only in the local stack";
+
 impl TargetPolicy {
     pub const MAX_URL: usize = 2048;
+
+    /// Whether a delivery may connect to this address.
+    pub fn may_reach(self, ip: std::net::IpAddr) -> Result<(), &'static str> {
+        match super::Reach::of(ip) {
+            super::Reach::Public => Ok(()),
+            super::Reach::Loopback if self.allow_loopback => Ok(()),
+            super::Reach::Loopback | super::Reach::Private => Err(NOT_PUBLIC),
+        }
+    }
 
     /// The URL, or why it cannot be an endpoint.
     pub fn check(self, raw: &str) -> Result<url::Url, String> {
@@ -235,15 +249,19 @@ impl TargetPolicy {
             return Err("credentials in the URL are not allowed; sign with the secret instead".to_owned());
         }
         let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => self.may_reach(ip.into()).map(|()| ip.is_loopback()),
+            Some(url::Host::Ipv6(ip)) => self.may_reach(ip.into()).map(|()| ip.is_loopback()),
+            Some(url::Host::Domain(name)) if super::is_loopback_name(name) => match self.allow_loopback {
+                true => Ok(true),
+                false => Err(LOOPBACK_LOCAL_ONLY),
+            },
+            Some(url::Host::Domain(_)) => Ok(false),
             None => return Err("the URL needs a host".to_owned()),
-        };
+        }
+        .map_err(str::to_owned)?;
         match url.scheme() {
-            "https" if !loopback || self.allow_loopback => Ok(url),
-            "http" if loopback && self.allow_loopback => Ok(url),
-            _ if loopback => Err("loopback targets are allowed only in the local stack".to_owned()),
+            "https" => Ok(url),
+            "http" if loopback => Ok(url),
             _ => Err("an https URL".to_owned()),
         }
     }
@@ -335,9 +353,34 @@ mod tests {
         assert!(local.check("http://127.0.0.1:9000/hooks").is_ok());
         assert!(local.check("http://[::1]:9000/").is_ok());
         assert!(local.check("http://10.0.0.1/hooks").is_err(), "only loopback may be plain http");
+        assert!(local.check("https://10.0.0.1/hooks").is_err(), "the local stack reaches no private address either");
         assert!(strict.check("https://user:pw@crm.example/").is_err());
         assert!(strict.check("ftp://crm.example/").is_err());
         assert!(strict.check(&format!("https://crm.example/{}", "a".repeat(2100))).is_err());
+    }
+
+    #[test]
+    fn no_spelling_of_an_internal_address_is_an_endpoint() {
+        let strict = TargetPolicy::default();
+        for url in [
+            "https://169.254.169.254/latest/meta-data/",
+            "https://0.0.0.0/",
+            "https://10.0.0.1/",
+            "https://192.168.1.1/",
+            "https://172.16.0.1/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://localhost./",
+            "https://a.localhost/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://[::1]/",
+        ] {
+            let refused = strict.check(url).expect_err(url);
+            assert!(refused.contains("not a public address") || refused.contains("loopback"), "{url}: {refused}");
+        }
+        assert_eq!(strict.check("https://169.254.169.254/").expect_err("metadata"), NOT_PUBLIC);
     }
 
     #[test]

@@ -7,9 +7,20 @@ pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod naming;
+pub mod reach;
 pub mod records;
 pub mod settings;
 pub mod teams;
 pub mod templates;
 
-pub use self::{access::*, events::*, ids::*, jobs::*, records::*, settings::*, teams::*, templates::*};
+pub use self::{
+    access::*,
+    events::*,
+    ids::*,
+    jobs::*,
+    reach::{Reach, is_loopback_name},
+    records::*,
+    settings::*,
+    teams::*,
+    templates::*,
+};

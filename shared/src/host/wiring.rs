@@ -246,7 +246,7 @@ pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncW
 
 /// The webhook worker: deliveries over HTTP, on the configured schedule.
 pub fn webhook_worker(backends: &Backends, config: &WebhookConfig) -> Result<WebhookWorker, WiringError> {
-    let sender = HttpSender::new().map_err(WiringError::Webhooks)?;
+    let sender = HttpSender::new(config.targets).map_err(WiringError::Webhooks)?;
     Ok(WebhookWorker::new(backends.store.clone(), Arc::new(sender), config.targets)
         .with_schedule(config.schedule.clone()))
 }

@@ -9,6 +9,6 @@ pub mod signing;
 pub mod worker;
 
 pub use self::{
-    sender::{HttpSender, Sent, WebhookSender},
+    sender::{HttpSender, NameLookup, Sent, SystemLookup, WebhookSender},
     worker::WebhookWorker,
 };

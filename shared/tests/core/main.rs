@@ -7,6 +7,7 @@
 
 mod endpoint;
 mod never_panics;
+mod outbound;
 mod queue_conformance;
 mod settings_page;
 mod store_conformance;

@@ -172,7 +172,7 @@ impl Club {
             .with_clock(shared_clock.clone());
         let webhooks = WebhookWorker::new(
             backends.store.clone(),
-            Arc::new(HttpSender::new().expect("sender")),
+            Arc::new(HttpSender::new(TargetPolicy { allow_loopback: true }).expect("sender")),
             TargetPolicy { allow_loopback: true },
         )
         .with_schedule(RetrySchedule::parse("1,1,1").expect("schedule"))
