@@ -206,12 +206,15 @@ test("an errored channel is retried and becomes active", async () => {
   await shot("channels");
 });
 
-test("an API key made on the page works with curl on /v1/tenant", async () => {
+test("the demo platform's API keys are read-only on the page, and its own key works with curl", async () => {
   await page.getByRole("link", { name: "API keys" }).click();
-  await page.getByRole("button", { name: "Create a key" }).click();
-  const secret = await page.locator("#new-key").inputValue();
-  assert.match(secret, /^gbk_/);
+  await page.locator("#platform-owned").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Create a key" }).count(), 0, "a server admin cannot mint the platform's keys");
+  assert.match(await page.locator("table").innerText(), /active/);
   await shot("keys");
+  // The platform's key, as `guildbridge local` keeps it for the demo tenant.
+  const secret = readFileSync(join(dataDir, "data", "demo-api-key"), "utf8").trim();
+  assert.match(secret, /^gbk_/);
   const { stdout } = await run("curl", ["-s", "-w", "\n%{http_code}", "-H", `Authorization: Bearer ${secret}`, `${site}/v1/tenant`]);
   assert.match(stdout, /\n200$/);
   assert.match(stdout, /demo/);

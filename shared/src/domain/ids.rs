@@ -90,6 +90,19 @@ string_id!(
     ClaimToken
 );
 
+impl TenantId {
+    /// The tenant of a guild connected from the settings page with no platform behind it.
+    pub fn standalone(guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>) -> Self {
+        Self(format!("guild-{guild_id}"))
+    }
+
+    /// Whether this is `guild_id`'s standalone tenant: its credentials (API keys, webhook)
+    /// are its admins' to manage. Any other tenant is a platform's, and so are they.
+    pub fn is_standalone_for(&self, guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>) -> bool {
+        *self == Self::standalone(guild_id)
+    }
+}
+
 impl RequestId {
     /// The request's own run: the id with anything outside a safe alphabet replaced, at most
     /// 200 characters.

@@ -211,6 +211,8 @@ pub struct MessagesPage {
 #[template(path = "webhook.html")]
 pub struct WebhookPage {
     pub nav: Nav,
+    /// A standalone tenant's admins manage its endpoint; a platform's is shown read-only.
+    pub manage: bool,
     pub notice: Option<Notice>,
     pub url: String,
     /// Each subscribable type and whether it is chosen.
@@ -378,6 +380,8 @@ impl From<ApiKeyRecord> for KeyRow {
 #[template(path = "keys.html")]
 pub struct KeysPage {
     pub nav: Nav,
+    /// A standalone tenant's admins manage its keys; a platform's are shown read-only.
+    pub manage: bool,
     pub tenant: String,
     pub keys: Vec<KeyRow>,
     pub secret: Option<String>,

@@ -64,6 +64,21 @@ pub(super) async fn connected_post(
     }
 }
 
+/// A platform tenant's credentials (API keys, the webhook endpoint and its secret) are the
+/// platform's: a guild's admins see their status, and only a standalone tenant's admins
+/// change them. `Some` is the refusal to give a change on a platform's tenant.
+pub(super) fn platform_owned(admin: &GuildAdmin, tenant: &TenantId) -> Option<Response> {
+    (!tenant.is_standalone_for(admin.guild_id())).then(|| {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "The platform's to change",
+            "This server is connected to a platform: its API keys and webhook belong to the platform, which \
+             manages them through the tenant API. Nothing was changed.",
+        )
+        .into_response()
+    })
+}
+
 /// Queues a job with its record, as the tenant API does.
 async fn queue(pages: &Pages, job: &Job) -> Result<(), PageError> {
     let record = JobRecord::of(job, JobStatus::Queued, 0, pages.clock.now());
@@ -326,6 +341,7 @@ async fn keys_page(
     match pages.store.api_keys(tenant).await {
         Ok(keys) => render(&templates::KeysPage {
             nav: Nav::new(admin, "keys"),
+            manage: tenant.is_standalone_for(admin.guild_id()),
             tenant: tenant.to_string(),
             keys: keys.into_iter().map(templates::KeyRow::from).collect(),
             secret,
@@ -346,6 +362,9 @@ pub async fn create_api_key(
         Ok(found) => found,
         Err(response) => return response,
     };
+    if let Some(refused) = platform_owned(&admin, &tenant) {
+        return refused;
+    }
     match pages.store.issue_api_key(&tenant, pages.clock.now()).await {
         Ok(issued) => {
             tracing::info!(key_id = %issued.record.key_id, "settings page: API key issued");
@@ -367,6 +386,9 @@ pub async fn revoke_api_key(
         Ok(found) => found,
         Err(response) => return response,
     };
+    if let Some(refused) = platform_owned(&admin, &tenant) {
+        return refused;
+    }
     let key_id = form.get("key_id").map(String::as_str).unwrap_or_default();
     match pages.store.revoke_api_key(&tenant, key_id, pages.clock.now()).await {
         Ok(()) => keys_page(&pages, &admin, &tenant, None, Some(Notice::success("Key revoked."))).await,

@@ -15,7 +15,7 @@ use super::{
     access::{Denied, GuildAdmin},
     render,
     templates::{self, Nav, Notice},
-    watch::{connected, connected_post},
+    watch::{connected, connected_post, platform_owned},
 };
 use crate::{
     domain::{EventType, TenantId},
@@ -53,6 +53,9 @@ pub async fn act(
         Ok(found) => found,
         Err(response) => return response,
     };
+    if let Some(refused) = platform_owned(&admin, &tenant) {
+        return refused;
+    }
     let now = pages.clock.now();
     let store = pages.store.as_ref();
     let action = form.get("action").map(String::as_str).unwrap_or("save");
@@ -133,6 +136,7 @@ async fn page(pages: &Pages, admin: &GuildAdmin, tenant: &TenantId, state: FormS
     };
     let page = templates::WebhookPage {
         nav: Nav::new(admin, "webhook"),
+        manage: tenant.is_standalone_for(admin.guild_id()),
         notice: state.notice,
         url: state.url.or_else(|| stored.as_ref().map(|stored| stored.url.clone())).unwrap_or_default(),
         events: EventType::SUBSCRIBABLE

@@ -524,9 +524,66 @@ async fn an_unconnected_guild_is_added_as_its_own_tenant_from_the_page() {
     assert!(settings.text.contains("Save settings"), "{}", settings.text);
 }
 
+/// Guild A as a standalone tenant (connected from the page, no platform behind it), as
+/// Add Guildbridge leaves it: its admins manage its keys and webhook.
+async fn standalone_a(site: &Site) {
+    let store = site.backends.store.as_ref();
+    store.disconnect(&TenantId::from("club-a")).await.expect("disconnect the platform");
+    let tenant_id = TenantId::standalone(Id::new(GUILD_A));
+    let record =
+        guildbridge_core::domain::Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec![], created_at: 1 };
+    store.create_tenant(&record).await.expect("tenant");
+    store.connect(&tenant_id, Id::new(GUILD_A), "Club", 1).await.expect("connect");
+}
+
+#[tokio::test]
+async fn a_moderator_of_a_platform_tenants_guild_sees_its_credentials_but_cannot_mint_keys_or_move_its_webhook() {
+    let site = site().await;
+    let platform = TenantId::from("club-a");
+    let store = site.backends.store.as_ref();
+    let platform_key = store.issue_api_key(&platform, 1).await.expect("the platform's key");
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+
+    let keys_path = format!("{}/keys", settings_path(GUILD_A));
+    let keys = browser.get(&site, &keys_path).await;
+    assert_eq!(keys.status, 200, "{}", keys.text);
+    assert!(keys.text.contains("id=\"platform-owned\""), "shown read-only: {}", keys.text);
+    assert!(keys.text.contains(&platform_key.record.key_id), "the keys' status is there");
+    assert!(!keys.text.contains("Create a key") && !keys.text.contains("name=\"key_id\""), "no way to change them");
+    let minted = browser.post(&site, &keys_path, &[("csrf", &keys.csrf())]).await;
+    assert_eq!(minted.status, 403, "{}", minted.text);
+    assert!(!minted.text.contains("gbk_"), "no key shown");
+    assert_eq!(store.api_keys(&platform).await.expect("keys").len(), 1, "no key was made");
+    let revoke = [("csrf", keys.csrf()), ("key_id", platform_key.record.key_id.to_string())];
+    let revoke: Vec<(&str, &str)> = revoke.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let revoked = browser.post(&site, &format!("{keys_path}/revoke"), &revoke).await;
+    assert_eq!(revoked.status, 403, "{}", revoked.text);
+    assert_eq!(store.tenant_for_key(&platform_key.secret).await.expect("read"), Some(platform.clone()), "still works");
+
+    let webhook_path = format!("{}/webhook", settings_path(GUILD_A));
+    let webhook = browser.get(&site, &webhook_path).await;
+    assert_eq!(webhook.status, 200, "{}", webhook.text);
+    assert!(webhook.text.contains("id=\"platform-owned\""), "{}", webhook.text);
+    assert!(!webhook.text.contains("Save endpoint"), "no form to move it");
+    for action in ["save", "rotate", "resume", "test"] {
+        let fields = [
+            ("csrf", webhook.csrf()),
+            ("action", action.to_owned()),
+            ("url", "https://moderator.example/steal".to_owned()),
+            ("event.message.received", "on".to_owned()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let moved = browser.post(&site, &webhook_path, &fields).await;
+        assert_eq!(moved.status, 403, "{action}: {}", moved.text);
+    }
+    assert!(store.webhook(&platform).await.expect("read").is_none(), "the endpoint was never set");
+}
+
 #[tokio::test]
 async fn an_api_key_made_on_the_page_works_on_the_tenant_api_until_revoked() {
     let site = site().await;
+    standalone_a(&site).await;
     let mut browser = Browser::default();
     browser.login(&site, demo::ADMIN, "/settings").await;
     let keys = browser.get(&site, &format!("{}/keys", settings_path(GUILD_A))).await;
@@ -599,6 +656,7 @@ async fn the_page_reports_a_missing_message_content_intent_and_a_paused_webhook(
 #[tokio::test]
 async fn an_admin_sets_the_webhook_on_the_page_sees_the_secret_once_and_a_bad_url_beside_its_field() {
     let site = site().await;
+    standalone_a(&site).await;
     let mut browser = Browser::default();
     browser.login(&site, demo::ADMIN, "/settings").await;
     let path = format!("{}/webhook", settings_path(GUILD_A));
@@ -615,7 +673,7 @@ async fn an_admin_sets_the_webhook_on_the_page_sees_the_secret_once_and_a_bad_ur
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert!(refused.text.contains("id=\"url-error\""), "the error beside the URL");
     assert!(refused.text.contains("value=\"ftp://crm.example/\""), "the entered value is kept");
-    let tenant = TenantId::from("club-a");
+    let tenant = TenantId::standalone(Id::new(GUILD_A));
     assert!(site.backends.store.webhook(&tenant).await.expect("read").is_none(), "nothing saved");
 
     let saved = browser

@@ -222,7 +222,7 @@ async fn standalone_tenant(
     guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
     now: u64,
 ) -> Result<TenantId, Refusal> {
-    let tenant_id = TenantId::from(format!("guild-{guild_id}").as_str());
+    let tenant_id = TenantId::standalone(guild_id);
     let tenant = Tenant { tenant_id: tenant_id.clone(), allowed_origins: Vec::new(), created_at: now };
     match api.store.create_tenant(&tenant).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(tenant_id),
