@@ -436,6 +436,7 @@ async fn create_message(State(shared): AppState, Path(channel_id): Path<String>,
     }
     let message_id = world.new_id();
     let mut message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
+    messages::apply_pings(&mut message, &body);
     messages::attach_reference(&mut message, &world, channel_id, &body);
     world.messages.entry(channel_id).or_default().push(message.clone());
     if let Some(nonce) = enforced {

@@ -101,12 +101,8 @@ impl ChannelWorker {
             add_signup_values(&mut values, signups);
         }
         let rendered = job.settings.board_template.render(&values).map_err(|errors| errors.to_string())?;
-        let mut body = MessageBody {
-            content: rendered.content,
-            embeds: Some(rendered.embeds),
-            allowed_mentions: Some(Default::default()),
-            ..MessageBody::default()
-        };
+        let mut body =
+            MessageBody { content: rendered.content, embeds: Some(rendered.embeds), ..MessageBody::default() };
         if let Some(url) = &subject.signup_url {
             body.components = Some(vec![link_button_row("Sign up", url.clone())]);
         }

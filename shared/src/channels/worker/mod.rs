@@ -14,12 +14,9 @@ mod tests;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use twilight_model::{
-    channel::message::AllowedMentions,
-    id::{
-        Id,
-        marker::{ChannelMarker, GuildMarker, UserMarker},
-    },
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, UserMarker},
 };
 
 pub use self::create::RETRY_BUTTON;
@@ -187,10 +184,8 @@ impl ChannelWorker {
         if !components.is_empty() {
             body.components = Some(components);
         }
-        if !allow_mentions {
-            body.allowed_mentions = Some(AllowedMentions::default());
-        }
-        body
+        // Nobody is pinged unless the sender allowed it, and then only the users mentioned.
+        if allow_mentions { body.pinging_users() } else { body }
     }
 
     async fn post(

@@ -13,7 +13,7 @@ use crate::{
     clock::{Clock, ManualClock},
     discord::rest::BotToken,
     domain::{MappingStatus, Subject, SubjectKind},
-    store::{ChannelStore, ClaimOutcome, Store, SubjectStore, embedded::EmbeddedItems},
+    store::{ChannelStore, ClaimOutcome, SettingsStore, Store, SubjectStore, embedded::EmbeddedItems},
 };
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
@@ -211,4 +211,47 @@ async fn a_reminder_dm_reaches_a_member_and_a_closed_door_is_no_failure() {
         stranger,
         JobOutcome::DoneWith(serde_json::json!({ "skipped": "the member takes no DMs from the bot" }))
     );
+}
+
+#[tokio::test]
+async fn names_and_messages_from_tenants_never_ping_everyone_or_a_role() {
+    let setup = setup(ADMINISTRATOR).await;
+    let guild = Id::new(GUILD);
+    let settings = crate::domain::GuildSettings {
+        welcome_message: Some("{name}: welcome".to_owned()),
+        ..crate::domain::GuildSettings::default()
+    };
+    setup.store.update_settings(guild, 0, &settings).await.expect("settings");
+    let hostile = Subject { name: "@everyone <@&555> @here free laps".to_owned(), ..race() };
+    setup.store.upsert_subject(guild, &hostile).await.expect("subject");
+    let (job, _) = setup.asked(&hostile);
+    assert_eq!(setup.worker.handle(job, attempt(1)).await, JobOutcome::Done);
+    let channel = setup.store.mapping(guild, &hostile.subject).await.expect("read").expect("mapping").channels.text;
+    let channel = channel.expect("text channel").get();
+    let member = 1_100_000_000_000_010_001u64;
+    for (content, allow_mentions) in
+        [("@everyone box now <@&555>", false), (&*format!("<@{member}> box now @here <@&555>"), true)]
+    {
+        let send = Job::SendMessage {
+            guild_id: guild,
+            subject: hostile.subject.clone(),
+            content: content.to_owned(),
+            message_key: format!("key-{allow_mentions}"),
+            allow_mentions,
+            reply_to: None,
+            parts: Default::default(),
+            team: None,
+        };
+        assert!(matches!(setup.worker.handle(send, attempt(1)).await, JobOutcome::DoneWith(_)), "posted");
+    }
+    let messages = setup.sandbox.with_world(|world| world.messages.get(&channel).cloned().unwrap_or_default());
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    for message in &messages {
+        assert_eq!(message["mention_everyone"], false, "{message}");
+        assert_eq!(message["mention_roles"], serde_json::json!([]), "{message}");
+    }
+    let allowed: Vec<&Value> = messages[2]["mentions"].as_array().into_iter().flatten().collect();
+    assert_eq!(allowed.len(), 1, "the allowed message pings the user it names, and only them");
+    assert_eq!(allowed[0]["id"], member.to_string());
+    assert!(messages[1]["mentions"].as_array().is_some_and(Vec::is_empty));
 }

@@ -77,9 +77,9 @@ pub struct MessageBody {
     pub nonce: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enforce_nonce: bool,
-    /// Who the content may notify; `None` is Discord's default (everyone it mentions).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_mentions: Option<twilight_model::channel::message::AllowedMentions>,
+    /// Who the content may notify. Always sent, and nobody by default: names, reasons and
+    /// relayed text come from tenants and users, and must never ping @everyone or a role.
+    pub allowed_mentions: twilight_model::channel::message::AllowedMentions,
     /// The message this one replies to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_reference: Option<twilight_model::channel::message::MessageReference>,
@@ -101,6 +101,12 @@ impl MessageBody {
             message_id: Some(message),
             fail_if_not_exists: Some(false),
         });
+        self
+    }
+
+    /// Lets the content ping the users it mentions (never @everyone, @here or roles).
+    pub fn pinging_users(mut self) -> Self {
+        self.allowed_mentions.parse = vec![twilight_model::channel::message::MentionType::Users];
         self
     }
 

@@ -155,7 +155,48 @@ pub(crate) fn post(
 
 /// The ids in `<@id>` and `<@!id>` mentions.
 fn mentioned_ids(content: &str) -> Vec<u64> {
-    content.split("<@").skip(1).filter_map(|rest| rest.trim_start_matches('!').split('>').next().and_then(id)).collect()
+    content
+        .split("<@")
+        .skip(1)
+        .filter(|rest| !rest.starts_with('&'))
+        .filter_map(|rest| rest.trim_start_matches('!').split('>').next().and_then(id))
+        .collect()
+}
+
+fn mentioned_roles(content: &str) -> Vec<u64> {
+    content.split("<@&").skip(1).filter_map(|rest| rest.split('>').next().and_then(id)).collect()
+}
+
+/// Who a message the bot posts notifies, as Discord decides it: what its content mentions,
+/// filtered by `allowed_mentions` when the body has it (`parse` by type, or listed `users`
+/// and `roles`); without it, everything mentioned. Sets `mention_everyone`, `mention_roles`
+/// and `mentions` on the stored message, so a test sees a ping that went out.
+pub(crate) fn apply_pings(message: &mut Value, body: &Value) {
+    let content = body.get("content").and_then(Value::as_str).unwrap_or_default();
+    let allowed = body.get("allowed_mentions");
+    let parses = |kind: &str| match allowed {
+        None | Some(Value::Null) => true,
+        Some(allowed) => allowed["parse"].as_array().is_some_and(|types| types.iter().any(|t| t == kind)),
+    };
+    let listed = |field: &str, wanted: u64| {
+        allowed.and_then(|allowed| allowed[field].as_array()).is_some_and(|ids| {
+            ids.iter().any(|listed| listed.as_str().and_then(id).or_else(|| listed.as_u64()) == Some(wanted))
+        })
+    };
+    let everyone = (content.contains("@everyone") || content.contains("@here")) && parses("everyone");
+    let roles: Vec<String> = mentioned_roles(content)
+        .into_iter()
+        .filter(|role| parses("roles") || listed("roles", *role))
+        .map(|role| role.to_string())
+        .collect();
+    let users: Vec<Value> = mentioned_ids(content)
+        .into_iter()
+        .filter(|user| parses("users") || listed("users", *user))
+        .map(|user| world::user_json(user, &format!("user-{user}"), false))
+        .collect();
+    message["mention_everyone"] = json!(everyone);
+    message["mention_roles"] = json!(roles);
+    message["mentions"] = json!(users);
 }
 
 /// Not Discord's API: `PUT /sandbox/message-content` with `{"enabled": false}` plays an
