@@ -52,8 +52,11 @@ impl SubjectRef {
             "adhoc" => SubjectKind::Adhoc,
             _ => return None,
         };
-        let valid =
-            !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        // `.` and `..` are path segments, not names: a URL built from them would walk up.
+        let valid = !id.is_empty()
+            && id.len() <= 100
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !matches!(id, "." | "..");
         valid.then(|| Self::new(kind, id))
     }
 }
@@ -318,4 +321,17 @@ pub struct ApiKeyRecord {
     pub created_at: u64,
     #[serde(default)]
     pub revoked_at: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_ids_are_names_never_path_segments() {
+        assert_eq!(SubjectRef::parse("event:spa-24.h"), Some(SubjectRef::new(SubjectKind::Event, "spa-24.h")));
+        for refused in ["event:.", "event:..", "lead:", "lead:a/b", "lead:a b", "race:1", "event"] {
+            assert_eq!(SubjectRef::parse(refused), None, "{refused}");
+        }
+    }
 }

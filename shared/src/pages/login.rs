@@ -150,8 +150,13 @@ pub fn safe_next(raw: &str) -> Option<String> {
         && !raw.starts_with("//")
         && !raw.contains('\\')
         && !raw.chars().any(|c| c.is_control() || c.is_whitespace());
+    // Read as the browser will: a path whose dot segments (`..`, `%2e%2e`) would move it, or
+    // that would leave the site, is refused rather than checked as written.
+    let site = url::Url::parse("https://guildbridge.invalid/").ok()?;
+    let resolved = site.join(raw).ok()?;
+    let stays = resolved.host_str() == Some("guildbridge.invalid") && &resolved[url::Position::BeforePath..] == raw;
     let under_settings = raw == BASE_PATH || raw.starts_with("/settings/") || raw.starts_with("/settings?");
-    (path_only && under_settings).then(|| raw.to_owned())
+    (path_only && stays && under_settings).then(|| raw.to_owned())
 }
 
 fn query_map(raw: Option<String>) -> HashMap<String, String> {
@@ -310,6 +315,10 @@ mod tests {
             "/settingsx",
             "/v1/tenant",
             "/settings/ guilds",
+            "/settings/..//evil.example",
+            "/settings/../v1/tenant",
+            "/settings/%2e%2e/%2e%2e//evil.example",
+            "/settings/./guilds",
             "",
         ] {
             assert_eq!(safe_next(refused), None, "{refused} was accepted");

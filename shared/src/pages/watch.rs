@@ -31,6 +31,48 @@ const STATUSES: [MappingStatus; 5] = [
     MappingStatus::Archived,
 ];
 
+/// What a write did, carried to the page it lands on as `?done=<code>`: the page shows the
+/// code's own text, so a crafted link cannot make the site say something of its choosing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    RetryQueued,
+    ArchiveQueued,
+    SyncQueued,
+    SyncRunning,
+    QueuedAgain,
+}
+
+impl Done {
+    const ALL: [Done; 5] =
+        [Done::RetryQueued, Done::ArchiveQueued, Done::SyncQueued, Done::SyncRunning, Done::QueuedAgain];
+
+    fn code(self) -> &'static str {
+        match self {
+            Done::RetryQueued => "retry-queued",
+            Done::ArchiveQueued => "archive-queued",
+            Done::SyncQueued => "sync-queued",
+            Done::SyncRunning => "sync-running",
+            Done::QueuedAgain => "queued-again",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Done::RetryQueued => "Retry queued: the channel will be made again.",
+            Done::ArchiveQueued => "Archive queued.",
+            Done::SyncQueued => "Sync queued.",
+            Done::SyncRunning => "A sync is already running; it is shown below.",
+            Done::QueuedAgain => "Queued again.",
+        }
+    }
+
+    /// The notice for the page's `done` parameter; none for a code it does not know.
+    fn notice(query: &HashMap<String, String>) -> Option<Notice> {
+        let code = query.get("done")?;
+        Done::ALL.into_iter().find(|done| done.code() == code).map(|done| Notice::success(done.text()))
+    }
+}
+
 fn query_map(raw: Option<String>) -> HashMap<String, String> {
     url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
@@ -126,7 +168,7 @@ pub async fn channels(
         Err(error) => return Denied::from(error).into_response(),
     };
     let rows = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, admin.guild_id())).collect();
-    let notice = query.get("done").map(|what| Notice::success(what.clone()));
+    let notice = Done::notice(&query);
     render(&templates::ChannelsPage {
         nav: Nav::new(&admin, "channels"),
         statuses: STATUSES.iter().map(|s| (s.as_str(), *s == status)).collect(),
@@ -143,9 +185,9 @@ fn subject_of(form: &HashMap<String, String>) -> Result<SubjectRef, PageError> {
         .ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, "No such channel", "The form named no subject."))
 }
 
-fn back_to_channels(guild: &GuildAdmin, status: &str, what: &str) -> Response {
+fn back_to_channels(guild: &GuildAdmin, status: &str, done: Done) -> Response {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("status", status).append_pair("done", what);
+    query.append_pair("status", status).append_pair("done", done.code());
     see_other(&format!("/settings/guilds/{}/channels?{}", guild.guild_id(), query.finish()))
 }
 
@@ -167,7 +209,7 @@ pub async fn retry_channel(
             Job::CreateChannels { retry: None, guild_id: admin.guild_id(), subject, requested_by: None, reply: None }
                 .retried(super::random_token()?);
         queue(pages, &job).await?;
-        Ok(back_to_channels(&admin, "error", "Retry queued: the channel will be made again."))
+        Ok(back_to_channels(&admin, "error", Done::RetryQueued))
     })
     .await
 }
@@ -195,7 +237,7 @@ pub async fn archive_channel(
         };
         let job = Job::ArchiveChannel { guild_id: admin.guild_id(), subject, reason, reply: None };
         queue(pages, &job).await?;
-        Ok(back_to_channels(&admin, mapping.status.as_str(), "Archive queued."))
+        Ok(back_to_channels(&admin, mapping.status.as_str(), Done::ArchiveQueued))
     })
     .await
 }
@@ -229,7 +271,7 @@ pub async fn syncs(
         next_at: schedule.as_ref().map(|schedule| templates::when(schedule.next_at)),
         schedule_error: schedule.and_then(|schedule| schedule.last_error),
         runs: runs.into_iter().map(SyncView::from).map(templates::RunRow::from).collect(),
-        notice: query.get("done").map(|what| Notice::success(what.clone())),
+        notice: Done::notice(&query),
     })
 }
 
@@ -256,12 +298,12 @@ pub async fn sync_now(
             SyncRequestError::Store(error) => PageError::from(error),
             SyncRequestError::Queue(_) => PageError::busy(),
         })?;
-        let what = match asked {
-            SyncRequested::Queued { .. } | SyncRequested::AlreadyRequested { .. } => "Sync queued.",
-            SyncRequested::Busy(_) => "A sync is already running; it is shown below.",
+        let done = match asked {
+            SyncRequested::Queued { .. } | SyncRequested::AlreadyRequested { .. } => Done::SyncQueued,
+            SyncRequested::Busy(_) => Done::SyncRunning,
         };
         let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query.append_pair("done", what);
+        query.append_pair("done", done.code());
         Ok(see_other(&format!("/settings/guilds/{}/sync?{}", admin.guild_id(), query.finish())))
     })
     .await
@@ -287,7 +329,7 @@ pub async fn dead_letters(
     render(&templates::DeadLettersPage {
         nav: Nav::new(&admin, "dead-letters"),
         letters: letters.into_iter().map(DeadLetterView::from).map(templates::LetterRow::from).collect(),
-        notice: query.get("done").map(|what| Notice::success(what.clone())),
+        notice: Done::notice(&query),
     })
 }
 
@@ -315,7 +357,7 @@ pub async fn retry_dead_letter(
         };
         queue(pages, &job).await?;
         let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query.append_pair("done", "Queued again.");
+        query.append_pair("done", Done::QueuedAgain.code());
         Ok(see_other(&format!("/settings/guilds/{}/dead-letters?{}", admin.guild_id(), query.finish())))
     })
     .await

@@ -786,3 +786,20 @@ async fn the_messages_tab_previews_refuses_broken_templates_by_name_and_saves_go
     let audit = &audit.text[audit.text.find("audit-title").expect("audit")..];
     assert!(audit.contains("reminders") && audit.contains("start_message"), "{audit}");
 }
+
+#[tokio::test]
+async fn a_crafted_done_notice_or_a_walking_next_says_and_goes_nowhere() {
+    let site = site().await;
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let sync = format!("{}/sync", settings_path(GUILD_A));
+    let forged = browser.get(&site, &format!("{sync}?done=Your+account+is+suspended%3A+log+in+at+evil.example")).await;
+    assert_eq!(forged.status, 200, "{}", forged.text);
+    assert!(!forged.text.contains("suspended") && !forged.text.contains("evil.example"), "{}", forged.text);
+    let real = browser.get(&site, &format!("{sync}?done=sync-queued")).await;
+    assert!(real.text.contains("Sync queued."), "{}", real.text);
+
+    let mut other = Browser::default();
+    let landed = other.login(&site, demo::ADMIN, "/settings/..//evil.example").await;
+    assert_eq!(landed.location(), "/settings", "a next that walks out lands on the settings page");
+}
