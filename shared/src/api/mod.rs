@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod extract;
 pub mod idempotency;
+pub mod page_headers;
 pub mod problem;
 pub mod routes;
 pub mod views;
@@ -110,7 +111,10 @@ fn document_json() -> &'static str {
 pub fn router(api: Api) -> Router {
     let (router, _) = declared().split_for_parts();
     router
-        .route(connect::CALLBACK_PATH, axum::routing::get(connect::callback))
+        .route(
+            connect::CALLBACK_PATH,
+            axum::routing::get(connect::callback).layer(axum::middleware::from_fn(page_headers::security_headers)),
+        )
         .fallback(|| async { Problem::not_found("route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this route does not take that method")

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
@@ -87,31 +87,8 @@ pub fn router(pages: Pages) -> Router {
         .route("/settings/assets/preview.js", get(script))
         .route("/settings/assets/messages.js", get(messages_script))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(crate::api::page_headers::security_headers))
         .with_state(Arc::new(pages))
-}
-
-const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
-
-/// The headers every page carries: a strict CSP (no inline script, no framing), HSTS, no
-/// MIME sniffing, no referrer beyond the origin, and no caching of personal pages.
-async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let asset = request.uri().path().starts_with("/settings/assets/");
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let fixed: [(HeaderName, &'static str); 5] = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    let caching = if asset { "public, max-age=3600" } else { "no-store" };
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
-    response
 }
 
 async fn stylesheet() -> Response {

@@ -94,6 +94,10 @@ fn refused(answer: &Answer, status: u16, says: &str) {
     assert!(answer.content_type.starts_with("text/html"), "{}", answer.content_type);
     assert!(answer.text.contains(says), "the page says {says:?}: {}", answer.text);
     assert!(answer.text.contains("Nothing was changed."), "{}", answer.text);
+    // The callback's pages carry the settings page's security headers.
+    let csp = answer.headers.get("content-security-policy").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp:?}");
+    assert_eq!(answer.headers.get("x-frame-options").map(|value| value.as_bytes()), Some(&b"DENY"[..]));
 }
 
 fn location(answer: &Answer) -> Url {
