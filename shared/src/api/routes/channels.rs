@@ -217,6 +217,7 @@ async fn existing_subject(api: &Api, caller: &Connected, path: &SubjectPath) -> 
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelsQuery {
     /// `creating`, `active` (unless given), `completed`, `archived` or `error`.
     #[param(pattern = "^(creating|active|completed|archived|error)$")]

@@ -123,6 +123,7 @@ pub async fn delete_link(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct LinksQuery {
     /// 1 to 100; 50 unless given.
     #[param(minimum = 1, maximum = 100)]

@@ -4,6 +4,7 @@ use super::prelude::*;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct MembersQuery {
     /// `active` or `left`; both unless given.
     #[param(pattern = "^(active|left)$")]

@@ -101,15 +101,42 @@ fn stale() -> Problem {
     )
 }
 
-/// The first field of `sent` that the settings do not have (serde ignores such fields; the
-/// API refuses them, so a typo is not silently dropped).
+/// The first field of `sent` that the settings do not have, at any depth, inside lists too
+/// (serde ignores such fields; the API refuses them, so a typo such as
+/// `reminders[0].befor_minutes` is not silently dropped).
 fn unknown_field(sent: &serde_json::Value, known: &serde_json::Value, at: &str) -> Option<String> {
-    let (serde_json::Value::Object(sent), serde_json::Value::Object(known)) = (sent, known) else { return None };
-    sent.iter().find_map(|(name, value)| {
-        let path = if at.is_empty() { name.clone() } else { format!("{at}.{name}") };
-        match known.get(name) {
-            None => Some(path),
-            Some(inner) => unknown_field(value, inner, &path),
-        }
-    })
+    use serde_json::Value;
+    match (sent, known) {
+        (Value::Object(sent), Value::Object(known)) => sent.iter().find_map(|(name, value)| {
+            let path = if at.is_empty() { name.clone() } else { format!("{at}.{name}") };
+            match known.get(name) {
+                None => Some(path),
+                Some(inner) => unknown_field(value, inner, &path),
+            }
+        }),
+        (Value::Array(sent), Value::Array(known)) => sent
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(n, (value, inner))| unknown_field(value, inner, &format!("{at}[{n}]"))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::unknown_field;
+
+    #[test]
+    fn a_misspelt_field_is_found_at_any_depth() {
+        let known = json!({ "reminders": [{ "before_minutes": 60, "template": { "content": "x", "embed": null } }] });
+        let sent = json!({ "reminders": [{ "befor_minutes": 60, "template": { "content": "x" } }] });
+        assert_eq!(unknown_field(&sent, &known, "").as_deref(), Some("reminders[0].befor_minutes"));
+        let sent = json!({ "reminders": [{ "before_minutes": 60, "template": { "contnet": "x" } }] });
+        assert_eq!(unknown_field(&sent, &known, "").as_deref(), Some("reminders[0].template.contnet"));
+        let sent = json!({ "reminders": [{ "before_minutes": 60, "template": { "content": "x" } }] });
+        assert_eq!(unknown_field(&sent, &known, ""), None);
+    }
 }

@@ -223,6 +223,7 @@ async fn discord_user(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SubjectsQuery {
     /// Only subjects of this kind.
     #[param(inline)]

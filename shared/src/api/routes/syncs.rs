@@ -47,6 +47,7 @@ pub async fn start_sync(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SyncsQuery {
     /// 1 to 100; 50 unless given.
     #[param(minimum = 1, maximum = 100)]

@@ -53,6 +53,7 @@ pub fn names(permissions: Permissions) -> Vec<String> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct DeadLettersQuery {
     /// 1 to 100; 50 unless given.
     #[param(minimum = 1, maximum = 100)]

@@ -190,6 +190,7 @@ impl From<DeliveryAttempt> for DeliveryView {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     /// 1 to 100; 50 unless given.
     #[param(minimum = 1, maximum = 100)]

@@ -287,3 +287,27 @@ async fn a_dead_letter_is_listed_with_its_reason_and_retried_under_its_key() {
         call(&t.router, Method::POST, "/v1/dead-letters/000000000009-0000000000000000/retry", key, None).await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn a_misspelt_query_parameter_or_nested_setting_is_refused_not_ignored() {
+    let t = TwoTenants::new().await;
+    for path in ["/v1/subjects?limt=5", "/v1/channels?stauts=error", "/v1/syncs?limit=5&cursor=x", "/v1/links?x=1"] {
+        let answer = call(&t.router, Method::GET, path, Some(&t.key_a), None).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.text);
+        assert!(answer.content_type.starts_with("application/problem+json"), "{path}");
+    }
+    let settings = json!({ "reminders": [{ "before_minutes": 60, "template": { "content": "{name}", "embd": {} } }] });
+    let answer = call_with(
+        &t.router,
+        Method::PUT,
+        "/v1/settings",
+        Some(&t.key_a),
+        Some(settings.to_string()),
+        &[("if-match", "*"), ("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(answer.text.contains("reminders[0].template.embd"), "the field is named: {}", answer.text);
+    let stored = call(&t.router, Method::GET, "/v1/settings", Some(&t.key_a), None).await;
+    assert_eq!(stored.json()["reminders"], json!([]), "nothing was saved");
+}
