@@ -117,6 +117,8 @@ async fn main() {
             last_message_at: None,
             subject_user: Some(Id::new(FIRST_MEMBER + n)),
             conversation_joined_at: None,
+            parked: false,
+            parked_reason: None,
         };
         backends.store.watch_relay(&entry).await.unwrap();
         relayed.push((channel, FIRST_MEMBER + n));

@@ -66,6 +66,10 @@ pub struct SubjectView {
     pub discord_user_id: Option<String>,
     /// Whether its channel's messages are relayed as `message.received`.
     pub relay: bool,
+    /// Why relaying stopped, when Discord said the bot cannot read the channel any more (on
+    /// a single subject's GET). Mapping the channel anew starts it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_parked: Option<String>,
     /// The subject's Discord user as Guildbridge knows them (on a single subject's GET).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discord_user: Option<DiscordUserView>,
@@ -187,6 +191,7 @@ impl SubjectView {
             signup_url: subject.signup_url,
             discord_user_id: subject.discord_user_id.map(|id| id.to_string()),
             relay,
+            relay_parked: None,
             discord_user: None,
             board_message_id: mapping.as_ref().and_then(|m| m.board.as_ref()).map(|board| board.message_id.to_string()),
             channel: mapping.map(|mapping| ChannelView::new(mapping, guild_id)),

@@ -24,7 +24,7 @@ use twilight_model::{
 
 use crate::{
     clock::SharedClock,
-    discord::rest::{DiscordClient, DiscordError, MAX_MESSAGES_PAGE},
+    discord::rest::{DiscordClient, DiscordError, MAX_MESSAGES_PAGE, PermanentKind},
     domain::{EventDraft, EventType},
     events::EventSink,
     store::{DomainStore, IntentStatus, RelayedChannel, StoreError},
@@ -81,6 +81,28 @@ pub enum RelayError {
     Events(#[from] crate::events::EmitError),
 }
 
+/// What became of one channel's turn.
+enum Polled {
+    /// Another poller had it.
+    NotOurs,
+    Relayed(usize),
+    Parked,
+}
+
+/// Whether Discord says the bot cannot read the channel at all (403 Missing Access or
+/// Missing Permissions, 404 Unknown Channel or Guild): retrying will not change that.
+fn cannot_read(error: &DiscordError) -> bool {
+    matches!(
+        error.permanent_kind(),
+        Some(
+            PermanentKind::MissingAccess
+                | PermanentKind::MissingPermissions
+                | PermanentKind::UnknownChannel
+                | PermanentKind::UnknownGuild
+        )
+    )
+}
+
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -88,6 +110,8 @@ pub struct PassReport {
     pub polled: usize,
     pub relayed: usize,
     pub failed: usize,
+    /// Channels the bot cannot read any more, parked (never polled again until mapped anew).
+    pub parked: usize,
 }
 
 #[derive(Clone)]
@@ -169,6 +193,7 @@ impl RelayPoller {
                     total.polled += report.polled;
                     total.relayed += report.relayed;
                     total.failed += report.failed;
+                    total.parked += report.parked;
                 }
                 Err(error) => tracing::warn!(%error, "relay pass failed; the next one tries again"),
             }
@@ -187,11 +212,12 @@ impl RelayPoller {
                 break;
             }
             match self.poll(channel, has_intent, deadline).await {
-                Ok(Some(relayed)) => {
+                Ok(Polled::Relayed(relayed)) => {
                     report.polled += 1;
                     report.relayed += relayed;
                 }
-                Ok(None) => {}
+                Ok(Polled::Parked) => report.parked += 1,
+                Ok(Polled::NotOurs) => {}
                 Err(error) => {
                     report.failed += 1;
                     tracing::warn!(%error, "relay poll failed; the channel is polled again after its lease");
@@ -201,24 +227,29 @@ impl RelayPoller {
         Ok(report)
     }
 
-    /// Polls one channel if this poller claims it; how many messages it relayed.
-    async fn poll(
-        &self,
-        channel: RelayedChannel,
-        has_intent: bool,
-        deadline: Instant,
-    ) -> Result<Option<usize>, RelayError> {
+    /// Polls one channel if this poller claims it.
+    async fn poll(&self, channel: RelayedChannel, has_intent: bool, deadline: Instant) -> Result<Polled, RelayError> {
         let Some(mut claimed) = self.store.claim_poll(&channel, self.clock.now(), self.policy.lease.as_secs()).await?
         else {
-            return Ok(None);
+            return Ok(Polled::NotOurs);
         };
         let mut relayed = 0;
         let mut links: HashMap<Id<UserMarker>, Option<String>> = HashMap::new();
         loop {
-            let mut page = self
-                .discord
-                .channel_messages_after(claimed.channel_id, claimed.cursor, MAX_MESSAGES_PAGE, deadline)
-                .await?;
+            let read =
+                self.discord.channel_messages_after(claimed.channel_id, claimed.cursor, MAX_MESSAGES_PAGE, deadline);
+            let mut page = match read.await {
+                Ok(page) => page,
+                // The bot was kicked, or the channel deleted: polling it again would only spend
+                // the invalid-request budget every tenant's relay shares.
+                Err(error) if cannot_read(&error) => {
+                    let reason = format!("relaying stopped: {}", error.explain());
+                    tracing::warn!(subject = %channel.subject, %reason, "relayed channel parked");
+                    self.store.park_relay(&claimed, &reason).await?;
+                    return Ok(Polled::Parked);
+                }
+                Err(error) => return Err(error.into()),
+            };
             let full = page.len() >= usize::from(MAX_MESSAGES_PAGE);
             page.sort_by_key(|message| message.id);
             let mut next = claimed.clone();
@@ -258,10 +289,10 @@ impl RelayPoller {
             self.events.emit(channel.guild_id, drafts).await?;
             if !self.store.advance_relay(&claimed, &next).await? {
                 tracing::info!(subject = %channel.subject, "another poller moved the cursor; its events stand");
-                return Ok(Some(relayed));
+                return Ok(Polled::Relayed(relayed));
             }
             if !full || Instant::now() >= deadline {
-                return Ok(Some(relayed));
+                return Ok(Polled::Relayed(relayed));
             }
             claimed = next;
         }

@@ -41,6 +41,12 @@ pub struct RelayedChannel {
     /// When the subject's own user first wrote in the channel.
     #[serde(default)]
     pub conversation_joined_at: Option<u64>,
+    /// Parked: Discord answered that the bot cannot read the channel (missing access, an
+    /// unknown channel). A parked channel leaves the poll index until it is mapped anew.
+    #[serde(default)]
+    pub parked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked_reason: Option<String>,
 }
 
 /// What the bot's application allows, as last read from Discord.
@@ -53,8 +59,11 @@ pub struct IntentStatus {
 
 #[async_trait]
 pub trait RelayStore: Send + Sync {
-    /// Starts relaying a channel; one already relayed keeps its cursor.
+    /// Starts relaying a channel; one already relayed keeps its cursor, one parked starts
+    /// anew (its channel was mapped again).
     async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError>;
+    /// Parks the channel this poll claimed, with why (`false` when the claim was lost).
+    async fn park_relay(&self, claimed: &RelayedChannel, reason: &str) -> Result<bool, StoreError>;
     /// Stops relaying the subject's channel.
     async fn unwatch_relay(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<(), StoreError>;
     async fn relayed(
@@ -91,11 +100,17 @@ pub trait RelayStore: Send + Sync {
 
 const NEXT_POLL_AT: &str = "next_poll_at";
 const CURSOR: &str = "cursor";
+const PARKED: &str = "parked";
 
 fn relay_item(channel: &RelayedChannel) -> Result<Item, StoreError> {
     let subject = &channel.subject;
+    let key = keys::relay(channel.guild_id.get(), subject.kind.as_str(), &subject.id);
+    if channel.parked {
+        // No index attributes: a parked channel is never due.
+        return to_item(&key, channel, &[]);
+    }
     to_item(
-        &keys::relay(channel.guild_id.get(), subject.kind.as_str(), &subject.id),
+        &key,
         channel,
         &[
             (attr::GSI1_PK, json!(keys::RELAY_INDEX_PK)),
@@ -127,7 +142,16 @@ impl<I: ItemStore> Store<I> {
 impl<I: ItemStore> RelayStore for Store<I> {
     /// 1 conditional PutItem.
     async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError> {
-        self.put_relay_if(channel, Condition::NotExists).await.map(|_| ())
+        let fresh_or_parked = Condition::NotExists.or(Condition::Equals(PARKED, json!(true)));
+        self.put_relay_if(channel, fresh_or_parked).await.map(|_| ())
+    }
+
+    /// 1 conditional PutItem.
+    async fn park_relay(&self, claimed: &RelayedChannel, reason: &str) -> Result<bool, StoreError> {
+        let parked = RelayedChannel { parked: true, parked_reason: Some(reason.to_owned()), ..claimed.clone() };
+        let still_claimed = Condition::Equals(CURSOR, json!(claimed.cursor))
+            .and(Condition::Equals(NEXT_POLL_AT, json!(claimed.next_poll_at)));
+        self.put_relay_if(&parked, still_claimed).await
     }
 
     /// 1 DeleteItem.

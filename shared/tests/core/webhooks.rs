@@ -471,3 +471,32 @@ async fn a_bad_endpoint_is_refused_with_every_problem_named_and_nothing_stored()
     assert_eq!(call(&strict, Method::GET, "/v1/webhook", Some(&club.key_a), None).await.status, 404, "nothing stored");
     assert_eq!(call(&strict, Method::POST, "/v1/webhook/test", Some(&club.key_a), None).await.status, 404);
 }
+
+#[tokio::test]
+async fn a_channel_the_bot_can_no_longer_read_is_parked_with_its_reason_and_never_polled_again() {
+    let club = Club::new().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let kicked = club.lead_channel(&club.key_a, "gone", LEAD_USER).await;
+    let healthy = club.lead_channel(&club.key_a, "fine", LEAD_USER).await;
+    let first = club.relay.pass(true, deadline).await.expect("pass");
+    assert_eq!((first.polled, first.parked), (2, 0), "{first:?}");
+
+    // The channel is deleted in Discord (or the bot kicked from it): 404 Unknown Channel.
+    club.sandbox.with_world(|world| world.channels.remove(&kicked));
+    club.sandbox.post_as(healthy, LEAD_USER, "still here", None).expect("posted");
+    club.clock.advance(120);
+    let second = club.relay.pass(true, deadline).await.expect("pass");
+    assert_eq!((second.polled, second.parked, second.relayed), (1, 1, 1), "{second:?}");
+    let (_, subject) = club.api(Method::GET, "/v1/subjects/lead/gone", &club.key_a, None).await;
+    let reason = subject["relay_parked"].as_str().unwrap_or_default();
+    assert!(reason.contains("relaying stopped") && reason.contains("no longer exists"), "{subject}");
+    let (_, fine) = club.api(Method::GET, "/v1/subjects/lead/fine", &club.key_a, None).await;
+    assert!(fine.get("relay_parked").is_none(), "{fine}");
+
+    // From then on only the healthy channel is due: the parked one costs Discord nothing.
+    for _ in 0..3 {
+        club.clock.advance(120);
+        let later = club.relay.pass(true, deadline).await.expect("pass");
+        assert_eq!((later.due, later.parked), (1, 0), "{later:?}");
+    }
+}

@@ -198,6 +198,7 @@ pub async fn get_subject(
     let mut view = SubjectView::new(subject, mapping, caller.guild_id);
     view.discord_user = discord_user;
     view.teams = Some(teams.into_iter().map(|(team, state)| TeamView::new(team, state, caller.guild_id)).collect());
+    view.relay_parked = api.store.relayed(caller.guild_id, &reference).await?.and_then(|relayed| relayed.parked_reason);
     view.timeline = Some(timeline.into_iter().map(ActionView::from).collect());
     Ok(Json(view))
 }

@@ -301,6 +301,8 @@ impl ChannelWorker {
                 last_message_at: None,
                 subject_user: subject.discord_user_id,
                 conversation_joined_at: None,
+                parked: false,
+                parked_reason: None,
             };
             self.store.watch_relay(&relayed).await.map_err(store_failure)?;
         }
