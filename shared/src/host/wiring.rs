@@ -263,7 +263,9 @@ pub fn relay_poller(
     Ok(RelayPoller::new(backends.store.clone(), client, backends.events.clone(), worker.application_id.cast()))
 }
 
-pub use crate::host::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT, WEBHOOK_WORKER_TIMEOUT};
+pub use crate::host::config::{
+    CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT, WEBHOOK_WORKER_BATCH, WEBHOOK_WORKER_TIMEOUT,
+};
 
 /// How a worker function runs its SQS batches.
 pub fn batch_policy(queue: QueueKind, worker: &WorkerConfig) -> BatchPolicy {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    sender::WebhookSender,
+    sender::{DELIVERY_TIMEOUT, WebhookSender},
     signing::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header},
 };
 use crate::{
@@ -153,7 +153,16 @@ impl WebhookWorker {
 
 #[async_trait]
 impl JobHandler for WebhookWorker {
-    async fn handle(&self, job: Job, _attempt: Attempt) -> JobOutcome {
+    async fn handle(&self, job: Job, attempt: Attempt) -> JobOutcome {
+        // A delivery may take its whole timeout: one that could outlast the invocation is
+        // handed back untried (no attempt counted against the tenant), so a batch of slow
+        // endpoints never times the invocation out and takes other tenants' deliveries with it.
+        if tokio::time::Instant::now() + DELIVERY_TIMEOUT > attempt.deadline {
+            return JobOutcome::Retry {
+                after: std::time::Duration::from_secs(1),
+                reason: "handed back untried: the invocation has too little time left for a delivery".to_owned(),
+            };
+        }
         match job {
             Job::DeliverWebhook { tenant_id, event, copy, .. } => self.deliver(&tenant_id, &event, &copy).await,
             other => JobOutcome::Reject { reason: format!("a {} job reached the webhook queue", other.type_name()) },

@@ -30,7 +30,7 @@ use guildbridge_core::{
     relay::RelayPoller,
     store::{Store, embedded::EmbeddedItems},
     webhooks::{HttpSender, WebhookWorker},
-    worker::{Consumer, JobHandler, JobOutcome},
+    worker::{Attempt, Consumer, JobHandler, JobOutcome},
 };
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
@@ -499,4 +499,26 @@ async fn a_channel_the_bot_can_no_longer_read_is_parked_with_its_reason_and_neve
         let later = club.relay.pass(true, deadline).await.expect("pass");
         assert_eq!((later.due, later.parked), (1, 0), "{later:?}");
     }
+}
+
+#[tokio::test]
+async fn a_delivery_that_could_outlast_the_invocation_is_handed_back_untried() {
+    let club = Club::new().await;
+    let receiver = Receiver::start().await;
+    club.subscribe(&club.key_a, &receiver, &["message.received"]).await;
+    let (status, body) = club.api(Method::POST, "/v1/webhook/test", &club.key_a, None).await;
+    assert_eq!(status, 202, "{body}");
+    let received = club.queue.receive(QueueKind::Webhook, Duration::from_secs(30)).await.expect("queue").expect("job");
+    // Five seconds left: less than one delivery's ten.
+    let short =
+        Attempt { receives: 1, max_receives: 12, deadline: tokio::time::Instant::now() + Duration::from_secs(5) };
+    let outcome = club.webhooks.handle(received.job.clone(), short).await;
+    let JobOutcome::Retry { reason, .. } = outcome else { panic!("handed back: {outcome:?}") };
+    assert!(reason.contains("untried"), "{reason}");
+    assert_eq!(receiver.got.lock().unwrap().len(), 0, "nothing was sent");
+    let (_, log) = club.api(Method::GET, "/v1/webhook/deliveries", &club.key_a, None).await;
+    assert_eq!(log["items"], json!([]), "no attempt counted against the tenant: {log}");
+    let enough = Attempt { deadline: tokio::time::Instant::now() + Duration::from_secs(30), ..short };
+    assert!(matches!(club.webhooks.handle(received.job, enough).await, JobOutcome::DoneWith(_)));
+    assert_eq!(receiver.got.lock().unwrap().len(), 1);
 }

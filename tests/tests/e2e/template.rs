@@ -182,6 +182,13 @@ fn timeouts_visibility_and_batches_agree_with_the_workers() {
         assert!(responses.iter().any(|r| text(r) == "ReportBatchItemFailures"), "{function}: partial batch failures");
         assert!(!event["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(), "{function}: bounded");
     }
+    // Every delivery of a webhook batch fits the invocation, however slow each endpoint is.
+    let deliveries = resource(&template, "WebhookWorkerFunction")["Events"].as_mapping().expect("events");
+    let batch: u32 =
+        text(&deliveries.values().next().expect("one event")["Properties"]["BatchSize"]).parse().expect("n");
+    assert_eq!(batch, wiring::WEBHOOK_WORKER_BATCH);
+    let slowest = guildbridge_core::webhooks::sender::DELIVERY_TIMEOUT * batch;
+    assert!(slowest < wiring::WEBHOOK_WORKER_TIMEOUT, "{batch} deliveries of 10 s fit the webhook worker's timeout");
 }
 
 #[test]
