@@ -128,6 +128,12 @@ fn relay_item(channel: &RelayedChannel) -> Result<Item, StoreError> {
     )
 }
 
+/// The stored channel is still as `read` saw it: the same cursor and the same poll time (a
+/// claim's lease, or the due time a claim is taken for).
+fn unchanged_since(read: &RelayedChannel) -> Condition {
+    Condition::Equals(CURSOR, json!(read.cursor)).and(Condition::Equals(NEXT_POLL_AT, json!(read.next_poll_at)))
+}
+
 impl<I: ItemStore> Store<I> {
     async fn put_relay_if(&self, channel: &RelayedChannel, condition: Condition) -> Result<bool, StoreError> {
         match self.items.put(relay_item(channel)?, Some(condition)).await {
@@ -149,9 +155,7 @@ impl<I: ItemStore> RelayStore for Store<I> {
     /// 1 conditional PutItem.
     async fn park_relay(&self, claimed: &RelayedChannel, reason: &str) -> Result<bool, StoreError> {
         let parked = RelayedChannel { parked: true, parked_reason: Some(reason.to_owned()), ..claimed.clone() };
-        let still_claimed = Condition::Equals(CURSOR, json!(claimed.cursor))
-            .and(Condition::Equals(NEXT_POLL_AT, json!(claimed.next_poll_at)));
-        self.put_relay_if(&parked, still_claimed).await
+        self.put_relay_if(&parked, unchanged_since(claimed)).await
     }
 
     /// 1 DeleteItem.
@@ -184,16 +188,12 @@ impl<I: ItemStore> RelayStore for Store<I> {
         lease: u64,
     ) -> Result<Option<RelayedChannel>, StoreError> {
         let claimed = RelayedChannel { next_poll_at: now + lease, ..channel.clone() };
-        let due = Condition::Equals(NEXT_POLL_AT, json!(channel.next_poll_at))
-            .and(Condition::Equals(CURSOR, json!(channel.cursor)));
-        Ok(self.put_relay_if(&claimed, due).await?.then_some(claimed))
+        Ok(self.put_relay_if(&claimed, unchanged_since(channel)).await?.then_some(claimed))
     }
 
     /// 1 conditional PutItem: still this poll's claim (its cursor and lease).
     async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError> {
-        let still_claimed = Condition::Equals(CURSOR, json!(claimed.cursor))
-            .and(Condition::Equals(NEXT_POLL_AT, json!(claimed.next_poll_at)));
-        self.put_relay_if(next, still_claimed).await
+        self.put_relay_if(next, unchanged_since(claimed)).await
     }
 
     /// 1 GetItem + 1 conditional PutItem (more when a poll moves it meanwhile).
@@ -214,9 +214,7 @@ impl<I: ItemStore> RelayStore for Store<I> {
             let next_poll_at = if current.next_poll_at == now { now + 1 } else { now };
             let next =
                 RelayedChannel { subject_user: user, conversation_joined_at: None, next_poll_at, ..current.clone() };
-            let unchanged = Condition::Equals(CURSOR, json!(current.cursor))
-                .and(Condition::Equals(NEXT_POLL_AT, json!(current.next_poll_at)));
-            if self.put_relay_if(&next, unchanged).await? {
+            if self.put_relay_if(&next, unchanged_since(&current)).await? {
                 return Ok(true);
             }
         }
