@@ -27,7 +27,7 @@ echo "== $(/usr/bin/chromium --version 2>/dev/null | head -1)"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 log=$(mktemp)
 status=0
-GUILDBRIDGE_BIN="$PWD/$bin" BROWSER_TEST_PORT=$(free_port) BROWSER_SANDBOX_PORT=$(free_port) BROWSER_LOCAL_LOG="$log" \
+GUILDBRIDGE_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" BROWSER_TEST_PORT=$(free_port) BROWSER_SANDBOX_PORT=$(free_port) BROWSER_LOCAL_LOG="$log" \
   npm --prefix tests/browser test || status=$?
 if [ -n "${GUILDBRIDGE_E2E_LOG_DIR:-}" ]; then
   grep '^{' "$log" | sed 's/^/guildbridge-local\t/' >"$GUILDBRIDGE_E2E_LOG_DIR/browser-local.log" || true
