@@ -13,7 +13,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use twilight_model::id::{Id, marker::ChannelMarker};
+use twilight_model::{
+    channel::ChannelType,
+    id::{
+        Id,
+        marker::{ChannelMarker, GuildMarker},
+    },
+};
 
 use crate::{
     clock::Clock,
@@ -125,8 +131,30 @@ pub async fn edit_deferred_answer(
     }
 }
 
-/// Posts `text` in a guild's log channel; a failure is logged, never fatal to the job.
-pub async fn post_to_log(discord: &DiscordClient, channel: Id<ChannelMarker>, text: &str, deadline: Instant) {
+/// Posts `text` in a guild's log channel; a failure is logged, never fatal to the job. The
+/// channel is checked first to be a text channel of this very guild: the id comes from the
+/// tenant's settings, and the bot must never post in another tenant's guild for it.
+pub async fn post_to_log(
+    discord: &DiscordClient,
+    guild_id: Id<GuildMarker>,
+    channel: Id<ChannelMarker>,
+    text: &str,
+    deadline: Instant,
+) {
+    let channels = match discord.guild_channels(guild_id, deadline).await {
+        Ok(channels) => channels,
+        Err(error) => {
+            tracing::warn!(%error, %guild_id, "could not check the log channel; nothing was posted");
+            return;
+        }
+    };
+    let text_channel = channels
+        .iter()
+        .any(|c| c.id == channel && matches!(c.kind, ChannelType::GuildText | ChannelType::GuildAnnouncement));
+    if !text_channel {
+        tracing::error!(%guild_id, %channel, "the log channel in the settings is not a text channel of this server; nothing was posted");
+        return;
+    }
     if let Err(error) = discord.create_message(channel, &MessageBody::text(text), deadline).await {
         tracing::warn!(%error, "could not post to the log channel");
     }

@@ -409,6 +409,35 @@ async fn the_log_channel_hears_of_finished_syncs_and_of_failed_ones_as_the_setti
 }
 
 #[tokio::test]
+async fn a_log_channel_in_another_tenants_guild_never_hears_of_this_guilds_syncs() {
+    let LoggedGuild { backends, queue, sandbox, log_channel, mut settings, worker } = logged_guild().await;
+    // Another tenant's guild, where the bot is too, with a channel of its own.
+    let other_guild = GUILD + 77;
+    sandbox.seed_guild(GuildSeed { id: other_guild, first_member_id: FIRST + 50_000, members: 2, ..seed(2) });
+    let theirs = stack::existing_text_channel(&sandbox, other_guild, "their-general");
+    let guild = Id::new(GUILD);
+    // This guild's settings name that channel (nothing at save time knows better yet).
+    settings.notifications.log_channel_id = Some(Id::new(theirs));
+    backends.store.update_settings(guild, 1, &settings).await.expect("settings");
+    let sync = guildbridge_core::domain::Job::SyncMembers {
+        guild_id: guild,
+        kind: SyncKind::Webhook,
+        request_id: "platform:cross".to_owned().into(),
+        reply: None,
+        after: None,
+    };
+    backends.queue.enqueue(&sync).await.expect("enqueue");
+    work_all(
+        Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref()).limits(5, Duration::from_secs(30)),
+    )
+    .await;
+    let runs = backends.store.recent_runs(guild, 1).await.expect("runs");
+    assert_eq!(runs[0].outcome, SyncOutcome::Succeeded, "the sync itself ran");
+    assert_eq!(stack::messages_in(&sandbox, theirs), Vec::<String>::new(), "nothing posted in the other guild");
+    assert_eq!(stack::messages_in(&sandbox, log_channel), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_finished_slash_sync_delivered_again_later_is_not_run_or_announced_twice() {
     let LoggedGuild { backends, queue, sandbox, log_channel, worker, .. } = logged_guild().await;
     let log = || stack::messages_in(&sandbox, log_channel);

@@ -2,7 +2,10 @@
 //! archive category) or deleted. Safe to repeat.
 
 use twilight_model::{
-    channel::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
+    channel::{
+        ChannelType,
+        permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
+    },
     guild::Permissions,
     id::{
         Id,
@@ -87,6 +90,15 @@ impl ChannelWorker {
             ArchiveMode::Lock => self.discord.guild_channels(guild_id, attempt.deadline).await?,
             ArchiveMode::Delete => Vec::new(),
         };
+        // The category comes from the tenant's settings: channels move only into a category
+        // of this very guild (they are locked either way).
+        let move_into = settings.archive_category_id.filter(|_| settings.archive_mode == ArchiveMode::Lock).filter(|category| {
+            let ours = guild_channels.iter().any(|c| c.id == *category && c.kind == ChannelType::GuildCategory);
+            if !ours {
+                tracing::error!(%guild_id, %category, "the archive category in the settings is not a category of this server; channels are locked where they are");
+            }
+            ours
+        });
         for channel in channels.owned() {
             let result = match settings.archive_mode {
                 ArchiveMode::Delete => {
@@ -95,6 +107,10 @@ impl ChannelWorker {
                 ArchiveMode::Lock => {
                     let Some(current) = guild_channels.iter().find(|c| c.id == channel) else { continue };
                     let overwrites = current.permission_overwrites.clone().unwrap_or_default();
+                    if let Some(category) = move_into {
+                        let body = ModifyChannel { parent_id: Some(category), ..ModifyChannel::default() };
+                        self.discord.modify_channel(channel, &body, Some(&audit), attempt.deadline).await?;
+                    }
                     self.lock(guild_id, settings, channel, &overwrites, &audit, attempt).await
                 }
             };
@@ -118,10 +134,6 @@ impl ChannelWorker {
         audit: &str,
         attempt: Attempt,
     ) -> Result<(), DiscordError> {
-        if let Some(category) = settings.archive_category_id {
-            let body = ModifyChannel { parent_id: Some(category), ..ModifyChannel::default() };
-            self.discord.modify_channel(channel, &body, Some(audit), attempt.deadline).await?;
-        }
         let silenced = Permissions::SEND_MESSAGES | Permissions::CONNECT;
         let mut deny = silenced;
         if settings.private_channels {

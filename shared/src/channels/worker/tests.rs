@@ -255,3 +255,73 @@ async fn names_and_messages_from_tenants_never_ping_everyone_or_a_role() {
     assert_eq!(allowed[0]["id"], member.to_string());
     assert!(messages[1]["mentions"].as_array().is_some_and(Vec::is_empty));
 }
+
+/// A category someone made in `guild`; its id.
+fn category_in(setup: &Setup, guild: u64, name: &str) -> u64 {
+    setup.sandbox.with_world(|world| {
+        let id = world.new_id();
+        let record = discord_sandbox::world::ChannelRecord {
+            id,
+            guild_id: guild,
+            name: name.to_owned(),
+            kind: 4,
+            parent_id: None,
+            topic: None,
+            position: 0,
+            overwrites: Vec::new(),
+            thread: None,
+        };
+        world.channels.insert(id, record);
+        id
+    })
+}
+
+#[tokio::test]
+async fn an_archive_category_of_another_guild_is_never_used_and_the_channel_is_locked_all_the_same() {
+    let setup = setup(ADMINISTRATOR).await;
+    let guild = Id::new(GUILD);
+    let other_guild = GUILD + 5;
+    setup.sandbox.seed_guild(GuildSeed {
+        id: other_guild,
+        name: "Someone else's".to_owned(),
+        bot_permissions: ADMINISTRATOR,
+        roles: Vec::new(),
+        members: 1,
+        first_member_id: 1_100_000_000_000_090_000,
+        bot_every: None,
+    });
+    let ours = category_in(&setup, GUILD, "Archive");
+    let theirs = category_in(&setup, other_guild, "Their archive");
+    for (n, category) in [(1, theirs), (2, ours)] {
+        let settings = crate::domain::GuildSettings {
+            archive_category_id: Some(Id::new(category)),
+            ..crate::domain::GuildSettings::default()
+        };
+        setup.store.update_settings(guild, n - 1, &settings).await.expect("settings");
+        let subject = Subject { subject: SubjectRef::new(SubjectKind::Event, format!("e{n}")), ..race() };
+        setup.store.upsert_subject(guild, &subject).await.expect("subject");
+        let (job, _) = setup.asked(&subject);
+        assert_eq!(setup.worker.handle(job, attempt(1)).await, JobOutcome::Done);
+        let archive = Job::ArchiveChannel {
+            guild_id: guild,
+            subject: subject.subject.clone(),
+            reason: "over".to_owned(),
+            reply: None,
+        };
+        assert_eq!(setup.worker.handle(archive, attempt(1)).await, JobOutcome::Done);
+        let mapping = setup.store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
+        assert_eq!(mapping.status, MappingStatus::Archived);
+        let text = mapping.channels.text.expect("text").get();
+        let (parent, locked) = setup.sandbox.with_world(|world| {
+            let channel = &world.channels[&text];
+            let everyone = channel.overwrites.iter().find(|o| o["id"] == GUILD.to_string()).cloned();
+            (channel.parent_id, everyone.is_some_and(|o| o["deny"] != "0"))
+        });
+        assert!(locked, "locked either way");
+        if category == theirs {
+            assert_ne!(parent, Some(theirs), "never moved into another guild's category");
+        } else {
+            assert_eq!(parent, Some(ours), "moved into this guild's archive category");
+        }
+    }
+}

@@ -372,7 +372,7 @@ impl SyncWorker {
         let failed = matches!(run.outcome, SyncOutcome::Failed(_));
         let wanted = notifications.on_sync_finished || (failed && notifications.on_error);
         if let (true, Some(channel)) = (wanted, notifications.log_channel_id) {
-            post_to_log(&self.discord, channel, &text, attempt.deadline).await;
+            post_to_log(&self.discord, guild_id, channel, &text, attempt.deadline).await;
         }
     }
 
