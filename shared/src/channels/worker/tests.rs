@@ -312,9 +312,10 @@ async fn an_archive_category_of_another_guild_is_never_used_and_the_channel_is_l
         let mapping = setup.store.mapping(guild, &subject.subject).await.expect("read").expect("mapping");
         assert_eq!(mapping.status, MappingStatus::Archived);
         let text = mapping.channels.text.expect("text").get();
+        let everyone_id = GUILD.to_string();
         let (parent, locked) = setup.sandbox.with_world(|world| {
             let channel = &world.channels[&text];
-            let everyone = channel.overwrites.iter().find(|o| o["id"] == GUILD.to_string()).cloned();
+            let everyone = channel.overwrites.iter().find(|o| o["id"] == everyone_id.as_str()).cloned();
             (channel.parent_id, everyone.is_some_and(|o| o["deny"] != "0"))
         });
         assert!(locked, "locked either way");
