@@ -62,6 +62,8 @@ pub trait RelayStore: Send + Sync {
     /// Starts relaying a channel; one already relayed keeps its cursor, one parked starts
     /// anew (its channel was mapped again).
     async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError>;
+    /// Stops relaying every channel of the guild (it was disconnected); how many there were.
+    async fn unwatch_guild_relays(&self, guild_id: Id<GuildMarker>) -> Result<usize, StoreError>;
     /// Parks the channel this poll claimed, with why (`false` when the claim was lost).
     async fn park_relay(&self, claimed: &RelayedChannel, reason: &str) -> Result<bool, StoreError>;
     /// Stops relaying the subject's channel.
@@ -150,6 +152,29 @@ impl<I: ItemStore> RelayStore for Store<I> {
     async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError> {
         let fresh_or_parked = Condition::NotExists.or(Condition::Equals(PARKED, json!(true)));
         self.put_relay_if(channel, fresh_or_parked).await.map(|_| ())
+    }
+
+    /// 1 Query per 100 relayed channels, 1 DeleteItem each.
+    async fn unwatch_guild_relays(&self, guild_id: Id<GuildMarker>) -> Result<usize, StoreError> {
+        let page = Query::new(
+            Index::Table,
+            keys::guild(guild_id.get()),
+            SortKeyRange::BeginsWith(keys::RELAY_PREFIX.to_owned()),
+        )
+        .limit(100);
+        let mut removed = 0;
+        loop {
+            let found = self.items.query(&page).await?.items;
+            if found.is_empty() {
+                return Ok(removed);
+            }
+            for item in found {
+                let key = super::items::Key::of(&item)
+                    .ok_or_else(|| StoreError::Corrupt("relay without its key".to_owned()))?;
+                self.items.delete(&key, None).await?;
+                removed += 1;
+            }
+        }
     }
 
     /// 1 conditional PutItem.

@@ -202,8 +202,9 @@ pub mod keys {
     pub fn webhook_attempt(tenant_id: &str, at: u64, event_id: &str, attempt: u32) -> Key {
         Key::new(tenant(tenant_id), format!("{WEBHOOK_ATTEMPT_PREFIX}{}#{event_id}#{attempt:03}", sortable_time(at)))
     }
+    pub const RELAY_PREFIX: &str = "RELAY#";
     pub fn relay(guild_id: u64, kind: &str, id: &str) -> Key {
-        Key::new(guild(guild_id), format!("RELAY#{kind}#{id}"))
+        Key::new(guild(guild_id), format!("{RELAY_PREFIX}{kind}#{id}"))
     }
     pub const RELAY_INDEX_PK: &str = "RELAY";
     pub fn teams_of(kind: &str, id: &str) -> String {

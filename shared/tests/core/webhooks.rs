@@ -522,3 +522,20 @@ async fn a_delivery_that_could_outlast_the_invocation_is_handed_back_untried() {
     assert!(matches!(club.webhooks.handle(received.job, enough).await, JobOutcome::DoneWith(_)));
     assert_eq!(receiver.got.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_disconnected_guilds_channels_are_no_longer_relayed() {
+    let club = Club::new().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    club.lead_channel(&club.key_a, "7", LEAD_USER).await;
+    assert_eq!(club.relay.pass(true, deadline).await.expect("pass").polled, 1);
+    let (status, body) = club.api(Method::DELETE, "/v1/guild", &club.key_a, None).await;
+    assert_eq!(status, 202, "{body}");
+    club.drain(QueueKind::Channel).await;
+    let reference = guildbridge_core::domain::SubjectRef::new(guildbridge_core::domain::SubjectKind::Lead, "7");
+    let left = club.backends.store.relayed(Id::new(GUILD_A), &reference).await.expect("read");
+    assert_eq!(left, None, "the relay entry is gone with the tenant");
+    club.clock.advance(120);
+    let after = club.relay.pass(true, deadline).await.expect("pass");
+    assert_eq!((after.due, after.polled), (0, 0), "nothing of that guild is polled: {after:?}");
+}

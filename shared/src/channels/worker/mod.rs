@@ -219,6 +219,12 @@ impl ChannelWorker {
             Ok(None) => {}
             Err(error) => return store_failure(error),
         }
+        // The guild's relayed channels are no tenant's any more: nothing of them is polled.
+        match self.store.unwatch_guild_relays(guild_id).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(%guild_id, removed, "relays of a disconnected guild stopped"),
+            Err(error) => return store_failure(error),
+        }
         match self.discord.leave_guild(guild_id, attempt.deadline).await {
             Ok(()) => JobOutcome::DoneWith(serde_json::json!({ "left": true })),
             Err(error) if error.permanent_kind() == Some(crate::discord::rest::PermanentKind::UnknownGuild) => {
