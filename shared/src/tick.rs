@@ -12,9 +12,10 @@ use crate::{
     timeline::{TimelineError, TimelineReport, plan_open_subjects, run_timeline},
 };
 
-/// Connected guilds read per tick by the backfill (each gets its schedule and its open
-/// subjects' archive planned): a walk that ends, not every tick's work.
-const BACKFILL_PAGE: u32 = 25;
+/// Table items the backfill reads per tick (a Scan's limit counts items read, not the guild
+/// connections among them; each connection found gets its schedule and its open subjects'
+/// archive planned): a walk that ends, not every tick's work. About 1 MB of reads a tick.
+const BACKFILL_PAGE: u32 = 1000;
 
 /// What one tick's share of the backfill did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
