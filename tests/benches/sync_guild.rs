@@ -81,7 +81,7 @@ async fn main() {
     let backends = Backends::over(store.clone(), embedded.queue);
     let discord =
         DiscordConfig { api_base_url: base.parse().expect("url"), bot_token: BotToken::new(stack::BOT_TOKEN) };
-    let worker = wiring::sync_worker(&backends, &discord).expect("worker");
+    let worker = wiring::sync_worker(&backends, &discord, &stack::worker_config(5, 60)).expect("worker");
     let job = Job::SyncMembers {
         guild_id: Id::new(GUILD),
         kind: SyncKind::Manual,

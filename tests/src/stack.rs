@@ -229,22 +229,7 @@ pub fn existing_text_channel(sandbox: &Sandbox, guild_id: u64, name: &str) -> u6
 /// A channel of Discord's `kind` (0 text, 2 voice, 4 category) that someone made in the guild
 /// before Guildbridge looked; its id.
 pub fn existing_channel(sandbox: &Sandbox, guild_id: u64, name: &str, kind: u8) -> u64 {
-    sandbox.with_world(|world| {
-        let id = world.new_id();
-        let record = discord_sandbox::world::ChannelRecord {
-            id,
-            guild_id,
-            name: name.to_owned(),
-            kind,
-            parent_id: None,
-            topic: None,
-            position: 0,
-            overwrites: Vec::new(),
-            thread: None,
-        };
-        world.channels.insert(id, record);
-        id
-    })
+    sandbox.add_channel(guild_id, name, kind)
 }
 
 /// The contents of the messages posted in a channel, oldest first.

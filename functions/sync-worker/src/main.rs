@@ -9,5 +9,6 @@ use guildbridge_core::{
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_json_logs();
-    startup::serve_worker(QueueKind::Sync, |host| wiring::sync_worker(&host.backends, &host.discord)).await
+    startup::serve_worker(QueueKind::Sync, |host| wiring::sync_worker(&host.backends, &host.discord, &host.worker))
+        .await
 }

@@ -39,6 +39,8 @@ pub struct Api {
     pub connect: connect::Connector,
     /// Where webhook endpoints may point.
     pub webhook_targets: crate::domain::TargetPolicy,
+    /// The bot's client: settings ids are checked against the guild with it.
+    pub bot: crate::discord::rest::DiscordClient,
 }
 
 impl std::fmt::Debug for Api {

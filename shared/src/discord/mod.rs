@@ -2,6 +2,7 @@
 //! responses, and the REST client.
 
 pub mod custom_id;
+pub mod guild_ids;
 pub mod responses;
 pub mod rest;
 pub mod signature;

@@ -33,6 +33,13 @@ impl GuildAccess {
         let permissions = Permissions::from_bits_truncate(self.permissions);
         self.owner || permissions.intersects(Permissions::ADMINISTRATOR | Permissions::MANAGE_GUILD)
     }
+
+    /// Whether the person may choose which role the bot hands out: Discord lets only holders
+    /// of Manage Roles give roles, so the page does not let anyone else have the bot do it.
+    pub fn can_manage_roles(&self) -> bool {
+        let permissions = Permissions::from_bits_truncate(self.permissions);
+        self.owner || permissions.intersects(Permissions::ADMINISTRATOR | Permissions::MANAGE_ROLES)
+    }
 }
 
 /// A logged-in person, as stored server-side (the cookie holds only a random id).

@@ -186,6 +186,7 @@ pub fn web_router(backends: &Backends, web: &WebConfig) -> Result<axum::Router, 
         clock: crate::clock::system(),
         connect: connector(web)?,
         webhook_targets: web.webhook_targets,
+        bot: web_bot(web)?,
     });
     Ok(api.merge(settings_pages(backends, web)?))
 }
@@ -202,8 +203,7 @@ pub fn settings_pages(backends: &Backends, web: &WebConfig) -> Result<axum::Rout
         connect.discord.clone(),
     )
     .map_err(WiringError::Pages)?;
-    let bot_token = web.bot_token.clone().unwrap_or_else(|| BotToken::new(""));
-    let bot = DiscordClient::new(web.api_base_url.clone(), bot_token)?;
+    let bot = web_bot(web)?;
     Ok(crate::pages::router(crate::pages::Pages {
         store: backends.store.clone(),
         queue: backends.queue.clone(),
@@ -215,6 +215,13 @@ pub fn settings_pages(backends: &Backends, web: &WebConfig) -> Result<axum::Rout
         pickers: crate::pages::Pickers::new(web.application_id),
         webhook_targets: web.webhook_targets,
     }))
+}
+
+/// The bot's client in `web`: the pickers and the checks of settings ids. Without a token
+/// Discord refuses every call, so ids cannot be saved and the pickers are plain fields.
+fn web_bot(web: &WebConfig) -> Result<DiscordClient, WiringError> {
+    let bot_token = web.bot_token.clone().unwrap_or_else(|| BotToken::new(""));
+    Ok(DiscordClient::new(web.api_base_url.clone(), bot_token)?)
 }
 
 /// The connect flow's parts. Its Discord client only exchanges OAuth2 codes (the client
@@ -239,9 +246,14 @@ pub const WEB_CALLS: CallLimits = CallLimits {
 };
 
 /// The sync worker over the given store and queue (for continuations).
-pub fn sync_worker(backends: &Backends, discord: &DiscordConfig) -> Result<SyncWorker, WiringError> {
+pub fn sync_worker(
+    backends: &Backends,
+    discord: &DiscordConfig,
+    worker: &WorkerConfig,
+) -> Result<SyncWorker, WiringError> {
     let client = discord_client(discord)?;
-    Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client).with_events(backends.events.clone()))
+    Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client, worker.application_id)
+        .with_events(backends.events.clone()))
 }
 
 /// The webhook worker: deliveries over HTTP, on the configured schedule.

@@ -1,6 +1,6 @@
 //! The form's pickers, filled from the guild through the bot token and kept briefly, so a
 //! page view costs Discord nothing most of the time: categories (archive category), text
-//! channels (log channel), and the roles the bot can give (below its highest role).
+//! channels (log channel), and the roles the bot can give.
 
 use std::{
     collections::HashMap,
@@ -17,7 +17,7 @@ use twilight_model::{
     },
 };
 
-use crate::discord::rest::DiscordClient;
+use crate::discord::{guild_ids::GuildIds, rest::DiscordClient};
 
 /// How long a guild's lists are reused.
 pub const PICKER_CACHE: Duration = Duration::from_secs(30);
@@ -81,25 +81,15 @@ fn named(channels: &[Channel], kind: ChannelType) -> Vec<(String, String)> {
     picked.into_iter().map(|channel| (channel.id.to_string(), channel.name.clone().unwrap_or_default())).collect()
 }
 
-/// Roles the bot may give: not `@everyone`, not managed by an integration, and below the
-/// bot's own highest role (when the bot's role is not among them, every other role).
+/// Roles the bot may give (the same rules the save and the sync worker apply: not
+/// `@everyone`, not managed, below the bot's highest role, no power), highest first.
 fn manageable(
     roles: Vec<Role>,
     guild_id: Id<GuildMarker>,
     application_id: Id<ApplicationMarker>,
 ) -> Vec<(String, String)> {
-    let bot_position = roles
-        .iter()
-        .filter(|role| {
-            role.tags.as_ref().and_then(|tags| tags.bot_id).is_some_and(|bot| bot.get() == application_id.get())
-        })
-        .map(|role| role.position)
-        .max();
-    let mut usable: Vec<Role> = roles
-        .into_iter()
-        .filter(|role| role.id.get() != guild_id.get() && !role.managed)
-        .filter(|role| bot_position.is_none_or(|top| role.position < top))
-        .collect();
+    let guild = GuildIds::new(guild_id, Vec::new(), roles.clone(), application_id);
+    let mut usable: Vec<Role> = roles.into_iter().filter(|role| guild.grantable_role(role.id).is_ok()).collect();
     usable.sort_by_key(|role| std::cmp::Reverse(role.position));
     usable.into_iter().map(|role| (role.id.to_string(), role.name)).collect()
 }

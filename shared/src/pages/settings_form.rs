@@ -25,6 +25,7 @@ use super::{
 };
 use crate::{
     api::routes::tenant::names as permission_names,
+    discord::guild_ids::check_new_ids,
     domain::{AuditEntry, GuildSettings, naming},
     store::{Actor, StoreError},
 };
@@ -379,6 +380,25 @@ pub async fn save(
             return render_form(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
+    // The ids must be this guild's, of the right kind; a member role also needs its chooser
+    // to hold Manage Roles, as Discord would ask of them.
+    let mut problems = BTreeMap::new();
+    if settings.member_role_id.is_some_and(|role| base.member_role_id != Some(role)) && !admin.guild.can_manage_roles()
+    {
+        problems.insert(
+            "member_role_id".to_owned(),
+            "choosing the member role needs Manage Roles in this server".to_owned(),
+        );
+    }
+    match check_new_ids(&pages.bot, admin.guild_id(), pages.connect.application_id, &settings, &base).await {
+        Ok(found) => problems.extend(found),
+        Err(error) => return super::access::discord_unavailable(error).into_response(),
+    }
+    if !problems.is_empty() {
+        state.notice = Some(templates::Notice::error("Nothing was saved: fix the fields marked below."));
+        state.errors = problems;
+        return render_form(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
     let session = &admin.signed_in.session;
     let actor = Actor { id: &session.user_id, name: &session.username };
     match pages.store.save_settings(admin.guild_id(), version, &settings, actor, pages.clock.now()).await {

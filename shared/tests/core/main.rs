@@ -5,6 +5,7 @@
 // Tests: a setup that fails fails the test, loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod attacks;
 mod endpoint;
 mod never_panics;
 mod outbound;

@@ -15,13 +15,12 @@ use std::{
 use async_trait::async_trait;
 use axum::http::Method;
 use guildbridge_core::{
-    api::{self, Api},
     domain::TargetPolicy,
     webhooks::{HttpSender, NameLookup, WebhookSender},
 };
 use serde_json::json;
 
-use super::tenant_api::{TwoTenants, call, connector};
+use super::tenant_api::{TwoTenants, api_router, call};
 
 /// The spellings of this machine, its network and the cloud's metadata service that an
 /// attacker tries first.
@@ -44,13 +43,8 @@ const INTERNAL: &[&str] = &[
 async fn no_spelling_of_an_internal_address_is_saved_as_a_webhook_endpoint() {
     let t = TwoTenants::new().await;
     // The production policy: no loopback switch.
-    let router = api::router(Api {
-        store: t.backends.store.clone(),
-        queue: t.backends.queue.clone(),
-        clock: Arc::new(t.clock.clone()),
-        connect: connector("http://127.0.0.1:9/api/v10"),
-        webhook_targets: TargetPolicy::default(),
-    });
+    let router =
+        api_router(&t.backends, Arc::new(t.clock.clone()), "http://127.0.0.1:9/api/v10", TargetPolicy::default());
     for url in INTERNAL {
         let body = json!({ "url": url, "events": ["message.received"] });
         let answer = call(&router, Method::PUT, "/v1/webhook", Some(&t.key_a), Some(body)).await;

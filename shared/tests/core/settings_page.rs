@@ -23,21 +23,21 @@ use tower::ServiceExt;
 use twilight_model::id::Id;
 use url::Url;
 
-use super::tenant_api::{APPLICATION, CLIENT_SECRET, GUILD_A, GUILD_B, HOST, connector};
+use super::tenant_api::{APPLICATION, CLIENT_SECRET, GUILD_A, GUILD_B, HOST, api_router, connector};
 
-const BOT_TOKEN: &str = "settings-page-tests-bot-token";
+use super::tenant_api::BOT_TOKEN;
 const ORIGIN: &str = "https://web.guildbridge.test";
 const OWNER_B: u64 = 1_200_000_000_000_020_000;
 
-struct Site {
-    sandbox: Sandbox,
-    backends: Backends,
-    clock: ManualClock,
-    router: Router,
-    http: reqwest::Client,
+pub(super) struct Site {
+    pub(super) sandbox: Sandbox,
+    pub(super) backends: Backends,
+    pub(super) clock: ManualClock,
+    pub(super) router: Router,
+    pub(super) http: reqwest::Client,
 }
 
-async fn site() -> Site {
+pub(super) async fn site() -> Site {
     let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(PathBuf::from);
     let sandbox =
         Sandbox::start(SandboxConfig::new(BOT_TOKEN, openapi, RateLimits::generous()), ([127, 0, 0, 1], 0).into())
@@ -88,31 +88,30 @@ async fn site() -> Site {
         cookies: CookiePolicy::for_site(None),
         webhook_targets: guildbridge_core::domain::TargetPolicy { allow_loopback: true },
     });
-    let api_router = guildbridge_core::api::router(guildbridge_core::api::Api {
-        store: backends.store.clone(),
-        queue: backends.queue.clone(),
-        clock: Arc::new(clock.clone()),
-        connect: connector(&sandbox.base_url()),
-        webhook_targets: guildbridge_core::domain::TargetPolicy { allow_loopback: true },
-    });
+    let api_router = api_router(
+        &backends,
+        Arc::new(clock.clone()),
+        &sandbox.base_url(),
+        guildbridge_core::domain::TargetPolicy { allow_loopback: true },
+    );
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     Site { sandbox, backends, clock, router: api_router.merge(pages_router), http }
 }
 
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: axum::http::HeaderMap,
-    text: String,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) headers: axum::http::HeaderMap,
+    pub(super) text: String,
 }
 
 impl Answer {
-    fn location(&self) -> String {
+    pub(super) fn location(&self) -> String {
         self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
     }
 
     /// The page's CSRF token (every form carries it).
-    fn csrf(&self) -> String {
+    pub(super) fn csrf(&self) -> String {
         let at = self.text.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
         self.text[at..].split('"').next().unwrap_or_default().to_owned()
     }
@@ -120,12 +119,12 @@ impl Answer {
 
 /// A browser: its cookie jar, and requests to the site.
 #[derive(Default, Clone)]
-struct Browser {
-    cookies: HashMap<String, String>,
+pub(super) struct Browser {
+    pub(super) cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         site: &Site,
         method: Method,
@@ -162,15 +161,21 @@ impl Browser {
         Answer { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
-    async fn get(&mut self, site: &Site, path: &str) -> Answer {
+    pub(super) async fn get(&mut self, site: &Site, path: &str) -> Answer {
         self.send(site, Method::GET, path, None, None).await
     }
 
-    async fn post(&mut self, site: &Site, path: &str, fields: &[(&str, &str)]) -> Answer {
+    pub(super) async fn post(&mut self, site: &Site, path: &str, fields: &[(&str, &str)]) -> Answer {
         self.post_from(site, path, fields, Some(ORIGIN)).await
     }
 
-    async fn post_from(&mut self, site: &Site, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Answer {
+    pub(super) async fn post_from(
+        &mut self,
+        site: &Site,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Answer {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         for (name, value) in fields {
             form.append_pair(name, value);
@@ -179,7 +184,7 @@ impl Browser {
     }
 
     /// Logs in as `user` through the sandbox's login page; the site's answer to the callback.
-    async fn login(&mut self, site: &Site, user: u64, next: &str) -> Answer {
+    pub(super) async fn login(&mut self, site: &Site, user: u64, next: &str) -> Answer {
         let start = self.get(site, &format!("/settings/login?next={}", urlencode(next))).await;
         assert_eq!(start.status, 303, "{}", start.text);
         let authorize = Url::parse(&start.location()).expect("authorize url");
@@ -211,16 +216,16 @@ fn unescape(html: &str) -> String {
         .replace("&#62;", ">")
 }
 
-fn urlencode(text: &str) -> String {
+pub(super) fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-fn settings_path(guild: u64) -> String {
+pub(super) fn settings_path(guild: u64) -> String {
     format!("/settings/guilds/{guild}")
 }
 
 /// The settings form's fields as a browser would submit them, with `changes` applied.
-fn form_of(page: &Answer, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn form_of(page: &Answer, changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let form_tags = ["input", "select", "textarea"];
     for tag in page.text.split('<').filter(|tag| form_tags.iter().any(|form_tag| tag.starts_with(form_tag))) {
@@ -257,13 +262,19 @@ fn form_of(page: &Answer, changes: &[(&str, &str)]) -> Vec<(String, String)> {
     fields
 }
 
-async fn submit(browser: &mut Browser, site: &Site, page: &Answer, path: &str, changes: &[(&str, &str)]) -> Answer {
+pub(super) async fn submit(
+    browser: &mut Browser,
+    site: &Site,
+    page: &Answer,
+    path: &str,
+    changes: &[(&str, &str)],
+) -> Answer {
     let fields = form_of(page, changes);
     let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     browser.post(site, path, &borrowed).await
 }
 
-async fn stored(site: &Site, guild: u64) -> (GuildSettings, u64) {
+pub(super) async fn stored(site: &Site, guild: u64) -> (GuildSettings, u64) {
     let current = site.backends.store.settings(Id::new(guild)).await.expect("settings");
     (current.settings, current.version)
 }
@@ -526,7 +537,7 @@ async fn an_unconnected_guild_is_added_as_its_own_tenant_from_the_page() {
 
 /// Guild A as a standalone tenant (connected from the page, no platform behind it), as
 /// Add Guildbridge leaves it: its admins manage its keys and webhook.
-async fn standalone_a(site: &Site) {
+pub(super) async fn standalone_a(site: &Site) {
     let store = site.backends.store.as_ref();
     store.disconnect(&TenantId::from("club-a")).await.expect("disconnect the platform");
     let tenant_id = TenantId::standalone(Id::new(GUILD_A));

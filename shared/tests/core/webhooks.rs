@@ -17,7 +17,6 @@ use axum::{Router, http::Method};
 use base64::Engine;
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
 use guildbridge_core::{
-    api::{self, Api},
     channels::ChannelWorker,
     clock::ManualClock,
     discord::{
@@ -36,7 +35,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 
-use super::tenant_api::{APPLICATION, GUILD_A, GUILD_B, call, connector};
+use super::tenant_api::{APPLICATION, GUILD_A, GUILD_B, api_router, call};
 
 const BOT_TOKEN: &str = "webhook-tests-bot-token";
 const LEAD_USER: u64 = 1_200_000_000_000_030_000;
@@ -157,13 +156,8 @@ impl Club {
             backends.store.connect(&tenant_id, Id::new(guild), "Club", 1).await.expect("connect");
             keys.push(backends.store.issue_api_key(&tenant_id, 1).await.expect("key").secret);
         }
-        let router = api::router(Api {
-            store: backends.store.clone(),
-            queue: backends.queue.clone(),
-            clock: shared_clock.clone(),
-            connect: connector(&sandbox.base_url()),
-            webhook_targets: TargetPolicy { allow_loopback: true },
-        });
+        let router =
+            api_router(&backends, shared_clock.clone(), &sandbox.base_url(), TargetPolicy { allow_loopback: true });
         let discord =
             DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(BOT_TOKEN)).expect("client");
         let state_key = StateKey::new(b"webhook-tests-state-key-32-bytes").expect("key");
@@ -447,13 +441,8 @@ async fn a_new_discord_account_is_let_into_the_channel_and_the_old_one_out() {
 #[tokio::test]
 async fn a_bad_endpoint_is_refused_with_every_problem_named_and_nothing_stored() {
     let club = Club::new().await;
-    let strict = api::router(Api {
-        store: club.backends.store.clone(),
-        queue: club.backends.queue.clone(),
-        clock: Arc::new(club.clock.clone()),
-        connect: connector(&club.sandbox.base_url()),
-        webhook_targets: TargetPolicy::default(),
-    });
+    let strict =
+        api_router(&club.backends, Arc::new(club.clock.clone()), &club.sandbox.base_url(), TargetPolicy::default());
     let body = json!({ "url": "http://127.0.0.1:9/hooks", "events": ["message.received", "lead.teleported"] });
     let answer = call(&strict, Method::PUT, "/v1/webhook", Some(&club.key_a), Some(body)).await;
     assert_eq!(answer.status, 422, "{}", answer.text);

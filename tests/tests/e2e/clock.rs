@@ -70,7 +70,7 @@ impl Clockwork {
         let discord = stack::discord_config(&sandbox);
         let channels =
             wiring::channel_worker(backends.store.clone(), &discord, &stack::worker_config(5, 60)).expect("worker");
-        let syncs = wiring::sync_worker(&backends, &discord).expect("sync worker");
+        let syncs = wiring::sync_worker(&backends, &discord, &stack::worker_config(5, 60)).expect("sync worker");
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Self { aws, provisioned, backends, queues, api, http, key, sandbox, channels, syncs }
     }

@@ -241,7 +241,7 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     world.work().await;
     assert_eq!(world.thread_members(red_thread), vec![BOT, MEMBER, MEMBER + 3]);
     assert_eq!(world.sandbox.with_world(|w| w.channels[&red_thread].name.clone()), "Red Racing Team");
-    let role_name = world.sandbox.with_world(|w| w.guilds[&GUILD].roles.get(&role).cloned());
+    let role_name = world.sandbox.with_world(|w| w.guilds[&GUILD].roles.get(&role).map(|role| role.name.clone()));
     assert_eq!(role_name.as_deref(), Some("Red Racing Team"));
     assert!(holds_role(MEMBER + 3) && !holds_role(MEMBER + 1));
 

@@ -141,7 +141,8 @@ async fn slash_sync_of_ten_thousand_members_matches_the_sandbox_and_two_at_once_
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(MEMBERS)).await;
     let (linked, stale_role) = prepare(store.as_ref(), &sandbox, MEMBERS).await;
     let endpoint = Endpoint::new(&backends);
-    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    let worker =
+        wiring::sync_worker(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60)).expect("worker");
 
     let (first_token, second_token) =
         (sandbox.issue_interaction_token(APPLICATION_ID), sandbox.issue_interaction_token(APPLICATION_ID));
@@ -198,7 +199,9 @@ async fn embedded_sync(
     let (backends, queue) = Backends::in_memory().expect("backends");
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(2_500)).await;
     prepare(backends.store.as_ref(), &sandbox, 2_500).await;
-    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker").with_limits(limits);
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60))
+        .expect("worker")
+        .with_limits(limits);
     let job = guildbridge_core::domain::Job::SyncMembers {
         guild_id: Id::new(GUILD),
         kind: SyncKind::Webhook,
@@ -251,7 +254,8 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
     let (backends, queue) = Backends::in_memory().expect("backends");
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(100)).await;
     sandbox.with_world(|world| world.guilds.get_mut(&GUILD).expect("guild").members_intent = false);
-    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    let worker =
+        wiring::sync_worker(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60)).expect("worker");
     backends
         .queue
         .enqueue(&guildbridge_core::domain::Job::SyncMembers {
@@ -273,6 +277,45 @@ async fn without_the_server_members_intent_the_run_fails_visibly_and_is_not_retr
     let SyncOutcome::Failed(reason) = &runs[0].outcome else { panic!("failed run: {runs:?}") };
     assert!(reason.contains("Server Members intent"), "{reason}");
     assert_eq!(backends.store.lease(Id::new(GUILD), fake_discord::unix_now()).await, Ok(None), "the lease is released");
+}
+
+#[tokio::test]
+async fn a_member_role_that_gained_power_after_it_was_saved_is_never_granted_or_taken() {
+    let (backends, queue) = Backends::in_memory().expect("backends");
+    let sandbox = stack::sandbox_with(RateLimits::generous(), seed(300)).await;
+    let (linked, stale_role) = prepare(backends.store.as_ref(), &sandbox, 300).await;
+    // Someone with Manage Roles gives the member role Kick Members after it was chosen.
+    const KICK_MEMBERS: u64 = 1 << 1;
+    sandbox.with_world(|world| {
+        world.guilds.get_mut(&GUILD).expect("guild").roles.get_mut(&ROLE).expect("role").permissions = KICK_MEMBERS;
+    });
+    let holders = || -> BTreeSet<u64> {
+        sandbox.with_world(|world| {
+            world.guilds[&GUILD].members.values().filter(|m| m.roles.contains(&ROLE)).map(|m| m.user_id).collect()
+        })
+    };
+    let before = holders();
+    let worker =
+        wiring::sync_worker(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60)).expect("worker");
+    let job = guildbridge_core::domain::Job::SyncMembers {
+        guild_id: Id::new(GUILD),
+        kind: SyncKind::Webhook,
+        request_id: "platform:power".to_owned().into(),
+        reply: None,
+        after: None,
+    };
+    backends.queue.enqueue(&job).await.expect("enqueue");
+    work_all(
+        Consumer::new(&queue, QueueKind::Sync, &worker, backends.store.as_ref()).limits(5, Duration::from_secs(30)),
+    )
+    .await;
+    let runs = backends.store.recent_runs(Id::new(GUILD), 1).await.expect("runs");
+    let SyncOutcome::Failed(reason) = &runs[0].outcome else { panic!("refused visibly: {runs:?}") };
+    assert!(reason.contains("carries kick members") && reason.contains("no role was granted or removed"), "{reason}");
+    assert_eq!(holders(), before, "nobody gained or lost the role");
+    assert!(linked.iter().any(|user| !before.contains(user)) && !stale_role.is_empty(), "there was work to refuse");
+    let grants = sandbox.requests().iter().filter(|r| r.path.contains("/roles/")).count();
+    assert_eq!(grants, 0, "not one grant or removal was even tried");
 }
 
 #[tokio::test]
@@ -364,7 +407,8 @@ async fn logged_guild() -> LoggedGuild {
     settings.notifications.log_channel_id = Some(Id::new(log_channel));
     settings.notifications.on_sync_finished = true;
     backends.store.update_settings(Id::new(GUILD), 0, &settings).await.expect("settings");
-    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox)).expect("worker");
+    let worker =
+        wiring::sync_worker(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60)).expect("worker");
     LoggedGuild { backends, queue, sandbox, log_channel, settings, worker }
 }
 
@@ -483,7 +527,7 @@ async fn a_sync_that_loses_its_lease_mid_run_ends_failed_naming_its_successor_an
     let (backends, queue) = Backends::in_memory().expect("backends");
     let sandbox = stack::sandbox_with(RateLimits::generous(), seed(3_000)).await;
     let guild = Id::new(GUILD);
-    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox))
+    let worker = wiring::sync_worker(&backends, &stack::discord_config(&sandbox), &stack::worker_config(5, 60))
         .expect("worker")
         .with_limits(SyncLimits { page_size: 1_000, pages_per_invocation: Some(1) });
     let token = sandbox.issue_interaction_token(APPLICATION_ID);

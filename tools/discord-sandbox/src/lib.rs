@@ -197,6 +197,7 @@ impl Sandbox {
 
     pub fn seed_guild(&self, seed: GuildSeed) {
         let mut world = lock(&self.shared.world);
+        let bot_role = world.new_id();
         let members = (0..seed.members)
             .map(|n| {
                 let user_id = seed.first_member_id + n;
@@ -204,20 +205,67 @@ impl Sandbox {
                 (user_id, world::MemberRecord { user_id, username: format!("member{n}"), bot, roles: Vec::new() })
             })
             .collect();
-        world.guilds.insert(
-            seed.id,
-            world::GuildRecord {
-                id: seed.id,
-                name: seed.name,
-                owner_id: seed.first_member_id,
-                bot_permissions: seed.bot_permissions,
-                members_intent: true,
-                roles: seed.roles.into_iter().collect(),
-                members,
-                bot_absent: false,
-                member_permissions: Default::default(),
-            },
-        );
+        // The seeded roles are plain ones, in order from the bottom; the bot's is above them.
+        let roles = seed
+            .roles
+            .into_iter()
+            .enumerate()
+            .map(|(n, (id, name))| (id, world::RoleRecord::plain(&name, n as u64 + 1)))
+            .collect();
+        let mut guild = world::GuildRecord {
+            id: seed.id,
+            name: seed.name,
+            owner_id: seed.first_member_id,
+            bot_permissions: seed.bot_permissions,
+            members_intent: true,
+            roles,
+            members,
+            bot_absent: false,
+            member_permissions: Default::default(),
+        };
+        guild.add_bot_role(bot_role, self.shared.config.client_id);
+        world.guilds.insert(seed.id, guild);
+    }
+
+    /// A channel of Discord's `kind` (0 text, 2 voice, 4 category) that someone made in
+    /// `guild_id`, outside any category; its id.
+    pub fn add_channel(&self, guild_id: u64, name: &str, kind: u8) -> u64 {
+        let mut world = lock(&self.shared.world);
+        let id = world.new_id();
+        let record = world::ChannelRecord {
+            id,
+            guild_id,
+            name: name.to_owned(),
+            kind,
+            parent_id: None,
+            topic: None,
+            position: 0,
+            overwrites: Vec::new(),
+            thread: None,
+        };
+        world.channels.insert(id, record);
+        id
+    }
+
+    /// A role someone made in `guild_id` with `permissions`: at the top of the list (above
+    /// the bot's role) when `above_bot`, else just below the bot's. Its id.
+    pub fn add_role(&self, guild_id: u64, name: &str, permissions: u64, above_bot: bool) -> Option<u64> {
+        let client_id = self.shared.config.client_id;
+        let mut world = lock(&self.shared.world);
+        let role_id = world.new_id();
+        let guild = world.guilds.get_mut(&guild_id)?;
+        let bot = guild.top_position_of_bot(client_id);
+        let position = if above_bot {
+            guild.roles.values().map(|role| role.position).max().unwrap_or(0) + 1
+        } else {
+            // Every role from the bot's up moves one higher, as Discord reorders.
+            for role in guild.roles.values_mut().filter(|role| role.position >= bot.max(1)) {
+                role.position += 1;
+            }
+            bot.max(1)
+        };
+        guild.roles.insert(role_id, world::RoleRecord { permissions, ..world::RoleRecord::plain(name, position) });
+        Some(role_id)
     }
 
     /// The settings page's demo people in `guild_id` (which must be seeded): an admin (Manage

@@ -75,9 +75,11 @@ pub(crate) async fn authorize(
         };
         let Some(chosen) = chosen else { return oauth_error("access_denied") };
         let permissions = query.get("permissions").and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+        let bot_role = world.new_id();
         if let Some(record) = world.guilds.get_mut(&chosen) {
             record.bot_permissions = permissions;
             record.bot_absent = false;
+            record.add_bot_role(bot_role, shared.config.client_id);
         }
         target.query_pairs_mut().append_pair("guild_id", &chosen.to_string());
         target.query_pairs_mut().append_pair("permissions", &permissions.to_string());

@@ -163,6 +163,7 @@ async fn leave_guild(State(shared): AppState, Path(guild_id): Path<String>) -> R
     match id(&guild_id).and_then(|g| world.guilds.get_mut(&g)).filter(|guild| !guild.bot_absent) {
         Some(guild) => {
             guild.bot_absent = true;
+            guild.remove_bot_role(shared.config.client_id);
             StatusCode::NO_CONTENT.into_response()
         }
         None => unknown_guild(),
@@ -172,7 +173,7 @@ async fn leave_guild(State(shared): AppState, Path(guild_id): Path<String>) -> R
 async fn roles(State(shared): AppState, Path(guild_id): Path<String>) -> Response {
     let world = lock(&shared.world);
     match id(&guild_id).and_then(|g| world.bot_guild(g)) {
-        Some(guild) => Json(world::guild_json(guild)["roles"].clone()).into_response(),
+        Some(guild) => Json(world::roles_json(guild)).into_response(),
         None => unknown_guild(),
     }
 }
@@ -300,6 +301,12 @@ fn change_role(shared: &Shared, guild_id: &str, user_id: &str, role_id: &str, ad
     let Some(role_id) = id(role_id).filter(|r| guild.roles.contains_key(r)) else {
         return Err(discord_error(StatusCode::NOT_FOUND, 10011, "Unknown Role", None));
     };
+    // Discord's hierarchy: a bot gives or takes only roles below its own highest, never a
+    // managed one.
+    let role = &guild.roles[&role_id];
+    if role.managed || role.position >= guild.top_position_of_bot(shared.config.client_id) {
+        return Err(missing_permissions());
+    }
     let Some(member) = id(user_id).and_then(|u| guild.members.get_mut(&u)) else {
         return Err(discord_error(StatusCode::NOT_FOUND, 10007, "Unknown Member", None));
     };

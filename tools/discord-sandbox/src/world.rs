@@ -31,7 +31,9 @@ pub struct GuildRecord {
     /// Whether the application has the Server Members privileged intent (List Guild Members
     /// answers 403 Missing Access without it).
     pub members_intent: bool,
-    pub roles: BTreeMap<u64, String>,
+    /// Every role but @everyone (which has the guild's id), the bot's own among them while
+    /// the bot is in the guild.
+    pub roles: BTreeMap<u64, RoleRecord>,
     pub members: BTreeMap<u64, MemberRecord>,
     /// The bot left (or was never added): Discord answers Unknown Guild to the bot.
     #[serde(default)]
@@ -42,11 +44,65 @@ pub struct GuildRecord {
     pub member_permissions: BTreeMap<u64, u64>,
 }
 
+/// A role as Discord keeps it: its permissions and its place in the hierarchy (higher
+/// positions outrank lower ones; @everyone is 0).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RoleRecord {
+    pub name: String,
+    pub permissions: u64,
+    pub position: u64,
+    pub managed: bool,
+    /// Set on the role Discord gives a bot when it joins (its permissions are the bot's).
+    pub bot_id: Option<u64>,
+}
+
+impl RoleRecord {
+    /// A role anyone could make: no permissions of its own.
+    pub fn plain(name: &str, position: u64) -> Self {
+        Self { name: name.to_owned(), position, ..Self::default() }
+    }
+}
+
 /// What members hold when nothing else is said: the usual defaults, no Manage Server.
 pub const DEFAULT_MEMBER_PERMISSIONS: u64 = 104_324_673;
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
 impl GuildRecord {
+    /// The highest position among `bot`'s roles (0 without any: only @everyone).
+    pub fn top_position_of_bot(&self, bot: u64) -> u64 {
+        self.roles.values().filter(|role| role.bot_id == Some(bot)).map(|role| role.position).max().unwrap_or(0)
+    }
+
+    /// The bot joins: Discord gives it its own managed role, at the top of the list.
+    pub fn add_bot_role(&mut self, role_id: u64, bot: u64) {
+        if self.roles.values().any(|role| role.bot_id == Some(bot)) {
+            return;
+        }
+        let top = self.roles.values().map(|role| role.position).max().unwrap_or(0);
+        let role = RoleRecord {
+            name: "Guildbridge".to_owned(),
+            position: top + 1,
+            managed: true,
+            bot_id: Some(bot),
+            permissions: 0,
+        };
+        self.roles.insert(role_id, role);
+    }
+
+    /// The bot left: its role goes with it.
+    pub fn remove_bot_role(&mut self, bot: u64) {
+        self.roles.retain(|_, role| role.bot_id != Some(bot));
+    }
+
+    /// A new role, as Discord makes one: at position 1, every other role moved up one.
+    pub fn insert_role_at_bottom(&mut self, role_id: u64, mut role: RoleRecord) {
+        for other in self.roles.values_mut() {
+            other.position += 1;
+        }
+        role.position = 1;
+        self.roles.insert(role_id, role);
+    }
+
     /// `user`'s guild-wide permissions: every one for the owner.
     pub fn permissions_of(&self, user: u64) -> u64 {
         if self.owner_id == user {
@@ -290,27 +346,39 @@ pub fn channel_json(channel: &ChannelRecord) -> Value {
     value
 }
 
-pub fn role_json(guild_id: u64, id: u64, name: &str, position: u64) -> Value {
-    json!({
+/// A role as Discord writes it; a bot's role carries the bot's permissions in `guild`.
+pub fn role_json(guild: &GuildRecord, id: u64, role: &RoleRecord) -> Value {
+    let permissions = if role.bot_id.is_some() { guild.bot_permissions } else { role.permissions };
+    let mut value = json!({
         "id": id.to_string(),
-        "name": if id == guild_id { "@everyone" } else { name },
+        "name": role.name,
         "color": 0,
         "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
         "hoist": false,
         "icon": null,
         "unicode_emoji": null,
-        "position": position,
-        "permissions": "1071698660929",
-        "managed": false,
+        "position": role.position,
+        "permissions": permissions.to_string(),
+        "managed": role.managed,
         "mentionable": false,
         "flags": 0,
-    })
+    });
+    if let Some(bot) = role.bot_id {
+        value["tags"] = json!({ "bot_id": bot.to_string() });
+    }
+    value
+}
+
+/// Every role of `guild`, @everyone first (with the default member permissions).
+pub fn roles_json(guild: &GuildRecord) -> Vec<Value> {
+    let everyone = RoleRecord { permissions: DEFAULT_MEMBER_PERMISSIONS, ..RoleRecord::plain("@everyone", 0) };
+    std::iter::once(role_json(guild, guild.id, &everyone))
+        .chain(guild.roles.iter().map(|(id, role)| role_json(guild, *id, role)))
+        .collect()
 }
 
 pub fn guild_json(guild: &GuildRecord) -> Value {
-    let roles: Vec<Value> = std::iter::once(role_json(guild.id, guild.id, "@everyone", 0))
-        .chain(guild.roles.iter().enumerate().map(|(n, (id, name))| role_json(guild.id, *id, name, n as u64 + 1)))
-        .collect();
+    let roles = roles_json(guild);
     json!({
         "id": guild.id.to_string(),
         "name": guild.name,

@@ -196,7 +196,7 @@ fn spawn_workers(
 ) -> anyhow::Result<JoinSet<()>> {
     let channel_worker = wiring::channel_worker(backends.store.clone(), &config.discord, &config.worker)?
         .with_events(backends.events.clone());
-    let sync_worker = wiring::sync_worker(backends, &config.discord)?;
+    let sync_worker = wiring::sync_worker(backends, &config.discord, &config.worker)?;
     let webhook_worker = wiring::webhook_worker(backends, &config.webhooks)?;
     let relay = wiring::relay_poller(backends, &config.discord, &config.worker)?;
     let max_receives = config.worker.max_receives;

@@ -15,6 +15,7 @@ use crate::{
         extract::{Connected, JsonBody},
         problem::{Problem, ProblemDetails},
     },
+    discord::guild_ids::check_new_ids,
     domain::GuildSettings,
     store::{Actor, StoreError},
 };
@@ -39,7 +40,8 @@ pub async fn get_settings(caller: Connected, State(api): State<Arc<Api>>) -> Res
 }
 
 /// Replaces the settings. `If-Match` must name the version read: 428 without it, 412 when
-/// someone saved since, 422 naming every invalid field at once.
+/// someone saved since, 422 naming every invalid field at once (a channel, category or role
+/// id that is not this guild's, of the wrong kind, or a role the bot may not hand out).
 #[utoipa::path(put, path = "/v1/settings", tag = "settings",
     params(("If-Match" = String, Header, description = "the ETag of the settings this change is based on (`*`: whatever is there)")),
     request_body = GuildSettings,
@@ -79,6 +81,20 @@ pub async fn put_settings(
     // `*` (any current version) is a client's explicit "overwrite whatever is there". The
     // save is conditional on `expected`, so when it succeeds `current` is what it replaced.
     let current = api.store.settings(caller.guild_id).await?;
+    // Ids are the guild's, of the right kind, and a role without power: checked with Discord.
+    let problems = check_new_ids(&api.bot, caller.guild_id, api.connect.application_id, &settings, &current.settings)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "could not check the settings' Discord ids");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "discord-unavailable",
+                "Discord did not answer while the channel and role ids were checked; nothing was saved, try again",
+            )
+        })?;
+    if !problems.is_empty() {
+        return Err(Problem::invalid(problems));
+    }
     let expected = version.unwrap_or(current.version);
     let actor = Actor { id: "tenant-api", name: caller.tenant_id.as_str() };
     let now = api.clock.now();

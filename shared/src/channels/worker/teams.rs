@@ -15,6 +15,7 @@ use twilight_model::{
 
 use super::{ChannelWorker, JobContext, access::discord_outcome, store_failure};
 use crate::{
+    discord::guild_ids::GuildIds,
     discord::rest::{CreateRole, CreateThread, DiscordError, ModifyRole, ModifyThread, codes},
     domain::{SubjectRef, Team, TeamId, TeamState, member_diff},
     worker::{Attempt, JobOutcome},
@@ -227,6 +228,16 @@ impl ChannelWorker {
         }
         let audit = Some("Guildbridge: team role");
         let (add, remove) = member_diff(&state.role_members, wanted);
+        if !(add.is_empty() && remove.is_empty()) {
+            // The bot made the role without power, but anyone with Manage Roles may have
+            // given it some since: the bot hands out only roles it may.
+            let guild =
+                GuildIds::fetch_roles(&self.discord, guild_id, self.bot_user_id.cast(), attempt.deadline).await?;
+            if let Err(refusal) = guild.grantable_role(role) {
+                tracing::error!(%guild_id, %role, %refusal, "the team role is not granted or removed");
+                return Ok(());
+            }
+        }
         for user in add {
             match self.discord.add_member_role(guild_id, user, role, audit, attempt.deadline).await {
                 Ok(()) => state.role_members.push(user),
@@ -255,7 +266,10 @@ impl ChannelWorker {
         let name = discord_name(team);
         if state.role_pending {
             let roles = self.discord.guild_roles(guild_id, attempt.deadline).await?;
-            if let Some(role) = roles.into_iter().find(|role| role.name == name && !role.managed) {
+            let guild = GuildIds::new(guild_id, Vec::new(), roles.clone(), self.bot_user_id.cast());
+            // Found by name, so only one the bot could have made: no power, below the bot.
+            let found = roles.into_iter().find(|role| role.name == name && guild.grantable_role(role.id).is_ok());
+            if let Some(role) = found {
                 state.role_id = Some(role.id);
                 state.role_name = Some(name);
                 state.role_pending = false;

@@ -256,26 +256,6 @@ async fn names_and_messages_from_tenants_never_ping_everyone_or_a_role() {
     assert!(messages[1]["mentions"].as_array().is_some_and(Vec::is_empty));
 }
 
-/// A category someone made in `guild`; its id.
-fn category_in(setup: &Setup, guild: u64, name: &str) -> u64 {
-    setup.sandbox.with_world(|world| {
-        let id = world.new_id();
-        let record = discord_sandbox::world::ChannelRecord {
-            id,
-            guild_id: guild,
-            name: name.to_owned(),
-            kind: 4,
-            parent_id: None,
-            topic: None,
-            position: 0,
-            overwrites: Vec::new(),
-            thread: None,
-        };
-        world.channels.insert(id, record);
-        id
-    })
-}
-
 #[tokio::test]
 async fn an_archive_category_of_another_guild_is_never_used_and_the_channel_is_locked_all_the_same() {
     let setup = setup(ADMINISTRATOR).await;
@@ -290,8 +270,8 @@ async fn an_archive_category_of_another_guild_is_never_used_and_the_channel_is_l
         first_member_id: 1_100_000_000_000_090_000,
         bot_every: None,
     });
-    let ours = category_in(&setup, GUILD, "Archive");
-    let theirs = category_in(&setup, other_guild, "Their archive");
+    let ours = setup.sandbox.add_channel(GUILD, "Archive", 4);
+    let theirs = setup.sandbox.add_channel(other_guild, "Their archive", 4);
     for (n, category) in [(1, theirs), (2, ours)] {
         let settings = crate::domain::GuildSettings {
             archive_category_id: Some(Id::new(category)),

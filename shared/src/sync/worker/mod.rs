@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use twilight_model::id::{
     Id,
-    marker::{GuildMarker, UserMarker},
+    marker::{ApplicationMarker, GuildMarker, UserMarker},
 };
 
 use super::LEASE;
@@ -56,6 +56,8 @@ pub struct SyncWorker {
     store: Arc<dyn DomainStore>,
     queue: Arc<dyn JobQueue>,
     discord: DiscordClient,
+    /// The bot's application (its user id, and the `bot_id` tag of its own role).
+    application_id: Id<ApplicationMarker>,
     limits: SyncLimits,
     clock: crate::clock::SharedClock,
     /// Where "member joined / left" and "sync finished" go.
@@ -106,11 +108,17 @@ pub fn describe(run: &SyncRun) -> String {
 }
 
 impl SyncWorker {
-    pub fn new(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>, discord: DiscordClient) -> Self {
+    pub fn new(
+        store: Arc<dyn DomainStore>,
+        queue: Arc<dyn JobQueue>,
+        discord: DiscordClient,
+        application_id: Id<ApplicationMarker>,
+    ) -> Self {
         Self {
             store,
             queue,
             discord,
+            application_id,
             limits: SyncLimits::default(),
             clock: crate::clock::system(),
             events: Arc::new(NoEvents),
@@ -264,6 +272,9 @@ impl SyncWorker {
                 Err(PageError::Discord(error)) => {
                     return self.discord_failure(guild_id, &run, counts, error, reply.as_ref(), attempt).await;
                 }
+                Err(PageError::RoleRefused(reason)) => {
+                    return self.refuse(guild_id, &run, counts, reason, reply.as_ref(), attempt).await;
+                }
             }
             run = match self.store.checkpoint(guild_id, &run, last, counts, self.clock.now(), LEASE).await {
                 Ok(run) => run,
@@ -334,6 +345,27 @@ impl SyncWorker {
         match retry {
             Some(after) => JobOutcome::Retry { after, reason },
             None => JobOutcome::Done,
+        }
+    }
+
+    /// The settings ask for something the bot will not do (grant a role with power): the run
+    /// ends with that reason, visible where runs are, and is not retried.
+    async fn refuse(
+        &self,
+        guild_id: Id<GuildMarker>,
+        run: &SyncRun,
+        counts: SyncCounts,
+        reason: String,
+        reply: Option<&InteractionReply>,
+        attempt: Attempt,
+    ) -> JobOutcome {
+        tracing::error!(%guild_id, %reason, "member sync refused");
+        match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason), self.clock.now()).await {
+            Ok(finished) => {
+                self.announce_end(guild_id, reply, &finished, attempt).await;
+                JobOutcome::Done
+            }
+            Err(error) => JobOutcome::storage_busy(error),
         }
     }
 

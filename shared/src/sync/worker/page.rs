@@ -13,7 +13,7 @@ use twilight_model::{
 
 use super::SyncWorker;
 use crate::{
-    discord::rest::DiscordError,
+    discord::{guild_ids::GuildIds, rest::DiscordError},
     domain::{EventType, GuildSettings, Member, RunId, SyncCounts},
     store::StoreError,
     worker::Attempt,
@@ -22,6 +22,8 @@ use crate::{
 pub(super) enum PageError {
     Store(StoreError),
     Discord(DiscordError),
+    /// The member role is one the bot does not hand out (or take away).
+    RoleRefused(String),
 }
 
 impl From<StoreError> for PageError {
@@ -74,18 +76,24 @@ impl SyncWorker {
             ..SyncCounts::default()
         };
         if let Some(role) = settings.member_role_id {
-            for member in &humans {
-                let linked = links.contains_key(&member.user.id);
-                let has_role = member.roles.contains(&role);
-                if linked != has_role && (linked || settings.remove_role_when_unlinked) {
-                    match self.set_role(guild_id, member.user.id, role, linked, attempt).await {
-                        Ok(()) => {}
-                        Err(error) if error.is_permanent() => {
-                            tracing::warn!(user_id = %member.user.id, error = %error.explain(), "member role not changed");
-                            page_counts.errors += 1;
-                        }
-                        Err(error) => return Err(PageError::Discord(error)),
+            let changes: Vec<(&DiscordMember, bool)> = humans
+                .iter()
+                .map(|member| (*member, links.contains_key(&member.user.id)))
+                .filter(|(member, linked)| {
+                    *linked != member.roles.contains(&role) && (*linked || settings.remove_role_when_unlinked)
+                })
+                .collect();
+            if !changes.is_empty() {
+                self.check_role(guild_id, role, attempt).await?;
+            }
+            for (member, linked) in changes {
+                match self.set_role(guild_id, member.user.id, role, linked, attempt).await {
+                    Ok(()) => {}
+                    Err(error) if error.is_permanent() => {
+                        tracing::warn!(user_id = %member.user.id, error = %error.explain(), "member role not changed");
+                        page_counts.errors += 1;
                     }
+                    Err(error) => return Err(PageError::Discord(error)),
                 }
             }
         }
@@ -94,6 +102,25 @@ impl SyncWorker {
         counts.new += page_counts.new;
         counts.errors += page_counts.errors;
         Ok(())
+    }
+
+    /// The role is checked against the guild as Discord has it now, before any grant or
+    /// removal: the settings may name a role that has since gained power or moved above the
+    /// bot, or one saved before such checks existed.
+    async fn check_role(
+        &self,
+        guild_id: Id<GuildMarker>,
+        role: Id<RoleMarker>,
+        attempt: Attempt,
+    ) -> Result<(), PageError> {
+        let guild = GuildIds::fetch_roles(&self.discord, guild_id, self.application_id, attempt.deadline)
+            .await
+            .map_err(PageError::Discord)?;
+        guild.grantable_role(role).map_err(|refusal| {
+            PageError::RoleRefused(format!(
+                "the member role ({role}) {refusal}; no role was granted or removed. Choose another member role in the settings."
+            ))
+        })
     }
 
     async fn set_role(

@@ -19,6 +19,8 @@ use crate::{
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
 const TOKEN: &str = "unit-test-bot-token";
+/// The sandbox's application (and bot user) id.
+const APPLICATION: u64 = 1_100_000_000_000_000_001;
 
 #[tokio::test]
 async fn one_request_is_one_run_continued_page_by_page_and_a_late_redelivery_changes_nothing() {
@@ -42,7 +44,7 @@ async fn one_request_is_one_run_continued_page_by_page_and_a_late_redelivery_cha
     let queue = EmbeddedQueue::in_memory().expect("queue");
     let clock = ManualClock::starting_at(1_800_000_000);
     let discord = DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(TOKEN)).expect("client");
-    let worker = SyncWorker::new(store.clone(), Arc::new(queue.clone()), discord)
+    let worker = SyncWorker::new(store.clone(), Arc::new(queue.clone()), discord, Id::new(APPLICATION))
         .with_limits(SyncLimits { page_size: 10, pages_per_invocation: Some(1) })
         .with_clock(Arc::new(clock.clone()));
     let guild = Id::new(GUILD);

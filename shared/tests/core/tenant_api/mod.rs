@@ -22,6 +22,7 @@ use guildbridge_core::{
         custom_id::StateKey,
         rest::{BotToken, DiscordClient},
     },
+    domain::TargetPolicy,
     domain::{Tenant, TenantId},
     host::wiring::Backends,
     queue::embedded::EmbeddedQueue,
@@ -38,6 +39,7 @@ pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const STATE_SECRET: &[u8; 32] = b"tenant-api-tests-state-key-32byt";
 /// The `Host` the API is reached at; the connect flow's redirect URI is built from it.
 pub const HOST: &str = "web.guildbridge.test";
+pub const BOT_TOKEN: &str = "tenant-api-tests-bot-token";
 
 /// Two tenants, each with a key; connected to their own guilds unless made with
 /// [`TwoTenants::unconnected`]. Tenant `club-a` may send people back to
@@ -76,17 +78,31 @@ impl TwoTenants {
             }
             keys.push(store.issue_api_key(&tenant_id, 1).await.expect("key").secret);
         }
-        let router = api::router(Api {
-            store: backends.store.clone(),
-            queue: backends.queue.clone(),
-            clock: std::sync::Arc::new(clock.clone()),
-            connect: connector(api_base),
-            webhook_targets: guildbridge_core::domain::TargetPolicy { allow_loopback: true },
-        });
+        let router =
+            api_router(&backends, std::sync::Arc::new(clock.clone()), api_base, TargetPolicy { allow_loopback: true });
         let key_b = keys.pop().expect("b");
         let key_a = keys.pop().expect("a");
         Self { backends, queue, router, clock, key_a, key_b }
     }
+}
+
+/// The tenant API over `backends`, its Discord (the connect flow's and the bot's) at
+/// `discord_base`, its webhooks allowed to reach what `webhook_targets` allows.
+pub fn api_router(
+    backends: &Backends,
+    clock: guildbridge_core::clock::SharedClock,
+    discord_base: &str,
+    webhook_targets: TargetPolicy,
+) -> Router {
+    let base = url::Url::parse(discord_base).expect("base");
+    api::router(Api {
+        store: backends.store.clone(),
+        queue: backends.queue.clone(),
+        clock,
+        connect: connector(discord_base),
+        webhook_targets,
+        bot: DiscordClient::new(base, BotToken::new(BOT_TOKEN)).expect("bot"),
+    })
 }
 
 pub fn connector(api_base: &str) -> Connector {

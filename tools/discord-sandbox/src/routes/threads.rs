@@ -199,11 +199,16 @@ pub(crate) async fn create_role(
     if name.chars().count() > 100 {
         return Err(field_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
     }
+    let permissions = match body.get("permissions") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(bits)) => bits.parse::<u64>().unwrap_or(0),
+        Some(other) => other.as_u64().unwrap_or(0),
+    };
     let role_id = world.new_id();
     let guild = world.guilds.get_mut(&guild_id).ok_or_else(super::unknown_guild)?;
-    guild.roles.insert(role_id, name.clone());
-    let position = guild.roles.len() as u64;
-    Ok(Json(world::role_json(guild_id, role_id, &name, position)).into_response())
+    guild.insert_role_at_bottom(role_id, world::RoleRecord { permissions, ..world::RoleRecord::plain(&name, 1) });
+    let role = &guild.roles[&role_id];
+    Ok(Json(world::role_json(guild, role_id, role)).into_response())
 }
 
 /// Modify Guild Role: its name (what Guildbridge changes).
@@ -223,12 +228,11 @@ pub(crate) async fn modify_role(
     let Some(role_id) = id(&role_id).filter(|role| guild.roles.contains_key(role)) else {
         return Err(discord_error(StatusCode::NOT_FOUND, 10011, "Unknown Role", None));
     };
-    let position = guild.roles.keys().position(|role| *role == role_id).unwrap_or_default() as u64 + 1;
-    let current = guild.roles.entry(role_id).or_default();
     if let Some(name) = name {
-        *current = name;
+        guild.roles.entry(role_id).or_default().name = name;
     }
-    Ok(Json(world::role_json(guild_id, role_id, current, position)).into_response())
+    let role = &guild.roles[&role_id];
+    Ok(Json(world::role_json(guild, role_id, role)).into_response())
 }
 
 pub(crate) async fn delete_role(State(shared): AppState, Path((guild_id, role_id)): Path<(String, String)>) -> Answer {

@@ -147,7 +147,16 @@ async fn every_operation_validates_and_reads_into_twilight_types() {
     discord.remove_member_role(guild, members[0].user.id, Id::new(ROLE), None, soon(5)).await.expect("remove role");
     let fetched = discord.guild(guild, soon(5)).await.expect("guild");
     assert_eq!(fetched.name, "Test Racing Club");
-    assert_eq!(discord.guild_roles(guild, soon(5)).await.expect("roles").len(), 2);
+    // @everyone, the seeded role, and the bot's own (managed, tagged with its id, on top).
+    let roles = discord.guild_roles(guild, soon(5)).await.expect("roles");
+    assert_eq!(roles.len(), 3);
+    let bot_role = roles.iter().find(|role| role.managed).expect("the bot's role");
+    assert!(bot_role.tags.as_ref().is_some_and(|tags| tags.bot_id.is_some()), "{bot_role:?}");
+    assert!(roles.iter().all(|role| role.position <= bot_role.position));
+    // Discord's hierarchy holds: a role above the bot's is neither given nor taken.
+    let above = sandbox.add_role(guild.get(), "Staff", 0, true).expect("role");
+    let refused = discord.add_member_role(guild, members[0].user.id, Id::new(above), None, soon(5)).await;
+    assert!(refused.is_err_and(|error| error.to_string().contains("50013")), "above the bot");
 
     let token = sandbox.issue_interaction_token(APP);
     let edited = discord

@@ -1,0 +1,158 @@
+//! The tenant boundary, walked as an attacker would: tenant B's settings naming what belongs
+//! to tenant A's guild, and a role with power handed to the bot to give out, through the API
+//! and through the page. Each is refused, naming the field, and nothing is saved.
+
+use axum::{
+    body::Body,
+    http::{Method, Request},
+};
+use discord_sandbox::demo;
+use guildbridge_core::domain::TenantId;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use twilight_model::id::Id;
+
+use super::{
+    settings_page::{Browser, Site, settings_path, site, standalone_a, stored, submit},
+    tenant_api::{GUILD_A, GUILD_B},
+};
+
+const TEXT: u8 = 0;
+const CATEGORY: u8 = 4;
+const KICK_MEMBERS: u64 = 1 << 1;
+const MANAGE_ROLES: u64 = 1 << 28;
+const MENTION_EVERYONE: u64 = 1 << 17;
+
+/// `PUT /v1/settings` as tenant `key` holds, over whatever is there.
+async fn put_settings(site: &Site, key: &str, body: &Value) -> (u16, Value) {
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri("/v1/settings")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header("if-match", "*")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let response = site.router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn key_of(site: &Site, tenant: &str) -> String {
+    site.backends.store.issue_api_key(&TenantId::from(tenant), 1).await.expect("key").secret
+}
+
+/// The guild's seeded `Member` role (a plain role below the bot's).
+fn member_role(guild: u64) -> u64 {
+    guild + 400
+}
+
+#[tokio::test]
+async fn tenant_b_cannot_point_its_settings_at_tenant_as_channel_category_or_role() {
+    let site = site().await;
+    let key_b = key_of(&site, "club-b").await;
+    let (a_text, a_category) = (
+        site.sandbox.add_channel(GUILD_A, "a-general", TEXT),
+        site.sandbox.add_channel(GUILD_A, "A archive", CATEGORY),
+    );
+    let (before, version) = stored(&site, GUILD_B).await;
+
+    let theirs = json!({
+        "notifications": { "log_channel_id": a_text.to_string() },
+        "archive_category_id": a_category.to_string(),
+        "member_role_id": member_role(GUILD_A).to_string(),
+    });
+    let (status, problem) = put_settings(&site, &key_b, &theirs).await;
+    assert_eq!(status, 422, "{problem}");
+    let errors = &problem["errors"];
+    assert_eq!(errors["notifications.log_channel_id"], "is not a text channel of this server", "{problem}");
+    assert_eq!(errors["archive_category_id"], "is not a category of this server", "{problem}");
+    assert_eq!(errors["member_role_id"], "is not a role of this server", "{problem}");
+    assert_eq!(stored(&site, GUILD_B).await, (before, version), "nothing saved");
+
+    // The right kind matters too: B's own category is no log channel, its text channel no
+    // archive category.
+    let (b_text, b_category) =
+        (site.sandbox.add_channel(GUILD_B, "b-log", TEXT), site.sandbox.add_channel(GUILD_B, "B archive", CATEGORY));
+    let swapped = json!({
+        "notifications": { "log_channel_id": b_category.to_string() },
+        "archive_category_id": b_text.to_string(),
+    });
+    let (status, problem) = put_settings(&site, &key_b, &swapped).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"].as_object().map(|errors| errors.len()), Some(2), "{problem}");
+
+    // B's own, of the right kinds, save.
+    let own = json!({
+        "notifications": { "log_channel_id": b_text.to_string() },
+        "archive_category_id": b_category.to_string(),
+        "member_role_id": member_role(GUILD_B).to_string(),
+    });
+    let (status, saved) = put_settings(&site, &key_b, &own).await;
+    assert_eq!(status, 200, "{saved}");
+    let (after, _) = stored(&site, GUILD_B).await;
+    assert_eq!(after.member_role_id, Some(Id::new(member_role(GUILD_B))));
+    assert_eq!(after.notifications.log_channel_id, Some(Id::new(b_text)));
+}
+
+#[tokio::test]
+async fn no_role_with_power_above_the_bot_or_managed_is_accepted_as_the_member_role() {
+    let site = site().await;
+    let key_b = key_of(&site, "club-b").await;
+    let sandbox = &site.sandbox;
+    let kick = sandbox.add_role(GUILD_B, "Moderator", KICK_MEMBERS, false).expect("role");
+    let pings = sandbox.add_role(GUILD_B, "Announcer", MENTION_EVERYONE, false).expect("role");
+    let above = sandbox.add_role(GUILD_B, "Staff", 0, true).expect("role");
+    let bot_role = sandbox.with_world(|world| {
+        let guild = &world.guilds[&GUILD_B];
+        guild.roles.iter().find(|(_, role)| role.bot_id.is_some()).map(|(id, _)| *id).expect("the bot's role")
+    });
+    let refused = [
+        (kick, "carries kick members, which the bot does not hand out"),
+        (pings, "carries mention everyone, which the bot does not hand out"),
+        (above, "is not below the bot's highest role"),
+        (bot_role, "is managed by an integration (a bot's or a subscription's role)"),
+        (GUILD_B, "is @everyone, which every member holds"),
+    ];
+    for (role, why) in refused {
+        let (status, problem) = put_settings(&site, &key_b, &json!({ "member_role_id": role.to_string() })).await;
+        assert_eq!((status, problem["errors"]["member_role_id"].as_str()), (422, Some(why)), "{problem}");
+    }
+    assert_eq!(stored(&site, GUILD_B).await.0.member_role_id, None, "nothing saved");
+    let plain = sandbox.add_role(GUILD_B, "Racer", 0, false).expect("role");
+    let (status, saved) = put_settings(&site, &key_b, &json!({ "member_role_id": plain.to_string() })).await;
+    assert_eq!(status, 200, "{saved}");
+}
+
+#[tokio::test]
+async fn on_the_page_a_moderator_without_manage_roles_cannot_choose_the_member_role() {
+    let site = site().await;
+    standalone_a(&site).await;
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let path = settings_path(GUILD_A);
+    let page = browser.get(&site, &path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let role = member_role(GUILD_A).to_string();
+    let refused = submit(&mut browser, &site, &page, &path, &[("member_role_id", &role)]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("choosing the member role needs Manage Roles in this server"), "{}", refused.text);
+    assert_eq!(stored(&site, GUILD_A).await.0.member_role_id, None);
+
+    // With Manage Roles they may; a role with power is still refused beside its field.
+    let manage_roles =
+        discord_sandbox::world::DEFAULT_MEMBER_PERMISSIONS | discord_sandbox::world::MANAGE_GUILD | MANAGE_ROLES;
+    assert!(site.sandbox.set_member_permissions(GUILD_A, demo::ADMIN, manage_roles));
+    site.clock.advance(3600);
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let page = browser.get(&site, &path).await;
+    let kick = site.sandbox.add_role(GUILD_A, "Moderator", KICK_MEMBERS, false).expect("role");
+    let refused = submit(&mut browser, &site, &page, &path, &[("member_role_id", &kick.to_string())]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("carries kick members"), "{}", refused.text);
+    let saved = submit(&mut browser, &site, &page, &path, &[("member_role_id", &role)]).await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    assert_eq!(stored(&site, GUILD_A).await.0.member_role_id, Some(Id::new(member_role(GUILD_A))));
+}
