@@ -21,6 +21,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("events", 2),
     // Running jobs from a queue, with recorded dead letters.
     ("worker", 3),
+    // Deleting a disconnected guild's data (the leave job and the tick both do it).
+    ("forget", 3),
     // Use cases.
     ("channels", 4),
     ("sync", 4),

@@ -4,7 +4,8 @@
 //! 1. [`domain`]: pure data and rules; [`clock`]: where "now" comes from.
 //! 2. Adapters, each over the domain alone: [`store`] (DynamoDB and embedded), [`queue`]
 //!    (SQS and embedded), [`discord`] (signatures, signed ids, responses, the REST client).
-//! 3. [`worker`]: running jobs from a queue, with retries and recorded dead letters.
+//! 3. [`worker`]: running jobs from a queue, with retries and recorded dead letters;
+//!    [`forget`]: deleting a disconnected guild's data.
 //! 4. Use cases: [`channels`], [`sync`], [`timeline`], then [`interactions`] (the router and
 //!    the commands), [`api`] (the tenant REST API) and [`tick`] (one scheduled tick).
 //! 5. [`pages`]: the settings page, over the API's connect flow.
@@ -19,6 +20,7 @@ pub mod store;
 
 pub mod events;
 
+pub mod forget;
 pub mod worker;
 
 pub mod api;

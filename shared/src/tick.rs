@@ -1,11 +1,13 @@
 //! One scheduled tick, the same in the Lambda scheduler and the local stack: the schedule
 //! backfill (guilds connected before connecting wrote a schedule), the syncs due, and the
-//! timeline (reminders, starts, ends, board turns and the retention's archives). Each part
+//! timeline (reminders, starts, ends, board turns and the retention's archives), and the
+//! deletion of disconnected guilds' data. Each part
 //! runs even when another fails; the tick's answer and its log say how each part went.
 
 use serde_json::{Value, json};
 
 use crate::{
+    forget::{ForgetReport, forget_pending},
     queue::JobQueue,
     store::{BackfillState, DomainStore},
     sync::{ScheduleReport, run_schedule},
@@ -62,6 +64,8 @@ pub struct TickReport {
     pub backfill: Result<BackfillReport, String>,
     pub schedule: Result<ScheduleReport, String>,
     pub timeline: Result<TimelineReport, String>,
+    /// Disconnected guilds' data deleted.
+    pub forget: Result<ForgetReport, String>,
 }
 
 impl TickReport {
@@ -76,6 +80,9 @@ impl TickReport {
         }
         if self.timeline.is_err() {
             failed.push("timeline");
+        }
+        if self.forget.is_err() {
+            failed.push("forget");
         }
         failed
     }
@@ -103,6 +110,7 @@ impl TickReport {
                 "boards": t.boards,
                 "reminder_dms": t.dms,
             }))),
+            "forget": part(self.forget.as_ref().map(|f| json!({ "deleted": f.deleted, "finished": f.finished }))),
             "failed": self.failed(),
         })
     }
@@ -114,7 +122,8 @@ impl TickReport {
         let busy = |r: &Result<u64, &String>| r.as_ref().is_ok_and(|n| *n > 0);
         let worked = busy(&self.schedule.as_ref().map(|s| s.due))
             || busy(&self.timeline.as_ref().map(|t| t.due))
-            || busy(&self.backfill.as_ref().map(|b| b.scheduled + b.planned));
+            || busy(&self.backfill.as_ref().map(|b| b.scheduled + b.planned))
+            || busy(&self.forget.as_ref().map(|f| f.deleted + f.finished));
         if failed.is_empty() && worked {
             tracing::info!(tick = %answer, "tick ran");
         } else if failed.is_empty() {
@@ -131,7 +140,8 @@ pub async fn run_tick(store: &dyn DomainStore, queue: &dyn JobQueue, now: u64) -
     let backfill = backfill_schedules(store, now).await.map_err(|error| error.to_string());
     let schedule = run_schedule(store, queue, now).await.map_err(|error| error.to_string());
     let timeline = run_timeline(store, queue, now).await.map_err(|error| error.to_string());
-    let report = TickReport { backfill, schedule, timeline };
+    let forget = forget_pending(store).await.map_err(|error| error.to_string());
+    let report = TickReport { backfill, schedule, timeline, forget };
     report.log();
     report
 }

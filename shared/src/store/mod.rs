@@ -18,6 +18,7 @@ mod idempotency;
 mod job_records;
 mod members;
 mod paging;
+mod purge;
 mod relays;
 mod schedule;
 mod sessions;
@@ -43,6 +44,7 @@ pub use self::{
     job_records::{JOB_RECORD_TTL, JobRecord, JobRecordStore, JobStatus, is_job_id},
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
+    purge::{PurgeMarker, PurgeStep, PurgeStore},
     relays::{IntentStatus, RelayStore, RelayedChannel},
     schedule::{BackfillState, ScheduleStore, SyncSchedule},
     sessions::SessionStore,
@@ -76,6 +78,7 @@ pub trait DomainStore:
     + RelayStore
     + TeamStore
     + TimelineStore
+    + PurgeStore
 {
 }
 

@@ -8,6 +8,7 @@
 //! | tenant's connection | `TENANT#{t}` | `CONNECTION` | | |
 //! | guild's connection | `GUILD#{g}` | `CONNECTION` | | |
 //! | bot installation | `GUILD#{g}` | `BOT` | | |
+//! | purge under way | `GUILD#{g}` | `PURGE` | `PURGE` / `GUILD#{g}` | |
 //! | settings | `GUILD#{g}` | `SETTINGS` | | |
 //! | subject | `GUILD#{g}` | `SUBJECT#{kind}#{id}` | `GUILD#{g}#STARTS` / `{start}#{kind}#{id}` | `GUILD#{g}#NAMES` / `{lowercase name}#{kind}#{id}` |
 //! | channel mapping | `GUILD#{g}` | `MAPPING#{kind}#{id}` | `GUILD#{g}#MAPPINGS#{status}` / `{updated}#{kind}#{id}` | |
@@ -117,6 +118,13 @@ pub mod keys {
     /// Where the walk that gives every connected guild a schedule stands.
     pub fn schedule_backfill() -> Key {
         Key::new("MIGRATION#SCHEDULES", "STATE")
+    }
+    /// The guild is being forgotten (its tenant disconnected): it cannot be connected again
+    /// until the marker is gone.
+    pub const PURGE_SK: &str = "PURGE";
+    pub const PURGE_INDEX_PK: &str = "PURGE";
+    pub fn guild_purge(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), PURGE_SK)
     }
     pub fn bot(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "BOT")

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
-    Store, StoreError, SyncSchedule, from_item,
+    PurgeMarker, Store, StoreError, SyncSchedule, from_item,
     items::{Condition, ItemError, ItemStore, TxWrite},
     schedule::schedule_item,
     schema::keys,
@@ -58,7 +58,7 @@ impl<I: ItemStore> TenantStore for Store<I> {
         self.items.get(&keys::tenant_profile(tenant_id)).await?.map(from_item).transpose()
     }
 
-    /// 1 TransactWriteItems (2 conditional puts and the schedule's put).
+    /// 1 TransactWriteItems (2 conditional puts, the schedule's put, the purge check).
     async fn connect(
         &self,
         tenant_id: &TenantId,
@@ -86,10 +86,15 @@ impl<I: ItemStore> TenantStore for Store<I> {
                 item: schedule_item(&SyncSchedule { guild_id, next_at: now, failures: 0, last_error: None })?,
                 condition: None,
             },
+            // Not while the last tenant's data is being deleted: this one would read it.
+            TxWrite::Check { key: keys::guild_purge(guild_id.get()), condition: super::purge::not_purging() },
         ];
         match self.items.transact(writes).await {
             Err(ItemError::TransactionCancelled(failed)) if failed.first() == Some(&0) => {
                 Err(StoreError::AlreadyExists("a guild connection for this tenant"))
+            }
+            Err(ItemError::TransactionCancelled(failed)) if failed.contains(&3) && !failed.contains(&1) => {
+                Err(StoreError::Conflict("the server's data from its previous connection is still being deleted"))
             }
             Err(ItemError::TransactionCancelled(_)) => {
                 Err(StoreError::AlreadyExists("a tenant connection for this guild"))
@@ -106,6 +111,12 @@ impl<I: ItemStore> TenantStore for Store<I> {
             TxWrite::Delete { key: keys::tenant_connection(tenant_id), condition: Some(same_tenant.clone()) },
             TxWrite::Delete { key: keys::guild_connection(guild_id.get()), condition: Some(same_tenant) },
             TxWrite::Delete { key: keys::schedule(guild_id.get()), condition: None },
+            // Everything else of the guild's partition is the tenant's: it is deleted after,
+            // page by page, and the guild stays fenced until then.
+            TxWrite::Put {
+                item: super::purge::marker_item(&PurgeMarker { guild_id, tenant_id: tenant_id.to_string() })?,
+                condition: None,
+            },
         ];
         match self.items.transact(writes).await {
             // Someone disconnected (or reconnected) in between: nothing of ours is left to remove.

@@ -540,6 +540,10 @@ async fn an_unconnected_guild_is_added_as_its_own_tenant_from_the_page() {
 pub(super) async fn standalone_a(site: &Site) {
     let store = site.backends.store.as_ref();
     store.disconnect(&TenantId::from("club-a")).await.expect("disconnect the platform");
+    // What the leave job does next: the platform's data is deleted, and the guild is free.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let forgotten = guildbridge_core::forget::forget_guild(store, Id::new(GUILD_A), deadline).await;
+    assert_eq!(forgotten.map(|report| report.finished), Ok(1));
     let tenant_id = TenantId::standalone(Id::new(GUILD_A));
     let record =
         guildbridge_core::domain::Tenant { tenant_id: tenant_id.clone(), allowed_origins: vec![], created_at: 1 };

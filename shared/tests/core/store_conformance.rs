@@ -9,8 +9,8 @@ use guildbridge_core::{
         SyncCounts, SyncKind, SyncOutcome,
     },
     store::{
-        ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore, ScheduleStore,
-        SettingsStore, Store, StoreError, SubjectStore, SyncRunStore, TenantStore,
+        ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore, PurgeStep,
+        PurgeStore, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore, TenantStore,
         dynamo::{DynamoItems, create_table},
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
@@ -101,6 +101,7 @@ conformance!(
     the_backfill_walk_finds_every_connected_guild_page_by_page,
     idempotency_first_writer_wins_until_expiry,
     api_keys_are_hashed_scoped_and_revocable,
+    a_disconnected_guild_is_forgotten_page_by_page_before_anyone_connects_it_again,
 );
 
 async fn tenants_and_guilds_are_one_to_one<I: ItemStore>(store: Store<I>) {
@@ -119,8 +120,50 @@ async fn tenants_and_guilds_are_one_to_one<I: ItemStore>(store: Store<I>) {
 
     assert_eq!(store.disconnect(&"club-a".into()).await, Ok(Some(guild(1))));
     assert_eq!(store.tenant_of(guild(1)).await, Ok(None));
+    while store.purge_step(guild(1), 100).await.expect("purge") != PurgeStep::Finished {}
     store.connect(&"club-b".into(), guild(1), "Club", NOW).await.expect("the guild is free again");
     assert_eq!(store.disconnect(&"nobody".into()).await, Ok(None));
+}
+
+async fn a_disconnected_guild_is_forgotten_page_by_page_before_anyone_connects_it_again<I: ItemStore>(store: Store<I>) {
+    let g = guild(3);
+    store.connect(&"club-a".into(), g, "Club", NOW).await.expect("connect");
+    let settings = GuildSettings { sync_interval_hours: 6, ..GuildSettings::default() };
+    store.update_settings(g, 0, &settings).await.expect("settings");
+    let members: Vec<Member> = (0..250).map(member).collect();
+    store.upsert_members(g, &"run-1".into(), &members, NOW).await.expect("members");
+    store.link(g, user(1), "platform-1", NOW).await.expect("link");
+    store.upsert_subject(g, &subject("spa", "Spa 6h", Some(NOW + 3600))).await.expect("subject");
+    store.record_bot_install(g, BotInstall { invited: true, permissions: 8, updated_at: NOW }).await.expect("bot");
+    // Another guild's data is not touched.
+    store.upsert_members(guild(4), &"run-1".into(), &members[..3], NOW).await.expect("members");
+
+    store.disconnect(&"club-a".into()).await.expect("disconnect");
+    assert_eq!(
+        store.connect(&"club-b".into(), g, "Club", NOW).await,
+        Err(StoreError::Conflict("the server's data from its previous connection is still being deleted")),
+        "fenced until the walk ends"
+    );
+    assert_eq!(store.pending_purges(10).await, Ok(vec![g]));
+    let mut steps = Vec::new();
+    loop {
+        match store.purge_step(g, 100).await.expect("step") {
+            PurgeStep::Removed(n) => steps.push(n),
+            PurgeStep::Finished => break,
+        }
+        assert!(steps.len() < 10, "the walk ends: {steps:?}");
+    }
+    assert!(steps.len() >= 3 && steps.iter().sum::<u32>() >= 253, "page by page: {steps:?}");
+    assert_eq!(store.pending_purges(10).await, Ok(vec![]));
+
+    store.connect(&"club-b".into(), g, "Club B", NOW).await.expect("free now");
+    assert_eq!(store.count_members(g).await, Ok(0), "club-b starts empty");
+    assert_eq!(store.links_for(g, &[user(1)]).await.map(|links| links.len()), Ok(0));
+    assert_eq!(store.subject(g, &event("spa")).await, Ok(None));
+    let fresh = store.settings(g).await.expect("settings");
+    assert_eq!((fresh.settings, fresh.version), (GuildSettings::default(), 0));
+    assert_eq!(store.bot_install(g).await.map(|bot| bot.is_some()), Ok(true), "the bot's own record stays");
+    assert_eq!(store.count_members(guild(4)).await, Ok(3));
 }
 
 async fn sixty_four_tenants_racing_for_one_guild_yield_one_connection<I: ItemStore>(store: Store<I>) {

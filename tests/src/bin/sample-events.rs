@@ -327,6 +327,7 @@ fn write_schedule_sample() -> anyhow::Result<()> {
                 "due": 0, "posted": 0, "skipped": 0, "waiting": 0, "completed": 0, "archives": 0, "boards": 0,
                 "reminder_dms": 0
             },
+            "forget": { "deleted": 0, "finished": 0 },
             "failed": []
         }
     });

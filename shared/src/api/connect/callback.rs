@@ -189,6 +189,17 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
                 .back_to(&return_url, "already-connected"));
             }
         },
+        Err(StoreError::Conflict(_)) => {
+            return Err(Refusal::new(
+                StatusCode::CONFLICT,
+                "Try again in a few minutes",
+                format!(
+                    "{} was connected before; what was kept for that connection is still being deleted.",
+                    guild.name
+                ),
+            )
+            .back_to(&return_url, "purging"));
+        }
         Err(error) => return Err(busy(error)),
     }
     let granted = query.get("permissions").and_then(|bits| bits.parse::<u64>().ok()).unwrap_or(0);

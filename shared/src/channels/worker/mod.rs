@@ -59,6 +59,9 @@ pub struct ChannelWorker {
     events: Arc<dyn EventSink>,
 }
 
+/// Time the leave job keeps back from deleting data, to leave the guild and answer.
+const LEAVE_MARGIN: Duration = Duration::from_secs(5);
+
 /// One job's context: the guild, its settings, whoever asked, and this attempt.
 struct JobContext<'a> {
     guild_id: Id<GuildMarker>,
@@ -211,24 +214,36 @@ impl ChannelWorker {
         }
     }
 
-    /// The bot leaves a disconnected guild, unless a tenant connected it again since (the
-    /// bot is theirs now). A guild the bot is already out of counts as left.
+    /// The bot leaves a disconnected guild, deleting what was kept for its tenant, unless a
+    /// tenant connected it again since (the bot is theirs now). A guild the bot is already
+    /// out of counts as left.
     async fn leave_guild(&self, guild_id: Id<GuildMarker>, attempt: Attempt) -> JobOutcome {
         match self.store.tenant_of(guild_id).await {
             Ok(Some(_)) => return JobOutcome::DoneWith(serde_json::json!({ "left": false, "reconnected": true })),
             Ok(None) => {}
             Err(error) => return store_failure(error),
         }
-        // The guild's relayed channels are no tenant's any more: nothing of them is polled.
+        // The guild's data was the tenant's: relays first (nothing of the guild is polled
+        // any more), then everything else, while this invocation has time; the ticks finish it.
         match self.store.unwatch_guild_relays(guild_id).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(%guild_id, removed, "relays of a disconnected guild stopped"),
             Err(error) => return store_failure(error),
         }
+        let until = attempt.deadline.checked_sub(LEAVE_MARGIN).unwrap_or_else(tokio::time::Instant::now);
+        let forgotten = match crate::forget::forget_guild(self.store.as_ref(), guild_id, until).await {
+            Ok(report) => report,
+            Err(error) => return store_failure(error),
+        };
+        let left = |left: bool| {
+            JobOutcome::DoneWith(serde_json::json!({
+                "left": left, "deleted": forgotten.deleted, "all_deleted": forgotten.finished > 0,
+            }))
+        };
         match self.discord.leave_guild(guild_id, attempt.deadline).await {
-            Ok(()) => JobOutcome::DoneWith(serde_json::json!({ "left": true })),
+            Ok(()) => left(true),
             Err(error) if error.permanent_kind() == Some(crate::discord::rest::PermanentKind::UnknownGuild) => {
-                JobOutcome::DoneWith(serde_json::json!({ "left": true }))
+                left(true)
             }
             Err(error) if error.is_permanent() => JobOutcome::Reject { reason: error.explain() },
             Err(error) => JobOutcome::Retry {

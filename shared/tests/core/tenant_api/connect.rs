@@ -20,7 +20,7 @@ use url::Url;
 
 use super::{APPLICATION, Answer, GUILD_A, GUILD_B, HOST, TwoTenants, call, call_with};
 
-const BOT_TOKEN: &str = "connect-tests-bot-token";
+use super::BOT_TOKEN;
 /// Owns both guilds, so either can be chosen on the sandbox's authorization page.
 const OWNER: u64 = 1_200_000_000_000_010_000;
 
@@ -207,15 +207,29 @@ async fn a_foreign_return_url_a_taken_guild_and_a_cancelled_authorization_are_re
 }
 
 #[tokio::test]
-async fn disconnecting_makes_the_bot_leave_and_frees_the_guild_for_another_tenant() {
+async fn disconnecting_makes_the_bot_leave_and_frees_the_guild_for_another_tenant_that_finds_nothing_of_the_first() {
     let f = flow().await;
     let link = f.start(&f.t.key_a, "https://club-a.example/").await;
     assert_eq!(f.callback(&f.authorize(&link, GUILD_A, None).await).await.status, 303);
+    // Club A's use of the guild: a private lead, a link, its settings.
+    let lead = json!({ "name": "Acme lead" });
+    let put = call(&f.t.router, Method::PUT, "/v1/subjects/lead/acme", Some(&f.t.key_a), Some(lead)).await;
+    assert_eq!(put.status, 201, "{}", put.text);
+    let link_body = json!({ "discord_user_id": OWNER.to_string() });
+    let linked = call(&f.t.router, Method::PUT, "/v1/links/crm-user-1", Some(&f.t.key_a), Some(link_body)).await;
+    assert!(linked.status < 300, "{}", linked.text);
 
     let gone = call(&f.t.router, Method::DELETE, "/v1/guild", Some(&f.t.key_a), None).await;
     assert_eq!(gone.status, 202, "{}", gone.text);
     let job_id = gone.json()["job"]["id"].as_str().expect("job").to_owned();
     assert_eq!(f.tenant(&f.t.key_a).await["guild"], Value::Null, "disconnected at once");
+
+    // Club B, quick to connect the same guild, is told to wait: A's data is not gone yet.
+    let link = f.start(&f.t.key_b, "https://club-b.example/").await;
+    let early = f.callback(&f.authorize(&link, GUILD_A, None).await).await;
+    refused(&early, 409, "still being deleted");
+    assert_eq!(f.tenant(&f.t.key_b).await["guild"], Value::Null);
+
     let worker = ChannelWorker::new(
         f.t.backends.store.clone(),
         DiscordClient::new(f.sandbox.base_url().parse().expect("url"), BotToken::new(BOT_TOKEN)).expect("client"),
@@ -226,9 +240,20 @@ async fn disconnecting_makes_the_bot_leave_and_frees_the_guild_for_another_tenan
     consumer.work_one().await.expect("queue").expect("the leave job");
     assert!(f.sandbox.with_world(|world| world.guilds[&GUILD_A].bot_absent), "the bot left the guild");
     let record = f.t.backends.store.job_record(Id::new(GUILD_A), &job_id).await.expect("store").expect("record");
-    assert_eq!((record.status.as_str(), record.result), ("done", Some(json!({ "left": true }))));
+    assert_eq!(record.status.as_str(), "done");
+    let result = record.result.expect("result");
+    assert_eq!((result["left"].as_bool(), result["all_deleted"].as_bool()), (Some(true), Some(true)), "{result}");
 
     let link = f.start(&f.t.key_b, "https://club-b.example/").await;
     assert_eq!(f.callback(&f.authorize(&link, GUILD_A, None).await).await.status, 303, "the guild is free");
     assert_eq!(f.tenant(&f.t.key_b).await["guild"]["id"], GUILD_A.to_string());
+    // Nothing of club A's: not its lead, its link, its members or dead letters.
+    let lead = call(&f.t.router, Method::GET, "/v1/subjects/lead/acme", Some(&f.t.key_b), None).await;
+    assert_eq!(lead.status, 404, "{}", lead.text);
+    for path in ["/v1/subjects", "/v1/links", "/v1/channels", "/v1/members", "/v1/dead-letters"] {
+        let answer = call(&f.t.router, Method::GET, path, Some(&f.t.key_b), None).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        let items = &answer.json()["items"];
+        assert_eq!(items.as_array().map(Vec::len), Some(0), "{path}: {}", answer.text);
+    }
 }
