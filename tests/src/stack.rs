@@ -286,6 +286,7 @@ pub fn web_config(api_base: &str) -> WebConfig {
         ("DISCORD_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
         ("STATE_SIGNING_KEY", STATE_SECRET.to_owned()),
         ("DISCORD_API_BASE_URL", api_base.to_owned()),
+        ("DISCORD_BOT_TOKEN", BOT_TOKEN.to_owned()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))

@@ -1,5 +1,5 @@
 //! What every route reads from a request, with every failure answered as a problem: the
-//! caller (from the API key alone), the JSON body (64 KiB at most, JSON only, no unknown
+//! caller (from the API key alone, within its tenant's request limits), the JSON body (64 KiB at most, JSON only, no unknown
 //! fields), and path and query parameters.
 
 use std::sync::Arc;
@@ -13,7 +13,13 @@ use serde::de::DeserializeOwned;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{Api, problem::Problem};
-use crate::domain::TenantId;
+use crate::{
+    domain::{
+        TenantId,
+        limits::{RequestClass, window},
+    },
+    store::Admission,
+};
 
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -30,11 +36,30 @@ impl FromRequestParts<Arc<Api>> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, Problem> {
         let key = bearer(&parts.headers).ok_or_else(Problem::unauthorized)?;
-        match api.store.tenant_for_key(key).await? {
-            Some(tenant_id) => Ok(Caller { tenant_id }),
-            None => Err(Problem::unauthorized()),
+        let Some(tenant_id) = api.store.tenant_for_key(key).await? else { return Err(Problem::unauthorized()) };
+        admit(api, &tenant_id, RequestClass::of(&parts.method, parts.uri.path())).await?;
+        Ok(Caller { tenant_id })
+    }
+}
+
+/// Counts the request against its tenant's budgets: every request against the general one,
+/// outbound ones against theirs too (checked first, so a refused action costs nothing more).
+async fn admit(api: &Api, tenant_id: &TenantId, class: RequestClass) -> Result<(), Problem> {
+    let now = api.clock.now();
+    let (start, _) = window(now);
+    let mut budgets = vec![(RequestClass::Any, api.limits.per_minute.get())];
+    if class == RequestClass::Outbound {
+        budgets.insert(0, (RequestClass::Outbound, api.limits.outbound_per_minute.get()));
+    }
+    for (budget, limit) in budgets {
+        if let Admission::Limited { retry_after } =
+            api.store.admit(tenant_id, budget.as_str(), start, limit, now).await?
+        {
+            tracing::info!(tenant_id = %tenant_id, budget = budget.as_str(), "request over the tenant's limit");
+            return Err(Problem::too_many_requests(budget.as_str(), retry_after));
         }
     }
+    Ok(())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -41,6 +41,8 @@ pub struct Api {
     pub webhook_targets: crate::domain::TargetPolicy,
     /// The bot's client: settings ids are checked against the guild with it.
     pub bot: crate::discord::rest::DiscordClient,
+    /// Each tenant's request budgets.
+    pub limits: crate::domain::limits::RequestLimits,
 }
 
 impl std::fmt::Debug for Api {
@@ -172,7 +174,7 @@ impl Modify for Security {
 /// large, not JSON, invalid fields, busy.
 struct CommonProblems;
 
-const COMMON: [(&str, &str); 8] = [
+const COMMON: [(&str, &str); 9] = [
     ("400", "malformed JSON, unknown fields or unreadable parameters"),
     ("401", "missing, unknown or revoked API key"),
     ("404", "no such resource for this tenant"),
@@ -180,6 +182,7 @@ const COMMON: [(&str, &str); 8] = [
     ("413", "the body is over 64 KiB"),
     ("415", "the body is not JSON"),
     ("422", "invalid fields, each named"),
+    ("429", "over the tenant's request limit; `Retry-After` says in how many seconds to try again"),
     ("503", "storage or queue busy; try again"),
 ];
 

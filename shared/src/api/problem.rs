@@ -15,9 +15,10 @@ use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An error answer (boxed: it travels in every handler's `Err`).
+/// An error answer (boxed: it travels in every handler's `Err`), with the seconds of a
+/// `Retry-After` header when the caller should wait.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem(Box<ProblemDetails>);
+pub struct Problem(Box<ProblemDetails>, Option<u64>);
 
 /// The body of an error answer.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -40,14 +41,28 @@ pub struct ProblemDetails {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        Self(Box::new(ProblemDetails {
-            kind: format!("urn:guildbridge:problem:{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            errors: BTreeMap::new(),
-            conflict: None,
-        }))
+        Self(
+            Box::new(ProblemDetails {
+                kind: format!("urn:guildbridge:problem:{code}"),
+                title: status.canonical_reason().unwrap_or("Error").to_owned(),
+                status: status.as_u16(),
+                detail: detail.into(),
+                errors: BTreeMap::new(),
+                conflict: None,
+            }),
+            None,
+        )
+    }
+
+    /// 429: over the tenant's request limit until `retry_after` seconds from now.
+    pub fn too_many_requests(budget: &str, retry_after: u64) -> Self {
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!("over this tenant's {budget} request limit; try again in {retry_after} s"),
+        );
+        problem.1 = Some(retry_after);
+        problem
     }
 
     /// What the body says.
@@ -102,6 +117,9 @@ impl IntoResponse for Problem {
         let status = self.status();
         let mut response = (status, Json(self.0)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = self.1 {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -6,6 +6,7 @@ pub mod access;
 pub mod events;
 pub mod ids;
 pub mod jobs;
+pub mod limits;
 pub mod naming;
 pub mod reach;
 pub mod records;

@@ -33,6 +33,10 @@ pub const CHANNEL_QUEUE_URL: &str = "CHANNEL_QUEUE_URL";
 pub const SYNC_QUEUE_URL: &str = "SYNC_QUEUE_URL";
 /// `true` lets webhook endpoints be plain http on loopback (the local stack and tests only).
 pub const WEBHOOK_ALLOW_LOOPBACK: &str = "WEBHOOK_ALLOW_LOOPBACK";
+/// API requests a tenant may make per minute (default 1200), and of them POSTs that make the
+/// bot or the webhook sender reach out (default 120).
+pub const TENANT_REQUESTS_PER_MINUTE: &str = "TENANT_REQUESTS_PER_MINUTE";
+pub const TENANT_OUTBOUND_REQUESTS_PER_MINUTE: &str = "TENANT_OUTBOUND_REQUESTS_PER_MINUTE";
 /// Seconds between delivery tries (`5,300,1800,...`); Standard Webhooks' schedule unless set.
 pub const WEBHOOK_RETRY_SCHEDULE: &str = "WEBHOOK_RETRY_SCHEDULE";
 /// The platform webhook deliveries' FIFO queue.
@@ -386,6 +390,8 @@ pub struct WebConfig {
     pub bot_token: Option<crate::discord::rest::BotToken>,
     /// Where tenants' webhook endpoints may point.
     pub webhook_targets: TargetPolicy,
+    /// Each tenant's API request budgets.
+    pub request_limits: crate::domain::limits::RequestLimits,
 }
 
 impl fmt::Debug for WebConfig {
@@ -409,6 +415,13 @@ impl WebConfig {
         let public_url = env.optional(WEB_PUBLIC_URL, parse_base_url);
         let bot_token = env.optional(DISCORD_BOT_TOKEN, |raw| Ok(crate::discord::rest::BotToken::new(raw)));
         let allow_loopback = env.optional(WEBHOOK_ALLOW_LOOPBACK, parse_bool).unwrap_or(false);
+        let defaults = crate::domain::limits::RequestLimits::default();
+        let request_limits = crate::domain::limits::RequestLimits {
+            per_minute: env.optional(TENANT_REQUESTS_PER_MINUTE, parse_limit).unwrap_or(defaults.per_minute),
+            outbound_per_minute: env
+                .optional(TENANT_OUTBOUND_REQUESTS_PER_MINUTE, parse_limit)
+                .unwrap_or(defaults.outbound_per_minute),
+        };
         env.finish()?;
         match (application_id, client_secret, state_key, api_base_url) {
             (Some(application_id), Some(client_secret), Some(state_key), Some(api_base_url)) => Ok(Self {
@@ -419,6 +432,7 @@ impl WebConfig {
                 public_url,
                 bot_token,
                 webhook_targets: TargetPolicy { allow_loopback },
+                request_limits,
             }),
             _ => Err(ConfigError { problems: Vec::new() }),
         }
@@ -438,6 +452,11 @@ impl WebConfig {
 }
 
 /// `true` or `false`.
+/// A positive whole number (a budget).
+fn parse_limit(raw: &str) -> Result<std::num::NonZeroU32, String> {
+    raw.trim().parse::<std::num::NonZeroU32>().map_err(|_| "a whole number above 0".to_owned())
+}
+
 pub fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.trim() {
         "true" | "1" => Ok(true),

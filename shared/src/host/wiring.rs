@@ -187,6 +187,7 @@ pub fn web_router(backends: &Backends, web: &WebConfig) -> Result<axum::Router, 
         connect: connector(web)?,
         webhook_targets: web.webhook_targets,
         bot: web_bot(web)?,
+        limits: web.request_limits,
     });
     Ok(api.merge(settings_pages(backends, web)?))
 }

@@ -38,6 +38,7 @@ pub struct CallCounts {
     pub batch_get_item: AtomicU64,
     pub put_item: AtomicU64,
     pub delete_item: AtomicU64,
+    pub update_item: AtomicU64,
     pub transact_write_items: AtomicU64,
     pub batch_write_item: AtomicU64,
     pub query: AtomicU64,
@@ -49,9 +50,9 @@ impl CallCounts {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Calls that write: PutItem, DeleteItem, TransactWriteItems, BatchWriteItem.
+    /// Calls that write: PutItem, DeleteItem, UpdateItem, TransactWriteItems, BatchWriteItem.
     pub fn writes(&self) -> u64 {
-        [&self.put_item, &self.delete_item, &self.transact_write_items, &self.batch_write_item]
+        [&self.put_item, &self.delete_item, &self.update_item, &self.transact_write_items, &self.batch_write_item]
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .sum()
@@ -203,6 +204,31 @@ impl ItemStore for DynamoItems {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    /// 1 UpdateItem (ADD, conditional on the count being below the limit).
+    async fn count_up(&self, key: &Key, attribute: &str, limit: u64, expires_at: u64) -> Result<u64, ItemError> {
+        CallCounts::bump(&self.calls.update_item);
+        let mut expression = Expression::default();
+        let count = expression.name(attribute);
+        let expiry = expression.name(crate::store::schema::attr::EXPIRES_AT);
+        let (one, below, until) =
+            (expression.value(&1.into())?, expression.value(&limit.into())?, expression.value(&expires_at.into())?);
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .update_expression(format!("ADD {count} {one} SET {expiry} = {until}"))
+            .condition_expression(format!("attribute_not_exists({count}) OR {count} < {below}"))
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        let updated = from_attributes(answer.attributes.unwrap_or_default())?;
+        crate::store::items::get_u64(&updated, attribute)
     }
 
     /// 1 DeleteItem.

@@ -230,6 +230,29 @@ impl ItemStore for EmbeddedItems {
         .await
     }
 
+    async fn count_up(&self, key: &Key, attribute: &str, limit: u64, expires_at: u64) -> Result<u64, ItemError> {
+        let (key, attribute) = (key.clone(), attribute.to_owned());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let mut item = load(&tx, &key)?.unwrap_or_else(|| {
+                let mut fresh = Item::new();
+                fresh.insert(attr::PK.to_owned(), key.pk.clone().into());
+                fresh.insert(attr::SK.to_owned(), key.sk.clone().into());
+                fresh
+            });
+            let count = item.get(&attribute).and_then(Value::as_u64).unwrap_or(0);
+            if count >= limit {
+                return Err(ItemError::ConditionFailed);
+            }
+            item.insert(attribute, (count + 1).into());
+            item.insert(attr::EXPIRES_AT.to_owned(), expires_at.into());
+            store(&tx, &item)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(count + 1)
+        })
+        .await
+    }
+
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), ItemError> {
         let key = key.clone();
         self.with_conn(move |conn| {

@@ -208,6 +208,10 @@ pub trait ItemStore: Send + Sync + 'static {
     async fn count(&self, query: &Query) -> Result<u64, ItemError>;
     /// Scan one page of the table (strongly consistent), keeping the items with `scan.sk`.
     async fn scan(&self, scan: &Scan) -> Result<Page, ItemError>;
+    /// UpdateItem adding one to the number `attribute` of `key` (made at 1 when missing),
+    /// only while it is below `limit` (`ConditionFailed` at the limit); sets `expires_at`.
+    /// The count after the update.
+    async fn count_up(&self, key: &Key, attribute: &str, limit: u64, expires_at: u64) -> Result<u64, ItemError>;
 }
 
 /// Reads a string attribute.

@@ -16,6 +16,7 @@ mod channels;
 mod dead_letters;
 mod idempotency;
 mod job_records;
+mod limits;
 mod members;
 mod paging;
 mod purge;
@@ -42,6 +43,7 @@ pub use self::{
     dead_letters::{DeadLetterRecord, DeadLetterStore},
     idempotency::{FirstOrSeen, IdempotencyStore},
     job_records::{JOB_RECORD_TTL, JobRecord, JobRecordStore, JobStatus, is_job_id},
+    limits::{Admission, RateStore},
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
     purge::{PurgeMarker, PurgeStep, PurgeStore},
@@ -79,6 +81,7 @@ pub trait DomainStore:
     + TeamStore
     + TimelineStore
     + PurgeStore
+    + RateStore
 {
 }
 

@@ -25,6 +25,7 @@
 //! | schedule backfill | `MIGRATION#SCHEDULES` | `STATE` | | |
 //! | idempotency record | `IDEMPOTENCY#{scope}#{key}` | `RECORD` | | |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `TENANT#{t}#APIKEYS` / `{created}#{sha256}` | |
+//! | request counter | `RATE#{t}#{budget}` | `{minute}` | | |
 //! | settings-page session | `SESSION#{sha256 of the cookie's id}` | `SESSION` | | |
 //! | login in flight | `LOGIN#{state}` | `LOGIN` | | |
 //! | audit entry | `GUILD#{g}` | `AUDIT#{at}#{nonce}` | | |
@@ -193,6 +194,9 @@ pub mod keys {
     }
     pub fn tenant_api_keys(tenant_id: &str) -> String {
         format!("TENANT#{tenant_id}#APIKEYS")
+    }
+    pub fn request_counter(tenant_id: &str, budget: &str, window_start: u64) -> Key {
+        Key::new(format!("RATE#{tenant_id}#{budget}"), sortable_time(window_start))
     }
     pub fn session(id_hash: &str) -> Key {
         Key::new(format!("SESSION#{id_hash}"), "SESSION")

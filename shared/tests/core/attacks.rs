@@ -1,20 +1,23 @@
 //! The tenant boundary, walked as an attacker would: tenant B's settings naming what belongs
-//! to tenant A's guild, and a role with power handed to the bot to give out, through the API
-//! and through the page. Each is refused, naming the field, and nothing is saved.
+//! to tenant A's guild, a role with power handed to the bot to give out (through the API and
+//! through the page), and a tenant hammering the API. Each is refused, naming the field or
+//! the budget, and nothing is saved.
+
+use std::{num::NonZeroU32, sync::Arc};
 
 use axum::{
     body::Body,
     http::{Method, Request},
 };
 use discord_sandbox::demo;
-use guildbridge_core::domain::TenantId;
+use guildbridge_core::domain::{TargetPolicy, TenantId, limits::RequestLimits};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use twilight_model::id::Id;
 
 use super::{
     settings_page::{Browser, Site, settings_path, site, standalone_a, stored, submit},
-    tenant_api::{GUILD_A, GUILD_B},
+    tenant_api::{GUILD_A, GUILD_B, TwoTenants, call, limited_api_router},
 };
 
 const TEXT: u8 = 0;
@@ -155,4 +158,44 @@ async fn on_the_page_a_moderator_without_manage_roles_cannot_choose_the_member_r
     let saved = submit(&mut browser, &site, &page, &path, &[("member_role_id", &role)]).await;
     assert_eq!(saved.status, 303, "{}", saved.text);
     assert_eq!(stored(&site, GUILD_A).await.0.member_role_id, Some(Id::new(member_role(GUILD_A))));
+}
+
+#[tokio::test]
+async fn a_tenant_hammering_the_api_is_held_to_its_budgets_and_the_other_tenant_is_not() {
+    let t = TwoTenants::new().await;
+    let limits = RequestLimits {
+        per_minute: NonZeroU32::new(6).expect("6"),
+        outbound_per_minute: NonZeroU32::new(2).expect("2"),
+    };
+    let router = limited_api_router(
+        &t.backends,
+        Arc::new(t.clock.clone()),
+        "http://127.0.0.1:9/api/v10",
+        TargetPolicy { allow_loopback: true },
+        limits,
+    );
+    // The webhook test is the outbound route an attacker would pick: two a minute.
+    let test = || call(&router, Method::POST, "/v1/webhook/test", Some(&t.key_a), None);
+    for _ in 0..2 {
+        assert_ne!(test().await.status, 429);
+    }
+    let refused = test().await;
+    assert_eq!((refused.status, refused.content_type.as_str()), (429, "application/problem+json"), "{}", refused.text);
+    let wait: u64 = refused.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(refused.json()["type"], "urn:guildbridge:problem:rate-limited");
+    // Reads go on within the general budget: 6, of which the 2 tests took 2 (the refused
+    // one took none).
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(call(&router, Method::GET, "/v1/tenant", Some(&t.key_a), None).await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429], "the general budget runs out too");
+    // Tenant B has budgets of its own.
+    assert_eq!(call(&router, Method::GET, "/v1/tenant", Some(&t.key_b), None).await.status, 200);
+    assert_ne!(call(&router, Method::POST, "/v1/webhook/test", Some(&t.key_b), None).await.status, 429);
+    // The next minute, A may again.
+    t.clock.advance(wait);
+    assert_eq!(call(&router, Method::GET, "/v1/tenant", Some(&t.key_a), None).await.status, 200);
+    assert_ne!(test().await.status, 429);
 }

@@ -267,6 +267,9 @@ impl ItemStore for Stalled {
     async fn scan(&self, _: &guildbridge_core::store::items::Scan) -> Result<Page, ItemError> {
         std::future::pending().await
     }
+    async fn count_up(&self, _: &Key, _: &str, _: u64, _: u64) -> Result<u64, ItemError> {
+        std::future::pending().await
+    }
 }
 
 #[tokio::test(start_paused = true)]

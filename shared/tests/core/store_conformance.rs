@@ -6,11 +6,12 @@ use std::{collections::BTreeMap, time::Duration};
 use guildbridge_core::{
     domain::{
         BotInstall, ChannelIds, GuildSettings, MappingStatus, Member, SettingsErrors, Subject, SubjectKind, SubjectRef,
-        SyncCounts, SyncKind, SyncOutcome,
+        SyncCounts, SyncKind, SyncOutcome, TenantId,
     },
     store::{
-        ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore, PurgeStep,
-        PurgeStore, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore, TenantStore,
+        Admission, ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore,
+        PurgeStep, PurgeStore, RateStore, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore,
+        TenantStore,
         dynamo::{DynamoItems, create_table},
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
@@ -102,7 +103,31 @@ conformance!(
     idempotency_first_writer_wins_until_expiry,
     api_keys_are_hashed_scoped_and_revocable,
     a_disconnected_guild_is_forgotten_page_by_page_before_anyone_connects_it_again,
+    request_counters_admit_up_to_the_limit_per_window_even_when_raced,
 );
+
+async fn request_counters_admit_up_to_the_limit_per_window_even_when_raced<I: ItemStore>(store: Store<I>) {
+    let (a, b) = (TenantId::from("club-a"), TenantId::from("club-b"));
+    let window = NOW - NOW % 60;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, a) = (store.clone(), a.clone());
+            tokio::spawn(async move { store.admit(&a, "any", window, 10, NOW).await })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        if task.await.expect("task").expect("counted") == Admission::Admitted {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 10, "exactly the limit, however many race");
+    let again = store.admit(&a, "any", window, 10, NOW).await;
+    assert_eq!(again, Ok(Admission::Limited { retry_after: window + 60 - NOW }));
+    assert_eq!(store.admit(&b, "any", window, 10, NOW).await, Ok(Admission::Admitted), "each tenant counts alone");
+    let next = store.admit(&a, "any", window + 60, 10, window + 60).await;
+    assert_eq!(next, Ok(Admission::Admitted), "a new minute, a new count");
+}
 
 async fn tenants_and_guilds_are_one_to_one<I: ItemStore>(store: Store<I>) {
     store.connect(&"club-a".into(), guild(1), "Club", NOW).await.expect("first connection");
@@ -685,6 +710,9 @@ impl ItemStore for FailsOneBatchWrite {
     }
     async fn scan(&self, scan: &guildbridge_core::store::items::Scan) -> Result<Page, ItemError> {
         self.inner.scan(scan).await
+    }
+    async fn count_up(&self, key: &Key, attribute: &str, limit: u64, expires_at: u64) -> Result<u64, ItemError> {
+        self.inner.count_up(key, attribute, limit, expires_at).await
     }
 }
 

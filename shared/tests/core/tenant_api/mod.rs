@@ -22,8 +22,7 @@ use guildbridge_core::{
         custom_id::StateKey,
         rest::{BotToken, DiscordClient},
     },
-    domain::TargetPolicy,
-    domain::{Tenant, TenantId},
+    domain::{TargetPolicy, Tenant, TenantId, limits::RequestLimits},
     host::wiring::Backends,
     queue::embedded::EmbeddedQueue,
 };
@@ -94,6 +93,17 @@ pub fn api_router(
     discord_base: &str,
     webhook_targets: TargetPolicy,
 ) -> Router {
+    limited_api_router(backends, clock, discord_base, webhook_targets, RequestLimits::default())
+}
+
+/// [`api_router`] with the given request budgets.
+pub fn limited_api_router(
+    backends: &Backends,
+    clock: guildbridge_core::clock::SharedClock,
+    discord_base: &str,
+    webhook_targets: TargetPolicy,
+    limits: RequestLimits,
+) -> Router {
     let base = url::Url::parse(discord_base).expect("base");
     api::router(Api {
         store: backends.store.clone(),
@@ -102,6 +112,7 @@ pub fn api_router(
         connect: connector(discord_base),
         webhook_targets,
         bot: DiscordClient::new(base, BotToken::new(BOT_TOKEN)).expect("bot"),
+        limits,
     })
 }
 
