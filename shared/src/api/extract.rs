@@ -29,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub tenant_id: TenantId,
+    /// The id of the key it came with (what a key it makes records as its maker).
+    pub key_id: String,
 }
 
 impl FromRequestParts<Arc<Api>> for Caller {
@@ -36,9 +38,10 @@ impl FromRequestParts<Arc<Api>> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, Problem> {
         let key = bearer(&parts.headers).ok_or_else(Problem::unauthorized)?;
-        let Some(tenant_id) = api.store.tenant_for_key(key).await? else { return Err(Problem::unauthorized()) };
+        let found = api.store.tenant_for_key(key, api.clock.now()).await?;
+        let Some((tenant_id, key_id)) = found else { return Err(Problem::unauthorized()) };
         admit(api, &tenant_id, RequestClass::of(&parts.method, parts.uri.path())).await?;
-        Ok(Caller { tenant_id })
+        Ok(Caller { tenant_id, key_id })
     }
 }
 
@@ -79,7 +82,7 @@ impl FromRequestParts<Arc<Api>> for Connected {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, Problem> {
-        let Caller { tenant_id } = Caller::from_request_parts(parts, api).await?;
+        let Caller { tenant_id, .. } = Caller::from_request_parts(parts, api).await?;
         match api.store.guild_of(&tenant_id).await? {
             Some(guild_id) => Ok(Connected { tenant_id, guild_id }),
             None => Err(Problem::not_connected()),

@@ -58,7 +58,7 @@ impl std::fmt::Debug for Api {
     components(schemas(problem::ProblemDetails)),
     tags(
         (name = "tenant"), (name = "subjects"), (name = "channels"), (name = "links"),
-        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "webhook"), (name = "teams"),
+        (name = "syncs"), (name = "members"), (name = "settings"), (name = "jobs"), (name = "webhook"), (name = "teams"), (name = "keys"),
         (name = "document"),
     ),
 )]
@@ -93,6 +93,8 @@ fn declared() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(teams::put_team, teams::delete_team))
         .routes(routes!(teams::list_teams))
         .routes(routes!(teams::send_team_message))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
         .routes(routes!(openapi_json))
 }
 

@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn a_window_ends_on_the_minute() {
-        assert_eq!(window(1_800_000_000), (1_800_000_000 - 1_800_000_000 % 60, 60 - 1_800_000_000 % 60));
+        assert_eq!(window(1_800_000_030), (1_800_000_000, 30));
         assert_eq!(window(120), (120, 60));
         assert_eq!(window(179), (120, 1));
     }

@@ -8,7 +8,7 @@ use askama::Template;
 use super::access::GuildAdmin;
 use crate::{
     api::views::{ChannelView, DeadLetterView, SyncView},
-    domain::{ApiKeyRecord, AuditEntry},
+    domain::{ApiKeyRecord, AuditEntry, KeyDoor},
 };
 
 /// Unix seconds as `2026-12-03 08:30 UTC`.
@@ -367,12 +367,30 @@ pub struct DeadLettersPage {
 pub struct KeyRow {
     pub key_id: String,
     pub created: String,
+    /// Who, through which door.
+    pub made_by: String,
     pub revoked: Option<String>,
+    pub expires: Option<String>,
 }
 
 impl From<ApiKeyRecord> for KeyRow {
     fn from(key: ApiKeyRecord) -> Self {
-        Self { key_id: key.key_id, created: when(key.created_at), revoked: key.revoked_at.map(when) }
+        let door = match key.door {
+            KeyDoor::Operator => "the operator",
+            KeyDoor::Page => "this page",
+            KeyDoor::Api => "the API",
+        };
+        let made_by = match &key.created_by {
+            Some(by) if key.door != KeyDoor::Operator => format!("{by}, on {door}"),
+            _ => door.to_owned(),
+        };
+        Self {
+            key_id: key.key_id,
+            created: when(key.created_at),
+            made_by,
+            revoked: key.revoked_at.map(when),
+            expires: key.expires_at.map(when),
+        }
     }
 }
 

@@ -407,7 +407,13 @@ pub async fn create_api_key(
     if let Some(refused) = platform_owned(&admin, &tenant) {
         return refused;
     }
-    match pages.store.issue_api_key(&tenant, pages.clock.now()).await {
+    let session = &admin.signed_in.session;
+    let grant = crate::domain::KeyGrant {
+        door: crate::domain::KeyDoor::Page,
+        created_by: format!("{} ({})", session.username, session.user_id),
+        expires_at: None,
+    };
+    match pages.store.issue_key(&tenant, grant, pages.clock.now()).await {
         Ok(issued) => {
             tracing::info!(key_id = %issued.record.key_id, "settings page: API key issued");
             let notice = Notice::success("Key created. Copy it now: it is not shown again.");

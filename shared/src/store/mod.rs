@@ -10,7 +10,7 @@ pub mod embedded;
 pub mod items;
 pub mod schema;
 
-mod api_keys;
+pub mod api_keys;
 mod audit;
 mod channels;
 mod dead_letters;

@@ -5,13 +5,14 @@ use std::{collections::BTreeMap, time::Duration};
 
 use guildbridge_core::{
     domain::{
-        BotInstall, ChannelIds, GuildSettings, MappingStatus, Member, SettingsErrors, Subject, SubjectKind, SubjectRef,
-        SyncCounts, SyncKind, SyncOutcome, TenantId,
+        BotInstall, ChannelIds, GuildSettings, KeyDoor, KeyGrant, MappingStatus, Member, SettingsErrors, Subject,
+        SubjectKind, SubjectRef, SyncCounts, SyncKind, SyncOutcome, TenantId,
     },
     store::{
         Admission, ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore,
         PurgeStep, PurgeStore, RateStore, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore,
         TenantStore,
+        api_keys::LAST_USABLE_KEY,
         dynamo::{DynamoItems, create_table},
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
@@ -104,6 +105,7 @@ conformance!(
     api_keys_are_hashed_scoped_and_revocable,
     a_disconnected_guild_is_forgotten_page_by_page_before_anyone_connects_it_again,
     request_counters_admit_up_to_the_limit_per_window_even_when_raced,
+    a_key_expires_and_the_last_usable_key_is_never_revoked_even_when_revocations_race,
 );
 
 async fn request_counters_admit_up_to_the_limit_per_window_even_when_raced<I: ItemStore>(store: Store<I>) {
@@ -651,20 +653,60 @@ async fn api_keys_are_hashed_scoped_and_revocable<I: ItemStore>(store: Store<I>)
     let issued = store.issue_api_key(&"club-a".into(), NOW).await.expect("issue");
     assert!(issued.secret.starts_with("gbk_") && issued.secret.len() > 40);
     assert!(!format!("{issued:?}").contains(&issued.secret));
-    assert_eq!(store.tenant_for_key(&issued.secret).await, Ok(Some("club-a".into())));
-    assert_eq!(store.tenant_for_key("gbk_not-a-key").await, Ok(None));
-    assert_eq!(store.tenant_for_key("").await, Ok(None));
+    let key_id = issued.record.key_id.clone();
+    assert_eq!(store.tenant_for_key(&issued.secret, NOW).await, Ok(Some(("club-a".into(), key_id.clone()))));
+    assert_eq!(store.tenant_for_key("gbk_not-a-key", NOW).await, Ok(None));
+    assert_eq!(store.tenant_for_key("", NOW).await, Ok(None));
+    assert_eq!((issued.record.door, issued.record.created_by.as_deref()), (KeyDoor::Operator, Some("operator")));
 
     let keys = store.api_keys(&"club-a".into()).await.expect("list");
     assert_eq!(keys.len(), 1);
     assert_eq!(
-        store.revoke_api_key(&"club-b".into(), &issued.record.key_id, NOW).await,
+        store.revoke_api_key(&"club-b".into(), &key_id, NOW).await,
         Err(StoreError::NotFound("API key")),
         "another tenant cannot revoke it"
     );
-    store.revoke_api_key(&"club-a".into(), &issued.record.key_id, NOW + 1).await.expect("revoke");
-    assert_eq!(store.tenant_for_key(&issued.secret).await, Ok(None));
+    store.revoke_api_key(&"club-a".into(), &key_id, NOW + 1).await.expect("revoke");
+    assert_eq!(store.tenant_for_key(&issued.secret, NOW + 1).await, Ok(None));
     assert_eq!(store.api_keys(&"club-a".into()).await.expect("list")[0].revoked_at, Some(NOW + 1));
+}
+
+async fn a_key_expires_and_the_last_usable_key_is_never_revoked_even_when_revocations_race<I: ItemStore>(
+    store: Store<I>,
+) {
+    let tenant: TenantId = "club-a".into();
+    let grant = |expires_at| KeyGrant { door: KeyDoor::Api, created_by: "key 0123".into(), expires_at };
+    let brief = store.issue_key(&tenant, grant(Some(NOW + 60)), NOW).await.expect("issue");
+    assert!(store.tenant_for_key(&brief.secret, NOW + 59).await.expect("read").is_some());
+    assert_eq!(store.tenant_for_key(&brief.secret, NOW + 60).await, Ok(None), "expired");
+    // The expired key does not count as usable: the only other one cannot be revoked.
+    let only = store.issue_key(&tenant, grant(None), NOW).await.expect("issue");
+    assert_eq!(
+        store.revoke_api_key_keeping_one(&tenant, &only.record.key_id, NOW + 61).await,
+        Err(StoreError::Conflict(LAST_USABLE_KEY))
+    );
+    // Two usable keys, each revoked by a request racing the other: one of them stays.
+    let second = store.issue_key(&tenant, grant(None), NOW).await.expect("issue");
+    let ids = [only.record.key_id.clone(), second.record.key_id.clone()];
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, tenant, id) = (store.clone(), tenant.clone(), id.clone());
+            tokio::spawn(async move { store.revoke_api_key_keeping_one(&tenant, &id, NOW + 62).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    assert_eq!(outcomes.iter().filter(|outcome| outcome.is_ok()).count(), 1, "{outcomes:?}");
+    let usable = store.api_keys(&tenant).await.expect("list").into_iter().filter(|key| key.usable_at(NOW + 62)).count();
+    assert_eq!(usable, 1);
+    assert_eq!(
+        store.revoke_api_key_keeping_one(&"club-b".into(), &ids[0], NOW).await,
+        Err(StoreError::NotFound("API key")),
+        "another tenant's key is not found"
+    );
 }
 
 /// An item store whose next batch write stops part-way (after `after` items), as a

@@ -170,7 +170,14 @@ async fn demo_tenant(backends: &Backends, data_dir: &Path) -> anyhow::Result<Str
         Err(error) => return Err(error.into()),
     }
     let guild = Id::new(local_sandbox::DEMO_GUILD);
-    match store.connect(&tenant_id, guild, local_sandbox::DEMO_GUILD_NAME, now).await {
+    let mut connected = store.connect(&tenant_id, guild, local_sandbox::DEMO_GUILD_NAME, now).await;
+    if let Err(StoreError::Conflict(_)) = connected {
+        // The demo guild was disconnected and its data is still being deleted: finish that.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        guildbridge_core::forget::forget_guild(store, guild, deadline).await?;
+        connected = store.connect(&tenant_id, guild, local_sandbox::DEMO_GUILD_NAME, now).await;
+    }
+    match connected {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
         Err(error) => return Err(error.into()),
     }
@@ -178,7 +185,7 @@ async fn demo_tenant(backends: &Backends, data_dir: &Path) -> anyhow::Result<Str
     store.record_bot_install(guild, install).await?;
     let path = data_dir.join(DEMO_KEY_FILE);
     if let Ok(kept) = std::fs::read_to_string(&path)
-        && store.tenant_for_key(kept.trim()).await?.as_ref() == Some(&tenant_id)
+        && store.tenant_for_key(kept.trim(), now).await?.is_some_and(|(owner, _)| owner == tenant_id)
     {
         return Ok(kept.trim().to_owned());
     }

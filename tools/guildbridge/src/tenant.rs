@@ -68,11 +68,14 @@ pub async fn run(data_dir: &Path, table: Option<String>, command: TenantCommand)
         TenantCommand::Key { command: KeyCommand::List { tenant } } => {
             let tenant_id = existing(store.as_ref(), &tenant).await?;
             for key in store.api_keys(&tenant_id).await? {
-                let state = match key.revoked_at {
-                    Some(at) => format!("revoked at {at}"),
-                    None => "active".to_owned(),
+                let state = match (key.revoked_at, key.expires_at) {
+                    (Some(at), _) => format!("revoked at {at}"),
+                    (None, Some(at)) if at <= now => format!("expired at {at}"),
+                    (None, Some(at)) => format!("active until {at}"),
+                    (None, None) => "active".to_owned(),
                 };
-                println!("{}  created at {}  {state}", key.key_id, key.created_at);
+                let by = key.created_by.as_deref().unwrap_or("operator");
+                println!("{}  created at {} by {by} ({:?})  {state}", key.key_id, key.created_at, key.door);
             }
         }
     }

@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod guild;
 pub mod jobs;
+pub mod keys;
 pub mod links;
 pub mod members;
 mod prelude;

@@ -311,3 +311,42 @@ async fn a_misspelt_query_parameter_or_nested_setting_is_refused_not_ignored() {
     let stored = call(&t.router, Method::GET, "/v1/settings", Some(&t.key_a), None).await;
     assert_eq!(stored.json()["reminders"], json!([]), "nothing was saved");
 }
+
+#[tokio::test]
+async fn a_platform_rotates_its_key_through_the_api_and_cannot_lock_itself_out() {
+    let t = TwoTenants::new().await;
+    let old = t.key_a.as_str();
+    let made = call(&t.router, Method::POST, "/v1/keys", Some(old), Some(json!({ "expires_in_days": 90 }))).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let made = made.json();
+    let new = made["secret"].as_str().expect("shown once").to_owned();
+    assert_eq!(made["key"]["door"], "api");
+    let new_id = made["key"]["key_id"].as_str().expect("id").to_owned();
+    let keys = t.backends.store.api_keys(&"club-a".into()).await.unwrap();
+    let old_id = keys.into_iter().find(|key| key.key_id != new_id).expect("the old key").key_id;
+    assert_eq!(made["key"]["created_by"], format!("key {old_id}"), "who made it");
+    assert_eq!(made["key"]["expires_at"], 1_800_000_000 + 90 * 86_400);
+    assert_eq!(call(&t.router, Method::GET, "/v1/tenant", Some(&new), None).await.status, 200);
+
+    let listed = call(&t.router, Method::GET, "/v1/keys", Some(&new), None).await;
+    assert_eq!(listed.status, 200);
+    assert!(!listed.text.contains(&new) && !listed.text.contains("gbk_"), "no key is ever listed");
+    assert_eq!(listed.json()["items"].as_array().map(Vec::len), Some(2));
+
+    // B cannot revoke A's key; nor is a made-up expiry taken.
+    let theirs = call(&t.router, Method::DELETE, &format!("/v1/keys/{old_id}"), Some(&t.key_b), None).await;
+    assert_eq!(theirs.status, 404, "{}", theirs.text);
+    let forever = call(&t.router, Method::POST, "/v1/keys", Some(&new), Some(json!({ "expires_in_days": 0 }))).await;
+    assert_eq!(forever.status, 422, "{}", forever.text);
+
+    // The new key revokes the old one; then it is the last, and stays.
+    let revoked = call(&t.router, Method::DELETE, &format!("/v1/keys/{old_id}"), Some(&new), None).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    assert_eq!(call(&t.router, Method::GET, "/v1/tenant", Some(old), None).await.status, 401);
+    let last = call(&t.router, Method::DELETE, &format!("/v1/keys/{new_id}"), Some(&new), None).await;
+    assert_eq!(last.status, 409, "{}", last.text);
+    assert!(last.text.contains("last usable key"), "{}", last.text);
+    // The key expires: at its time it is refused like a revoked one.
+    t.clock.advance(90 * 86_400);
+    assert_eq!(call(&t.router, Method::GET, "/v1/tenant", Some(&new), None).await.status, 401);
+}

@@ -75,6 +75,7 @@ async fn a_view(t: &TwoTenants, job: &str) -> Vec<Value> {
         "/v1/links",
         "/v1/settings",
         "/v1/dead-letters",
+        "/v1/keys",
         &format!("/v1/jobs/{job}"),
     ];
     for path in paths {
@@ -97,6 +98,7 @@ fn body_for(route: &str, method: &str) -> Option<Value> {
         }
         ("post", "/v1/subjects/{kind}/{id}/teams/{team_id}/messages") => Some(json!({ "content": "b calls" })),
         ("post", "/v1/connect") => Some(json!({ "return_url": "https://club-b.example/" })),
+        ("post", "/v1/keys") => Some(json!({ "expires_in_days": 1 })),
         (_, _) => None,
     }
 }
@@ -109,6 +111,7 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
     let job = a_job(&t).await;
     let run_id = sync["run_id"].as_str().unwrap().to_owned();
     let before = a_view(&t, &job).await;
+    let a_key = t.backends.store.api_keys(&"club-a".into()).await.unwrap()[0].key_id.clone();
 
     let document = serde_json::to_value(api::document()).unwrap();
     let mut operations: Vec<(String, String)> = Vec::new();
@@ -127,7 +130,8 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
             .replace("{id}", "42")
             .replace("{platform_user_id}", "a-platform-user")
             .replace("{team_id}", "team-a")
-            .replace("{run_id}", &run_id);
+            .replace("{run_id}", &run_id)
+            .replace("{key_id}", &a_key);
         assert!(!path.contains('{'), "a path parameter this test does not fill: {route}");
         let verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = body_for(route, method).map(|b| b.to_string());
@@ -143,7 +147,7 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
         }
         let reading_a =
             route.contains("/subjects/{kind}/{id}") || route.contains("{run_id}") || route.contains("/jobs/");
-        let retrying_a = route.contains("/dead-letters/{id}");
+        let retrying_a = route.contains("/dead-letters/{id}") || route.contains("{key_id}");
         // B's own PUT of the subject (walked just before) makes its team list B's, and empty.
         let own_list = route.ends_with("/teams");
         if (reading_a && method == "get" && !own_list) || retrying_a {
