@@ -202,7 +202,9 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
         }
         Err(error) => return Err(busy(error)),
     }
-    let granted = query.get("permissions").and_then(|bits| bits.parse::<u64>().ok()).unwrap_or(0);
+    // What Discord says the bot holds there now, never the callback's `permissions=` (the
+    // person's browser could say anything).
+    let granted = granted_in(api, guild.id).await;
     let install = BotInstall { invited: true, permissions: granted, updated_at: now };
     api.store.record_bot_install(guild.id, install).await.map_err(busy)?;
     let needed = api.store.settings(guild.id).await.map_err(busy)?.settings.bot_permissions();
@@ -218,6 +220,28 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
         target.query_pairs_mut().append_pair("missing_permissions", &names.join(","));
     }
     Ok(target)
+}
+
+/// The permissions the bot holds in the guild, from its roles as Discord lists them (the
+/// bot's own integration role and @everyone); none when Discord cannot say now.
+async fn granted_in(api: &Api, guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>) -> u64 {
+    let deadline = tokio::time::Instant::now() + EXCHANGE_TIMEOUT;
+    let roles = match api.bot.guild_roles(guild_id, deadline).await {
+        Ok(roles) => roles,
+        Err(error) => {
+            tracing::warn!(%error, %guild_id, "connect callback: the bot's permissions could not be read");
+            return 0;
+        }
+    };
+    let application = api.connect.application_id.get();
+    let held = roles
+        .iter()
+        .filter(|role| {
+            role.id.get() == guild_id.get()
+                || role.tags.as_ref().and_then(|tags| tags.bot_id).is_some_and(|bot| bot.get() == application)
+        })
+        .fold(Permissions::empty(), |held, role| held | role.permissions);
+    if held.contains(Permissions::ADMINISTRATOR) { Permissions::all().bits() } else { held.bits() }
 }
 
 /// A settings-page connect returns to the settings page: the same origin as the callback.

@@ -257,3 +257,28 @@ async fn disconnecting_makes_the_bot_leave_and_frees_the_guild_for_another_tenan
         assert_eq!(items.as_array().map(Vec::len), Some(0), "{path}: {}", answer.text);
     }
 }
+
+#[tokio::test]
+async fn a_forged_permissions_parameter_on_the_callback_is_ignored_for_what_discord_says() {
+    let f = flow().await;
+    let link = f.start(&f.t.key_a, "https://club-a.example/").await;
+    // The person grants less than asked on Discord's page: only View Channel and Send Messages.
+    let mut granted_less = link.clone();
+    granted_less.query_pairs_mut().clear();
+    for (name, value) in link.query_pairs() {
+        let value = if name == "permissions" { ((1u64 << 10) | (1 << 11)).to_string() } else { value.into_owned() };
+        granted_less.query_pairs_mut().append_pair(&name, &value);
+    }
+    let callback = f.authorize(&granted_less, GUILD_A, None).await;
+    // ... and edits the callback's query to claim Administrator.
+    let forged = callback.replace(&format!("permissions={}", (1u64 << 10) | (1 << 11)), "permissions=8");
+    assert_ne!(forged, callback, "the callback carried the permissions parameter");
+    assert_eq!(f.callback(&forged).await.status, 303);
+    let tenant = f.tenant(&f.t.key_a).await;
+    let granted: Vec<&str> =
+        tenant["permissions"]["granted"].as_array().expect("granted").iter().filter_map(Value::as_str).collect();
+    assert!(!granted.contains(&"ADMINISTRATOR"), "{granted:?}");
+    let missing: Vec<&str> =
+        tenant["permissions"]["missing"].as_array().expect("missing").iter().filter_map(Value::as_str).collect();
+    assert!(missing.contains(&"MANAGE_CHANNELS") && missing.contains(&"MANAGE_ROLES"), "{missing:?}");
+}
