@@ -314,7 +314,7 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
     let reminded: Vec<String> = dms(MEMBER).iter().filter_map(|m| m["content"].as_str().map(str::to_owned)).collect();
     assert_eq!(reminded.len(), 3, "each reminder once by DM: {reminded:?}");
     assert!(reminded.iter().any(|text| text.contains("(in 24 hours)")), "{reminded:?}");
-    assert!(dms(MEMBER).iter().all(|m| !m["components"].to_string().contains("v1:remind")), "no button in DMs");
+    assert!(dms(MEMBER).iter().all(|m| !m["components"].to_string().contains("v2:remind")), "no button in DMs");
     assert!(dms(MEMBER + 3).is_empty() && dms(MEMBER + 2).is_empty(), "only who asked");
     assert_eq!(count("is live!"), 1, "the start message");
     let reminder = world
@@ -330,7 +330,7 @@ async fn an_event_lives_its_whole_life_in_discord_driven_by_the_api_and_the_sche
         .collect();
     assert!(buttons.iter().any(|b| b["url"] == "https://club.example/events/spa"), "{reminder}");
     assert!(
-        buttons.iter().any(|b| b["custom_id"].as_str().is_some_and(|id| id.starts_with("v1:remind:on:"))),
+        buttons.iter().any(|b| b["custom_id"].as_str().is_some_and(|id| id.starts_with("v2:remind:on:"))),
         "{reminder}"
     );
     let (_, subject) = world.call(reqwest::Method::GET, "/v1/subjects/event/spa", None).await;
