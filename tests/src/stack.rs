@@ -314,3 +314,11 @@ pub async fn serve(router: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, router).await });
     base
 }
+
+/// The sealed confirmation in the connect callback's review page (what its Connect button
+/// posts back), if the page has one.
+pub fn connect_confirmation(review_html: &str) -> Option<String> {
+    let needle = "name=\"confirm\" value=\"";
+    let at = review_html.find(needle)? + needle.len();
+    review_html[at..].split('"').next().map(str::to_owned)
+}

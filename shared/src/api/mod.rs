@@ -119,7 +119,9 @@ pub fn router(api: Api) -> Router {
     router
         .route(
             connect::CALLBACK_PATH,
-            axum::routing::get(connect::callback).layer(axum::middleware::from_fn(page_headers::security_headers)),
+            axum::routing::get(connect::callback)
+                .post(connect::confirm)
+                .layer(axum::middleware::from_fn(page_headers::security_headers)),
         )
         .fallback(|| async { Problem::not_found("route") })
         .method_not_allowed_fallback(|| async {

@@ -265,14 +265,19 @@ pub fn webhook_worker(backends: &Backends, config: &WebhookConfig) -> Result<Web
 }
 
 /// The relay poller: its own Discord client, holding the relay's fixed share of the global
-/// limit (one relay process at a time: the template's reserved concurrency).
+/// limit and of the invalid-request budget (one relay process at a time: the template's
+/// reserved concurrency).
 pub fn relay_poller(
     backends: &Backends,
     discord: &DiscordConfig,
     worker: &WorkerConfig,
 ) -> Result<RelayPoller, WiringError> {
     let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?
-        .with_global_share(crate::relay::RELAY_REQUESTS_PER_SECOND);
+        .with_global_share(crate::relay::RELAY_REQUESTS_PER_SECOND)
+        .with_invalid_request_budget(crate::discord::rest::ratelimit::InvalidRequestBudget::new(
+            crate::relay::RELAY_INVALID_REQUESTS,
+            Duration::from_secs(600),
+        ));
     Ok(RelayPoller::new(backends.store.clone(), client, backends.events.clone(), worker.application_id.cast()))
 }
 

@@ -33,6 +33,10 @@ use crate::{
 /// The relay's share of Discord's 50 requests a second (the workers share the rest).
 pub const RELAY_REQUESTS_PER_SECOND: usize = 10;
 
+/// The relay's share of Discord's 10,000 invalid requests per 10 minutes: it stops polling
+/// at this many refusals, leaving the rest to the workers, whatever the channels answer.
+pub const RELAY_INVALID_REQUESTS: usize = 1_000;
+
 /// How often channels are polled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollPolicy {
@@ -69,6 +73,30 @@ impl PollPolicy {
         let every = if active { self.active.as_secs() } else { self.idle_max.as_secs() };
         3600 / every.max(1)
     }
+}
+
+/// The channels a pass polls: guild by guild in turn (each guild's channels in due order,
+/// the guilds in the order their first channel fell due), `batch` in all. One guild's many
+/// channels take one turn in each round, never the other guilds' turns; alone, a guild's
+/// backlog is polled at full speed.
+pub fn fair_turns(due: Vec<RelayedChannel>, batch: usize) -> Vec<RelayedChannel> {
+    let mut guilds: Vec<(u64, std::collections::VecDeque<RelayedChannel>)> = Vec::new();
+    for channel in due {
+        let guild = channel.guild_id.get();
+        match guilds.iter_mut().find(|(id, _)| *id == guild) {
+            Some((_, channels)) => channels.push_back(channel),
+            None => guilds.push((guild, std::collections::VecDeque::from([channel]))),
+        }
+    }
+    let mut turns = Vec::new();
+    while turns.len() < batch && guilds.iter().any(|(_, channels)| !channels.is_empty()) {
+        for (_, channels) in &mut guilds {
+            if turns.len() < batch {
+                turns.extend(channels.pop_front());
+            }
+        }
+    }
+    turns
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +233,9 @@ impl RelayPoller {
 
     /// One pass over the channels due now.
     pub async fn pass(&self, has_intent: bool, deadline: Instant) -> Result<PassReport, RelayError> {
-        let due = self.store.due_relays(self.clock.now(), self.policy.batch).await?;
+        // More than a pass takes, so the guilds behind a crowded one get their turns too.
+        let due = self.store.due_relays(self.clock.now(), self.policy.batch.saturating_mul(4)).await?;
+        let due = fair_turns(due, self.policy.batch as usize);
         let mut report = PassReport { due: due.len(), ..PassReport::default() };
         for channel in due {
             if Instant::now() >= deadline {
@@ -331,7 +361,39 @@ impl RelayPoller {
 
 #[cfg(test)]
 mod tests {
+    use twilight_model::id::Id;
+
     use super::*;
+    use crate::domain::{SubjectKind, SubjectRef};
+
+    fn due(guild: u64, n: u64) -> RelayedChannel {
+        RelayedChannel {
+            guild_id: Id::new(guild),
+            subject: SubjectRef::new(SubjectKind::Lead, &format!("{guild}-{n}")),
+            channel_id: Id::new(guild * 1000 + n),
+            cursor: Id::new(1),
+            next_poll_at: n,
+            interval: 2,
+            last_message_at: None,
+            subject_user: None,
+            conversation_joined_at: None,
+            parked: false,
+            parked_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_guild_with_many_due_channels_does_not_take_the_others_turns() {
+        // Guild 1 has 100 channels due first; guilds 2 and 3 one each, due later.
+        let mut all: Vec<RelayedChannel> = (0..100).map(|n| due(1, n)).collect();
+        all.extend([due(2, 200), due(3, 300)]);
+        let turns = fair_turns(all, 6);
+        let guilds: Vec<u64> = turns.iter().map(|channel| channel.guild_id.get()).collect();
+        assert_eq!(guilds, [1, 2, 3, 1, 1, 1], "each guild in turn, then the rest of guild 1's");
+        let first: Vec<u64> = turns.iter().filter(|c| c.guild_id.get() == 1).map(|c| c.next_poll_at).collect();
+        assert_eq!(first, [0, 1, 2, 3], "a guild's own channels in due order");
+        assert_eq!(fair_turns((0..20).map(|n| due(n + 1, n)).collect(), 10).len(), 10, "the batch is the cap");
+    }
 
     #[test]
     fn busy_channels_are_polled_soon_and_quiet_ones_less_and_less() {

@@ -522,7 +522,12 @@ async fn an_unconnected_guild_is_added_as_its_own_tenant_from_the_page() {
     authorized.query_pairs_mut().append_pair("user_id", &demo::OTHER_ADMIN.to_string());
     let back = site.http.get(authorized).send().await.expect("sandbox");
     let back = Url::parse(back.headers()["location"].to_str().expect("location")).expect("url");
-    let done = browser.get(&site, &format!("{}?{}", back.path(), back.query().unwrap_or_default())).await;
+    let review = browser.get(&site, &format!("{}?{}", back.path(), back.query().unwrap_or_default())).await;
+    assert!(review.text.contains("its own Guildbridge settings"), "{}", review.text);
+    let needle = "name=\"confirm\" value=\"";
+    let at = review.text.find(needle).expect("the Connect form") + needle.len();
+    let token = review.text[at..].split('"').next().expect("token").to_owned();
+    let done = browser.post(&site, back.path(), &[("confirm", &token)]).await;
     assert_eq!(done.status, 303, "{}", done.text);
     assert!(
         done.location().starts_with(&format!("{ORIGIN}{}", settings_path(demo::SECOND_GUILD))),

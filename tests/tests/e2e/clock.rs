@@ -90,7 +90,7 @@ impl Clockwork {
 
     /// The connect flow as a person goes through it: the platform asks for the link, the
     /// person picks the guild on Discord's page (the sandbox's), Discord sends them to the
-    /// callback, and the callback sends them back to the platform.
+    /// callback, they press Connect, and they are sent back to the platform.
     async fn connect(&self) {
         let body = json!({ "return_url": "https://club.example/discord" });
         let (status, started) = self.call(reqwest::Method::POST, "/v1/connect", Some(body)).await;
@@ -100,7 +100,17 @@ impl Clockwork {
         let page = self.http.get(link).send().await.expect("authorize");
         let callback = url::Url::parse(page.headers()["location"].to_str().expect("location")).expect("url");
         let target = format!("{}{}?{}", self.api, callback.path(), callback.query().unwrap_or_default());
-        let answer = self.http.get(target).send().await.expect("callback");
+        let review = self.http.get(target).send().await.expect("callback").text().await.expect("page");
+        let token = stack::connect_confirmation(&review).unwrap_or_else(|| panic!("a Connect button: {review}"));
+        let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("confirm", &token).finish();
+        let answer = self
+            .http
+            .post(format!("{}{}", self.api, callback.path()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("confirm");
         let back = answer.headers()["location"].to_str().expect("back to the platform").to_owned();
         assert!(back.starts_with("https://club.example/discord?guildbridge_connect=connected"), "{back}");
     }

@@ -86,8 +86,8 @@ async fn tenant_with_key(aws: &Aws, provisioned: &Provisioned, tenant: &str) -> 
 }
 
 /// The connect flow as a person goes through it: the platform asks for the link, the
-/// person picks `guild` on Discord's page (the sandbox's), and Discord's redirect lands on
-/// the function's callback, which sends them back to the platform.
+/// person picks `guild` on Discord's page (the sandbox's), Discord's redirect lands on the
+/// function's callback, they press Connect, and it sends them back to the platform.
 async fn connect(web: &Web, sandbox: &Sandbox, key: &str, guild: u64) {
     let host = [("host", HOST)];
     let body = json!({ "return_url": "https://crm.example/settings/discord" });
@@ -101,7 +101,14 @@ async fn connect(web: &Web, sandbox: &Sandbox, key: &str, guild: u64) {
     let discord_sends_back = url::Url::parse(page.headers()["location"].to_str().expect("location")).expect("url");
     assert_eq!(discord_sends_back.host_str(), Some(HOST));
     let target = format!("{}?{}", discord_sends_back.path(), discord_sends_back.query().unwrap_or_default());
-    let answer = web.api.invoke(request("GET", &target, "", None, &[])).await.expect("invocation");
+    let review = web.api.invoke(request("GET", &target, "", None, &[])).await.expect("invocation");
+    assert_eq!(review["statusCode"], 200, "{review}");
+    let token = stack::connect_confirmation(review["body"].as_str().unwrap_or_default()).expect("a Connect button");
+    let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("confirm", &token).finish();
+    let mut confirm = request("POST", discord_sends_back.path(), "", None, &[]);
+    confirm["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    confirm["body"] = json!(form);
+    let answer = web.api.invoke(confirm).await.expect("invocation");
     assert_eq!(answer["statusCode"], 303, "{answer}");
     let back = answer["headers"]["location"].as_str().expect("location");
     assert!(back.starts_with("https://crm.example/settings/discord?guildbridge_connect=connected"), "{back}");

@@ -1,4 +1,5 @@
-//! `GET /connect/callback`: where Discord sends the person who authorized the bot. Every
+//! `/connect/callback`: where Discord sends the person who authorized the bot (`GET`: which
+//! server, for which tenant, to confirm), and where they confirm (`POST`: connected). Every
 //! refusal is a plain page that says what happened and that nothing was changed; success is
 //! a redirect to the platform's return URL with the outcome in its query.
 
@@ -9,8 +10,12 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use twilight_model::guild::Permissions;
+use twilight_model::{
+    guild::Permissions,
+    id::{Id, marker::GuildMarker},
+};
 use url::Url;
 
 use super::{ConnectState, STATE_LIFETIME_SECS, StateRefusal, allowed_return_url};
@@ -25,10 +30,22 @@ const SPENT_NONCE_TTL: Duration = Duration::from_secs(STATE_LIFETIME_SECS + 300)
 const NONCE_SCOPE: &str = "connect-state";
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `GET`: Discord sends the person back here. The code is exchanged (so the guild is known
+/// from Discord, not the query), and the person is asked to confirm which tenant the server
+/// will serve; nothing is connected yet.
 pub async fn callback(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
     let query: HashMap<String, String> =
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
-    match connect(&api, &query).await {
+    match review(&api, &query).await {
+        Ok(page) => page,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// `POST`: the person confirmed. The single-use state is spent, and the guild connected.
+pub async fn confirm(State(api): State<Arc<Api>>, body: axum::body::Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    match connect(&api, form.get("confirm").map(String::as_str).unwrap_or_default()).await {
         Ok(target) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
             if let Ok(location) = HeaderValue::from_str(target.as_str()) {
@@ -40,6 +57,22 @@ pub async fn callback(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> R
         Err(refusal) => refusal.into_response(),
     }
 }
+
+/// What the confirmation carries from the review to the connection, sealed (its own key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Confirmation {
+    nonce: String,
+    /// `None`: the guild becomes its own (standalone) tenant.
+    tenant_id: Option<String>,
+    guild_id: Id<GuildMarker>,
+    guild_name: String,
+    return_url: String,
+    expires_at: u64,
+}
+
+const CONFIRM_PURPOSE: &str = "connect-confirm";
+/// How long the person has to confirm.
+const CONFIRM_LIFETIME_SECS: u64 = 600;
 
 /// A refusal page: what went wrong, and a way back when there is one.
 struct Refusal {
@@ -99,7 +132,15 @@ fn busy(error: StoreError) -> Refusal {
     Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Guildbridge is busy; go back and try again shortly.")
 }
 
-async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refusal> {
+fn already_used() -> Refusal {
+    Refusal::new(
+        StatusCode::CONFLICT,
+        "This link was already used",
+        "Each connect link works once; start again from your platform.",
+    )
+}
+
+async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, Refusal> {
     let now = api.clock.now();
     let token = query.get("state").map(String::as_str).unwrap_or_default();
     let state = ConnectState::open(&api.connect.state_key, token, now).map_err(|refusal| {
@@ -109,16 +150,9 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
         };
         Refusal::new(StatusCode::BAD_REQUEST, title, refusal.to_string())
     })?;
-    // Spent before anything else, so a replay (even of a denied attempt) is refused.
-    match api.store.remember(NONCE_SCOPE, &state.nonce, json!(true), now, SPENT_NONCE_TTL).await.map_err(busy)? {
-        FirstOrSeen::First => {}
-        FirstOrSeen::Seen(_) => {
-            return Err(Refusal::new(
-                StatusCode::CONFLICT,
-                "This link was already used",
-                "Each connect link works once; start again from your platform.",
-            ));
-        }
+    // A replay (even of a denied attempt) is refused before anything else.
+    if api.store.recall(NONCE_SCOPE, &state.nonce, now).await.map_err(busy)?.is_some() {
+        return Err(already_used());
     }
     let (tenant_id, return_url) = if state.standalone {
         let return_url = same_site_return(&state).ok_or_else(|| {
@@ -126,16 +160,10 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
         })?;
         (None, return_url)
     } else {
-        let tenant_id = TenantId::from(state.tenant_id.as_str());
-        let tenant = api.store.tenant(&tenant_id).await.map_err(busy)?;
-        let allowed = tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default();
-        // Checked again here: the tenant's origins may have changed since the link was made.
-        let return_url = allowed_return_url(&state.return_url, &allowed).ok_or_else(|| {
-            Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
-        })?;
-        (Some(tenant_id), return_url)
+        (Some(TenantId::from(state.tenant_id.as_str())), tenant_return(api, &state.tenant_id, &state.return_url).await?)
     };
     if query.contains_key("error") {
+        spend(api, &state.nonce, now).await?;
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "Authorization cancelled",
@@ -164,19 +192,97 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
     let guild = access.guild.ok_or_else(|| {
         Refusal::new(StatusCode::BAD_REQUEST, "No server chosen", "Discord's answer named no server to connect.")
     })?;
-    let tenant_id = match tenant_id {
-        Some(tenant_id) => tenant_id,
-        None => standalone_tenant(api, guild.id, now).await?,
+    let confirmation = Confirmation {
+        nonce: state.nonce.clone(),
+        tenant_id: tenant_id.map(|tenant| tenant.to_string()),
+        guild_id: guild.id,
+        guild_name: guild.name.clone(),
+        return_url: return_url.to_string(),
+        expires_at: now + CONFIRM_LIFETIME_SECS,
     };
-    match api.store.connect(&tenant_id, guild.id, &guild.name, now).await {
+    let sealed = api.connect.state_key.seal(CONFIRM_PURPOSE, &serde_json::to_vec(&confirmation).unwrap_or_default());
+    let serves = match &confirmation.tenant_id {
+        Some(tenant) => format!("the platform <strong>{}</strong>", escape(tenant)),
+        None => "its own Guildbridge settings (no platform)".to_owned(),
+    };
+    let mut cancel = return_url.clone();
+    cancel.query_pairs_mut().append_pair("guildbridge_connect", "cancelled");
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Connect {name}?</title>\
+         <meta name=\"viewport\" content=\"width=device-width\"></head><body><h1>Connect {name}?</h1>\
+         <p id=\"serves\">Guildbridge was added to <strong>{name}</strong>. Connecting it lets {serves} \
+         create channels, post and manage members there through Guildbridge.</p>\
+         <form method=\"post\" action=\"{path}\"><input type=\"hidden\" name=\"confirm\" value=\"{sealed}\">\
+         <button type=\"submit\">Connect</button></form>\
+         <p><a href=\"{cancel}\">Do not connect</a></p></body></html>",
+        name = escape(&guild.name),
+        path = super::CALLBACK_PATH,
+        sealed = escape(&sealed),
+        cancel = escape(cancel.as_str()),
+    );
+    let mut response = (StatusCode::OK, Html(page)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The platform's return URL, checked against its allowed origins as they are now.
+async fn tenant_return(api: &Api, tenant_id: &str, return_url: &str) -> Result<Url, Refusal> {
+    let tenant = api.store.tenant(&TenantId::from(tenant_id)).await.map_err(busy)?;
+    let allowed = tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default();
+    allowed_return_url(return_url, &allowed).ok_or_else(|| {
+        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
+    })
+}
+
+/// Spends the connect link's nonce: `already used` when it was.
+async fn spend(api: &Api, nonce: &str, now: u64) -> Result<(), Refusal> {
+    match api.store.remember(NONCE_SCOPE, nonce, json!(true), now, SPENT_NONCE_TTL).await.map_err(busy)? {
+        FirstOrSeen::First => Ok(()),
+        FirstOrSeen::Seen(_) => Err(already_used()),
+    }
+}
+
+async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
+    let now = api.clock.now();
+    let confirmation = api
+        .connect
+        .state_key
+        .unseal(CONFIRM_PURPOSE, sealed)
+        .ok()
+        .and_then(|payload| serde_json::from_slice::<Confirmation>(&payload).ok())
+        .ok_or_else(|| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "This link is not valid",
+                "This confirmation was not made by Guildbridge.",
+            )
+        })?;
+    if confirmation.expires_at <= now {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "This link has expired",
+            "The confirmation waited too long; start again from your platform.",
+        ));
+    }
+    spend(api, &confirmation.nonce, now).await?;
+    let return_url = Url::parse(&confirmation.return_url).map_err(|_| {
+        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not valid.")
+    })?;
+    let guild_id = confirmation.guild_id;
+    let guild_name = confirmation.guild_name.as_str();
+    let tenant_id = match &confirmation.tenant_id {
+        Some(tenant_id) => TenantId::from(tenant_id.as_str()),
+        None => standalone_tenant(api, guild_id, now).await?,
+    };
+    match api.store.connect(&tenant_id, guild_id, guild_name, now).await {
         Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => match api.store.tenant_of(guild.id).await.map_err(busy)? {
+        Err(StoreError::AlreadyExists(_)) => match api.store.tenant_of(guild_id).await.map_err(busy)? {
             Some(owner) if owner == tenant_id => {}
             Some(_) => {
                 return Err(Refusal::new(
                     StatusCode::CONFLICT,
                     "Server already connected",
-                    format!("{} is already connected to another platform.", guild.name),
+                    format!("{guild_name} is already connected to another platform."),
                 )
                 .back_to(&return_url, "taken"));
             }
@@ -193,10 +299,7 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
             return Err(Refusal::new(
                 StatusCode::CONFLICT,
                 "Try again in a few minutes",
-                format!(
-                    "{} was connected before; what was kept for that connection is still being deleted.",
-                    guild.name
-                ),
+                format!("{guild_name} was connected before; what was kept for that connection is still being deleted."),
             )
             .back_to(&return_url, "purging"));
         }
@@ -204,17 +307,17 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
     }
     // What Discord says the bot holds there now, never the callback's `permissions=` (the
     // person's browser could say anything).
-    let granted = granted_in(api, guild.id).await;
+    let granted = granted_in(api, guild_id).await;
     let install = BotInstall { invited: true, permissions: granted, updated_at: now };
-    api.store.record_bot_install(guild.id, install).await.map_err(busy)?;
-    let needed = api.store.settings(guild.id).await.map_err(busy)?.settings.bot_permissions();
+    api.store.record_bot_install(guild_id, install).await.map_err(busy)?;
+    let needed = api.store.settings(guild_id).await.map_err(busy)?.settings.bot_permissions();
     let missing = needed - Permissions::from_bits_truncate(granted);
-    tracing::info!(guild_id = guild.id.get(), "connect callback: connected");
+    tracing::info!(guild_id = guild_id.get(), "connect callback: connected");
     let mut target = return_url;
     target
         .query_pairs_mut()
         .append_pair("guildbridge_connect", "connected")
-        .append_pair("guild_id", &guild.id.to_string());
+        .append_pair("guild_id", &guild_id.to_string());
     if !missing.is_empty() {
         let names = crate::api::routes::tenant::names(missing);
         target.query_pairs_mut().append_pair("missing_permissions", &names.join(","));
@@ -224,7 +327,7 @@ async fn connect(api: &Api, query: &HashMap<String, String>) -> Result<Url, Refu
 
 /// The permissions the bot holds in the guild, from its roles as Discord lists them (the
 /// bot's own integration role and @everyone); none when Discord cannot say now.
-async fn granted_in(api: &Api, guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>) -> u64 {
+async fn granted_in(api: &Api, guild_id: Id<GuildMarker>) -> u64 {
     let deadline = tokio::time::Instant::now() + EXCHANGE_TIMEOUT;
     let roles = match api.bot.guild_roles(guild_id, deadline).await {
         Ok(roles) => roles,
@@ -252,11 +355,7 @@ fn same_site_return(state: &ConnectState) -> Option<Url> {
 }
 
 /// The tenant of a guild that connects without a platform: `guild-{id}`, made on first use.
-async fn standalone_tenant(
-    api: &Api,
-    guild_id: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
-    now: u64,
-) -> Result<TenantId, Refusal> {
+async fn standalone_tenant(api: &Api, guild_id: Id<GuildMarker>, now: u64) -> Result<TenantId, Refusal> {
     let tenant_id = TenantId::standalone(guild_id);
     let tenant = Tenant { tenant_id: tenant_id.clone(), allowed_origins: Vec::new(), created_at: now };
     match api.store.create_tenant(&tenant).await {

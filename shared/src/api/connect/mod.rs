@@ -1,12 +1,13 @@
 //! Connecting a tenant to its guild through Discord's bot authorization: `POST /v1/connect`
 //! hands out the authorization link with a signed, single-use `state`; Discord sends the
 //! person back to `GET /connect/callback`, which checks that state, exchanges the code, and
-//! connects the guild named in Discord's token response (never the query's `guild_id`).
+//! asks the person to confirm which tenant the guild named in Discord's token response
+//! (never the query's `guild_id`) will serve; `POST /connect/callback` connects it.
 
 mod callback;
 mod state;
 
-pub use callback::callback;
+pub use callback::{callback, confirm};
 pub use state::{ConnectState, StateRefusal};
 
 use axum::http::{HeaderMap, header};

@@ -80,13 +80,36 @@ impl Flow {
         format!("{}?{}", back.path(), back.query().unwrap_or_default())
     }
 
+    /// The browser back at the callback: the review page (or a refusal); on the review page
+    /// the person presses Connect, and this is the answer to that.
     async fn callback(&self, path_and_query: &str) -> Answer {
+        let review = self.review(path_and_query).await;
+        match confirm_token(&review) {
+            Some(token) => self.confirm(&token).await,
+            None => review,
+        }
+    }
+
+    async fn review(&self, path_and_query: &str) -> Answer {
         call(&self.t.router, Method::GET, path_and_query, None, None).await
+    }
+
+    async fn confirm(&self, token: &str) -> Answer {
+        let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("confirm", token).finish();
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        call_with(&self.t.router, Method::POST, "/connect/callback", None, Some(form), &headers).await
     }
 
     async fn tenant(&self, key: &str) -> Value {
         call(&self.t.router, Method::GET, "/v1/tenant", Some(key), None).await.json()
     }
+}
+
+/// The Connect form's sealed confirmation on a review page.
+fn confirm_token(review: &Answer) -> Option<String> {
+    let needle = "name=\"confirm\" value=\"";
+    let at = review.text.find(needle)? + needle.len();
+    review.text[at..].split('"').next().map(str::to_owned)
 }
 
 fn refused(answer: &Answer, status: u16, says: &str) {
@@ -162,13 +185,38 @@ async fn a_tampered_expired_or_replayed_state_is_refused_and_changes_nothing() {
     refused(&f.callback(&late).await, 400, "expired");
     assert_eq!(f.tenant(&f.t.key_a).await["guild"], Value::Null, "not connected");
 
-    // Replayed: the second use of a link that worked.
+    // Replayed: the second use of a link that worked, and of its confirmation.
     let link = f.start(&f.t.key_a, "https://club-a.example/").await;
     let once = f.authorize(&link, GUILD_A, None).await;
-    assert_eq!(f.callback(&once).await.status, 303);
+    let review = f.review(&once).await;
+    let token = confirm_token(&review).expect("the review page");
+    assert_eq!(f.confirm(&token).await.status, 303);
     let before = f.tenant(&f.t.key_a).await;
     refused(&f.callback(&once).await, 409, "already used");
+    refused(&f.confirm(&token).await, 409, "already used");
+    // A confirmation made by anyone else does not open.
+    refused(&f.confirm(&token.replacen('e', "f", 1)).await, 400, "not valid");
     assert_eq!(f.tenant(&f.t.key_a).await, before);
+}
+
+#[tokio::test]
+async fn the_callback_names_the_tenant_and_connects_only_when_the_person_confirms() {
+    let f = flow().await;
+    let link = f.start(&f.t.key_a, "https://club-a.example/").await;
+    let review = f.review(&f.authorize(&link, GUILD_A, None).await).await;
+    assert_eq!(review.status, 200, "{}", review.text);
+    assert!(
+        review.text.contains("Club A Racing") && review.text.contains("<strong>club-a</strong>"),
+        "{}",
+        review.text
+    );
+    let csp = review.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "the page cannot be framed to click Connect for them: {csp}");
+    // Clicking a platform's link is not enough: nothing is connected until Connect.
+    assert_eq!(f.tenant(&f.t.key_a).await["guild"], Value::Null);
+    f.t.clock.advance(601);
+    refused(&f.confirm(&confirm_token(&review).expect("form")).await, 400, "expired");
+    assert_eq!(f.tenant(&f.t.key_a).await["guild"], Value::Null);
 }
 
 #[tokio::test]
