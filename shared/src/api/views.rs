@@ -31,6 +31,10 @@ pub struct TenantView {
     /// mentioning or replying to the bot), or `unknown` (not read yet).
     #[schema(example = "enabled")]
     pub message_content_intent: String,
+    /// What the workers found wrong with a setting when they used it (a log channel that is
+    /// not this server's, a member role that gained power): shown until the settings are
+    /// saved again.
+    pub settings_problems: Vec<crate::domain::SettingsProblem>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -313,6 +313,17 @@ pub struct BotInstall {
     pub updated_at: u64,
 }
 
+/// Why a setting could not be used as saved, as a worker found it (shown until the
+/// settings are saved again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SettingsProblem {
+    /// The setting, as the settings document names it (`notifications.log_channel_id`).
+    pub field: String,
+    pub problem: String,
+    /// When it was found (unix seconds).
+    pub at: u64,
+}
+
 /// A tenant API key's record (the key itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyRecord {

@@ -244,6 +244,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
         install.map(|install| Permissions::from_bits_truncate(install.permissions)).unwrap_or(Permissions::empty());
     let missing = permission_names(settings.settings.bot_permissions() - granted);
     let intent = pages.store.intents().await.ok().flatten();
+    let problems = pages.store.settings_problems(guild_id).await.unwrap_or_default();
     let webhook = match pages.store.tenant_of(guild_id).await.ok().flatten() {
         Some(tenant) => pages.store.webhook(&tenant).await.ok().flatten().map(|endpoint| templates::WebhookSummary {
             url: endpoint.url,
@@ -263,6 +264,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
         preview: preview(&pattern).ok(),
         pickers_unavailable: choices.is_none(),
         missing_permissions: missing,
+        problems: problems.into_iter().map(|problem| (problem.field, problem.problem)).collect(),
         audit: audit.into_iter().map(templates::AuditRow::from).collect(),
     };
     (status, render(&page)).into_response()
@@ -406,6 +408,10 @@ pub async fn save(
             // A new interval moves the next sync; a new retention moves the archives.
             crate::timeline::replan_logged(pages.store.as_ref(), admin.guild_id(), &base, &settings, pages.clock.now())
                 .await;
+            // Saved and checked again: what the workers found before no longer stands.
+            if let Err(error) = pages.store.clear_problems(admin.guild_id()).await {
+                tracing::warn!(%error, "the settings' old problems were not cleared");
+            }
             see_other(&format!("/settings/guilds/{}?saved=1", admin.guild_id()))
         }
         Err(StoreError::VersionConflict) => {

@@ -168,6 +168,8 @@ pub struct SettingsPage {
     pub preview: Option<String>,
     pub pickers_unavailable: bool,
     pub missing_permissions: Vec<String>,
+    /// What the workers found wrong with a setting when they used it: (field, problem).
+    pub problems: Vec<(String, String)>,
     pub audit: Vec<AuditRow>,
     /// The relay found the bot without Discord's Message Content intent.
     pub message_content_missing: bool,

@@ -369,7 +369,7 @@ mod tests {
     fn due(guild: u64, n: u64) -> RelayedChannel {
         RelayedChannel {
             guild_id: Id::new(guild),
-            subject: SubjectRef::new(SubjectKind::Lead, &format!("{guild}-{n}")),
+            subject: SubjectRef::new(SubjectKind::Lead, format!("{guild}-{n}")),
             channel_id: Id::new(guild * 1000 + n),
             cursor: Id::new(1),
             next_poll_at: n,

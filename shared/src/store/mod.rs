@@ -19,6 +19,7 @@ mod job_records;
 mod limits;
 mod members;
 mod paging;
+mod problems;
 mod purge;
 mod relays;
 mod schedule;
@@ -46,6 +47,7 @@ pub use self::{
     limits::{Admission, RateStore},
     members::{LinkStore, MemberStore, StoredMember},
     paging::Paged,
+    problems::ProblemStore,
     purge::{PurgeMarker, PurgeStep, PurgeStore},
     relays::{IntentStatus, RelayStore, RelayedChannel},
     schedule::{BackfillState, ScheduleStore, SyncSchedule},
@@ -82,6 +84,7 @@ pub trait DomainStore:
     + TimelineStore
     + PurgeStore
     + RateStore
+    + ProblemStore
 {
 }
 

@@ -10,6 +10,7 @@
 //! | bot installation | `GUILD#{g}` | `BOT` | | |
 //! | purge under way | `GUILD#{g}` | `PURGE` | `PURGE` / `GUILD#{g}` | |
 //! | settings | `GUILD#{g}` | `SETTINGS` | | |
+//! | a setting's problem at use | `GUILD#{g}` | `PROBLEM#{field}` | | |
 //! | subject | `GUILD#{g}` | `SUBJECT#{kind}#{id}` | `GUILD#{g}#STARTS` / `{start}#{kind}#{id}` | `GUILD#{g}#NAMES` / `{lowercase name}#{kind}#{id}` |
 //! | channel mapping | `GUILD#{g}` | `MAPPING#{kind}#{id}` | `GUILD#{g}#MAPPINGS#{status}` / `{updated}#{kind}#{id}` | |
 //! | channel's subject | `GUILD#{g}` | `CHANNEL#{c}` | | |
@@ -132,6 +133,10 @@ pub mod keys {
     }
     pub fn settings(guild_id: u64) -> Key {
         Key::new(guild(guild_id), "SETTINGS")
+    }
+    pub const SETTINGS_PROBLEM_PREFIX: &str = "PROBLEM#";
+    pub fn settings_problem(guild_id: u64, field: &str) -> Key {
+        Key::new(guild(guild_id), format!("{SETTINGS_PROBLEM_PREFIX}{field}"))
     }
     pub const SUBJECT_PREFIX: &str = "SUBJECT#";
     pub fn subject(guild_id: u64, kind: &str, id: &str) -> Key {

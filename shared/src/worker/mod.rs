@@ -133,9 +133,11 @@ pub async fn edit_deferred_answer(
 
 /// Posts `text` in a guild's log channel; a failure is logged, never fatal to the job. The
 /// channel is checked first to be a text channel of this very guild: the id comes from the
-/// tenant's settings, and the bot must never post in another tenant's guild for it.
+/// tenant's settings, and the bot must never post in another tenant's guild for it: a
+/// channel that is not is a problem kept for the tenant to see.
 pub async fn post_to_log(
     discord: &DiscordClient,
+    problems: &dyn crate::store::ProblemStore,
     guild_id: Id<GuildMarker>,
     channel: Id<ChannelMarker>,
     text: &str,
@@ -153,10 +155,27 @@ pub async fn post_to_log(
         .any(|c| c.id == channel && matches!(c.kind, ChannelType::GuildText | ChannelType::GuildAnnouncement));
     if !text_channel {
         tracing::error!(%guild_id, %channel, "the log channel in the settings is not a text channel of this server; nothing was posted");
+        let problem = "is not a text channel of this server; nothing was posted there";
+        record_problem(problems, guild_id, "notifications.log_channel_id", problem).await;
         return;
     }
     if let Err(error) = discord.create_message(channel, &MessageBody::text(text), deadline).await {
         tracing::warn!(%error, "could not post to the log channel");
+    }
+}
+
+/// Keeps a problem a worker met with a setting, for the tenant to see (`GET /v1/tenant`, the
+/// settings page) until the settings are saved again; a failure to keep it is only logged.
+pub async fn record_problem(
+    problems: &dyn crate::store::ProblemStore,
+    guild_id: Id<GuildMarker>,
+    field: &str,
+    problem: &str,
+) {
+    let at = crate::clock::SystemClock.now();
+    let problem = crate::domain::SettingsProblem { field: field.to_owned(), problem: problem.to_owned(), at };
+    if let Err(error) = problems.record_problem(guild_id, &problem).await {
+        tracing::warn!(%error, %guild_id, field, "could not keep the settings problem");
     }
 }
 

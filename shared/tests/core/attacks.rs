@@ -3,21 +3,26 @@
 //! through the page), and a tenant hammering the API. Each is refused, naming the field or
 //! the budget, and nothing is saved.
 
-use std::{num::NonZeroU32, sync::Arc};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
     http::{Method, Request},
 };
 use discord_sandbox::demo;
-use guildbridge_core::domain::{TargetPolicy, TenantId, limits::RequestLimits};
+use guildbridge_core::{
+    discord::rest::{BotToken, DiscordClient},
+    domain::{Job, SyncKind, TargetPolicy, TenantId, limits::RequestLimits},
+    sync::SyncWorker,
+    worker::{Attempt, JobHandler, JobOutcome},
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use twilight_model::id::Id;
 
 use super::{
     settings_page::{Browser, Site, settings_path, site, standalone_a, stored, submit},
-    tenant_api::{GUILD_A, GUILD_B, TwoTenants, call, limited_api_router},
+    tenant_api::{APPLICATION, BOT_TOKEN, GUILD_A, GUILD_B, TwoTenants, call, limited_api_router},
 };
 
 const TEXT: u8 = 0;
@@ -25,6 +30,8 @@ const CATEGORY: u8 = 4;
 const KICK_MEMBERS: u64 = 1 << 1;
 const MANAGE_ROLES: u64 = 1 << 28;
 const MENTION_EVERYONE: u64 = 1 << 17;
+/// The second member of guild B (the sandbox numbers them from the owner's id).
+const OWNER_B_MEMBER: u64 = 1_200_000_000_000_020_001;
 
 /// `PUT /v1/settings` as tenant `key` holds, over whatever is there.
 async fn put_settings(site: &Site, key: &str, body: &Value) -> (u16, Value) {
@@ -198,4 +205,68 @@ async fn a_tenant_hammering_the_api_is_held_to_its_budgets_and_the_other_tenant_
     t.clock.advance(wait);
     assert_eq!(call(&router, Method::GET, "/v1/tenant", Some(&t.key_a), None).await.status, 200);
     assert_ne!(test().await.status, 429);
+}
+
+#[tokio::test]
+async fn a_member_role_given_power_after_it_was_saved_is_refused_at_use_and_the_tenant_sees_why() {
+    let site = site().await;
+    let key_b = key_of(&site, "club-b").await;
+    let role = member_role(GUILD_B);
+    let (status, saved) = put_settings(&site, &key_b, &json!({ "member_role_id": role.to_string() })).await;
+    assert_eq!(status, 200, "{saved}");
+    // A member of B's guild is linked, so the sync has a role to give.
+    let link = json!({ "discord_user_id": OWNER_B_MEMBER.to_string() });
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri("/v1/links/racer-1")
+        .header("authorization", format!("Bearer {key_b}"))
+        .header("content-type", "application/json")
+        .body(Body::from(link.to_string()))
+        .expect("request");
+    let linked = site.router.clone().oneshot(request).await.expect("infallible");
+    assert!(linked.status().is_success(), "{}", linked.status());
+    // Someone with Manage Roles in Discord then gives the member role Kick Members.
+    site.sandbox.with_world(|world| {
+        let guild = world.guilds.get_mut(&GUILD_B).expect("guild");
+        guild.roles.get_mut(&role).expect("role").permissions = KICK_MEMBERS;
+    });
+    let discord =
+        DiscordClient::new(site.sandbox.base_url().parse().expect("url"), BotToken::new(BOT_TOKEN)).expect("client");
+    let worker =
+        SyncWorker::new(site.backends.store.clone(), site.backends.queue.clone(), discord, Id::new(APPLICATION));
+    let job = Job::SyncMembers {
+        guild_id: Id::new(GUILD_B),
+        kind: SyncKind::Webhook,
+        request_id: "platform:1".into(),
+        reply: None,
+        after: None,
+    };
+    let attempt =
+        Attempt { receives: 1, max_receives: 5, deadline: tokio::time::Instant::now() + Duration::from_secs(30) };
+    assert_eq!(worker.handle(job, attempt).await, JobOutcome::Done, "refused, not retried");
+    let holders = site.sandbox.with_world(|world| {
+        world.guilds[&GUILD_B].members.values().filter(|member| member.roles.contains(&role)).count()
+    });
+    assert_eq!(holders, 0, "nobody was given the role");
+
+    let tenant = tenant_view(&site, &key_b).await;
+    let problems = tenant["settings_problems"].as_array().cloned().unwrap_or_default();
+    assert_eq!(problems.len(), 1, "{tenant}");
+    assert_eq!(problems[0]["field"], "member_role_id");
+    assert!(problems[0]["problem"].as_str().is_some_and(|text| text.contains("carries kick members")), "{tenant}");
+    // Saving the settings again (another role) checks them anew, and the problem is gone.
+    let plain = site.sandbox.add_role(GUILD_B, "Racer", 0, false).expect("role");
+    let (status, saved) = put_settings(&site, &key_b, &json!({ "member_role_id": plain.to_string() })).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(tenant_view(&site, &key_b).await["settings_problems"], json!([]));
+}
+
+async fn tenant_view(site: &Site, key: &str) -> Value {
+    let request = Request::get("/v1/tenant")
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = site.router.clone().oneshot(request).await.expect("infallible");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    serde_json::from_slice(&bytes).expect("json")
 }

@@ -478,6 +478,8 @@ async fn a_log_channel_in_another_tenants_guild_never_hears_of_this_guilds_syncs
     let runs = backends.store.recent_runs(guild, 1).await.expect("runs");
     assert_eq!(runs[0].outcome, SyncOutcome::Succeeded, "the sync itself ran");
     assert_eq!(stack::messages_in(&sandbox, theirs), Vec::<String>::new(), "nothing posted in the other guild");
+    let problems = backends.store.settings_problems(guild).await.expect("problems");
+    assert_eq!(problems.first().map(|problem| problem.field.as_str()), Some("notifications.log_channel_id"));
     assert_eq!(stack::messages_in(&sandbox, log_channel), Vec::<String>::new());
 }
 

@@ -102,6 +102,10 @@ pub async fn put_settings(
         Ok(version) => {
             crate::timeline::replan_logged(api.store.as_ref(), caller.guild_id, &current.settings, &settings, now)
                 .await;
+            // Saved and checked again: what the workers found before no longer stands.
+            if let Err(error) = api.store.clear_problems(caller.guild_id).await {
+                tracing::warn!(%error, "the settings' old problems were not cleared");
+            }
             Ok(with_etag(settings, version))
         }
         Err(StoreError::VersionConflict) => Err(stale()),

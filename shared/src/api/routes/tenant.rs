@@ -18,6 +18,7 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         guild: None,
         permissions: PermissionsView { granted: Vec::new(), missing: Vec::new() },
         message_content_intent: intent_name(api.store.intents().await?).to_owned(),
+        settings_problems: Vec::new(),
     };
     if let Some(connection) = connection {
         let install = api.store.bot_install(connection.guild_id).await?;
@@ -33,6 +34,7 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
             bot_present: install.is_some_and(|install| install.invited),
             next_sync_at: schedule.map(|schedule| schedule.next_at),
         });
+        view.settings_problems = api.store.settings_problems(connection.guild_id).await?;
     }
     Ok(Json(view))
 }

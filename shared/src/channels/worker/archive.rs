@@ -92,13 +92,17 @@ impl ChannelWorker {
         };
         // The category comes from the tenant's settings: channels move only into a category
         // of this very guild (they are locked either way).
-        let move_into = settings.archive_category_id.filter(|_| settings.archive_mode == ArchiveMode::Lock).filter(|category| {
-            let ours = guild_channels.iter().any(|c| c.id == *category && c.kind == ChannelType::GuildCategory);
-            if !ours {
-                tracing::error!(%guild_id, %category, "the archive category in the settings is not a category of this server; channels are locked where they are");
-            }
-            ours
-        });
+        let move_into =
+            settings.archive_category_id.filter(|_| settings.archive_mode == ArchiveMode::Lock).filter(|category| {
+                guild_channels.iter().any(|c| c.id == *category && c.kind == ChannelType::GuildCategory)
+            });
+        if let (Some(category), None, ArchiveMode::Lock) =
+            (settings.archive_category_id, move_into, settings.archive_mode)
+        {
+            tracing::error!(%guild_id, %category, "the archive category in the settings is not a category of this server; channels are locked where they are");
+            let problem = "is not a category of this server; archived channels were locked where they are";
+            crate::worker::record_problem(self.store.as_ref(), guild_id, "archive_category_id", problem).await;
+        }
         for channel in channels.owned() {
             let result = match settings.archive_mode {
                 ArchiveMode::Delete => {

@@ -270,7 +270,7 @@ impl ChannelWorker {
         };
         let text = answer.content.as_deref().unwrap_or_default();
         if let (true, Some(channel)) = (to_log || (job.reply.is_some() && !answered), job.settings.log_channel()) {
-            post_to_log(&self.discord, job.guild_id, channel, text, deadline).await;
+            post_to_log(&self.discord, self.store.as_ref(), job.guild_id, channel, text, deadline).await;
         }
     }
 

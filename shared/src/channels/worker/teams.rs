@@ -235,6 +235,9 @@ impl ChannelWorker {
                 GuildIds::fetch_roles(&self.discord, guild_id, self.bot_user_id.cast(), attempt.deadline).await?;
             if let Err(refusal) = guild.grantable_role(role) {
                 tracing::error!(%guild_id, %role, %refusal, "the team role is not granted or removed");
+                let problem =
+                    format!("the role of team {} ({role}) {refusal}; nobody was given or lost it", team.team_id);
+                crate::worker::record_problem(self.store.as_ref(), guild_id, "team_roles", &problem).await;
                 return Ok(());
             }
         }

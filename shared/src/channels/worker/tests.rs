@@ -13,7 +13,7 @@ use crate::{
     clock::{Clock, ManualClock},
     discord::rest::BotToken,
     domain::{MappingStatus, Subject, SubjectKind},
-    store::{ChannelStore, ClaimOutcome, SettingsStore, Store, SubjectStore, embedded::EmbeddedItems},
+    store::{ChannelStore, ClaimOutcome, ProblemStore, SettingsStore, Store, SubjectStore, embedded::EmbeddedItems},
 };
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
@@ -301,6 +301,9 @@ async fn an_archive_category_of_another_guild_is_never_used_and_the_channel_is_l
         assert!(locked, "locked either way");
         if category == theirs {
             assert_ne!(parent, Some(theirs), "never moved into another guild's category");
+            let problems = setup.store.settings_problems(guild).await.expect("problems");
+            let fields: Vec<&str> = problems.iter().map(|problem| problem.field.as_str()).collect();
+            assert_eq!(fields, ["archive_category_id"], "the tenant is told why");
         } else {
             assert_eq!(parent, Some(ours), "moved into this guild's archive category");
         }

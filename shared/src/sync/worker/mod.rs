@@ -360,6 +360,7 @@ impl SyncWorker {
         attempt: Attempt,
     ) -> JobOutcome {
         tracing::error!(%guild_id, %reason, "member sync refused");
+        crate::worker::record_problem(self.store.as_ref(), guild_id, "member_role_id", &reason).await;
         match self.store.finish_run(guild_id, run, counts, SyncOutcome::Failed(reason), self.clock.now()).await {
             Ok(finished) => {
                 self.announce_end(guild_id, reply, &finished, attempt).await;
@@ -404,7 +405,7 @@ impl SyncWorker {
         let failed = matches!(run.outcome, SyncOutcome::Failed(_));
         let wanted = notifications.on_sync_finished || (failed && notifications.on_error);
         if let (true, Some(channel)) = (wanted, notifications.log_channel_id) {
-            post_to_log(&self.discord, guild_id, channel, &text, attempt.deadline).await;
+            post_to_log(&self.discord, self.store.as_ref(), guild_id, channel, &text, attempt.deadline).await;
         }
     }
 

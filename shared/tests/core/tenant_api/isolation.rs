@@ -3,15 +3,23 @@
 //! anything of A's, and A's data is the same afterwards.
 
 use axum::http::Method;
+use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
 use guildbridge_core::{
     api,
-    domain::{ChannelIds, Job, SubjectKind, SubjectRef},
+    channels::ChannelWorker,
+    discord::{
+        custom_id::StateKey,
+        rest::{BotToken, DiscordClient},
+    },
+    domain::{ChannelIds, Job, QueueKind, SubjectKind, SubjectRef},
     store::DeadLetterRecord,
+    sync::SyncWorker,
+    worker::Consumer,
 };
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 
-use super::{GUILD_A, TwoTenants, call, call_with};
+use super::{GUILD_A, GUILD_B, TwoTenants, call, call_with};
 
 /// What only tenant A has (B sends the same subject, platform user and Discord user ids in
 /// its own requests, and may see those echoed): none of it may appear in B's answers.
@@ -156,4 +164,92 @@ async fn tenant_b_never_sees_or_changes_tenant_a_on_any_documented_operation() {
     }
     assert!(walked >= 21, "walked {walked} operations");
     assert_eq!(a_view(&t, &job).await, before, "A's data is as it was");
+}
+
+/// Tenant B's write routes whose bodies take a Discord id, each given tenant A's: A's text
+/// channel, category and role in the settings, A's member as B's lead and link, A's channel
+/// and role mentioned in B's messages and reasons. Then B's jobs run against the sandbox:
+/// the bot never touches A's guild, channel, category or role, and nothing is posted there.
+#[tokio::test]
+async fn tenant_b_naming_tenant_as_discord_ids_in_its_bodies_never_makes_the_bot_act_in_as_guild() {
+    let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(std::path::PathBuf::from);
+    let config = SandboxConfig::new(super::BOT_TOKEN, openapi, RateLimits::generous());
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await.expect("sandbox");
+    for (guild, first_member) in [(GUILD_A, 1_200_000_000_000_010_000), (GUILD_B, 1_200_000_000_000_020_000)] {
+        sandbox.seed_guild(GuildSeed {
+            id: guild,
+            name: format!("Guild {guild}"),
+            bot_permissions: 1 << 3,
+            roles: vec![(guild + 400, "Member".to_owned())],
+            members: 3,
+            first_member_id: first_member,
+            bot_every: None,
+        });
+    }
+    let t = TwoTenants::connected_to(&sandbox.base_url()).await;
+    let (a_text, a_category) = (sandbox.add_channel(GUILD_A, "a-general", 0), sandbox.add_channel(GUILD_A, "A", 4));
+    let (a_role, a_member) = (GUILD_A + 400, 1_200_000_000_000_010_001u64);
+    let key = Some(t.key_b.as_str());
+
+    let settings = json!({
+        "notifications": { "log_channel_id": a_text.to_string() },
+        "archive_category_id": a_category.to_string(),
+        "member_role_id": a_role.to_string(),
+    });
+    let refused =
+        call_with(&t.router, Method::PUT, "/v1/settings", key, Some(settings.to_string()), &[("if-match", "*")]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    for field in ["notifications.log_channel_id", "archive_category_id", "member_role_id"] {
+        assert!(refused.json()["errors"][field].is_string(), "{field}: {}", refused.text);
+    }
+    let mention = format!("<#{a_text}> <@&{a_role}> <@{a_member}>");
+    let writes = [
+        (
+            Method::PUT,
+            "/v1/subjects/lead/b1",
+            json!({ "name": format!("B {mention}"), "discord_user_id": a_member.to_string() }),
+        ),
+        (Method::PUT, "/v1/links/b-user", json!({ "discord_user_id": a_member.to_string() })),
+        (Method::POST, "/v1/subjects/lead/b1/channel", json!({})),
+        (Method::POST, "/v1/subjects/lead/b1/messages", json!({ "content": mention })),
+        (Method::PUT, "/v1/subjects/lead/b1/teams/t1", json!({ "name": "Team", "members": ["b-user"] })),
+        (Method::POST, "/v1/syncs", json!({})),
+        (Method::DELETE, "/v1/subjects/lead/b1/channel", json!({ "reason": mention })),
+    ];
+    for (method, path, body) in writes {
+        let answer = call(&t.router, method.clone(), path, key, Some(body)).await;
+        assert!(answer.status < 500, "{method} {path}: {} {}", answer.status, answer.text);
+    }
+    // B's jobs run, as the workers would.
+    let discord =
+        DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(super::BOT_TOKEN)).expect("client");
+    let channels = ChannelWorker::new(
+        t.backends.store.clone(),
+        discord.clone(),
+        Id::new(super::APPLICATION),
+        StateKey::new(&[5; 32]).expect("key"),
+    );
+    let syncs =
+        SyncWorker::new(t.backends.store.clone(), t.backends.queue.clone(), discord, Id::new(super::APPLICATION));
+    let store = t.backends.store.as_ref();
+    for _ in 0..20 {
+        let ran_channel =
+            Consumer::new(&t.queue, QueueKind::Channel, &channels, store).work_one().await.expect("queue");
+        let ran_sync = Consumer::new(&t.queue, QueueKind::Sync, &syncs, store).work_one().await.expect("queue");
+        if ran_channel.is_none() && ran_sync.is_none() {
+            break;
+        }
+    }
+    let requests = sandbox.requests();
+    assert!(requests.iter().any(|r| r.path.contains(&GUILD_B.to_string())), "B's jobs did run: {requests:?}");
+    for a_id in [GUILD_A, a_text, a_category, a_role] {
+        let touched: Vec<String> = requests
+            .iter()
+            .filter(|r| r.path.contains(&a_id.to_string()))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(touched, Vec::<String>::new(), "the bot acted on A's {a_id}");
+    }
+    let posted_in_a = sandbox.with_world(|world| world.messages.get(&a_text).map(Vec::len).unwrap_or(0));
+    assert_eq!(posted_in_a, 0, "nothing posted in A's channel");
 }

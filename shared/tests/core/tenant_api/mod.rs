@@ -57,6 +57,11 @@ impl TwoTenants {
         Self::build("http://127.0.0.1:9/api/v10", true).await
     }
 
+    /// Both connected, their Discord (the bot's) at `api_base`.
+    pub async fn connected_to(api_base: &str) -> Self {
+        Self::build(api_base, true).await
+    }
+
     /// Neither tenant connected; the connect flow talks to the Discord at `api_base`.
     pub async fn unconnected(api_base: &str) -> Self {
         Self::build(api_base, false).await
