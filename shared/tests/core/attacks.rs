@@ -270,3 +270,32 @@ async fn tenant_view(site: &Site, key: &str) -> Value {
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
     serde_json::from_slice(&bytes).expect("json")
 }
+
+#[tokio::test]
+async fn the_smaller_doors_refuse_misspelt_fields_unknown_parameters_and_dot_ids() {
+    let t = TwoTenants::new().await;
+    let key = Some(t.key_a.as_str());
+    let misspelt =
+        json!({ "reminders": [{ "before_minutes": 60, "befor_minutes": 30, "template": { "content": "soon" } }] });
+    let answer = super::tenant_api::call_with(
+        &t.router,
+        Method::PUT,
+        "/v1/settings",
+        key,
+        Some(misspelt.to_string()),
+        &[("if-match", "*")],
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(answer.text.contains("reminders[0].befor_minutes"), "named: {}", answer.text);
+    for path in ["/v1/channels?stauts=active", "/v1/members?linked=true&admin=true", "/v1/links?limit=5&evil=1"] {
+        let answer = call(&t.router, Method::GET, path, key, None).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.text);
+    }
+    for id in [".", "..", "%2E%2E"] {
+        let answer =
+            call(&t.router, Method::PUT, &format!("/v1/subjects/lead/{id}"), key, Some(json!({ "name": "x" }))).await;
+        assert!(answer.status == 404 || answer.status == 400, "{id}: {} {}", answer.status, answer.text);
+        assert_ne!(answer.status, 201);
+    }
+}
