@@ -14,10 +14,7 @@ use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{Api, problem::Problem};
 use crate::{
-    domain::{
-        TenantId,
-        limits::{RequestClass, window},
-    },
+    domain::{TenantId, limits::RequestClass},
     store::Admission,
 };
 
@@ -49,15 +46,12 @@ impl FromRequestParts<Arc<Api>> for Caller {
 /// outbound ones against theirs too (checked first, so a refused action costs nothing more).
 async fn admit(api: &Api, tenant_id: &TenantId, class: RequestClass) -> Result<(), Problem> {
     let now = api.clock.now();
-    let (start, _) = window(now);
     let mut budgets = vec![(RequestClass::Any, api.limits.per_minute.get())];
     if class == RequestClass::Outbound {
         budgets.insert(0, (RequestClass::Outbound, api.limits.outbound_per_minute.get()));
     }
     for (budget, limit) in budgets {
-        if let Admission::Limited { retry_after } =
-            api.store.admit(tenant_id, budget.as_str(), start, limit, now).await?
-        {
+        if let Admission::Limited { retry_after } = api.store.admit(tenant_id, budget.as_str(), limit, now).await? {
             tracing::info!(tenant_id = %tenant_id, budget = budget.as_str(), "request over the tenant's limit");
             return Err(Problem::too_many_requests(budget.as_str(), retry_after));
         }

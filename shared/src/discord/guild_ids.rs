@@ -76,9 +76,9 @@ impl GuildIds {
         application_id: Id<ApplicationMarker>,
         deadline: Instant,
     ) -> Result<Self, DiscordError> {
-        let channels = discord.guild_channels(guild_id, deadline).await?;
-        let roles = discord.guild_roles(guild_id, deadline).await?;
-        Ok(Self::new(guild_id, channels, roles, application_id))
+        let mut ids = Self::fetch_roles(discord, guild_id, application_id, deadline).await?;
+        ids.channels = discord.guild_channels(guild_id, deadline).await?;
+        Ok(ids)
     }
 
     /// Only the roles, for a worker that checks a role before granting it.
@@ -92,22 +92,14 @@ impl GuildIds {
         Ok(Self::new(guild_id, Vec::new(), roles, application_id))
     }
 
-    fn channel_is(&self, id: Id<ChannelMarker>, kinds: &[ChannelType]) -> bool {
-        self.channels.iter().any(|channel| {
-            channel.id == id
-                && kinds.contains(&channel.kind)
-                && channel.guild_id.is_none_or(|guild| guild == self.guild_id)
-        })
-    }
-
     /// A channel messages can be posted in (text or announcement) of this guild.
     pub fn is_text_channel(&self, id: Id<ChannelMarker>) -> bool {
-        self.channel_is(id, &[ChannelType::GuildText, ChannelType::GuildAnnouncement])
+        is_text_channel_of(&self.channels, self.guild_id, id)
     }
 
     /// A category of this guild.
     pub fn is_category(&self, id: Id<ChannelMarker>) -> bool {
-        self.channel_is(id, &[ChannelType::GuildCategory])
+        is_category_of(&self.channels, self.guild_id, id)
     }
 
     /// The highest position among the bot's own (integration) roles.
@@ -145,29 +137,66 @@ impl GuildIds {
         Ok(())
     }
 
-    /// Every id in `settings` that `before` did not have, checked: field name → problem.
-    pub fn settings_problems(&self, settings: &GuildSettings, before: &GuildSettings) -> BTreeMap<String, String> {
+    /// Every id `new` names, checked: field name → problem.
+    fn problems(&self, new: &NewIds) -> BTreeMap<String, String> {
         let mut problems = BTreeMap::new();
-        let new = |now: Option<u64>, was: Option<u64>| now.filter(|id| was != Some(*id));
-        let log = settings.notifications.log_channel_id;
-        if let Some(channel) = new(log.map(Id::get), before.notifications.log_channel_id.map(Id::get))
-            && !self.is_text_channel(Id::new(channel))
+        if let Some(channel) = new.log_channel
+            && !self.is_text_channel(channel)
         {
             problems.insert("notifications.log_channel_id".to_owned(), "is not a text channel of this server".into());
         }
-        let archive = settings.archive_category_id;
-        if let Some(category) = new(archive.map(Id::get), before.archive_category_id.map(Id::get))
-            && !self.is_category(Id::new(category))
+        if let Some(category) = new.archive_category
+            && !self.is_category(category)
         {
             problems.insert("archive_category_id".to_owned(), "is not a category of this server".into());
         }
-        let role = settings.member_role_id;
-        if let Some(role) = new(role.map(Id::get), before.member_role_id.map(Id::get))
-            && let Err(refusal) = self.grantable_role(Id::new(role))
+        if let Some(role) = new.member_role
+            && let Err(refusal) = self.grantable_role(role)
         {
             problems.insert("member_role_id".to_owned(), refusal.to_string());
         }
         problems
+    }
+}
+
+/// A text or announcement channel of `guild_id` among `channels` (as Discord listed them).
+pub fn is_text_channel_of(channels: &[Channel], guild_id: Id<GuildMarker>, id: Id<ChannelMarker>) -> bool {
+    channel_of(channels, guild_id, id, &[ChannelType::GuildText, ChannelType::GuildAnnouncement])
+}
+
+/// A category of `guild_id` among `channels`.
+pub fn is_category_of(channels: &[Channel], guild_id: Id<GuildMarker>, id: Id<ChannelMarker>) -> bool {
+    channel_of(channels, guild_id, id, &[ChannelType::GuildCategory])
+}
+
+fn channel_of(channels: &[Channel], guild_id: Id<GuildMarker>, id: Id<ChannelMarker>, kinds: &[ChannelType]) -> bool {
+    channels.iter().any(|channel| {
+        channel.id == id && kinds.contains(&channel.kind) && channel.guild_id.is_none_or(|guild| guild == guild_id)
+    })
+}
+
+/// The ids `settings` sets that `before` did not: the ones a save must check.
+#[derive(Debug, Default)]
+struct NewIds {
+    log_channel: Option<Id<ChannelMarker>>,
+    archive_category: Option<Id<ChannelMarker>>,
+    member_role: Option<Id<RoleMarker>>,
+}
+
+impl NewIds {
+    fn between(settings: &GuildSettings, before: &GuildSettings) -> Self {
+        fn changed<T: PartialEq + Copy>(now: Option<T>, was: Option<T>) -> Option<T> {
+            now.filter(|id| was != Some(*id))
+        }
+        Self {
+            log_channel: changed(settings.notifications.log_channel_id, before.notifications.log_channel_id),
+            archive_category: changed(settings.archive_category_id, before.archive_category_id),
+            member_role: changed(settings.member_role_id, before.member_role_id),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.log_channel.is_none() && self.archive_category.is_none() && self.member_role.is_none()
     }
 }
 
@@ -181,14 +210,12 @@ pub async fn check_new_ids(
     settings: &GuildSettings,
     before: &GuildSettings,
 ) -> Result<BTreeMap<String, String>, DiscordError> {
-    let new = settings.notifications.log_channel_id.is_some_and(|id| before.notifications.log_channel_id != Some(id))
-        || settings.archive_category_id.is_some_and(|id| before.archive_category_id != Some(id))
-        || settings.member_role_id.is_some_and(|id| before.member_role_id != Some(id));
-    if !new {
+    let new = NewIds::between(settings, before);
+    if new.is_empty() {
         return Ok(BTreeMap::new());
     }
     let ids = GuildIds::fetch(discord, guild_id, application_id, Instant::now() + CHECK_TIMEOUT).await?;
-    Ok(ids.settings_problems(settings, before))
+    Ok(ids.problems(&new))
 }
 
 /// Discord's names for the flags in `permissions`, as a list a person reads.

@@ -8,7 +8,10 @@ use super::{
     Store, StoreError,
     items::{ItemError, ItemStore},
 };
-use crate::domain::{TenantId, limits::WINDOW_SECONDS};
+use crate::domain::{
+    TenantId,
+    limits::{WINDOW_SECONDS, window},
+};
 
 /// Whether a request fits its tenant's budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,29 +25,16 @@ pub enum Admission {
 
 #[async_trait]
 pub trait RateStore: Send + Sync {
-    /// Counts one request of `tenant` against `budget` (named) in the window starting at
-    /// `window_start`; `Limited` once `limit` were counted there.
-    async fn admit(
-        &self,
-        tenant: &TenantId,
-        budget: &str,
-        window_start: u64,
-        limit: u32,
-        now: u64,
-    ) -> Result<Admission, StoreError>;
+    /// Counts one request of `tenant` against `budget` (named) in the minute holding `now`;
+    /// `Limited` once `limit` were counted there.
+    async fn admit(&self, tenant: &TenantId, budget: &str, limit: u32, now: u64) -> Result<Admission, StoreError>;
 }
 
 #[async_trait]
 impl<I: ItemStore> RateStore for Store<I> {
     /// 1 UpdateItem.
-    async fn admit(
-        &self,
-        tenant: &TenantId,
-        budget: &str,
-        window_start: u64,
-        limit: u32,
-        now: u64,
-    ) -> Result<Admission, StoreError> {
+    async fn admit(&self, tenant: &TenantId, budget: &str, limit: u32, now: u64) -> Result<Admission, StoreError> {
+        let (window_start, _) = window(now);
         let key = super::schema::keys::request_counter(tenant.as_str(), budget, window_start);
         let ends = window_start + WINDOW_SECONDS;
         match self.items.count_up(&key, "count", u64::from(limit), ends + WINDOW_SECONDS).await {

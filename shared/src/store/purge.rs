@@ -11,7 +11,7 @@ use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
     Store, StoreError, from_item,
-    items::{Condition, ItemStore, Key, Query, SortKeyRange},
+    items::{ItemStore, Key, Query, SortKeyRange},
     schema::{Index, attr, keys},
 };
 
@@ -94,9 +94,4 @@ pub(super) fn marker_item(marker: &PurgeMarker) -> Result<super::items::Item, St
         marker,
         &[(attr::GSI1_PK, keys::PURGE_INDEX_PK.into()), (attr::GSI1_SK, keys::guild(guild).into())],
     )
-}
-
-/// The connect's check that no purge of the guild is under way.
-pub(super) fn not_purging() -> Condition {
-    Condition::NotExists
 }

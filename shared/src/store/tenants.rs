@@ -87,7 +87,7 @@ impl<I: ItemStore> TenantStore for Store<I> {
                 condition: None,
             },
             // Not while the last tenant's data is being deleted: this one would read it.
-            TxWrite::Check { key: keys::guild_purge(guild_id.get()), condition: super::purge::not_purging() },
+            TxWrite::Check { key: keys::guild_purge(guild_id.get()), condition: Condition::NotExists },
         ];
         match self.items.transact(writes).await {
             Err(ItemError::TransactionCancelled(failed)) if failed.first() == Some(&0) => {

@@ -13,12 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use twilight_model::{
-    channel::ChannelType,
-    id::{
-        Id,
-        marker::{ChannelMarker, GuildMarker},
-    },
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker},
 };
 
 use crate::{
@@ -150,10 +147,7 @@ pub async fn post_to_log(
             return;
         }
     };
-    let text_channel = channels
-        .iter()
-        .any(|c| c.id == channel && matches!(c.kind, ChannelType::GuildText | ChannelType::GuildAnnouncement));
-    if !text_channel {
+    if !crate::discord::guild_ids::is_text_channel_of(&channels, guild_id, channel) {
         tracing::error!(%guild_id, %channel, "the log channel in the settings is not a text channel of this server; nothing was posted");
         let problem = "is not a text channel of this server; nothing was posted there";
         record_problem(problems, guild_id, "notifications.log_channel_id", problem).await;

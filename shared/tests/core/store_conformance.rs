@@ -114,7 +114,7 @@ async fn request_counters_admit_up_to_the_limit_per_window_even_when_raced<I: It
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let (store, a) = (store.clone(), a.clone());
-            tokio::spawn(async move { store.admit(&a, "any", window, 10, NOW).await })
+            tokio::spawn(async move { store.admit(&a, "any", 10, NOW).await })
         })
         .collect();
     let mut admitted = 0;
@@ -124,10 +124,10 @@ async fn request_counters_admit_up_to_the_limit_per_window_even_when_raced<I: It
         }
     }
     assert_eq!(admitted, 10, "exactly the limit, however many race");
-    let again = store.admit(&a, "any", window, 10, NOW).await;
+    let again = store.admit(&a, "any", 10, NOW).await;
     assert_eq!(again, Ok(Admission::Limited { retry_after: window + 60 - NOW }));
-    assert_eq!(store.admit(&b, "any", window, 10, NOW).await, Ok(Admission::Admitted), "each tenant counts alone");
-    let next = store.admit(&a, "any", window + 60, 10, window + 60).await;
+    assert_eq!(store.admit(&b, "any", 10, NOW).await, Ok(Admission::Admitted), "each tenant counts alone");
+    let next = store.admit(&a, "any", 10, window + 60).await;
     assert_eq!(next, Ok(Admission::Admitted), "a new minute, a new count");
 }
 

@@ -2,10 +2,7 @@
 //! archive category) or deleted. Safe to repeat.
 
 use twilight_model::{
-    channel::{
-        ChannelType,
-        permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
-    },
+    channel::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
     guild::Permissions,
     id::{
         Id,
@@ -15,7 +12,10 @@ use twilight_model::{
 
 use super::{ChannelWorker, JobContext, store_failure};
 use crate::{
-    discord::rest::{DiscordError, ModifyChannel, PermanentKind},
+    discord::{
+        guild_ids::is_category_of,
+        rest::{DiscordError, ModifyChannel, PermanentKind},
+    },
     domain::{ArchiveMode, ChannelIds, EventDraft, EventType, GuildSettings, MappingStatus, SubjectRef},
     store::StoreError,
     worker::{Attempt, JobOutcome},
@@ -92,10 +92,10 @@ impl ChannelWorker {
         };
         // The category comes from the tenant's settings: channels move only into a category
         // of this very guild (they are locked either way).
-        let move_into =
-            settings.archive_category_id.filter(|_| settings.archive_mode == ArchiveMode::Lock).filter(|category| {
-                guild_channels.iter().any(|c| c.id == *category && c.kind == ChannelType::GuildCategory)
-            });
+        let move_into = settings
+            .archive_category_id
+            .filter(|_| settings.archive_mode == ArchiveMode::Lock)
+            .filter(|category| is_category_of(&guild_channels, guild_id, *category));
         if let (Some(category), None, ArchiveMode::Lock) =
             (settings.archive_category_id, move_into, settings.archive_mode)
         {
