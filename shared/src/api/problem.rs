@@ -144,6 +144,15 @@ impl From<StoreError> for Problem {
     }
 }
 
+impl From<crate::timeline::TimelineError> for Problem {
+    fn from(error: crate::timeline::TimelineError) -> Self {
+        match error {
+            crate::timeline::TimelineError::Store(error) => error.into(),
+            crate::timeline::TimelineError::Queue(error) => error.into(),
+        }
+    }
+}
+
 impl From<crate::queue::QueueError> for Problem {
     fn from(error: crate::queue::QueueError) -> Self {
         tracing::warn!(%error, "queue unavailable");

@@ -114,16 +114,16 @@ pub struct ActionView {
 
 impl From<crate::store::ActionRecord> for ActionView {
     fn from(record: crate::store::ActionRecord) -> Self {
-        let (outcome, reason) = match record.outcome {
-            crate::store::ActionOutcome::Posted => ("posted", None),
-            crate::store::ActionOutcome::Skipped(reason) => ("skipped", Some(reason)),
-            crate::store::ActionOutcome::Done => ("done", None),
+        let outcome = record.outcome.as_str();
+        let reason = match record.outcome {
+            crate::store::ActionOutcome::Skipped(reason) => Some(reason),
+            crate::store::ActionOutcome::Posted | crate::store::ActionOutcome::Done => None,
         };
         Self { action: record.action, due_at: record.due_at, decided_at: record.decided_at, outcome, reason }
     }
 }
 
-/// A team: as the platform described it, and its thread (and role) in Discord.
+/// A team: as the platform described it, and its thread (role and voice channel) in Discord.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TeamView {
     pub team_id: String,
@@ -141,6 +141,10 @@ pub struct TeamView {
     pub role_id: Option<String>,
     /// Discord members in the thread now.
     pub thread_members: Vec<String>,
+    /// The team's own voice channel (with `team_voice` on).
+    pub voice_channel_id: Option<String>,
+    /// Discord members its overwrites let in (empty when the team's role does).
+    pub voice_members: Vec<String>,
     /// Why Discord could not be brought in line, last time.
     pub error: Option<String>,
 }
@@ -163,6 +167,8 @@ impl TeamView {
             thread_url: state.thread_id.map(|id| format!("https://discord.com/channels/{guild_id}/{id}")),
             role_id: state.role_id.map(|id| id.to_string()),
             thread_members: state.thread_members.iter().map(ToString::to_string).collect(),
+            voice_channel_id: state.voice_id.map(|id| id.to_string()),
+            voice_members: state.voice_members.iter().map(ToString::to_string).collect(),
             error: state.error,
         }
     }

@@ -65,11 +65,7 @@ pub fn plan(
         text,
         voice: settings.voice_channel.then(|| voice_name.clone()),
         practice_voice: settings.practice_voice_channel.then(|| display_name(&format!("{voice_name} practice"))),
-        series: settings
-            .category_per_series
-            .then(|| subject.fields.get("series_name").map(|series| display_name(series)))
-            .flatten()
-            .filter(|series| !series.is_empty()),
+        series: series_of(subject, settings),
         topic: format!("{} {marker}", truncate(&subject.name, room)),
         // A subject with its own Discord user (a lead) is a conversation with that person:
         // private whatever the guild's setting, as the tenant API promises.
@@ -79,6 +75,15 @@ pub fn plan(
             Vec::new()
         },
     })
+}
+
+/// The category's base name when settings want one per series and the subject has one.
+pub fn series_of(subject: &Subject, settings: &GuildSettings) -> Option<String> {
+    settings
+        .category_per_series
+        .then(|| subject.fields.get("series_name").map(|series| display_name(series)))
+        .flatten()
+        .filter(|series| !series.is_empty())
 }
 
 /// The text channel's name: the pattern with the subject's fields, or the subject's name
@@ -163,6 +168,25 @@ pub fn choose_category(series: Option<&str>, needed: usize, channels: &[Channel]
         }
     }
     CategoryChoice::None
+}
+
+/// Where a team's voice channel goes: its event's category while that has room, else the
+/// first category of the event's series with room (made when none has); at the top level
+/// when the event has no category.
+pub fn team_voice_parent(
+    event_category: Option<Id<ChannelMarker>>,
+    series: Option<&str>,
+    channels: &[Channel],
+) -> CategoryChoice {
+    let Some(category) = event_category else { return CategoryChoice::None };
+    let children = channels.iter().filter(|c| c.parent_id == Some(category)).count();
+    if children < MAX_CATEGORY_CHANNELS {
+        return CategoryChoice::Existing(category);
+    }
+    match series {
+        Some(series) => choose_category(Some(series), 1, channels),
+        None => CategoryChoice::None,
+    }
 }
 
 /// What of the plan a crashed or failed attempt already created, as far as it can be proven
@@ -269,6 +293,20 @@ mod tests {
         assert_eq!(choose_category(Some("GT3 Cup"), 1, &channels), CategoryChoice::Existing(Id::new(10)));
         assert_eq!(choose_category(Some("GT3 Cup"), 2, &channels), CategoryChoice::Create("GT3 Cup 2".to_owned()));
         assert_eq!(choose_category(None, 2, &channels), CategoryChoice::None);
+    }
+
+    #[test]
+    fn a_team_voice_stays_with_its_event_until_the_category_is_full() {
+        let mut channels = vec![channel(10, ChannelType::GuildCategory, "GT3 Cup", None, None)];
+        channels.extend((0..49).map(|n| channel(100 + n, ChannelType::GuildText, "x", Some(10), None)));
+        let event = Some(Id::new(10));
+        assert_eq!(team_voice_parent(event, Some("GT3 Cup"), &channels), CategoryChoice::Existing(Id::new(10)));
+        channels.push(channel(200, ChannelType::GuildVoice, "Red", Some(10), None));
+        assert_eq!(team_voice_parent(event, Some("GT3 Cup"), &channels), CategoryChoice::Create("GT3 Cup 2".into()));
+        channels.push(channel(11, ChannelType::GuildCategory, "GT3 Cup 2", None, None));
+        assert_eq!(team_voice_parent(event, Some("GT3 Cup"), &channels), CategoryChoice::Existing(Id::new(11)));
+        assert_eq!(team_voice_parent(event, None, &channels), CategoryChoice::None, "no series: the top level");
+        assert_eq!(team_voice_parent(None, Some("GT3 Cup"), &channels), CategoryChoice::None);
     }
 
     #[test]

@@ -12,7 +12,9 @@ use twilight_model::{
 };
 use twilight_validate::message::MESSAGE_CONTENT_LENGTH_MAX as MAX_CONTENT_CHARS;
 
-use super::{EmbedTemplate, FieldTemplate, MessageTemplate, THREAD_AUTO_ARCHIVE_MINUTES, TemplateKind, naming};
+use super::{
+    EmbedTemplate, FieldTemplate, MessageTemplate, THREAD_AUTO_ARCHIVE_MINUTES, TemplateKind, VoicePattern, naming,
+};
 
 /// Hours between scheduled syncs: at least hourly, at most weekly.
 pub const SYNC_INTERVAL_HOURS: std::ops::RangeInclusive<u32> = 1..=168;
@@ -92,6 +94,15 @@ pub struct GuildSettings {
     pub team_roles: bool,
     /// A team thread's auto-archive, in minutes: 60, 1440, 4320 or 10080.
     pub thread_auto_archive_minutes: u32,
+    /// Each team also gets a voice channel in its event's category, open only to its linked
+    /// members (or its role, with team roles on).
+    pub team_voice: bool,
+    /// A team voice channel's name: `{team_name}`, `{team_id}`, `{event_name}`; up to 100
+    /// characters.
+    pub team_voice_pattern: String,
+    /// Posted once in an event's channel, when set: right after its results, or at its end
+    /// if none came (or when the platform asks, with `"template": "summary"`).
+    pub summary_template: Option<MessageTemplate>,
 }
 
 /// What a results message looks like unless a guild says otherwise.
@@ -141,6 +152,9 @@ impl Default for GuildSettings {
             signup_update_hours: 6,
             team_roles: false,
             thread_auto_archive_minutes: 10080,
+            team_voice: false,
+            team_voice_pattern: "{team_name}".to_owned(),
+            summary_template: None,
         }
     }
 }
@@ -193,7 +207,7 @@ impl GuildSettings {
             | Permissions::SEND_MESSAGES_IN_THREADS
             | Permissions::MANAGE_THREADS
             | Permissions::MANAGE_MESSAGES;
-        if self.voice_channel || self.practice_voice_channel {
+        if self.voice_channel || self.practice_voice_channel || self.team_voice {
             needed |= Permissions::CONNECT;
         }
         needed
@@ -299,6 +313,7 @@ impl GuildSettings {
             ("start_message", self.start_message.as_ref(), TemplateKind::Start),
             ("results_template", Some(&self.results_template), TemplateKind::Results),
             ("board_template", Some(&self.board_template), TemplateKind::Board),
+            ("summary_template", self.summary_template.as_ref(), TemplateKind::Summary),
         ];
         for (field, template, kind) in templates {
             if let Some(Err(errors)) = template.map(|template| template.validate(kind)) {
@@ -314,6 +329,15 @@ impl GuildSettings {
         if !THREAD_AUTO_ARCHIVE_MINUTES.contains(&self.thread_auto_archive_minutes) {
             problems.insert("thread_auto_archive_minutes", "one of 60, 1440, 4320, 10080".to_owned());
         }
+        if let Err(error) = VoicePattern::parse(&self.team_voice_pattern) {
+            problems.insert("team_voice_pattern", error.to_string());
+        }
+    }
+
+    /// The team voice channels' name pattern (checked when saved; an unreadable one stored
+    /// before is the team's name).
+    pub fn team_voice_pattern(&self) -> VoicePattern {
+        VoicePattern::parse(&self.team_voice_pattern).unwrap_or_default()
     }
 
     /// The reminder offsets, in minutes, longest first.

@@ -8,12 +8,83 @@ use twilight_model::id::{
     marker::{ChannelMarker, RoleMarker, UserMarker},
 };
 
-use super::SubjectRef;
+use super::{SubjectRef, naming::MAX_CHANNEL_NAME_CHARS};
 
 /// Platform user ids a team may list (a private thread holds up to 1000; teams are small).
 pub const MAX_TEAM_MEMBERS: usize = 100;
 /// Discord's thread auto-archive choices, in minutes.
 pub const THREAD_AUTO_ARCHIVE_MINUTES: [u32; 4] = [60, 1440, 4320, 10080];
+
+/// The placeholders a team voice channel's name pattern may use.
+pub const TEAM_VOICE_PLACEHOLDERS: &[&str] = &["team_name", "team_id", "event_name"];
+/// The longest a team voice pattern may be.
+pub const TEAM_VOICE_PATTERN_MAX_CHARS: usize = 100;
+
+/// Why a team voice pattern is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VoicePatternError {
+    #[error("unknown placeholder {{{0}}}; known: {{team_name}}, {{team_id}}, {{event_name}}")]
+    UnknownPlaceholder(String),
+    #[error("unclosed '{{' in the pattern")]
+    Unclosed,
+    #[error("1 to {TEAM_VOICE_PATTERN_MAX_CHARS} characters")]
+    Length,
+}
+
+/// `{team_name}`, `{event_name} · {team_name}`: how a team's voice channel is named. Voice
+/// names keep case and spaces; only Discord's 100 characters bound them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoicePattern(String);
+
+impl Default for VoicePattern {
+    fn default() -> Self {
+        Self("{team_name}".to_owned())
+    }
+}
+
+impl VoicePattern {
+    pub fn parse(pattern: &str) -> Result<Self, VoicePatternError> {
+        let length = pattern.trim().chars().count();
+        if length == 0 || pattern.chars().count() > TEAM_VOICE_PATTERN_MAX_CHARS {
+            return Err(VoicePatternError::Length);
+        }
+        let mut rest = pattern;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or(VoicePatternError::Unclosed)?;
+            if !TEAM_VOICE_PLACEHOLDERS.contains(&&after[..close]) {
+                return Err(VoicePatternError::UnknownPlaceholder(after[..close].to_owned()));
+            }
+            rest = &after[close + 1..];
+        }
+        Ok(Self(pattern.to_owned()))
+    }
+
+    /// The channel's name for this team of this event; the team's own name when the
+    /// pattern fills to nothing.
+    pub fn name(&self, team: &Team, event_name: &str) -> String {
+        let mut filled = String::with_capacity(self.0.len() + team.name.len());
+        let mut rest = self.0.as_str();
+        while let Some(open) = rest.find('{') {
+            filled.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else { break };
+            filled.push_str(match &after[..close] {
+                "team_name" => team.name.as_str(),
+                "team_id" => team.team_id.as_str(),
+                "event_name" => event_name,
+                _ => "",
+            });
+            rest = &after[close + 1..];
+        }
+        filled.push_str(rest);
+        let name = match filled.trim() {
+            "" => team.name.trim(),
+            name => name,
+        };
+        name.chars().take(MAX_CHANNEL_NAME_CHARS).collect()
+    }
+}
 
 /// `red-bull`, `42`: a team's id within its subject.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,6 +153,14 @@ pub struct TeamState {
     /// attempt looks for it in Discord before making another.
     pub thread_pending: bool,
     pub role_pending: bool,
+    /// The team's own voice channel (with `team_voice` on), its name as the bot last set it,
+    /// and who it lets in: members by overwrite, or the team's role when team roles are on.
+    pub voice_id: Option<Id<ChannelMarker>>,
+    pub voice_name: Option<String>,
+    pub voice_members: Vec<Id<UserMarker>>,
+    pub voice_role: Option<Id<RoleMarker>>,
+    /// A voice channel creation was sent and its answer may have been lost.
+    pub voice_pending: bool,
     pub updated_at: u64,
 }
 
@@ -105,6 +184,27 @@ mod tests {
         assert!(
             TeamId::parse("").is_none() && TeamId::parse("a/b").is_none() && TeamId::parse(&"a".repeat(65)).is_none()
         );
+    }
+
+    #[test]
+    fn voice_names_keep_case_and_fall_back_to_the_team() {
+        let team = Team {
+            subject: SubjectRef::new(crate::domain::SubjectKind::Event, "spa"),
+            team_id: TeamId::parse("red").expect("id"),
+            name: "Red Racing".to_owned(),
+            members: Vec::new(),
+            removed: false,
+            revision: 1,
+            updated_at: 0,
+        };
+        let pattern = VoicePattern::parse("{event_name} · {team_name}").expect("valid");
+        assert_eq!(pattern.name(&team, "Spa 6 Hours"), "Spa 6 Hours · Red Racing");
+        assert_eq!(VoicePattern::parse("{event_name}").expect("valid").name(&team, " "), "Red Racing");
+        let long = VoicePattern::parse("{event_name} {team_name}").expect("valid");
+        assert_eq!(long.name(&team, &"x".repeat(120)).chars().count(), MAX_CHANNEL_NAME_CHARS);
+        assert_eq!(VoicePattern::parse("{driver}"), Err(VoicePatternError::UnknownPlaceholder("driver".into())));
+        assert_eq!(VoicePattern::parse("{team_name"), Err(VoicePatternError::Unclosed));
+        assert_eq!(VoicePattern::parse("  "), Err(VoicePatternError::Length));
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub const SIGNUP_LIST_MAX_CHARS: usize = 1000;
 pub const RESULT_VALUE_MAX_CHARS: usize = 100;
 /// Placeholders of results that the platform fills in: `{result.winner}`.
 pub const RESULT_PREFIX: &str = "result.";
+/// How much of the teams list a summary shows; the rest is counted.
+pub const TEAM_LIST_MAX_CHARS: usize = 1000;
+/// How much of the results a summary shows; the rest is counted.
+pub const RESULTS_LIST_MAX_CHARS: usize = 600;
+/// The results a summary lists at most (its top entries).
+pub const SUMMARY_RESULTS: usize = 10;
 /// The longest a subject's text values can be (the tenant API's limit).
 const SUBJECT_TEXT_MAX_CHARS: usize = 100;
 
@@ -33,6 +39,8 @@ pub enum TemplateKind {
     Start,
     Results,
     Board,
+    /// The event summed up, once: at its results, or at its end if none came.
+    Summary,
 }
 
 /// Every subject's placeholders, with the longest value each can hold.
@@ -59,6 +67,7 @@ impl TemplateKind {
             TemplateKind::Start => "start",
             TemplateKind::Results => "results",
             TemplateKind::Board => "board",
+            TemplateKind::Summary => "summary",
         }
     }
 
@@ -69,6 +78,12 @@ impl TemplateKind {
             TemplateKind::Board => {
                 &[("signup_count", 10), ("signup_capacity", 10), ("signup_list", SIGNUP_LIST_MAX_CHARS)]
             }
+            TemplateKind::Summary => &[
+                ("signup_count", 10),
+                ("signup_capacity", 10),
+                ("teams", TEAM_LIST_MAX_CHARS),
+                ("results", RESULTS_LIST_MAX_CHARS),
+            ],
             _ => &[],
         }
     }
@@ -431,6 +446,80 @@ pub fn add_signup_values(values: &mut BTreeMap<String, String>, signups: &Signup
     values.insert("signup_list".to_owned(), list.trim_end().to_owned());
 }
 
+/// A team as a summary lists it: its name and how its members read (mentions of the linked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamLine {
+    pub name: String,
+    pub members: Vec<String>,
+    /// Members with no link, counted rather than named.
+    pub unlinked: usize,
+}
+
+/// Lines cut to `max` characters, the rest counted (`… and 3 more`).
+fn bounded_list(lines: &[String], max: usize) -> String {
+    let mut list = String::new();
+    for (shown, line) in lines.iter().enumerate() {
+        let tail = format!("\u{2026} and {} more", lines.len() - shown);
+        if list.chars().count() + line.chars().count() + 1 + tail.chars().count() > max {
+            list.push_str(&tail);
+            return list;
+        }
+        list.push_str(line);
+        list.push('\n');
+    }
+    match list.trim_end() {
+        "" => EMPTY.to_owned(),
+        text => text.to_owned(),
+    }
+}
+
+/// `fastest_lap` as a reader sees it: `Fastest lap`.
+fn result_label(name: &str) -> String {
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Adds a summary's values: sign-ups against capacity, the teams with their members, and
+/// the results' top entries (the first [`SUMMARY_RESULTS`] by name), when there are any.
+pub fn add_summary_values(
+    values: &mut BTreeMap<String, String>,
+    signups: Option<&Signups>,
+    teams: &[TeamLine],
+    results: &BTreeMap<String, String>,
+) {
+    match signups {
+        Some(signups) => add_signup_values(values, signups),
+        None => {
+            values.insert("signup_count".to_owned(), "0".to_owned());
+            values.insert("signup_capacity".to_owned(), "\u{221e}".to_owned());
+        }
+    }
+    values.remove("signup_list");
+    let team_lines: Vec<String> = teams
+        .iter()
+        .map(|team| {
+            let mut members = team.members.join(", ");
+            if team.unlinked > 0 {
+                let more = format!("{} not linked", team.unlinked);
+                members = if members.is_empty() { more } else { format!("{members} (+{more})") };
+            }
+            let name: String = team.name.chars().take(SUBJECT_TEXT_MAX_CHARS).collect();
+            if members.is_empty() { format!("**{name}**") } else { format!("**{name}**: {members}") }
+        })
+        .collect();
+    values.insert("teams".to_owned(), bounded_list(&team_lines, TEAM_LIST_MAX_CHARS));
+    let result_lines: Vec<String> = results
+        .iter()
+        .take(SUMMARY_RESULTS)
+        .map(|(name, value)| {
+            let value: String = value.chars().take(RESULT_VALUE_MAX_CHARS).collect();
+            format!("**{}**: {value}", result_label(name))
+        })
+        .collect();
+    values.insert("results".to_owned(), bounded_list(&result_lines, RESULTS_LIST_MAX_CHARS));
+}
+
 /// What a preview shows for each placeholder of `kind`: a reminder `before_minutes` ahead,
 /// and `result_fields` (the `{result.*}` a results template uses). Times read as Discord
 /// shows them to a reader, not as the `<t:…>` markup sent.
@@ -472,6 +561,22 @@ pub fn sample_values(
             for field in result_fields {
                 values.insert(format!("{RESULT_PREFIX}{field}"), format!("sample {}", field.replace('_', " ")));
             }
+        }
+        TemplateKind::Summary => {
+            let signups = Signups { count: 18, capacity: Some(24), entries: Vec::new(), significant: false };
+            let teams = [
+                TeamLine {
+                    name: "Red Racing".to_owned(),
+                    members: vec!["@Ana".to_owned(), "@Ben".to_owned()],
+                    unlinked: 0,
+                },
+                TeamLine { name: "Blue Motorsport".to_owned(), members: vec!["@Chen".to_owned()], unlinked: 1 },
+            ];
+            let results = BTreeMap::from([
+                ("fastest_lap".to_owned(), "Ben Okafor 2:17.4".to_owned()),
+                ("winner".to_owned(), "Red Racing".to_owned()),
+            ]);
+            add_summary_values(&mut values, Some(&signups), &teams, &results);
         }
         TemplateKind::Welcome | TemplateKind::Start => {}
     }

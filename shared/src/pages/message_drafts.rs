@@ -17,6 +17,7 @@ pub(super) enum Slot {
     Reminder(usize),
     Start,
     Results,
+    Summary,
     Board,
 }
 
@@ -24,7 +25,10 @@ impl Slot {
     /// Every slot, in the order of an event's life.
     pub(super) fn all() -> Vec<Slot> {
         let reminders = (0..MAX_REMINDERS).map(Slot::Reminder);
-        std::iter::once(Slot::Welcome).chain(reminders).chain([Slot::Start, Slot::Results, Slot::Board]).collect()
+        std::iter::once(Slot::Welcome)
+            .chain(reminders)
+            .chain([Slot::Start, Slot::Results, Slot::Summary, Slot::Board])
+            .collect()
     }
 
     /// The prefix of its form fields: `welcome`, `reminder1`, `results`.
@@ -41,6 +45,7 @@ impl Slot {
             Slot::Reminder(_) => TemplateKind::Reminder,
             Slot::Start => TemplateKind::Start,
             Slot::Results => TemplateKind::Results,
+            Slot::Summary => TemplateKind::Summary,
             Slot::Board => TemplateKind::Board,
         }
     }
@@ -51,6 +56,7 @@ impl Slot {
             Slot::Reminder(n) => format!("Reminder {}", n + 1),
             Slot::Start => "Start message".to_owned(),
             Slot::Results => "Results".to_owned(),
+            Slot::Summary => "Event summary".to_owned(),
             Slot::Board => "Sign-up board".to_owned(),
         }
     }
@@ -66,6 +72,10 @@ impl Slot {
             Slot::Results => {
                 "What the platform's results post (POST …/messages with \"template\": \"results\"); \
                  {result.<field>} is a field the platform sends."
+            }
+            Slot::Summary => {
+                "Posted once in the event's channel: right after its results, or when it ends if none came. \
+                 {teams} lists the teams with their members, {results} the results' top entries. Empty for none."
             }
             Slot::Board => "The pinned sign-up message, edited in place as sign-ups change, with a Sign up button.",
         }
@@ -146,6 +156,7 @@ impl Draft {
                     }),
                     Slot::Start => Draft::of(settings.start_message.as_ref(), None),
                     Slot::Results => Draft::of(Some(&settings.results_template), None),
+                    Slot::Summary => Draft::of(settings.summary_template.as_ref(), None),
                     Slot::Board => Draft::of(Some(&settings.board_template), None),
                 };
                 (slot, draft)
@@ -277,7 +288,14 @@ pub struct Checked {
 /// (in the drafts' order). `None` when a slot has a problem; the settings' own rules are
 /// checked again when they are saved.
 pub(super) fn read(drafts: &[(Slot, Draft)], base: &GuildSettings) -> (Option<GuildSettings>, Vec<Checked>) {
-    let mut settings = GuildSettings { reminders: Vec::new(), ..base.clone() };
+    // Every slot is on the form: one left empty is none (the optional ones are cleared).
+    let mut settings = GuildSettings {
+        reminders: Vec::new(),
+        welcome_message: None,
+        start_message: None,
+        summary_template: None,
+        ..base.clone()
+    };
     let mut all_fine = true;
     let mut checked = Vec::new();
     let mut minutes_seen: Vec<u32> = Vec::new();
@@ -353,6 +371,7 @@ fn place(settings: &mut GuildSettings, slot: Slot, template: MessageTemplate, mi
         }
         Slot::Start => settings.start_message = Some(template),
         Slot::Results => settings.results_template = template,
+        Slot::Summary => settings.summary_template = Some(template),
         Slot::Board => settings.board_template = template,
     }
 }
@@ -412,6 +431,31 @@ mod tests {
         assert_eq!(embed.title.as_deref(), Some("Results: Spa 6 Hours"));
         assert_eq!(embed.fields[0], ("Winner".to_owned(), "sample winner".to_owned(), true));
         assert_eq!(embed.color.as_deref(), Some("#0099ff"));
+    }
+
+    #[test]
+    fn the_summary_previews_its_teams_and_results_and_an_emptied_optional_message_is_none() {
+        let settings = GuildSettings {
+            start_message: Some(MessageTemplate::text("Green flag: {name}")),
+            summary_template: Some(MessageTemplate::text(
+                "{name}: {signup_count} of {signup_capacity}\n{teams}\n{results}",
+            )),
+            ..GuildSettings::default()
+        };
+        let mut form = as_form(&Draft::all_of(&settings));
+        let drafts = drafts_of(&form);
+        let (read_back, checked) = read(&drafts, &settings);
+        assert_eq!(read_back.as_ref(), Some(&settings));
+        let preview = checked[slot_index(&drafts, Slot::Summary)].preview.clone().expect("a preview");
+        let shown = preview.content.unwrap_or_default();
+        assert!(shown.starts_with("Spa 6 Hours: 18 of 24\n**Red Racing**: @Ana, @Ben"), "{shown}");
+        assert!(shown.contains("**Blue Motorsport**: @Chen (+1 not linked)"), "{shown}");
+        assert!(shown.contains("**Fastest lap**: Ben Okafor 2:17.4\n**Winner**: Red Racing"), "{shown}");
+        form.insert("summary.content".to_owned(), String::new());
+        form.insert("start.content".to_owned(), String::new());
+        let (read_back, _) = read(&drafts_of(&form), &settings);
+        let read_back = read_back.expect("valid");
+        assert_eq!((read_back.summary_template, read_back.start_message), (None, None));
     }
 
     #[test]

@@ -95,6 +95,19 @@ const SPECS: &[Spec] = &[
     spec("sync_interval_hours", "Sync every (hours)", "1 to 168.", Kind::Number),
     spec("team_roles", "Team roles", "Each team of an event also gets a role for its linked members.", Kind::Check),
     spec(
+        "team_voice",
+        "Team voice channels",
+        "Each team of an event also gets a voice channel in the event's category that only its linked members \
+         (or its role, with team roles on) can join.",
+        Kind::Check,
+    ),
+    spec(
+        "team_voice_pattern",
+        "Team voice channel name",
+        "Placeholders: {team_name}, {team_id}, {event_name}. Up to 100 characters.",
+        Kind::Text,
+    ),
+    spec(
         "thread_auto_archive_minutes",
         "Team threads auto-archive after (minutes)",
         "60, 1440, 4320 or 10080.",

@@ -57,7 +57,7 @@ pub use self::{
     sync_runs::SyncRunStore,
     teams::TeamStore,
     tenants::TenantStore,
-    timeline::{ActionOutcome, ActionRecord, BOARD_TURN, DueAction, TimelineStore},
+    timeline::{ActionOutcome, ActionRecord, BOARD_TURN, Decision, DueAction, TimelineStore},
     webhooks::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, WebhookStore},
 };
 use crate::domain::{SettingsErrors, SyncLease};

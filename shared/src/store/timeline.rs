@@ -40,6 +40,16 @@ pub enum ActionOutcome {
     Done,
 }
 
+impl ActionOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ActionOutcome::Posted => "posted",
+            ActionOutcome::Skipped(_) => "skipped",
+            ActionOutcome::Done => "done",
+        }
+    }
+}
+
 /// What was decided for one action of a subject, once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRecord {
@@ -48,6 +58,13 @@ pub struct ActionRecord {
     pub decided_at: u64,
     #[serde(flatten)]
     pub outcome: ActionOutcome,
+}
+
+/// The decision that stands for an action, and whether this call is the one that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub record: ActionRecord,
+    pub ours: bool,
 }
 
 #[async_trait]
@@ -76,7 +93,7 @@ pub trait TimelineStore: Send + Sync {
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
         record: &ActionRecord,
-    ) -> Result<ActionRecord, StoreError>;
+    ) -> Result<Decision, StoreError>;
     /// Every decision recorded for the subject.
     async fn actions_taken(
         &self,
@@ -172,13 +189,13 @@ impl<I: ItemStore> TimelineStore for Store<I> {
         guild_id: Id<GuildMarker>,
         subject: &SubjectRef,
         record: &ActionRecord,
-    ) -> Result<ActionRecord, StoreError> {
+    ) -> Result<Decision, StoreError> {
         let key = keys::done(guild_id.get(), subject.kind.as_str(), &subject.id, &record.action);
         match self.items.put(to_item(&key, record, &[])?, Some(Condition::NotExists)).await {
-            Ok(()) => Ok(record.clone()),
+            Ok(()) => Ok(Decision { record: record.clone(), ours: true }),
             Err(ItemError::ConditionFailed) => {
                 let stored = self.items.get(&key).await?.ok_or(StoreError::Conflict("decision vanished"))?;
-                from_item(stored)
+                Ok(Decision { record: from_item(stored)?, ours: false })
             }
             Err(error) => Err(error.into()),
         }

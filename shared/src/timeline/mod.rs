@@ -1,5 +1,6 @@
-//! An event's timeline: reminders before it starts, the start message, its end, its archive
-//! once the guild's retention has passed since the end, and the sign-up board's next turn.
+//! An event's timeline: reminders before it starts, the start message, its end and its
+//! summary, its archive once the guild's retention has passed since the end, and the
+//! sign-up board's next turn.
 //! [`plan_subject`] writes what is due when a subject is put; [`run_timeline`], on every
 //! schedule tick, does what is due: each reminder, start and archive is decided once by
 //! condition (posted or done, or skipped as too late), however often or late the schedule
@@ -15,8 +16,8 @@ use twilight_model::id::{
 use crate::{
     discord::responses::link_button_row,
     domain::{
-        ChannelMapping, GuildSettings, Job, MappingStatus, MessageParts, Subject, SubjectRef, add_signup_values,
-        offset_text, subject_values,
+        ChannelMapping, GuildSettings, Job, MappingStatus, MessageParts, Subject, SubjectRef, Team, TeamLine,
+        add_signup_values, add_summary_values, offset_text, subject_values,
     },
     queue::{JobQueue, QueueError},
     store::{ActionOutcome, ActionRecord, DomainStore, DueAction, StoreError},
@@ -29,6 +30,10 @@ const START_GRACE_SECS: u64 = 3600;
 pub const BOARD: &str = crate::store::BOARD_TURN;
 pub const START: &str = "start";
 pub const END: &str = "end";
+/// The event summed up: at its end, unless its results brought it earlier ([`post_summary`]).
+pub const SUMMARY: &str = "summary";
+/// A summary more than this late (the schedule was down) is skipped.
+const SUMMARY_GRACE_SECS: u64 = 24 * 3600;
 /// The retention's archive: the channel, its threads and its team roles.
 pub const ARCHIVE: &str = "archive";
 /// `reminder:<minutes before the start>`.
@@ -82,6 +87,9 @@ fn planned(subject: &Subject, settings: &GuildSettings) -> Vec<(String, u64)> {
     }
     if let Some(ends) = subject.ends_at {
         actions.push((END.to_owned(), ends));
+        if settings.summary_template.is_some() {
+            actions.push((SUMMARY.to_owned(), ends));
+        }
     }
     // An event that never says when it ends is kept from its start.
     if let Some(ended) = subject.ends_at.or(subject.starts_at) {
@@ -153,7 +161,12 @@ pub async fn settings_saved(
         store.reschedule(guild_id, now.saturating_add(interval)).await?;
     }
     let plan_of = |settings: &GuildSettings| {
-        (settings.reminder_offsets(), settings.start_message.is_some(), settings.archive_retention_hours)
+        (
+            settings.reminder_offsets(),
+            settings.start_message.is_some(),
+            settings.summary_template.is_some(),
+            settings.archive_retention_hours,
+        )
     };
     if plan_of(before) == plan_of(after) {
         return Ok(0);
@@ -305,7 +318,7 @@ async fn archive_once(
         None => ActionOutcome::Skipped(format!("{} has no channel", due.subject)),
     };
     let record = ActionRecord { action: due.action.clone(), due_at: due.at, decided_at: now, outcome };
-    let decided = store.decide_action(guild_id, &due.subject, &record).await?;
+    let decided = store.decide_action(guild_id, &due.subject, &record).await?.record;
     if decided.outcome == ActionOutcome::Done && decided_now(&decided, due) {
         let reason = format!("ended more than {} hours ago (retention)", settings.archive_retention_hours);
         let job = Job::ArchiveChannel { guild_id, subject: due.subject.clone(), reason, reply: None };
@@ -331,6 +344,7 @@ async fn post_once(
     let mapping = store.mapping(guild_id, &due.subject).await?;
     let allowed_lateness = match reminder_minutes(&due.action) {
         Some(minutes) => u64::from(minutes) * 60,
+        None if due.action == SUMMARY => SUMMARY_GRACE_SECS,
         None => START_GRACE_SECS,
     };
     let late = now.saturating_sub(due.at);
@@ -338,7 +352,11 @@ async fn post_once(
     if creating && late <= allowed_lateness {
         return Ok(Step::Wait);
     }
-    let message = message_for(&due.action, &subject, &settings, mapping.as_ref());
+    let extra = match due.action.as_str() {
+        SUMMARY => summary_values(store, guild_id, &subject, &BTreeMap::new()).await?,
+        _ => BTreeMap::new(),
+    };
+    let message = message_for(&due.action, &subject, &settings, mapping.as_ref(), extra);
     let outcome = match &message {
         _ if late > allowed_lateness => {
             ActionOutcome::Skipped(format!("{late} s late at {now}; more than its {allowed_lateness} s"))
@@ -347,7 +365,7 @@ async fn post_once(
         Ok(_) => ActionOutcome::Posted,
     };
     let record = ActionRecord { action: due.action.clone(), due_at: due.at, decided_at: now, outcome };
-    let decided = store.decide_action(guild_id, &due.subject, &record).await?;
+    let decided = store.decide_action(guild_id, &due.subject, &record).await?.record;
     if !decided_now(&decided, due) {
         tracing::info!(%guild_id, subject = %due.subject, action = %due.action, decided_for = decided.due_at, "already decided for another time");
         return Ok(Step::Clear);
@@ -430,15 +448,20 @@ async fn dm_recipients(
     Ok(links.into_iter().filter(|link| link.reminder_dms).map(|link| link.user_id).collect())
 }
 
-/// The message an action posts, or why there is none.
+/// The message an action posts, or why there is none. `extra`: values of its own (a
+/// summary's teams and results).
 fn message_for(
     action: &str,
     subject: &Subject,
     settings: &GuildSettings,
     mapping: Option<&ChannelMapping>,
+    extra: BTreeMap<String, String>,
 ) -> Result<(String, MessageParts), String> {
+    // A summary also goes to an event that has ended (its channel kept until retention).
+    let summary = action == SUMMARY;
     let channel = match mapping {
         Some(mapping) if mapping.status == MappingStatus::Active => mapping.channels.text,
+        Some(mapping) if summary && mapping.status.is_open() => mapping.channels.text,
         _ => None,
     }
     .ok_or_else(|| format!("{} has no active channel", subject.subject))?;
@@ -448,12 +471,14 @@ fn message_for(
             values.insert("offset".to_owned(), offset_text(minutes));
             settings.reminders.iter().find(|reminder| reminder.before_minutes == minutes).map(|r| &r.template)
         }
+        None if summary => settings.summary_template.as_ref(),
         None => settings.start_message.as_ref(),
     }
     .ok_or_else(|| format!("the settings no longer have a {action} message"))?;
     if let Some(signups) = &subject.signups {
         add_signup_values(&mut values, signups);
     }
+    values.extend(extra);
     let rendered = template.render(&values).map_err(|errors| errors.to_string())?;
     let reminder = reminder_minutes(action).is_some();
     let mut parts = MessageParts { embeds: rendered.embeds, components: Vec::new(), remind_button: reminder };
@@ -461,4 +486,101 @@ fn message_for(
         parts.components.push(link_button_row("Sign up", url.clone()));
     }
     Ok((rendered.content.unwrap_or_default(), parts))
+}
+
+/// What [`post_summary`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SummaryOutcome {
+    /// Decided now and queued.
+    Queued(Job),
+    /// Decided before (posted at its end, by its results, or skipped): nothing is posted again.
+    AlreadyDecided(ActionRecord),
+    /// Nothing to post: no summary template, no such subject, or no open channel.
+    Nothing(String),
+}
+
+/// The summary now, with these results as its top entries: decided once (whatever decided
+/// it first, the end or an earlier call, stands), then queued under its own key. The
+/// planned summary at the end then finds it decided and posts nothing. A decision whose
+/// job could not be queued is left due now, for the schedule to queue.
+pub async fn post_summary(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    guild_id: Id<GuildMarker>,
+    reference: &SubjectRef,
+    results: &BTreeMap<String, String>,
+    now: u64,
+) -> Result<SummaryOutcome, TimelineError> {
+    let Some(subject) = store.subject(guild_id, reference).await? else {
+        return Ok(SummaryOutcome::Nothing(format!("{reference} is not known")));
+    };
+    let settings = store.settings(guild_id).await?.settings;
+    if settings.summary_template.is_none() {
+        return Ok(SummaryOutcome::Nothing("the settings have no summary_template".to_owned()));
+    }
+    let mapping = store.mapping(guild_id, reference).await?;
+    let extra = summary_values(store, guild_id, &subject, results).await?;
+    let (content, parts) = match message_for(SUMMARY, &subject, &settings, mapping.as_ref(), extra) {
+        Ok(message) => message,
+        Err(reason) => return Ok(SummaryOutcome::Nothing(reason)),
+    };
+    let record =
+        ActionRecord { action: SUMMARY.to_owned(), due_at: now, decided_at: now, outcome: ActionOutcome::Posted };
+    let decision = store.decide_action(guild_id, reference, &record).await?;
+    if !decision.ours {
+        return Ok(SummaryOutcome::AlreadyDecided(decision.record));
+    }
+    let job = Job::SendMessage {
+        guild_id,
+        subject: reference.clone(),
+        content,
+        message_key: SUMMARY.to_owned(),
+        allow_mentions: false,
+        reply_to: None,
+        parts,
+        team: None,
+    };
+    if let Err(error) = queue.enqueue(&job).await {
+        // Decided, not queued: due now, the schedule's next tick queues it (a decision for
+        // this very time), without the results it was asked with.
+        let due = DueAction { guild_id, subject: reference.clone(), action: SUMMARY.to_owned(), at: now };
+        if let Err(error) = store.plan_action(&due).await {
+            tracing::error!(%guild_id, subject = %reference, %error, "a decided summary was neither queued nor planned");
+        }
+        return Err(error.into());
+    }
+    Ok(SummaryOutcome::Queued(job))
+}
+
+/// A summary's own values: the event's teams with their linked members (as mentions, which
+/// ping nobody) and the results' top entries.
+async fn summary_values(
+    store: &dyn DomainStore,
+    guild_id: Id<GuildMarker>,
+    subject: &Subject,
+    results: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let teams: Vec<Team> = store
+        .teams(guild_id, &subject.subject)
+        .await?
+        .into_iter()
+        .map(|(team, _)| team)
+        .filter(|t| !t.removed)
+        .collect();
+    let mut members: Vec<String> = teams.iter().flat_map(|team| team.members.iter().cloned()).collect();
+    members.sort();
+    members.dedup();
+    let links =
+        if members.is_empty() { Default::default() } else { store.links_of_platform_users(guild_id, &members).await? };
+    let lines: Vec<TeamLine> = teams
+        .iter()
+        .map(|team| TeamLine {
+            name: team.name.clone(),
+            members: team.members.iter().filter_map(|m| links.get(m)).map(|user| format!("<@{user}>")).collect(),
+            unlinked: team.members.iter().filter(|m| !links.contains_key(*m)).count(),
+        })
+        .collect();
+    let mut values = BTreeMap::new();
+    add_summary_values(&mut values, subject.signups.as_ref(), &lines, results);
+    Ok(values)
 }

@@ -23,12 +23,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use twilight_model::id::Id;
 
-const GUILD: u64 = 1_100_000_000_000_800_001;
-const MEMBER: u64 = 1_100_000_000_000_810_000;
-const BOT: u64 = 1_100_000_000_000_000_001;
-const HOUR: u64 = 3600;
+pub(crate) const GUILD: u64 = 1_100_000_000_000_800_001;
+pub(crate) const MEMBER: u64 = 1_100_000_000_000_810_000;
+pub(crate) const BOT: u64 = 1_100_000_000_000_000_001;
+pub(crate) const HOUR: u64 = 3600;
 
-struct World {
+pub(crate) struct World {
     aws: Aws,
     provisioned: Provisioned,
     backends: Backends,
@@ -36,13 +36,13 @@ struct World {
     api: String,
     http: reqwest::Client,
     key: String,
-    sandbox: Arc<discord_sandbox::Sandbox>,
+    pub(crate) sandbox: Arc<discord_sandbox::Sandbox>,
     worker: ChannelWorker,
     policy: BatchPolicy,
 }
 
 impl World {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let aws = Aws::connect();
         let (provisioned, queues, backends) = aws.stack(5).await;
         let seed = GuildSeed {
@@ -72,7 +72,7 @@ impl World {
         Self { aws, provisioned, backends, queues, api, http: reqwest::Client::new(), key, sandbox, worker, policy }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.json(&body);
@@ -82,7 +82,7 @@ impl World {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn put_settings(&self, settings: Value) -> (u16, Value) {
+    pub(crate) async fn put_settings(&self, settings: Value) -> (u16, Value) {
         let response = self
             .http
             .put(format!("{}/v1/settings", self.api))
@@ -97,7 +97,7 @@ impl World {
     }
 
     /// Runs the channel worker over the channel queue's batches, as Lambda would, until empty.
-    async fn work(&self) {
+    pub(crate) async fn work(&self) {
         let url = &self.provisioned.channel_queue_url;
         let redelivery = self.queues.redelivery(QueueKind::Channel);
         let give_up = Instant::now() + std::time::Duration::from_secs(60);
@@ -115,7 +115,7 @@ impl World {
     }
 
     /// The schedule's tick fires at `now`, twice at once.
-    async fn fire_twice(&self, now: u64) {
+    pub(crate) async fn fire_twice(&self, now: u64) {
         let store = self.backends.store.as_ref();
         let queue = self.backends.queue.as_ref();
         let (one, two) = tokio::join!(run_tick(store, queue, now), run_tick(store, queue, now));
@@ -123,7 +123,7 @@ impl World {
         self.work().await;
     }
 
-    fn messages(&self, channel: u64) -> Vec<Value> {
+    pub(crate) fn messages(&self, channel: u64) -> Vec<Value> {
         self.sandbox.with_world(|w| w.messages.get(&channel).cloned().unwrap_or_default())
     }
 
@@ -136,11 +136,11 @@ impl World {
     }
 }
 
-fn id_of(value: &Value) -> u64 {
+pub(crate) fn id_of(value: &Value) -> u64 {
     value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("an id: {value}"))
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 

@@ -13,6 +13,7 @@ mod event_life;
 mod interactions_lambda;
 mod member_sync;
 mod sync_lambdas;
+mod team_voice;
 mod template;
 mod web_lambda;
 mod webhooks_e2e;

@@ -42,6 +42,9 @@ pub struct Faults {
     pub storm_retry_after: Duration,
     /// Share of requests whose connection drops mid-answer.
     pub drop_rate: f64,
+    /// The next request to this method and route template (`POST`,
+    /// `/guilds/{guild_id}/channels`) is carried out, and its answer lost.
+    pub drop_once: Option<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -488,6 +491,10 @@ async fn gatekeeper(State(shared): State<Arc<Shared>>, matched: MatchedPath, req
             }
         }
         if faults.drop_rate > 0.0 && fastrand::f64() < faults.drop_rate {
+            return dropped(response.status());
+        }
+        if faults.drop_once.as_ref().is_some_and(|(m, t)| *m == method && *t == template) {
+            lock(&shared.faults).drop_once = None;
             return dropped(response.status());
         }
         response

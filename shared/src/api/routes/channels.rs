@@ -13,6 +13,7 @@ use crate::{
         Job, MappingStatus, MessageParts, RESULT_PREFIX, RESULT_VALUE_MAX_CHARS, SubjectRef, is_field_name,
         subject_values,
     },
+    timeline::{self, SummaryOutcome},
 };
 
 /// 202 with the job, or 200 with the channel when it exists.
@@ -92,10 +93,12 @@ pub struct NewMessage {
     #[schema(max_length = 2000)]
     #[serde(default)]
     pub content: String,
-    /// Post the guild's `results` template, filled from `results`, as the message's embed.
+    /// `results`: post the guild's results template, filled from `results` (the event's
+    /// summary follows, once, when the guild has a summary template). `summary`: post the
+    /// summary now (once per event: 409 when it was already posted).
     pub template: Option<MessageTemplateName>,
-    /// The values a results template uses as `{result.<name>}`: names are lowercase letters
-    /// and `_`, values 1 to 100 characters.
+    /// The values a results template uses as `{result.<name>}`, and a summary lists as its
+    /// top entries: names are lowercase letters and `_`, values 1 to 100 characters.
     #[serde(default)]
     pub results: BTreeMap<String, String>,
     /// Whether mentions in the content notify anyone (off unless asked for).
@@ -125,9 +128,14 @@ pub async fn send_message(
     if (!templated && body.content.trim().is_empty()) || length > 2000 {
         return Err(Problem::invalid_field("content", format!("1 to 2000 characters, got {length}")));
     }
-    let (content, parts) = match body.template {
-        Some(MessageTemplateName::Results) => results_message(&api, &caller, &subject, &body.results).await?,
-        None => (body.content, MessageParts::default()),
+    if body.template == Some(MessageTemplateName::Summary) {
+        check_results(&body.results).map_err(Problem::invalid)?;
+        return summary_now(&api, &caller, &subject, &key, &raw, &body.results).await;
+    }
+    let results = body.template == Some(MessageTemplateName::Results);
+    let (content, parts) = match results {
+        true => results_message(&api, &caller, &subject, &body.results).await?,
+        false => (body.content, MessageParts::default()),
     };
     let reply_to = match body.reply_to.as_deref().map(super::snowflake) {
         None => None,
@@ -159,16 +167,84 @@ pub async fn send_message(
             team: None,
         };
         api.queue.enqueue(&job).await?;
+        if results {
+            summary_after_results(&api, &caller, &subject, &body.results).await;
+        }
         Ok((StatusCode::ACCEPTED, json!(Accepted { job: JobView::queued(&job) })))
     })
     .await
 }
 
 /// The templates a platform message can name.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageTemplateName {
     Results,
+    Summary,
+}
+
+/// The results are queued: the summary follows them, once. If it cannot be decided now,
+/// the summary planned at the event's end still stands.
+async fn summary_after_results(
+    api: &Api,
+    caller: &Connected,
+    subject: &SubjectRef,
+    results: &BTreeMap<String, String>,
+) {
+    let now = api.clock.now();
+    match timeline::post_summary(api.store.as_ref(), api.queue.as_ref(), caller.guild_id, subject, results, now).await {
+        Ok(SummaryOutcome::Queued(_)) => {
+            tracing::info!(guild_id = %caller.guild_id, %subject, "the summary follows the results")
+        }
+        Ok(SummaryOutcome::AlreadyDecided(_) | SummaryOutcome::Nothing(_)) => {}
+        Err(error) => {
+            tracing::warn!(guild_id = %caller.guild_id, %subject, %error, "the summary did not follow the results; it stays planned at the end")
+        }
+    }
+}
+
+/// `"template": "summary"`: the summary now, once per event.
+async fn summary_now(
+    api: &Api,
+    caller: &Connected,
+    subject: &SubjectRef,
+    key: &IdempotencyKey,
+    raw: &[u8],
+    results: &BTreeMap<String, String>,
+) -> Result<Response, Problem> {
+    if api.store.subject(caller.guild_id, subject).await?.is_none() {
+        return Err(Problem::not_found("subject"));
+    }
+    let request = [format!("{subject}\n").as_bytes(), raw].concat();
+    idempotency::once(api, &caller.tenant_id, "message", key, &request, async {
+        let now = api.clock.now();
+        let posted =
+            timeline::post_summary(api.store.as_ref(), api.queue.as_ref(), caller.guild_id, subject, results, now)
+                .await?;
+        match posted {
+            SummaryOutcome::Queued(job) => Ok((StatusCode::ACCEPTED, json!(Accepted { job: JobView::queued(&job) }))),
+            SummaryOutcome::AlreadyDecided(decided) => Err(Problem::conflict(
+                "summary-already-decided",
+                format!("the summary was already {} at {}", decided.outcome.as_str(), decided.decided_at),
+            )),
+            SummaryOutcome::Nothing(reason) => Err(Problem::conflict("no-summary", reason)),
+        }
+    })
+    .await
+}
+
+/// Every problem with the platform's result values, by field.
+fn check_results(results: &BTreeMap<String, String>) -> Result<(), BTreeMap<String, String>> {
+    let mut errors = BTreeMap::new();
+    for (name, value) in results {
+        if !is_field_name(name) || value.trim().is_empty() || value.chars().count() > RESULT_VALUE_MAX_CHARS {
+            errors.insert(
+                format!("results.{name}"),
+                format!("names are lowercase letters and _; values 1 to {RESULT_VALUE_MAX_CHARS} characters"),
+            );
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 /// The results template rendered with the subject and the platform's values; every problem
@@ -179,15 +255,7 @@ async fn results_message(
     subject: &SubjectRef,
     results: &BTreeMap<String, String>,
 ) -> Result<(String, MessageParts), Problem> {
-    let mut errors = BTreeMap::new();
-    for (name, value) in results {
-        if !is_field_name(name) || value.trim().is_empty() || value.chars().count() > RESULT_VALUE_MAX_CHARS {
-            errors.insert(
-                format!("results.{name}"),
-                format!("names are lowercase letters and _; values 1 to {RESULT_VALUE_MAX_CHARS} characters"),
-            );
-        }
-    }
+    let mut errors = check_results(results).err().unwrap_or_default();
     let settings = api.store.settings(caller.guild_id).await?.settings;
     let template = &settings.results_template;
     for needed in template.result_fields() {

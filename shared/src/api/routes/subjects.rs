@@ -168,11 +168,7 @@ pub async fn put_subject(
     let channel_requested = registered.channel_job.is_some();
     let now = api.clock.now();
     timeline::plan_subject(api.store.as_ref(), api.queue.as_ref(), caller.guild_id, &subject, channel_requested, now)
-        .await
-        .map_err(|error| match error {
-            timeline::TimelineError::Store(error) => Problem::from(error),
-            timeline::TimelineError::Queue(error) => Problem::from(error),
-        })?;
+        .await?;
     let mapping = api.store.mapping(caller.guild_id, &reference).await?;
     let status = if registered.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(SubjectView::new(subject, mapping, caller.guild_id))).into_response())

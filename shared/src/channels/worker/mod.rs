@@ -7,6 +7,7 @@ mod archive;
 mod board;
 mod create;
 mod dms;
+mod team_voice;
 mod teams;
 #[cfg(test)]
 mod tests;

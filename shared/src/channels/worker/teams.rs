@@ -1,4 +1,4 @@
-//! A team's private thread and role, kept in line with the team as the platform described
+//! A team's private thread, role and voice channel ([`super::team_voice`]), kept in line with the team as the platform described
 //! it: made once (a creation whose answer was lost is found again before another is made),
 //! members added and removed by diff, archived and its role deleted when the team or its
 //! event ends.
@@ -17,12 +17,12 @@ use super::{ChannelWorker, JobContext, access::discord_outcome, store_failure};
 use crate::{
     discord::guild_ids::GuildIds,
     discord::rest::{CreateRole, CreateThread, DiscordError, ModifyRole, ModifyThread, codes},
-    domain::{SubjectRef, Team, TeamId, TeamState, member_diff},
+    domain::{ChannelIds, Subject, SubjectRef, Team, TeamId, TeamState, member_diff},
     worker::{Attempt, JobOutcome},
 };
 
 /// Discord's answers that mean "already gone": the work of removing it is done.
-fn already_gone(error: &DiscordError) -> bool {
+pub(super) fn already_gone(error: &DiscordError) -> bool {
     matches!(error.code(), Some(codes::UNKNOWN_CHANNEL | codes::UNKNOWN_ROLE | codes::UNKNOWN_MEMBER))
 }
 
@@ -54,7 +54,12 @@ impl ChannelWorker {
         let Some(channel) = channels.text else {
             return JobOutcome::Reject { reason: format!("{subject} has no text channel for team threads") };
         };
-        let result = self.apply_team(job, channel, &team, &mut state).await;
+        let event = match self.store.subject(guild_id, &subject).await {
+            Ok(Some(event)) => event,
+            Ok(None) => return JobOutcome::Reject { reason: format!("{subject} is no longer known") },
+            Err(error) => return store_failure(error),
+        };
+        let result = self.apply_team(job, (&event, &channels), channel, &team, &mut state).await;
         self.finish_team(guild_id, &team, result, state).await
     }
 
@@ -91,6 +96,7 @@ impl ChannelWorker {
     async fn apply_team(
         &self,
         job: &JobContext<'_>,
+        event: (&Subject, &ChannelIds),
         channel: Id<ChannelMarker>,
         team: &Team,
         state: &mut TeamState,
@@ -133,9 +139,14 @@ impl ChannelWorker {
             state.thread_members.retain(|member| *member != user);
         }
         if job.settings.team_roles {
-            self.team_role(guild_id, team, &wanted, state, job.attempt).await
+            self.team_role(guild_id, team, &wanted, state, job.attempt).await?;
         } else {
-            self.drop_role(guild_id, state, job.attempt).await
+            self.drop_role(guild_id, state, job.attempt).await?;
+        }
+        if job.settings.team_voice {
+            self.team_voice(job, event, team, &wanted, state).await
+        } else {
+            self.drop_team_voice(guild_id, state, job.attempt).await
         }
     }
 
@@ -194,7 +205,7 @@ impl ChannelWorker {
     }
 
     /// Writes the state now: a creation must be known before (pending) and after (its id).
-    async fn record_progress(
+    pub(super) async fn record_progress(
         &self,
         guild_id: Id<GuildMarker>,
         team: &Team,
@@ -311,7 +322,7 @@ impl ChannelWorker {
         Ok(())
     }
 
-    /// Archives and locks the team's thread and deletes its role. Safe to repeat.
+    /// Archives and locks the team's thread, and deletes its role and voice channel. Safe to repeat.
     pub(super) async fn retire_team(
         &self,
         guild_id: Id<GuildMarker>,
@@ -327,10 +338,11 @@ impl ChannelWorker {
             }
         }
         state.archived = true;
-        self.drop_role(guild_id, state, attempt).await
+        self.drop_role(guild_id, state, attempt).await?;
+        self.drop_team_voice(guild_id, state, attempt).await
     }
 
-    /// Every team of an archived subject: threads archived, roles deleted.
+    /// Every team of an archived subject: threads archived, roles and voice channels deleted.
     pub(super) async fn retire_teams(
         &self,
         guild_id: Id<GuildMarker>,
@@ -339,7 +351,7 @@ impl ChannelWorker {
     ) -> Result<(), JobOutcome> {
         let teams = self.store.teams(guild_id, subject).await.map_err(store_failure)?;
         for (team, mut state) in teams {
-            if state.archived && state.role_id.is_none() {
+            if state.archived && state.role_id.is_none() && state.voice_id.is_none() && !state.voice_pending {
                 continue;
             }
             let result = self.retire_team(guild_id, &mut state, attempt).await;

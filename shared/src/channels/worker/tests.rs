@@ -13,7 +13,10 @@ use crate::{
     clock::{Clock, ManualClock},
     discord::rest::BotToken,
     domain::{MappingStatus, Subject, SubjectKind},
-    store::{ChannelStore, ClaimOutcome, ProblemStore, SettingsStore, Store, SubjectStore, embedded::EmbeddedItems},
+    store::{
+        ChannelStore, ClaimOutcome, LinkStore, ProblemStore, SettingsStore, Store, SubjectStore, TeamStore,
+        embedded::EmbeddedItems,
+    },
 };
 
 const GUILD: u64 = 1_100_000_000_000_000_100;
@@ -308,4 +311,48 @@ async fn an_archive_category_of_another_guild_is_never_used_and_the_channel_is_l
             assert_eq!(parent, Some(ours), "moved into this guild's archive category");
         }
     }
+}
+
+#[tokio::test]
+async fn a_team_voice_whose_answer_was_lost_is_found_again_rather_than_made_twice() {
+    let setup = setup(ADMINISTRATOR).await;
+    let guild = Id::new(GUILD);
+    let member = 1_100_000_000_000_010_000;
+    let settings = crate::domain::GuildSettings { team_voice: true, ..crate::domain::GuildSettings::default() };
+    setup.store.update_settings(guild, 0, &settings).await.expect("settings");
+    setup.store.upsert_subject(guild, &race()).await.expect("subject");
+    let (job, _) = setup.asked(&race());
+    assert_eq!(setup.worker.handle(job, attempt(1)).await, JobOutcome::Done);
+    setup.store.link(guild, Id::new(member), "driver-0", setup.clock.now()).await.expect("link");
+    let team = crate::domain::Team {
+        subject: race().subject,
+        team_id: crate::domain::TeamId::parse("red").expect("id"),
+        name: "Red Racing".to_owned(),
+        members: vec!["driver-0".to_owned()],
+        removed: false,
+        revision: 1,
+        updated_at: 1,
+    };
+    setup.store.put_team(guild, &team).await.expect("team");
+    let sync =
+        Job::SyncTeam { guild_id: guild, subject: team.subject.clone(), team_id: team.team_id.clone(), revision: 1 };
+    let lost = Some(("POST".to_owned(), "/guilds/{guild_id}/channels".to_owned()));
+    setup.sandbox.set_faults(discord_sandbox::Faults { drop_once: lost, ..discord_sandbox::Faults::default() });
+    let first = setup.worker.handle(sync.clone(), attempt(1)).await;
+    assert!(matches!(first, JobOutcome::Retry { .. }), "the lost answer is retried: {first:?}");
+    let second = setup.worker.handle(sync, attempt(2)).await;
+    assert!(matches!(second, JobOutcome::DoneWith(_)), "{second:?}");
+
+    let voices: Vec<(u64, Vec<Value>)> = setup.sandbox.with_world(|world| {
+        world
+            .guild_channels(GUILD)
+            .filter(|c| c.kind == 2 && c.name == "Red Racing")
+            .map(|c| (c.id, c.overwrites.clone()))
+            .collect()
+    });
+    assert_eq!(voices.len(), 1, "one voice channel for the team: {voices:?}");
+    let (_, state) = setup.store.team(guild, &team.subject, &team.team_id).await.expect("read").expect("team");
+    assert_eq!(state.voice_id.map(Id::get), Some(voices[0].0), "the channel made first is the team's");
+    assert_eq!(state.voice_members, [Id::new(member)]);
+    assert!(voices[0].1.iter().any(|o| o["id"] == member.to_string().as_str() && o["allow"] != "0"));
 }

@@ -91,6 +91,20 @@ impl DiscordError {
         }
     }
 
+    /// The category named as the parent already holds Discord's 50 channels (someone made
+    /// one since the list was read): a form error on `parent_id`.
+    pub fn is_category_full(&self) -> bool {
+        match self {
+            DiscordError::Permanent { body, .. } if body.code == codes::INVALID_FORM_BODY => body
+                .errors
+                .as_ref()
+                .and_then(|errors| errors.pointer("/parent_id/_errors"))
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|errors| errors.iter().any(|e| e["code"] == "CHANNEL_PARENT_MAX_CHANNELS")),
+            _ => false,
+        }
+    }
+
     pub fn permanent_kind(&self) -> Option<PermanentKind> {
         match self {
             DiscordError::Permanent { kind, .. } => Some(*kind),
