@@ -120,9 +120,18 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "MessageParts::is_empty")]
         parts: MessageParts,
     },
-    /// Bring the team's thread (and role) in line with the team as the platform described it
-    /// at `revision`: create, add and remove members, or archive it once removed.
-    SyncTeam { guild_id: Id<GuildMarker>, subject: SubjectRef, team_id: TeamId, revision: u64 },
+    /// Bring the team's thread (role and voice channel) in line with the team as the platform
+    /// described it at `revision`: create, add and remove members, or archive it once removed.
+    /// `settings_saved_at`: asked again because the guild's team settings changed then (its
+    /// own job, not a repeat of the revision's).
+    SyncTeam {
+        guild_id: Id<GuildMarker>,
+        subject: SubjectRef,
+        team_id: TeamId,
+        revision: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings_saved_at: Option<u64>,
+    },
     /// Post or edit the subject's sign-up board so it shows the sign-ups hashed as `shows`.
     /// `asked_at` keeps a return to earlier sign-ups (A, B, then A again) from being dropped
     /// as the first job's repeat; the worker still edits only when the board shows otherwise.
@@ -236,8 +245,11 @@ impl Job {
             Job::RemindByDm { guild_id, subject, user_id, message_key, .. } => {
                 format!("dm:{guild_id}:{subject}:{user_id}:{message_key}")
             }
-            Job::SyncTeam { guild_id, subject, team_id, revision } => {
+            Job::SyncTeam { guild_id, subject, team_id, revision, settings_saved_at: None } => {
                 format!("team:{guild_id}:{subject}:{team_id}:{revision}")
+            }
+            Job::SyncTeam { guild_id, subject, team_id, revision, settings_saved_at: Some(at) } => {
+                format!("team:{guild_id}:{subject}:{team_id}:{revision}:settings:{at}")
             }
             Job::UpdateBoard { guild_id, subject, shows, asked_at } => {
                 format!("board:{guild_id}:{subject}:{shows}:{asked_at}")

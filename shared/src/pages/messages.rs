@@ -107,7 +107,15 @@ pub async fn act(
         Ok(_) => {
             tracing::info!(guild_id = %admin.guild_id(), "settings page: message templates saved");
             let now = pages.clock.now();
-            crate::timeline::replan_logged(pages.store.as_ref(), admin.guild_id(), &base, &settings, now).await;
+            crate::timeline::replan_logged(
+                pages.store.as_ref(),
+                pages.queue.as_ref(),
+                admin.guild_id(),
+                &base,
+                &settings,
+                now,
+            )
+            .await;
             see_other(&format!("{}?saved=1", path_of(admin.guild_id())))
         }
         Err(StoreError::VersionConflict) => {

@@ -419,8 +419,15 @@ pub async fn save(
     match pages.store.save_settings(admin.guild_id(), version, &settings, actor, pages.clock.now()).await {
         Ok(_) => {
             // A new interval moves the next sync; a new retention moves the archives.
-            crate::timeline::replan_logged(pages.store.as_ref(), admin.guild_id(), &base, &settings, pages.clock.now())
-                .await;
+            crate::timeline::replan_logged(
+                pages.store.as_ref(),
+                pages.queue.as_ref(),
+                admin.guild_id(),
+                &base,
+                &settings,
+                pages.clock.now(),
+            )
+            .await;
             // Saved and checked again: what the workers found before no longer stands.
             if let Err(error) = pages.store.clear_problems(admin.guild_id()).await {
                 tracing::warn!(%error, "the settings' old problems were not cleared");

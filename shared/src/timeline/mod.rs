@@ -144,13 +144,15 @@ pub async fn plan_subject(
 /// they are put again.
 const REPLAN_LIMIT: u32 = 1000;
 
-/// After the settings were saved: when the reminders, the start message or the retention
-/// changed, every upcoming event and every subject with an open channel is planned again (a
-/// new reminder is added, a removed one dropped, the archive moved; one already decided
-/// stays decided); when the sync interval changed, the next sync moves to one new interval
-/// from now. Returns how many subjects were replanned.
+/// After the settings were saved: when the reminders, the start message, the summary or the
+/// retention changed, every upcoming event and every subject with an open channel is planned
+/// again (a new reminder is added, a removed one dropped, the archive moved; one already
+/// decided stays decided); when the sync interval changed, the next sync moves to one new
+/// interval from now; when team roles or team voice changed, every team of a subject with
+/// an open channel is brought in line. Returns how many subjects were replanned.
 pub async fn settings_saved(
     store: &dyn DomainStore,
+    queue: &dyn JobQueue,
     guild_id: Id<GuildMarker>,
     before: &GuildSettings,
     after: &GuildSettings,
@@ -159,6 +161,11 @@ pub async fn settings_saved(
     if before.sync_interval_hours != after.sync_interval_hours {
         let interval = u64::from(after.sync_interval_hours.max(1)) * 3600;
         store.reschedule(guild_id, now.saturating_add(interval)).await?;
+    }
+    let teams_of = |s: &GuildSettings| (s.team_roles, s.team_voice, s.team_voice_pattern.clone());
+    if teams_of(before) != teams_of(after) {
+        let teams = teams_follow(store, queue, guild_id, now).await?;
+        tracing::info!(%guild_id, teams, "teams asked to follow the new team settings");
     }
     let plan_of = |settings: &GuildSettings| {
         (
@@ -179,6 +186,34 @@ pub async fn settings_saved(
         store.plan_actions(guild_id, &subject.subject, &planned(subject, after)).await?;
     }
     Ok(subjects.len())
+}
+
+/// Every team of a subject with an open channel, asked to follow the guild's new team
+/// settings (each its own job, told apart from its revision's by `now`). Returns how many.
+async fn teams_follow(
+    store: &dyn DomainStore,
+    queue: &dyn JobQueue,
+    guild_id: Id<GuildMarker>,
+    now: u64,
+) -> Result<usize, TimelineError> {
+    let mut queued = 0;
+    for subject in open_subjects(store, guild_id).await? {
+        for (team, _) in store.teams(guild_id, &subject.subject).await? {
+            if team.removed {
+                continue;
+            }
+            let job = Job::SyncTeam {
+                guild_id,
+                subject: subject.subject.clone(),
+                team_id: team.team_id,
+                revision: team.revision,
+                settings_saved_at: Some(now),
+            };
+            queue.enqueue(&job).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }
 
 /// Mappings read per page when the subjects with open channels are listed.
@@ -221,12 +256,13 @@ pub async fn plan_open_subjects(store: &dyn DomainStore, guild_id: Id<GuildMarke
 /// are put again or the settings are saved again).
 pub async fn replan_logged(
     store: &dyn DomainStore,
+    queue: &dyn JobQueue,
     guild_id: Id<GuildMarker>,
     before: &GuildSettings,
     after: &GuildSettings,
     now: u64,
 ) {
-    match settings_saved(store, guild_id, before, after, now).await {
+    match settings_saved(store, queue, guild_id, before, after, now).await {
         Ok(0) => {}
         Ok(events) => tracing::info!(%guild_id, events, "upcoming events replanned for the new settings"),
         Err(error) => tracing::warn!(%guild_id, %error, "replanning upcoming events failed"),

@@ -66,10 +66,10 @@ impl World {
 #[tokio::test]
 async fn each_team_has_its_own_voice_for_the_race_and_the_event_is_summed_up_once() {
     let world = World::new().await;
-    let settings = json!({
+    let mut settings = json!({
         "auto_create_channels": true,
         "category_per_series": true,
-        "team_voice": true,
+        "team_voice": false,
         "team_voice_pattern": "{team_name} voice",
         "archive_retention_hours": 1,
         "results_template": { "embed": { "title": "Results: {name}",
@@ -78,7 +78,7 @@ async fn each_team_has_its_own_voice_for_the_race_and_the_event_is_summed_up_onc
             "content": "**{name}** is over ({starts_at} to {ends_at}): {signup_count} of {signup_capacity} signed up.\n{teams}\n{results}",
         },
     });
-    let (status, saved) = world.put_settings(settings).await;
+    let (status, saved) = world.put_settings(settings.clone()).await;
     assert_eq!(status, 200, "{saved}");
     for n in 0..6u64 {
         let body = json!({ "discord_user_id": (MEMBER + n).to_string() });
@@ -99,11 +99,15 @@ async fn each_team_has_its_own_voice_for_the_race_and_the_event_is_summed_up_onc
     let channel = id_of(&spa["channel"]["text_channel_id"]);
     let category = world.sandbox.with_world(|w| w.channels[&channel].parent_id).expect("the series' category");
 
-    // Three teams: three voice channels in the event's category, each open to exactly the
-    // team's linked members (the unlinked one waits for their link).
+    // Three teams, then team voice turned on: three voice channels in the event's category,
+    // each open to exactly the team's linked members (the unlinked one waits for their link).
     world.put_team("spa", "red", json!({ "name": "Red Racing", "members": ["driver-0", "driver-1", "ghost"] })).await;
     world.put_team("spa", "blue", json!({ "name": "Blue Motorsport", "members": ["driver-2"] })).await;
     world.put_team("spa", "green", json!({ "name": "Green Garage", "members": ["driver-3", "driver-4"] })).await;
+    world.work().await;
+    assert!(world.teams("spa").await.iter().all(|t| t["voice_channel_id"].is_null()), "no team voice yet");
+    settings["team_voice"] = json!(true);
+    assert_eq!(world.put_settings(settings).await.0, 200);
     world.work().await;
     let (red, blue, green) =
         (world.voice_of("spa", "red").await, world.voice_of("spa", "blue").await, world.voice_of("spa", "green").await);

@@ -100,8 +100,15 @@ pub async fn put_settings(
     let now = api.clock.now();
     match api.store.save_settings(caller.guild_id, expected, &settings, actor, now).await {
         Ok(version) => {
-            crate::timeline::replan_logged(api.store.as_ref(), caller.guild_id, &current.settings, &settings, now)
-                .await;
+            crate::timeline::replan_logged(
+                api.store.as_ref(),
+                api.queue.as_ref(),
+                caller.guild_id,
+                &current.settings,
+                &settings,
+                now,
+            )
+            .await;
             // Saved and checked again: what the workers found before no longer stands.
             if let Err(error) = api.store.clear_problems(caller.guild_id).await {
                 tracing::warn!(%error, "the settings' old problems were not cleared");

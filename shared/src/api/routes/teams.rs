@@ -79,6 +79,7 @@ async fn save(api: &Api, caller: &Connected, team: Team) -> Result<Team, Problem
         subject: team.subject.clone(),
         team_id: team.team_id.clone(),
         revision: team.revision,
+        settings_saved_at: None,
     };
     api.queue.enqueue(&job).await?;
     Ok(team)

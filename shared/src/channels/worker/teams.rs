@@ -26,6 +26,17 @@ pub(super) fn already_gone(error: &DiscordError) -> bool {
     matches!(error.code(), Some(codes::UNKNOWN_CHANNEL | codes::UNKNOWN_ROLE | codes::UNKNOWN_MEMBER))
 }
 
+/// The team's role or voice channel is not what the settings now ask for: turned on or off,
+/// or the voice channel's name pattern changed, since the team was last brought in line.
+fn drifted(job: &JobContext<'_>, event: &Subject, team: &Team, state: &TeamState) -> bool {
+    let settings = &job.settings;
+    let has_voice = state.voice_id.is_some() || state.voice_pending;
+    let voice_name = settings.team_voice.then(|| settings.team_voice_pattern().name(team, &event.name));
+    settings.team_roles != state.role_id.is_some()
+        || settings.team_voice != has_voice
+        || (settings.team_voice && state.voice_name != voice_name)
+}
+
 /// The team's name for its thread and its role: within Discord's 100 characters for both.
 fn discord_name(team: &Team) -> String {
     team.name.chars().take(100).collect()
@@ -44,7 +55,12 @@ impl ChannelWorker {
                 .finish_team(guild_id, &team, self.retire_team(guild_id, &mut state, job.attempt).await, state)
                 .await;
         }
-        if state.applied_revision >= team.revision && state.error.is_none() {
+        let event = match self.store.subject(guild_id, &subject).await {
+            Ok(Some(event)) => event,
+            Ok(None) => return JobOutcome::Reject { reason: format!("{subject} is no longer known") },
+            Err(error) => return store_failure(error),
+        };
+        if state.applied_revision >= team.revision && state.error.is_none() && !drifted(job, &event, &team, &state) {
             return JobOutcome::DoneWith(serde_json::json!({ "unchanged": true }));
         }
         let channels = match self.live_channels(guild_id, &subject).await {
@@ -53,11 +69,6 @@ impl ChannelWorker {
         };
         let Some(channel) = channels.text else {
             return JobOutcome::Reject { reason: format!("{subject} has no text channel for team threads") };
-        };
-        let event = match self.store.subject(guild_id, &subject).await {
-            Ok(Some(event)) => event,
-            Ok(None) => return JobOutcome::Reject { reason: format!("{subject} is no longer known") },
-            Err(error) => return store_failure(error),
         };
         let result = self.apply_team(job, (&event, &channels), channel, &team, &mut state).await;
         self.finish_team(guild_id, &team, result, state).await

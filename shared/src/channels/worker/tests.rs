@@ -334,8 +334,13 @@ async fn a_team_voice_whose_answer_was_lost_is_found_again_rather_than_made_twic
         updated_at: 1,
     };
     setup.store.put_team(guild, &team).await.expect("team");
-    let sync =
-        Job::SyncTeam { guild_id: guild, subject: team.subject.clone(), team_id: team.team_id.clone(), revision: 1 };
+    let sync = Job::SyncTeam {
+        guild_id: guild,
+        subject: team.subject.clone(),
+        team_id: team.team_id.clone(),
+        revision: 1,
+        settings_saved_at: None,
+    };
     let lost = Some(("POST".to_owned(), "/guilds/{guild_id}/channels".to_owned()));
     setup.sandbox.set_faults(discord_sandbox::Faults { drop_once: lost, ..discord_sandbox::Faults::default() });
     let first = setup.worker.handle(sync.clone(), attempt(1)).await;
