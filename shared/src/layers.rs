@@ -1,6 +1,11 @@
-//! The layering check: every module of this crate sits in a layer, and may use only modules
-//! of lower layers. It reads the crate's own source (`crate::` and `super::` paths, in code
-//! and in doc links alike), so an edge pointing up fails the test suite, and with it CI.
+//! The layering check for what is still one crate. The lower layers are crates of their own
+//! (`guildbridge-domain` with the clock, `guildbridge-discord`, `guildbridge-store` with the
+//! queue port, `guildbridge-aws`), so Cargo refuses any edge up from them, and an inherent
+//! `impl` of their types from above does not compile. Within this crate every module sits
+//! in a layer and may use only modules of lower layers. This reads the crate's own source
+//! (`crate::` and `super::` paths, in code and doc links alike, `super::` inside groups
+//! included), refuses an alias of the crate itself (`use crate as root`), and refuses an
+//! inherent `impl` of another module's type. An edge pointing up fails the test suite.
 
 use std::{
     collections::BTreeSet,
@@ -8,15 +13,15 @@ use std::{
 };
 
 /// Each top-level module and its layer; a module may use only modules of lower layers (so
-/// the adapters do not use each other, nor do `channels` and `sync`).
+/// `channels` and `sync` do not use each other). The crates below are layer 0 here.
 const LAYERS: &[(&str, u8)] = &[
-    // Pure data and rules, and where "now" comes from.
+    // The lower crates, re-exported under their module names.
     ("domain", 0),
     ("clock", 0),
-    // Adapters, each over the domain alone.
-    ("store", 1),
-    ("queue", 1),
-    ("discord", 1),
+    ("store", 0),
+    ("queue", 0),
+    ("discord", 0),
+    ("aws", 0),
     // Domain events addressed to tenants and queued for delivery (the outbox).
     ("events", 2),
     // Running jobs from a queue, with recorded dead letters.
@@ -69,65 +74,113 @@ fn identifier_at(text: &str) -> &str {
     &text[..end]
 }
 
-/// The first path segments inside a `{...}` group that starts `text` (after the brace).
-fn group_heads(text: &str) -> Vec<&str> {
-    let mut heads = Vec::new();
+/// The text from each item on, inside a `{...}` group that starts `text` (after the brace).
+fn group_items(text: &str) -> Vec<&str> {
+    let mut items = Vec::new();
     let mut depth = 0usize;
     let mut start = true;
     for (index, c) in text.char_indices() {
         match c {
+            '{' if start && depth == 0 => {
+                items.push(&text[index..]);
+                start = false;
+                depth += 1;
+            }
             '{' => depth += 1,
             '}' if depth == 0 => break,
             '}' => depth -= 1,
             ',' if depth == 0 => start = true,
             c if c.is_whitespace() => {}
             _ if start && depth == 0 => {
-                heads.push(identifier_at(&text[index..]));
+                items.push(&text[index..]);
                 start = false;
             }
-            _ => start = false,
+            _ => {}
         }
     }
-    heads
+    items
 }
 
-/// The top-level modules a file's source names through `crate::` and `super::` paths.
-fn used_modules(module: &[String], source: &str) -> BTreeSet<String> {
-    let mut used = BTreeSet::new();
+/// The top-level modules a path names, from `base` (the module it is read in, climbed by
+/// each `super`), through groups at any depth: `super::{super::host::X, y}`.
+fn resolve(mut base: Vec<String>, text: &str, used: &mut BTreeSet<String>) {
+    if let Some(group) = text.strip_prefix('{') {
+        for item in group_items(group) {
+            resolve(base.clone(), item, used);
+        }
+    } else if let Some(rest) = text.strip_prefix("super::") {
+        base.pop();
+        resolve(base, rest, used);
+    } else {
+        let head = identifier_at(text);
+        if head.is_empty() || head == "self" {
+            return;
+        }
+        match base.first() {
+            Some(top) => used.insert(top.clone()),
+            None => used.insert(head.to_owned()),
+        };
+    }
+}
+
+/// Where each `crate::` or `super::` path of `source` starts (after its prefix), with the
+/// base it is resolved from.
+fn paths<'a>(module: &[String], source: &'a str) -> Vec<(Vec<String>, &'a str)> {
+    let mut found = Vec::new();
     let mut rest = source;
-    while let Some(at) = rest
+    while let Some((index, prefix)) = rest
         .find("crate::")
         .map(|i| (i, "crate::"))
         .into_iter()
         .chain(rest.find("super::").map(|i| (i, "super::")))
         .min()
     {
-        let (index, prefix) = at;
         let preceded_by_ident =
-            rest[..index].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        let mut after = &rest[index + prefix.len()..];
+            rest[..index].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
         if !preceded_by_ident {
-            // `super::super::x` climbs one module per `super`.
             let mut base: Vec<String> = if prefix == "crate::" { Vec::new() } else { module.to_vec() };
             if prefix == "super::" {
                 base.pop();
-                while let Some(stripped) = after.strip_prefix("super::") {
-                    base.pop();
-                    after = stripped;
-                }
             }
-            let heads: Vec<&str> =
-                if let Some(group) = after.strip_prefix('{') { group_heads(group) } else { vec![identifier_at(after)] };
-            for head in heads.into_iter().filter(|head| !head.is_empty() && *head != "self") {
-                match base.first() {
-                    Some(top) => used.insert(top.clone()),
-                    None => used.insert(head.to_owned()),
-                };
-            }
+            found.push((base, &rest[index + prefix.len()..]));
         }
         rest = &rest[index + prefix.len()..];
     }
+    found
+}
+
+/// The top-level modules a file's source names through `crate::` and `super::` paths.
+fn used_modules(module: &[String], source: &str) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for (base, path) in paths(module, source) {
+        resolve(base, path, &mut used);
+    }
     used
+}
+
+/// What a file does that no layer allows whatever it names: an alias of the crate itself
+/// (which hides every path behind it from this check), or an inherent `impl` of a type of
+/// another module (which adds to a lower layer from above).
+fn forbidden(module: &[String], source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let compact: String = source.split_whitespace().collect::<Vec<_>>().join(" ");
+    if compact.contains("crate as ") || compact.contains("extern crate self") {
+        found.push("an alias of the crate".to_owned());
+    }
+    let Some(own) = module.first() else { return found };
+    for (index, _) in compact.match_indices("impl") {
+        let starts_item = index == 0 || compact[..index].ends_with(|c: char| c == ' ' || c == '}' || c == ';');
+        let header = compact[index + 4..].split('{').next().unwrap_or_default();
+        if !starts_item || !header.starts_with([' ', '<']) || header.contains(" for ") {
+            continue;
+        }
+        for (base, path) in paths(module, header) {
+            let mut used = BTreeSet::new();
+            resolve(base, path, &mut used);
+            found.extend(used.into_iter().filter(|to| to != own).map(|to| format!("impl of a type of {to}")));
+        }
+    }
+    found
 }
 
 /// Every use in `files` (path relative to `src/`, source) that points to a higher or equal
@@ -142,6 +195,9 @@ fn upward_edges(files: &[(PathBuf, String)]) -> Vec<UpwardEdge> {
             if !allowed {
                 edges.push(UpwardEdge { file: path.display().to_string(), from: from.clone(), to });
             }
+        }
+        for to in forbidden(&module, source) {
+            edges.push(UpwardEdge { file: path.display().to_string(), from: from.clone(), to });
         }
     }
     edges.sort();
@@ -184,23 +240,34 @@ mod tests {
     fn an_edge_that_points_up_or_sideways_is_refused() {
         let file = |path: &str, source: &str| (PathBuf::from(path), source.to_owned());
         let files = [
-            file("store/channels.rs", "use crate::{\n    domain::Subject,\n    interactions::{commands::X, http},\n};"),
-            file("queue/sqs.rs", "fn f() { crate::store::Store::new(); }"),
-            file("domain/mod.rs", "//! See [`crate::clock`].\nuse super::host::Thing;"),
+            file("events/mod.rs", "use crate::{\n    domain::Subject,\n    interactions::{commands::X, http},\n};"),
+            file("worker/lambda.rs", "fn f() { crate::api::Api::new(); }"),
+            file("forget.rs", "//! See [`crate::tick`].\nuse super::host::Thing;"),
             file(
                 "channels/worker/create.rs",
                 "use super::{ChannelWorker, mention};\nuse super::super::super::sync::X;",
             ),
             file("sync/worker.rs", "use crate::{discord::rest, domain::{Job, SyncRun}, worker::Attempt};"),
+            // The review's cases: `super` inside a group, an alias of the crate, an inherent impl.
+            file("timeline/mod.rs", "use super::{super::host::X, channels::Y};"),
+            file("webhooks/mod.rs", "use crate as root;\nfn f() { root::host::g(); }"),
+            file("api/routes/mod.rs", "impl crate::channels::ChannelWorker {\n    fn f(&self) {}\n}"),
+            file("api/routes/x.rs", "impl Display for crate::channels::Y {}\nimpl<T> Foo<T> {}"),
         ];
         let found: Vec<(String, String)> = upward_edges(&files).into_iter().map(|edge| (edge.from, edge.to)).collect();
         let expected = [
+            ("api", "impl of a type of channels"),
             ("channels", "sync"),
-            ("domain", "clock"),
-            ("domain", "host"),
-            ("queue", "store"),
-            ("store", "interactions"),
+            ("events", "interactions"),
+            ("forget", "host"),
+            ("forget", "tick"),
+            ("timeline", "channels"),
+            ("timeline", "host"),
+            ("webhooks", "an alias of the crate"),
+            ("worker", "api"),
         ];
+        let mut found = found;
+        found.sort();
         assert_eq!(found, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
     }
 }

@@ -11,12 +11,11 @@
 //! 5. [`pages`]: the settings page, over the API's connect flow.
 //! 6. [`host`]: configuration, secrets, start-up and wiring, for the functions and the CLI.
 
-pub mod clock;
-pub mod domain;
+pub use guildbridge_domain::{self as domain, clock};
 
-pub mod discord;
-pub mod queue;
-pub mod store;
+pub use guildbridge_aws as aws;
+pub use guildbridge_discord as discord;
+pub use guildbridge_store::{self as store, queue};
 
 pub mod events;
 

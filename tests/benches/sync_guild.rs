@@ -21,13 +21,14 @@ use e2e::{
     stack::{self, Aws},
 };
 use guildbridge_core::{
+    aws::dynamo::DynamoItems,
     discord::rest::BotToken,
     domain::{Job, QueueKind, SyncKind},
     host::{
         config::DiscordConfig,
         wiring::{self, Backends},
     },
-    store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems},
+    store::{DomainStore, Store, embedded::EmbeddedItems},
     worker::{Consumer, JobOutcome},
 };
 use twilight_model::id::Id;

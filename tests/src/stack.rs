@@ -11,14 +11,15 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
 use guildbridge_core::test_support::moto::MotoClients;
 use guildbridge_core::{
+    aws::dynamo::DynamoItems,
+    aws::sqs::SqsQueues,
     discord::rest::BotToken,
     host::{
         config::{DiscordConfig, WebConfig, WorkerConfig},
         provision::{Provisioned, provision},
         wiring::Backends,
     },
-    queue::sqs::SqsQueues,
-    store::{Store, dynamo::DynamoItems},
+    store::Store,
 };
 
 /// The sandbox's bot token (a test value, not a secret).

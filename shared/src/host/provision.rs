@@ -4,11 +4,7 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::{
-    domain::QueueKind,
-    host::config,
-    store::{dynamo::create_table, items::ItemError},
-};
+use crate::{aws::dynamo::create_table, domain::QueueKind, host::config, store::items::ItemError};
 
 /// SQS's maximum message retention (14 days): dead letters wait that long for an admin.
 const DEAD_LETTER_RETENTION_SECONDS: &str = "1209600";

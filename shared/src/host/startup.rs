@@ -11,9 +11,9 @@ use super::{
     wiring::{self, Backends, WiringError},
 };
 use crate::{
+    aws::sqs::SqsQueues,
     domain::QueueKind,
     interactions::{InteractionService, commands::RegistryError},
-    queue::sqs::SqsQueues,
     worker::{JobHandler, lambda},
 };
 

@@ -9,6 +9,7 @@ use super::config::{
 };
 use crate::{
     api::connect::{ClientSecret, Connector},
+    aws::{dynamo::DynamoItems, sqs::SqsQueues},
     channels::ChannelWorker,
     discord::{
         rest::{BotToken, DiscordClient, DiscordError},
@@ -20,9 +21,9 @@ use crate::{
         InteractionService,
         commands::{CommandDeps, RegistryError},
     },
-    queue::{JobQueue, QueueError, embedded::EmbeddedQueue, sqs::SqsQueues},
+    queue::{JobQueue, QueueError, embedded::EmbeddedQueue},
     relay::RelayPoller,
-    store::{DomainStore, JobLedger, Store, dynamo::DynamoItems, embedded::EmbeddedItems, items::ItemError},
+    store::{DomainStore, JobLedger, Store, embedded::EmbeddedItems, items::ItemError},
     sync::SyncWorker,
     webhooks::{HttpSender, WebhookWorker},
     worker::lambda::BatchPolicy,

@@ -5,8 +5,9 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use guildbridge_core::clock::ManualClock;
 use guildbridge_core::{
+    aws::sqs::SqsQueues,
     domain::{Job, QueueKind, SubjectKind, SubjectRef, SyncKind},
-    queue::{JobQueue, embedded::EmbeddedQueue, sqs::SqsQueues},
+    queue::{JobQueue, embedded::EmbeddedQueue},
 };
 use twilight_model::id::Id;
 

@@ -4,6 +4,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use guildbridge_core::{
+    aws::dynamo::{DynamoItems, create_table},
     domain::{
         BotInstall, ChannelIds, GuildSettings, KeyDoor, KeyGrant, MappingStatus, Member, SettingsErrors, Subject,
         SubjectKind, SubjectRef, SyncCounts, SyncKind, SyncOutcome, TenantId,
@@ -13,7 +14,6 @@ use guildbridge_core::{
         PurgeStep, PurgeStore, RateStore, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore,
         TenantStore,
         api_keys::LAST_USABLE_KEY,
-        dynamo::{DynamoItems, create_table},
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
     },

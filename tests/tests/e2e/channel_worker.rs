@@ -7,11 +7,12 @@ use std::{sync::Arc, time::Duration};
 use discord_sandbox::{Faults, RateLimits, Sandbox, world::ChannelRecord};
 use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
 use guildbridge_core::{
+    aws::sqs::SqsQueues,
     channels::{ChannelWorker, plan, register_subject},
     discord::rest::{CreateChannel, DiscordClient},
     domain::{GuildSettings, InteractionReply, Job, MappingStatus, Subject, SubjectKind, SubjectRef},
     host::wiring,
-    queue::{JobQueue, sqs::SqsQueues},
+    queue::JobQueue,
     store::{ClaimOutcome, DomainStore},
     worker::{
         Attempt, JobHandler, JobOutcome,

@@ -9,13 +9,13 @@ use std::{sync::Arc, time::Duration};
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack::{self, Aws};
 use guildbridge_core::{
+    aws::sqs::SqsQueues,
     channels::ChannelWorker,
     domain::{QueueKind, Tenant, TenantId},
     host::{
         provision::Provisioned,
         wiring::{self, Backends},
     },
-    queue::sqs::SqsQueues,
     sync::SyncWorker,
     tick::run_tick,
     worker::{

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack::{self, Aws};
 use guildbridge_core::{
+    aws::sqs::SqsQueues,
     channels::ChannelWorker,
     domain::{QueueKind, Tenant, TenantId},
     host::{
         provision::Provisioned,
         wiring::{self, Backends},
     },
-    queue::sqs::SqsQueues,
     tick::run_tick,
     worker::lambda::{BatchPolicy, run_batch},
 };

@@ -10,13 +10,13 @@ use e2e::{
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
 use guildbridge_core::{
+    aws::sqs::SqsQueues,
     domain::{GuildSettings, Member, QueueKind, SyncKind, SyncOutcome},
     host::{
         provision::Provisioned,
         wiring::{self, Backends},
     },
     interactions::commands::manifest,
-    queue::sqs::SqsQueues,
     store::{DomainStore, MemberStore, ScheduleStore, SyncRunStore, TenantStore},
     sync::{SyncLimits, run_schedule},
     test_support::interactions::{self as fake_discord, Invoker},

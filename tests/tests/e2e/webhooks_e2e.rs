@@ -13,13 +13,13 @@ use std::{
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack::{self, Aws};
 use guildbridge_core::{
+    aws::sqs::SqsQueues,
     domain::{QueueKind, RetrySchedule, TargetPolicy, Tenant, TenantId},
     host::{
         config::WebhookConfig,
         provision::Provisioned,
         wiring::{self, Backends},
     },
-    queue::sqs::SqsQueues,
     relay::RelayPoller,
     worker::{
         JobHandler,

@@ -1,8 +1,8 @@
 //! `guildbridge create-table`: the table exactly as `guildbridge_core::store::schema` defines it.
 
 use guildbridge_core::{
+    aws::dynamo::{DynamoItems, create_table},
     host::config::{self, EnvSource, StoreConfig},
-    store::dynamo::{DynamoItems, create_table},
 };
 
 /// Only the table name; the AWS SDK reads the rest of its configuration itself.

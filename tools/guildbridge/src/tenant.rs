@@ -7,9 +7,10 @@ use std::{path::Path, sync::Arc};
 use anyhow::Context;
 use clap::Subcommand;
 use guildbridge_core::{
+    aws::dynamo::DynamoItems,
     clock::{Clock, SystemClock},
     domain::{Tenant, TenantId},
-    store::{DomainStore, Store, dynamo::DynamoItems, embedded::EmbeddedItems},
+    store::{DomainStore, Store, embedded::EmbeddedItems},
 };
 
 #[derive(Debug, Subcommand)]

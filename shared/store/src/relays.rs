@@ -1,0 +1,258 @@
+//! Relayed channels: each with the cursor (the last message relayed) and when it is polled
+//! next, found through an index. A poll is claimed by condition on its due time, and the
+//! cursor advanced by condition on the cursor it started from, so two pollers at once never
+//! poll the same channel twice for one due time, and never move a cursor past messages the
+//! other has not handed on.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, MessageMarker, UserMarker},
+};
+
+use super::{
+    Store, StoreError, from_item,
+    items::{Condition, Item, ItemError, ItemStore, Query, SortKeyRange},
+    schema::{Index, attr, keys, sortable_time},
+    to_item,
+};
+use guildbridge_domain::SubjectRef;
+
+/// One relayed channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayedChannel {
+    pub guild_id: Id<GuildMarker>,
+    pub subject: SubjectRef,
+    pub channel_id: Id<ChannelMarker>,
+    /// Messages after this one are still to relay (the channel's own id at first: every
+    /// message in it has a later id).
+    pub cursor: Id<MessageMarker>,
+    /// Unix seconds.
+    pub next_poll_at: u64,
+    /// Seconds between polls now: short after activity, growing while the channel is quiet.
+    pub interval: u64,
+    #[serde(default)]
+    pub last_message_at: Option<u64>,
+    /// The subject's own Discord user, whose messages are the lead's side of the conversation.
+    #[serde(default)]
+    pub subject_user: Option<Id<UserMarker>>,
+    /// When the subject's own user first wrote in the channel.
+    #[serde(default)]
+    pub conversation_joined_at: Option<u64>,
+    /// Parked: Discord answered that the bot cannot read the channel (missing access, an
+    /// unknown channel). A parked channel leaves the poll index until it is mapped anew.
+    #[serde(default)]
+    pub parked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked_reason: Option<String>,
+}
+
+/// What the bot's application allows, as last read from Discord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentStatus {
+    /// Whether the Message Content intent is on (message content reaches the bot).
+    pub message_content: bool,
+    pub checked_at: u64,
+}
+
+#[async_trait]
+pub trait RelayStore: Send + Sync {
+    /// Starts relaying a channel; one already relayed keeps its cursor, one parked starts
+    /// anew (its channel was mapped again).
+    async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError>;
+    /// Stops relaying every channel of the guild (it was disconnected); how many there were.
+    async fn unwatch_guild_relays(&self, guild_id: Id<GuildMarker>) -> Result<usize, StoreError>;
+    /// Parks the channel this poll claimed, with why (`false` when the claim was lost).
+    async fn park_relay(&self, claimed: &RelayedChannel, reason: &str) -> Result<bool, StoreError>;
+    /// Stops relaying the subject's channel.
+    async fn unwatch_relay(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<(), StoreError>;
+    async fn relayed(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Option<RelayedChannel>, StoreError>;
+    /// Channels due at or before `now`, earliest first.
+    async fn due_relays(&self, now: u64, limit: u32) -> Result<Vec<RelayedChannel>, StoreError>;
+    /// Takes the poll due at `channel.next_poll_at` for `lease` seconds: `Some` (the channel
+    /// as claimed) for one caller per due time.
+    async fn claim_poll(
+        &self,
+        channel: &RelayedChannel,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<RelayedChannel>, StoreError>;
+    /// Writes `next` if the cursor is still `claimed.cursor`; `false` when another poller
+    /// moved it (its events cover these messages too; theirs are deduplicated by id).
+    async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError>;
+    async fn record_intents(&self, status: IntentStatus) -> Result<(), StoreError>;
+    async fn intents(&self) -> Result<Option<IntentStatus>, StoreError>;
+    /// The relay of the subject's channel compares authors with `user` from now on (its
+    /// conversation starts anew), and polls soon. A poll in flight then does not write its
+    /// stale copy back. `false` when the channel is not relayed or already follows `user`.
+    async fn follow_relay_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        user: Option<Id<UserMarker>>,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+}
+
+const NEXT_POLL_AT: &str = "next_poll_at";
+const CURSOR: &str = "cursor";
+const PARKED: &str = "parked";
+
+fn relay_item(channel: &RelayedChannel) -> Result<Item, StoreError> {
+    let subject = &channel.subject;
+    let key = keys::relay(channel.guild_id.get(), subject.kind.as_str(), &subject.id);
+    if channel.parked {
+        // No index attributes: a parked channel is never due.
+        return to_item(&key, channel, &[]);
+    }
+    to_item(
+        &key,
+        channel,
+        &[
+            (attr::GSI1_PK, json!(keys::RELAY_INDEX_PK)),
+            (
+                attr::GSI1_SK,
+                json!(format!(
+                    "{}#{}#{}#{}",
+                    sortable_time(channel.next_poll_at),
+                    channel.guild_id,
+                    subject.kind.as_str(),
+                    subject.id
+                )),
+            ),
+        ],
+    )
+}
+
+/// The stored channel is still as `read` saw it: the same cursor and the same poll time (a
+/// claim's lease, or the due time a claim is taken for).
+fn unchanged_since(read: &RelayedChannel) -> Condition {
+    Condition::Equals(CURSOR, json!(read.cursor)).and(Condition::Equals(NEXT_POLL_AT, json!(read.next_poll_at)))
+}
+
+impl<I: ItemStore> Store<I> {
+    async fn put_relay_if(&self, channel: &RelayedChannel, condition: Condition) -> Result<bool, StoreError> {
+        match self.items.put(relay_item(channel)?, Some(condition)).await {
+            Ok(()) => Ok(true),
+            Err(ItemError::ConditionFailed) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl<I: ItemStore> RelayStore for Store<I> {
+    /// 1 conditional PutItem.
+    async fn watch_relay(&self, channel: &RelayedChannel) -> Result<(), StoreError> {
+        let fresh_or_parked = Condition::NotExists.or(Condition::Equals(PARKED, json!(true)));
+        self.put_relay_if(channel, fresh_or_parked).await.map(|_| ())
+    }
+
+    /// 1 Query per 100 relayed channels, 1 DeleteItem each.
+    async fn unwatch_guild_relays(&self, guild_id: Id<GuildMarker>) -> Result<usize, StoreError> {
+        let page = Query::new(
+            Index::Table,
+            keys::guild(guild_id.get()),
+            SortKeyRange::BeginsWith(keys::RELAY_PREFIX.to_owned()),
+        )
+        .limit(100);
+        let mut removed = 0;
+        loop {
+            let found = self.items.query(&page).await?.items;
+            if found.is_empty() {
+                return Ok(removed);
+            }
+            for item in found {
+                let key = super::items::Key::of(&item)
+                    .ok_or_else(|| StoreError::Corrupt("relay without its key".to_owned()))?;
+                self.items.delete(&key, None).await?;
+                removed += 1;
+            }
+        }
+    }
+
+    /// 1 conditional PutItem.
+    async fn park_relay(&self, claimed: &RelayedChannel, reason: &str) -> Result<bool, StoreError> {
+        let parked = RelayedChannel { parked: true, parked_reason: Some(reason.to_owned()), ..claimed.clone() };
+        self.put_relay_if(&parked, unchanged_since(claimed)).await
+    }
+
+    /// 1 DeleteItem.
+    async fn unwatch_relay(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<(), StoreError> {
+        Ok(self.items.delete(&keys::relay(guild_id.get(), subject.kind.as_str(), &subject.id), None).await?)
+    }
+
+    /// 1 GetItem.
+    async fn relayed(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+    ) -> Result<Option<RelayedChannel>, StoreError> {
+        let key = keys::relay(guild_id.get(), subject.kind.as_str(), &subject.id);
+        self.items.get(&key).await?.map(from_item).transpose()
+    }
+
+    /// 1 Query on gsi1.
+    async fn due_relays(&self, now: u64, limit: u32) -> Result<Vec<RelayedChannel>, StoreError> {
+        let upto = format!("{}#~", sortable_time(now));
+        let query = Query::new(Index::Gsi1, keys::RELAY_INDEX_PK, SortKeyRange::AtMost(upto)).limit(limit.max(1));
+        self.items.query(&query).await?.items.into_iter().map(from_item).collect()
+    }
+
+    /// 1 conditional PutItem.
+    async fn claim_poll(
+        &self,
+        channel: &RelayedChannel,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<RelayedChannel>, StoreError> {
+        let claimed = RelayedChannel { next_poll_at: now + lease, ..channel.clone() };
+        Ok(self.put_relay_if(&claimed, unchanged_since(channel)).await?.then_some(claimed))
+    }
+
+    /// 1 conditional PutItem: still this poll's claim (its cursor and lease).
+    async fn advance_relay(&self, claimed: &RelayedChannel, next: &RelayedChannel) -> Result<bool, StoreError> {
+        self.put_relay_if(next, unchanged_since(claimed)).await
+    }
+
+    /// 1 GetItem + 1 conditional PutItem (more when a poll moves it meanwhile).
+    async fn follow_relay_user(
+        &self,
+        guild_id: Id<GuildMarker>,
+        subject: &SubjectRef,
+        user: Option<Id<UserMarker>>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..5 {
+            let Some(current) = self.relayed(guild_id, subject).await? else { return Ok(false) };
+            if current.subject_user == user {
+                return Ok(false);
+            }
+            // A new poll time ends any claim in flight: its advance is refused, so it cannot
+            // write the old user back; the next poll reads on from the same cursor.
+            let next_poll_at = if current.next_poll_at == now { now + 1 } else { now };
+            let next =
+                RelayedChannel { subject_user: user, conversation_joined_at: None, next_poll_at, ..current.clone() };
+            if self.put_relay_if(&next, unchanged_since(&current)).await? {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Retryable("the relayed channel kept changing".to_owned()))
+    }
+
+    /// 1 PutItem.
+    async fn record_intents(&self, status: IntentStatus) -> Result<(), StoreError> {
+        Ok(self.items.put(to_item(&keys::intents(), &status, &[])?, None).await?)
+    }
+
+    /// 1 GetItem.
+    async fn intents(&self) -> Result<Option<IntentStatus>, StoreError> {
+        self.items.get(&keys::intents()).await?.map(from_item).transpose()
+    }
+}
