@@ -169,7 +169,7 @@ fn forbidden(module: &[String], source: &str) -> Vec<String> {
     }
     let Some(own) = module.first() else { return found };
     for (index, _) in compact.match_indices("impl") {
-        let starts_item = index == 0 || compact[..index].ends_with(|c: char| c == ' ' || c == '}' || c == ';');
+        let starts_item = index == 0 || compact[..index].ends_with([' ', '}', ';']);
         let header = compact[index + 4..].split('{').next().unwrap_or_default();
         if !starts_item || !header.starts_with([' ', '<']) || header.contains(" for ") {
             continue;
