@@ -13,6 +13,7 @@
 
 pub use guildbridge_domain::{self as domain, clock};
 
+#[cfg(feature = "aws")]
 pub use guildbridge_aws as aws;
 pub use guildbridge_discord as discord;
 pub use guildbridge_store::{self as store, queue};

@@ -521,5 +521,9 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
     raw.parse::<u64>().map(Duration::from_secs).map_err(|_| "expected a whole number of seconds".to_owned())
 }
 
+/// The webhook queue's redrive limit: more receives than any delivery schedule tries
+/// (the template's `WebhookQueue` says the same; a test compares them).
+pub const WEBHOOK_MAX_RECEIVES: u32 = 12;
+
 #[cfg(test)]
 mod tests;

@@ -19,9 +19,7 @@ pub enum ProvisionError {
     Queue { name: String, reason: String },
 }
 
-/// The webhook queue's redrive limit: more receives than any delivery schedule tries
-/// (the template's `WebhookQueue` says the same; a test compares them).
-pub const WEBHOOK_MAX_RECEIVES: u32 = 12;
+pub use super::config::WEBHOOK_MAX_RECEIVES;
 
 /// What was created, as the functions' environment names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::host::config::{
-    DISCORD_BOT_TOKEN, DISCORD_CLIENT_SECRET, EnvSource, ProcessEnv, SECRETS_ARN, STATE_SIGNING_KEY,
-};
+use crate::host::config::{DISCORD_BOT_TOKEN, DISCORD_CLIENT_SECRET, EnvSource, ProcessEnv, STATE_SIGNING_KEY};
 
 /// The variables a secret may hold: a JSON object such as
 /// `{"DISCORD_BOT_TOKEN": "...", "STATE_SIGNING_KEY": "...", "DISCORD_CLIENT_SECRET": "..."}`.
@@ -42,12 +40,15 @@ impl EnvSource for HostEnv {
 
 impl HostEnv {
     /// The process environment and, when `SECRETS_ARN` is set, that secret's variables.
+    #[cfg(feature = "aws")]
     pub async fn load() -> Result<Self, SecretsError> {
         Ok(Self { secret: read_secret().await? })
     }
 }
 
+#[cfg(feature = "aws")]
 async fn read_secret() -> Result<HashMap<String, String>, SecretsError> {
+    use crate::host::config::SECRETS_ARN;
     let Some(arn) = ProcessEnv.get(SECRETS_ARN).filter(|arn| !arn.is_empty()) else { return Ok(HashMap::new()) };
     let shared_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&shared_config);
@@ -59,6 +60,7 @@ async fn read_secret() -> Result<HashMap<String, String>, SecretsError> {
     parse_secret(text).map_err(|problem| SecretsError::Malformed { arn, allowed: SECRET_VARIABLES, problem })
 }
 
+#[cfg(feature = "aws")]
 fn parse_secret(text: &str) -> Result<HashMap<String, String>, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|_| "not JSON".to_owned())?;
     let object = value.as_object().ok_or("not a JSON object")?;

@@ -4,12 +4,9 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use super::config::{
-    DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WebhookConfig, WorkerConfig,
-};
+use super::config::{DiscordConfig, InteractionsConfig, WebConfig, WebhookConfig, WorkerConfig};
 use crate::{
     api::connect::{ClientSecret, Connector},
-    aws::{dynamo::DynamoItems, sqs::SqsQueues},
     channels::ChannelWorker,
     discord::{
         rest::{BotToken, DiscordClient, DiscordError},
@@ -70,13 +67,23 @@ impl Backends {
 
     /// DynamoDB and SQS, configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...),
     /// with the time limits a worker can afford.
-    pub async fn aws(store: &StoreConfig, queues: &QueueConfig) -> (Self, SqsQueues) {
+    #[cfg(feature = "aws")]
+    pub async fn aws(
+        store: &super::config::StoreConfig,
+        queues: &super::config::QueueConfig,
+    ) -> (Self, crate::aws::sqs::SqsQueues) {
         Self::aws_within(store, queues, WORKER_CALLS).await
     }
 
     /// The same, each store and queue call bounded by `limits` (the interactions function
     /// answers within Discord's 3 seconds, so its calls get far less than a worker's).
-    pub async fn aws_within(store: &StoreConfig, queues: &QueueConfig, limits: CallLimits) -> (Self, SqsQueues) {
+    #[cfg(feature = "aws")]
+    pub async fn aws_within(
+        store: &super::config::StoreConfig,
+        queues: &super::config::QueueConfig,
+        limits: CallLimits,
+    ) -> (Self, crate::aws::sqs::SqsQueues) {
+        use crate::aws::{dynamo::DynamoItems, sqs::SqsQueues};
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(limits.connect)
             .operation_attempt_timeout(limits.attempt)
@@ -296,7 +303,7 @@ pub fn batch_policy(queue: QueueKind, worker: &WorkerConfig) -> BatchPolicy {
 pub fn webhook_batch_policy() -> BatchPolicy {
     BatchPolicy {
         queue: QueueKind::Webhook,
-        max_receives: super::provision::WEBHOOK_MAX_RECEIVES,
+        max_receives: super::config::WEBHOOK_MAX_RECEIVES,
         max_delay: Duration::from_secs(12 * 3600 - 60),
     }
 }

@@ -2,4 +2,5 @@
 //! Lambda binary. Signed interactions as Discord sends them, and clients of moto's server.
 
 pub mod interactions;
+#[cfg(feature = "aws")]
 pub mod moto;

@@ -30,7 +30,16 @@ pub struct LocalSandbox {
 impl LocalSandbox {
     pub async fn start(state_dir: &Path, addr: SocketAddr, demo_members: u64) -> anyhow::Result<Self> {
         fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
-        let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(PathBuf::from);
+        let openapi = std::env::var_os("DISCORD_OPENAPI_PATH").map(PathBuf::from).filter(|path| {
+            if !discord_sandbox::VALIDATES {
+                tracing::warn!(
+                    path = %path.display(),
+                    "DISCORD_OPENAPI_PATH is set, but this build does not validate requests: \
+                     run it as `cargo run -p guildbridge --features validate -- local`"
+                );
+            }
+            discord_sandbox::VALIDATES
+        });
         let config = SandboxConfig::new(BOT_TOKEN, openapi, RateLimits::discord_like());
         let sandbox = Sandbox::start(config, addr).await.with_context(|| format!("starting the sandbox on {addr}"))?;
         let snapshot_path = state_dir.join(SNAPSHOT_FILE);

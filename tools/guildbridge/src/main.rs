@@ -14,6 +14,11 @@ mod render;
 mod session;
 mod tenant;
 
+/// What a build without AWS answers for a command that needs it.
+#[cfg(not(feature = "aws"))]
+pub const NO_AWS: &str = "this build of guildbridge has no AWS (the local stack does not need it): \
+     run it as `cargo run -p guildbridge --features aws -- ...`";
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand};

@@ -1,10 +1,16 @@
 //! `guildbridge provision --endpoint URL`: the table and the FIFO queues (with dead-letter
 //! queues) at an AWS-compatible endpoint, then the functions' environment as `KEY=value`.
 
-use aws_config::BehaviorVersion;
-use guildbridge_core::{host::provision::provision, worker::DEFAULT_MAX_RECEIVES};
+#[cfg(not(feature = "aws"))]
+pub async fn run(_endpoint: &str, _prefix: &str) -> anyhow::Result<()> {
+    anyhow::bail!(crate::NO_AWS)
+}
 
+#[cfg(feature = "aws")]
 pub async fn run(endpoint: &str, prefix: &str) -> anyhow::Result<()> {
+    use aws_config::BehaviorVersion;
+    use guildbridge_core::{host::provision::provision, worker::DEFAULT_MAX_RECEIVES};
+
     let shared_config = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&shared_config);
     let sqs = aws_sdk_sqs::Client::new(&shared_config);

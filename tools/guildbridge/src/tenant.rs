@@ -7,7 +7,6 @@ use std::{path::Path, sync::Arc};
 use anyhow::Context;
 use clap::Subcommand;
 use guildbridge_core::{
-    aws::dynamo::DynamoItems,
     clock::{Clock, SystemClock},
     domain::{Tenant, TenantId},
     store::{DomainStore, Store, embedded::EmbeddedItems},
@@ -85,7 +84,13 @@ pub async fn run(data_dir: &Path, table: Option<String>, command: TenantCommand)
 
 async fn open(data_dir: &Path, table: Option<String>) -> anyhow::Result<Arc<dyn DomainStore>> {
     Ok(match table {
-        Some(table) => Arc::new(Store::new(DynamoItems::new(DynamoItems::client_from_env().await, table))),
+        #[cfg(feature = "aws")]
+        Some(table) => {
+            use guildbridge_core::aws::dynamo::DynamoItems;
+            Arc::new(Store::new(DynamoItems::new(DynamoItems::client_from_env().await, table)))
+        }
+        #[cfg(not(feature = "aws"))]
+        Some(_) => anyhow::bail!(crate::NO_AWS),
         None => {
             let dir = data_dir.join("data");
             std::fs::create_dir_all(&dir)?;
