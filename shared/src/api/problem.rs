@@ -124,7 +124,29 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A store failure the caller cannot fix: busy is 503 (try again), anything else is ours.
+/// What a store failure means to whoever asked, the same at every door (the API, the page,
+/// the connect callback): its status, a problem code and a sentence. Every kind is named, so
+/// a new one cannot fall into "busy" or "ours" unnoticed. Logged here, once.
+pub fn store_answer(error: &StoreError) -> (StatusCode, &'static str, String) {
+    match error {
+        StoreError::AlreadyExists(_) => (StatusCode::CONFLICT, "already-exists", error.to_string()),
+        StoreError::VersionConflict => (StatusCode::CONFLICT, "version-conflict", error.to_string()),
+        StoreError::LeaseHeld(_) => (StatusCode::CONFLICT, "sync-running", error.to_string()),
+        StoreError::Conflict(reason) => (StatusCode::CONFLICT, "conflict", (*reason).to_owned()),
+        StoreError::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", format!("{what} not found")),
+        StoreError::BadCursor => (StatusCode::BAD_REQUEST, "bad-request", error.to_string()),
+        StoreError::InvalidSettings(errors) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", errors.to_string()),
+        StoreError::Retryable(_) => {
+            tracing::warn!(%error, "store busy");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is busy; try again shortly".to_owned())
+        }
+        StoreError::Corrupt(_) | StoreError::Misconfigured(_) => {
+            tracing::error!(%error, "store failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side".to_owned())
+        }
+    }
+}
+
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         match error {
@@ -132,13 +154,9 @@ impl From<StoreError> for Problem {
             StoreError::InvalidSettings(errors) => {
                 Self::invalid(errors.0.into_iter().map(|(field, problem)| (field.to_owned(), problem)).collect())
             }
-            StoreError::Retryable(_) => {
-                tracing::warn!(%error, "store busy");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is busy; try again shortly")
-            }
             other => {
-                tracing::error!(error = %other, "store failed");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+                let (status, code, detail) = store_answer(&other);
+                Self::new(status, code, detail)
             }
         }
     }
@@ -157,5 +175,24 @@ impl From<crate::queue::QueueError> for Problem {
     fn from(error: crate::queue::QueueError) -> Self {
         tracing::warn!(%error, "queue unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the job queue is unavailable; try again shortly")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_store_failure_is_answered_as_what_it_is_not_as_busy() {
+        let status = |error: StoreError| store_answer(&error).0;
+        assert_eq!(status(StoreError::NotFound("tenant")), StatusCode::NOT_FOUND);
+        assert_eq!(status(StoreError::BadCursor), StatusCode::BAD_REQUEST);
+        assert_eq!(status(StoreError::Conflict("claimed")), StatusCode::CONFLICT);
+        assert_eq!(status(StoreError::AlreadyExists("link")), StatusCode::CONFLICT);
+        assert_eq!(status(StoreError::Retryable("throttled".into())), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(StoreError::Corrupt("bad item".into())), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(StoreError::Misconfigured("no table".into())), StatusCode::INTERNAL_SERVER_ERROR);
+        let (_, _, detail) = store_answer(&StoreError::Corrupt("secret-looking detail".into()));
+        assert!(!detail.contains("secret-looking"), "what is ours stays in the logs: {detail}");
     }
 }

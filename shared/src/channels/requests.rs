@@ -17,9 +17,9 @@ use crate::{
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("that name can't be a channel name: {0}")]
     BadName(NamingError),

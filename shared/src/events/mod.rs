@@ -15,9 +15,9 @@ use crate::{
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmitError {
-    #[error("events: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("events: {0}")]
+    #[error(transparent)]
     Queue(#[from] QueueError),
 }
 

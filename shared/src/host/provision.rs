@@ -13,7 +13,7 @@ const VISIBILITY_TIMEOUT_SECONDS: &str = "180";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("table: {0}")]
+    #[error(transparent)]
     Table(#[from] ItemError),
     #[error("queue {name}: {reason}")]
     Queue { name: String, reason: String },

@@ -20,13 +20,13 @@ use crate::{
 /// Why a host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("secrets: {0}")]
+    #[error(transparent)]
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Wiring(#[from] WiringError),
-    #[error("commands: {0}")]
+    #[error(transparent)]
     Commands(#[from] RegistryError),
 }
 

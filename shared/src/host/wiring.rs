@@ -29,11 +29,11 @@ use crate::{
 /// Why the adapters could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] ItemError),
-    #[error("queue: {0}")]
+    #[error(transparent)]
     Queue(#[from] QueueError),
-    #[error("Discord client: {0}")]
+    #[error(transparent)]
     Discord(#[from] DiscordError),
     #[error("settings page: {0}")]
     Pages(String),

@@ -129,6 +129,6 @@ impl WebhookEvents {
 pub enum EventError {
     #[error(transparent)]
     Rejected(Rejection),
-    #[error("store: {0}")]
+    #[error(transparent)]
     Busy(#[from] StoreError),
 }

@@ -133,8 +133,15 @@ impl PageError {
 
 impl From<crate::store::StoreError> for PageError {
     fn from(error: crate::store::StoreError) -> Self {
-        tracing::warn!(%error, "settings page: store failed");
-        Self::busy()
+        let (status, _, detail) = crate::api::problem::store_answer(&error);
+        let title = match status {
+            StatusCode::SERVICE_UNAVAILABLE => "Try again",
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::CONFLICT => "Changed meanwhile",
+            status if status.is_client_error() => "Not possible",
+            _ => "Something went wrong",
+        };
+        Self::new(status, title, detail)
     }
 }
 

@@ -164,7 +164,7 @@ pub async fn channels(
     let page = match pages.store.mappings_by_status(admin.guild_id(), status, PAGE_SIZE, cursor).await {
         Ok(page) => page,
         // A cursor from elsewhere (or damaged) starts the listing over.
-        Err(crate::store::StoreError::Conflict(_)) => return see_other(&format!("{path}?status={}", status.as_str())),
+        Err(crate::store::StoreError::BadCursor) => return see_other(&format!("{path}?status={}", status.as_str())),
         Err(error) => return Denied::from(error).into_response(),
     };
     let rows = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, admin.guild_id())).collect();

@@ -101,11 +101,11 @@ pub fn fair_turns(due: Vec<RelayedChannel>, batch: usize) -> Vec<RelayedChannel>
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
-    #[error("relay: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("relay: {0}")]
+    #[error(transparent)]
     Discord(#[from] DiscordError),
-    #[error("relay: {0}")]
+    #[error(transparent)]
     Events(#[from] crate::events::EmitError),
 }
 

@@ -114,6 +114,9 @@ pub enum StoreError {
     /// The stored state does not allow this transition (e.g. completing someone else's claim).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A page cursor that is damaged or came from another listing.
+    #[error("the page cursor is not valid here")]
+    BadCursor,
     #[error(transparent)]
     InvalidSettings(#[from] SettingsErrors),
     /// Retry later: DynamoDB throttled or the store is unreachable.

@@ -33,7 +33,7 @@ pub(super) fn encode_cursor(key: &Item) -> String {
 /// The key a cursor continues after, when the cursor came from `query` (its partition and,
 /// for a prefix query, its prefix); anything else is refused.
 pub(super) fn decode_cursor(cursor: &str, query: &Query) -> Result<Item, StoreError> {
-    let invalid = || StoreError::Conflict("the page cursor is not valid here");
+    let invalid = || StoreError::BadCursor;
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let key: Item = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let (pk, sk) = query.index.key_attributes();

@@ -394,7 +394,7 @@ async fn mappings_page_by_status_and_cursors_stay_in_their_guild<I: ItemStore>(s
     assert!(
         matches!(
             store.mappings_by_status(guild(2), MappingStatus::Active, 2, Some(&cursor)).await,
-            Err(StoreError::Conflict(_))
+            Err(StoreError::BadCursor)
         ),
         "a cursor from guild 1 does not read guild 2"
     );

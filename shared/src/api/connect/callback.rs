@@ -127,9 +127,15 @@ fn escape(text: &str) -> String {
         .collect()
 }
 
+/// A store failure as the person sees it: busy is "try again", the rest says what it is.
 fn busy(error: StoreError) -> Refusal {
-    tracing::warn!(%error, "connect callback: store unavailable");
-    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Guildbridge is busy; go back and try again shortly.")
+    let (status, _, detail) = crate::api::problem::store_answer(&error);
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => {
+            Refusal::new(status, "Try again", "Guildbridge is busy; go back and try again shortly.")
+        }
+        _ => Refusal::new(status, "Not connected", detail),
+    }
 }
 
 fn already_used() -> Refusal {

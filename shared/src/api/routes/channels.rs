@@ -314,11 +314,7 @@ pub async fn list_channels(
         _ => return Err(Problem::invalid_field("status", "creating, active, completed, archived or error")),
     };
     let limit = page_limit(query.limit)?;
-    let page = api
-        .store
-        .mappings_by_status(caller.guild_id, status, limit, query.cursor.as_deref())
-        .await
-        .map_err(cursor_problem)?;
+    let page = api.store.mappings_by_status(caller.guild_id, status, limit, query.cursor.as_deref()).await?;
     let items = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, caller.guild_id)).collect();
     Ok(Json(Page { items, next_cursor: page.next }))
 }

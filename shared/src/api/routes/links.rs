@@ -141,6 +141,6 @@ pub async fn list_links(
     QueryParams(query): QueryParams<LinksQuery>,
 ) -> Result<Json<Page<LinkView>>, Problem> {
     let limit = page_limit(query.limit)?;
-    let page = api.store.links_page(caller.guild_id, limit, query.cursor.as_deref()).await.map_err(cursor_problem)?;
+    let page = api.store.links_page(caller.guild_id, limit, query.cursor.as_deref()).await?;
     Ok(Json(Page { items: page.items.into_iter().map(LinkView::from).collect(), next_cursor: page.next }))
 }

@@ -34,8 +34,7 @@ pub async fn list_members(
         Some(_) => return Err(Problem::invalid_field("status", "active or left")),
     };
     let limit = page_limit(query.limit)?;
-    let page =
-        api.store.members_page(caller.guild_id, left, limit, query.cursor.as_deref()).await.map_err(cursor_problem)?;
+    let page = api.store.members_page(caller.guild_id, left, limit, query.cursor.as_deref()).await?;
     let users: Vec<_> = page.items.iter().map(|member| member.member.user_id).collect();
     let mut links = api.store.links_for(caller.guild_id, &users).await?;
     let items = page

@@ -75,14 +75,6 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
     }
 }
 
-/// A cursor from another listing (or another tenant) is a bad request, not a conflict.
-pub fn cursor_problem(error: StoreError) -> Problem {
-    match error {
-        StoreError::Conflict(reason) => Problem::bad_request(reason),
-        other => other.into(),
-    }
-}
-
 /// Records `job` as queued (so `GET /v1/jobs/{id}` knows it at once), enqueues it, and
 /// answers 202 with it.
 pub async fn accepted(api: &Api, job: Job) -> Result<Response, Problem> {

@@ -11,7 +11,7 @@ pub use axum::{
 pub use serde::Deserialize;
 pub use utoipa::{IntoParams, ToSchema};
 
-pub use super::{accepted, cursor_problem, page_limit, random_key};
+pub use super::{accepted, page_limit, random_key};
 pub use crate::api::{
     Api,
     extract::{Caller, Connected, JsonBody, PathParams, QueryParams},

@@ -259,11 +259,8 @@ pub async fn list_subjects(
     QueryParams(query): QueryParams<SubjectsQuery>,
 ) -> Result<Json<Page<SubjectView>>, Problem> {
     let limit = page_limit(query.limit)?;
-    let page = api
-        .store
-        .subjects_page(caller.guild_id, query.kind.map(Into::into), limit, query.cursor.as_deref())
-        .await
-        .map_err(cursor_problem)?;
+    let page =
+        api.store.subjects_page(caller.guild_id, query.kind.map(Into::into), limit, query.cursor.as_deref()).await?;
     let references: Vec<SubjectRef> = page.items.iter().map(|subject| subject.subject.clone()).collect();
     let mut mappings = api.store.mappings_of(caller.guild_id, &references).await?;
     let items = page
