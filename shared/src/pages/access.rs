@@ -5,15 +5,16 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode, header},
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Request, State},
+    http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use super::{BASE_PATH, PageError, Pages, cookies::Cookie, render, see_other, templates};
+use super::{BASE_PATH, PageError, Pages, cookies::Cookie, html, render, see_other};
 use crate::{
     discord::rest::DiscordError,
     domain::{GuildAccess, SessionRecord, TenantId},
@@ -172,14 +173,14 @@ async fn admin_of(pages: &Pages, signed_in: SignedIn, guild_id: Id<GuildMarker>)
 }
 
 /// For a guild page (GET): the admin, or a way to become one.
-pub async fn guild_page(pages: &Pages, headers: &HeaderMap, raw_guild: &str, path: &str) -> Result<GuildAdmin, Denied> {
+async fn guild_page(pages: &Pages, headers: &HeaderMap, raw_guild: &str, path: &str) -> Result<GuildAdmin, Denied> {
     let guild_id = parse_guild(raw_guild)?;
     let signed_in = SignedIn::from_headers(pages, headers).await?.ok_or_else(|| Denied::SignIn(path.to_owned()))?;
     admin_of(pages, signed_in, guild_id).await
 }
 
 /// For a guild write (POST): origin, CSRF and access checked; the form's fields.
-pub async fn guild_post(
+async fn guild_post(
     pages: &Pages,
     headers: &HeaderMap,
     raw_guild: &str,
@@ -190,6 +191,93 @@ pub async fn guild_post(
     Ok((admin_of(pages, signed_in, guild_id).await?, form))
 }
 
+/// The guild named in a page's path (`{guild_id}`), as typed.
+async fn path_guild(parts: &mut Parts, pages: &Arc<Pages>) -> Result<String, Response> {
+    let Path(params) =
+        Path::<HashMap<String, String>>::from_request_parts(parts, pages).await.map_err(IntoResponse::into_response)?;
+    params.get("guild_id").cloned().ok_or_else(|| {
+        PageError::new(StatusCode::NOT_FOUND, "No such page", "This page belongs to no server.").into_response()
+    })
+}
+
+/// A guild page's admin (GET): signed in and managing the guild in the path. The rejection
+/// is the answer to give instead: sign in and come back here, or "not yours".
+#[derive(Debug)]
+pub struct AdminPage(pub GuildAdmin);
+
+impl FromRequestParts<Arc<Pages>> for AdminPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
+        let guild = path_guild(parts, pages).await?;
+        let path = parts.uri.path().to_owned();
+        guild_page(pages, &parts.headers, &guild, &path).await.map(Self).map_err(IntoResponse::into_response)
+    }
+}
+
+/// A connected guild's page: its admin and tenant. A guild not connected gets the "Add
+/// Guildbridge" page instead.
+#[derive(Debug)]
+pub struct ConnectedPage {
+    pub admin: GuildAdmin,
+    pub tenant: TenantId,
+}
+
+impl FromRequestParts<Arc<Pages>> for ConnectedPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
+        let AdminPage(admin) = AdminPage::from_request_parts(parts, pages).await?;
+        match admin.tenant.clone() {
+            Some(tenant) => Ok(Self { admin, tenant }),
+            None => Err(super::connect::page(pages, &parts.headers, &admin).await),
+        }
+    }
+}
+
+/// A guild write (POST): the `Origin`, the CSRF token and access checked, with the form's
+/// fields. The rejection is the refusal to give.
+#[derive(Debug)]
+pub struct AdminForm {
+    pub admin: GuildAdmin,
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<Arc<Pages>> for AdminForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let guild = path_guild(&mut parts, pages).await?;
+        let headers = parts.headers.clone();
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), pages).await.map_err(IntoResponse::into_response)?;
+        let (admin, form) = guild_post(pages, &headers, &guild, &body).await.map_err(IntoResponse::into_response)?;
+        Ok(Self { admin, form })
+    }
+}
+
+/// A write to a connected guild: 409 for a guild not connected.
+#[derive(Debug)]
+pub struct ConnectedForm {
+    pub admin: GuildAdmin,
+    pub tenant: TenantId,
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<Arc<Pages>> for ConnectedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
+        let AdminForm { admin, form } = AdminForm::from_request(request, pages).await?;
+        match admin.tenant.clone() {
+            Some(tenant) => Ok(Self { admin, tenant, form }),
+            None => Err(PageError::new(StatusCode::CONFLICT, "Not connected", "Add Guildbridge to this server first.")
+                .into_response()),
+        }
+    }
+}
+
 /// `GET /settings`: the login page, or the guilds the person may manage.
 pub async fn home(State(pages): State<Arc<Pages>>, headers: HeaderMap) -> Response {
     let signed_in = match SignedIn::from_headers(&pages, &headers).await {
@@ -197,7 +285,7 @@ pub async fn home(State(pages): State<Arc<Pages>>, headers: HeaderMap) -> Respon
         Err(error) => return error.into_response(),
     };
     let Some(signed_in) = signed_in else {
-        return render(&templates::LoginPage {});
+        return render(&html::LoginPage {});
     };
     let mut guilds = Vec::new();
     for guild in &signed_in.session.guilds {
@@ -205,8 +293,8 @@ pub async fn home(State(pages): State<Arc<Pages>>, headers: HeaderMap) -> Respon
             Ok(tenant) => tenant.is_some(),
             Err(error) => return PageError::from(error).into_response(),
         };
-        guilds.push(templates::GuildChoice { id: guild.guild_id.to_string(), name: guild.name.clone(), connected });
+        guilds.push(html::GuildChoice { id: guild.guild_id.to_string(), name: guild.name.clone(), connected });
     }
     let session = &signed_in.session;
-    render(&templates::PickerPage { username: &session.username, csrf: &session.csrf_token, guilds })
+    render(&html::PickerPage { username: &session.username, csrf: &session.csrf_token, guilds })
 }

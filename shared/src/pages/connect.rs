@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{PageError, Pages, access::GuildAdmin, random_token, render, templates};
+use super::{PageError, Pages, access::GuildAdmin, html, random_token, render};
 use crate::{
     api::{
         connect::{ConnectState, STATE_LIFETIME_SECS},
@@ -20,7 +20,7 @@ pub(super) async fn page(pages: &Pages, headers: &HeaderMap, admin: &GuildAdmin)
     match link(pages, headers, admin) {
         Ok(link) => {
             let permissions = permission_names(GuildSettings::default().bot_permissions());
-            render(&templates::ConnectPage { nav: templates::Nav::new(admin, "settings"), link, permissions })
+            render(&html::ConnectPage { nav: html::Nav::new(admin, "settings"), link, permissions })
         }
         Err(error) => error.into_response(),
     }

@@ -7,18 +7,17 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 
 use super::{
     Pages,
-    access::{Denied, GuildAdmin},
+    access::{ConnectedForm, ConnectedPage, Denied, GuildAdmin},
+    html::{self, MessageEditor, Nav, Notice},
     message_drafts::{self, Checked, Draft, Slot},
     render, see_other,
-    templates::{self, MessageEditor, Nav, Notice},
-    watch::{connected, connected_post},
 };
 use crate::{
     domain::templates::known_list,
@@ -43,14 +42,9 @@ fn path_of(guild: impl std::fmt::Display) -> String {
 /// `GET .../messages`: the stored templates, previewed.
 pub async fn show(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
+    ConnectedPage { admin, .. }: ConnectedPage,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let admin = match connected(&pages, &headers, &guild, &path_of(&guild)).await {
-        Ok((admin, _)) => admin,
-        Err(response) => return response,
-    };
     let stored = match pages.store.settings(admin.guild_id()).await {
         Ok(stored) => stored,
         Err(error) => return Denied::from(error).into_response(),
@@ -69,16 +63,7 @@ pub async fn show(
 }
 
 /// `POST .../messages` with `action` = `preview` (nothing saved) or `save`.
-pub async fn act(
-    State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let (admin, _, form) = match connected_post(&pages, &headers, &guild, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, form, .. }: ConnectedForm) -> Response {
     let version = form.get("version").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // What the form does not hold stays as stored; the save is conditional on `version`.
     let base = match pages.store.settings(admin.guild_id()).await {
@@ -155,7 +140,7 @@ fn page(admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
             check,
         })
         .collect();
-    let page = templates::MessagesPage {
+    let page = html::MessagesPage {
         nav: Nav::new(admin, "messages"),
         notice: state.notice,
         version: state.version,

@@ -9,13 +9,13 @@
 mod access;
 mod connect;
 mod cookies;
+mod html;
 mod login;
 mod message_drafts;
 mod messages;
 mod pickers;
 mod settings_form;
-mod templates;
-mod watch;
+mod tabs;
 mod webhook;
 
 use std::sync::Arc;
@@ -74,14 +74,14 @@ pub fn router(pages: Pages) -> Router {
             // Nine templates of up to 6000 characters each, percent-encoded.
             get(messages::show).post(messages::act).layer(DefaultBodyLimit::max(MAX_MESSAGES_FORM_BYTES)),
         )
-        .route("/settings/guilds/{guild_id}/channels", get(watch::channels))
-        .route("/settings/guilds/{guild_id}/channels/retry", post(watch::retry_channel))
-        .route("/settings/guilds/{guild_id}/channels/archive", post(watch::archive_channel))
-        .route("/settings/guilds/{guild_id}/sync", get(watch::syncs).post(watch::sync_now))
-        .route("/settings/guilds/{guild_id}/dead-letters", get(watch::dead_letters))
-        .route("/settings/guilds/{guild_id}/dead-letters/retry", post(watch::retry_dead_letter))
-        .route("/settings/guilds/{guild_id}/keys", get(watch::api_keys).post(watch::create_api_key))
-        .route("/settings/guilds/{guild_id}/keys/revoke", post(watch::revoke_api_key))
+        .route("/settings/guilds/{guild_id}/channels", get(tabs::channels))
+        .route("/settings/guilds/{guild_id}/channels/retry", post(tabs::retry_channel))
+        .route("/settings/guilds/{guild_id}/channels/archive", post(tabs::archive_channel))
+        .route("/settings/guilds/{guild_id}/sync", get(tabs::syncs).post(tabs::sync_now))
+        .route("/settings/guilds/{guild_id}/dead-letters", get(tabs::dead_letters))
+        .route("/settings/guilds/{guild_id}/dead-letters/retry", post(tabs::retry_dead_letter))
+        .route("/settings/guilds/{guild_id}/keys", get(tabs::api_keys).post(tabs::create_api_key))
+        .route("/settings/guilds/{guild_id}/keys/revoke", post(tabs::revoke_api_key))
         .route("/settings/guilds/{guild_id}/webhook", get(webhook::show).post(webhook::act))
         .route("/settings/assets/app.css", get(stylesheet))
         .route("/settings/assets/preview.js", get(script))
@@ -147,7 +147,7 @@ impl From<crate::store::StoreError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let page = templates::ErrorPage { title: self.title, detail: &self.detail };
+        let page = html::ErrorPage { title: self.title, detail: &self.detail };
         (self.status, render(&page)).into_response()
     }
 }

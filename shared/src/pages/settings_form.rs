@@ -9,7 +9,7 @@ use std::{
 };
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -18,10 +18,10 @@ use twilight_model::guild::Permissions;
 
 use super::{
     Pages,
-    access::{Denied, GuildAdmin, guild_page, guild_post},
+    access::{AdminForm, ConnectedPage, Denied, GuildAdmin},
+    html::{self, Field, Nav, Picked},
     pickers::Choices,
     render, see_other,
-    templates::{self, Field, Nav, Picked},
 };
 use crate::{
     api::routes::tenant::names as permission_names,
@@ -236,8 +236,8 @@ struct FormState {
     values: HashMap<String, String>,
     errors: BTreeMap<String, String>,
     version: u64,
-    notice: Option<templates::Notice>,
-    theirs: Vec<templates::Theirs>,
+    notice: Option<html::Notice>,
+    theirs: Vec<html::Theirs>,
 }
 
 async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
@@ -259,14 +259,14 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
     let intent = pages.store.intents().await.ok().flatten();
     let problems = pages.store.settings_problems(guild_id).await.unwrap_or_default();
     let webhook = match pages.store.tenant_of(guild_id).await.ok().flatten() {
-        Some(tenant) => pages.store.webhook(&tenant).await.ok().flatten().map(|endpoint| templates::WebhookSummary {
+        Some(tenant) => pages.store.webhook(&tenant).await.ok().flatten().map(|endpoint| html::WebhookSummary {
             url: endpoint.url,
             events: endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>().join(", "),
             paused: endpoint.paused.map(|pause| pause.reason),
         }),
         None => None,
     };
-    let page = templates::SettingsPage {
+    let page = html::SettingsPage {
         message_content_missing: intent.is_some_and(|status| !status.message_content),
         webhook,
         nav: Nav::new(admin, "settings"),
@@ -278,7 +278,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
         pickers_unavailable: choices.is_none(),
         missing_permissions: missing,
         problems: problems.into_iter().map(|problem| (problem.field, problem.problem)).collect(),
-        audit: audit.into_iter().map(templates::AuditRow::from).collect(),
+        audit: audit.into_iter().map(html::AuditRow::from).collect(),
     };
     (status, render(&page)).into_response()
 }
@@ -332,18 +332,9 @@ fn field(spec: &Spec, state: &FormState, choices: Option<&Choices>) -> Field {
 /// `GET /settings/guilds/{guild_id}`.
 pub async fn show(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
+    ConnectedPage { admin, .. }: ConnectedPage,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let path = format!("/settings/guilds/{guild}");
-    let admin = match guild_page(&pages, &headers, &guild, &path).await {
-        Ok(admin) => admin,
-        Err(denied) => return denied.into_response(),
-    };
-    if admin.tenant.is_none() {
-        return super::connect::page(&pages, &headers, &admin).await;
-    }
     let current = match pages.store.settings(admin.guild_id()).await {
         Ok(current) => current,
         Err(error) => return Denied::from(error).into_response(),
@@ -353,7 +344,7 @@ pub async fn show(
         values: values_of(&current.settings),
         errors: BTreeMap::new(),
         version: current.version,
-        notice: saved.then(|| templates::Notice::success("Saved.")),
+        notice: saved.then(|| html::Notice::success("Saved.")),
         theirs: Vec::new(),
     };
     render_form(&pages, &admin, state, StatusCode::OK).await
@@ -363,13 +354,8 @@ pub async fn show(
 pub async fn save(
     State(pages): State<Arc<Pages>>,
     headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
+    AdminForm { admin, form }: AdminForm,
 ) -> Response {
-    let (admin, form) = match guild_post(&pages, &headers, &guild, &body).await {
-        Ok(checked) => checked,
-        Err(denied) => return denied.into_response(),
-    };
     if admin.tenant.is_none() {
         return super::connect::page(&pages, &headers, &admin).await;
     }
@@ -390,7 +376,7 @@ pub async fn save(
     let settings = match parse(&form, &base) {
         Ok(settings) => settings,
         Err(errors) => {
-            state.notice = Some(templates::Notice::error("Nothing was saved: fix the fields marked below."));
+            state.notice = Some(html::Notice::error("Nothing was saved: fix the fields marked below."));
             state.errors = errors;
             return render_form(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
@@ -410,7 +396,7 @@ pub async fn save(
         Err(error) => return super::access::discord_unavailable(error).into_response(),
     }
     if !problems.is_empty() {
-        state.notice = Some(templates::Notice::error("Nothing was saved: fix the fields marked below."));
+        state.notice = Some(html::Notice::error("Nothing was saved: fix the fields marked below."));
         state.errors = problems;
         return render_form(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
@@ -443,11 +429,11 @@ pub async fn save(
             let theirs = serde_json::to_value(&current.settings).unwrap_or_default();
             state.theirs = AuditEntry::diff(&yours, &theirs)
                 .into_iter()
-                .map(|change| templates::Theirs { field: change.field, value: change.to })
+                .map(|change| html::Theirs { field: change.field, value: change.to })
                 .collect();
             // Saving again applies yours over theirs, knowingly.
             state.version = current.version;
-            state.notice = Some(templates::Notice::error(
+            state.notice = Some(html::Notice::error(
                 "Someone saved these settings after you opened them. Their values are listed below; \
                  the form still holds yours: save again to apply yours over theirs.",
             ));
@@ -455,7 +441,7 @@ pub async fn save(
         }
         Err(StoreError::InvalidSettings(errors)) => {
             state.errors = errors.0.into_iter().map(|(field, problem)| (form_name(field), problem)).collect();
-            state.notice = Some(templates::Notice::error("Nothing was saved: fix the fields marked below."));
+            state.notice = Some(html::Notice::error("Nothing was saved: fix the fields marked below."));
             render_form(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(error) => Denied::from(error).into_response(),

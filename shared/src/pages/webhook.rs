@@ -5,17 +5,17 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 
 use super::{
     Pages,
-    access::{Denied, GuildAdmin},
+    access::{ConnectedForm, ConnectedPage, Denied, GuildAdmin},
+    html::{self, Nav, Notice},
     render,
-    templates::{self, Nav, Notice},
-    watch::{connected, connected_post, platform_owned},
+    tabs::platform_owned,
 };
 use crate::{
     domain::{EventType, TenantId},
@@ -33,26 +33,13 @@ struct FormState {
 }
 
 /// `GET .../webhook`.
-pub async fn show(State(pages): State<Arc<Pages>>, headers: HeaderMap, Path(guild): Path<String>) -> Response {
-    let path = format!("/settings/guilds/{guild}/webhook");
-    match connected(&pages, &headers, &guild, &path).await {
-        Ok((admin, tenant)) => page(&pages, &admin, &tenant, FormState::default(), StatusCode::OK).await,
-        Err(response) => response,
-    }
+pub async fn show(State(pages): State<Arc<Pages>>, ConnectedPage { admin, tenant }: ConnectedPage) -> Response {
+    page(&pages, &admin, &tenant, FormState::default(), StatusCode::OK).await
 }
 
 /// `POST .../webhook` with `action` = `save` (url, `event.<type>` checkboxes), `rotate`,
 /// `resume` or `test`.
-pub async fn act(
-    State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let (admin, tenant, form) = match connected_post(&pages, &headers, &guild, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, tenant, form }: ConnectedForm) -> Response {
     if let Some(refused) = platform_owned(&admin, &tenant) {
         return refused;
     }
@@ -134,7 +121,7 @@ async fn page(pages: &Pages, admin: &GuildAdmin, tenant: &TenantId, state: FormS
         (None, Some(stored)) => stored.events.iter().map(|kind| kind.as_str().to_owned()).collect(),
         (None, None) => Vec::new(),
     };
-    let page = templates::WebhookPage {
+    let page = html::WebhookPage {
         nav: Nav::new(admin, "webhook"),
         manage: tenant.is_standalone_for(admin.guild_id()),
         notice: state.notice,
@@ -148,7 +135,7 @@ async fn page(pages: &Pages, admin: &GuildAdmin, tenant: &TenantId, state: FormS
         exists: stored.is_some(),
         paused: stored.as_ref().and_then(|stored| stored.paused.as_ref().map(|pause| pause.reason.clone())),
         message_content_missing: intent.is_some_and(|status| !status.message_content),
-        attempts: attempts.into_iter().map(templates::AttemptRow::from).collect(),
+        attempts: attempts.into_iter().map(html::AttemptRow::from).collect(),
     };
     (status, render(&page)).into_response()
 }

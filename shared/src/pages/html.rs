@@ -1,4 +1,4 @@
-//! The pages' templates (compiled by askama from `shared/templates/`, escaped by default)
+//! The pages' HTML: askama templates compiled from `shared/templates/` (escaped by default)
 //! and the rows they show.
 
 use std::collections::BTreeMap;

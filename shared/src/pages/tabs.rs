@@ -1,19 +1,19 @@
-//! Watching what Guildbridge does for the guild: its channels by status (Retry, Archive), its
+//! The guild's tabs that watch what Guildbridge does: its channels by status (Retry, Archive), its
 //! member syncs (Sync now), its dead letters (Retry), and the tenant's API keys.
 
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode},
+    extract::{RawQuery, State},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 
 use super::{
     PageError, Pages,
-    access::{Denied, GuildAdmin, guild_page, guild_post},
+    access::{ConnectedForm, ConnectedPage, Denied, GuildAdmin},
+    html::{self, Nav, Notice},
     render, see_other,
-    templates::{self, Nav, Notice},
 };
 use crate::{
     api::views::{ChannelView, DeadLetterView, SyncView},
@@ -77,35 +77,6 @@ fn query_map(raw: Option<String>) -> HashMap<String, String> {
     url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
-/// A page of a connected guild; an unconnected one gets the "Add Guildbridge" page.
-pub(super) async fn connected(
-    pages: &Pages,
-    headers: &HeaderMap,
-    guild: &str,
-    path: &str,
-) -> Result<(GuildAdmin, TenantId), Response> {
-    let admin = guild_page(pages, headers, guild, path).await.map_err(IntoResponse::into_response)?;
-    match admin.tenant.clone() {
-        Some(tenant) => Ok((admin, tenant)),
-        None => Err(super::connect::page(pages, headers, &admin).await),
-    }
-}
-
-/// A write to a connected guild; `Err` is the response to give instead.
-pub(super) async fn connected_post(
-    pages: &Pages,
-    headers: &HeaderMap,
-    guild: &str,
-    body: &[u8],
-) -> Result<(GuildAdmin, TenantId, HashMap<String, String>), Response> {
-    let (admin, form) = guild_post(pages, headers, guild, body).await.map_err(IntoResponse::into_response)?;
-    match admin.tenant.clone() {
-        Some(tenant) => Ok((admin, tenant, form)),
-        None => Err(PageError::new(StatusCode::CONFLICT, "Not connected", "Add Guildbridge to this server first.")
-            .into_response()),
-    }
-}
-
 /// A platform tenant's credentials (API keys, the webhook endpoint and its secret) are the
 /// platform's: a guild's admins see their status, and only a standalone tenant's admins
 /// change them. `Some` is the refusal to give a change on a platform's tenant.
@@ -131,31 +102,24 @@ async fn queue(pages: &Pages, job: &Job) -> Result<(), PageError> {
     })
 }
 
-/// A write to a connected guild: checked (origin, CSRF, access), then `act` on the form.
-async fn write<F, Fut>(pages: &Pages, headers: &HeaderMap, guild: &str, body: &[u8], act: F) -> Response
+/// A checked write to a connected guild (origin, CSRF, access): `act` on the form.
+async fn write<F, Fut>(checked: ConnectedForm, act: F) -> Response
 where
     F: FnOnce(GuildAdmin, TenantId, HashMap<String, String>) -> Fut,
     Fut: std::future::Future<Output = Result<Response, PageError>>,
 {
-    match connected_post(pages, headers, guild, body).await {
-        Ok((admin, tenant, form)) => act(admin, tenant, form).await.unwrap_or_else(IntoResponse::into_response),
-        Err(response) => response,
-    }
+    let ConnectedForm { admin, tenant, form } = checked;
+    act(admin, tenant, form).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `GET /settings/guilds/{id}/channels?status=..&cursor=..`.
 pub async fn channels(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
+    ConnectedPage { admin, .. }: ConnectedPage,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = query_map(raw);
-    let path = format!("/settings/guilds/{guild}/channels");
-    let (admin, _) = match connected(&pages, &headers, &guild, &path).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let path = format!("/settings/guilds/{}/channels", admin.guild_id());
     let status = query
         .get("status")
         .and_then(|wanted| STATUSES.into_iter().find(|status| status.as_str() == wanted))
@@ -169,7 +133,7 @@ pub async fn channels(
     };
     let rows = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, admin.guild_id())).collect();
     let notice = Done::notice(&query);
-    render(&templates::ChannelsPage {
+    render(&html::ChannelsPage {
         nav: Nav::new(&admin, "channels"),
         statuses: STATUSES.iter().map(|s| (s.as_str(), *s == status)).collect(),
         status: status.as_str(),
@@ -192,14 +156,9 @@ fn back_to_channels(guild: &GuildAdmin, status: &str, done: Done) -> Response {
 }
 
 /// `POST .../channels/retry`: an errored channel's job again.
-pub async fn retry_channel(
-    State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+pub async fn retry_channel(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
     let pages = pages.as_ref();
-    write(pages, &headers, &guild, &body, |admin, _, form| async move {
+    write(checked, |admin, _, form| async move {
         let subject = subject_of(&form)?;
         let mapping = pages.store.mapping(admin.guild_id(), &subject).await?;
         if mapping.map(|mapping| mapping.status) != Some(MappingStatus::Error) {
@@ -215,14 +174,9 @@ pub async fn retry_channel(
 }
 
 /// `POST .../channels/archive`: archives a channel, with a reason.
-pub async fn archive_channel(
-    State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+pub async fn archive_channel(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
     let pages = pages.as_ref();
-    write(pages, &headers, &guild, &body, |admin, _, form| async move {
+    write(checked, |admin, _, form| async move {
         let subject = subject_of(&form)?;
         let reason = form.get("reason").map(|reason| reason.trim().to_owned()).unwrap_or_default();
         if reason.is_empty() || reason.chars().count() > 400 {
@@ -245,15 +199,9 @@ pub async fn archive_channel(
 /// `GET .../sync`: recent runs, the running one, the next scheduled time.
 pub async fn syncs(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
+    ConnectedPage { admin, .. }: ConnectedPage,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let path = format!("/settings/guilds/{guild}/sync");
-    let (admin, _) = match connected(&pages, &headers, &guild, &path).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let guild_id = admin.guild_id();
     let now = pages.clock.now();
     let (runs, lease, schedule) = match tokio::join!(
@@ -265,25 +213,20 @@ pub async fn syncs(
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return Denied::from(error).into_response(),
     };
     let query = query_map(raw);
-    render(&templates::SyncPage {
+    render(&html::SyncPage {
         nav: Nav::new(&admin, "sync"),
         running: lease.map(|lease| lease.run_id.to_string()),
-        next_at: schedule.as_ref().map(|schedule| templates::when(schedule.next_at)),
+        next_at: schedule.as_ref().map(|schedule| html::when(schedule.next_at)),
         schedule_error: schedule.and_then(|schedule| schedule.last_error),
-        runs: runs.into_iter().map(SyncView::from).map(templates::RunRow::from).collect(),
+        runs: runs.into_iter().map(SyncView::from).map(html::RunRow::from).collect(),
         notice: Done::notice(&query),
     })
 }
 
 /// `POST .../sync`: Sync now.
-pub async fn sync_now(
-    State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+pub async fn sync_now(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
     let pages = pages.as_ref();
-    write(pages, &headers, &guild, &body, |admin, _, _| async move {
+    write(checked, |admin, _, _| async move {
         let request = SyncRequest::Platform(format!("settings-page:{}", super::random_token()?));
         let asked = request_sync(
             pages.store.as_ref(),
@@ -312,36 +255,25 @@ pub async fn sync_now(
 /// `GET .../dead-letters`.
 pub async fn dead_letters(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
+    ConnectedPage { admin, .. }: ConnectedPage,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let path = format!("/settings/guilds/{guild}/dead-letters");
-    let (admin, _) = match connected(&pages, &headers, &guild, &path).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let letters = match pages.store.dead_letters(Some(admin.guild_id()), 50).await {
         Ok(letters) => letters,
         Err(error) => return Denied::from(error).into_response(),
     };
     let query = query_map(raw);
-    render(&templates::DeadLettersPage {
+    render(&html::DeadLettersPage {
         nav: Nav::new(&admin, "dead-letters"),
-        letters: letters.into_iter().map(DeadLetterView::from).map(templates::LetterRow::from).collect(),
+        letters: letters.into_iter().map(DeadLetterView::from).map(html::LetterRow::from).collect(),
         notice: Done::notice(&query),
     })
 }
 
 /// `POST .../dead-letters/retry`: the job queued again, as it was.
-pub async fn retry_dead_letter(
-    State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+pub async fn retry_dead_letter(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
     let pages = pages.as_ref();
-    write(pages, &headers, &guild, &body, |admin, _, form| async move {
+    write(checked, |admin, _, form| async move {
         let id = form.get("id").map(String::as_str).unwrap_or_default();
         let gone = || PageError::new(StatusCode::NOT_FOUND, "No such dead letter", "It is not this server's.");
         let letter = pages.store.dead_letter(admin.guild_id(), id).await?.ok_or_else(gone)?;
@@ -364,12 +296,7 @@ pub async fn retry_dead_letter(
 }
 
 /// `GET .../keys`: the tenant's API keys (never their secrets).
-pub async fn api_keys(State(pages): State<Arc<Pages>>, headers: HeaderMap, Path(guild): Path<String>) -> Response {
-    let path = format!("/settings/guilds/{guild}/keys");
-    let (admin, tenant) = match connected(&pages, &headers, &guild, &path).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub async fn api_keys(State(pages): State<Arc<Pages>>, ConnectedPage { admin, tenant }: ConnectedPage) -> Response {
     keys_page(&pages, &admin, &tenant, None, None).await
 }
 
@@ -381,11 +308,11 @@ async fn keys_page(
     notice: Option<Notice>,
 ) -> Response {
     match pages.store.api_keys(tenant).await {
-        Ok(keys) => render(&templates::KeysPage {
+        Ok(keys) => render(&html::KeysPage {
             nav: Nav::new(admin, "keys"),
             manage: tenant.is_standalone_for(admin.guild_id()),
             tenant: tenant.to_string(),
-            keys: keys.into_iter().map(templates::KeyRow::from).collect(),
+            keys: keys.into_iter().map(html::KeyRow::from).collect(),
             secret,
             notice,
         }),
@@ -396,14 +323,8 @@ async fn keys_page(
 /// `POST .../keys`: a new key, shown once on the page that answers.
 pub async fn create_api_key(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
+    ConnectedForm { admin, tenant, .. }: ConnectedForm,
 ) -> Response {
-    let (admin, tenant, _) = match connected_post(&pages, &headers, &guild, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     if let Some(refused) = platform_owned(&admin, &tenant) {
         return refused;
     }
@@ -426,14 +347,8 @@ pub async fn create_api_key(
 /// `POST .../keys/revoke`.
 pub async fn revoke_api_key(
     State(pages): State<Arc<Pages>>,
-    headers: HeaderMap,
-    Path(guild): Path<String>,
-    body: axum::body::Bytes,
+    ConnectedForm { admin, tenant, form }: ConnectedForm,
 ) -> Response {
-    let (admin, tenant, form) = match connected_post(&pages, &headers, &guild, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     if let Some(refused) = platform_owned(&admin, &tenant) {
         return refused;
     }
