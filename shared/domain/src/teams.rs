@@ -2,13 +2,19 @@
 //! ([`TeamState`]: the private thread, the role, who was added), kept apart so the API and
 //! the worker never overwrite each other.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use twilight_model::id::{
     Id,
     marker::{ChannelMarker, RoleMarker, UserMarker},
 };
 
-use super::{SubjectRef, naming::MAX_CHANNEL_NAME_CHARS};
+use super::{
+    SubjectRef,
+    naming::MAX_CHANNEL_NAME_CHARS,
+    templates::{fill, placeholders_in},
+};
 
 /// Platform user ids a team may list (a private thread holds up to 1000; teams are small).
 pub const MAX_TEAM_MEMBERS: usize = 100;
@@ -48,14 +54,9 @@ impl VoicePattern {
         if length == 0 || pattern.chars().count() > TEAM_VOICE_PATTERN_MAX_CHARS {
             return Err(VoicePatternError::Length);
         }
-        let mut rest = pattern;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let close = after.find('}').ok_or(VoicePatternError::Unclosed)?;
-            if !TEAM_VOICE_PLACEHOLDERS.contains(&&after[..close]) {
-                return Err(VoicePatternError::UnknownPlaceholder(after[..close].to_owned()));
-            }
-            rest = &after[close + 1..];
+        let names = placeholders_in(pattern).map_err(|_| VoicePatternError::Unclosed)?;
+        if let Some(unknown) = names.into_iter().find(|name| !TEAM_VOICE_PLACEHOLDERS.contains(name)) {
+            return Err(VoicePatternError::UnknownPlaceholder(unknown.to_owned()));
         }
         Ok(Self(pattern.to_owned()))
     }
@@ -63,21 +64,12 @@ impl VoicePattern {
     /// The channel's name for this team of this event; the team's own name when the
     /// pattern fills to nothing.
     pub fn name(&self, team: &Team, event_name: &str) -> String {
-        let mut filled = String::with_capacity(self.0.len() + team.name.len());
-        let mut rest = self.0.as_str();
-        while let Some(open) = rest.find('{') {
-            filled.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else { break };
-            filled.push_str(match &after[..close] {
-                "team_name" => team.name.as_str(),
-                "team_id" => team.team_id.as_str(),
-                "event_name" => event_name,
-                _ => "",
-            });
-            rest = &after[close + 1..];
-        }
-        filled.push_str(rest);
+        let values = BTreeMap::from([
+            ("team_name".to_owned(), team.name.clone()),
+            ("team_id".to_owned(), team.team_id.to_string()),
+            ("event_name".to_owned(), event_name.to_owned()),
+        ]);
+        let filled = fill(&self.0, &values);
         let name = match filled.trim() {
             "" => team.name.trim(),
             name => name,

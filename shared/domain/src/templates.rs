@@ -167,7 +167,7 @@ pub struct Size {
 pub struct TemplateErrors(pub Vec<String>);
 
 /// The placeholders a text uses, or why it cannot be read.
-fn placeholders_in(text: &str) -> Result<Vec<&str>, String> {
+pub(crate) fn placeholders_in(text: &str) -> Result<Vec<&str>, String> {
     let mut found = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
@@ -180,7 +180,7 @@ fn placeholders_in(text: &str) -> Result<Vec<&str>, String> {
 }
 
 /// Fills the placeholders of a text that [`placeholders_in`] accepted; missing values are empty.
-fn fill(text: &str, values: &BTreeMap<String, String>) -> String {
+pub(crate) fn fill(text: &str, values: &BTreeMap<String, String>) -> String {
     let mut filled = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find('{') {

@@ -531,7 +531,9 @@ pub enum SummaryOutcome {
     Queued(Job),
     /// Decided before (posted at its end, by its results, or skipped): nothing is posted again.
     AlreadyDecided(ActionRecord),
-    /// Nothing to post: no summary template, no such subject, or no open channel.
+    /// The guild has no such subject.
+    UnknownSubject,
+    /// Nothing to post: no summary template, or no open channel.
     Nothing(String),
 }
 
@@ -548,7 +550,7 @@ pub async fn post_summary(
     now: u64,
 ) -> Result<SummaryOutcome, TimelineError> {
     let Some(subject) = store.subject(guild_id, reference).await? else {
-        return Ok(SummaryOutcome::Nothing(format!("{reference} is not known")));
+        return Ok(SummaryOutcome::UnknownSubject);
     };
     let settings = store.settings(guild_id).await?.settings;
     if settings.summary_template.is_none() {

@@ -149,6 +149,9 @@ async fn each_team_has_its_own_voice_for_the_race_and_the_event_is_summed_up_onc
     let again = json!({ "template": "summary" });
     let (status, problem) = world.call(Method::POST, "/v1/subjects/event/spa/messages", Some(again)).await;
     assert_eq!((status, problem["type"].as_str()), (409, Some("urn:guildbridge:problem:summary-already-decided")));
+    let unknown =
+        world.call(Method::POST, "/v1/subjects/event/nowhere/messages", Some(json!({ "template": "summary" })));
+    assert_eq!(unknown.await.0, 404, "a subject the tenant does not have");
 
     // The end, fired twice: Monza (no results came) is summed up once; Spa not again.
     world.fire_twice(ends + 60).await;

@@ -196,7 +196,7 @@ async fn summary_after_results(
         Ok(SummaryOutcome::Queued(_)) => {
             tracing::info!(guild_id = %caller.guild_id, %subject, "the summary follows the results")
         }
-        Ok(SummaryOutcome::AlreadyDecided(_) | SummaryOutcome::Nothing(_)) => {}
+        Ok(SummaryOutcome::AlreadyDecided(_) | SummaryOutcome::UnknownSubject | SummaryOutcome::Nothing(_)) => {}
         Err(error) => {
             tracing::warn!(guild_id = %caller.guild_id, %subject, %error, "the summary did not follow the results; it stays planned at the end")
         }
@@ -212,9 +212,6 @@ async fn summary_now(
     raw: &[u8],
     results: &BTreeMap<String, String>,
 ) -> Result<Response, Problem> {
-    if api.store.subject(caller.guild_id, subject).await?.is_none() {
-        return Err(Problem::not_found("subject"));
-    }
     let request = [format!("{subject}\n").as_bytes(), raw].concat();
     idempotency::once(api, &caller.tenant_id, "message", key, &request, async {
         let now = api.clock.now();
@@ -227,6 +224,7 @@ async fn summary_now(
                 "summary-already-decided",
                 format!("the summary was already {} at {}", decided.outcome.as_str(), decided.decided_at),
             )),
+            SummaryOutcome::UnknownSubject => Err(Problem::not_found("subject")),
             SummaryOutcome::Nothing(reason) => Err(Problem::conflict("no-summary", reason)),
         }
     })
