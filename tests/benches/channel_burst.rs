@@ -14,9 +14,9 @@ use e2e::stack::{self, ADMIN};
 use guildbridge_core::{
     channels::{plan, register_subject},
     domain::{GuildSettings, QueueKind, Subject, SubjectKind, SubjectRef},
-    host::wiring::{self, Backends},
     worker::Consumer,
 };
+use guildbridge_host::wiring::{self, Backends};
 use twilight_model::id::Id;
 
 const GUILD: u64 = 1_100_000_000_000_000_100;

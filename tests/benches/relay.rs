@@ -21,10 +21,10 @@ use guildbridge_core::{
     domain::{
         EventType, QueueKind, SigningSecret, SubjectKind, SubjectRef, TargetPolicy, Tenant, TenantId, WebhookEndpoint,
     },
-    host::{config::WebhookConfig, wiring},
     store::RelayedChannel,
     worker::Consumer,
 };
+use guildbridge_host::{config::WebhookConfig, wiring};
 use twilight_model::id::Id;
 
 const GUILD: u64 = 1_100_000_000_000_900_001;

@@ -14,9 +14,9 @@ use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack::{self, ADMIN};
 use guildbridge_core::{
     domain::{QueueKind, Tenant, TenantId},
-    host::wiring::{self, Backends},
     worker::{Consumer, JobOutcome},
 };
+use guildbridge_host::wiring::{self, Backends};
 use serde_json::json;
 use twilight_model::id::Id;
 

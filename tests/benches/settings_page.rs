@@ -17,12 +17,10 @@ use std::{
 
 use discord_sandbox::{GuildSeed, RateLimits, demo};
 use e2e::stack;
-use guildbridge_core::{
-    domain::{Tenant, TenantId},
-    host::{
-        config::WebConfig,
-        wiring::{self, Backends},
-    },
+use guildbridge_core::domain::{Tenant, TenantId};
+use guildbridge_host::{
+    config::WebConfig,
+    wiring::{self, Backends},
 };
 use twilight_model::id::Id;
 

@@ -20,16 +20,16 @@ use e2e::{
     release_binary,
     stack::{self, Aws},
 };
+use guildbridge_aws::dynamo::DynamoItems;
 use guildbridge_core::{
-    aws::dynamo::DynamoItems,
     discord::rest::BotToken,
     domain::{Job, QueueKind, SyncKind},
-    host::{
-        config::DiscordConfig,
-        wiring::{self, Backends},
-    },
     store::{DomainStore, Store, embedded::EmbeddedItems},
     worker::{Consumer, JobOutcome},
+};
+use guildbridge_host::{
+    config::DiscordConfig,
+    wiring::{self, Backends},
 };
 use twilight_model::id::Id;
 

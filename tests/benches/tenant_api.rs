@@ -17,9 +17,9 @@ use discord_sandbox::RateLimits;
 use e2e::stack::{self, ADMIN};
 use guildbridge_core::{
     domain::{ChannelIds, GuildSettings, QueueKind, SubjectKind, SubjectRef, Tenant, TenantId},
-    host::wiring::{self, Backends},
     worker::Consumer,
 };
+use guildbridge_host::wiring::{self, Backends};
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use guildbridge_core::{
-    host::{
-        config::InteractionsConfig,
-        wiring::{self, Backends},
-    },
     interactions::{InteractionService, commands::manifest},
     test_support::interactions::{self as fake_discord, Invoker},
+};
+use guildbridge_host::{
+    config::InteractionsConfig,
+    wiring::{self, Backends},
 };
 use serde_json::Value;
 

@@ -9,17 +9,14 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use discord_sandbox::{GuildSeed, RateLimits, Sandbox, SandboxConfig};
-use guildbridge_core::test_support::moto::MotoClients;
-use guildbridge_core::{
-    aws::dynamo::DynamoItems,
-    aws::sqs::SqsQueues,
-    discord::rest::BotToken,
-    host::{
-        config::{DiscordConfig, WebConfig, WorkerConfig},
-        provision::{Provisioned, provision},
-        wiring::Backends,
-    },
-    store::Store,
+use guildbridge_aws::dynamo::DynamoItems;
+use guildbridge_aws::sqs::SqsQueues;
+use guildbridge_core::{discord::rest::BotToken, store::Store};
+use guildbridge_host::moto::MotoClients;
+use guildbridge_host::{
+    config::{DiscordConfig, WebConfig, WorkerConfig},
+    provision::{Provisioned, provision},
+    wiring::Backends,
 };
 
 /// The sandbox's bot token (a test value, not a secret).
@@ -33,7 +30,7 @@ pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 
 /// Where moto's server is. Fails the test, never skips it, when it is not there.
 pub fn moto_endpoint() -> String {
-    guildbridge_core::test_support::moto::endpoint()
+    guildbridge_host::moto::endpoint()
 }
 
 /// The environment a function process needs to reach moto.

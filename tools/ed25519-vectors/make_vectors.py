@@ -1,4 +1,4 @@
-"""Writes shared/tests/core/data/ed25519-vectors.json: Ed25519 signatures made by implementations
+"""Writes shared/host/tests/service/data/ed25519-vectors.json: Ed25519 signatures made by implementations
 other than ed25519-dalek, which the Rust verifier must agree with.
 
 - RFC 8032 section 7.1 test vectors (checked here with libsodium and OpenSSL before writing);
@@ -94,7 +94,7 @@ def main():
     vectors["invalid"].append({"name": "wrong-message", "source": "RFC 8032 TEST 2's signature over TEST 3's message",
                                "public_key": RFC8032[1][2], "message": RFC8032[2][3], "signature": RFC8032[1][4]})
 
-    out = pathlib.Path(__file__).resolve().parents[2] / "shared/tests/core/data/ed25519-vectors.json"
+    out = pathlib.Path(__file__).resolve().parents[2] / "shared/host/tests/service/data/ed25519-vectors.json"
     out.write_text(json.dumps(vectors, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -2,10 +2,8 @@
 //! built once at init; each SQS batch goes to the core's batch runner, which answers with
 //! partial batch failures.
 
-use guildbridge_core::{
-    domain::QueueKind,
-    host::{startup, telemetry, wiring},
-};
+use guildbridge_core::domain::QueueKind;
+use guildbridge_host::{startup, telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use guildbridge_core::{
-    host::{startup, telemetry},
-    interactions,
-};
+use guildbridge_core::interactions;
+use guildbridge_host::{startup, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

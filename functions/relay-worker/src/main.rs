@@ -2,10 +2,8 @@
 //! each scheduled event (every minute) polls the due relayed channels until the
 //! invocation's deadline.
 
-use guildbridge_core::{
-    host::{startup, telemetry},
-    worker::lambda::deadline_from_epoch_millis,
-};
+use guildbridge_core::worker::lambda::deadline_from_epoch_millis;
+use guildbridge_host::{startup, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 

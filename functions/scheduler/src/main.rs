@@ -4,9 +4,9 @@
 
 use guildbridge_core::{
     clock::{Clock, SystemClock},
-    host::{startup, telemetry},
     tick::run_tick,
 };
+use guildbridge_host::{startup, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 

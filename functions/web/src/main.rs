@@ -3,7 +3,7 @@
 //! configuration, adapters and the router are built once at init; each request goes to the
 //! core's API router.
 
-use guildbridge_core::host::{startup, telemetry};
+use guildbridge_host::{startup, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

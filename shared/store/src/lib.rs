@@ -7,6 +7,7 @@
 //! Every "one X per Y" rule is a condition or a transaction on the store itself, never a
 //! read followed by a write. Each operation's DynamoDB cost is written beside it.
 
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod items;
 pub mod queue;

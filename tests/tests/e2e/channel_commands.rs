@@ -9,13 +9,13 @@ use std::time::Duration;
 use e2e::{endpoint::Endpoint, stack};
 use guildbridge_core::{
     domain::{MappingStatus, QueueKind, Subject, SubjectKind, SubjectRef},
-    host::wiring::{self, Backends},
     interactions::commands::manifest,
     queue::embedded::EmbeddedQueue,
     store::DomainStore,
     test_support::interactions::{self as fake_discord, Invoker},
     worker::{Consumer, JobOutcome},
 };
+use guildbridge_host::wiring::{self, Backends};
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 

@@ -6,12 +6,11 @@ use std::{sync::Arc, time::Duration};
 
 use discord_sandbox::{Faults, RateLimits, Sandbox, world::ChannelRecord};
 use e2e::stack::{self, ADMIN, APPLICATION_ID, Aws};
+use guildbridge_aws::sqs::SqsQueues;
 use guildbridge_core::{
-    aws::sqs::SqsQueues,
     channels::{ChannelWorker, plan, register_subject},
     discord::rest::{CreateChannel, DiscordClient},
     domain::{GuildSettings, InteractionReply, Job, MappingStatus, Subject, SubjectKind, SubjectRef},
-    host::wiring,
     queue::JobQueue,
     store::{ClaimOutcome, DomainStore},
     worker::{
@@ -19,6 +18,7 @@ use guildbridge_core::{
         lambda::{BatchPolicy, run_batch},
     },
 };
+use guildbridge_host::wiring;
 use tokio::time::Instant;
 use twilight_model::{channel::ChannelType, id::Id};
 
@@ -66,7 +66,7 @@ fn channels_for(sandbox: &Sandbox, subject: &SubjectRef) -> Vec<ChannelRecord> {
 
 struct Setup {
     aws: Aws,
-    provisioned: guildbridge_core::host::provision::Provisioned,
+    provisioned: guildbridge_host::provision::Provisioned,
     store: Arc<dyn DomainStore>,
     sandbox: Arc<Sandbox>,
     worker: ChannelWorker,
@@ -424,7 +424,7 @@ async fn settings_shape_the_channels_private_voice_series_category_and_delete_on
 
 #[tokio::test]
 async fn registering_a_subject_enqueues_its_channel_only_when_auto_create_is_on() {
-    let (backends, queue) = guildbridge_core::host::wiring::Backends::in_memory().expect("backends");
+    let (backends, queue) = guildbridge_host::wiring::Backends::in_memory().expect("backends");
     let guild = Id::new(GUILD);
     let first = event("auto-1");
     let enqueued = register_subject(backends.store.as_ref(), backends.queue.as_ref(), guild, &first).await;

@@ -8,20 +8,20 @@ use std::{sync::Arc, time::Duration};
 
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack::{self, Aws};
+use guildbridge_aws::sqs::SqsQueues;
 use guildbridge_core::{
-    aws::sqs::SqsQueues,
     channels::ChannelWorker,
     domain::{QueueKind, Tenant, TenantId},
-    host::{
-        provision::Provisioned,
-        wiring::{self, Backends},
-    },
     sync::SyncWorker,
     tick::run_tick,
     worker::{
         JobHandler,
         lambda::{BatchPolicy, run_batch},
     },
+};
+use guildbridge_host::{
+    provision::Provisioned,
+    wiring::{self, Backends},
 };
 use serde_json::{Value, json};
 use tokio::time::Instant;

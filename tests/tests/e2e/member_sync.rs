@@ -9,13 +9,9 @@ use e2e::{
     endpoint::Endpoint,
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
+use guildbridge_aws::sqs::SqsQueues;
 use guildbridge_core::{
-    aws::sqs::SqsQueues,
     domain::{GuildSettings, Member, QueueKind, SyncKind, SyncOutcome},
-    host::{
-        provision::Provisioned,
-        wiring::{self, Backends},
-    },
     interactions::commands::manifest,
     store::{DomainStore, MemberStore, ScheduleStore, SyncRunStore, TenantStore},
     sync::{SyncLimits, run_schedule},
@@ -26,6 +22,10 @@ use guildbridge_core::{
         Consumer, JobOutcome,
         lambda::{BatchPolicy, run_batch},
     },
+};
+use guildbridge_host::{
+    provision::Provisioned,
+    wiring::{self, Backends},
 };
 use serde_json::Value;
 use tokio::time::Instant;

@@ -4,13 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use guildbridge_core::{
-    host::{
-        config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig},
-        secrets::SECRET_VARIABLES,
-        wiring,
-    },
-    store::schema::{GLOBAL_INDEXES, Index, attr},
+use guildbridge_core::store::schema::{GLOBAL_INDEXES, Index, attr};
+use guildbridge_host::{
+    config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig},
+    secrets::SECRET_VARIABLES,
+    wiring,
 };
 use serde_yaml::Value;
 
@@ -140,7 +138,7 @@ fn every_function_gets_the_configuration_its_code_requires_and_no_secret_in_plai
     let webhooks = environment(&template, "WebhookWorkerFunction");
     StoreConfig::from_source(&webhooks).expect("webhook worker store");
     QueueConfig::from_source(&webhooks).expect("webhook worker queues");
-    guildbridge_core::host::config::WebhookConfig::from_source(&webhooks).expect("webhook worker");
+    guildbridge_host::config::WebhookConfig::from_source(&webhooks).expect("webhook worker");
     let relay = environment(&template, "RelayWorkerFunction");
     for check in [
         StoreConfig::from_source(&relay).err(),
@@ -216,9 +214,9 @@ fn the_processes_sharing_the_bot_token_are_the_ones_the_rate_limit_share_assumes
         "the fleet stays under Discord's 50 requests a second"
     );
     let redrive = &resource(&template, "WebhookQueue")["RedrivePolicy"]["maxReceiveCount"];
-    assert_eq!(text(redrive), guildbridge_core::host::provision::WEBHOOK_MAX_RECEIVES.to_string());
+    assert_eq!(text(redrive), guildbridge_host::provision::WEBHOOK_MAX_RECEIVES.to_string());
     assert!(
-        guildbridge_core::host::provision::WEBHOOK_MAX_RECEIVES
+        guildbridge_host::provision::WEBHOOK_MAX_RECEIVES
             >= guildbridge_core::domain::RetrySchedule::default().receives_needed(),
         "the backstop is above the delivery schedule's tries"
     );

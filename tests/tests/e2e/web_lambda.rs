@@ -14,9 +14,9 @@ use e2e::{
 };
 use guildbridge_core::{
     domain::{Tenant, TenantId},
-    host::provision::Provisioned,
     store::{ApiKeyStore, TenantStore},
 };
+use guildbridge_host::provision::Provisioned;
 use serde_json::{Value, json};
 
 /// The `Host` the Function URL is reached at: the connect flow's redirect URI names it.

@@ -12,19 +12,19 @@ use std::{
 
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::stack::{self, Aws};
+use guildbridge_aws::sqs::SqsQueues;
 use guildbridge_core::{
-    aws::sqs::SqsQueues,
     domain::{QueueKind, RetrySchedule, TargetPolicy, Tenant, TenantId},
-    host::{
-        config::WebhookConfig,
-        provision::Provisioned,
-        wiring::{self, Backends},
-    },
     relay::RelayPoller,
     worker::{
         JobHandler,
         lambda::{BatchPolicy, run_batch},
     },
+};
+use guildbridge_host::{
+    config::WebhookConfig,
+    provision::Provisioned,
+    wiring::{self, Backends},
 };
 use serde_json::{Value, json};
 use tokio::time::Instant;

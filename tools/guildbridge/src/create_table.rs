@@ -1,10 +1,9 @@
 //! `guildbridge create-table`: the table exactly as `guildbridge_core::store::schema` defines it.
 
 #[cfg(feature = "aws")]
-use guildbridge_core::{
-    aws::dynamo::{DynamoItems, create_table},
-    host::config::{self, EnvSource, StoreConfig},
-};
+use guildbridge_aws::dynamo::{DynamoItems, create_table};
+#[cfg(feature = "aws")]
+use guildbridge_host::config::{self, EnvSource, StoreConfig};
 
 /// Only the table name; the AWS SDK reads the rest of its configuration itself.
 #[cfg(feature = "aws")]

@@ -9,20 +9,20 @@ use anyhow::Context;
 use guildbridge_core::{
     clock::{Clock, SystemClock},
     domain::{BotInstall, QueueKind, Tenant, TenantId},
-    host::{
-        config::{
-            self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WebhookConfig,
-            WorkerConfig,
-        },
-        telemetry,
-        wiring::{self, Backends},
-    },
     interactions,
     queue::embedded::EmbeddedQueue,
     store::StoreError,
     test_support::interactions::Invoker,
     tick::run_tick,
     worker::Consumer,
+};
+use guildbridge_host::{
+    config::{
+        self, ConfigError, DiscordConfig, EnvSource, InteractionsConfig, ProcessEnv, WebConfig, WebhookConfig,
+        WorkerConfig,
+    },
+    telemetry,
+    wiring::{self, Backends},
 };
 use tokio::{sync::watch, task::JoinSet};
 use twilight_model::{guild::Permissions, id::Id};

@@ -9,7 +9,8 @@ pub async fn run(_endpoint: &str, _prefix: &str) -> anyhow::Result<()> {
 #[cfg(feature = "aws")]
 pub async fn run(endpoint: &str, prefix: &str) -> anyhow::Result<()> {
     use aws_config::BehaviorVersion;
-    use guildbridge_core::{host::provision::provision, worker::DEFAULT_MAX_RECEIVES};
+    use guildbridge_core::worker::DEFAULT_MAX_RECEIVES;
+    use guildbridge_host::provision::provision;
 
     let shared_config = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&shared_config);

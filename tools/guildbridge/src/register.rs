@@ -11,11 +11,8 @@ use std::{
 };
 
 use anyhow::Context;
-use guildbridge_core::{
-    discord::rest::DiscordClient,
-    host::config::{self, DiscordConfig, EnvSource, ProcessEnv},
-    interactions::commands::manifest,
-};
+use guildbridge_core::{discord::rest::DiscordClient, interactions::commands::manifest};
+use guildbridge_host::config::{self, DiscordConfig, EnvSource, ProcessEnv};
 use sha2::Digest;
 use twilight_model::id::Id;
 

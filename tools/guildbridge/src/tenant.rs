@@ -86,7 +86,7 @@ async fn open(data_dir: &Path, table: Option<String>) -> anyhow::Result<Arc<dyn 
     Ok(match table {
         #[cfg(feature = "aws")]
         Some(table) => {
-            use guildbridge_core::aws::dynamo::DynamoItems;
+            use guildbridge_aws::dynamo::DynamoItems;
             Arc::new(Store::new(DynamoItems::new(DynamoItems::client_from_env().await, table)))
         }
         #[cfg(not(feature = "aws"))]

@@ -21,6 +21,8 @@ pub use self::{
     threads::*,
 };
 
+/// Discord's own OAuth2 authorization page (the bot install and the settings page's login).
+pub const DISCORD_AUTHORIZE_URL: &str = "https://discord.com/oauth2/authorize";
 /// `User-Agent` in the form Discord asks bots to use.
 pub const USER_AGENT: &str =
     concat!("DiscordBot (https://github.com/guildbridge/guildbridge, ", env!("CARGO_PKG_VERSION"), ")");

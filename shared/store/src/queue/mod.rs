@@ -2,6 +2,7 @@
 //! (`guildbridge_aws::sqs::SqsQueues`) in AWS, and a persistent in-process queue
 //! ([`embedded::EmbeddedQueue`]) for the local stack.
 
+#[cfg(feature = "embedded")]
 pub mod embedded;
 
 use std::time::Duration;

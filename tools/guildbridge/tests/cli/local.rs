@@ -6,8 +6,8 @@ use std::{process::Stdio, time::Duration};
 use guildbridge_core::{
     clock::{Clock, SystemClock},
     domain::{Job, Subject, SubjectKind, SubjectRef, SyncKind, SyncOutcome},
-    host::wiring::Backends,
 };
+use guildbridge_host::wiring::Backends;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::Command,

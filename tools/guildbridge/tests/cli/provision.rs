@@ -21,10 +21,10 @@ async fn provisions_table_and_fifo_queues_with_dead_letters_and_prints_the_envir
         .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
     assert_eq!(env.get("TABLE_NAME"), Some(&prefix));
-    let queues = guildbridge_core::host::config::QueueConfig::from_source(&env)
-        .expect("the functions accept the printed queues");
+    let queues =
+        guildbridge_host::config::QueueConfig::from_source(&env).expect("the functions accept the printed queues");
     assert!(queues.channel_queue_url.ends_with(&format!("{prefix}-channel.fifo")));
-    assert!(guildbridge_core::host::config::StoreConfig::from_source(&env).is_ok());
+    assert!(guildbridge_host::config::StoreConfig::from_source(&env).is_ok());
 
     let sqs = e2e::stack::Aws::connect().sqs;
     let attributes = sqs
