@@ -11,4 +11,5 @@
 use guildbridge_core::{channels, clock, discord, domain, events, queue, store, sync, timeline, webhooks};
 
 pub mod api;
+pub mod error_page;
 pub mod pages;

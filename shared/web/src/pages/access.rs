@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use super::{BASE_PATH, PageError, Pages, cookies::Cookie, html, render, see_other};
+use super::{BASE_PATH, ErrorPage, Pages, cookies::Cookie, html, render, see_other};
 use crate::{
     discord::rest::DiscordError,
     domain::{GuildAccess, SessionRecord, TenantId},
@@ -30,9 +30,9 @@ pub struct SignedIn {
     pub session: SessionRecord,
 }
 
-pub(super) fn discord_unavailable(error: DiscordError) -> PageError {
+pub(super) fn discord_unavailable(error: DiscordError) -> ErrorPage {
     tracing::warn!(%error, "settings page: Discord call failed");
-    PageError::new(StatusCode::SERVICE_UNAVAILABLE, "Discord did not answer", "Try again in a moment.")
+    ErrorPage::new(StatusCode::SERVICE_UNAVAILABLE, "Discord did not answer", "Try again in a moment.")
 }
 
 /// The guilds the token's owner may manage, as Discord says now.
@@ -54,7 +54,7 @@ pub(super) async fn fetch_guilds(pages: &Pages, access_token: &str) -> Result<Ve
 impl SignedIn {
     /// The request's session, with its guild list fresh (re-read from Discord when older
     /// than the cache allows); `None` when there is no live session.
-    pub async fn from_headers(pages: &Pages, headers: &HeaderMap) -> Result<Option<Self>, PageError> {
+    pub async fn from_headers(pages: &Pages, headers: &HeaderMap) -> Result<Option<Self>, ErrorPage> {
         let Some(session_id) = pages.cookies.read(headers, Cookie::Session) else { return Ok(None) };
         let now = pages.clock.now();
         let Some(session) = pages.store.session(&session_id, now).await? else { return Ok(None) };
@@ -83,7 +83,7 @@ impl SignedIn {
         pages: &Pages,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<(Self, HashMap<String, String>), PageError> {
+    ) -> Result<(Self, HashMap<String, String>), ErrorPage> {
         let base = pages.connect.base_url(headers);
         let expected = base.as_deref().and_then(|base| url::Url::parse(base).ok()).map(|url| url.origin());
         let sent =
@@ -95,7 +95,7 @@ impl SignedIn {
         let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
         let signed_in = Self::from_headers(pages, headers)
             .await?
-            .ok_or_else(|| PageError::new(StatusCode::UNAUTHORIZED, "Signed out", "Log in again from /settings."))?;
+            .ok_or_else(|| ErrorPage::new(StatusCode::UNAUTHORIZED, "Signed out", "Log in again from /settings."))?;
         let token = form.get("csrf").map(String::as_str).unwrap_or_default();
         if token.is_empty() || !bool::from(token.as_bytes().ct_eq(signed_in.session.csrf_token.as_bytes())) {
             return Err(refused_post("This form has no valid security token; reload the page and try again."));
@@ -104,8 +104,16 @@ impl SignedIn {
     }
 }
 
-fn refused_post(detail: &str) -> PageError {
-    PageError::new(StatusCode::FORBIDDEN, "Refused", format!("{detail} Nothing was changed."))
+fn refused_post(detail: &str) -> ErrorPage {
+    ErrorPage::new(StatusCode::FORBIDDEN, "Refused", detail).unchanged()
+}
+
+fn not_yours() -> ErrorPage {
+    ErrorPage::new(
+        StatusCode::FORBIDDEN,
+        "Not yours to manage",
+        "Discord says you are not the owner of this server and hold neither Administrator nor Manage Server in it.",
+    )
 }
 
 /// A person who may manage the guild in the URL, as Discord said within the last minute.
@@ -127,22 +135,22 @@ impl GuildAdmin {
     }
 }
 
-pub(super) fn parse_guild(raw: &str) -> Result<Id<GuildMarker>, PageError> {
+pub(super) fn parse_guild(raw: &str) -> Result<Id<GuildMarker>, ErrorPage> {
     raw.parse::<u64>()
         .ok()
         .and_then(Id::new_checked)
-        .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, "No such server", "That is not a Discord server id."))
+        .ok_or_else(|| ErrorPage::new(StatusCode::NOT_FOUND, "No such server", "That is not a Discord server id."))
 }
 
 /// Why a guild page is not shown: not signed in (to the login, then back), or refused.
 #[derive(Debug)]
 pub enum Denied {
     SignIn(String),
-    Page(PageError),
+    Page(ErrorPage),
 }
 
-impl From<PageError> for Denied {
-    fn from(error: PageError) -> Self {
+impl From<ErrorPage> for Denied {
+    fn from(error: ErrorPage) -> Self {
         Denied::Page(error)
     }
 }
@@ -167,7 +175,7 @@ impl IntoResponse for Denied {
 }
 
 async fn admin_of(pages: &Pages, signed_in: SignedIn, guild_id: Id<GuildMarker>) -> Result<GuildAdmin, Denied> {
-    let guild = signed_in.session.manages(guild_id).cloned().ok_or_else(PageError::forbidden)?;
+    let guild = signed_in.session.manages(guild_id).cloned().ok_or_else(not_yours)?;
     let tenant = pages.store.tenant_of(guild_id).await?;
     Ok(GuildAdmin { signed_in, guild, tenant })
 }
@@ -196,7 +204,7 @@ async fn path_guild(parts: &mut Parts, pages: &Arc<Pages>) -> Result<String, Res
     let Path(params) =
         Path::<HashMap<String, String>>::from_request_parts(parts, pages).await.map_err(IntoResponse::into_response)?;
     params.get("guild_id").cloned().ok_or_else(|| {
-        PageError::new(StatusCode::NOT_FOUND, "No such page", "This page belongs to no server.").into_response()
+        ErrorPage::new(StatusCode::NOT_FOUND, "No such page", "This page belongs to no server.").into_response()
     })
 }
 
@@ -272,7 +280,7 @@ impl FromRequest<Arc<Pages>> for ConnectedForm {
         let AdminForm { admin, form } = AdminForm::from_request(request, pages).await?;
         match admin.tenant.clone() {
             Some(tenant) => Ok(Self { admin, tenant, form }),
-            None => Err(PageError::new(StatusCode::CONFLICT, "Not connected", "Add Guildbridge to this server first.")
+            None => Err(ErrorPage::new(StatusCode::CONFLICT, "Not connected", "Add Guildbridge to this server first.")
                 .into_response()),
         }
     }
@@ -291,7 +299,7 @@ pub async fn home(State(pages): State<Arc<Pages>>, headers: HeaderMap) -> Respon
     for guild in &signed_in.session.guilds {
         let connected = match pages.store.tenant_of(guild.guild_id).await {
             Ok(tenant) => tenant.is_some(),
-            Err(error) => return PageError::from(error).into_response(),
+            Err(error) => return ErrorPage::from(error).into_response(),
         };
         guilds.push(html::GuildChoice { id: guild.guild_id.to_string(), name: guild.name.clone(), connected });
     }

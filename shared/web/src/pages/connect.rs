@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{PageError, Pages, access::GuildAdmin, html, random_token, render};
+use super::{ErrorPage, Pages, access::GuildAdmin, html, random_token, render};
 use crate::{
     api::{
         connect::{ConnectState, STATE_LIFETIME_SECS},
@@ -26,9 +26,9 @@ pub(super) async fn page(pages: &Pages, headers: &HeaderMap, admin: &GuildAdmin)
     }
 }
 
-fn link(pages: &Pages, headers: &HeaderMap, admin: &GuildAdmin) -> Result<String, PageError> {
+fn link(pages: &Pages, headers: &HeaderMap, admin: &GuildAdmin) -> Result<String, ErrorPage> {
     let connector = &pages.connect;
-    let unknown = || PageError::new(axum::http::StatusCode::BAD_REQUEST, "Unknown address", "No host named.");
+    let unknown = || ErrorPage::new(axum::http::StatusCode::BAD_REQUEST, "Unknown address", "No host named.");
     let base = connector.base_url(headers).ok_or_else(unknown)?;
     let redirect_uri = connector.redirect_uri(headers).ok_or_else(unknown)?;
     let state = ConnectState {

@@ -78,13 +78,6 @@ impl Nav {
 }
 
 #[derive(Template)]
-#[template(path = "error.html")]
-pub struct ErrorPage<'a> {
-    pub title: &'a str,
-    pub detail: &'a str,
-}
-
-#[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {}
 

@@ -21,7 +21,7 @@ use twilight_model::id::{Id, marker::ApplicationMarker};
 use url::Url;
 
 use super::{
-    BASE_PATH, PageError, Pages,
+    BASE_PATH, ErrorPage, Pages,
     access::{self, SignedIn},
     cookies::Cookie,
     random_token, see_other,
@@ -171,7 +171,7 @@ pub async fn start(State(pages): State<Arc<Pages>>, headers: HeaderMap, RawQuery
     }
 }
 
-async fn begin(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Response, PageError> {
+async fn begin(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Response, ErrorPage> {
     let next = query.get("next").and_then(|next| safe_next(next)).unwrap_or_else(|| BASE_PATH.to_owned());
     let base = pages.connect.base_url(headers).ok_or_else(no_site)?;
     let redirect_uri = format!("{base}{CALLBACK}");
@@ -200,12 +200,12 @@ async fn begin(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, Strin
     Ok(response)
 }
 
-fn no_site() -> PageError {
-    PageError::new(StatusCode::BAD_REQUEST, "Unknown address", "This request named no host Guildbridge serves.")
+fn no_site() -> ErrorPage {
+    ErrorPage::new(StatusCode::BAD_REQUEST, "Unknown address", "This request named no host Guildbridge serves.")
 }
 
-fn refused(detail: &str) -> PageError {
-    PageError::new(StatusCode::BAD_REQUEST, "Login did not complete", format!("{detail} Start again from /settings."))
+fn refused(detail: &str) -> ErrorPage {
+    ErrorPage::new(StatusCode::BAD_REQUEST, "Login did not complete", format!("{detail} Start again from /settings."))
 }
 
 /// `GET /settings/login/callback`: back from Discord.
@@ -221,7 +221,7 @@ pub async fn callback(State(pages): State<Arc<Pages>>, headers: HeaderMap, RawQu
     response
 }
 
-async fn finish(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Response, PageError> {
+async fn finish(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Response, ErrorPage> {
     let state = query.get("state").map(String::as_str).unwrap_or_default();
     let cookie = pages.cookies.read(headers, Cookie::Login).unwrap_or_default();
     // The state must come back to the browser it was issued to (login CSRF).
@@ -231,7 +231,7 @@ async fn finish(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, Stri
     let now = pages.clock.now();
     let attempt = pages.store.take_login(state, now).await?.ok_or_else(|| refused("This login has expired."))?;
     if query.contains_key("error") {
-        return Err(PageError::new(
+        return Err(ErrorPage::new(
             StatusCode::FORBIDDEN,
             "Login cancelled",
             "Discord says the login was cancelled. Start again from /settings.",
@@ -282,7 +282,7 @@ pub async fn logout(State(pages): State<Arc<Pages>>, headers: HeaderMap, body: a
         if let Some(ended) = pages.store.end_session(&signed_in.session_id, pages.clock.now()).await? {
             pages.login.revoke(ended.access_token).await;
         }
-        Ok::<_, PageError>(())
+        Ok::<_, ErrorPage>(())
     }
     .await;
     match outcome {

@@ -30,7 +30,8 @@ use axum::{
 
 pub use self::{cookies::CookiePolicy, login::LoginClient, login::safe_next, pickers::Pickers};
 use crate::{
-    api::connect::Connector, clock::SharedClock, discord::rest::DiscordClient, queue::JobQueue, store::DomainStore,
+    api::connect::Connector,
+    error_page::ErrorPage, clock::SharedClock, discord::rest::DiscordClient, queue::JobQueue, store::DomainStore,
 };
 
 /// Where the pages live; `SETTINGS_URL` points here.
@@ -105,53 +106,6 @@ async fn script() -> Response {
         .into_response()
 }
 
-/// A page that could not be shown: its status, a title and what to do.
-#[derive(Debug)]
-pub struct PageError {
-    status: StatusCode,
-    title: &'static str,
-    detail: String,
-}
-
-impl PageError {
-    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, title, detail: detail.into() }
-    }
-
-    fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "Not yours to manage",
-            "Discord says you are not the owner of this server and hold neither Administrator nor Manage Server in it.",
-        )
-    }
-
-    fn busy() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Guildbridge is busy; try again in a moment.")
-    }
-}
-
-impl From<crate::store::StoreError> for PageError {
-    fn from(error: crate::store::StoreError) -> Self {
-        let (status, _, detail) = crate::api::problem::store_answer(&error);
-        let title = match status {
-            StatusCode::SERVICE_UNAVAILABLE => "Try again",
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::CONFLICT => "Changed meanwhile",
-            status if status.is_client_error() => "Not possible",
-            _ => "Something went wrong",
-        };
-        Self::new(status, title, detail)
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let page = html::ErrorPage { title: self.title, detail: &self.detail };
-        (self.status, render(&page)).into_response()
-    }
-}
-
 /// A template as an HTML response (a plain 500 if it cannot render, which is a bug).
 fn render(template: &impl askama::Template) -> Response {
     match template.render() {
@@ -173,9 +127,9 @@ fn see_other(location: &str) -> Response {
 }
 
 /// 32 random bytes, URL-safe: session ids, CSRF tokens.
-fn random_token() -> Result<String, PageError> {
+fn random_token() -> Result<String, ErrorPage> {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| PageError::busy())?;
+    getrandom::fill(&mut bytes).map_err(|_| ErrorPage::busy())?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }

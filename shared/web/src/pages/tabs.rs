@@ -10,7 +10,7 @@ use axum::{
 };
 
 use super::{
-    PageError, Pages,
+    ErrorPage, Pages,
     access::{ConnectedForm, ConnectedPage, Denied, GuildAdmin},
     html::{self, Nav, Notice},
     render, see_other,
@@ -82,23 +82,24 @@ fn query_map(raw: Option<String>) -> HashMap<String, String> {
 /// change them. `Some` is the refusal to give a change on a platform's tenant.
 pub(super) fn platform_owned(admin: &GuildAdmin, tenant: &TenantId) -> Option<Response> {
     (!tenant.is_standalone_for(admin.guild_id())).then(|| {
-        PageError::new(
+        ErrorPage::new(
             StatusCode::FORBIDDEN,
             "The platform's to change",
             "This server is connected to a platform: its API keys and webhook belong to the platform, which \
-             manages them through the tenant API. Nothing was changed.",
+             manages them through the tenant API.",
         )
+        .unchanged()
         .into_response()
     })
 }
 
 /// Queues a job with its record, as the tenant API does.
-async fn queue(pages: &Pages, job: &Job) -> Result<(), PageError> {
+async fn queue(pages: &Pages, job: &Job) -> Result<(), ErrorPage> {
     let record = JobRecord::of(job, JobStatus::Queued, 0, pages.clock.now());
     pages.store.record_job_queued(job.guild_id(), &record).await?;
     pages.queue.enqueue(job).await.map_err(|error| {
         tracing::warn!(%error, "settings page: queue failed");
-        PageError::busy()
+        ErrorPage::busy()
     })
 }
 
@@ -106,7 +107,7 @@ async fn queue(pages: &Pages, job: &Job) -> Result<(), PageError> {
 async fn write<F, Fut>(checked: ConnectedForm, act: F) -> Response
 where
     F: FnOnce(GuildAdmin, TenantId, HashMap<String, String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, PageError>>,
+    Fut: std::future::Future<Output = Result<Response, ErrorPage>>,
 {
     let ConnectedForm { admin, tenant, form } = checked;
     act(admin, tenant, form).await.unwrap_or_else(IntoResponse::into_response)
@@ -143,10 +144,10 @@ pub async fn channels(
     })
 }
 
-fn subject_of(form: &HashMap<String, String>) -> Result<SubjectRef, PageError> {
+fn subject_of(form: &HashMap<String, String>) -> Result<SubjectRef, ErrorPage> {
     form.get("subject")
         .and_then(|subject| SubjectRef::parse(subject))
-        .ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, "No such channel", "The form named no subject."))
+        .ok_or_else(|| ErrorPage::new(StatusCode::BAD_REQUEST, "No such channel", "The form named no subject."))
 }
 
 fn back_to_channels(guild: &GuildAdmin, status: &str, done: Done) -> Response {
@@ -162,7 +163,7 @@ pub async fn retry_channel(State(pages): State<Arc<Pages>>, checked: ConnectedFo
         let subject = subject_of(&form)?;
         let mapping = pages.store.mapping(admin.guild_id(), &subject).await?;
         if mapping.map(|mapping| mapping.status) != Some(MappingStatus::Error) {
-            return Err(PageError::new(StatusCode::CONFLICT, "Nothing to retry", "Only errored channels are retried."));
+            return Err(ErrorPage::new(StatusCode::CONFLICT, "Nothing to retry", "Only errored channels are retried."));
         }
         let job =
             Job::CreateChannels { retry: None, guild_id: admin.guild_id(), subject, requested_by: None, reply: None }
@@ -180,14 +181,15 @@ pub async fn archive_channel(State(pages): State<Arc<Pages>>, checked: Connected
         let subject = subject_of(&form)?;
         let reason = form.get("reason").map(|reason| reason.trim().to_owned()).unwrap_or_default();
         if reason.is_empty() || reason.chars().count() > 400 {
-            return Err(PageError::new(
+            return Err(ErrorPage::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "A reason is needed",
-                "Say why the channel is archived (1 to 400 characters). Nothing was changed.",
-            ));
+                "Say why the channel is archived (1 to 400 characters).",
+            )
+            .unchanged());
         }
         let Some(mapping) = pages.store.mapping(admin.guild_id(), &subject).await? else {
-            return Err(PageError::new(StatusCode::NOT_FOUND, "No such channel", "It is not this server's."));
+            return Err(ErrorPage::new(StatusCode::NOT_FOUND, "No such channel", "It is not this server's."));
         };
         let job = Job::ArchiveChannel { guild_id: admin.guild_id(), subject, reason, reply: None };
         queue(pages, &job).await?;
@@ -238,8 +240,8 @@ pub async fn sync_now(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -
         )
         .await
         .map_err(|error| match error {
-            SyncRequestError::Store(error) => PageError::from(error),
-            SyncRequestError::Queue(_) => PageError::busy(),
+            SyncRequestError::Store(error) => ErrorPage::from(error),
+            SyncRequestError::Queue(_) => ErrorPage::busy(),
         })?;
         let done = match asked {
             SyncRequested::Queued { .. } | SyncRequested::AlreadyRequested { .. } => Done::SyncQueued,
@@ -275,12 +277,12 @@ pub async fn retry_dead_letter(State(pages): State<Arc<Pages>>, checked: Connect
     let pages = pages.as_ref();
     write(checked, |admin, _, form| async move {
         let id = form.get("id").map(String::as_str).unwrap_or_default();
-        let gone = || PageError::new(StatusCode::NOT_FOUND, "No such dead letter", "It is not this server's.");
+        let gone = || ErrorPage::new(StatusCode::NOT_FOUND, "No such dead letter", "It is not this server's.");
         let letter = pages.store.dead_letter(admin.guild_id(), id).await?.ok_or_else(gone)?;
         let job = match Job::from_body(&letter.body) {
             Ok(job) if job.guild_id() == admin.guild_id() => job,
             _ => {
-                return Err(PageError::new(
+                return Err(ErrorPage::new(
                     StatusCode::CONFLICT,
                     "Cannot retry",
                     "This record's body is not a job that can run again.",
@@ -356,7 +358,7 @@ pub async fn revoke_api_key(
     match pages.store.revoke_api_key(&tenant, key_id, pages.clock.now()).await {
         Ok(()) => keys_page(&pages, &admin, &tenant, None, Some(Notice::success("Key revoked."))).await,
         Err(crate::store::StoreError::NotFound(_)) => {
-            PageError::new(StatusCode::NOT_FOUND, "No such key", "It is not this tenant's.").into_response()
+            ErrorPage::new(StatusCode::NOT_FOUND, "No such key", "It is not this tenant's.").into_response()
         }
         Err(error) => Denied::from(error).into_response(),
     }

@@ -102,7 +102,7 @@ pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, tenant,
         Err(EndpointError::Store(error)) => Denied::from(error).into_response(),
         Err(EndpointError::Queue(error)) => {
             tracing::warn!(%error, "settings page: queue failed");
-            super::PageError::busy().into_response()
+            super::ErrorPage::busy().into_response()
         }
     }
 }

@@ -22,6 +22,7 @@ use super::{ConnectState, STATE_LIFETIME_SECS, StateRefusal, allowed_return_url}
 use crate::{
     api::Api,
     domain::{BotInstall, Tenant, TenantId},
+    error_page::{Back, ErrorPage},
     store::{FirstOrSeen, StoreError},
 };
 
@@ -74,43 +75,22 @@ const CONFIRM_PURPOSE: &str = "connect-confirm";
 /// How long the person has to confirm.
 const CONFIRM_LIFETIME_SECS: u64 = 600;
 
-/// A refusal page: what went wrong, and a way back when there is one.
-struct Refusal {
-    status: StatusCode,
-    title: &'static str,
-    detail: String,
-    back: Option<Url>,
+/// A refusal: the one error page, saying nothing was changed, with no way back until the
+/// platform's return address is known.
+fn refusal(status: StatusCode, title: &'static str, detail: impl Into<String>) -> ErrorPage {
+    ErrorPage::new(status, title, detail).unchanged().back(Back::Nowhere)
 }
 
-impl Refusal {
-    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, title, detail: detail.into(), back: None }
-    }
+/// A refusal with a link back to the platform's page, telling it how the attempt ended.
+trait BackTo {
+    fn back_to(self, url: &Url, outcome: &str) -> Self;
+}
 
-    fn back_to(mut self, url: &Url, outcome: &str) -> Self {
+impl BackTo for ErrorPage {
+    fn back_to(self, url: &Url, outcome: &str) -> Self {
         let mut back = url.clone();
         back.query_pairs_mut().append_pair("guildbridge_connect", outcome);
-        self.back = Some(back);
-        self
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let back = self
-            .back
-            .map(|url| format!("<p><a href=\"{}\">Back to where you started</a></p>", escape(url.as_str())))
-            .unwrap_or_default();
-        let page = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-             <meta name=\"viewport\" content=\"width=device-width\"></head><body><h1>{title}</h1>\
-             <p>{detail}</p><p>Nothing was changed.</p>{back}</body></html>",
-            title = escape(self.title),
-            detail = escape(&self.detail),
-        );
-        let mut response = (self.status, Html(page)).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        self.back(Back::To(Box::new(back)))
     }
 }
 
@@ -128,33 +108,27 @@ fn escape(text: &str) -> String {
 }
 
 /// A store failure as the person sees it: busy is "try again", the rest says what it is.
-fn busy(error: StoreError) -> Refusal {
-    let (status, _, detail) = crate::api::problem::store_answer(&error);
-    match status {
-        StatusCode::SERVICE_UNAVAILABLE => {
-            Refusal::new(status, "Try again", "Guildbridge is busy; go back and try again shortly.")
-        }
-        _ => Refusal::new(status, "Not connected", detail),
-    }
+fn busy(error: StoreError) -> ErrorPage {
+    ErrorPage::from(error).unchanged().back(Back::Nowhere)
 }
 
-fn already_used() -> Refusal {
-    Refusal::new(
+fn already_used() -> ErrorPage {
+    refusal(
         StatusCode::CONFLICT,
         "This link was already used",
         "Each connect link works once; start again from your platform.",
     )
 }
 
-async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, Refusal> {
+async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, ErrorPage> {
     let now = api.clock.now();
     let token = query.get("state").map(String::as_str).unwrap_or_default();
-    let state = ConnectState::open(&api.connect.state_key, token, now).map_err(|refusal| {
-        let title = match refusal {
+    let state = ConnectState::open(&api.connect.state_key, token, now).map_err(|problem| {
+        let title = match problem {
             StateRefusal::Tampered => "This link is not valid",
             StateRefusal::Expired => "This link has expired",
         };
-        Refusal::new(StatusCode::BAD_REQUEST, title, refusal.to_string())
+        refusal(StatusCode::BAD_REQUEST, title, problem.to_string())
     })?;
     // A replay (even of a denied attempt) is refused before anything else.
     if api.store.recall(NONCE_SCOPE, &state.nonce, now).await.map_err(busy)?.is_some() {
@@ -162,7 +136,7 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
     }
     let (tenant_id, return_url) = if state.standalone {
         let return_url = same_site_return(&state).ok_or_else(|| {
-            Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not on this site.")
+            refusal(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not on this site.")
         })?;
         (None, return_url)
     } else {
@@ -170,7 +144,7 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
     };
     if query.contains_key("error") {
         spend(api, &state.nonce, now).await?;
-        return Err(Refusal::new(
+        return Err(refusal(
             StatusCode::FORBIDDEN,
             "Authorization cancelled",
             "Discord says the authorization was cancelled, so Guildbridge was not added.",
@@ -178,7 +152,7 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
         .back_to(&return_url, "cancelled"));
     }
     let code = query.get("code").filter(|code| !code.is_empty()).ok_or_else(|| {
-        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Discord sent no authorization code.")
+        refusal(StatusCode::BAD_REQUEST, "This link is not valid", "Discord sent no authorization code.")
     })?;
     let deadline = tokio::time::Instant::now() + EXCHANGE_TIMEOUT;
     let connector = &api.connect;
@@ -189,14 +163,14 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
     let access = exchanged.map_err(|error| {
         if error.is_permanent() {
             tracing::info!(error = %error, "connect callback: code refused");
-            Refusal::new(StatusCode::BAD_REQUEST, "Discord refused", "Discord did not accept this authorization.")
+            refusal(StatusCode::BAD_REQUEST, "Discord refused", "Discord did not accept this authorization.")
         } else {
             tracing::warn!(error = %error, "connect callback: Discord unavailable");
-            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Discord did not answer; start again shortly.")
+            refusal(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Discord did not answer; start again shortly.")
         }
     })?;
     let guild = access.guild.ok_or_else(|| {
-        Refusal::new(StatusCode::BAD_REQUEST, "No server chosen", "Discord's answer named no server to connect.")
+        refusal(StatusCode::BAD_REQUEST, "No server chosen", "Discord's answer named no server to connect.")
     })?;
     let confirmation = Confirmation {
         nonce: state.nonce.clone(),
@@ -232,23 +206,23 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
 }
 
 /// The platform's return URL, checked against its allowed origins as they are now.
-async fn tenant_return(api: &Api, tenant_id: &str, return_url: &str) -> Result<Url, Refusal> {
+async fn tenant_return(api: &Api, tenant_id: &str, return_url: &str) -> Result<Url, ErrorPage> {
     let tenant = api.store.tenant(&TenantId::from(tenant_id)).await.map_err(busy)?;
     let allowed = tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default();
     allowed_return_url(return_url, &allowed).ok_or_else(|| {
-        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
+        refusal(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is no longer allowed.")
     })
 }
 
 /// Spends the connect link's nonce: `already used` when it was.
-async fn spend(api: &Api, nonce: &str, now: u64) -> Result<(), Refusal> {
+async fn spend(api: &Api, nonce: &str, now: u64) -> Result<(), ErrorPage> {
     match api.store.remember(NONCE_SCOPE, nonce, json!(true), now, SPENT_NONCE_TTL).await.map_err(busy)? {
         FirstOrSeen::First => Ok(()),
         FirstOrSeen::Seen(_) => Err(already_used()),
     }
 }
 
-async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
+async fn connect(api: &Api, sealed: &str) -> Result<Url, ErrorPage> {
     let now = api.clock.now();
     let confirmation = api
         .connect
@@ -257,14 +231,14 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
         .ok()
         .and_then(|payload| serde_json::from_slice::<Confirmation>(&payload).ok())
         .ok_or_else(|| {
-            Refusal::new(
+            refusal(
                 StatusCode::BAD_REQUEST,
                 "This link is not valid",
                 "This confirmation was not made by Guildbridge.",
             )
         })?;
     if confirmation.expires_at <= now {
-        return Err(Refusal::new(
+        return Err(refusal(
             StatusCode::BAD_REQUEST,
             "This link has expired",
             "The confirmation waited too long; start again from your platform.",
@@ -272,7 +246,7 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
     }
     spend(api, &confirmation.nonce, now).await?;
     let return_url = Url::parse(&confirmation.return_url).map_err(|_| {
-        Refusal::new(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not valid.")
+        refusal(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not valid.")
     })?;
     let guild_id = confirmation.guild_id;
     let guild_name = confirmation.guild_name.as_str();
@@ -285,7 +259,7 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
         Err(StoreError::AlreadyExists(_)) => match api.store.tenant_of(guild_id).await.map_err(busy)? {
             Some(owner) if owner == tenant_id => {}
             Some(_) => {
-                return Err(Refusal::new(
+                return Err(refusal(
                     StatusCode::CONFLICT,
                     "Server already connected",
                     format!("{guild_name} is already connected to another platform."),
@@ -293,7 +267,7 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
                 .back_to(&return_url, "taken"));
             }
             None => {
-                return Err(Refusal::new(
+                return Err(refusal(
                     StatusCode::CONFLICT,
                     "Already connected",
                     "Your platform is already connected to another server; disconnect it first.",
@@ -302,7 +276,7 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, Refusal> {
             }
         },
         Err(StoreError::Conflict(_)) => {
-            return Err(Refusal::new(
+            return Err(refusal(
                 StatusCode::CONFLICT,
                 "Try again in a few minutes",
                 format!("{guild_name} was connected before; what was kept for that connection is still being deleted."),
@@ -361,7 +335,7 @@ fn same_site_return(state: &ConnectState) -> Option<Url> {
 }
 
 /// The tenant of a guild that connects without a platform: `guild-{id}`, made on first use.
-async fn standalone_tenant(api: &Api, guild_id: Id<GuildMarker>, now: u64) -> Result<TenantId, Refusal> {
+async fn standalone_tenant(api: &Api, guild_id: Id<GuildMarker>, now: u64) -> Result<TenantId, ErrorPage> {
     let tenant_id = TenantId::standalone(guild_id);
     let tenant = Tenant { tenant_id: tenant_id.clone(), allowed_origins: Vec::new(), created_at: now };
     match api.store.create_tenant(&tenant).await {
