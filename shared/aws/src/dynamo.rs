@@ -3,6 +3,7 @@
 //! unprocessed remainders retried with backoff. Every call is counted, so tests and
 //! benchmarks can check what an operation costs.
 
+use guildbridge_domain::error::Cause;
 use std::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
@@ -90,8 +91,8 @@ impl DynamoItems {
     }
 }
 
-fn unavailable(error: impl std::fmt::Display) -> ItemError {
-    ItemError::Unavailable(error.to_string())
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> ItemError {
+    ItemError::Unavailable(Cause::new(error))
 }
 
 fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(error: SdkError<E>) -> ItemError {
@@ -109,9 +110,12 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
                 "AccessDeniedException" => "the function's role may not use the table: check its IAM policy",
                 _ => "DynamoDB refused the request as invalid",
             };
-            ItemError::Misconfigured(format!("{code}: {hint} ({})", error.message().unwrap_or_default()))
+            ItemError::Misconfigured(Cause::described(format!(
+                "{code}: {hint} ({})",
+                error.message().unwrap_or_default()
+            )))
         }
-        _ => ItemError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string()),
+        _ => ItemError::Unavailable(Cause::new(error)),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod error;
 pub mod events;
 pub mod ids;
 pub mod jobs;

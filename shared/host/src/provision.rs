@@ -47,6 +47,13 @@ impl Provisioned {
     }
 }
 
+/// Whether creating the table failed because it is already there (DynamoDB's
+/// `ResourceInUseException`, somewhere in the cause's chain).
+fn table_exists(cause: &crate::domain::error::Cause) -> bool {
+    let text = crate::domain::error::Report(cause).to_string();
+    text.contains("ResourceInUse") || text.contains("already exists")
+}
+
 /// Creates `{prefix}` (the table), `{prefix}-channel.fifo`, `{prefix}-sync.fifo` and their
 /// `-dlq.fifo` queues. Existing ones are kept (SQS's CreateQueue is idempotent for equal
 /// attributes; an existing table is left as it is).
@@ -58,8 +65,7 @@ pub async fn provision(
 ) -> Result<Provisioned, ProvisionError> {
     match create_table(dynamo, prefix).await {
         Ok(()) => {}
-        Err(ItemError::Unavailable(reason))
-            if reason.contains("ResourceInUse") || reason.contains("already exists") => {}
+        Err(ItemError::Unavailable(cause)) if table_exists(&cause) => {}
         Err(error) => return Err(error.into()),
     }
     let (channel_queue_url, channel_dead_letter_url) =

@@ -7,6 +7,7 @@ use super::{
     secrets::{HostEnv, SecretsError},
     wiring::{self, Backends, WiringError},
 };
+use crate::domain::error::Report;
 use crate::{
     aws::sqs::SqsQueues,
     domain::QueueKind,
@@ -29,7 +30,7 @@ pub enum StartupError {
 
 /// Logs the one "cannot start" line, and hands the error on for the runtime to report.
 pub fn cannot_start(error: StartupError) -> StartupError {
-    tracing::error!(%error, "cannot start");
+    tracing::error!(error = %Report(&error), "cannot start");
     error
 }
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use guildbridge_domain::error::Cause;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -76,7 +77,7 @@ fn hash_of(item: &super::items::Item) -> Result<String, StoreError> {
         .and_then(serde_json::Value::as_str)
         .and_then(|pk| pk.strip_prefix("APIKEY#"))
         .map(str::to_owned)
-        .ok_or_else(|| StoreError::Corrupt("API key item without its hash".to_owned()))
+        .ok_or_else(|| StoreError::Corrupt(Cause::described("API key item without its hash")))
 }
 
 impl<I: ItemStore> Store<I> {
@@ -113,7 +114,8 @@ impl<I: ItemStore> ApiKeyStore for Store<I> {
     /// 1 conditional PutItem.
     async fn issue_key(&self, tenant_id: &TenantId, grant: KeyGrant, now: u64) -> Result<IssuedKey, StoreError> {
         let mut random = [0u8; 32];
-        getrandom::fill(&mut random).map_err(|e| StoreError::Retryable(format!("no randomness: {e}")))?;
+        getrandom::fill(&mut random)
+            .map_err(|e| StoreError::Retryable(Cause::described(format!("no randomness: {e}"))))?;
         let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
         let hashed = hash(&secret);
         let record = ApiKeyRecord {

@@ -1,6 +1,7 @@
 //! The audit log of settings changes, newest first, kept a year.
 
 use async_trait::async_trait;
+use guildbridge_domain::error::Cause;
 use serde_json::json;
 use twilight_model::id::{Id, marker::GuildMarker};
 
@@ -21,7 +22,7 @@ pub trait AuditStore: Send + Sync {
 /// The item an entry is stored as (written in the same transaction as the change it records).
 pub(super) fn audit_item(guild_id: Id<GuildMarker>, entry: &AuditEntry) -> Result<super::items::Item, StoreError> {
     let mut nonce = [0u8; 6];
-    getrandom::fill(&mut nonce).map_err(|e| StoreError::Retryable(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut nonce).map_err(|e| StoreError::Retryable(Cause::described(format!("no randomness: {e}"))))?;
     let key = keys::audit(guild_id.get(), entry.at, &hex::encode(nonce));
     to_item(&key, entry, &[(attr::EXPIRES_AT, json!(entry.at + AUDIT_RETENTION_SECS))])
 }

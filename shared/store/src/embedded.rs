@@ -2,6 +2,7 @@
 //! SQLite on local disk (WAL journal) for the local stack. One connection behind a mutex:
 //! every operation, transactions included, runs alone, which is what makes conditions atomic.
 
+use guildbridge_domain::error::Cause;
 use std::{
     path::Path,
     sync::{Arc, Mutex, MutexGuard},
@@ -21,8 +22,8 @@ pub struct EmbeddedItems {
     conn: Arc<Mutex<Connection>>,
 }
 
-fn unavailable(error: impl std::fmt::Display) -> ItemError {
-    ItemError::Unavailable(error.to_string())
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> ItemError {
+    ItemError::Unavailable(Cause::new(error))
 }
 
 impl EmbeddedItems {
@@ -70,7 +71,7 @@ impl EmbeddedItems {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || work(&mut lock(&conn)))
             .await
-            .map_err(|e| ItemError::Unavailable(format!("storage task failed: {e}")))?
+            .map_err(|e| ItemError::Unavailable(Cause::new(e)))?
     }
 }
 
@@ -81,7 +82,7 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn parse_body(body: &str) -> Result<Item, ItemError> {
-    serde_json::from_str(body).map_err(|e| ItemError::Corrupt(e.to_string()))
+    serde_json::from_str(body).map_err(|e| ItemError::Corrupt(Cause::new(e)))
 }
 
 fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, ItemError> {
@@ -95,7 +96,7 @@ fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, ItemError> {
 }
 
 fn key_of(item: &Item) -> Result<Key, ItemError> {
-    Key::of(item).ok_or_else(|| ItemError::Corrupt("item without pk and sk".to_owned()))
+    Key::of(item).ok_or_else(|| ItemError::Corrupt(Cause::described("item without pk and sk")))
 }
 
 fn text(item: &Item, name: &str) -> Option<String> {
@@ -104,7 +105,7 @@ fn text(item: &Item, name: &str) -> Option<String> {
 
 fn store(conn: &Connection, item: &Item) -> Result<(), ItemError> {
     let key = key_of(item)?;
-    let body = serde_json::to_string(item).map_err(|e| ItemError::Corrupt(e.to_string()))?;
+    let body = serde_json::to_string(item).map_err(|e| ItemError::Corrupt(Cause::new(e)))?;
     conn.execute(
         &format!(
             "INSERT OR REPLACE INTO items (pk, sk, body, {}, {}, {}, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -169,7 +170,8 @@ fn read_page(conn: &Connection, query: &Query, count_only: bool) -> Result<(Vec<
     let (order, after) = if query.ascending { ("ASC", ">") } else { ("DESC", "<") };
     if let Some(start) = &query.start_after {
         let start_key = key_of(start)?;
-        let start_sk = text(start, sk_col).ok_or_else(|| ItemError::Corrupt("start key lacks sort key".into()))?;
+        let start_sk =
+            text(start, sk_col).ok_or_else(|| ItemError::Corrupt(Cause::described("start key lacks sort key")))?;
         sql.push_str(&format!(" AND ({sk_col}, pk, sk) {after} (?, ?, ?)"));
         args.extend([SqlValue::Text(start_sk), SqlValue::Text(start_key.pk), SqlValue::Text(start_key.sk)]);
     }
@@ -279,7 +281,7 @@ impl ItemStore for EmbeddedItems {
                 };
                 // DynamoDB refuses a transaction that touches one item twice; so does this.
                 if !keys.insert(key.clone()) {
-                    return Err(ItemError::Unavailable("a transaction may touch each item once".to_owned()));
+                    return Err(ItemError::Unavailable(Cause::described("a transaction may touch each item once")));
                 }
                 if !check(&tx, &key, condition)? {
                     failed.push(position);

@@ -3,6 +3,7 @@
 //! DynamoDB table and the embedded store cannot drift apart in behaviour.
 
 use async_trait::async_trait;
+use guildbridge_domain::error::Cause;
 use serde_json::{Map, Value};
 
 use super::schema::{Index, attr};
@@ -176,14 +177,14 @@ pub enum ItemError {
     TransactionCancelled(Vec<usize>),
     #[error("throttled")]
     Throttled,
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    #[error("storage unavailable")]
+    Unavailable(#[source] Cause),
     /// The table is missing, the request malformed, or access denied: a deployment problem
     /// that retrying does not fix.
-    #[error("storage is misconfigured: {0}")]
-    Misconfigured(String),
-    #[error("stored data is not what Guildbridge wrote: {0}")]
-    Corrupt(String),
+    #[error("storage is misconfigured")]
+    Misconfigured(#[source] Cause),
+    #[error("stored data is not what Guildbridge wrote")]
+    Corrupt(#[source] Cause),
 }
 
 /// DynamoDB's operations as Guildbridge uses them. Adapters: `guildbridge_aws::dynamo::DynamoItems`
@@ -216,10 +217,14 @@ pub trait ItemStore: Send + Sync + 'static {
 
 /// Reads a string attribute.
 pub fn get_str<'a>(item: &'a Item, name: &str) -> Result<&'a str, ItemError> {
-    item.get(name).and_then(Value::as_str).ok_or_else(|| ItemError::Corrupt(format!("missing string {name}")))
+    item.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ItemError::Corrupt(Cause::described(format!("missing string {name}"))))
 }
 
 /// Reads an integer attribute.
 pub fn get_u64(item: &Item, name: &str) -> Result<u64, ItemError> {
-    item.get(name).and_then(Value::as_u64).ok_or_else(|| ItemError::Corrupt(format!("missing number {name}")))
+    item.get(name)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ItemError::Corrupt(Cause::described(format!("missing number {name}"))))
 }

@@ -35,6 +35,7 @@ mod tenants;
 mod timeline;
 mod webhooks;
 
+use guildbridge_domain::error::Cause;
 use std::sync::Arc;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -121,13 +122,13 @@ pub enum StoreError {
     #[error(transparent)]
     InvalidSettings(#[from] SettingsErrors),
     /// Retry later: DynamoDB throttled or the store is unreachable.
-    #[error("storage is busy or unreachable: {0}")]
-    Retryable(String),
-    #[error("stored data is not what Guildbridge wrote: {0}")]
-    Corrupt(String),
+    #[error("storage is busy or unreachable")]
+    Retryable(#[source] Cause),
+    #[error("stored data is not what Guildbridge wrote")]
+    Corrupt(#[source] Cause),
     /// A deployment problem (missing table, denied access, invalid request): not retried.
-    #[error("storage is misconfigured: {0}")]
-    Misconfigured(String),
+    #[error("storage is misconfigured")]
+    Misconfigured(#[source] Cause),
 }
 
 impl StoreError {
@@ -140,10 +141,9 @@ impl StoreError {
 impl From<ItemError> for StoreError {
     fn from(error: ItemError) -> Self {
         match error {
-            ItemError::Throttled => StoreError::Retryable("throttled".to_owned()),
-            ItemError::Unavailable(reason) => StoreError::Retryable(reason),
-            ItemError::Corrupt(reason) => StoreError::Corrupt(reason),
-            ItemError::Misconfigured(reason) => StoreError::Misconfigured(reason),
+            ItemError::Throttled | ItemError::Unavailable(_) => StoreError::Retryable(Cause::new(error)),
+            ItemError::Corrupt(_) => StoreError::Corrupt(Cause::new(error)),
+            ItemError::Misconfigured(_) => StoreError::Misconfigured(Cause::new(error)),
             // Domain code maps condition failures to what they mean before they get here.
             ItemError::ConditionFailed | ItemError::TransactionCancelled(_) => StoreError::Conflict("condition failed"),
         }
@@ -176,9 +176,9 @@ impl<I: ItemStore> Store<I> {
 /// A domain value as an item under `key`, with extra attributes (index keys, expiry).
 fn to_item<T: Serialize>(key: &Key, value: &T, extra: &[(&str, serde_json::Value)]) -> Result<Item, StoreError> {
     let serde_json::Value::Object(mut item) =
-        serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))?
+        serde_json::to_value(value).map_err(|e| StoreError::Corrupt(Cause::new(e)))?
     else {
-        return Err(StoreError::Corrupt("domain values are objects".to_owned()));
+        return Err(StoreError::Corrupt(Cause::described("domain values are objects")));
     };
     item.insert(schema::attr::PK.to_owned(), key.pk.clone().into());
     item.insert(schema::attr::SK.to_owned(), key.sk.clone().into());
@@ -189,5 +189,5 @@ fn to_item<T: Serialize>(key: &Key, value: &T, extra: &[(&str, serde_json::Value
 }
 
 fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_json::from_value(serde_json::Value::Object(item)).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_value(serde_json::Value::Object(item)).map_err(|e| StoreError::Corrupt(Cause::new(e)))
 }

@@ -5,6 +5,7 @@
 //! other has not handed on.
 
 use async_trait::async_trait;
+use guildbridge_domain::error::Cause;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use twilight_model::id::{
@@ -170,7 +171,7 @@ impl<I: ItemStore> RelayStore for Store<I> {
             }
             for item in found {
                 let key = super::items::Key::of(&item)
-                    .ok_or_else(|| StoreError::Corrupt("relay without its key".to_owned()))?;
+                    .ok_or_else(|| StoreError::Corrupt(Cause::described("relay without its key")))?;
                 self.items.delete(&key, None).await?;
                 removed += 1;
             }
@@ -243,7 +244,7 @@ impl<I: ItemStore> RelayStore for Store<I> {
                 return Ok(true);
             }
         }
-        Err(StoreError::Retryable("the relayed channel kept changing".to_owned()))
+        Err(StoreError::Retryable(Cause::described("the relayed channel kept changing")))
     }
 
     /// 1 PutItem.

@@ -1,6 +1,7 @@
 //! Tenants and their guild: one guild per tenant and one tenant per guild.
 
 use async_trait::async_trait;
+use guildbridge_domain::error::Cause;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use super::{
@@ -166,6 +167,6 @@ impl<I: ItemStore> TenantStore for Store<I> {
                 other => return Ok(other?),
             }
         }
-        Err(StoreError::Retryable("the bot's record kept changing".to_owned()))
+        Err(StoreError::Retryable(Cause::described("the bot's record kept changing")))
     }
 }

@@ -2,6 +2,7 @@
 //! of the same event never delivers twice), and the log of attempts the tenant reads.
 
 use async_trait::async_trait;
+use guildbridge_domain::error::Cause;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -153,7 +154,7 @@ impl<I: ItemStore> WebhookStore for Store<I> {
         }
         // The owner was fixed by the condition above; this read only learns who it is.
         let Some(item) = self.items.get(&key).await? else {
-            return Err(StoreError::Retryable("the delivery record expired while being read".to_owned()));
+            return Err(StoreError::Retryable(Cause::described("the delivery record expired while being read")));
         };
         let stored: DeliveryRecord = from_item(item)?;
         Ok(if stored.owner == copy {

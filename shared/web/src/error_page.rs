@@ -2,6 +2,7 @@
 //! and the connect callback. It says what went wrong in plain words, whether anything changed,
 //! and where to go next.
 
+use crate::domain::error::Report;
 use askama::Template;
 use axum::{
     http::{HeaderValue, StatusCode, header},
@@ -96,7 +97,7 @@ impl IntoResponse for ErrorPage {
         let mut response = match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(error) => {
-                tracing::error!(%error, "error page: template failed");
+                tracing::error!(error = %Report(&error), "error page: template failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
             }
         };

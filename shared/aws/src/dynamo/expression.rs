@@ -1,6 +1,7 @@
 //! How items, keys and conditions become DynamoDB's attribute maps and expressions (with
 //! their `#name` and `:value` placeholders).
 
+use guildbridge_domain::error::Cause;
 use std::collections::HashMap;
 
 use serde_dynamo::aws_sdk_dynamodb_1 as convert;
@@ -14,11 +15,11 @@ use guildbridge_store::{
 pub(super) type Attributes = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
 pub(super) fn to_attributes(item: &Item) -> Result<Attributes, ItemError> {
-    convert::to_item(item).map_err(|e| ItemError::Corrupt(e.to_string()))
+    convert::to_item(item).map_err(|e| ItemError::Corrupt(Cause::new(e)))
 }
 
 pub(super) fn from_attributes(attributes: Attributes) -> Result<Item, ItemError> {
-    convert::from_item(attributes).map_err(|e| ItemError::Corrupt(e.to_string()))
+    convert::from_item(attributes).map_err(|e| ItemError::Corrupt(Cause::new(e)))
 }
 
 pub(super) fn key_attributes(key: &Key) -> Attributes {
@@ -44,7 +45,7 @@ impl Expression {
 
     pub(super) fn value(&mut self, value: &Value) -> Result<String, ItemError> {
         let placeholder = format!(":v{}", self.values.len());
-        let value = convert::to_attribute_value(value).map_err(|e| ItemError::Corrupt(e.to_string()))?;
+        let value = convert::to_attribute_value(value).map_err(|e| ItemError::Corrupt(Cause::new(e)))?;
         self.values.insert(placeholder.clone(), value);
         Ok(placeholder)
     }

@@ -2,6 +2,7 @@
 //! delivery job for every event its webhook endpoint subscribes to. Use cases emit through
 //! the [`EventSink`] port; the webhook worker (`webhooks`) delivers.
 
+use crate::domain::error::Report;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -102,7 +103,7 @@ impl EventSink for Outbox {
 /// failing the job would redo nothing (the failure is in the logs and the job's record).
 pub async fn emit_logged(sink: &dyn EventSink, guild_id: Id<GuildMarker>, drafts: Vec<EventDraft>) {
     if let Err(error) = sink.emit(guild_id, drafts).await {
-        tracing::warn!(%error, %guild_id, "events not queued for delivery");
+        tracing::warn!(error = %Report(&error), %guild_id, "events not queued for delivery");
     }
 }
 

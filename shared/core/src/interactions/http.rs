@@ -1,6 +1,7 @@
 //! The one HTTP router for the interactions endpoint. `lambda_http` hosts it in Lambda
 //! (Function URL, API Gateway v1 and v2); axum's own server hosts it locally.
 
+use crate::domain::error::Report;
 use std::{sync::Arc, time::Instant};
 
 use axum::{
@@ -117,7 +118,7 @@ async fn webhook_events(State(service): State<Arc<InteractionService>>, headers:
         }
         Err(EventError::Rejected(rejection)) => rejected(rejection),
         Err(EventError::Busy(error)) => {
-            tracing::warn!(%error, status = 503, "webhook event not recorded; Discord retries");
+            tracing::warn!(error = %Report(&error), status = 503, "webhook event not recorded; Discord retries");
             error_response(StatusCode::SERVICE_UNAVAILABLE, "busy", "try again")
         }
     }

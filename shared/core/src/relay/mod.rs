@@ -13,6 +13,7 @@
 //! to [`PollPolicy::idle_max`]. Every request goes through a Discord client holding the
 //! relay's fixed share of the global rate limit ([`RELAY_REQUESTS_PER_SECOND`]).
 
+use crate::domain::error::Report;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
@@ -211,7 +212,7 @@ impl RelayPoller {
             if intent.is_none_or(|(_, at)| at.elapsed() > Duration::from_secs(600)) {
                 match self.check_intents(deadline).await {
                     Ok(status) => intent = Some((status.message_content, Instant::now())),
-                    Err(error) => tracing::warn!(%error, "could not read the application's intents"),
+                    Err(error) => tracing::warn!(error = %Report(&error), "could not read the application's intents"),
                 }
             }
             let has_intent = intent.is_none_or(|(has, _)| has);
@@ -223,7 +224,7 @@ impl RelayPoller {
                     total.failed += report.failed;
                     total.parked += report.parked;
                 }
-                Err(error) => tracing::warn!(%error, "relay pass failed; the next one tries again"),
+                Err(error) => tracing::warn!(error = %Report(&error), "relay pass failed; the next one tries again"),
             }
             let pause = Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now()));
             let _ = tokio::time::timeout(pause, stop.changed()).await;
@@ -250,7 +251,7 @@ impl RelayPoller {
                 Ok(Polled::NotOurs) => {}
                 Err(error) => {
                     report.failed += 1;
-                    tracing::warn!(%error, "relay poll failed; the channel is polled again after its lease");
+                    tracing::warn!(error = %Report(&error), "relay poll failed; the channel is polled again after its lease");
                 }
             }
         }

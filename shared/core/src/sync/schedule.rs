@@ -2,6 +2,7 @@
 //! scheduled sync per due time. Connecting a guild writes its schedule (the initial sync
 //! due at once); the tick's backfill gives one to guilds connected before that.
 
+use crate::domain::error::Report;
 use crate::{
     domain::GuildSettings,
     queue::{JobQueue, QueueError},
@@ -71,7 +72,7 @@ pub async fn run_schedule(
                 let (next_at, reason) = after_failure(&schedule, now, &error);
                 tracing::warn!(guild_id = %schedule.guild_id, %reason, "the schedule failed for this guild");
                 if let Err(error) = store.record_failure(&schedule, next_at, &reason).await {
-                    tracing::warn!(guild_id = %schedule.guild_id, %error, "could not record the failure");
+                    tracing::warn!(guild_id = %schedule.guild_id, error = %Report(&error), "could not record the failure");
                 }
             }
         }
@@ -83,11 +84,12 @@ pub async fn run_schedule(
 fn after_failure(schedule: &SyncSchedule, now: u64, error: &ScheduleError) -> (u64, String) {
     let failures = schedule.failures.saturating_add(1);
     if failures >= PARK_AFTER_FAILURES {
-        let reason = format!("parked for a day after {failures} failed schedule runs in a row; last: {error}");
+        let reason =
+            format!("parked for a day after {failures} failed schedule runs in a row; last: {}", Report(&error));
         return (now.saturating_add(PARKED_FOR.as_secs()), reason);
     }
     let pause = 60u64 << failures.min(10);
-    (now.saturating_add(pause), format!("schedule run failed ({failures} in a row): {error}"))
+    (now.saturating_add(pause), format!("schedule run failed ({failures} in a row): {}", Report(&error)))
 }
 
 /// One due guild: its sync enqueued and its due time advanced; `true` when this caller's
@@ -113,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_failing_guild_backs_off_then_is_parked_with_its_reason() {
-        let error = ScheduleError::Store(StoreError::Corrupt("bad settings".to_owned()));
+        let error = ScheduleError::Store(StoreError::Corrupt(crate::domain::error::Cause::described("bad settings")));
         let schedule = |failures| SyncSchedule { guild_id: Id::new(1), next_at: 0, failures, last_error: None };
         let (next, reason) = after_failure(&schedule(0), 1_000, &error);
         assert_eq!(next, 1_120);

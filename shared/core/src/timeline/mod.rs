@@ -6,6 +6,7 @@
 //! condition (posted or done, or skipped as too late), however often or late the schedule
 //! fires, and an action once decided is never planned again.
 
+use crate::domain::error::Report;
 use std::collections::BTreeMap;
 
 use twilight_model::id::{
@@ -265,7 +266,7 @@ pub async fn replan_logged(
     match settings_saved(store, queue, guild_id, before, after, now).await {
         Ok(0) => {}
         Ok(events) => tracing::info!(%guild_id, events, "upcoming events replanned for the new settings"),
-        Err(error) => tracing::warn!(%guild_id, %error, "replanning upcoming events failed"),
+        Err(error) => tracing::warn!(%guild_id, error = %Report(&error), "replanning upcoming events failed"),
     }
 }
 
@@ -281,7 +282,7 @@ pub async fn run_timeline(
     for due in store.due_actions(now, DUE_PER_RUN).await? {
         report.due += 1;
         if let Err(error) = handle(store, queue, &due, now, &mut report).await {
-            tracing::warn!(guild_id = %due.guild_id, subject = %due.subject, action = %due.action, %error, "a due action failed; it stays due");
+            tracing::warn!(guild_id = %due.guild_id, subject = %due.subject, action = %due.action, error = %Report(&error), "a due action failed; it stays due");
         }
     }
     Ok(report)
@@ -583,7 +584,7 @@ pub async fn post_summary(
         // this very time), without the results it was asked with.
         let due = DueAction { guild_id, subject: reference.clone(), action: SUMMARY.to_owned(), at: now };
         if let Err(error) = store.plan_action(&due).await {
-            tracing::error!(%guild_id, subject = %reference, %error, "a decided summary was neither queued nor planned");
+            tracing::error!(%guild_id, subject = %reference, error = %Report(&error), "a decided summary was neither queued nor planned");
         }
         return Err(error.into());
     }

@@ -2,6 +2,7 @@
 //! its secret, shown once), rotate (the old secret co-signs for a day), resume after a pause,
 //! and a test event. Every change is a conditional write on the endpoint's version.
 
+use crate::domain::error::Cause;
 use std::collections::BTreeMap;
 
 use twilight_model::id::{Id, marker::GuildMarker};
@@ -28,7 +29,7 @@ pub enum EndpointError {
 
 fn new_secret() -> Result<SigningSecret, EndpointError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| StoreError::Retryable("no randomness".into()))?;
+    getrandom::fill(&mut bytes).map_err(|_| StoreError::Retryable(Cause::described("no randomness")))?;
     Ok(SigningSecret::from_bytes(&bytes))
 }
 

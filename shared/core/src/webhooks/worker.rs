@@ -3,6 +3,7 @@
 //! again on the schedule until a day has passed, then the delivery is dead (a dead letter
 //! the tenant can retry) and the endpoint is paused with the reason until resumed.
 
+use crate::domain::error::Report;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -95,7 +96,9 @@ impl WebhookWorker {
         };
         let body = match serde_json::to_vec(event) {
             Ok(body) => body,
-            Err(error) => return JobOutcome::Reject { reason: format!("the event cannot be written: {error}") },
+            Err(error) => {
+                return JobOutcome::Reject { reason: format!("the event cannot be written: {}", Report(&error)) };
+            }
         };
         let signature = signature_header(&endpoint.signing_secrets(now), &event.id, now, &body);
         let headers =
@@ -135,7 +138,7 @@ impl WebhookWorker {
     /// outcome stands (the queue, not the log, is what retries).
     async fn log(&self, tenant_id: &TenantId, copy: &str, attempt: &DeliveryAttempt, status: DeliveryStatus) {
         if let Err(error) = self.store.record_attempt(tenant_id, copy, attempt, status).await {
-            tracing::warn!(%error, event_id = %attempt.event_id, "could not record the delivery attempt");
+            tracing::warn!(error = %Report(&error), event_id = %attempt.event_id, "could not record the delivery attempt");
         }
     }
 
@@ -146,7 +149,7 @@ impl WebhookWorker {
             Ok(()) => tracing::warn!(tenant_id = %endpoint.tenant_id, "webhook endpoint paused"),
             // Changed meanwhile (a new URL, a rotation): the tenant's change wins.
             Err(StoreError::VersionConflict) => {}
-            Err(error) => tracing::warn!(%error, "could not pause the webhook endpoint"),
+            Err(error) => tracing::warn!(error = %Report(&error), "could not pause the webhook endpoint"),
         }
     }
 }

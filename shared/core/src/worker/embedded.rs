@@ -1,5 +1,6 @@
 //! The local stack's stand-in for Lambda's SQS event source: the embedded queue's consumer.
 
+use crate::domain::error::Report;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -87,7 +88,7 @@ impl<'a> Consumer<'a> {
                     continue;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, queue = self.kind.as_str(), "could not receive; trying again");
+                    tracing::warn!(error = %Report(&error), queue = self.kind.as_str(), "could not receive; trying again");
                     let _ = tokio::time::timeout(IDLE * 10, stop.changed()).await;
                     continue;
                 }
@@ -101,7 +102,7 @@ impl<'a> Consumer<'a> {
             };
             if let Err(error) = settled {
                 // The job stays hidden until its visibility ends, then comes back: nothing is lost.
-                tracing::warn!(%error, queue = self.kind.as_str(), "could not settle a job");
+                tracing::warn!(error = %Report(&error), queue = self.kind.as_str(), "could not settle a job");
             }
         }
     }

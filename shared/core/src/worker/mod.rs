@@ -10,6 +10,7 @@ pub mod lambda;
 #[cfg(feature = "embedded")]
 pub use embedded::Consumer;
 
+use crate::domain::error::Report;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -63,8 +64,8 @@ pub enum JobOutcome {
 
 impl JobOutcome {
     /// Storage was busy or unreachable: try again shortly.
-    pub fn storage_busy(error: impl std::fmt::Display) -> Self {
-        JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {error}") }
+    pub fn storage_busy(error: impl std::error::Error) -> Self {
+        JobOutcome::Retry { after: Duration::from_secs(2), reason: format!("storage: {}", Report(&error)) }
     }
 }
 
@@ -75,7 +76,7 @@ pub fn store_failure(error: crate::store::StoreError) -> JobOutcome {
     if error.is_retryable() {
         JobOutcome::storage_busy(error)
     } else {
-        JobOutcome::Reject { reason: format!("storage: {error}") }
+        JobOutcome::Reject { reason: format!("storage: {}", Report(&error)) }
     }
 }
 
@@ -101,7 +102,7 @@ pub async fn record_dead_letter(
     match store.record_dead_letter(DeadLetterRecord::guild_of(body), &letter).await {
         Ok(()) => true,
         Err(error) => {
-            tracing::error!(%error, queue = queue.as_str(), "could not record a dead letter");
+            tracing::error!(error = %Report(&error), queue = queue.as_str(), "could not record a dead letter");
             false
         }
     }
@@ -124,7 +125,7 @@ pub async fn edit_deferred_answer(
     match discord.edit_original_response(reply.application_id, &reply.token, answer, deadline).await {
         Ok(_) => true,
         Err(error) => {
-            tracing::warn!(%error, interaction_id = %reply.interaction_id, "could not edit the deferred answer");
+            tracing::warn!(error = %Report(&error), interaction_id = %reply.interaction_id, "could not edit the deferred answer");
             false
         }
     }
@@ -145,7 +146,7 @@ pub async fn post_to_log(
     let channels = match discord.guild_channels(guild_id, deadline).await {
         Ok(channels) => channels,
         Err(error) => {
-            tracing::warn!(%error, %guild_id, "could not check the log channel; nothing was posted");
+            tracing::warn!(error = %Report(&error), %guild_id, "could not check the log channel; nothing was posted");
             return;
         }
     };
@@ -156,7 +157,7 @@ pub async fn post_to_log(
         return;
     }
     if let Err(error) = discord.create_message(channel, &MessageBody::text(text), deadline).await {
-        tracing::warn!(%error, "could not post to the log channel");
+        tracing::warn!(error = %Report(&error), "could not post to the log channel");
     }
 }
 
@@ -171,7 +172,7 @@ pub async fn record_problem(
     let at = crate::clock::SystemClock.now();
     let problem = crate::domain::SettingsProblem { field: field.to_owned(), problem: problem.to_owned(), at };
     if let Err(error) = problems.record_problem(guild_id, &problem).await {
-        tracing::warn!(%error, %guild_id, field, "could not keep the settings problem");
+        tracing::warn!(error = %Report(&error), %guild_id, field, "could not keep the settings problem");
     }
 }
 
@@ -201,7 +202,7 @@ async fn write_record(
     record: &JobRecord,
 ) {
     if let Err(error) = ledger.record_job(guild_id, record).await {
-        tracing::warn!(%error, job_type = %record.job_type, "could not record the job's status");
+        tracing::warn!(error = %Report(&error), job_type = %record.job_type, "could not record the job's status");
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use guildbridge_domain::error::Cause;
 use serde::Deserialize;
 
 /// Discord's JSON error codes Guildbridge acts on.
@@ -58,8 +59,8 @@ pub enum DiscordError {
     #[error("Discord asks to wait {after:?}, past this call's deadline")]
     RetryAfter { after: Duration },
     /// Transient trouble (5xx, timeout, dropped connection) that outlasted the retries allowed.
-    #[error("Discord is having trouble: {0}")]
-    Transient(String),
+    #[error("Discord is having trouble")]
+    Transient(#[source] Cause),
     /// Near Discord's invalid-request limit (10,000 401/403/429 per 10 minutes): stop before a ban.
     #[error("too many refused requests recently; pausing calls to avoid an IP ban")]
     InvalidRequestBudget { retry_after: Duration },
@@ -141,7 +142,32 @@ impl DiscordError {
             Some(PermanentKind::MaxChannels) => {
                 "The server has reached Discord's limit of 500 channels; archive or delete some first.".to_owned()
             }
-            _ => self.to_string(),
+            _ => guildbridge_domain::error::Report(self).to_string(),
         }
+    }
+}
+
+/// A call to one route that failed in transit (no answer, an unreadable one, or a 5xx that
+/// outlasted the retries), as the cause of a [`DiscordError::Transient`]. It names the route's
+/// template, never its URL: an interaction webhook's URL holds its token.
+#[derive(Debug, thiserror::Error)]
+#[error("{route}: {what}")]
+pub(crate) struct InTransit {
+    route: String,
+    what: String,
+    #[source]
+    source: Option<reqwest::Error>,
+}
+
+impl InTransit {
+    pub(crate) fn failed(route: &super::Route, what: &str, error: reqwest::Error) -> DiscordError {
+        let failure =
+            Self { route: route.key.template.clone(), what: what.to_owned(), source: Some(error.without_url()) };
+        DiscordError::Transient(Cause::new(failure))
+    }
+
+    pub(crate) fn answered(route: &super::Route, status: reqwest::StatusCode) -> DiscordError {
+        let failure = Self { route: route.key.template.clone(), what: format!("answered {status}"), source: None };
+        DiscordError::Transient(Cause::new(failure))
     }
 }

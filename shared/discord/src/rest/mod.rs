@@ -9,11 +9,14 @@ mod threads;
 
 use std::{sync::Arc, time::Duration};
 
+use guildbridge_domain::error::Cause;
+
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::time::Instant;
 use url::Url;
 
+use self::error::InTransit;
 use self::ratelimit::{InvalidRequestBudget, LimitHeaders, RateLimiter, RouteKey};
 pub use self::{
     error::{DiscordError, ErrorBody, PermanentKind, codes},
@@ -120,7 +123,7 @@ impl DiscordClient {
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| DiscordError::Transient(format!("HTTP client: {}", e.without_url())))?;
+            .map_err(|e| DiscordError::Transient(Cause::new(e.without_url())))?;
         Ok(Self {
             http,
             base,
@@ -215,7 +218,7 @@ impl DiscordClient {
                     if self.may_retry(&route, attempt, deadline).await {
                         continue;
                     }
-                    return Err(DiscordError::Transient(format!("{} {what}", route.key.template)));
+                    return Err(InTransit::failed(&route, what, error));
                 }
             };
             let status = response.status();
@@ -226,11 +229,7 @@ impl DiscordClient {
                 Err(_) if self.may_retry(&route, attempt, deadline).await => continue,
                 // Route templates only: the URL of an interaction webhook holds its token.
                 Err(error) => {
-                    return Err(DiscordError::Transient(format!(
-                        "{}: reading the answer: {}",
-                        route.key.template,
-                        error.without_url()
-                    )));
+                    return Err(InTransit::failed(&route, "reading the answer", error));
                 }
             };
             match status {
@@ -252,7 +251,7 @@ impl DiscordClient {
                     if self.may_retry(&route, attempt, deadline).await {
                         continue;
                     }
-                    return Err(DiscordError::Transient(format!("{} answered {s}", route.key.template)));
+                    return Err(InTransit::answered(&route, s));
                 }
                 s => {
                     if matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {

@@ -4,6 +4,7 @@
 //! of its group, never those of other groups), visibility timeouts, a receive count for
 //! dead-lettering, and explicit delete on success.
 
+use guildbridge_domain::error::Report;
 use std::{
     path::Path,
     sync::{Arc, Mutex},
@@ -149,7 +150,7 @@ impl EmbeddedQueue {
                         return Ok(Some(Received { receipt, job, receives: receives + 1 }));
                     }
                     Err(error) => {
-                        tracing::error!(%error, receipt, "unreadable job dead-lettered");
+                        tracing::error!(error = %Report(&error), receipt, "unreadable job dead-lettered");
                         move_to_dead_letters(&tx, receipt, &error.to_string(), now)?;
                     }
                 }

@@ -101,5 +101,5 @@ where
 
 fn read(value: serde_json::Value) -> Result<Kept, Problem> {
     serde_json::from_value(value)
-        .map_err(|error| Problem::from(crate::store::StoreError::Corrupt(format!("idempotency record: {error}"))))
+        .map_err(|error| Problem::from(crate::store::StoreError::Corrupt(crate::domain::error::Cause::new(error))))
 }

@@ -1,6 +1,7 @@
 //! Errors as `application/problem+json` (RFC 9457): a status, a stable `type`, a title,
 //! a sentence for people, and per-field `errors` where fields are at fault.
 
+use crate::domain::error::Report;
 use std::collections::BTreeMap;
 
 use axum::{
@@ -137,11 +138,11 @@ pub fn store_answer(error: &StoreError) -> (StatusCode, &'static str, String) {
         StoreError::BadCursor => (StatusCode::BAD_REQUEST, "bad-request", error.to_string()),
         StoreError::InvalidSettings(errors) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", errors.to_string()),
         StoreError::Retryable(_) => {
-            tracing::warn!(%error, "store busy");
+            tracing::warn!(error = %Report(&error), "store busy");
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is busy; try again shortly".to_owned())
         }
         StoreError::Corrupt(_) | StoreError::Misconfigured(_) => {
-            tracing::error!(%error, "store failed");
+            tracing::error!(error = %Report(&error), "store failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side".to_owned())
         }
     }
@@ -173,7 +174,7 @@ impl From<crate::timeline::TimelineError> for Problem {
 
 impl From<crate::queue::QueueError> for Problem {
     fn from(error: crate::queue::QueueError) -> Self {
-        tracing::warn!(%error, "queue unavailable");
+        tracing::warn!(error = %Report(&error), "queue unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the job queue is unavailable; try again shortly")
     }
 }
@@ -189,10 +190,20 @@ mod tests {
         assert_eq!(status(StoreError::BadCursor), StatusCode::BAD_REQUEST);
         assert_eq!(status(StoreError::Conflict("claimed")), StatusCode::CONFLICT);
         assert_eq!(status(StoreError::AlreadyExists("link")), StatusCode::CONFLICT);
-        assert_eq!(status(StoreError::Retryable("throttled".into())), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status(StoreError::Corrupt("bad item".into())), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(status(StoreError::Misconfigured("no table".into())), StatusCode::INTERNAL_SERVER_ERROR);
-        let (_, _, detail) = store_answer(&StoreError::Corrupt("secret-looking detail".into()));
+        assert_eq!(
+            status(StoreError::Retryable(crate::domain::error::Cause::described("throttled"))),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(StoreError::Corrupt(crate::domain::error::Cause::described("bad item"))),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(StoreError::Misconfigured(crate::domain::error::Cause::described("no table"))),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let (_, _, detail) =
+            store_answer(&StoreError::Corrupt(crate::domain::error::Cause::described("secret-looking detail")));
         assert!(!detail.contains("secret-looking"), "what is ours stays in the logs: {detail}");
     }
 }

@@ -2,6 +2,7 @@
 //! Discord once the cached list is older than a minute, and for every POST the CSRF token and
 //! the `Origin`.
 
+use crate::domain::error::Report;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
@@ -31,7 +32,7 @@ pub struct SignedIn {
 }
 
 pub(super) fn discord_unavailable(error: DiscordError) -> ErrorPage {
-    tracing::warn!(%error, "settings page: Discord call failed");
+    tracing::warn!(error = %Report(&error), "settings page: Discord call failed");
     ErrorPage::new(StatusCode::SERVICE_UNAVAILABLE, "Discord did not answer", "Try again in a moment.")
 }
 

@@ -4,6 +4,7 @@
 //! only accepted in the browser that started it, once. Logout deletes the session and
 //! revokes the Discord token.
 
+use crate::domain::error::Report;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
@@ -104,7 +105,7 @@ impl LoginClient {
             Ok(response) => {
                 tracing::warn!(status = response.status().as_u16(), "settings page: token revocation refused")
             }
-            Err(error) => tracing::warn!(%error, "settings page: token revocation failed"),
+            Err(error) => tracing::warn!(error = %Report(&error), "settings page: token revocation failed"),
         }
     }
 }
@@ -248,7 +249,7 @@ async fn finish(pages: &Pages, headers: &HeaderMap, query: &HashMap<String, Stri
         .request_async(&login.http())
         .await;
     let token = exchanged.map_err(|error| {
-        tracing::info!(error = %error, "settings login: code exchange refused");
+        tracing::info!(error = %Report(&error), "settings login: code exchange refused");
         refused("Discord did not accept this login.")
     })?;
     let access_token = token.access_token().secret().clone();

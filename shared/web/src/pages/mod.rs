@@ -18,6 +18,7 @@ mod settings_form;
 mod tabs;
 mod webhook;
 
+use crate::domain::error::Report;
 use std::sync::Arc;
 
 use axum::{
@@ -30,8 +31,8 @@ use axum::{
 
 pub use self::{cookies::CookiePolicy, login::LoginClient, login::safe_next, pickers::Pickers};
 use crate::{
-    api::connect::Connector,
-    error_page::ErrorPage, clock::SharedClock, discord::rest::DiscordClient, queue::JobQueue, store::DomainStore,
+    api::connect::Connector, clock::SharedClock, discord::rest::DiscordClient, error_page::ErrorPage, queue::JobQueue,
+    store::DomainStore,
 };
 
 /// Where the pages live; `SETTINGS_URL` points here.
@@ -111,7 +112,7 @@ fn render(template: &impl askama::Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(error) => {
-            tracing::error!(%error, "settings page: template failed");
+            tracing::error!(error = %Report(&error), "settings page: template failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
         }
     }

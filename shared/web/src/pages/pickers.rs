@@ -2,6 +2,7 @@
 //! page view costs Discord nothing most of the time: categories (archive category), text
 //! channels (log channel), and the roles the bot can give.
 
+use crate::domain::error::Report;
 use std::{
     collections::HashMap,
     sync::Mutex,
@@ -55,7 +56,7 @@ impl Pickers {
         let (channels, roles) = match (channels, roles) {
             (Ok(channels), Ok(roles)) => (channels, roles),
             (Err(error), _) | (_, Err(error)) => {
-                tracing::info!(%error, "settings page: pickers unavailable");
+                tracing::info!(error = %Report(&error), "settings page: pickers unavailable");
                 return None;
             }
         };

@@ -3,6 +3,7 @@
 //! pattern, optimistic concurrency (a stale save shows the other values and keeps yours), and
 //! an audit entry for every change.
 
+use crate::domain::error::Report;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::Arc,
@@ -416,7 +417,7 @@ pub async fn save(
             .await;
             // Saved and checked again: what the workers found before no longer stands.
             if let Err(error) = pages.store.clear_problems(admin.guild_id()).await {
-                tracing::warn!(%error, "the settings' old problems were not cleared");
+                tracing::warn!(error = %Report(&error), "the settings' old problems were not cleared");
             }
             see_other(&format!("/settings/guilds/{}?saved=1", admin.guild_id()))
         }

@@ -1,6 +1,7 @@
 //! The guild's tabs that watch what Guildbridge does: its channels by status (Retry, Archive), its
 //! member syncs (Sync now), its dead letters (Retry), and the tenant's API keys.
 
+use crate::domain::error::Report;
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
@@ -98,7 +99,7 @@ async fn queue(pages: &Pages, job: &Job) -> Result<(), ErrorPage> {
     let record = JobRecord::of(job, JobStatus::Queued, 0, pages.clock.now());
     pages.store.record_job_queued(job.guild_id(), &record).await?;
     pages.queue.enqueue(job).await.map_err(|error| {
-        tracing::warn!(%error, "settings page: queue failed");
+        tracing::warn!(error = %Report(&error), "settings page: queue failed");
         ErrorPage::busy()
     })
 }

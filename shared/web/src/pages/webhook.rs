@@ -2,6 +2,7 @@
 //! secret shown once), rotating the secret, resuming after a pause, a test event, and the
 //! recent delivery attempts. The same use cases as the tenant API (`webhooks::endpoint`).
 
+use crate::domain::error::Report;
 use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
@@ -101,7 +102,7 @@ pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, tenant,
         }
         Err(EndpointError::Store(error)) => Denied::from(error).into_response(),
         Err(EndpointError::Queue(error)) => {
-            tracing::warn!(%error, "settings page: queue failed");
+            tracing::warn!(error = %Report(&error), "settings page: queue failed");
             super::ErrorPage::busy().into_response()
         }
     }

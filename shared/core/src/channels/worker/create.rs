@@ -1,6 +1,7 @@
 //! Creating a subject's channels: claim, build what is missing (adopting what an earlier
 //! attempt made), complete, and answer. A failure the user can fix carries a "Retry" button.
 
+use crate::domain::error::Report;
 use std::time::Duration;
 
 use twilight_model::{
@@ -248,7 +249,7 @@ impl ChannelWorker {
                 .unwrap_or_else(|| welcome.to_owned());
             let body = MessageBody::once(text, welcome_nonce(job.guild_id, &subject.subject));
             if let Err(error) = self.discord.create_message(channel, &body, job.attempt.deadline).await {
-                tracing::warn!(%error, subject = %subject.subject, "welcome message not posted");
+                tracing::warn!(error = %Report(&error), subject = %subject.subject, "welcome message not posted");
             }
         }
         if subject.signups.is_some() {
@@ -277,7 +278,7 @@ impl ChannelWorker {
             at: self.clock.now(),
         };
         if let Err(error) = self.store.plan_action(&due).await {
-            tracing::warn!(subject = %subject.subject, %error, "board turn not planned either");
+            tracing::warn!(subject = %subject.subject, error = %Report(&error), "board turn not planned either");
         }
     }
 
@@ -337,7 +338,7 @@ impl ChannelWorker {
         };
         // `error` frees the claim: the retry (or a later request) reclaims it and reconciles.
         if let Err(error) = self.store.mark_error(job.guild_id, reference, token, &recorded, self.clock.now()).await {
-            tracing::warn!(%error, subject = %reference, "could not record the failure");
+            tracing::warn!(error = %Report(&error), subject = %reference, "could not record the failure");
         }
         if let Some(after) = retry {
             return JobOutcome::Retry { after, reason };
@@ -366,7 +367,9 @@ impl ChannelWorker {
         let mut answer = MessageBody::text(text);
         match self.state_key.sign(RETRY_BUTTON, &reference.to_string()) {
             Ok(custom_id) => answer.components = Some(vec![responses::action_button_row("Retry", custom_id)]),
-            Err(error) => tracing::warn!(%error, subject = %reference, "the subject does not fit a retry button"),
+            Err(error) => {
+                tracing::warn!(error = %Report(&error), subject = %reference, "the subject does not fit a retry button")
+            }
         }
         answer
     }

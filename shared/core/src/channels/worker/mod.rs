@@ -12,6 +12,7 @@ mod teams;
 #[cfg(test)]
 mod tests;
 
+use crate::domain::error::Report;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
@@ -182,7 +183,7 @@ impl ChannelWorker {
         if parts.remind_button {
             match self.state_key.sign(REMIND_BUTTON, REMIND_ON) {
                 Ok(custom_id) => components.push(action_button_row("Remind me", custom_id)),
-                Err(error) => tracing::warn!(%error, "the Remind me button could not be signed"),
+                Err(error) => tracing::warn!(error = %Report(&error), "the Remind me button could not be signed"),
             }
         }
         if !components.is_empty() {

@@ -3,6 +3,7 @@
 //! open only to the team's linked members (or its role, with team roles on). It is renamed
 //! with the team, follows its members by diff, and is deleted with the team or its event.
 
+use crate::domain::error::Cause;
 use twilight_model::{
     channel::{
         Channel, ChannelType,
@@ -160,7 +161,9 @@ impl ChannelWorker {
             self.record_progress(guild_id, team, state).await?;
             return Ok(voice);
         }
-        Err(DiscordError::Transient("the series' categories kept filling up while a team voice was placed".to_owned()))
+        Err(DiscordError::Transient(Cause::described(
+            "the series' categories kept filling up while a team voice was placed",
+        )))
     }
 
     /// @everyone may not see or join; the bot manages it; whoever the team admits may join and speak.

@@ -3,6 +3,7 @@
 //! members added and removed by diff, archived and its role deleted when the team or its
 //! event ends.
 
+use crate::domain::error::Cause;
 use std::time::Duration;
 
 use twilight_model::{
@@ -115,7 +116,7 @@ impl ChannelWorker {
         let (guild_id, deadline) = (job.guild_id, job.attempt.deadline);
         let links = match self.store.links_of_platform_users(guild_id, &team.members).await {
             Ok(links) => links,
-            Err(error) => return Err(DiscordError::Transient(format!("links unavailable: {error}"))),
+            Err(error) => return Err(DiscordError::Transient(Cause::new(error))),
         };
         let wanted: Vec<Id<UserMarker>> = team.members.iter().filter_map(|member| links.get(member)).copied().collect();
         state.unlinked = team.members.iter().filter(|member| !links.contains_key(*member)).cloned().collect();
@@ -225,7 +226,7 @@ impl ChannelWorker {
         self.store
             .record_team_state(guild_id, &team.subject, &team.team_id, state)
             .await
-            .map_err(|error| DiscordError::Transient(format!("team state not recorded: {error}")))
+            .map_err(|error| DiscordError::Transient(Cause::new(error)))
     }
 
     async fn team_role(

@@ -1,6 +1,7 @@
 //! `/channel create|info|archive`: ask for a subject's channel, see what a channel is for,
 //! archive it. The answer is deferred: the channel worker does the Discord work and edits it.
 
+use crate::domain::error::Report;
 use async_trait::async_trait;
 use twilight_model::{
     application::{
@@ -56,8 +57,8 @@ pub struct ChannelCommand {
 }
 
 /// A store or queue failure, told plainly (the user may retry; nothing was half-done).
-fn unavailable(error: impl std::fmt::Display) -> InteractionResponse {
-    tracing::warn!(%error, "command could not reach storage or the queue");
+fn unavailable(error: impl std::error::Error) -> InteractionResponse {
+    tracing::warn!(error = %Report(&error), "command could not reach storage or the queue");
     responses::ephemeral("Guildbridge couldn't reach its storage just now; nothing was changed. Try again in a moment.")
 }
 
@@ -251,7 +252,7 @@ pub(super) async fn subject_choices(
         match deps.store.search_subjects(guild_id, typed.trim(), responses::MAX_AUTOCOMPLETE_CHOICES as u32).await {
             Ok(found) => found,
             Err(error) => {
-                tracing::warn!(%error, "autocomplete could not search subjects");
+                tracing::warn!(error = %Report(&error), "autocomplete could not search subjects");
                 return Vec::new();
             }
         };

@@ -1,6 +1,7 @@
 //! `/events`: the guild's upcoming events, with their channels and sign-up links, answered
 //! from the store at once.
 
+use crate::domain::error::Report;
 use async_trait::async_trait;
 use twilight_model::{
     application::{
@@ -63,7 +64,7 @@ impl SlashCommand for EventsCommand {
         let events = match self.deps.store.upcoming_events(guild_id, self.deps.clock.now(), EVENTS_SHOWN).await {
             Ok(events) => events,
             Err(error) => {
-                tracing::warn!(%error, "events could not be read");
+                tracing::warn!(error = %Report(&error), "events could not be read");
                 return responses::ephemeral("Guildbridge couldn't read the events just now. Try again in a moment.");
             }
         };
@@ -73,7 +74,7 @@ impl SlashCommand for EventsCommand {
         // One batch read for every event's channel: the answer has 3 seconds.
         let subjects: Vec<_> = events.iter().map(|event| event.subject.clone()).collect();
         let mappings = self.deps.store.mappings_of(guild_id, &subjects).await.unwrap_or_else(|error| {
-            tracing::warn!(%error, "channels could not be read; events listed without them");
+            tracing::warn!(error = %Report(&error), "channels could not be read; events listed without them");
             Vec::new()
         });
         let mut lines = vec!["Upcoming events:".to_owned()];

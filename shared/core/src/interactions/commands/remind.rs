@@ -2,6 +2,7 @@
 //! `on` or `off`), it records the person's DM opt-in on their link and answers ephemerally,
 //! with the button that undoes it.
 
+use crate::domain::error::Report;
 use async_trait::async_trait;
 use twilight_model::{application::interaction::Interaction, http::interaction::InteractionResponse};
 
@@ -58,7 +59,7 @@ impl ComponentHandler for RemindButton {
                 "Link your Discord account on the club's site first; then reminders can reach you by DM.",
             ),
             Err(error) => {
-                tracing::warn!(%error, "could not record the reminder preference");
+                tracing::warn!(error = %Report(&error), "could not record the reminder preference");
                 responses::ephemeral("Guildbridge couldn't save that just now. Try again in a moment.")
             }
         }

@@ -1,5 +1,6 @@
 //! `/signup event:<autocomplete>`: an event's sign-up link, answered from the store at once.
 
+use crate::domain::error::Report;
 use async_trait::async_trait;
 use twilight_model::{
     application::{
@@ -55,7 +56,7 @@ impl SlashCommand for SignupCommand {
             },
             Ok(None) => responses::ephemeral("No such event here. Pick one from the suggestions as you type."),
             Err(error) => {
-                tracing::warn!(%error, "signup could not read the event");
+                tracing::warn!(error = %Report(&error), "signup could not read the event");
                 responses::ephemeral("Guildbridge couldn't read the event just now. Try again in a moment.")
             }
         }

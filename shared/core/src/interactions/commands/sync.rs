@@ -2,6 +2,7 @@
 //! itself, so two `/sync`s at once are one run: the second is told at once, with a button
 //! that shows the run going on.
 
+use crate::domain::error::Report;
 use async_trait::async_trait;
 use twilight_model::{
     application::{
@@ -39,8 +40,8 @@ impl SyncCommand {
     }
 }
 
-fn unavailable(error: impl std::fmt::Display) -> InteractionResponse {
-    tracing::warn!(%error, "sync could not be started");
+fn unavailable(error: impl std::error::Error) -> InteractionResponse {
+    tracing::warn!(error = %Report(&error), "sync could not be started");
     responses::ephemeral("Guildbridge couldn't start the sync just now; nothing was changed. Try again in a moment.")
 }
 
@@ -68,7 +69,7 @@ impl SlashCommand for SyncCommand {
                 match self.deps.state_key.sign(SHOW_RUN_BUTTON, &lease.run_id) {
                     Ok(custom_id) => responses::ephemeral_with_button(text, "Show run", custom_id),
                     Err(error) => {
-                        tracing::warn!(%error, "the run id does not fit a button");
+                        tracing::warn!(error = %Report(&error), "the run id does not fit a button");
                         responses::ephemeral(text)
                     }
                 }
@@ -110,7 +111,7 @@ impl ComponentHandler for ShowRunButton {
             Ok(Some(run)) => responses::ephemeral(describe(&run)),
             Ok(None) => responses::ephemeral("Guildbridge has no record of that sync in this server."),
             Err(error) => {
-                tracing::warn!(%error, "could not read the run");
+                tracing::warn!(error = %Report(&error), "could not read the run");
                 responses::ephemeral("Guildbridge couldn't read the sync just now. Try again in a moment.")
             }
         }

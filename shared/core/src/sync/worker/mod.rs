@@ -4,6 +4,7 @@
 //! time (the lease); a guild too large for one invocation continues in a follow-on job from
 //! its checkpoint, nothing counted twice.
 
+use crate::domain::error::Report;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
@@ -398,7 +399,7 @@ impl SyncWorker {
         let notifications = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings.notifications,
             Err(error) => {
-                tracing::warn!(%error, "settings unreadable: the log channel was not told of the sync");
+                tracing::warn!(error = %Report(&error), "settings unreadable: the log channel was not told of the sync");
                 return;
             }
         };

@@ -1,6 +1,7 @@
 //! One page of members: written to the store, matched to platform users, and the member
 //! role granted or removed as the guild's settings say.
 
+use crate::domain::error::Cause;
 use std::collections::HashMap;
 
 use twilight_model::{
@@ -68,7 +69,7 @@ impl SyncWorker {
         self.events
             .emit(guild_id, joined)
             .await
-            .map_err(|error| PageError::Store(StoreError::Retryable(error.to_string())))?;
+            .map_err(|error| PageError::Store(StoreError::Retryable(Cause::new(error))))?;
         let mut page_counts = SyncCounts {
             total: members.len() as u64,
             matched: links.len() as u64,

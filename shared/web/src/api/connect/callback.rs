@@ -3,6 +3,7 @@
 //! refusal is a plain page that says what happened and that nothing was changed; success is
 //! a redirect to the platform's return URL with the outcome in its query.
 
+use crate::domain::error::Report;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
@@ -162,10 +163,10 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
         .await;
     let access = exchanged.map_err(|error| {
         if error.is_permanent() {
-            tracing::info!(error = %error, "connect callback: code refused");
+            tracing::info!(error = %Report(&error), "connect callback: code refused");
             refusal(StatusCode::BAD_REQUEST, "Discord refused", "Discord did not accept this authorization.")
         } else {
-            tracing::warn!(error = %error, "connect callback: Discord unavailable");
+            tracing::warn!(error = %Report(&error), "connect callback: Discord unavailable");
             refusal(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Discord did not answer; start again shortly.")
         }
     })?;
@@ -231,11 +232,7 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, ErrorPage> {
         .ok()
         .and_then(|payload| serde_json::from_slice::<Confirmation>(&payload).ok())
         .ok_or_else(|| {
-            refusal(
-                StatusCode::BAD_REQUEST,
-                "This link is not valid",
-                "This confirmation was not made by Guildbridge.",
-            )
+            refusal(StatusCode::BAD_REQUEST, "This link is not valid", "This confirmation was not made by Guildbridge.")
         })?;
     if confirmation.expires_at <= now {
         return Err(refusal(
@@ -245,9 +242,8 @@ async fn connect(api: &Api, sealed: &str) -> Result<Url, ErrorPage> {
         ));
     }
     spend(api, &confirmation.nonce, now).await?;
-    let return_url = Url::parse(&confirmation.return_url).map_err(|_| {
-        refusal(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not valid.")
-    })?;
+    let return_url = Url::parse(&confirmation.return_url)
+        .map_err(|_| refusal(StatusCode::BAD_REQUEST, "This link is not valid", "Its return address is not valid."))?;
     let guild_id = confirmation.guild_id;
     let guild_name = confirmation.guild_name.as_str();
     let tenant_id = match &confirmation.tenant_id {
@@ -312,7 +308,7 @@ async fn granted_in(api: &Api, guild_id: Id<GuildMarker>) -> u64 {
     let roles = match api.bot.guild_roles(guild_id, deadline).await {
         Ok(roles) => roles,
         Err(error) => {
-            tracing::warn!(%error, %guild_id, "connect callback: the bot's permissions could not be read");
+            tracing::warn!(error = %Report(&error), %guild_id, "connect callback: the bot's permissions could not be read");
             return 0;
         }
     };

@@ -1,6 +1,7 @@
 //! A subject's channel: ask for it, read it, archive it, post to it; and the guild's
 //! channels by status.
 
+use crate::domain::error::Report;
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -198,7 +199,7 @@ async fn summary_after_results(
         }
         Ok(SummaryOutcome::AlreadyDecided(_) | SummaryOutcome::UnknownSubject | SummaryOutcome::Nothing(_)) => {}
         Err(error) => {
-            tracing::warn!(guild_id = %caller.guild_id, %subject, %error, "the summary did not follow the results; it stays planned at the end")
+            tracing::warn!(guild_id = %caller.guild_id, %subject, error = %Report(&error), "the summary did not follow the results; it stays planned at the end")
         }
     }
 }

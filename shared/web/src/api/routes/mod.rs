@@ -88,6 +88,7 @@ pub async fn accepted(api: &Api, job: Job) -> Result<Response, Problem> {
 /// request is its own job.
 pub fn random_key() -> Result<String, Problem> {
     let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|_| Problem::from(StoreError::Retryable("no randomness".into())))?;
+    getrandom::fill(&mut random)
+        .map_err(|_| Problem::from(StoreError::Retryable(crate::domain::error::Cause::described("no randomness"))))?;
     Ok(hex::encode(random))
 }

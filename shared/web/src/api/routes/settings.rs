@@ -1,5 +1,6 @@
 //! The guild's settings, with optimistic concurrency through `ETag` / `If-Match`.
 
+use crate::domain::error::Report;
 use std::sync::Arc;
 
 use axum::{
@@ -85,7 +86,7 @@ pub async fn put_settings(
     let problems = check_new_ids(&api.bot, caller.guild_id, api.connect.application_id, &settings, &current.settings)
         .await
         .map_err(|error| {
-            tracing::warn!(%error, "could not check the settings' Discord ids");
+            tracing::warn!(error = %Report(&error), "could not check the settings' Discord ids");
             Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "discord-unavailable",
@@ -111,7 +112,7 @@ pub async fn put_settings(
             .await;
             // Saved and checked again: what the workers found before no longer stands.
             if let Err(error) = api.store.clear_problems(caller.guild_id).await {
-                tracing::warn!(%error, "the settings' old problems were not cleared");
+                tracing::warn!(error = %Report(&error), "the settings' old problems were not cleared");
             }
             Ok(with_etag(settings, version))
         }
