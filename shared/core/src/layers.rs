@@ -24,7 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("discord", 0),
     ("aws", 0),
     // Domain events addressed to tenants and queued for delivery (the outbox).
-    ("events", 2),
+    ("outbox", 2),
     // Running jobs from a queue, with recorded dead letters.
     ("worker", 3),
     // Deleting a disconnected guild's data (the leave job and the tick both do it).
@@ -237,7 +237,7 @@ mod tests {
     fn an_edge_that_points_up_or_sideways_is_refused() {
         let file = |path: &str, source: &str| (PathBuf::from(path), source.to_owned());
         let files = [
-            file("events/mod.rs", "use crate::{\n    domain::Subject,\n    interactions::{commands::X, http},\n};"),
+            file("outbox/mod.rs", "use crate::{\n    domain::Subject,\n    interactions::{commands::X, http},\n};"),
             file("worker/lambda.rs", "fn f() { crate::tick::run_tick(); }"),
             file("forget.rs", "//! See [`crate::tick`].\nuse super::host::Thing;"),
             file(
@@ -254,10 +254,10 @@ mod tests {
         let found: Vec<(String, String)> = upward_edges(&files).into_iter().map(|edge| (edge.from, edge.to)).collect();
         let expected = [
             ("channels", "sync"),
-            ("events", "interactions"),
             ("forget", "host"),
             ("forget", "tick"),
             ("interactions", "impl of a type of channels"),
+            ("outbox", "interactions"),
             ("timeline", "channels"),
             ("timeline", "host"),
             ("webhooks", "an alias of the crate"),

@@ -2,7 +2,7 @@
 //! [`domain`], [`clock`], [`store`], [`queue`], [`discord`]). Inside this crate the modules
 //! only point down (a test, `layers`, refuses an edge that points up):
 //!
-//! 1. [`events`]: the outbox, domain events addressed to tenants.
+//! 1. [`outbox`]: domain events addressed to tenants and queued for delivery.
 //! 2. [`worker`]: running jobs from a queue, with retries and recorded dead letters;
 //!    [`forget`]: deleting a disconnected guild's data.
 //! 3. Use cases: [`channels`], [`sync`], [`webhooks`], [`relay`], [`timeline`].
@@ -15,7 +15,7 @@ pub use guildbridge_domain::{self as domain, clock};
 pub use guildbridge_discord as discord;
 pub use guildbridge_store::{self as store, queue};
 
-pub mod events;
+pub mod outbox;
 
 pub mod forget;
 pub mod worker;

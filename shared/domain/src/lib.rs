@@ -6,25 +6,37 @@
 pub mod access;
 pub mod clock;
 pub mod error;
-pub mod events;
 pub mod ids;
+pub mod inputs;
 pub mod jobs;
+pub mod keys;
 pub mod limits;
+pub mod mappings;
+pub mod members;
 pub mod naming;
 pub mod reach;
-pub mod records;
 pub mod settings;
+pub mod subjects;
+pub mod syncs;
 pub mod teams;
 pub mod templates;
+pub mod tenants;
+pub mod webhooks;
 
 pub use self::{
     access::*,
-    events::*,
     ids::*,
+    inputs::{ArchiveReason, InvalidArchiveReason, InvalidPlatformUserId, PlatformUserId, snowflake},
     jobs::*,
+    keys::*,
+    mappings::*,
+    members::*,
     reach::{Reach, is_loopback_name},
-    records::*,
     settings::*,
+    subjects::*,
+    syncs::*,
     teams::*,
     templates::*,
+    tenants::*,
+    webhooks::*,
 };

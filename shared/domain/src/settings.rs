@@ -189,10 +189,7 @@ fn is_snowflake(value: &serde_json::Value) -> bool {
         serde_json::Value::Null => return true,
         _ => return false,
     };
-    !digits.is_empty()
-        && digits.len() <= 20
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && digits.parse::<u64>().is_ok_and(|id| id > 0)
+    crate::inputs::snowflake::<twilight_model::id::marker::GenericMarker>(digits).is_some()
 }
 
 impl GuildSettings {

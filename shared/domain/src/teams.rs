@@ -18,6 +18,8 @@ use super::{
 
 /// Platform user ids a team may list (a private thread holds up to 1000; teams are small).
 pub const MAX_TEAM_MEMBERS: usize = 100;
+/// A team's name: its thread's, within Discord's 100 characters for a channel name.
+pub const TEAM_NAME_MAX_CHARS: usize = 100;
 /// Discord's thread auto-archive choices, in minutes.
 pub const THREAD_AUTO_ARCHIVE_MINUTES: [u32; 4] = [60, 1440, 4320, 10080];
 

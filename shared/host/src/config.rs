@@ -490,7 +490,7 @@ impl WebhookConfig {
 
 /// A Discord snowflake id: a positive integer.
 pub fn parse_id<T>(raw: &str) -> Result<Id<T>, String> {
-    raw.parse::<u64>().ok().and_then(Id::new_checked).ok_or_else(|| "a Discord snowflake id".to_owned())
+    crate::domain::snowflake(raw).ok_or_else(|| "a Discord snowflake id".to_owned())
 }
 
 fn parse_state_key(raw: &str) -> Result<StateKey, String> {

@@ -12,7 +12,7 @@
 #[cfg(feature = "aws")]
 use guildbridge_aws as aws;
 use guildbridge_core::{
-    channels, clock, discord, domain, events, interactions, queue, relay, store, sync, webhooks, worker,
+    channels, clock, discord, domain, interactions, outbox, queue, relay, store, sync, webhooks, worker,
 };
 
 pub mod config;

@@ -17,11 +17,11 @@ use crate::{
         signature::SignatureVerifier,
     },
     domain::QueueKind,
-    events::{AnnouncingLedger, EventSink, Outbox},
     interactions::{
         InteractionService,
         commands::{CommandDeps, RegistryError},
     },
+    outbox::{AnnouncingLedger, EventSink, Outbox},
     queue::{JobQueue, QueueError},
     relay::RelayPoller,
     store::{DomainStore, JobLedger, items::ItemError},
@@ -58,7 +58,7 @@ pub enum WiringError {
 pub struct Backends {
     pub store: Arc<dyn DomainStore>,
     pub queue: Arc<dyn JobQueue>,
-    pub events: Arc<dyn EventSink>,
+    pub outbox: Arc<dyn EventSink>,
     pub ledger: Arc<dyn JobLedger>,
 }
 
@@ -71,9 +71,9 @@ impl std::fmt::Debug for Backends {
 impl Backends {
     /// The ports over one store and queue.
     pub fn over(store: Arc<dyn DomainStore>, queue: Arc<dyn JobQueue>) -> Self {
-        let events: Arc<dyn EventSink> = Arc::new(Outbox::new(store.clone(), queue.clone()));
-        let ledger = Arc::new(AnnouncingLedger::new(store.clone(), events.clone()));
-        Self { store, queue, events, ledger }
+        let outbox: Arc<dyn EventSink> = Arc::new(Outbox::new(store.clone(), queue.clone()));
+        let ledger = Arc::new(AnnouncingLedger::new(store.clone(), outbox.clone()));
+        Self { store, queue, outbox, ledger }
     }
 
     /// DynamoDB and SQS, configured the AWS SDK's way (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...),
@@ -209,7 +209,7 @@ pub fn sync_worker(
 ) -> Result<SyncWorker, WiringError> {
     let client = discord_client(discord)?;
     Ok(SyncWorker::new(backends.store.clone(), backends.queue.clone(), client, worker.application_id)
-        .with_events(backends.events.clone()))
+        .with_events(backends.outbox.clone()))
 }
 
 /// The webhook worker: deliveries over HTTP, on the configured schedule.
@@ -233,7 +233,7 @@ pub fn relay_poller(
             crate::relay::RELAY_INVALID_REQUESTS,
             Duration::from_secs(600),
         ));
-    Ok(RelayPoller::new(backends.store.clone(), client, backends.events.clone(), worker.application_id.cast()))
+    Ok(RelayPoller::new(backends.store.clone(), client, backends.outbox.clone(), worker.application_id.cast()))
 }
 
 pub use crate::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT, WEBHOOK_WORKER_BATCH, WEBHOOK_WORKER_TIMEOUT};

@@ -31,11 +31,10 @@ impl DeadLetterRecord {
     /// The guild a body names, when it can be read that far (even a job of an unknown type).
     pub fn guild_of(body: &str) -> Option<Id<GuildMarker>> {
         let value: serde_json::Value = serde_json::from_str(body).ok()?;
-        let id = match &value["guild_id"] {
-            serde_json::Value::String(text) => text.parse::<u64>().ok()?,
-            other => other.as_u64()?,
-        };
-        Id::new_checked(id)
+        match &value["guild_id"] {
+            serde_json::Value::String(text) => guildbridge_domain::snowflake(text),
+            other => other.as_u64().and_then(Id::new_checked),
+        }
     }
 
     /// The record's id within its guild: when it failed and a hash of the body (the same

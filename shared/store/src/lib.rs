@@ -62,7 +62,7 @@ pub use self::{
     teams::TeamStore,
     tenants::TenantStore,
     timeline::{ActionOutcome, ActionRecord, BOARD_TURN, Decision, DueAction, TimelineStore},
-    webhooks::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, WebhookStore},
+    webhooks::{DeliveryAttempt, DeliveryClaim, DeliveryOutcome, DeliveryStatus, WebhookStore},
 };
 use guildbridge_domain::{SettingsErrors, SyncLease};
 

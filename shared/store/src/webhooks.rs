@@ -47,14 +47,37 @@ pub enum DeliveryClaim {
     OtherCopy,
 }
 
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Tried again later.
+    Failed,
+    /// Given up.
+    Dead,
+    /// Not sent: the endpoint is paused.
+    Paused,
+}
+
+impl DeliveryOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Paused => "paused",
+        }
+    }
+}
+
 /// One attempt, as `GET /v1/webhook/deliveries` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
     pub event_id: String,
     pub event_type: EventType,
     pub attempt: u32,
-    /// `delivered`, `failed` (tried again later), `dead` (given up) or `paused`.
-    pub outcome: String,
+    pub outcome: DeliveryOutcome,
     /// The HTTP status the endpoint answered, when it answered.
     pub status: Option<u16>,
     pub latency_ms: u64,

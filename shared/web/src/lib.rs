@@ -8,7 +8,7 @@
 //! stay out of every other binary.
 
 // The lower layers under the names the modules use (`crate::domain`, `crate::store`, ...).
-use guildbridge_core::{channels, clock, discord, domain, events, queue, store, sync, timeline, webhooks};
+use guildbridge_core::{channels, clock, discord, domain, outbox, queue, store, sync, timeline, webhooks};
 
 pub mod api;
 pub mod error_page;

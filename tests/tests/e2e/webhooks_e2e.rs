@@ -221,7 +221,7 @@ async fn a_crm_hears_its_lead_verified_by_an_independent_receiver_through_failur
         &stack::worker_config(5, 60),
     )
     .expect("worker")
-    .with_events(world.backends.events.clone());
+    .with_events(world.backends.outbox.clone());
     let quick = WebhookConfig {
         targets: TargetPolicy { allow_loopback: true },
         schedule: RetrySchedule::parse("1,1,1").expect("schedule"),

@@ -202,7 +202,7 @@ fn spawn_workers(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinSet<()>> {
     let channel_worker = wiring::channel_worker(backends.store.clone(), &config.discord, &config.worker)?
-        .with_events(backends.events.clone());
+        .with_events(backends.outbox.clone());
     let sync_worker = wiring::sync_worker(backends, &config.discord, &config.worker)?;
     let webhook_worker = wiring::webhook_worker(backends, &config.webhooks)?;
     let relay = wiring::relay_poller(backends, &config.discord, &config.worker)?;

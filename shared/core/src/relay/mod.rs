@@ -27,7 +27,7 @@ use crate::{
     clock::SharedClock,
     discord::rest::{DiscordClient, DiscordError, MAX_MESSAGES_PAGE, PermanentKind},
     domain::{EventDraft, EventType},
-    events::EventSink,
+    outbox::EventSink,
     store::{DomainStore, IntentStatus, RelayedChannel, StoreError},
 };
 
@@ -107,7 +107,7 @@ pub enum RelayError {
     #[error(transparent)]
     Discord(#[from] DiscordError),
     #[error(transparent)]
-    Events(#[from] crate::events::EmitError),
+    Events(#[from] crate::outbox::EmitError),
 }
 
 /// What became of one channel's turn.

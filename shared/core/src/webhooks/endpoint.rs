@@ -9,7 +9,7 @@ use twilight_model::id::{Id, marker::GuildMarker};
 
 use crate::{
     domain::{EventDraft, EventType, Job, ROTATION_OVERLAP, SigningSecret, TargetPolicy, TenantId, WebhookEndpoint},
-    events::new_copy_id,
+    outbox::new_copy_id,
     queue::{JobQueue, QueueError},
     store::{StoreError, WebhookStore},
 };

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     clock::SharedClock,
     domain::{Job, Pause, PlatformEvent, RetrySchedule, TargetPolicy, TenantId, WebhookEndpoint},
-    store::{DeliveryAttempt, DeliveryClaim, DeliveryStatus, StoreError, WebhookStore},
+    store::{DeliveryAttempt, DeliveryClaim, DeliveryOutcome, DeliveryStatus, StoreError, WebhookStore},
     worker::{Attempt, JobHandler, JobOutcome, store_failure},
 };
 
@@ -71,26 +71,39 @@ impl WebhookWorker {
             Err(error) => return store_failure(error),
         };
         let attempt = prior + 1;
-        let record = |outcome: &str, status: Option<u16>, latency_ms: u64, error: Option<String>| DeliveryAttempt {
-            event_id: event.id.clone(),
-            event_type: event.kind,
-            attempt,
-            outcome: outcome.to_owned(),
-            status,
-            latency_ms,
-            error,
-            at: now,
-        };
+        let record =
+            |outcome: DeliveryOutcome, status: Option<u16>, latency_ms: u64, error: Option<String>| DeliveryAttempt {
+                event_id: event.id.clone(),
+                event_type: event.kind,
+                attempt,
+                outcome,
+                status,
+                latency_ms,
+                error,
+                at: now,
+            };
         if let Some(pause) = &endpoint.paused {
             let reason = format!("the endpoint is paused ({}); resume it, then retry this dead letter", pause.reason);
-            self.log(tenant_id, copy, &record("paused", None, 0, Some(reason.clone())), DeliveryStatus::Dead).await;
+            self.log(
+                tenant_id,
+                copy,
+                &record(DeliveryOutcome::Paused, None, 0, Some(reason.clone())),
+                DeliveryStatus::Dead,
+            )
+            .await;
             return JobOutcome::Reject { reason };
         }
         let url = match self.targets.check(&endpoint.url) {
             Ok(url) => url,
             Err(why) => {
                 let reason = format!("the endpoint cannot be delivered to: {why}");
-                self.log(tenant_id, copy, &record("dead", None, 0, Some(reason.clone())), DeliveryStatus::Dead).await;
+                self.log(
+                    tenant_id,
+                    copy,
+                    &record(DeliveryOutcome::Dead, None, 0, Some(reason.clone())),
+                    DeliveryStatus::Dead,
+                )
+                .await;
                 return JobOutcome::Reject { reason };
             }
         };
@@ -106,8 +119,13 @@ impl WebhookWorker {
         let sent = self.sender.post(&url, &headers, &body).await;
         let latency_ms = sent.latency.as_millis() as u64;
         if sent.delivered() {
-            self.log(tenant_id, copy, &record("delivered", sent.status, latency_ms, None), DeliveryStatus::Delivered)
-                .await;
+            self.log(
+                tenant_id,
+                copy,
+                &record(DeliveryOutcome::Delivered, sent.status, latency_ms, None),
+                DeliveryStatus::Delivered,
+            )
+            .await;
             return JobOutcome::DoneWith(
                 serde_json::json!({ "event_id": event.id, "attempt": attempt, "status": sent.status }),
             );
@@ -115,7 +133,7 @@ impl WebhookWorker {
         let error = sent.error.clone().unwrap_or_else(|| "not delivered".to_owned());
         match self.schedule.next_delay(attempt, event.occurred_at, now) {
             Some(after) => {
-                let entry = record("failed", sent.status, latency_ms, Some(error.clone()));
+                let entry = record(DeliveryOutcome::Failed, sent.status, latency_ms, Some(error.clone()));
                 self.log(tenant_id, copy, &entry, DeliveryStatus::Pending).await;
                 JobOutcome::Retry { after, reason: format!("attempt {attempt}: {error}") }
             }
@@ -124,7 +142,7 @@ impl WebhookWorker {
                 self.log(
                     tenant_id,
                     copy,
-                    &record("dead", sent.status, latency_ms, Some(reason.clone())),
+                    &record(DeliveryOutcome::Dead, sent.status, latency_ms, Some(reason.clone())),
                     DeliveryStatus::Dead,
                 )
                 .await;

@@ -4,6 +4,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use guildbridge_aws::dynamo::{DynamoItems, create_table};
+use guildbridge_core::domain::error::Report;
 use guildbridge_core::{
     domain::{
         BotInstall, ChannelIds, GuildSettings, KeyDoor, KeyGrant, MappingStatus, Member, SettingsErrors, Subject,
@@ -787,7 +788,8 @@ async fn a_missing_table_is_a_configuration_error_not_a_busy_store() {
     let error = missing.mapping(guild(1), &event("1")).await.expect_err("no table");
     assert!(matches!(error, StoreError::Misconfigured(_)), "{error:?}");
     assert!(!error.is_retryable());
-    assert!(error.to_string().contains("TABLE_NAME"), "says what to check: {error}");
+    let report = Report(&error).to_string();
+    assert!(report.contains("TABLE_NAME"), "says what to check: {report}");
 }
 
 #[tokio::test]

@@ -162,7 +162,7 @@ impl Club {
             DiscordClient::new(sandbox.base_url().parse().expect("url"), BotToken::new(BOT_TOKEN)).expect("client");
         let state_key = StateKey::new(b"webhook-tests-state-key-32-bytes").expect("key");
         let channels = ChannelWorker::new(backends.store.clone(), discord.clone(), Id::new(APPLICATION), state_key)
-            .with_events(backends.events.clone())
+            .with_events(backends.outbox.clone())
             .with_clock(shared_clock.clone());
         let webhooks = WebhookWorker::new(
             backends.store.clone(),
@@ -171,7 +171,7 @@ impl Club {
         )
         .with_schedule(RetrySchedule::parse("1,1,1").expect("schedule"))
         .with_clock(shared_clock.clone());
-        let relay = RelayPoller::new(backends.store.clone(), discord, backends.events.clone(), Id::new(APPLICATION))
+        let relay = RelayPoller::new(backends.store.clone(), discord, backends.outbox.clone(), Id::new(APPLICATION))
             .with_clock(shared_clock);
         let key_b = keys.pop().expect("b");
         let key_a = keys.pop().expect("a");

@@ -3,14 +3,86 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use twilight_model::id::{Id, marker::GuildMarker};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{ChannelMapping, Job, MappingStatus, Subject, SyncOutcome, SyncRun, UserLink},
-    store::{DeadLetterRecord, StoredMember},
+    domain::{ChannelMapping, Job, MappingStatus, Subject, SubjectKind, SyncKind, SyncOutcome, SyncRun, UserLink},
+    store::{DeadLetterRecord, JobStatus, StoredMember},
 };
+
+/// Whether the bot's application has the Message Content intent, as last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentView {
+    Enabled,
+    Missing,
+    Unknown,
+}
+
+impl IntentView {
+    pub fn of(status: Option<crate::store::IntentStatus>) -> Self {
+        match status {
+            Some(status) if status.message_content => Self::Enabled,
+            Some(_) => Self::Missing,
+            None => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Missing => "missing",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What became of a timeline action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionDecision {
+    Posted,
+    Skipped,
+    Done,
+}
+
+/// Where a team's thread stands against the team's last revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamStatus {
+    Pending,
+    Active,
+    Removed,
+}
+
+/// Where a sync run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Running => "running",
+            SyncStatus::Succeeded => "succeeded",
+            SyncStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Whether a member is still in the guild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Active,
+    Left,
+}
 
 /// A page of a listing; pass `next_cursor` as `cursor` for the next one.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,8 +101,8 @@ pub struct TenantView {
     /// Whether the bot's application has Discord's Message Content intent, as the relay last
     /// read it: `enabled`, `missing` (relayed messages arrive without content, except those
     /// mentioning or replying to the bot), or `unknown` (not read yet).
-    #[schema(example = "enabled")]
-    pub message_content_intent: String,
+    #[schema(value_type = String, example = "enabled")]
+    pub message_content_intent: IntentView,
     /// What the workers found wrong with a setting when they used it (a log channel that is
     /// not this server's, a member role that gained power): shown until the settings are
     /// saved again.
@@ -60,7 +132,8 @@ pub struct PermissionsView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectView {
     /// `event` or `lead`.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: SubjectKind,
     pub id: String,
     pub name: String,
     pub fields: BTreeMap<String, String>,
@@ -108,16 +181,16 @@ pub struct ActionView {
     pub due_at: u64,
     pub decided_at: u64,
     #[schema(value_type = String, example = "posted")]
-    pub outcome: &'static str,
+    pub outcome: ActionDecision,
     pub reason: Option<String>,
 }
 
 impl From<crate::store::ActionRecord> for ActionView {
     fn from(record: crate::store::ActionRecord) -> Self {
-        let outcome = record.outcome.as_str();
-        let reason = match record.outcome {
-            crate::store::ActionOutcome::Skipped(reason) => Some(reason),
-            crate::store::ActionOutcome::Posted | crate::store::ActionOutcome::Done => None,
+        let (outcome, reason) = match record.outcome {
+            crate::store::ActionOutcome::Posted => (ActionDecision::Posted, None),
+            crate::store::ActionOutcome::Skipped(reason) => (ActionDecision::Skipped, Some(reason)),
+            crate::store::ActionOutcome::Done => (ActionDecision::Done, None),
         };
         Self { action: record.action, due_at: record.due_at, decided_at: record.decided_at, outcome, reason }
     }
@@ -134,7 +207,7 @@ pub struct TeamView {
     pub unlinked: Vec<String>,
     /// `pending` (Discord not caught up yet), `active`, `removed` (thread archived).
     #[schema(value_type = String, example = "active")]
-    pub status: &'static str,
+    pub status: TeamStatus,
     pub thread_id: Option<String>,
     /// `https://discord.com/channels/{guild}/{thread}`.
     pub thread_url: Option<String>,
@@ -152,10 +225,10 @@ pub struct TeamView {
 impl TeamView {
     pub fn new(team: crate::domain::Team, state: crate::domain::TeamState, guild_id: Id<GuildMarker>) -> Self {
         let status = match (team.removed, state.applied_revision >= team.revision) {
-            (true, true) if state.archived => "removed",
-            (true, _) => "pending",
-            (false, true) => "active",
-            (false, false) => "pending",
+            (true, true) if state.archived => TeamStatus::Removed,
+            (true, _) => TeamStatus::Pending,
+            (false, true) => TeamStatus::Active,
+            (false, false) => TeamStatus::Pending,
         };
         Self {
             team_id: team.team_id.to_string(),
@@ -192,7 +265,7 @@ impl SubjectView {
     pub fn new(subject: Subject, mapping: Option<ChannelMapping>, guild_id: Id<GuildMarker>) -> Self {
         let relay = subject.relays();
         Self {
-            kind: subject.subject.kind.as_str().to_owned(),
+            kind: subject.subject.kind,
             id: subject.subject.id,
             name: subject.name,
             fields: subject.fields,
@@ -222,7 +295,7 @@ pub struct ChannelView {
     /// `event:42`.
     pub subject: String,
     #[schema(value_type = String, example = "active")]
-    pub status: &'static str,
+    pub status: MappingStatus,
     pub text_channel_id: Option<String>,
     pub category_id: Option<String>,
     pub voice_channel_id: Option<String>,
@@ -241,7 +314,7 @@ impl ChannelView {
         let text = |id: Option<Id<_>>| id.map(|id: Id<_>| id.to_string());
         Self {
             subject: mapping.subject.to_string(),
-            status: mapping.status.as_str(),
+            status: mapping.status,
             text_channel_id: text(channels.text),
             category_id: text(channels.category),
             voice_channel_id: text(channels.voice),
@@ -266,12 +339,13 @@ pub struct JobView {
     /// `create_channels`, `archive_channel`, `send_message`, `sync_members`, `leave_guild`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: JobStatus,
 }
 
 impl JobView {
     pub fn queued(job: &Job) -> Self {
-        Self { id: job.deduplication_id(), kind: job.type_name().to_owned(), status: "queued".to_owned() }
+        Self { id: job.deduplication_id(), kind: job.type_name().to_owned(), status: JobStatus::Queued }
     }
 }
 
@@ -282,7 +356,8 @@ pub struct JobStatusView {
     #[serde(rename = "type")]
     pub kind: String,
     /// `queued`, `running`, `done`, `failed` (tried again later) or `dead` (given up).
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: JobStatus,
     /// Deliveries so far.
     pub attempts: u32,
     /// Why it failed or gave up.
@@ -298,7 +373,7 @@ impl From<crate::store::JobRecord> for JobStatusView {
         Self {
             id: record.id,
             kind: record.job_type,
-            status: record.status.as_str().to_owned(),
+            status: record.status,
             attempts: record.attempts,
             reason: record.reason,
             result: record.result,
@@ -345,9 +420,11 @@ impl From<UserLink> for LinkView {
 pub struct SyncView {
     pub run_id: String,
     /// `manual`, `scheduled`, `automatic`, `webhook` (started through this API).
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: SyncKind,
     /// `running`, `succeeded`, `failed`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: SyncStatus,
     pub error: Option<String>,
     pub started_at: u64,
     pub finished_at: Option<u64>,
@@ -366,16 +443,16 @@ pub struct SyncCountsView {
 impl From<SyncRun> for SyncView {
     fn from(run: SyncRun) -> Self {
         let (status, error) = match run.outcome {
-            SyncOutcome::Running => ("running", None),
-            SyncOutcome::Succeeded => ("succeeded", None),
-            SyncOutcome::Failed(reason) => ("failed", Some(reason)),
+            SyncOutcome::Running => (SyncStatus::Running, None),
+            SyncOutcome::Succeeded => (SyncStatus::Succeeded, None),
+            SyncOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason)),
         };
-        let kind = serde_json::to_value(run.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let kind = run.kind;
         let counts = run.counts;
         Self {
             run_id: run.run_id.to_string(),
             kind,
-            status: status.to_owned(),
+            status,
             error,
             started_at: run.started_at,
             finished_at: run.finished_at,
@@ -396,7 +473,8 @@ pub struct MemberView {
     pub username: String,
     pub display_name: Option<String>,
     /// `active` or `left`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: MemberStatus,
     pub platform_user_id: Option<String>,
     pub last_seen_at: u64,
 }
@@ -407,7 +485,7 @@ impl MemberView {
             discord_user_id: member.member.user_id.to_string(),
             username: member.member.username,
             display_name: member.member.display_name,
-            status: if member.left { "left" } else { "active" }.to_owned(),
+            status: if member.left { MemberStatus::Left } else { MemberStatus::Active },
             platform_user_id,
             last_seen_at: member.seen_at,
         }

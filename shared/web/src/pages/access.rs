@@ -137,9 +137,7 @@ impl GuildAdmin {
 }
 
 pub(super) fn parse_guild(raw: &str) -> Result<Id<GuildMarker>, ErrorPage> {
-    raw.parse::<u64>()
-        .ok()
-        .and_then(Id::new_checked)
+    crate::domain::snowflake(raw)
         .ok_or_else(|| ErrorPage::new(StatusCode::NOT_FOUND, "No such server", "That is not a Discord server id."))
 }
 
@@ -182,8 +180,12 @@ async fn admin_of(pages: &Pages, signed_in: SignedIn, guild_id: Id<GuildMarker>)
 }
 
 /// For a guild page (GET): the admin, or a way to become one.
-async fn guild_page(pages: &Pages, headers: &HeaderMap, raw_guild: &str, path: &str) -> Result<GuildAdmin, Denied> {
-    let guild_id = parse_guild(raw_guild)?;
+async fn guild_page(
+    pages: &Pages,
+    headers: &HeaderMap,
+    guild_id: Id<GuildMarker>,
+    path: &str,
+) -> Result<GuildAdmin, Denied> {
     let signed_in = SignedIn::from_headers(pages, headers).await?.ok_or_else(|| Denied::SignIn(path.to_owned()))?;
     admin_of(pages, signed_in, guild_id).await
 }
@@ -192,21 +194,25 @@ async fn guild_page(pages: &Pages, headers: &HeaderMap, raw_guild: &str, path: &
 async fn guild_post(
     pages: &Pages,
     headers: &HeaderMap,
-    raw_guild: &str,
+    guild_id: Id<GuildMarker>,
     body: &[u8],
 ) -> Result<(GuildAdmin, HashMap<String, String>), Denied> {
-    let guild_id = parse_guild(raw_guild)?;
     let (signed_in, form) = SignedIn::from_post(pages, headers, body).await?;
     Ok((admin_of(pages, signed_in, guild_id).await?, form))
 }
 
-/// The guild named in a page's path (`{guild_id}`), as typed.
-async fn path_guild(parts: &mut Parts, pages: &Arc<Pages>) -> Result<String, Response> {
-    let Path(params) =
-        Path::<HashMap<String, String>>::from_request_parts(parts, pages).await.map_err(IntoResponse::into_response)?;
-    params.get("guild_id").cloned().ok_or_else(|| {
+/// A guild page's path: `/settings/guilds/{guild_id}/...`.
+#[derive(Debug, serde::Deserialize)]
+struct GuildPath {
+    guild_id: String,
+}
+
+/// The guild named in a page's path, parsed once: a 404 page for anything but a Discord id.
+async fn path_guild(parts: &mut Parts, pages: &Arc<Pages>) -> Result<Id<GuildMarker>, Response> {
+    let Path(GuildPath { guild_id }) = Path::<GuildPath>::from_request_parts(parts, pages).await.map_err(|_| {
         ErrorPage::new(StatusCode::NOT_FOUND, "No such page", "This page belongs to no server.").into_response()
-    })
+    })?;
+    parse_guild(&guild_id).map_err(IntoResponse::into_response)
 }
 
 /// A guild page's admin (GET): signed in and managing the guild in the path. The rejection
@@ -220,7 +226,7 @@ impl FromRequestParts<Arc<Pages>> for AdminPage {
     async fn from_request_parts(parts: &mut Parts, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
         let guild = path_guild(parts, pages).await?;
         let path = parts.uri.path().to_owned();
-        guild_page(pages, &parts.headers, &guild, &path).await.map(Self).map_err(IntoResponse::into_response)
+        guild_page(pages, &parts.headers, guild, &path).await.map(Self).map_err(IntoResponse::into_response)
     }
 }
 
@@ -261,7 +267,7 @@ impl FromRequest<Arc<Pages>> for AdminForm {
         let headers = parts.headers.clone();
         let body =
             Bytes::from_request(Request::from_parts(parts, body), pages).await.map_err(IntoResponse::into_response)?;
-        let (admin, form) = guild_post(pages, &headers, &guild, &body).await.map_err(IntoResponse::into_response)?;
+        let (admin, form) = guild_post(pages, &headers, guild, &body).await.map_err(IntoResponse::into_response)?;
         Ok(Self { admin, form })
     }
 }

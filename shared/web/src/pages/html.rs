@@ -245,7 +245,7 @@ impl From<crate::store::DeliveryAttempt> for AttemptRow {
             at: when(attempt.at),
             event: attempt.event_type.as_str(),
             attempt: attempt.attempt,
-            outcome: attempt.outcome,
+            outcome: attempt.outcome.as_str().to_owned(),
             status: attempt.status.map(|status| status.to_string()).unwrap_or_else(|| "-".to_owned()),
             latency_ms: attempt.latency_ms,
             error: attempt.error.unwrap_or_default(),
@@ -302,8 +302,8 @@ impl From<SyncView> for RunRow {
         };
         Self {
             run_id: run.run_id,
-            kind: run.kind,
-            status: run.status,
+            kind: run.kind.as_str().to_owned(),
+            status: run.status.as_str().to_owned(),
             error: run.error.unwrap_or_default(),
             started: when(run.started_at),
             duration,

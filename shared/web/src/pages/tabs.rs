@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     api::views::{ChannelView, DeadLetterView, SyncView},
-    domain::{Job, MappingStatus, SubjectRef, TenantId},
+    domain::{ArchiveReason, Job, MappingStatus, SubjectRef, TenantId},
     store::{JobRecord, JobStatus},
     sync::{SyncRequest, SyncRequestError, SyncRequested, request_sync},
 };
@@ -180,15 +180,13 @@ pub async fn archive_channel(State(pages): State<Arc<Pages>>, checked: Connected
     let pages = pages.as_ref();
     write(checked, |admin, _, form| async move {
         let subject = subject_of(&form)?;
-        let reason = form.get("reason").map(|reason| reason.trim().to_owned()).unwrap_or_default();
-        if reason.is_empty() || reason.chars().count() > 400 {
-            return Err(ErrorPage::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "A reason is needed",
-                "Say why the channel is archived (1 to 400 characters).",
-            )
-            .unchanged());
-        }
+        let reason = form.get("reason").map(String::as_str).unwrap_or_default();
+        let reason = ArchiveReason::parse(reason)
+            .map_err(|_| {
+                let detail = format!("Say why the channel is archived (1 to {} characters).", ArchiveReason::MAX_CHARS);
+                ErrorPage::new(StatusCode::UNPROCESSABLE_ENTITY, "A reason is needed", detail).unchanged()
+            })?
+            .into_string();
         let Some(mapping) = pages.store.mapping(admin.guild_id(), &subject).await? else {
             return Err(ErrorPage::new(StatusCode::NOT_FOUND, "No such channel", "It is not this server's."));
         };

@@ -351,7 +351,7 @@ impl ChannelWorker {
             serde_json::json!({ "reason": recorded }),
         )
         .about(reference);
-        crate::events::emit_logged(self.events.as_ref(), job.guild_id, vec![failed]).await;
+        crate::outbox::emit_logged(self.events.as_ref(), job.guild_id, vec![failed]).await;
         let answer = self.failure_answer(format!("Couldn't create the channel for {reference}: {reason}"), reference);
         self.announce(job, &answer, job.settings.notifications.on_error).await;
         match failure.retry() {

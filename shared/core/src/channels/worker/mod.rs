@@ -35,7 +35,7 @@ use crate::{
         rest::{DiscordClient, MessageBody},
     },
     domain::{ClaimToken, GuildSettings, InteractionReply, Job, MessageParts, SubjectRef},
-    events::{EventSink, NoEvents},
+    outbox::{EventSink, NoEvents},
     store::DomainStore,
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log, store_failure},
 };

@@ -28,7 +28,7 @@ const MAX_CHOICE_NAME_CHARS: usize = 100;
 /// Discord's limit on a string choice's value: one longer value and the whole answer is refused.
 const MAX_CHOICE_VALUE_CHARS: usize = 100;
 /// What an archive reason may hold (it also goes into the audit log, which takes 512).
-const MAX_REASON_CHARS: u16 = 400;
+const MAX_REASON_CHARS: u16 = crate::domain::ArchiveReason::MAX_CHARS as u16;
 
 pub fn definition() -> Command {
     CommandBuilder::new("channel", "Guildbridge channels for events, leads and more", CommandType::ChatInput)

@@ -21,7 +21,7 @@ use crate::{
         EventDraft, EventType, GuildSettings, InteractionReply, Job, RequestId, RunId, SyncCounts, SyncKind, SyncLease,
         SyncOutcome, SyncRun,
     },
-    events::{EventSink, NoEvents},
+    outbox::{EventSink, NoEvents},
     queue::JobQueue,
     store::{DomainStore, StoreError},
     worker::{Attempt, JobHandler, JobOutcome, edit_deferred_answer, post_to_log},
@@ -395,7 +395,7 @@ impl SyncWorker {
                 "error": match &run.outcome { SyncOutcome::Failed(reason) => Some(reason), _ => None },
             }),
         );
-        crate::events::emit_logged(self.events.as_ref(), guild_id, vec![finished]).await;
+        crate::outbox::emit_logged(self.events.as_ref(), guild_id, vec![finished]).await;
         let notifications = match self.store.settings(guild_id).await {
             Ok(versioned) => versioned.settings.notifications,
             Err(error) => {

@@ -11,8 +11,8 @@ use super::{SubjectPath, prelude::*};
 use crate::{
     api::idempotency::{self, IdempotencyKey},
     domain::{
-        Job, MappingStatus, MessageParts, RESULT_PREFIX, RESULT_VALUE_MAX_CHARS, SubjectRef, is_field_name,
-        subject_values,
+        ArchiveReason, Job, MappingStatus, MessageParts, RESULT_PREFIX, RESULT_VALUE_MAX_CHARS, SubjectRef,
+        is_field_name, subject_values,
     },
     timeline::{self, SummaryOutcome},
 };
@@ -76,10 +76,9 @@ pub async fn archive_channel(
     JsonBody(body, _): JsonBody<ArchiveBody>,
 ) -> Result<Response, Problem> {
     let subject = path.subject()?;
-    let reason = body.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 400 {
-        return Err(Problem::invalid_field("reason", "1 to 400 characters"));
-    }
+    let reason = ArchiveReason::parse(&body.reason)
+        .map_err(|_| Problem::invalid_field("reason", format!("1 to {} characters", ArchiveReason::MAX_CHARS)))?
+        .into_string();
     if api.store.mapping(caller.guild_id, &subject).await?.is_none() {
         return Err(Problem::not_found("channel"));
     }
@@ -138,9 +137,9 @@ pub async fn send_message(
         true => results_message(&api, &caller, &subject, &body.results).await?,
         false => (body.content, MessageParts::default()),
     };
-    let reply_to = match body.reply_to.as_deref().map(super::snowflake) {
+    let reply_to = match body.reply_to.as_deref().map(crate::domain::snowflake) {
         None => None,
-        Some(Some(id)) => Some(Id::new(id)),
+        Some(Some(id)) => Some(id),
         Some(None) => return Err(Problem::invalid_field("reply_to", "a Discord message id (digits)")),
     };
     let request = [format!("{subject}\n").as_bytes(), &raw].concat();

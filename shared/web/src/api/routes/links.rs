@@ -3,10 +3,10 @@
 use serde_json::json;
 use twilight_model::id::Id;
 
-use super::{prelude::*, snowflake};
+use super::prelude::*;
 use crate::{
-    domain::{EventDraft, EventType},
-    events::{EmitError, EventSink, Outbox},
+    domain::{EventDraft, EventType, PlatformUserId},
+    outbox::{EmitError, EventSink, Outbox},
     store::StoreError,
 };
 
@@ -19,12 +19,9 @@ pub struct LinkPath {
 }
 
 impl LinkPath {
-    fn checked(&self) -> Result<&str, Problem> {
-        let id = self.platform_user_id.as_str();
-        match (1..=100).contains(&id.chars().count()) && !id.chars().any(char::is_control) {
-            true => Ok(id),
-            false => Err(Problem::not_found("link")),
-        }
+    /// The id, or 404: a link that cannot exist is not found.
+    fn checked(&self) -> Result<PlatformUserId, Problem> {
+        PlatformUserId::parse(&self.platform_user_id).map_err(|_| Problem::not_found("link"))
     }
 }
 
@@ -50,9 +47,9 @@ pub async fn put_link(
     PathParams(path): PathParams<LinkPath>,
     JsonBody(body, _): JsonBody<LinkBody>,
 ) -> Result<Response, Problem> {
-    let platform_user = path.checked()?;
-    let user_id = snowflake(&body.discord_user_id)
-        .map(Id::new)
+    let id = path.checked()?;
+    let platform_user = id.as_str();
+    let user_id = crate::domain::snowflake(&body.discord_user_id)
         .ok_or_else(|| Problem::invalid_field("discord_user_id", "a Discord user id (digits)"))?;
     let guild = caller.guild_id;
     if let Some(existing) = api.store.link_of_platform_user(guild, platform_user).await? {
@@ -111,7 +108,8 @@ pub async fn delete_link(
     State(api): State<Arc<Api>>,
     PathParams(path): PathParams<LinkPath>,
 ) -> Result<StatusCode, Problem> {
-    let platform_user = path.checked()?;
+    let id = path.checked()?;
+    let platform_user = id.as_str();
     let link = api
         .store
         .link_of_platform_user(caller.guild_id, platform_user)

@@ -56,14 +56,6 @@ impl SubjectPath {
     }
 }
 
-/// A Discord id (digits, not zero), or `None`.
-pub fn snowflake(text: &str) -> Option<u64> {
-    (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| text.parse::<u64>().ok())
-        .flatten()
-        .filter(|id| *id > 0)
-}
-
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
 

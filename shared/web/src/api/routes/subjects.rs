@@ -113,8 +113,8 @@ impl SubjectBody {
                 errors.insert("signups".to_owned(), format!("count and capacity at most {MAX_SIGNUPS}"));
             }
         }
-        let discord_user_id = match self.discord_user_id.as_deref().map(super::snowflake) {
-            Some(Some(id)) => Some(Id::new(id)),
+        let discord_user_id = match self.discord_user_id.as_deref().map(crate::domain::snowflake) {
+            Some(Some(id)) => Some(id),
             Some(None) => {
                 errors.insert("discord_user_id".to_owned(), "a Discord user id (digits)".to_owned());
                 None

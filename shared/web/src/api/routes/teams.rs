@@ -8,7 +8,7 @@ use serde_json::json;
 use super::prelude::*;
 use crate::{
     api::idempotency::{self, IdempotencyKey},
-    domain::{Job, MAX_TEAM_MEMBERS, MessageParts, SubjectRef, Team, TeamId},
+    domain::{Job, MAX_TEAM_MEMBERS, MessageParts, PlatformUserId, SubjectRef, TEAM_NAME_MAX_CHARS, Team, TeamId},
 };
 
 /// `/v1/subjects/{kind}/{id}/teams/{team_id}`.
@@ -54,16 +54,16 @@ impl TeamBody {
     fn checked(self) -> Result<(String, Vec<String>), Problem> {
         let mut errors = std::collections::BTreeMap::new();
         let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 {
-            errors.insert("name".to_owned(), "1 to 100 characters".to_owned());
+        if name.is_empty() || name.chars().count() > TEAM_NAME_MAX_CHARS {
+            errors.insert("name".to_owned(), format!("1 to {TEAM_NAME_MAX_CHARS} characters"));
         }
         let mut seen = BTreeSet::new();
         let members: Vec<String> = self.members.into_iter().filter(|member| seen.insert(member.clone())).collect();
         if members.len() > MAX_TEAM_MEMBERS {
             errors.insert("members".to_owned(), format!("at most {MAX_TEAM_MEMBERS} members"));
         }
-        if members.iter().any(|member| member.is_empty() || member.len() > 128) {
-            errors.insert("members".to_owned(), "platform user ids are 1 to 128 characters".to_owned());
+        if let Some(error) = members.iter().find_map(|member| PlatformUserId::parse(member).err()) {
+            errors.insert("members".to_owned(), error.to_string());
         }
         if errors.is_empty() { Ok((name, members)) } else { Err(Problem::invalid(errors)) }
     }

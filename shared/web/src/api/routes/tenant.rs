@@ -17,7 +17,7 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         allowed_origins: tenant.map(|tenant| tenant.allowed_origins).unwrap_or_default(),
         guild: None,
         permissions: PermissionsView { granted: Vec::new(), missing: Vec::new() },
-        message_content_intent: intent_name(api.store.intents().await?).to_owned(),
+        message_content_intent: IntentView::of(api.store.intents().await?),
         settings_problems: Vec::new(),
     };
     if let Some(connection) = connection {
@@ -37,15 +37,6 @@ pub async fn get_tenant(caller: Caller, State(api): State<Arc<Api>>) -> Result<J
         view.settings_problems = api.store.settings_problems(connection.guild_id).await?;
     }
     Ok(Json(view))
-}
-
-/// The Message Content intent as the relay last read it.
-pub fn intent_name(status: Option<crate::store::IntentStatus>) -> &'static str {
-    match status {
-        Some(status) if status.message_content => "enabled",
-        Some(_) => "missing",
-        None => "unknown",
-    }
 }
 
 /// Discord's names for the permissions set (`MANAGE_ROLES`, ...).

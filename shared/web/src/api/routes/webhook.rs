@@ -165,7 +165,8 @@ pub struct DeliveryView {
     pub event: String,
     pub attempt: u32,
     /// `delivered`, `failed` (tried again later), `dead` (given up) or `paused`.
-    pub outcome: String,
+    #[schema(value_type = String)]
+    pub outcome: crate::store::DeliveryOutcome,
     /// What the endpoint answered, when it answered.
     pub status: Option<u16>,
     pub latency_ms: u64,

@@ -1,6 +1,6 @@
-//! What the platform hears: domain events (a channel made, a message received, a sync
-//! finished, ...), the tenant's webhook endpoint that receives them, and the rules for
-//! where an endpoint may point and how long a delivery keeps trying.
+//! The platform's webhooks: what it hears (domain events: a channel made, a message
+//! received, a sync finished, ...), the tenant's webhook endpoint that receives them, and the
+//! rules for where an endpoint may point and how long a delivery keeps trying.
 
 use std::time::Duration;
 
