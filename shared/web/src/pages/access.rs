@@ -250,15 +250,30 @@ impl FromRequestParts<Arc<Pages>> for ConnectedPage {
     }
 }
 
-/// A guild write (POST): the `Origin`, the CSRF token and access checked, with the form's
-/// fields. The rejection is the refusal to give.
-#[derive(Debug)]
-pub struct AdminForm {
-    pub admin: GuildAdmin,
-    pub form: HashMap<String, String>,
+/// A form's fields by name, for the forms of many fields (the settings, the messages).
+pub type Fields = HashMap<String, String>;
+
+/// What a form's fields become once the request is checked: each handler names the fields it
+/// takes, parsed once (a missing or malformed one is the refusal page, and nothing changes).
+pub trait FromFields: Sized {
+    fn from_fields(fields: Fields) -> Result<Self, ErrorPage>;
 }
 
-impl FromRequest<Arc<Pages>> for AdminForm {
+impl FromFields for Fields {
+    fn from_fields(fields: Fields) -> Result<Self, ErrorPage> {
+        Ok(fields)
+    }
+}
+
+/// A guild write (POST): the `Origin`, the CSRF token and access checked, with the form's
+/// fields as `F`. The rejection is the refusal to give.
+#[derive(Debug)]
+pub struct AdminForm<F = Fields> {
+    pub admin: GuildAdmin,
+    pub form: F,
+}
+
+impl<F: FromFields + Send> FromRequest<Arc<Pages>> for AdminForm<F> {
     type Rejection = Response;
 
     async fn from_request(request: Request, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
@@ -267,24 +282,25 @@ impl FromRequest<Arc<Pages>> for AdminForm {
         let headers = parts.headers.clone();
         let body =
             Bytes::from_request(Request::from_parts(parts, body), pages).await.map_err(IntoResponse::into_response)?;
-        let (admin, form) = guild_post(pages, &headers, guild, &body).await.map_err(IntoResponse::into_response)?;
+        let (admin, fields) = guild_post(pages, &headers, guild, &body).await.map_err(IntoResponse::into_response)?;
+        let form = F::from_fields(fields).map_err(IntoResponse::into_response)?;
         Ok(Self { admin, form })
     }
 }
 
 /// A write to a connected guild: 409 for a guild not connected.
 #[derive(Debug)]
-pub struct ConnectedForm {
+pub struct ConnectedForm<F = Fields> {
     pub admin: GuildAdmin,
     pub tenant: TenantId,
-    pub form: HashMap<String, String>,
+    pub form: F,
 }
 
-impl FromRequest<Arc<Pages>> for ConnectedForm {
+impl<F: FromFields + Send> FromRequest<Arc<Pages>> for ConnectedForm<F> {
     type Rejection = Response;
 
     async fn from_request(request: Request, pages: &Arc<Pages>) -> Result<Self, Self::Rejection> {
-        let AdminForm { admin, form } = AdminForm::from_request(request, pages).await?;
+        let AdminForm { admin, form } = AdminForm::<F>::from_request(request, pages).await?;
         match admin.tenant.clone() {
             Some(tenant) => Ok(Self { admin, tenant, form }),
             None => Err(ErrorPage::new(StatusCode::CONFLICT, "Not connected", "Add Guildbridge to this server first.")

@@ -12,7 +12,7 @@ use axum::{
 
 use super::{
     ErrorPage, Pages,
-    access::{ConnectedForm, ConnectedPage, Denied, GuildAdmin},
+    access::{ConnectedForm, ConnectedPage, Denied, Fields, FromFields, GuildAdmin},
     html::{self, Nav, Notice},
     render, see_other,
 };
@@ -105,9 +105,9 @@ async fn queue(pages: &Pages, job: &Job) -> Result<(), ErrorPage> {
 }
 
 /// A checked write to a connected guild (origin, CSRF, access): `act` on the form.
-async fn write<F, Fut>(checked: ConnectedForm, act: F) -> Response
+async fn write<T, F, Fut>(checked: ConnectedForm<T>, act: F) -> Response
 where
-    F: FnOnce(GuildAdmin, TenantId, HashMap<String, String>) -> Fut,
+    F: FnOnce(GuildAdmin, TenantId, T) -> Fut,
     Fut: std::future::Future<Output = Result<Response, ErrorPage>>,
 {
     let ConnectedForm { admin, tenant, form } = checked;
@@ -145,10 +145,62 @@ pub async fn channels(
     })
 }
 
-fn subject_of(form: &HashMap<String, String>) -> Result<SubjectRef, ErrorPage> {
-    form.get("subject")
+fn subject_of(fields: &Fields) -> Result<SubjectRef, ErrorPage> {
+    fields
+        .get("subject")
         .and_then(|subject| SubjectRef::parse(subject))
         .ok_or_else(|| ErrorPage::new(StatusCode::BAD_REQUEST, "No such channel", "The form named no subject."))
+}
+
+/// A channel's row form: its subject.
+pub struct ChannelForm {
+    subject: SubjectRef,
+}
+
+impl FromFields for ChannelForm {
+    fn from_fields(fields: Fields) -> Result<Self, ErrorPage> {
+        Ok(Self { subject: subject_of(&fields)? })
+    }
+}
+
+/// The archive form: the subject, and why.
+pub struct ArchiveForm {
+    subject: SubjectRef,
+    reason: ArchiveReason,
+}
+
+impl FromFields for ArchiveForm {
+    fn from_fields(fields: Fields) -> Result<Self, ErrorPage> {
+        let subject = subject_of(&fields)?;
+        let reason =
+            ArchiveReason::parse(fields.get("reason").map(String::as_str).unwrap_or_default()).map_err(|_| {
+                let detail = format!("Say why the channel is archived (1 to {} characters).", ArchiveReason::MAX_CHARS);
+                ErrorPage::new(StatusCode::UNPROCESSABLE_ENTITY, "A reason is needed", detail).unchanged()
+            })?;
+        Ok(Self { subject, reason })
+    }
+}
+
+/// The dead-letter retry form: the record's id (checked against this guild's records).
+pub struct DeadLetterForm {
+    id: String,
+}
+
+impl FromFields for DeadLetterForm {
+    fn from_fields(mut fields: Fields) -> Result<Self, ErrorPage> {
+        Ok(Self { id: fields.remove("id").unwrap_or_default() })
+    }
+}
+
+/// The key revocation form: the key's id (checked against this tenant's keys).
+pub struct RevokeForm {
+    key_id: String,
+}
+
+impl FromFields for RevokeForm {
+    fn from_fields(mut fields: Fields) -> Result<Self, ErrorPage> {
+        Ok(Self { key_id: fields.remove("key_id").unwrap_or_default() })
+    }
 }
 
 fn back_to_channels(guild: &GuildAdmin, status: &str, done: Done) -> Response {
@@ -158,10 +210,9 @@ fn back_to_channels(guild: &GuildAdmin, status: &str, done: Done) -> Response {
 }
 
 /// `POST .../channels/retry`: an errored channel's job again.
-pub async fn retry_channel(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
+pub async fn retry_channel(State(pages): State<Arc<Pages>>, checked: ConnectedForm<ChannelForm>) -> Response {
     let pages = pages.as_ref();
-    write(checked, |admin, _, form| async move {
-        let subject = subject_of(&form)?;
+    write(checked, |admin, _, ChannelForm { subject }| async move {
         let mapping = pages.store.mapping(admin.guild_id(), &subject).await?;
         if mapping.map(|mapping| mapping.status) != Some(MappingStatus::Error) {
             return Err(ErrorPage::new(StatusCode::CONFLICT, "Nothing to retry", "Only errored channels are retried."));
@@ -176,17 +227,10 @@ pub async fn retry_channel(State(pages): State<Arc<Pages>>, checked: ConnectedFo
 }
 
 /// `POST .../channels/archive`: archives a channel, with a reason.
-pub async fn archive_channel(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
+pub async fn archive_channel(State(pages): State<Arc<Pages>>, checked: ConnectedForm<ArchiveForm>) -> Response {
     let pages = pages.as_ref();
-    write(checked, |admin, _, form| async move {
-        let subject = subject_of(&form)?;
-        let reason = form.get("reason").map(String::as_str).unwrap_or_default();
-        let reason = ArchiveReason::parse(reason)
-            .map_err(|_| {
-                let detail = format!("Say why the channel is archived (1 to {} characters).", ArchiveReason::MAX_CHARS);
-                ErrorPage::new(StatusCode::UNPROCESSABLE_ENTITY, "A reason is needed", detail).unchanged()
-            })?
-            .into_string();
+    write(checked, |admin, _, ArchiveForm { subject, reason }| async move {
+        let reason = reason.into_string();
         let Some(mapping) = pages.store.mapping(admin.guild_id(), &subject).await? else {
             return Err(ErrorPage::new(StatusCode::NOT_FOUND, "No such channel", "It is not this server's."));
         };
@@ -272,12 +316,11 @@ pub async fn dead_letters(
 }
 
 /// `POST .../dead-letters/retry`: the job queued again, as it was.
-pub async fn retry_dead_letter(State(pages): State<Arc<Pages>>, checked: ConnectedForm) -> Response {
+pub async fn retry_dead_letter(State(pages): State<Arc<Pages>>, checked: ConnectedForm<DeadLetterForm>) -> Response {
     let pages = pages.as_ref();
-    write(checked, |admin, _, form| async move {
-        let id = form.get("id").map(String::as_str).unwrap_or_default();
+    write(checked, |admin, _, DeadLetterForm { id }| async move {
         let gone = || ErrorPage::new(StatusCode::NOT_FOUND, "No such dead letter", "It is not this server's.");
-        let letter = pages.store.dead_letter(admin.guild_id(), id).await?.ok_or_else(gone)?;
+        let letter = pages.store.dead_letter(admin.guild_id(), &id).await?.ok_or_else(gone)?;
         let job = match Job::from_body(&letter.body) {
             Ok(job) if job.guild_id() == admin.guild_id() => job,
             _ => {
@@ -348,13 +391,12 @@ pub async fn create_api_key(
 /// `POST .../keys/revoke`.
 pub async fn revoke_api_key(
     State(pages): State<Arc<Pages>>,
-    ConnectedForm { admin, tenant, form }: ConnectedForm,
+    ConnectedForm { admin, tenant, form: RevokeForm { key_id } }: ConnectedForm<RevokeForm>,
 ) -> Response {
     if let Some(refused) = platform_owned(&admin, &tenant) {
         return refused;
     }
-    let key_id = form.get("key_id").map(String::as_str).unwrap_or_default();
-    match pages.store.revoke_api_key(&tenant, key_id, pages.clock.now()).await {
+    match pages.store.revoke_api_key(&tenant, &key_id, pages.clock.now()).await {
         Ok(()) => keys_page(&pages, &admin, &tenant, None, Some(Notice::success("Key revoked."))).await,
         Err(crate::store::StoreError::NotFound(_)) => {
             ErrorPage::new(StatusCode::NOT_FOUND, "No such key", "It is not this tenant's.").into_response()
