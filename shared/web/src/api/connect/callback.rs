@@ -6,6 +6,7 @@
 use crate::domain::error::Report;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use askama::Template as _;
 use axum::{
     extract::{RawQuery, State},
     http::{HeaderValue, StatusCode, header},
@@ -95,17 +96,15 @@ impl BackTo for ErrorPage {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
+/// The review before connecting: which server, for whom, and the sealed confirmation.
+#[derive(askama::Template)]
+#[template(path = "connect_review.html")]
+struct ReviewPage<'a> {
+    guild: &'a str,
+    tenant: Option<&'a str>,
+    action: &'a str,
+    sealed: &'a str,
+    cancel: &'a str,
 }
 
 /// A store failure as the person sees it: busy is "try again", the rest says what it is.
@@ -182,26 +181,23 @@ async fn review(api: &Api, query: &HashMap<String, String>) -> Result<Response, 
         expires_at: now + CONFIRM_LIFETIME_SECS,
     };
     let sealed = api.connect.state_key.seal(CONFIRM_PURPOSE, &serde_json::to_vec(&confirmation).unwrap_or_default());
-    let serves = match &confirmation.tenant_id {
-        Some(tenant) => format!("the platform <strong>{}</strong>", escape(tenant)),
-        None => "its own Guildbridge settings (no platform)".to_owned(),
-    };
     let mut cancel = return_url.clone();
     cancel.query_pairs_mut().append_pair("guildbridge_connect", "cancelled");
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Connect {name}?</title>\
-         <meta name=\"viewport\" content=\"width=device-width\"></head><body><h1>Connect {name}?</h1>\
-         <p id=\"serves\">Guildbridge was added to <strong>{name}</strong>. Connecting it lets {serves} \
-         create channels, post and manage members there through Guildbridge.</p>\
-         <form method=\"post\" action=\"{path}\"><input type=\"hidden\" name=\"confirm\" value=\"{sealed}\">\
-         <button type=\"submit\">Connect</button></form>\
-         <p><a href=\"{cancel}\">Do not connect</a></p></body></html>",
-        name = escape(&guild.name),
-        path = super::CALLBACK_PATH,
-        sealed = escape(&sealed),
-        cancel = escape(cancel.as_str()),
-    );
-    let mut response = (StatusCode::OK, Html(page)).into_response();
+    let page = ReviewPage {
+        guild: &guild.name,
+        tenant: confirmation.tenant_id.as_deref(),
+        action: super::CALLBACK_PATH,
+        sealed: &sealed,
+        cancel: cancel.as_str(),
+    };
+    let mut response = match page.render() {
+        Ok(html) => (StatusCode::OK, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(error = %Report(&error), "connect callback: template failed");
+            return Err(ErrorPage::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again.")
+                .back(Back::Nowhere));
+        }
+    };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
