@@ -85,7 +85,7 @@ impl FromRequestParts<Arc<Api>> for Connected {
 }
 
 /// A JSON body: 415 unless the content type is JSON, 413 over [`MAX_BODY_BYTES`], 400 for
-/// malformed JSON or unknown fields (the body types deny them).
+/// malformed JSON, anything but an object, or unknown fields (the body types deny them).
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T, pub Bytes);
 
@@ -113,6 +113,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(request, state).await.map_err(|_| too_large())?;
         if bytes.len() > MAX_BODY_BYTES {
             return Err(too_large());
+        }
+        // Every body the API takes is an object, and serde would also read a struct from an
+        // array of its fields in order (`[]` is a struct whose fields all have defaults).
+        if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Problem::bad_request("the body must be a JSON object"));
         }
         let value = serde_json::from_slice(&bytes).map_err(|error| Problem::bad_request(error.to_string()))?;
         Ok(JsonBody(value, bytes))

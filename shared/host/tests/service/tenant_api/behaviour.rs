@@ -78,6 +78,15 @@ async fn bad_input_is_a_precise_problem_and_changes_nothing() {
     assert!(unknown.json()["detail"].as_str().unwrap().contains("colour"));
     let malformed = call_with(&t.router, Method::PUT, path, key, Some("{\"name\":".to_owned()), &[]).await;
     assert_eq!(malformed.status, 400);
+    // serde reads a struct from an array of its fields too; a body is an object or nothing.
+    for not_an_object in [json!(["x"]), json!([]), json!("x"), json!(null)] {
+        let answer = call(&t.router, Method::PUT, path, key, Some(not_an_object.clone())).await;
+        assert_eq!(answer.status, 400, "{not_an_object}: {}", answer.text);
+    }
+    let keys_before = call(&t.router, Method::GET, "/v1/keys", key, None).await.json()["items"].clone();
+    let array_key = call(&t.router, Method::POST, "/v1/keys", key, Some(json!([]))).await;
+    assert_eq!(array_key.status, 400, "no key is made from an array: {}", array_key.text);
+    assert_eq!(call(&t.router, Method::GET, "/v1/keys", key, None).await.json()["items"], keys_before);
     let not_json =
         call_with(&t.router, Method::PUT, path, key, Some("name=x".to_owned()), &[("content-type", "text/plain")])
             .await;
