@@ -189,10 +189,10 @@ fn options_json(command: &str, defined: &[CommandOption], words: &[String]) -> R
         let inner = options_json(command, sub.options.as_deref().unwrap_or_default(), rest)?;
         return Ok(vec![json!({ "name": sub.name, "type": sub.kind as u8, "options": inner })]);
     }
-    words
-        .iter()
-        .map(|word| {
-            let (name, raw) = word.split_once(':').ok_or_else(|| InvocationError::MissingValue(word.clone()))?;
+    option_pairs(defined, words)?
+        .into_iter()
+        .map(|(name, raw)| {
+            let (name, raw) = (name.as_str(), raw.as_str());
             let option = defined.iter().find(|option| option.name == name).ok_or_else(|| unknown(name))?;
             let bad = |expected| InvocationError::BadValue { name: name.to_owned(), expected, value: raw.to_owned() };
             let value = match option.kind {
@@ -211,6 +211,26 @@ fn options_json(command: &str, defined: &[CommandOption], words: &[String]) -> R
             Ok(json!({ "name": name, "type": option.kind as u8, "value": value }))
         })
         .collect()
+}
+
+/// `name:value` pairs as Discord's client reads them: a value runs up to the next word that
+/// starts with a defined option's `name:`, so `name:two words slots:3` is `two words` and `3`.
+/// The first word must name an option (an unknown `name:` is kept for its own error).
+fn option_pairs(defined: &[CommandOption], words: &[String]) -> Result<Vec<(String, String)>, InvocationError> {
+    let starts_option =
+        |word: &str| word.split_once(':').is_some_and(|(name, _)| defined.iter().any(|option| option.name == name));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for word in words {
+        match (pairs.last_mut(), word.split_once(':')) {
+            (Some((_, value)), _) if !starts_option(word) => {
+                value.push(' ');
+                value.push_str(word);
+            }
+            (_, Some((name, value))) => pairs.push((name.to_owned(), value.to_owned())),
+            (_, None) => return Err(InvocationError::MissingValue(word.clone())),
+        }
+    }
+    Ok(pairs)
 }
 
 /// Splits on whitespace, keeping `"quoted text"` together (quotes removed).
@@ -271,6 +291,37 @@ mod tests {
         assert_eq!(options[0].value, CommandOptionValue::String("race night".to_owned()));
         assert_eq!(options[1].value, CommandOptionValue::Integer(12));
         assert!(interaction.member.is_some());
+    }
+
+    #[test]
+    fn a_value_runs_up_to_the_next_option_as_in_discord_s_client() {
+        let invoker = Invoker::default();
+        let strings = |line: &str| {
+            let json = command(line, &manifest(), &invoker, 1).expect("valid line");
+            let interaction: Interaction = serde_json::from_value(json).expect("twilight reads it");
+            let Some(InteractionData::ApplicationCommand(data)) = interaction.data else { panic!("command data") };
+            let CommandOptionValue::SubCommand(options) = &data.options[0].value else { panic!("subcommand") };
+            options.iter().map(|option| (option.name.clone(), option.value.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strings("/channel create name:two words slots:3"),
+            [
+                ("name".to_owned(), CommandOptionValue::String("two words".to_owned())),
+                ("slots".to_owned(), CommandOptionValue::Integer(3)),
+            ]
+        );
+        assert_eq!(
+            strings(r#"/channel create slots:3 name:"quoted: slots:9" and more"#),
+            [
+                ("slots".to_owned(), CommandOptionValue::Integer(3)),
+                ("name".to_owned(), CommandOptionValue::String("quoted: slots:9 and more".to_owned())),
+            ]
+        );
+        assert_eq!(
+            command("/channel create words", &manifest(), &invoker, 1),
+            Err(InvocationError::UnknownOption { command: "channel".into(), name: "words".into() }),
+            "a word before any option is not a value"
+        );
     }
 
     #[test]
