@@ -64,10 +64,6 @@ impl ErrorPage {
     pub fn busy() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Guildbridge is busy; try again in a moment.")
     }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl From<StoreError> for ErrorPage {

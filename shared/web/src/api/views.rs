@@ -29,14 +29,6 @@ impl IntentView {
             None => Self::Unknown,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::Missing => "missing",
-            Self::Unknown => "unknown",
-        }
-    }
 }
 
 /// What became of a timeline action.
