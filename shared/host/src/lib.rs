@@ -6,7 +6,9 @@
 //!   provisioning (every function; the local stack and the developer CLI build without it);
 //! - `web`: the `web` function's router, the API and the settings page (`web` and the local
 //!   stack only);
-//! - `embedded`: the embedded store and queue under a folder (the local stack and tests).
+//! - `embedded`: the embedded store and queue under a folder (the local stack and tests);
+//! - `gateway`: the Gateway ingest's shards (the `gateway` binary and `guildbridge local
+//!   --gateway`).
 
 // The lower layers under the names the modules use (`crate::domain`, `crate::store`, ...).
 #[cfg(feature = "aws")]
@@ -16,6 +18,8 @@ use guildbridge_core::{
 };
 
 pub mod config;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 #[cfg(feature = "test-support")]
 pub mod moto;
 #[cfg(feature = "aws")]

@@ -160,10 +160,12 @@ pub const INTERACTION_CALLS: CallLimits = CallLimits {
 pub const DISCORD_PROCESSES: usize = 4;
 
 /// Each worker process's share of Discord's global 50 requests a second, after the relay's
-/// fixed share, so the whole fleet stays under the limit without a shared counter (see the
-/// README's "Discord's rate limits").
-pub const GLOBAL_SHARE_PER_PROCESS: usize =
-    (crate::discord::rest::ratelimit::GLOBAL_PER_SECOND - crate::relay::RELAY_REQUESTS_PER_SECOND) / DISCORD_PROCESSES;
+/// and the gateway ingest's fixed shares, so the whole fleet stays under the limit without a
+/// shared counter (see the README's "Discord's rate limits").
+pub const GLOBAL_SHARE_PER_PROCESS: usize = (crate::discord::rest::ratelimit::GLOBAL_PER_SECOND
+    - crate::relay::RELAY_REQUESTS_PER_SECOND
+    - crate::relay::GATEWAY_REQUESTS_PER_SECOND)
+    / DISCORD_PROCESSES;
 
 /// A Discord client as every worker process gets it: its share of the global limit.
 pub fn discord_client(discord: &DiscordConfig) -> Result<DiscordClient, WiringError> {
@@ -234,6 +236,25 @@ pub fn relay_poller(
             Duration::from_secs(600),
         ));
     Ok(RelayPoller::new(backends.store.clone(), client, backends.outbox.clone(), worker.application_id.cast()))
+}
+
+/// The gateway ingest's use case, with the Discord client of its share (one process per shard
+/// range; each range's own share is this one divided by the processes).
+pub fn gateway_ingest(
+    backends: &Backends,
+    discord: &DiscordConfig,
+    worker: &WorkerConfig,
+) -> Result<(crate::relay::GatewayIngest, DiscordClient), WiringError> {
+    let client = DiscordClient::new(discord.api_base_url.clone(), discord.bot_token.clone())?
+        .with_global_share(crate::relay::GATEWAY_REQUESTS_PER_SECOND);
+    let reader = crate::relay::ChannelReader::new(
+        backends.store.clone(),
+        client.clone(),
+        backends.outbox.clone(),
+        worker.application_id.cast(),
+        crate::clock::system(),
+    );
+    Ok((crate::relay::GatewayIngest::new(reader), client))
 }
 
 pub use crate::config::{CHANNEL_WORKER_TIMEOUT, SYNC_WORKER_TIMEOUT, WEBHOOK_WORKER_BATCH, WEBHOOK_WORKER_TIMEOUT};

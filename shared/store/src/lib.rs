@@ -53,7 +53,7 @@ pub use self::{
     paging::Paged,
     problems::ProblemStore,
     purge::{PurgeMarker, PurgeStep, PurgeStore},
-    relays::{IntentStatus, RelayStore, RelayedChannel},
+    relays::{GatewayPulse, IntentStatus, RelayGuild, RelayStore, RelayedChannel},
     schedule::{BackfillState, ScheduleStore, SyncSchedule},
     sessions::SessionStore,
     settings_store::{Actor, SettingsStore},

@@ -33,8 +33,10 @@
 //! | webhook endpoint | `TENANT#{t}` | `WEBHOOK` | | |
 //! | webhook delivery | `TENANT#{t}` | `WEBHOOK#EVENT#{event}` | | |
 //! | webhook attempt | `TENANT#{t}` | `WEBHOOK#ATTEMPT#{at}#{event}#{n}` | | |
-//! | relayed channel | `GUILD#{g}` | `RELAY#{kind}#{id}` | `RELAY` / `{next poll}#{g}#{kind}#{id}` | |
+//! | relayed channel | `GUILD#{g}` | `RELAY#{kind}#{id}` | `RELAYED` / `{g}#{kind}#{id}` | |
+//! | relayed guild (its next check) | `GUILD#{g}` | `RELAYGUILD` | `RELAY` / `{next check}#{g}` | |
 //! | bot's intents | `APPLICATION` | `INTENTS` | | |
+//! | gateway ingest's heartbeat | `APPLICATION` | `GATEWAY` | | |
 //! | team (as asked) | `GUILD#{g}` | `TEAM#{kind}#{id}#{team}` | | |
 //! | team (in Discord) | `GUILD#{g}` | `TEAMSTATE#{kind}#{id}#{team}` | | |
 //! | due subject action | `GUILD#{g}` | `DUE#{kind}#{id}#{action}` | `DUE` / `{at}#{g}#{kind}#{id}#{action}` | |
@@ -223,7 +225,15 @@ pub mod keys {
     pub fn relay(guild_id: u64, kind: &str, id: &str) -> Key {
         Key::new(guild(guild_id), format!("{RELAY_PREFIX}{kind}#{id}"))
     }
+    /// Relayed guilds by their next check (and, before the guild-level poller, channels by
+    /// their next poll: such entries are moved on when the poller meets them).
     pub const RELAY_INDEX_PK: &str = "RELAY";
+    /// Every relayed channel that is not parked, by guild (the gateway ingest's set).
+    pub const RELAYED_INDEX_PK: &str = "RELAYED";
+    pub const RELAY_GUILD_SK: &str = "RELAYGUILD";
+    pub fn relay_guild(guild_id: u64) -> Key {
+        Key::new(guild(guild_id), RELAY_GUILD_SK)
+    }
     pub fn teams_of(kind: &str, id: &str) -> String {
         format!("TEAM#{kind}#{id}#")
     }
@@ -251,6 +261,9 @@ pub mod keys {
     }
     pub fn intents() -> Key {
         Key::new("APPLICATION", "INTENTS")
+    }
+    pub fn gateway_pulse() -> Key {
+        Key::new("APPLICATION", "GATEWAY")
     }
     pub const AUDIT_PREFIX: &str = "AUDIT#";
     pub fn audit(guild_id: u64, at: u64, nonce: &str) -> Key {

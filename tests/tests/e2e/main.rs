@@ -10,6 +10,7 @@ mod channel_worker;
 mod channel_worker_lambda;
 mod clock;
 mod event_life;
+mod gateway_e2e;
 mod interactions_lambda;
 mod member_sync;
 mod sync_lambdas;

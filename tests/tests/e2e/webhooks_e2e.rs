@@ -30,12 +30,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use twilight_model::id::Id;
 
-const GUILD: u64 = 1_100_000_000_000_700_001;
+pub(crate) const GUILD: u64 = 1_100_000_000_000_700_001;
 const GUILD_B: u64 = 1_100_000_000_000_700_002;
-const LEAD: u64 = 1_100_000_000_000_710_000;
+pub(crate) const LEAD: u64 = 1_100_000_000_000_710_000;
 
 /// The independent receiver, killed when dropped.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     base: String,
     http: reqwest::Client,
@@ -49,7 +49,7 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let python = std::env::var("STANDARDWEBHOOKS_PYTHON").unwrap_or_else(|_| {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-tools/standardwebhooks-1.1.0/bin/python").to_owned()
         });
@@ -63,17 +63,17 @@ impl Receiver {
         Self { child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() }
     }
 
-    fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         format!("{}/hooks/{name}", self.base)
     }
 
-    async fn configure(&self, name: &str, secret: &str, fail: u64) {
+    pub(crate) async fn configure(&self, name: &str, secret: &str, fail: u64) {
         let body = json!({ "secret": secret, "fail": fail });
         self.http.post(format!("{}/configure/{name}", self.base)).json(&body).send().await.expect("configure");
     }
 
     /// Deliveries to `name` of event type `kind`.
-    async fn received(&self, name: &str, kind: &str) -> Vec<Value> {
+    pub(crate) async fn received(&self, name: &str, kind: &str) -> Vec<Value> {
         let all: Vec<Value> = self
             .http
             .get(format!("{}/received", self.base))
@@ -110,23 +110,23 @@ impl Receiver {
     }
 }
 
-fn body(delivery: &Value) -> Value {
+pub(crate) fn body(delivery: &Value) -> Value {
     serde_json::from_str(delivery["body"].as_str().unwrap_or("{}")).unwrap_or_default()
 }
 
-struct World {
+pub(crate) struct World {
     aws: Aws,
-    provisioned: Provisioned,
-    backends: Backends,
+    pub(crate) provisioned: Provisioned,
+    pub(crate) backends: Backends,
     queues: SqsQueues,
     api: String,
     http: reqwest::Client,
     keys: Vec<String>,
-    sandbox: Arc<discord_sandbox::Sandbox>,
+    pub(crate) sandbox: Arc<discord_sandbox::Sandbox>,
 }
 
 impl World {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let aws = Aws::connect();
         let (provisioned, queues, backends) = aws.stack(5).await;
         let sandbox = stack::sandbox_with(
@@ -166,7 +166,13 @@ impl World {
         Self { aws, provisioned, backends, queues, api, http: reqwest::Client::new(), keys, sandbox }
     }
 
-    async fn call(&self, tenant: usize, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        tenant: usize,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.keys[tenant]);
         if let Some(body) = body {
             request = request.json(&body);
@@ -178,7 +184,7 @@ impl World {
 
     /// Runs `handler` over `queue_url`'s batches, as Lambda's event source would, until the
     /// queue is empty or `until` holds.
-    async fn run(&self, queue_url: &str, handler: &dyn JobHandler, policy: BatchPolicy, seconds: u64) {
+    pub(crate) async fn run(&self, queue_url: &str, handler: &dyn JobHandler, policy: BatchPolicy, seconds: u64) {
         let redelivery = self.queues.redelivery(policy.queue);
         let give_up = Instant::now() + Duration::from_secs(seconds);
         while self.aws.depth(queue_url).await > 0 && Instant::now() < give_up {

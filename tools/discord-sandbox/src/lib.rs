@@ -4,6 +4,7 @@
 //! refuses clients that ignore them, injects faults on demand, validates every request body
 //! against Discord's official OpenAPI document, and records every request for tests.
 
+mod gateway;
 mod limits;
 mod oauth;
 #[cfg(feature = "validate")]
@@ -35,7 +36,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-pub use self::limits::{RateLimits, RouteLimit};
+pub use self::{
+    gateway::GatewayStats,
+    limits::{RateLimits, RouteLimit},
+};
 use self::{limits::Limiter, openapi::BodyValidators, world::World};
 
 /// Faults to inject, changeable while running.
@@ -110,6 +114,8 @@ pub(crate) struct Shared {
     pub recorded: Mutex<Vec<Recorded>>,
     pub limiter: Limiter,
     pub validators: Option<BodyValidators>,
+    /// Where the sandbox listens (the Gateway's URL names it).
+    pub address: Mutex<Option<SocketAddr>>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -172,7 +178,9 @@ impl Sandbox {
             faults: Mutex::new(Faults::default()),
             recorded: Mutex::new(Vec::new()),
             validators,
+            address: Mutex::new(None),
         });
+        lock(&shared.world).gateway.bot_user_id = shared.config.client_id;
         let app: Router = routes::router()
             .route_layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
             // Not Discord's API: how a local client plays Discord's gateway and gets the token
@@ -187,10 +195,15 @@ impl Sandbox {
             // A member writing in a channel, and the Message Content intent taken away.
             .route("/sandbox/channels/{channel_id}/messages", axum::routing::post(routes::messages::post_as_member))
             .route("/sandbox/message-content", axum::routing::put(routes::messages::set_message_content))
+            // The Gateway's WebSocket (at the URL `GET /gateway/bot` names), and its controls.
+            .route("/gateway", axum::routing::get(gateway::socket))
+            .route("/gateway/", axum::routing::get(gateway::socket))
+            .route("/sandbox/gateway/{action}", axum::routing::post(gateway::control))
             .fallback(|| async { discord_error(StatusCode::NOT_FOUND, 0, "404: Not Found", None) })
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        *lock(&shared.address) = Some(addr);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -253,6 +266,7 @@ impl Sandbox {
             position: 0,
             overwrites: Vec::new(),
             thread: None,
+            last_message_id: None,
         };
         world.channels.insert(id, record);
         id
@@ -380,6 +394,32 @@ impl Sandbox {
 
     pub fn clear_requests(&self) {
         lock(&self.shared.recorded).clear();
+    }
+
+    /// The Gateway's sessions: IDENTIFYs and RESUMEs so far, live connections, and payloads
+    /// Discord would have refused.
+    pub fn gateway_stats(&self) -> GatewayStats {
+        lock(&self.shared.world).gateway.stats()
+    }
+
+    /// Every Gateway connection breaks off (the sessions stay resumable).
+    pub fn gateway_drop(&self) {
+        lock(&self.shared.world).gateway.drop_connections();
+    }
+
+    /// Every Gateway connection is asked to reconnect (op 7) and resume.
+    pub fn gateway_reconnect(&self) {
+        lock(&self.shared.world).gateway.request_reconnect();
+    }
+
+    /// Every Gateway session ends (op 9): the client identifies anew and gets a new READY.
+    pub fn gateway_invalidate(&self) {
+        lock(&self.shared.world).gateway.invalidate_sessions();
+    }
+
+    /// The shard count `GET /gateway/bot` recommends.
+    pub fn set_recommended_shards(&self, shards: u64) {
+        lock(&self.shared.world).gateway.recommended_shards = shards;
     }
 
     /// Whether request bodies are checked against the OpenAPI document.

@@ -52,6 +52,7 @@ type AppState = State<Arc<Shared>>;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
+        .route("/api/v10/gateway/bot", get(crate::gateway::gateway_bot))
         .route("/api/v10/guilds/{guild_id}", get(guild))
         .route("/api/v10/guilds/{guild_id}/roles", get(roles).post(threads::create_role))
         .route("/api/v10/guilds/{guild_id}/roles/{role_id}", patch(threads::modify_role).delete(threads::delete_role))
@@ -241,6 +242,7 @@ async fn create_channel(State(shared): AppState, Path(guild_id): Path<String>, J
         position,
         overwrites,
         thread: None,
+        last_message_id: None,
     };
     let json = world::channel_json(&channel);
     world.channels.insert(channel.id, channel);
@@ -445,7 +447,7 @@ async fn create_message(State(shared): AppState, Path(channel_id): Path<String>,
     let mut message = world::message_json(message_id, channel_id, bot_author(&shared), &body, None);
     messages::apply_pings(&mut message, &body);
     messages::attach_reference(&mut message, &world, channel_id, &body);
-    world.messages.entry(channel_id).or_default().push(message.clone());
+    world.post_message(channel_id, message.clone());
     if let Some(nonce) = enforced {
         world.nonces.insert(nonce, (std::time::Instant::now(), message.clone()));
     }

@@ -125,6 +125,10 @@ pub struct ChannelRecord {
     /// Set for threads (type 11/12): their own state and members.
     #[serde(default)]
     pub thread: Option<ThreadRecord>,
+    /// The newest message's id, as Discord lists it on the channel (it may name a message
+    /// since deleted).
+    #[serde(default)]
+    pub last_message_id: Option<u64>,
 }
 
 pub const PRIVATE_THREAD: u8 = 12;
@@ -205,6 +209,8 @@ pub struct World {
     pub dm_channels: BTreeMap<u64, u64>,
     /// The bot's recent nonces with the message each created, for `enforce_nonce`.
     pub nonces: HashMap<String, (std::time::Instant, Value)>,
+    /// The Gateway's sessions.
+    pub gateway: crate::gateway::Hub,
 }
 
 impl Default for World {
@@ -224,6 +230,7 @@ impl Default for World {
             invites: Vec::new(),
             dm_channels: BTreeMap::new(),
             nonces: HashMap::new(),
+            gateway: crate::gateway::Hub::default(),
         }
     }
 }
@@ -270,6 +277,18 @@ impl World {
     }
 
     /// A guild the bot is in, as the bot sees it.
+    /// Stores a message posted in the channel, which becomes the channel's last message, and
+    /// dispatches it to the Gateway's sessions.
+    pub fn post_message(&mut self, channel_id: u64, message: Value) {
+        let id = message["id"].as_str().and_then(|id| id.parse().ok());
+        if let Some(channel) = self.channels.get_mut(&channel_id) {
+            channel.last_message_id = id.max(channel.last_message_id);
+            let guild_id = channel.guild_id;
+            self.gateway.dispatch_message(guild_id, &message);
+        }
+        self.messages.entry(channel_id).or_default().push(message);
+    }
+
     pub fn bot_guild(&self, guild_id: u64) -> Option<&GuildRecord> {
         self.guilds.get(&guild_id).filter(|guild| !guild.bot_absent)
     }
@@ -327,6 +346,7 @@ pub fn channel_json(channel: &ChannelRecord) -> Value {
     if channel.kind != CATEGORY {
         value["topic"] = json!(channel.topic);
         value["rate_limit_per_user"] = json!(0);
+        value["last_message_id"] = json!(channel.last_message_id.map(|id| id.to_string()));
     }
     if let Some(thread) = &channel.thread {
         value["owner_id"] = json!(thread.owner_id.to_string());

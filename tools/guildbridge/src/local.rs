@@ -48,6 +48,8 @@ pub struct Options {
     pub sandbox_addr: SocketAddr,
     pub demo_members: u64,
     pub schedule_every: Duration,
+    /// The gateway ingest beside the poller.
+    pub gateway: bool,
 }
 
 /// Everything the hosts read at start, with local defaults where the environment is silent.
@@ -124,6 +126,16 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = spawn_workers(&backends, &queue, &config, stop.clone())?;
     tasks.spawn(scheduler(backends.clone(), options.schedule_every, stop.clone()));
+    if options.gateway {
+        let (ingest, client) = wiring::gateway_ingest(&backends, &config.discord, &config.worker)?;
+        let (token, stopped) = (config.discord.bot_token.clone(), stop.clone());
+        tasks.spawn(async move {
+            let options = guildbridge_host::gateway::GatewayOptions::default();
+            if let Err(error) = guildbridge_host::gateway::run(ingest, client, &token, options, stopped).await {
+                tracing::error!(error = %guildbridge_core::domain::error::Report(&error), "the gateway ingest stopped; the poller relays alone");
+            }
+        });
+    }
     if let Some(sandbox) = &sandbox {
         tasks.spawn(sandbox.keep_saved(stop));
     }

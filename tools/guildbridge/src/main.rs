@@ -49,6 +49,10 @@ enum Command {
         /// How often the scheduler runs (EventBridge runs it every minute).
         #[arg(long, default_value_t = 60)]
         schedule_every_secs: u64,
+        /// Run the gateway ingest too (real-time lead messages over the Gateway), beside the
+        /// poller.
+        #[arg(long)]
+        gateway: bool,
     },
     /// Sign an interaction the way Discord does, send it, and show the answer; a deferred
     /// answer is followed until the worker edits it.
@@ -123,9 +127,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Local { addr, sandbox_addr, demo_members, schedule_every_secs } => {
+        Command::Local { addr, sandbox_addr, demo_members, schedule_every_secs, gateway } => {
             let schedule_every = Duration::from_secs(schedule_every_secs.max(1));
-            local::run(&cli.data_dir, local::Options { addr, sandbox_addr, demo_members, schedule_every }).await
+            let options = local::Options { addr, sandbox_addr, demo_members, schedule_every, gateway };
+            local::run(&cli.data_dir, options).await
         }
         Command::Interact { line, endpoint, channel, dm, json, wait } => {
             let options = interact::Options { endpoint, dm, json, channel, wait: Duration::from_secs(wait) };

@@ -49,6 +49,12 @@ impl BotToken {
     pub fn new(token: impl Into<String>) -> Self {
         Self(Arc::from(token.into()))
     }
+
+    /// The token itself, for the one place it leaves the process outside a request: the
+    /// Gateway's IDENTIFY. Never for logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for BotToken {

@@ -308,6 +308,15 @@ impl DiscordClient {
         self.send::<(), _>(route, None, None, deadline).await
     }
 
+    /// Where the Gateway is and how many shards Discord recommends for the bot.
+    pub async fn gateway_bot(
+        &self,
+        deadline: Instant,
+    ) -> Result<twilight_model::gateway::connection_info::BotConnectionInfo, DiscordError> {
+        let route = Route::new(Method::GET, "/gateway/bot", "/gateway/bot".to_owned(), "gateway".to_owned());
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
     /// One page of members with ids above `after`, at most `limit` (1..=1000).
     pub async fn guild_members(
         &self,

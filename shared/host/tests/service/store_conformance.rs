@@ -12,8 +12,8 @@ use guildbridge_core::{
     },
     store::{
         Admission, ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore,
-        PurgeStep, PurgeStore, RateStore, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore,
-        TenantStore,
+        PurgeStep, PurgeStore, RateStore, RelayGuild, RelayStore, RelayedChannel, ScheduleStore, SettingsStore, Store,
+        StoreError, SubjectStore, SyncRunStore, TenantStore,
         api_keys::LAST_USABLE_KEY,
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
@@ -107,7 +107,74 @@ conformance!(
     a_disconnected_guild_is_forgotten_page_by_page_before_anyone_connects_it_again,
     request_counters_admit_up_to_the_limit_per_window_even_when_raced,
     a_key_expires_and_the_last_usable_key_is_never_revoked_even_when_revocations_race,
+    a_relayed_guild_is_checked_once_per_due_time_and_old_channel_polls_move_to_it,
 );
+
+fn relayed(g: Id<GuildMarker>, n: u64) -> RelayedChannel {
+    RelayedChannel {
+        guild_id: g,
+        subject: SubjectRef::new(SubjectKind::Lead, n.to_string()),
+        channel_id: channel(n),
+        cursor: channel(n).cast(),
+        next_poll_at: NOW,
+        interval: 0,
+        last_message_at: None,
+        subject_user: None,
+        conversation_joined_at: None,
+        parked: false,
+        parked_reason: None,
+    }
+}
+
+async fn a_relayed_guild_is_checked_once_per_due_time_and_old_channel_polls_move_to_it<I: ItemStore>(store: Store<I>) {
+    let (g, h) = (guild(40), guild(41));
+    for n in 0..3 {
+        store.watch_relay(&relayed(g, n)).await.expect("watched");
+    }
+    let due = store.due_relay_guilds(NOW, 10).await.expect("due");
+    assert_eq!(due.iter().map(|guild| guild.guild_id).collect::<Vec<_>>(), [g], "one check for the guild's channels");
+    assert_eq!(store.guild_relays(g).await.expect("listed").len(), 3);
+    assert_eq!(store.all_relays().await.expect("all").len(), 3);
+
+    // Two pollers race for the same due check: one wins it.
+    let (one, two) = tokio::join!(store.claim_guild_check(&due[0], NOW, 30), store.claim_guild_check(&due[0], NOW, 30));
+    let claimed = match (one.expect("claim"), two.expect("claim")) {
+        (Some(claimed), None) | (None, Some(claimed)) => claimed,
+        other => panic!("exactly one claim: {other:?}"),
+    };
+    assert!(store.due_relay_guilds(NOW + 29, 10).await.expect("due").is_empty(), "claimed for its lease");
+    let next = RelayGuild { next_check_at: NOW + 60, interval: 60, ..claimed.clone() };
+    assert!(store.schedule_guild_check(&claimed, &next).await.expect("scheduled"));
+    assert!(!store.schedule_guild_check(&claimed, &next).await.expect("refused"), "the claim is spent");
+    assert!(store.due_relay_guilds(NOW + 59, 10).await.expect("due").is_empty());
+    assert_eq!(store.due_relay_guilds(NOW + 60, 10).await.expect("due").len(), 1);
+
+    // A channel written by the per-channel poller (indexed by its own poll time) is moved to
+    // its guild's check when the index shows it.
+    let old = relayed(h, 9);
+    let key = Key::new(format!("GUILD#{h}"), "RELAY#lead#9");
+    let mut item = serde_json::to_value(&old).expect("json").as_object().cloned().expect("object");
+    for (name, value) in [
+        ("pk", json!(key.pk)),
+        ("sk", json!(key.sk)),
+        ("gsi1pk", json!("RELAY")),
+        ("gsi1sk", json!(format!("{NOW:012}#{h}#lead#9"))),
+    ] {
+        item.insert(name.to_owned(), value);
+    }
+    store.items().put(item, None).await.expect("old item");
+    let first = store.due_relay_guilds(NOW, 10).await.expect("due");
+    assert!(first.iter().all(|guild| guild.guild_id != h), "adopted, not yet listed: {first:?}");
+    let adopted = store.due_relay_guilds(NOW, 10).await.expect("due");
+    assert!(adopted.iter().any(|guild| guild.guild_id == h), "its guild is checked now: {adopted:?}");
+    assert_eq!(store.relayed(h, &old.subject).await.expect("read"), Some(old.clone()), "the channel is unchanged");
+    assert_eq!(store.all_relays().await.expect("all").len(), 4);
+
+    // A disconnected guild leaves no check behind.
+    store.unwatch_guild_relays(g).await.expect("unwatched");
+    assert!(store.due_relay_guilds(NOW + 3600, 10).await.expect("due").iter().all(|guild| guild.guild_id != g));
+    assert!(store.guild_relays(g).await.expect("listed").is_empty());
+}
 
 async fn request_counters_admit_up_to_the_limit_per_window_even_when_raced<I: ItemStore>(store: Store<I>) {
     let (a, b) = (TenantId::from("club-a"), TenantId::from("club-b"));

@@ -468,9 +468,10 @@ async fn a_channel_the_bot_can_no_longer_read_is_parked_with_its_reason_and_neve
     let kicked = club.lead_channel(&club.key_a, "gone", LEAD_USER).await;
     let healthy = club.lead_channel(&club.key_a, "fine", LEAD_USER).await;
     let first = club.relay.pass(true, deadline).await.expect("pass");
-    assert_eq!((first.polled, first.parked), (2, 0), "{first:?}");
+    assert_eq!((first.due, first.checked, first.parked), (1, 1, 0), "one guild, one list: {first:?}");
 
-    // The channel is deleted in Discord (or the bot kicked from it): 404 Unknown Channel.
+    // The channel is deleted in Discord (or the bot kicked from it): it leaves the guild's
+    // list, is read on its own, and answers 404 Unknown Channel.
     club.sandbox.with_world(|world| world.channels.remove(&kicked));
     club.sandbox.post_as(healthy, LEAD_USER, "still here", None).expect("posted");
     club.clock.advance(120);
@@ -482,12 +483,34 @@ async fn a_channel_the_bot_can_no_longer_read_is_parked_with_its_reason_and_neve
     let (_, fine) = club.api(Method::GET, "/v1/subjects/lead/fine", &club.key_a, None).await;
     assert!(fine.get("relay_parked").is_none(), "{fine}");
 
-    // From then on only the healthy channel is due: the parked one costs Discord nothing.
+    // From then on the guild's list is read and nothing else: the parked channel costs
+    // Discord nothing, and the quiet one is not read until it changes.
+    let reads = |club: &Club| {
+        club.sandbox.requests().iter().filter(|r| r.template == "/channels/{channel_id}/messages").count()
+    };
+    let before = reads(&club);
     for _ in 0..3 {
         club.clock.advance(120);
         let later = club.relay.pass(true, deadline).await.expect("pass");
-        assert_eq!((later.due, later.parked), (1, 0), "{later:?}");
+        assert_eq!((later.checked, later.polled, later.parked), (1, 0, 0), "{later:?}");
     }
+    assert_eq!(reads(&club), before, "no channel read while nothing changed");
+}
+
+#[tokio::test]
+async fn a_guild_the_bot_was_removed_from_has_every_relayed_channel_parked() {
+    let club = Club::new().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    club.lead_channel(&club.key_a, "1", LEAD_USER).await;
+    club.lead_channel(&club.key_a, "2", LEAD_USER).await;
+    club.sandbox.with_world(|world| world.guilds.remove(&GUILD_A));
+    let pass = club.relay.pass(true, deadline).await.expect("pass");
+    assert_eq!((pass.due, pass.checked, pass.parked), (1, 0, 2), "{pass:?}");
+    let (_, subject) = club.api(Method::GET, "/v1/subjects/lead/2", &club.key_a, None).await;
+    assert!(subject["relay_parked"].as_str().is_some_and(|reason| reason.contains("relaying stopped")), "{subject}");
+    club.clock.advance(600);
+    let after = club.relay.pass(true, deadline).await.expect("pass");
+    assert_eq!(after.due, 0, "the guild is no longer checked: {after:?}");
 }
 
 #[tokio::test]
@@ -517,7 +540,7 @@ async fn a_disconnected_guilds_channels_are_no_longer_relayed() {
     let club = Club::new().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     club.lead_channel(&club.key_a, "7", LEAD_USER).await;
-    assert_eq!(club.relay.pass(true, deadline).await.expect("pass").polled, 1);
+    assert_eq!(club.relay.pass(true, deadline).await.expect("pass").checked, 1);
     let (status, body) = club.api(Method::DELETE, "/v1/guild", &club.key_a, None).await;
     assert_eq!(status, 202, "{body}");
     club.drain(QueueKind::Channel).await;
@@ -526,5 +549,5 @@ async fn a_disconnected_guilds_channels_are_no_longer_relayed() {
     assert_eq!(left, None, "the relay entry is gone with the tenant");
     club.clock.advance(120);
     let after = club.relay.pass(true, deadline).await.expect("pass");
-    assert_eq!((after.due, after.polled), (0, 0), "nothing of that guild is polled: {after:?}");
+    assert_eq!((after.due, after.checked, after.polled), (0, 0, 0), "nothing of that guild is polled: {after:?}");
 }

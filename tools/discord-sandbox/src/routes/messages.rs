@@ -149,7 +149,7 @@ pub(crate) fn post(
     );
     message["mentions"] = json!(mentions);
     attach_reference(&mut message, &world, channel_id, &body);
-    world.messages.entry(channel_id).or_default().push(message.clone());
+    world.post_message(channel_id, message.clone());
     Some(message)
 }
 

@@ -75,6 +75,7 @@ pub(crate) async fn create_thread(
         topic: None,
         position: 0,
         overwrites: Vec::new(),
+        last_message_id: None,
         thread: Some(ThreadRecord {
             owner_id: bot,
             archived: false,

@@ -327,6 +327,7 @@ async fn sandbox_with_full_guild() -> Sandbox {
                 position: n,
                 overwrites: Vec::new(),
                 thread: None,
+                last_message_id: None,
             };
             world.channels.insert(id, channel);
         }
