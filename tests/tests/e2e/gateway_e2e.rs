@@ -169,7 +169,8 @@ async fn with_the_gateway_every_message_arrives_once_through_a_resume_an_invalid
     let (poller_stop, poller) = start_poller(&world);
     until("the poller's first check, put on the safety net", Duration::from_secs(30), || {
         let now = guildbridge_core::clock::system().now();
-        futures_ok(world.backends.store.relay_guilds_between(now + 60, now + 600, 10)).is_some_and(|slow| !slow.is_empty())
+        futures_ok(world.backends.store.relay_guilds_between(now + 60, now + 600, 10))
+            .is_some_and(|slow| !slow.is_empty())
     })
     .await;
     world.sandbox.clear_requests();
