@@ -89,6 +89,12 @@ fn the_table_is_exactly_the_one_the_code_defines() {
 /// plus what the secret provides when the function is given `SECRETS_ARN`.
 fn environment(template: &Value, function: &str) -> HashMap<String, String> {
     let variables = resource(template, function)["Environment"]["Variables"].as_mapping().expect("variables").clone();
+    plausible(function, variables)
+}
+
+/// The variables as the code would read them, with plausible values where the template
+/// refers to a resource or a parameter.
+fn plausible(function: &str, variables: serde_yaml::Mapping) -> HashMap<String, String> {
     let mut env = HashMap::new();
     for (name, value) in variables {
         let name = text(&name);
@@ -222,6 +228,40 @@ fn the_processes_sharing_the_bot_token_are_the_ones_the_rate_limit_share_assumes
             >= guildbridge_core::domain::RetrySchedule::default().receives_needed(),
         "the backstop is above the delivery schedule's tries"
     );
+}
+
+#[test]
+fn the_gateway_ingest_is_off_by_default_one_arm_task_with_the_workers_configuration() {
+    let template = template();
+    assert_eq!(text(&template["Parameters"]["GatewayImage"]["Default"]), "", "off unless an image is given");
+    let gateway: Vec<&Value> = template["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(name, _)| text(name).starts_with("Gateway"))
+        .map(|(_, resource)| resource)
+        .collect();
+    assert!(gateway.len() >= 6, "cluster, security group, roles, task, service, logs");
+    assert!(gateway.iter().all(|resource| text(&resource["Condition"]) == "HasGateway"), "each behind the parameter");
+    let task = resource(&template, "GatewayTask");
+    assert_eq!(text(&task["RuntimePlatform"]["CpuArchitecture"]), "ARM64");
+    assert_eq!(text(&resource(&template, "GatewayService")["DesiredCount"]), "1");
+    let container = &task["ContainerDefinitions"][0];
+    let variables: serde_yaml::Mapping = container["Environment"]
+        .as_sequence()
+        .expect("environment")
+        .iter()
+        .map(|pair| (pair["Name"].clone(), pair["Value"].clone()))
+        .collect();
+    let env = plausible("GatewayTask", variables);
+    for check in [
+        StoreConfig::from_source(&env).err(),
+        QueueConfig::from_source(&env).err(),
+        DiscordConfig::from_source(&env).err(),
+        WorkerConfig::from_source(&env).err(),
+    ] {
+        assert!(check.is_none(), "gateway ingest: {check:?}");
+    }
 }
 
 #[test]

@@ -5,4 +5,5 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod client_against_sandbox;
+mod gateway;
 mod sandbox_rules;
