@@ -1,6 +1,6 @@
 //! Lambda function for the relay. Thin glue: adapters and the poller built once at init;
-//! each scheduled event (every minute) polls the due relayed channels until the
-//! invocation's deadline.
+//! each scheduled event (every minute) checks the due guilds and reads their changed
+//! channels until the invocation's deadline.
 
 use guildbridge_core::worker::lambda::deadline_from_epoch_millis;
 use guildbridge_host::{startup, telemetry};
@@ -17,8 +17,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         async move {
             let deadline = deadline_from_epoch_millis(event.context.deadline);
             let report = poller.run_until(deadline, stop).await;
-            tracing::info!(polled = report.polled, relayed = report.relayed, failed = report.failed, "relay ran");
-            Ok::<_, lambda_runtime::Error>(json!({ "polled": report.polled, "relayed": report.relayed }))
+            tracing::info!(
+                checked = report.checked,
+                polled = report.polled,
+                relayed = report.relayed,
+                failed = report.failed,
+                parked = report.parked,
+                "relay ran"
+            );
+            let answer = json!({ "checked": report.checked, "polled": report.polled, "relayed": report.relayed });
+            Ok::<_, lambda_runtime::Error>(answer)
         }
     }))
     .await
