@@ -28,6 +28,7 @@ use tokio::{sync::watch, task::JoinSet};
 use twilight_model::{guild::Permissions, id::Id};
 
 use crate::{
+    demo,
     dev_keys::DevKeys,
     local_sandbox::{self, LocalSandbox},
     session::Session,
@@ -118,10 +119,18 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
 
     let (backends, queue) = Backends::embedded(&state_dir)?;
     let service = wiring::interaction_service(&config.interactions, &backends)?;
-    let app = wiring::web_router(&backends, &config.web)?.merge(interactions::http::routes(Arc::new(service)));
+    let landing = demo::Landing { base: format!("http://{addr}"), sandbox: sandbox.as_ref().map(LocalSandbox::url) };
+    let landing = axum::response::Html(landing.html());
+    let app = wiring::web_router(&backends, &config.web)?
+        .merge(interactions::http::routes(Arc::new(service)))
+        .route("/", axum::routing::get(move || std::future::ready(landing.clone())));
     let demo_key = match &sandbox {
         Some(_) => Some(demo_tenant(&backends, &state_dir).await?),
         None => None,
+    };
+    let seeded = match &demo_key {
+        Some(key) => demo::seed(&app, key, &state_dir, SystemClock.now()).await?,
+        None => false,
     };
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = spawn_workers(&backends, &queue, &config, stop.clone())?;
@@ -148,7 +157,7 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     };
     session.save(data_dir)?;
     let tenant_api = demo_key.map(|key| (format!("http://{addr}/v1"), key));
-    print_banner(&endpoint, tenant_api.as_ref(), sandbox.as_ref(), &config, &state_dir);
+    print_banner(&endpoint, tenant_api.as_ref(), sandbox.as_ref(), &config, &state_dir, seeded);
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -256,20 +265,30 @@ fn print_banner(
     sandbox: Option<&LocalSandbox>,
     config: &LocalConfig,
     state_dir: &Path,
+    seeded: bool,
 ) {
-    println!("Guildbridge is running locally.");
+    let base = endpoint.trim_end_matches("/interactions");
+    println!("Guildbridge is running locally: {base}/ lists what runs where.");
     println!("  interactions endpoint  {endpoint}");
+    println!("  settings page          {base}/settings");
     if let Some((url, key)) = tenant_api {
         println!("  tenant API             {url}");
         println!("  demo tenant's API key  {key}  (tenant {DEMO_TENANT}, connected to the demo guild)");
     }
     match sandbox {
         Some(sandbox) => {
-            println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD)
+            println!("  Discord sandbox        {} (demo guild {})", sandbox.url(), local_sandbox::DEMO_GUILD);
+            println!("  demo logins            demo-admin (Manage Server), demo-member, second-admin (another guild)");
+            let when = if seeded { "made just now" } else { "made on the first start" };
+            println!(
+                "  demo data              event {}, with team red, and lead {} ({when})",
+                demo::DEMO_EVENT,
+                demo::DEMO_LEAD
+            );
         }
         None => println!("  Discord                {}", config.discord.api_base_url),
     }
-    println!("  data                   {}", state_dir.display());
+    println!("  data                   {}  (stop, delete it, and start again for a fresh demo)", state_dir.display());
     println!("  public key             {}", hex::encode(config.interactions.public_key.as_bytes()));
     if config.using_dev_key {
         println!("Try it:  cargo run -p guildbridge -- interact '/channel create name:demo'");

@@ -4,6 +4,7 @@
 //! tenants and their API keys.
 
 mod create_table;
+mod demo;
 mod dev_keys;
 mod interact;
 mod local;

@@ -338,3 +338,73 @@ fn record_log(line: &str) {
         e2e::logs::record("guildbridge-local", line);
     }
 }
+
+/// What the banner says after `label`.
+fn after<'b>(banner: &'b str, label: &str) -> &'b str {
+    banner.lines().find_map(|line| line.trim().strip_prefix(label)).map(str::trim).unwrap_or_default()
+}
+
+async fn api(
+    method: reqwest::Method,
+    url: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().request(method, url).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the local stack answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn a_fresh_start_shows_where_everything_is_and_a_demo_with_an_event_a_team_and_a_lead() {
+    let data_dir = TempDir::new("first-impression");
+    let local = Local::start(&data_dir).await;
+    let banner = local.banner.clone();
+    let base = local.endpoint.trim_end_matches("/interactions").to_owned();
+    assert_eq!(after(&banner, "settings page"), format!("{base}/settings"), "{banner}");
+    assert!(after(&banner, "demo logins").contains("demo-admin (Manage Server)"), "{banner}");
+    assert!(after(&banner, "demo data").ends_with("(made just now)"), "{banner}");
+    assert!(after(&banner, "data").contains("delete it"), "how to reset: {banner}");
+
+    // `/` lists what runs where.
+    let landing = reqwest::get(format!("{base}/")).await.expect("landing");
+    assert_eq!(landing.status(), 200);
+    let page = landing.text().await.expect("html");
+    assert!(page.contains(&format!("{base}/settings")) && page.contains("/v1/openapi.json"), "{page}");
+    assert!(!page.contains("gbk_"), "the API key stays out of the page");
+
+    // The demo, made through the tenant API: an event with its channel, a lead with its own.
+    let key = after(&banner, "demo tenant's API key").split_whitespace().next().unwrap_or_default().to_owned();
+    for subject in ["event/demo-race", "lead/demo-lead"] {
+        let mut status = serde_json::Value::Null;
+        for _ in 0..120 {
+            let (_, channel) =
+                api(reqwest::Method::GET, &format!("{base}/v1/subjects/{subject}/channel"), &key, None).await;
+            status = channel["status"].clone();
+            if status == "active" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(status, "active", "{subject}'s channel");
+    }
+    let (ok, text) = interact_with_running_stack(&data_dir, &["/events"]).await;
+    assert!(ok && text.contains("Demo Race"), "the demo event is upcoming: {text}");
+
+    // What the user makes of it stays: the next start seeds nothing again.
+    let renamed = serde_json::json!({ "name": "Renamed Race", "starts_at": SystemClock.now() + 86_400 });
+    let (status, _) =
+        api(reqwest::Method::PUT, &format!("{base}/v1/subjects/event/demo-race"), &key, Some(renamed)).await;
+    assert_eq!(status, 200);
+    local.stop().await;
+    let local = Local::start(&data_dir).await;
+    assert!(after(&local.banner, "demo data").ends_with("(made on the first start)"), "{}", local.banner);
+    let base = local.endpoint.trim_end_matches("/interactions").to_owned();
+    let (_, event) = api(reqwest::Method::GET, &format!("{base}/v1/subjects/event/demo-race"), &key, None).await;
+    assert_eq!(event["name"], "Renamed Race", "{event}");
+    local.stop().await;
+}
