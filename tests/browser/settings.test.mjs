@@ -196,6 +196,7 @@ test("an errored channel is retried and becomes active", async () => {
   await page.goto(`${site}/settings/guilds/${demoGuild}/channels?status=error`);
   const row = page.locator('tr[data-subject="lead:browser-1"]');
   await eventually(async () => (await row.count()) > 0, "the channel in error");
+  assert.match(await row.locator("td").first().innerText(), /^Browser Lead/, "the subject's name, its id beneath");
   await shot("channels-error");
   assert.equal((await bot("8")).status, 204);
   await row.getByRole("button", { name: "Retry" }).click();

@@ -26,6 +26,8 @@ pub trait SubjectStore: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<Paged<Subject>, StoreError>;
     async fn subject(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<Option<Subject>, StoreError>;
+    /// The guild's subjects among `subjects` (those that exist), in no particular order.
+    async fn subjects(&self, guild_id: Id<GuildMarker>, subjects: &[SubjectRef]) -> Result<Vec<Subject>, StoreError>;
     /// Events starting at or after `now`, soonest first.
     async fn upcoming_events(
         &self,
@@ -90,6 +92,13 @@ impl<I: ItemStore> SubjectStore for Store<I> {
     }
 
     /// 1 GetItem.
+    /// 1 BatchGetItem per 100 subjects.
+    async fn subjects(&self, guild_id: Id<GuildMarker>, subjects: &[SubjectRef]) -> Result<Vec<Subject>, StoreError> {
+        let keys: Vec<_> =
+            subjects.iter().map(|subject| keys::subject(guild_id.get(), subject.kind.as_str(), &subject.id)).collect();
+        self.items.get_many(&keys).await?.into_iter().map(from_item).collect()
+    }
+
     async fn subject(&self, guild_id: Id<GuildMarker>, subject: &SubjectRef) -> Result<Option<Subject>, StoreError> {
         let key = keys::subject(guild_id.get(), subject.kind.as_str(), &subject.id);
         self.items.get(&key).await?.map(from_item).transpose()

@@ -512,6 +512,13 @@ async fn an_unconnected_guild_is_added_as_its_own_tenant_from_the_page() {
     assert!(picker.text.contains("Second Demo") && picker.text.contains("not connected"), "{}", picker.text);
     let page = browser.get(&site, &settings_path(demo::SECOND_GUILD)).await;
     assert!(page.text.contains("Add Guildbridge"), "{}", page.text);
+    // The permissions it asks for, as Discord's own screens name them.
+    assert!(
+        page.text.contains("<li>Manage Channels</li>") && page.text.contains("<li>View Channels</li>"),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("MANAGE_CHANNELS"), "no raw constants: {}", page.text);
     let at = page.text.find("class=\"button\" href=\"").expect("link") + 21;
     let link = unescape(page.text[at..].split('"').next().expect("href"));
     let link = Url::parse(&link).expect("authorize link");

@@ -506,6 +506,13 @@ async fn subjects_upcoming_and_by_name_prefix_within_one_guild<I: ItemStore>(sto
     assert_eq!(store.subject(guild(1), &event("1")).await, Ok(Some(renamed)));
     assert_eq!(store.search_subjects(guild(1), "spa s", 25).await.map(|s| s.len()), Ok(0), "the old name is gone");
     assert_eq!(store.subject(guild(2), &event("1")).await, Ok(None));
+
+    // Many at once, only the guild's own: guild 2's subject 4 is not guild 1's.
+    let wanted = [event("2"), event("3"), event("4"), SubjectRef::new(SubjectKind::Lead, "L1")];
+    let mut names: Vec<String> =
+        store.subjects(guild(1), &wanted).await.expect("batch").into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(names, ["Monza Endurance", "Spa Dealer", "spa 24h"]);
 }
 
 fn member(n: u64) -> Member {

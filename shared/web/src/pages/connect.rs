@@ -7,19 +7,16 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{ErrorPage, Pages, access::GuildAdmin, html, random_token, render};
+use super::{ErrorPage, Pages, access::GuildAdmin, html, permission_labels::labels, random_token, render};
 use crate::{
-    api::{
-        connect::{ConnectState, STATE_LIFETIME_SECS},
-        routes::tenant::names as permission_names,
-    },
+    api::connect::{ConnectState, STATE_LIFETIME_SECS},
     domain::GuildSettings,
 };
 
 pub(super) async fn page(pages: &Pages, headers: &HeaderMap, admin: &GuildAdmin) -> Response {
     match link(pages, headers, admin) {
         Ok(link) => {
-            let permissions = permission_names(GuildSettings::default().bot_permissions());
+            let permissions = labels(GuildSettings::default().bot_permissions());
             render(&html::ConnectPage { nav: html::Nav::new(admin, "settings"), link, permissions })
         }
         Err(error) => error.into_response(),

@@ -269,6 +269,8 @@ pub struct ChannelsPage {
     pub statuses: Vec<(&'static str, bool)>,
     pub status: &'static str,
     pub rows: Vec<ChannelView>,
+    /// The subjects' names, by `kind:id`.
+    pub names: std::collections::HashMap<String, String>,
     pub next: Option<String>,
     pub notice: Option<Notice>,
 }
@@ -276,6 +278,11 @@ pub struct ChannelsPage {
 impl ChannelsPage {
     pub fn created(&self, row: &ChannelView) -> String {
         when(row.created_at)
+    }
+
+    /// The subject's name, or its `kind:id` when it has none (it was deleted meanwhile).
+    pub fn name<'a>(&'a self, row: &'a ChannelView) -> &'a str {
+        self.names.get(&row.subject).map_or(row.subject.as_str(), String::as_str)
     }
 }
 

@@ -25,7 +25,6 @@ use super::{
     render, see_other,
 };
 use crate::{
-    api::routes::tenant::names as permission_names,
     discord::guild_ids::check_new_ids,
     domain::{AuditEntry, GuildSettings, naming},
     store::{Actor, StoreError},
@@ -256,7 +255,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
     let install = pages.store.bot_install(guild_id).await.ok().flatten();
     let granted =
         install.map(|install| Permissions::from_bits_truncate(install.permissions)).unwrap_or(Permissions::empty());
-    let missing = permission_names(settings.settings.bot_permissions() - granted);
+    let missing = super::permission_labels::labels(settings.settings.bot_permissions() - granted);
     let intent = pages.store.intents().await.ok().flatten();
     let problems = pages.store.settings_problems(guild_id).await.unwrap_or_default();
     let webhook = match pages.store.tenant_of(guild_id).await.ok().flatten() {

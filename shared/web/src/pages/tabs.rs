@@ -133,6 +133,15 @@ pub async fn channels(
         Err(crate::store::StoreError::BadCursor) => return see_other(&format!("{path}?status={}", status.as_str())),
         Err(error) => return Denied::from(error).into_response(),
     };
+    let subjects: Vec<SubjectRef> = page.mappings.iter().map(|mapping| mapping.subject.clone()).collect();
+    // Names are a nicety: without them the rows show each subject's `kind:id`.
+    let names = match pages.store.subjects(admin.guild_id(), &subjects).await {
+        Ok(found) => found.into_iter().map(|subject| (subject.subject.to_string(), subject.name)).collect(),
+        Err(error) => {
+            tracing::warn!(error = %Report(&error), "the channels page shows ids without names");
+            Default::default()
+        }
+    };
     let rows = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, admin.guild_id())).collect();
     let notice = Done::notice(&query);
     render(&html::ChannelsPage {
@@ -140,6 +149,7 @@ pub async fn channels(
         statuses: STATUSES.iter().map(|s| (s.as_str(), *s == status)).collect(),
         status: status.as_str(),
         rows,
+        names,
         next: page.next,
         notice,
     })
