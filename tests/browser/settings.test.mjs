@@ -111,7 +111,7 @@ test("an invalid naming pattern shows its error beside the field; fixed, it save
   assert.match(await page.locator("#naming-preview").innerText(), /gt3-sprint-spa-6-hours/);
   await page.getByRole("button", { name: "Save settings" }).click();
   await page.getByText("Saved.").waitFor();
-  assert.match(await page.locator("table.audit").innerText(), /naming_pattern/);
+  assert.match(await page.locator("table.audit").innerText(), /Channel name pattern/);
   await shot("settings");
 });
 
@@ -126,7 +126,8 @@ test("a stale second tab sees the conflict with the other values", async () => {
   await second.getByLabel("Sync every (hours)").fill("48");
   await second.getByRole("button", { name: "Save settings" }).click();
   await second.getByText("Someone saved these settings").waitFor();
-  assert.match(await second.locator(".conflict").innerText(), /sync_interval_hours\s+12/);
+  assert.match(await second.locator(".conflict").innerText(), /Sync every \(hours\)\s+12/);
+  assert.match(await second.locator(".field.conflicted").innerText(), /Saved meanwhile by someone else: 12/);
   assert.equal(await second.getByLabel("Sync every (hours)").inputValue(), "48");
   await second.screenshot({ path: join(shots, "settings-conflict.png"), fullPage: true });
   await second.close();

@@ -340,7 +340,8 @@ async fn an_invalid_pattern_is_refused_beside_its_field_then_fixed_saved_and_aud
     assert!(after.text.contains("Saved."));
     assert!(after.text.contains("Sample channel: #gt3-sprint-spa-6-hours"), "{}", after.text);
     let audit = &after.text[after.text.find("audit-title").expect("audit")..];
-    assert!(audit.contains("demo-admin") && audit.contains("naming_pattern"), "{audit}");
+    assert!(audit.contains("demo-admin") && audit.contains("Channel name pattern"), "the field's label: {audit}");
+    assert!(!audit.contains("naming_pattern"), "not its raw name: {audit}");
     assert!(audit.contains("{event_name}"), "from what: {audit}");
 }
 
@@ -359,7 +360,13 @@ async fn a_stale_second_tab_sees_the_conflict_with_their_values_and_keeps_its_ow
     assert_eq!(stale.status, 409, "{}", stale.text);
     assert!(stale.text.contains("Someone saved these settings"));
     let theirs = &stale.text[stale.text.find("theirs-title").expect("their values")..];
-    assert!(theirs.contains("sync_interval_hours") && theirs.contains("12"), "{theirs}");
+    assert!(theirs.contains("Sync every (hours)") && theirs.contains("12"), "the field's label: {theirs}");
+    let marked = stale.text.find("id=\"sync_interval_hours-theirs\"").expect("the field is marked");
+    assert!(
+        stale.text[marked..]
+            .starts_with("id=\"sync_interval_hours-theirs\">Saved meanwhile by someone else: <strong>12</strong>")
+    );
+    assert_eq!(stale.text.matches("-theirs\"").count(), 1, "only the field that differs");
     assert!(stale.text.contains("value=\"48\""), "yours are kept to reapply");
     assert_eq!(stored(&site, GUILD_A).await.0.sync_interval_hours, 12, "theirs stand");
     // Saving the kept form again applies yours, knowingly.
@@ -812,7 +819,7 @@ async fn the_messages_tab_previews_refuses_broken_templates_by_name_and_saves_go
     assert!(again.text.contains("Saved.") && again.text.contains("Track | Spa | inline"), "{}", again.text);
     let audit = browser.get(&site, &settings_path(GUILD_A)).await;
     let audit = &audit.text[audit.text.find("audit-title").expect("audit")..];
-    assert!(audit.contains("reminders") && audit.contains("start_message"), "{audit}");
+    assert!(audit.contains("Reminders") && audit.contains("Start message"), "{audit}");
 }
 
 #[tokio::test]

@@ -124,12 +124,15 @@ pub struct Field {
     pub checked: bool,
     pub error: Option<String>,
     pub options: Vec<Picked>,
+    /// What someone else saved here meanwhile (after a conflict).
+    pub theirs: Option<String>,
 }
 
 /// A field as someone else saved it (shown after a conflict).
 #[derive(Debug, Clone)]
 pub struct Theirs {
     pub field: String,
+    pub label: String,
     pub value: String,
 }
 
@@ -145,7 +148,11 @@ impl From<AuditEntry> for AuditRow {
         Self {
             at: when(entry.at),
             who: entry.actor_name,
-            changes: entry.changes.into_iter().map(|c| (c.field, c.from, c.to)).collect(),
+            changes: entry
+                .changes
+                .into_iter()
+                .map(|c| (super::settings_form::label_of(&c.field), c.from, c.to))
+                .collect(),
         }
     }
 }

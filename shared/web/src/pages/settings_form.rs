@@ -193,6 +193,17 @@ fn settings_json(form: &HashMap<String, String>, base: &GuildSettings) -> (Value
 }
 
 /// What the settings rules call a field, as the form names it.
+/// How the page names a setting: its form label, or its words when the form has none (the
+/// messages, which the Messages tab edits).
+pub(super) fn label_of(field: &str) -> String {
+    if let Some(spec) = SPECS.iter().find(|spec| spec.name == field) {
+        return spec.label.to_owned();
+    }
+    let words = field.replace('.', " › ").replace('_', " ");
+    let mut letters = words.chars();
+    letters.next().map(|first| first.to_uppercase().chain(letters).collect()).unwrap_or_default()
+}
+
 fn form_name(field: &str) -> String {
     match field {
         "notifications" => "notifications.log_channel_id".to_owned(),
@@ -326,6 +337,7 @@ fn field(spec: &Spec, state: &FormState, choices: Option<&Choices>) -> Field {
         value,
         error: state.errors.get(spec.name).cloned(),
         options,
+        theirs: state.theirs.iter().find(|theirs| theirs.field == spec.name).map(|theirs| theirs.value.clone()),
     }
 }
 
@@ -429,7 +441,7 @@ pub async fn save(
             let theirs = serde_json::to_value(&current.settings).unwrap_or_default();
             state.theirs = AuditEntry::diff(&yours, &theirs)
                 .into_iter()
-                .map(|change| html::Theirs { field: change.field, value: change.to })
+                .map(|change| html::Theirs { label: label_of(&change.field), field: change.field, value: change.to })
                 .collect();
             // Saving again applies yours over theirs, knowingly.
             state.version = current.version;
