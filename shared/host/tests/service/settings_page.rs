@@ -526,6 +526,11 @@ async fn an_unconnected_guild_is_added_as_its_own_tenant_from_the_page() {
         page.text
     );
     assert!(!page.text.contains("MANAGE_CHANNELS"), "no raw constants: {}", page.text);
+    // Only what applies to a guild not connected yet: no Channels, Sync or API keys tabs.
+    let tabs = &page.text[page.text.find("class=\"tabs\"").expect("tabs")..];
+    let tabs = &tabs[..tabs.find("</nav>").expect("end of tabs")];
+    assert_eq!(tabs.matches("<a ").count(), 1, "{tabs}");
+    assert!(!tabs.contains("/channels") && !tabs.contains("/keys"), "{tabs}");
     let at = page.text.find("class=\"button\" href=\"").expect("link") + 21;
     let link = unescape(page.text[at..].split('"').next().expect("href"));
     let link = Url::parse(&link).expect("authorize link");

@@ -17,7 +17,7 @@ pub(super) async fn page(pages: &Pages, headers: &HeaderMap, admin: &GuildAdmin)
     match link(pages, headers, admin) {
         Ok(link) => {
             let permissions = labels(GuildSettings::default().bot_permissions());
-            render(&html::ConnectPage { nav: html::Nav::new(admin, "settings"), link, permissions })
+            render(&html::ConnectPage { nav: html::Nav::unconnected(admin), link, permissions })
         }
         Err(error) => error.into_response(),
     }

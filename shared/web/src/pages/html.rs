@@ -51,6 +51,8 @@ pub struct Nav {
     pub username: String,
     pub csrf: String,
     pub current: &'static str,
+    /// A guild Guildbridge is not connected to has only the page that connects it.
+    pub connected: bool,
 }
 
 impl Nav {
@@ -61,11 +63,17 @@ impl Nav {
             username: admin.signed_in.session.username.clone(),
             csrf: admin.csrf().to_owned(),
             current,
+            connected: true,
         }
     }
 
-    pub fn tabs(&self) -> [(&'static str, &'static str, &'static str); 7] {
-        [
+    /// For a guild not connected yet: its one tab.
+    pub fn unconnected(admin: &GuildAdmin) -> Self {
+        Self { connected: false, ..Self::new(admin, "settings") }
+    }
+
+    pub fn tabs(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        let all = [
             ("settings", "Settings", ""),
             ("messages", "Messages", "/messages"),
             ("channels", "Channels", "/channels"),
@@ -73,7 +81,9 @@ impl Nav {
             ("dead-letters", "Dead letters", "/dead-letters"),
             ("keys", "API keys", "/keys"),
             ("webhook", "Webhook", "/webhook"),
-        ]
+        ];
+        let shown = if self.connected { all.len() } else { 1 };
+        all.into_iter().take(shown).collect()
     }
 }
 
