@@ -115,6 +115,22 @@ test("an invalid naming pattern shows its error beside the field; fixed, it save
   await shot("settings");
 });
 
+test("the settings form is in sections and Save stays in reach", async () => {
+  await page.goto(`${site}/settings/guilds/${demoGuild}`);
+  const legends = await page.locator("form fieldset legend").allInnerTexts();
+  assert.deepEqual(legends, ["Channels", "Members and sync", "Events and teams", "Notifications"]);
+  const save = page.getByRole("button", { name: "Save settings" });
+  const inView = async () => {
+    const box = await save.boundingBox();
+    const { height } = page.viewportSize();
+    return box !== null && box.y >= 0 && box.y + box.height <= height;
+  };
+  assert.ok(await inView(), "Save is in the window at the top of the form");
+  await page.getByRole("link", { name: "Events and teams" }).click();
+  assert.ok(await inView(), "and after jumping to a section");
+  await shot("settings-sections");
+});
+
 test("a stale second tab sees the conflict with the other values", async () => {
   const url = `${site}/settings/guilds/${demoGuild}`;
   const second = await context.newPage();

@@ -138,6 +138,14 @@ pub struct Field {
     pub theirs: Option<String>,
 }
 
+/// A group of the settings form's fields.
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub fields: Vec<Field>,
+}
+
 /// A field as someone else saved it (shown after a conflict).
 #[derive(Debug, Clone)]
 pub struct Theirs {
@@ -172,7 +180,7 @@ impl From<AuditEntry> for AuditRow {
 pub struct SettingsPage {
     pub nav: Nav,
     pub version: u64,
-    pub fields: Vec<Field>,
+    pub sections: Vec<Section>,
     pub notice: Option<Notice>,
     pub theirs: Vec<Theirs>,
     pub preview: Option<String>,

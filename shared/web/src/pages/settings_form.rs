@@ -53,6 +53,30 @@ const fn spec(name: &'static str, label: &'static str, help: &'static str, kind:
     Spec { name, label, help, kind }
 }
 
+/// The form's sections, each starting at its first setting in [`SPECS`] and running to the
+/// next section's.
+const SECTIONS: &[(&str, &str, &str)] = &[
+    ("channels", "Channels", "naming_pattern"),
+    ("members", "Members and sync", "member_role_id"),
+    ("events", "Events and teams", "team_roles"),
+    ("notifications", "Notifications", "notifications.log_channel_id"),
+];
+
+/// The fields, in [`SECTIONS`].
+fn sections(fields: Vec<html::Field>) -> Vec<html::Section> {
+    let mut sections: Vec<html::Section> = Vec::new();
+    for field in fields {
+        match SECTIONS.iter().find(|(_, _, first)| *first == field.name) {
+            Some((id, title, _)) => sections.push(html::Section { id, title, fields: vec![field] }),
+            None => match sections.last_mut() {
+                Some(section) => section.fields.push(field),
+                None => sections.push(html::Section { id: "settings", title: "Settings", fields: vec![field] }),
+            },
+        }
+    }
+    sections
+}
+
 /// Every setting, in the order the form shows them; names are the settings' JSON paths.
 const SPECS: &[Spec] = &[
     spec(
@@ -261,7 +285,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
         (Ok(settings), Ok(audit), choices) => (settings, audit, choices),
         (Err(error), _, _) | (_, Err(error), _) => return Denied::from(error).into_response(),
     };
-    let fields = SPECS.iter().map(|spec| field(spec, &state, choices.as_ref())).collect();
+    let fields = sections(SPECS.iter().map(|spec| field(spec, &state, choices.as_ref())).collect());
     let pattern = state.values.get("naming_pattern").cloned().unwrap_or_default();
     let install = pages.store.bot_install(guild_id).await.ok().flatten();
     let granted =
@@ -282,7 +306,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
         webhook,
         nav: Nav::new(admin, "settings"),
         version: state.version,
-        fields,
+        sections: fields,
         notice: state.notice,
         theirs: state.theirs,
         preview: preview(&pattern).ok(),
@@ -463,6 +487,29 @@ pub async fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_setting_is_in_one_of_the_four_sections_in_order() {
+        let fields = SPECS
+            .iter()
+            .map(|spec| {
+                let state = FormState {
+                    values: HashMap::new(),
+                    errors: BTreeMap::new(),
+                    version: 0,
+                    notice: None,
+                    theirs: Vec::new(),
+                };
+                field(spec, &state, None)
+            })
+            .collect::<Vec<_>>();
+        let grouped = sections(fields);
+        let titles: Vec<&str> = grouped.iter().map(|section| section.title).collect();
+        assert_eq!(titles, ["Channels", "Members and sync", "Events and teams", "Notifications"]);
+        assert_eq!(grouped.iter().map(|section| section.fields.len()).sum::<usize>(), SPECS.len());
+        assert!(grouped[1].fields.iter().any(|field| field.name == "sync_interval_hours"));
+        assert!(grouped[3].fields.iter().all(|field| field.name.starts_with("notifications.")));
+    }
 
     #[test]
     fn the_form_of_the_defaults_reads_back_as_the_defaults() {
