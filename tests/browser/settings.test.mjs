@@ -245,6 +245,26 @@ test("the dead-letters page says there are none", async () => {
   await shot("dead-letters");
 });
 
+test("at 375 px wide every page's rows are cards: nothing scrolls sideways, Archive in reach", async () => {
+  const narrow = await browser.newContext({ viewport: { width: 375, height: 800 }, storageState: await context.storageState() });
+  const phone = await narrow.newPage();
+  for (const path of ["", "/messages", "/channels?status=active", "/sync", "/dead-letters", "/keys", "/webhook"]) {
+    await phone.goto(`${site}/settings/guilds/${demoGuild}${path}`);
+    const wide = await phone.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 375, `${path || "/"} is ${wide} px wide`);
+  }
+  await phone.goto(`${site}/settings/guilds/${demoGuild}/channels?status=active`);
+  const archive = phone.getByRole("button", { name: "Archive" }).first();
+  const box = await archive.boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 375, "Archive is in the window without scrolling sideways");
+  const label = await phone.locator("tr[data-subject] td").first().evaluate((cell) => getComputedStyle(cell, "::before").content);
+  assert.equal(label, '"Subject"', "each line says what it is");
+  await phone.screenshot({ path: join(shots, "narrow-channels.png"), fullPage: true });
+  await phone.goto(`${site}/settings/guilds/${demoGuild}/keys`);
+  await phone.screenshot({ path: join(shots, "narrow-keys.png"), fullPage: true });
+  await narrow.close();
+});
+
 test("after logout the old session cookie gets the login page", async () => {
   const cookies = await context.cookies();
   await page.getByRole("button", { name: "Log out" }).click();
