@@ -154,6 +154,15 @@ test("the Messages tab previews a reminder, names a broken placeholder beside it
   await page.getByRole("heading", { name: "Messages" }).waitFor();
   // The default results template is previewed with sample values.
   assert.match(await page.locator("#results-preview").innerText(), /Results: Spa 6 Hours/);
+  // Compact: each placeholder list shown once, unused reminders folded, Preview and Save in the window.
+  const lists = await page.locator("code.placeholders").allInnerTexts();
+  assert.equal(new Set(lists).size, lists.length, "no placeholder list twice");
+  assert.ok(lists.length < (await page.locator("fieldset.template").count()), "the reminders share one list");
+  assert.ok((await page.locator("details.fold:not([open])").count()) >= 1, "the unused reminders are folded");
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(height < 3200, `the tab is ${height} px tall (it was about 4,100 with every list and reminder open)`);
+  const preview = await page.getByRole("button", { name: "Preview" }).boundingBox();
+  assert.ok(preview && preview.y + preview.height <= page.viewportSize().height, "Preview is in the window");
   await page.getByLabel("Reminder 1: minutes before the start").fill("1440");
   await page.getByLabel("Reminder 1: text").fill("{name} on {track}");
   await page.getByRole("button", { name: "Preview" }).click();

@@ -203,6 +203,11 @@ pub struct MessageEditor {
     pub heading: String,
     pub help: &'static str,
     pub placeholders: String,
+    /// Whether this editor shows its placeholders (the first with that list; the rest say
+    /// "as above").
+    pub first_with_placeholders: bool,
+    /// Whether its inputs start unfolded (an unused reminder starts folded).
+    pub open: bool,
     pub reminder: bool,
     pub embed: bool,
     pub draft: super::message_drafts::Draft,

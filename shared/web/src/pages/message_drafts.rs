@@ -188,7 +188,7 @@ impl Draft {
         [&self.title, &self.description, &self.color, &self.footer, &self.fields].iter().any(|text| !text.is_empty())
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.content.is_empty() && !self.has_embed()
     }
 

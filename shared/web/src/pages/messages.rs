@@ -125,19 +125,35 @@ pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, form, .
 }
 
 fn page(admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
+    let mut listed: Vec<String> = Vec::new();
+    let mut first_unused_reminder = true;
     let editors = state
         .drafts
         .into_iter()
         .zip(state.checked)
-        .map(|((slot, draft), check)| MessageEditor {
-            key: slot.key(),
-            heading: slot.heading(),
-            help: slot.help(),
-            placeholders: known_list(slot.kind()),
-            reminder: matches!(slot, Slot::Reminder(_)),
-            embed: slot.has_embed(),
-            draft,
-            check,
+        .map(|((slot, draft), check)| {
+            let placeholders = known_list(slot.kind());
+            let first_with_placeholders = !listed.contains(&placeholders);
+            if first_with_placeholders {
+                listed.push(placeholders.clone());
+            }
+            let reminder = matches!(slot, Slot::Reminder(_));
+            // An unused message folds, but for the first unused reminder: that is where a new
+            // one goes.
+            let unused = draft.is_empty() && draft.minutes.is_empty() && check.problems.is_empty();
+            let open = !unused || (reminder && std::mem::replace(&mut first_unused_reminder, false));
+            MessageEditor {
+                key: slot.key(),
+                heading: slot.heading(),
+                help: slot.help(),
+                placeholders,
+                first_with_placeholders,
+                open,
+                reminder,
+                embed: slot.has_embed(),
+                draft,
+                check,
+            }
         })
         .collect();
     let page = html::MessagesPage {
