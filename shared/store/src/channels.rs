@@ -143,7 +143,11 @@ pub trait ChannelStore: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<MappingPage, StoreError>;
-    async fn count_active(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError>;
+    async fn count_active(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
+        self.count_by_status(guild_id, MappingStatus::Active).await
+    }
+    /// How many of the guild's channels are in `status`.
+    async fn count_by_status(&self, guild_id: Id<GuildMarker>, status: MappingStatus) -> Result<u64, StoreError>;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -452,8 +456,8 @@ impl<I: ItemStore> ChannelStore for Store<I> {
     }
 
     /// 1 Query (`Select=COUNT`) on gsi1 per 1 MB of keys.
-    async fn count_active(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
-        let partition = keys::mappings_by_status(guild_id.get(), MappingStatus::Active.as_str());
+    async fn count_by_status(&self, guild_id: Id<GuildMarker>, status: MappingStatus) -> Result<u64, StoreError> {
+        let partition = keys::mappings_by_status(guild_id.get(), status.as_str());
         Ok(self.items.count(&Query::new(Index::Gsi1, partition, SortKeyRange::All)).await?)
     }
 }

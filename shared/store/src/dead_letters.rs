@@ -76,6 +76,8 @@ pub trait DeadLetterStore: Send + Sync {
         guild_id: Option<Id<GuildMarker>>,
         limit: u32,
     ) -> Result<Vec<DeadLetterRecord>, StoreError>;
+    /// How many the guild has waiting.
+    async fn count_dead_letters(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError>;
 }
 
 fn body_hash(body: &str) -> String {
@@ -127,5 +129,11 @@ impl<I: ItemStore> DeadLetterStore for Store<I> {
         .descending()
         .limit(limit.max(1));
         self.items.query(&query).await?.items.into_iter().map(from_item).collect()
+    }
+
+    /// 1 Query (`Select=COUNT`) per 1 MB of records.
+    async fn count_dead_letters(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
+        let range = SortKeyRange::BeginsWith(keys::DEAD_LETTER_PREFIX.to_owned());
+        Ok(self.items.count(&Query::new(Index::Table, partition(Some(guild_id)), range)).await?)
     }
 }

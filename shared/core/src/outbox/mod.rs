@@ -161,6 +161,10 @@ impl DeadLetterStore for AnnouncingLedger {
     ) -> Result<Vec<DeadLetterRecord>, StoreError> {
         self.ledger.dead_letters(guild_id, limit).await
     }
+
+    async fn count_dead_letters(&self, guild_id: Id<GuildMarker>) -> Result<u64, StoreError> {
+        self.ledger.count_dead_letters(guild_id).await
+    }
 }
 
 #[async_trait]

@@ -843,3 +843,39 @@ async fn a_crafted_done_notice_or_a_walking_next_says_and_goes_nowhere() {
     let landed = other.login(&site, demo::ADMIN, "/settings/..//evil.example").await;
     assert_eq!(landed.location(), "/settings", "a next that walks out lands on the settings page");
 }
+
+#[tokio::test]
+async fn every_tab_says_what_is_happening_now() {
+    let site = site().await;
+    let mut browser = Browser::default();
+    browser.login(&site, demo::ADMIN, "/settings").await;
+    let base = settings_path(GUILD_A);
+    let summary = |text: &str| -> String {
+        let at = text.find("id=\"summary\">").map(|at| at + 13).unwrap_or_else(|| panic!("no summary: {text}"));
+        text[at..].split("</p>").next().unwrap_or_default().to_owned()
+    };
+    for path in ["", "/messages", "/channels", "/sync", "/dead-letters", "/keys", "/webhook"] {
+        let page = browser.get(&site, &format!("{base}{path}")).await;
+        assert_eq!(page.status, 200, "{path}");
+        let line = summary(&page.text);
+        assert_eq!(line, "No sync yet · No channels · no dead letters · no webhook", "{path}");
+    }
+    // A job gives up (as the job runner records it): the line counts it on every tab.
+    let letter = guildbridge_core::store::DeadLetterRecord {
+        queue: "channel".to_owned(),
+        job_type: "create_channels".to_owned(),
+        body: format!("{{\"type\":\"create_channels\",\"guild_id\":\"{GUILD_A}\"}}"),
+        reason: "Missing Permissions".to_owned(),
+        failed_at: 1_800_000_000,
+        attempts: 5,
+    };
+    guildbridge_core::store::DeadLetterStore::record_dead_letter(
+        site.backends.ledger.as_ref(),
+        Some(Id::new(GUILD_A)),
+        &letter,
+    )
+    .await
+    .expect("recorded");
+    let page = browser.get(&site, &format!("{base}/sync")).await;
+    assert!(summary(&page.text).contains("1 dead letter waiting"), "{}", summary(&page.text));
+}

@@ -53,6 +53,8 @@ pub struct Nav {
     pub current: &'static str,
     /// A guild Guildbridge is not connected to has only the page that connects it.
     pub connected: bool,
+    /// What is happening now, under the tabs.
+    pub summary: Option<String>,
 }
 
 impl Nav {
@@ -64,7 +66,13 @@ impl Nav {
             csrf: admin.csrf().to_owned(),
             current,
             connected: true,
+            summary: None,
         }
+    }
+
+    pub fn with_summary(mut self, summary: Option<String>) -> Self {
+        self.summary = summary;
+        self
     }
 
     /// For a guild not connected yet: its one tab.

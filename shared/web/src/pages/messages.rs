@@ -59,7 +59,7 @@ pub async fn show(
         version: stored.version,
         notice: saved.then(|| Notice::success("Saved.")),
     };
-    page(&admin, state, StatusCode::OK)
+    page(&pages, &admin, state, StatusCode::OK).await
 }
 
 /// `POST .../messages` with `action` = `preview` (nothing saved) or `save`.
@@ -80,11 +80,11 @@ pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, form, .
             Some(_) => Notice::success("Preview below, with sample values. Nothing is saved until you save."),
             None => Notice::error("Preview below. Some messages have problems: they are marked."),
         });
-        return page(&admin, state, StatusCode::OK);
+        return page(&pages, &admin, state, StatusCode::OK).await;
     }
     let Some(settings) = settings else {
         state.notice = Some(problems_notice());
-        return page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY);
+        return page(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let session = &admin.signed_in.session;
     let actor = Actor { id: &session.user_id, name: &session.username };
@@ -112,19 +112,19 @@ pub async fn act(State(pages): State<Arc<Pages>>, ConnectedForm { admin, form, .
                 "Someone saved these settings after you opened them. The form still holds your messages: \
                  save again to apply them over theirs, or reload to see theirs.",
             ));
-            page(&admin, state, StatusCode::CONFLICT)
+            page(&pages, &admin, state, StatusCode::CONFLICT).await
         }
         // The settings' own rules (the store checks them on every save), beyond one template.
         Err(StoreError::InvalidSettings(errors)) => {
             state.general = errors.0.into_iter().map(|(field, problem)| format!("{field}: {problem}")).collect();
             state.notice = Some(problems_notice());
-            page(&admin, state, StatusCode::UNPROCESSABLE_ENTITY)
+            page(&pages, &admin, state, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(error) => Denied::from(error).into_response(),
     }
 }
 
-fn page(admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
+async fn page(pages: &Pages, admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
     let mut listed: Vec<String> = Vec::new();
     let mut first_unused_reminder = true;
     let editors = state
@@ -157,7 +157,7 @@ fn page(admin: &GuildAdmin, state: FormState, status: StatusCode) -> Response {
         })
         .collect();
     let page = html::MessagesPage {
-        nav: Nav::new(admin, "messages"),
+        nav: Nav::new(admin, "messages").with_summary(super::summary::line(pages, admin.guild_id()).await),
         notice: state.notice,
         version: state.version,
         general: state.general,

@@ -16,6 +16,7 @@ mod messages;
 mod permission_labels;
 mod pickers;
 mod settings_form;
+mod summary;
 mod tabs;
 mod webhook;
 

@@ -304,7 +304,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
     let page = html::SettingsPage {
         message_content_missing: intent.is_some_and(|status| !status.message_content),
         webhook,
-        nav: Nav::new(admin, "settings"),
+        nav: Nav::new(admin, "settings").with_summary(super::summary::line(pages, admin.guild_id()).await),
         version: state.version,
         sections: fields,
         notice: state.notice,

@@ -145,7 +145,7 @@ pub async fn channels(
     let rows = page.mappings.into_iter().map(|mapping| ChannelView::new(mapping, admin.guild_id())).collect();
     let notice = Done::notice(&query);
     render(&html::ChannelsPage {
-        nav: Nav::new(&admin, "channels"),
+        nav: Nav::new(&admin, "channels").with_summary(super::summary::line(&pages, admin.guild_id()).await),
         statuses: STATUSES.iter().map(|s| (s.as_str(), *s == status)).collect(),
         status: status.as_str(),
         rows,
@@ -269,7 +269,7 @@ pub async fn syncs(
     };
     let query = query_map(raw);
     render(&html::SyncPage {
-        nav: Nav::new(&admin, "sync"),
+        nav: Nav::new(&admin, "sync").with_summary(super::summary::line(&pages, admin.guild_id()).await),
         running: lease.map(|lease| lease.run_id.to_string()),
         next_at: schedule.as_ref().map(|schedule| html::when(schedule.next_at)),
         schedule_error: schedule.and_then(|schedule| schedule.last_error),
@@ -319,7 +319,7 @@ pub async fn dead_letters(
     };
     let query = query_map(raw);
     render(&html::DeadLettersPage {
-        nav: Nav::new(&admin, "dead-letters"),
+        nav: Nav::new(&admin, "dead-letters").with_summary(super::summary::line(&pages, admin.guild_id()).await),
         letters: letters.into_iter().map(DeadLetterView::from).map(html::LetterRow::from).collect(),
         notice: Done::notice(&query),
     })
@@ -363,7 +363,7 @@ async fn keys_page(
 ) -> Response {
     match pages.store.api_keys(tenant).await {
         Ok(keys) => render(&html::KeysPage {
-            nav: Nav::new(admin, "keys"),
+            nav: Nav::new(admin, "keys").with_summary(super::summary::line(pages, admin.guild_id()).await),
             manage: tenant.is_standalone_for(admin.guild_id()),
             tenant: tenant.to_string(),
             keys: keys.into_iter().map(html::KeyRow::from).collect(),

@@ -123,7 +123,7 @@ async fn page(pages: &Pages, admin: &GuildAdmin, tenant: &TenantId, state: FormS
         (None, None) => Vec::new(),
     };
     let page = html::WebhookPage {
-        nav: Nav::new(admin, "webhook"),
+        nav: Nav::new(admin, "webhook").with_summary(super::summary::line(pages, admin.guild_id()).await),
         manage: tenant.is_standalone_for(admin.guild_id()),
         notice: state.notice,
         url: state.url.or_else(|| stored.as_ref().map(|stored| stored.url.clone())).unwrap_or_default(),
