@@ -11,9 +11,9 @@ use guildbridge_core::{
         SubjectKind, SubjectRef, SyncCounts, SyncKind, SyncOutcome, TenantId,
     },
     store::{
-        Admission, ApiKeyStore, ChannelStore, ClaimOutcome, FirstOrSeen, IdempotencyStore, LinkStore, MemberStore,
-        PurgeStep, PurgeStore, RateStore, RelayGuild, RelayStore, RelayedChannel, ScheduleStore, SettingsStore, Store,
-        StoreError, SubjectStore, SyncRunStore, TenantStore,
+        Admission, ApiKeyStore, ChannelStore, ClaimOutcome, DeadLetterRecord, DeadLetterStore, FirstOrSeen,
+        IdempotencyStore, LinkStore, MemberStore, PurgeStep, PurgeStore, RateStore, RelayGuild, RelayStore,
+        RelayedChannel, ScheduleStore, SettingsStore, Store, StoreError, SubjectStore, SyncRunStore, TenantStore,
         api_keys::LAST_USABLE_KEY,
         embedded::EmbeddedItems,
         items::{Condition, Item, ItemError, ItemStore, Key, Page, Query, TxWrite},
@@ -406,7 +406,25 @@ async fn a_claim_completes_once_and_channels_stay_one_to_one<I: ItemStore>(store
     let archived = store.archive(guild(1), &event("1"), "event finished", NOW + 10).await.expect("archive");
     assert_eq!((archived.status, archived.reason.as_deref()), (MappingStatus::Archived, Some("event finished")));
     assert_eq!(store.count_active(guild(1)).await, Ok(0));
+    assert_eq!(store.count_by_status(guild(1), MappingStatus::Archived).await, Ok(1));
+    assert_eq!(store.count_by_status(guild(2), MappingStatus::Archived).await, Ok(0), "per guild");
     assert!(matches!(store.archive(guild(1), &event("1"), "again", NOW + 11).await, Err(StoreError::Conflict(_))));
+
+    // Dead letters are counted per guild too.
+    let letter = |n: u64| DeadLetterRecord {
+        queue: "channel".to_owned(),
+        job_type: "create_channels".to_owned(),
+        body: format!("{{\"n\":{n}}}"),
+        reason: "gave up".to_owned(),
+        failed_at: NOW + n,
+        attempts: 5,
+    };
+    for n in 0..3 {
+        store.record_dead_letter(Some(guild(1)), &letter(n)).await.expect("recorded");
+    }
+    store.record_dead_letter(Some(guild(2)), &letter(9)).await.expect("recorded");
+    assert_eq!(store.count_dead_letters(guild(1)).await, Ok(3));
+    assert_eq!(store.count_dead_letters(guild(2)).await, Ok(1));
 }
 
 async fn failed_and_crashed_claims_can_be_taken_again<I: ItemStore>(store: Store<I>) {
