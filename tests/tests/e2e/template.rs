@@ -107,6 +107,7 @@ fn plausible(function: &str, variables: serde_yaml::Mapping) -> HashMap<String, 
             config::DISCORD_PUBLIC_KEY => "a".repeat(64),
             config::SETTINGS_URL => "https://example.lambda-url.us-east-1.on.aws/settings".to_owned(),
             config::MAX_RECEIVES => "5".to_owned(),
+            config::WEB_PUBLIC_URL => "https://guildbridge.example.com".to_owned(),
             _ => match value {
                 Value::Tagged(_) => "arn:aws:secretsmanager:us-east-1:123456789012:secret:x".to_owned(),
                 other => text(&other),
@@ -262,6 +263,21 @@ fn the_gateway_ingest_is_off_by_default_one_arm_task_with_the_workers_configurat
     ] {
         assert!(check.is_none(), "gateway ingest: {check:?}");
     }
+}
+
+#[test]
+fn the_public_function_urls_are_throttled_and_the_web_url_is_a_parameter() {
+    let template = template();
+    for (function, parameter, default) in
+        [("InteractionsFunction", "InteractionsConcurrency", "20"), ("WebFunction", "WebConcurrency", "10")]
+    {
+        let reserved = format!("{:?}", resource(&template, function)["ReservedConcurrentExecutions"]);
+        assert!(reserved.contains(parameter), "{function} reserves {parameter}: {reserved}");
+        assert_eq!(text(&template["Parameters"][parameter]["Default"]), default);
+    }
+    assert_eq!(text(&template["Parameters"]["WebPublicUrl"]["Default"]), "", "from the request's Host unless given");
+    let web = format!("{:?}", resource(&template, "WebFunction")["Environment"]["Variables"]["WEB_PUBLIC_URL"]);
+    assert!(web.contains("WebPublicUrl") && web.contains("NoValue"), "{web}");
 }
 
 #[test]
