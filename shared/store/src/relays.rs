@@ -399,7 +399,8 @@ impl<I: ItemStore> RelayStore for Store<I> {
             }
             // A new poll time ends any claim in flight: its advance is refused, so it cannot
             // write the old user back; the next poll reads on from the same cursor.
-            let next_poll_at = if current.next_poll_at == now { now + 1 } else { now };
+            // (Earlier rather than later when it is already `now`: the read stays due.)
+            let next_poll_at = if current.next_poll_at == now { now.saturating_sub(1) } else { now };
             let next =
                 RelayedChannel { subject_user: user, conversation_joined_at: None, next_poll_at, ..current.clone() };
             if self.put_relay_if(&next, unchanged_since(&current)).await? {
