@@ -107,7 +107,7 @@ async fn until(what: &str, limit: Duration, mut holds: impl FnMut() -> bool) {
     }
 }
 
-/// Posts one message in each of `channels` from `first` on; their ids with when they were posted.
+/// Posts `count` messages round-robin over `channels`; their ids with when they were posted.
 fn post(world: &World, channels: &[u64], round: &str, count: usize) -> Vec<(String, Instant)> {
     (0..count)
         .map(|n| {
@@ -246,9 +246,9 @@ fn futures_ok<T>(read: impl std::future::Future<Output = Result<T, guildbridge_c
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(read)).ok()
 }
 
-/// Runs a store read to completion from a synchronous condition.
+/// Runs a store read of something that may be missing to completion.
 fn futures_now<T>(
     read: impl std::future::Future<Output = Result<Option<T>, guildbridge_core::store::StoreError>>,
 ) -> Option<T> {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(read)).ok().flatten()
+    futures_ok(read).flatten()
 }

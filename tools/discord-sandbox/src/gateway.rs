@@ -159,12 +159,12 @@ pub(crate) async fn socket(State(shared): State<std::sync::Arc<Shared>>, upgrade
     upgrade.on_upgrade(move |socket| serve(socket, shared))
 }
 
-/// Why a payload is refused: Discord's close code and reason.
-type Refusal = (u16, String);
+/// A refused payload: Discord's close code (why is recorded in [`Hub::problems`]).
+type Refusal = u16;
 
 fn refuse(shared: &Shared, code: u16, problem: String) -> Refusal {
-    lock(&shared.world).gateway.problems.push(problem.clone());
-    (code, problem)
+    lock(&shared.world).gateway.problems.push(problem);
+    code
 }
 
 async fn serve(socket: WebSocket, shared: std::sync::Arc<Shared>) {
@@ -185,7 +185,7 @@ async fn serve(socket: WebSocket, shared: std::sync::Arc<Shared>) {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match receive(&shared, &text, &mut session, connection, &tx) {
                     Ok(()) => continue,
-                    Err((code, reason)) => Out::Close(code, leak_reason(code, &reason)),
+                    Err(code) => Out::Close(code, close_reason(code)),
                 },
                 Some(Ok(Message::Binary(_))) => {
                     let _ = refuse(&shared, 4002, "binary frames are compressed payloads; none was asked for".into());
@@ -221,7 +221,7 @@ async fn serve(socket: WebSocket, shared: std::sync::Arc<Shared>) {
 }
 
 /// Discord's reason for each close code the sandbox sends.
-fn leak_reason(code: u16, _detail: &str) -> &'static str {
+fn close_reason(code: u16) -> &'static str {
     match code {
         4001 => "Unknown opcode",
         4002 => "Decode error",
