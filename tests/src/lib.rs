@@ -1,6 +1,7 @@
 //! Harness for end-to-end tests: a Lambda Runtime API that starts real function binaries
 //! the way Lambda does, and the sample events those functions are fed.
 
+pub mod emf;
 pub mod endpoint;
 pub mod events;
 pub mod logs;

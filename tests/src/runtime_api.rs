@@ -42,6 +42,7 @@ pub enum Outcome {
 struct Pending {
     event: Value,
     reply: oneshot::Sender<Outcome>,
+    timeout: Duration,
 }
 
 struct Shared {
@@ -102,15 +103,21 @@ impl RuntimeApi {
         self.addr
     }
 
-    /// Sends one event and waits for the function's answer.
+    /// Sends one event and waits for the function's answer (a 30 s timeout, as configured).
     pub async fn invoke(&self, event: Value) -> anyhow::Result<Value> {
+        self.invoke_within(event, Duration::from_secs(30)).await
+    }
+
+    /// Sends one event with `timeout` as the function's timeout (its deadline), and waits
+    /// for the answer that long.
+    pub async fn invoke_within(&self, event: Value, timeout: Duration) -> anyhow::Result<Value> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send(Pending { event, reply }).await.map_err(|_| anyhow!("runtime API stopped"))?;
-        match tokio::time::timeout(Duration::from_secs(30), answer).await {
+        self.sender.send(Pending { event, reply, timeout }).await.map_err(|_| anyhow!("runtime API stopped"))?;
+        match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(Outcome::Response(value))) => Ok(value),
             Ok(Ok(Outcome::Error(value))) => bail!("function reported an error: {value}"),
             Ok(Err(_)) => bail!("invocation dropped"),
-            Err(_) => bail!("no answer within 30 s (init error: {:?})", self.init_error()),
+            Err(_) => bail!("no answer within {timeout:?} (init error: {:?})", self.init_error()),
         }
     }
 
@@ -141,8 +148,8 @@ async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         return (StatusCode::GONE, HeaderMap::new(), String::new());
     };
     let id = format!("req-{}", shared.next_id.fetch_add(1, Ordering::Relaxed));
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + pending.timeout;
     lock(&shared.in_flight).insert(id.clone(), pending.reply);
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(30);
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {

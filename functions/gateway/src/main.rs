@@ -9,6 +9,7 @@ use guildbridge_host::{gateway, startup, telemetry, wiring};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::init_json_logs();
+    startup::metrics("gateway", Some(guildbridge_host::metrics::LONG_RUN_FLUSH)).map_err(startup::cannot_start)?;
     let host = startup::worker().await.map_err(startup::cannot_start)?;
     let options = gateway::GatewayOptions::from_env(
         std::env::var("GATEWAY_SHARDS").ok().as_deref(),

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use guildbridge_core::interactions;
-use guildbridge_host::{startup, telemetry};
+use guildbridge_host::{metrics, startup, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
+    let flush = startup::metrics("interactions", None).map_err(startup::cannot_start)?;
     let service = startup::interactions().await.map_err(startup::cannot_start)?;
-    lambda_http::run(interactions::http::router(Arc::new(service))).await
+    let router = interactions::http::router(Arc::new(service));
+    lambda_http::run(metrics::Flushing::new(flush, router)).await
 }

@@ -3,11 +3,12 @@
 //! configuration, adapters and the router are built once at init; each request goes to the
 //! core's API router.
 
-use guildbridge_host::{startup, telemetry};
+use guildbridge_host::{metrics, startup, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json_logs();
+    let flush = startup::metrics("web", None).map_err(startup::cannot_start)?;
     let app = startup::web().await.map_err(startup::cannot_start)?;
-    lambda_http::run(app).await
+    lambda_http::run(metrics::Flushing::new(flush, app)).await
 }

@@ -26,7 +26,7 @@ mod expression;
 mod table;
 
 use self::expression::{Attributes, Expression, from_attributes, key_attributes, to_attributes};
-pub use self::table::create_table;
+pub use self::table::{create_table, table_differences};
 
 const BATCH_WRITE_SIZE: usize = 25;
 const BATCH_GET_SIZE: usize = 100;

@@ -97,3 +97,38 @@ impl guildbridge_store::queue::Redelivery for SqsRedelivery {
 
 /// SQS's limit on a visibility timeout: 12 hours.
 pub const MAX_VISIBILITY_SECONDS: i32 = 43_200;
+
+/// How a job queue differs from what the workers expect: FIFO (a guild's jobs in order), and
+/// a redrive policy to a dead-letter queue that exists, after `max_receives` receives (the
+/// workers record why a job gave up on its last receive, so the two must agree). Empty when
+/// it is as expected; an error when it cannot be read (missing, or no permission).
+pub async fn queue_differences(client: &Client, url: &str, max_receives: u32) -> Result<Vec<String>, QueueError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let unavailable = |error: aws_sdk_sqs::error::SdkError<_>| {
+        QueueError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(error).to_string())
+    };
+    let read = client.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await;
+    let attributes = read.map_err(unavailable)?.attributes.unwrap_or_default();
+    let mut differences = Vec::new();
+    if attributes.get(&QueueAttributeName::FifoQueue).map(String::as_str) != Some("true") {
+        differences.push("it is not a FIFO queue".to_owned());
+    }
+    let redrive = attributes.get(&QueueAttributeName::RedrivePolicy);
+    let policy: Option<serde_json::Value> = redrive.and_then(|text| serde_json::from_str(text).ok());
+    let Some(policy) = policy else {
+        differences.push("it has no redrive policy, so a job that keeps failing is retried forever".to_owned());
+        return Ok(differences);
+    };
+    let receives = policy["maxReceiveCount"].as_u64().or_else(|| policy["maxReceiveCount"].as_str()?.parse().ok());
+    if receives != Some(u64::from(max_receives)) {
+        differences.push(format!(
+            "its redrive policy dead-letters after {} receives, the workers after {max_receives} (MAX_RECEIVES)",
+            receives.map_or("?".to_owned(), |n| n.to_string())
+        ));
+    }
+    let target = policy["deadLetterTargetArn"].as_str().and_then(|arn| arn.rsplit(':').next()).unwrap_or_default();
+    if client.get_queue_url().queue_name(target).send().await.is_err() {
+        differences.push(format!("its dead-letter queue {target:?} does not exist"));
+    }
+    Ok(differences)
+}

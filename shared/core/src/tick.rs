@@ -115,6 +115,17 @@ impl TickReport {
         })
     }
 
+    /// Each part by outcome, and the failures alone for the alarm.
+    fn measure(&self) {
+        use crate::domain::metrics::{TICK_FAILURES, TICK_PARTS};
+        let failed = self.failed();
+        for part in ["backfill", "schedule", "timeline", "forget"] {
+            let outcome = if failed.contains(&part) { "failed" } else { "ok" };
+            metrics::counter!(TICK_PARTS.name, "part" => part, "outcome" => outcome).increment(1);
+        }
+        metrics::counter!(TICK_FAILURES.name).increment(failed.len() as u64);
+    }
+
     /// One log line for the tick: info when every part ran, error naming the parts that failed.
     fn log(&self) {
         let answer = self.to_json();
@@ -143,5 +154,6 @@ pub async fn run_tick(store: &dyn DomainStore, queue: &dyn JobQueue, now: u64) -
     let forget = forget_pending(store).await.map_err(|error| error.to_string());
     let report = TickReport { backfill, schedule, timeline, forget };
     report.log();
+    report.measure();
     report
 }

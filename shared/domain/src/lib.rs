@@ -13,6 +13,7 @@ pub mod keys;
 pub mod limits;
 pub mod mappings;
 pub mod members;
+pub mod metrics;
 pub mod naming;
 pub mod reach;
 pub mod settings;

@@ -8,7 +8,9 @@
 //!   stack only);
 //! - `embedded`: the embedded store and queue under a folder (the local stack and tests);
 //! - `gateway`: the Gateway ingest's shards (the `gateway` binary and `guildbridge local
-//!   --gateway`).
+//!   --gateway`);
+//! - `prometheus`: the local stack's `/metrics` (the functions emit CloudWatch's embedded
+//!   format under `aws`).
 
 // The lower layers under the names the modules use (`crate::domain`, `crate::store`, ...).
 #[cfg(feature = "aws")]
@@ -20,6 +22,7 @@ use guildbridge_core::{
 pub mod config;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+pub mod metrics;
 #[cfg(feature = "test-support")]
 pub mod moto;
 #[cfg(feature = "aws")]

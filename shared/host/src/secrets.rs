@@ -1,5 +1,6 @@
-//! Secrets (the bot token, the state-signing key) come from one Secrets Manager secret named
-//! by `SECRETS_ARN`, read once at init. They never appear in the template, in the function's
+//! Secrets (the bot token, the OAuth2 client secret, the state-signing key) come from the
+//! Secrets Manager secrets `SECRETS_ARN` names (comma-separated), read once at init: each
+//! function is given, and may read, only the ones it needs. They never appear in the template, in the function's
 //! configuration, or in logs; rotating one is a new secret version and a cold start.
 
 use std::collections::HashMap;
@@ -49,15 +50,29 @@ impl HostEnv {
 #[cfg(feature = "aws")]
 async fn read_secret() -> Result<HashMap<String, String>, SecretsError> {
     use crate::config::SECRETS_ARN;
-    let Some(arn) = ProcessEnv.get(SECRETS_ARN).filter(|arn| !arn.is_empty()) else { return Ok(HashMap::new()) };
+    let arns = ProcessEnv.get(SECRETS_ARN).unwrap_or_default();
+    let arns: Vec<&str> = arns.split(',').map(str::trim).filter(|arn| !arn.is_empty()).collect();
+    let mut variables = HashMap::new();
+    if arns.is_empty() {
+        return Ok(variables);
+    }
     let shared_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&shared_config);
-    let answer = client.get_secret_value().secret_id(&arn).send().await.map_err(|error| SecretsError::Unavailable {
-        arn: arn.clone(),
-        reason: aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string(),
-    })?;
-    let text = answer.secret_string().unwrap_or_default();
-    parse_secret(text).map_err(|problem| SecretsError::Malformed { arn, allowed: SECRET_VARIABLES, problem })
+    for arn in arns {
+        let answer =
+            client.get_secret_value().secret_id(arn).send().await.map_err(|error| SecretsError::Unavailable {
+                arn: arn.to_owned(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string(),
+            })?;
+        let text = answer.secret_string().unwrap_or_default();
+        let parsed = parse_secret(text).map_err(|problem| SecretsError::Malformed {
+            arn: arn.to_owned(),
+            allowed: SECRET_VARIABLES,
+            problem,
+        })?;
+        variables.extend(parsed);
+    }
+    Ok(variables)
 }
 
 #[cfg(feature = "aws")]

@@ -26,6 +26,8 @@ pub enum StartupError {
     Wiring(#[from] WiringError),
     #[error(transparent)]
     Commands(#[from] RegistryError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// Logs the one "cannot start" line, and hands the error on for the runtime to report.
@@ -85,7 +87,32 @@ pub async fn serve_worker<H: JobHandler>(
     let handler = build(&host).map_err(|error| cannot_start(error.into()))?;
     let redelivery = host.sqs.redelivery(kind);
     let policy = wiring::batch_policy(kind, &host.worker);
-    lambda::serve(&handler, &redelivery, host.backends.ledger.as_ref(), policy).await
+    let ledger = host.backends.ledger.as_ref();
+    serve_batches(&format!("{}-worker", kind.as_str()), |event| {
+        lambda::answer(event, &handler, &redelivery, ledger, policy)
+    })
+    .await
+}
+
+/// The function's metrics recorder (CloudWatch's embedded format on stdout); `flush_every`
+/// for a process that runs long.
+pub fn metrics(
+    function: &str,
+    flush_every: Option<std::time::Duration>,
+) -> Result<&'static crate::metrics::Collector, StartupError> {
+    Ok(crate::metrics::cloudwatch(function, flush_every)?)
+}
+
+/// Serves SQS batches with metrics flushed after each.
+async fn serve_batches<F>(
+    function: &str,
+    answer: impl FnMut(lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>) -> F,
+) -> Result<(), lambda_runtime::Error>
+where
+    F: std::future::Future<Output = Result<aws_lambda_events::event::sqs::SqsBatchResponse, lambda_runtime::Error>>,
+{
+    let metrics = metrics(function, None).map_err(cannot_start)?;
+    lambda_runtime::run(crate::metrics::Flushing::new(metrics, lambda_runtime::service_fn(answer))).await
 }
 
 /// The webhook worker's function: deliveries from the webhook queue.
@@ -97,7 +124,8 @@ pub async fn serve_webhooks() -> Result<(), lambda_runtime::Error> {
     let (backends, sqs) = Backends::aws(&store, &queues).await;
     let handler = wiring::webhook_worker(&backends, &webhooks).map_err(|error| cannot_start(error.into()))?;
     let redelivery = sqs.redelivery(QueueKind::Webhook);
-    lambda::serve(&handler, &redelivery, backends.ledger.as_ref(), wiring::webhook_batch_policy()).await
+    let (ledger, policy) = (backends.ledger.as_ref(), wiring::webhook_batch_policy());
+    serve_batches("webhook-worker", |event| lambda::answer(event, &handler, &redelivery, ledger, policy)).await
 }
 
 /// The relay's function: the worker's configuration (Discord, the application id).

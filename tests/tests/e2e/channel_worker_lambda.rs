@@ -5,13 +5,14 @@
 
 use discord_sandbox::RateLimits;
 use e2e::{
+    emf::{self, assert_emitted},
     events::samples_in,
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, Aws},
 };
 use guildbridge_core::{
-    domain::{MappingStatus, Subject, SubjectKind, SubjectRef},
+    domain::{MappingStatus, Subject, SubjectKind, SubjectRef, metrics::*},
     store::{ChannelStore, SettingsStore, SubjectStore},
     test_support::interactions::Invoker,
 };
@@ -99,4 +100,18 @@ async fn every_worker_sample_gets_its_recorded_answer_and_does_what_it_says() {
         }
     }
     assert!(!worker.exited(), "the function keeps serving");
+
+    // Each invocation's figures, printed for CloudWatch: the jobs by type and outcome, how
+    // long they waited, the requests they made, and the message that was no job.
+    let found = emf::emitted(&worker.logs(), "Guildbridge");
+    let function = "channel-worker";
+    for job in ["create_channels", "send_message", "archive_channel"] {
+        assert_emitted(&found, function, &JOBS, &[("job", job), ("outcome", "done")]);
+        assert_emitted(&found, function, &JOB_AGE, &[("job", job)]);
+    }
+    let created = [("route", "POST /guilds/{guild_id}/channels"), ("status", "2xx")];
+    assert_emitted(&found, function, &DISCORD_REQUESTS, &created);
+    assert_emitted(&found, function, &DEAD_LETTERS, &[]);
+    let age = found.iter().find(|e| e.name == JOB_AGE.name).and_then(|e| e.value.as_array()?.first()?.as_f64());
+    assert!(age.is_some_and(|ms| ms > 0.0), "the sample was sent long ago: {age:?}");
 }

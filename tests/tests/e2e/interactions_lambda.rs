@@ -4,12 +4,14 @@
 use std::time::Duration;
 
 use e2e::{
+    emf::{self, assert_emitted},
     events::{Host, HttpPost, http_answer, interaction_samples, sample_env, test_signing_key},
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, Aws},
 };
 use guildbridge_core::{
+    domain::metrics::*,
     interactions::commands::manifest,
     test_support::interactions::{self as fake_discord, Invoker, SignedRequest},
 };
@@ -55,6 +57,21 @@ async fn every_sample_event_gets_the_answer_recorded_beside_it() {
         assert_eq!((status, &body), (sample.expected_status, &sample.expected_body), "sample {}", sample.name);
     }
     assert!(!process.exited(), "the function keeps serving");
+
+    // Each invocation's figures, printed for CloudWatch.
+    let found = emf::emitted(&process.logs(), "Guildbridge");
+    let function = "interactions";
+    for (command, response) in [
+        ("none", "pong"),
+        ("events", "message"),
+        ("channel", "deferred"),
+        ("signup", "autocomplete"),
+        ("unknown", "message"),
+    ] {
+        assert_emitted(&found, function, &INTERACTIONS, &[("command", command), ("response", response)]);
+    }
+    assert_emitted(&found, function, &INTERACTION_LATENCY, &[]);
+    assert_emitted(&found, function, &SIGNATURE_FAILURES, &[]);
 }
 
 fn fresh_settings(signed_at: u64) -> SignedRequest {

@@ -13,6 +13,7 @@ mod event_life;
 mod gateway_e2e;
 mod interactions_lambda;
 mod member_sync;
+mod metrics_lambda;
 mod sync_lambdas;
 mod team_voice;
 mod template;

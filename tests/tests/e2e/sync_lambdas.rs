@@ -4,13 +4,14 @@
 
 use discord_sandbox::{GuildSeed, RateLimits};
 use e2e::{
+    emf::{self, assert_emitted},
     events::samples_in,
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, Aws},
 };
 use guildbridge_core::{
-    domain::SyncOutcome,
+    domain::{SyncOutcome, metrics::*},
     store::{MemberStore, SyncRunStore, TenantStore},
     test_support::interactions::{self as fake_discord, Invoker},
 };
@@ -53,6 +54,16 @@ async fn sync_worker_samples_sync_the_guild_and_refuse_what_is_not_theirs() {
     assert_eq!((runs[0].outcome.clone(), runs[0].counts.total), (SyncOutcome::Succeeded, 270));
     assert_eq!(store.count_members(Id::new(guild_id)).await, Ok(270));
     assert!(!worker.exited(), "the function keeps serving");
+
+    let found = emf::emitted(&worker.logs(), "Guildbridge");
+    let function = "sync-worker";
+    assert_emitted(&found, function, &SYNC_RUNS, &[("outcome", "succeeded")]);
+    assert_emitted(&found, function, &SYNC_DURATION, &[]);
+    assert_emitted(&found, function, &JOBS, &[("job", "sync_members"), ("outcome", "done")]);
+    let members = [("route", "GET /guilds/{guild_id}/members"), ("status", "2xx")];
+    assert_emitted(&found, function, &DISCORD_REQUESTS, &members);
+    let seen: u64 = found.iter().filter(|e| e.name == SYNC_MEMBERS_SEEN.name).filter_map(|e| e.value.as_u64()).sum();
+    assert_eq!(seen, 300, "every member read, the bots too");
 }
 
 #[tokio::test]
@@ -77,4 +88,10 @@ async fn the_scheduler_sample_starts_one_sync_per_due_guild() {
     assert_eq!(again["schedule"]["syncs"], 0, "delivered twice, started once: {again}");
     assert_eq!(aws.depth(&provisioned.sync_queue_url).await, 1, "one scheduled job");
     assert!(!scheduler.exited(), "the function keeps serving");
+
+    let found = emf::emitted(&scheduler.logs(), "Guildbridge");
+    for part in ["backfill", "schedule", "timeline", "forget"] {
+        assert_emitted(&found, "scheduler", &TICK_PARTS, &[("part", part), ("outcome", "ok")]);
+    }
+    assert!(found.iter().all(|e| e.name != TICK_FAILURES.name || e.value == 0), "no part failed");
 }

@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use guildbridge_core::store::schema::{GLOBAL_INDEXES, Index, attr};
+use guildbridge_core::{
+    domain::metrics,
+    store::schema::{GLOBAL_INDEXES, Index, attr},
+};
 use guildbridge_host::{
     config::{self, DiscordConfig, InteractionsConfig, QueueConfig, StoreConfig, WebConfig, WorkerConfig},
     secrets::SECRET_VARIABLES,
@@ -89,7 +92,39 @@ fn the_table_is_exactly_the_one_the_code_defines() {
 /// plus what the secret provides when the function is given `SECRETS_ARN`.
 fn environment(template: &Value, function: &str) -> HashMap<String, String> {
     let variables = resource(template, function)["Environment"]["Variables"].as_mapping().expect("variables").clone();
-    plausible(function, variables)
+    let secrets = secrets_given(&variables);
+    let mut env = plausible(function, variables);
+    for secret in secrets {
+        for key in secret_keys(template, &secret) {
+            env.insert(key, "x".repeat(40));
+        }
+    }
+    env
+}
+
+/// The secrets (resource names) a `SECRETS_ARN` value refers to: `!Ref` one, or `!Join` several.
+fn secrets_given(variables: &serde_yaml::Mapping) -> Vec<String> {
+    let Some(value) = variables.get(config::SECRETS_ARN) else { return Vec::new() };
+    let shown = format!("{value:?}");
+    let mut names: Vec<String> = shown.split('"').filter(|word| word.ends_with("Secret")).map(str::to_owned).collect();
+    names.dedup();
+    assert!(!names.is_empty(), "SECRETS_ARN names secrets: {shown}");
+    names
+}
+
+/// The variables a secret resource holds: its initial JSON's keys, or its generated key.
+fn secret_keys(template: &Value, secret: &str) -> Vec<String> {
+    let properties = resource(template, secret);
+    if let Some(initial) = properties["SecretString"].as_str() {
+        let initial: serde_json::Value = serde_json::from_str(initial).expect("a JSON secret");
+        return initial.as_object().expect("an object").keys().cloned().collect();
+    }
+    let generated = &properties["GenerateSecretString"];
+    let initial: serde_json::Value =
+        serde_json::from_str(generated["SecretStringTemplate"].as_str().expect("a template")).expect("JSON");
+    let mut keys: Vec<String> = initial.as_object().expect("an object").keys().cloned().collect();
+    keys.push(text(&generated["GenerateStringKey"]));
+    keys
 }
 
 /// The variables as the code would read them, with plausible values where the template
@@ -115,11 +150,8 @@ fn plausible(function: &str, variables: serde_yaml::Mapping) -> HashMap<String, 
         };
         env.insert(name, plausible);
     }
-    if env.contains_key(config::SECRETS_ARN) {
-        for secret in SECRET_VARIABLES {
-            assert!(!env.contains_key(secret), "{function}: {secret} must come from the secret, not the template");
-            env.insert(secret.to_owned(), "x".repeat(40));
-        }
+    for secret in SECRET_VARIABLES {
+        assert!(!env.contains_key(secret), "{function}: {secret} must come from a secret, not the template");
     }
     env
 }
@@ -158,6 +190,13 @@ fn every_function_gets_the_configuration_its_code_requires_and_no_secret_in_plai
     let scheduler = environment(&template, "SchedulerFunction");
     StoreConfig::from_source(&scheduler).expect("scheduler store");
     QueueConfig::from_source(&scheduler).expect("scheduler queues");
+
+    // Least privilege: the public interactions function holds no Discord credential.
+    assert!(
+        !interactions.contains_key(config::DISCORD_BOT_TOKEN)
+            && !interactions.contains_key(config::DISCORD_CLIENT_SECRET)
+    );
+    assert!(!environment(&template, "ChannelWorkerFunction").contains_key(config::DISCORD_CLIENT_SECRET));
 
     for parameter in template["Parameters"].as_mapping().expect("parameters").keys() {
         let name = text(parameter).to_lowercase();
@@ -254,7 +293,11 @@ fn the_gateway_ingest_is_off_by_default_one_arm_task_with_the_workers_configurat
         .iter()
         .map(|pair| (pair["Name"].clone(), pair["Value"].clone()))
         .collect();
-    let env = plausible("GatewayTask", variables);
+    let secrets = secrets_given(&variables);
+    let mut env = plausible("GatewayTask", variables);
+    for secret in secrets {
+        env.extend(secret_keys(&template, &secret).into_iter().map(|key| (key, "x".repeat(40))));
+    }
     for check in [
         StoreConfig::from_source(&env).err(),
         QueueConfig::from_source(&env).err(),
@@ -335,4 +378,168 @@ fn no_secret_reaches_any_log() {
         .filter_map(|(file, line)| e2e::logs::leak(line).map(|secret| format!("{secret} in {file}: {line}")))
         .collect();
     assert!(leaks.is_empty(), "{} log lines carry a secret:\n{}", leaks.len(), leaks.join("\n"));
+}
+
+/// The stack's own namespace, as the template writes it.
+const NAMESPACE: &str = "Guildbridge/${AWS::StackName}";
+
+/// A value under its tag (`!Sub "..."` is the string).
+fn untagged(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(tagged) => &tagged.value,
+        other => other,
+    }
+}
+
+/// Checks one metric the template names in the stack's namespace against the code's list:
+/// the name exists, and the dimensions are exactly its labels (else CloudWatch shows nothing).
+fn check_metric(place: &str, name: &str, dimensions: &[String]) -> &'static metrics::Metric {
+    let metric = metrics::find(name).unwrap_or_else(|| panic!("{place}: {name} is not a metric the code emits"));
+    assert_eq!(dimensions, metric.labels, "{place}: {name}'s dimensions");
+    metric
+}
+
+fn alarms(template: &Value) -> Vec<(String, &Value)> {
+    let resources = template["Resources"].as_mapping().expect("resources");
+    resources
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(name, resource)| (text(name), &resource["Properties"]))
+        .collect()
+}
+
+/// The metrics one alarm watches in the stack's namespace (checked), and other namespaces'.
+fn watched(name: &str, alarm: &Value) -> (Vec<&'static str>, Vec<String>) {
+    let mut ours = Vec::new();
+    let mut others = Vec::new();
+    let mut see = |metric: &Value| {
+        let namespace = text(untagged(&metric["Namespace"]));
+        let dimensions: Vec<String> =
+            metric["Dimensions"].as_sequence().into_iter().flatten().map(|d| text(&d["Name"])).collect();
+        if namespace == NAMESPACE {
+            ours.push(check_metric(name, &text(&metric["MetricName"]), &dimensions).name);
+        } else {
+            others.push(format!("{namespace} {}", text(&metric["MetricName"])));
+        }
+    };
+    match alarm["Metrics"].as_sequence() {
+        Some(queries) => {
+            queries.iter().filter(|q| !q["MetricStat"].is_null()).for_each(|q| see(&q["MetricStat"]["Metric"]))
+        }
+        None => see(alarm),
+    }
+    (ours, others)
+}
+
+#[test]
+fn the_alarms_watch_metrics_the_code_emits_and_cover_what_an_operator_is_paged_for() {
+    let template = template();
+    let mut ours = BTreeSet::new();
+    let mut others = BTreeSet::new();
+    for (name, alarm) in alarms(&template) {
+        assert!(text(&alarm["AlarmDescription"]).len() > 60, "{name} says what it means and what to do");
+        assert_eq!(text(&alarm["TreatMissingData"]), "notBreaching", "{name}: no figures is no trouble");
+        assert!(alarm["AlarmActions"].as_sequence().is_some_and(|a| !a.is_empty()), "{name} pages someone");
+        let (mine, theirs) = watched(&name, alarm);
+        ours.extend(mine);
+        others.extend(theirs);
+    }
+    for paged in [
+        metrics::INTERACTION_LATENCY,
+        metrics::DEAD_LETTERS,
+        metrics::DISCORD_RATE_LIMITED,
+        metrics::RELAY_LAG,
+        metrics::TICK_FAILURES,
+        metrics::WEBHOOK_ENDPOINTS_PAUSED,
+    ] {
+        assert!(ours.contains(paged.name), "no alarm watches {}", paged.name);
+    }
+    assert!(others.contains("AWS/Lambda Url5xxCount"), "the web function's 5xx: {others:?}");
+    // The interaction alarm fires inside Discord's 3 s, at the answer budget.
+    let latency = alarms(&template).into_iter().find(|(_, a)| a["MetricName"] == "InteractionLatency").expect("alarm");
+    let threshold = text(&latency.1["Threshold"]).parse::<u128>().expect("a number");
+    assert_eq!(threshold, guildbridge_core::interactions::ANSWER_BUDGET.as_millis());
+}
+
+#[test]
+fn the_dashboard_shows_every_metric_the_code_emits_by_its_labels() {
+    let template = template();
+    let body = text(untagged(&resource(&template, "Dashboard")["DashboardBody"]));
+    let body = body.replace("${AWS::Region}", "us-east-1").replace("${WebFunction}", "web");
+    let dashboard: serde_json::Value = serde_json::from_str(&body).expect("the dashboard body is JSON");
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().expect("widgets") {
+        let title = widget["properties"]["title"].as_str().expect("a title");
+        for row in widget["properties"]["metrics"].as_array().expect("metrics") {
+            let row = row.as_array().expect("a metric row");
+            if let Some(expression) = row[0]["expression"].as_str() {
+                // SEARCH('{"namespace",label,...} MetricName="Name"', 'stat', period)
+                let (namespace, rest) = expression
+                    .split_once("'{\"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .unwrap_or_else(|| panic!("{title}: a quoted namespace in {expression}"));
+                assert_eq!(namespace, NAMESPACE, "{title}");
+                let (labels, rest) = rest.split_once('}').expect("a schema");
+                let labels: Vec<String> = labels.split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect();
+                let name = rest.split_once("MetricName=\"").and_then(|(_, rest)| rest.split_once('"')).expect("a name");
+                shown.insert(check_metric(title, name.0, &labels).name);
+                continue;
+            }
+            let names: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
+            if names[0] != NAMESPACE {
+                continue;
+            }
+            let dimensions: Vec<String> = names[2..].iter().step_by(2).map(|d| d.to_string()).collect();
+            shown.insert(check_metric(title, names[1], &dimensions).name);
+        }
+    }
+    let missing: Vec<&str> = metrics::ALL.iter().map(|m| m.name).filter(|name| !shown.contains(name)).collect();
+    assert!(missing.is_empty(), "not on the dashboard: {missing:?}");
+}
+
+#[test]
+fn every_function_and_the_gateway_task_emit_under_the_stacks_namespace() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(text(untagged(&globals[guildbridge_host::metrics::METRICS_NAMESPACE])), NAMESPACE);
+    let gateway = &resource(&template, "GatewayTask")["ContainerDefinitions"][0]["Environment"];
+    let set = gateway.as_sequence().expect("variables").iter().find(|v| v["Name"] == "METRICS_NAMESPACE");
+    assert_eq!(set.map(|v| text(untagged(&v["Value"]))).as_deref(), Some(NAMESPACE));
+}
+
+#[test]
+fn each_function_may_read_exactly_the_secrets_it_is_given() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let mut checked = 0;
+    for (name, resource) in resources {
+        let name = text(name);
+        let properties = &resource["Properties"];
+        let (given, statements) = match text(&resource["Type"]).as_str() {
+            "AWS::Serverless::Function" => {
+                let variables = properties["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
+                (
+                    secrets_given(&variables).into_iter().collect::<BTreeSet<_>>(),
+                    &properties["Policies"][0]["Statement"],
+                )
+            }
+            _ => continue,
+        };
+        let readable: BTreeSet<String> = statements
+            .as_sequence()
+            .expect("statements")
+            .iter()
+            .filter(|statement| format!("{:?}", statement["Action"]).contains("secretsmanager:"))
+            .flat_map(|statement| {
+                assert_eq!(text(&statement["Action"]), "secretsmanager:GetSecretValue", "{name}: only reads");
+                statement["Resource"].as_sequence().cloned().unwrap_or_default()
+            })
+            .map(|resource| {
+                format!("{resource:?}").split('"').find(|w| w.ends_with("Secret")).unwrap_or_default().to_owned()
+            })
+            .collect();
+        assert_eq!(readable, given, "{name} may read exactly the secrets SECRETS_ARN gives it");
+        checked += 1;
+    }
+    assert_eq!(checked, 7, "every function");
 }

@@ -8,12 +8,13 @@
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use discord_sandbox::{GuildSeed, Sandbox};
 use e2e::{
+    emf::{self, assert_emitted},
     release_binary,
     runtime_api::{FunctionProcess, RuntimeApi},
     stack::{self, ADMIN, APPLICATION_ID, Aws},
 };
 use guildbridge_core::{
-    domain::{Tenant, TenantId},
+    domain::{Tenant, TenantId, metrics::*},
     store::{ApiKeyStore, TenantStore},
 };
 use guildbridge_host::provision::Provisioned;
@@ -58,7 +59,7 @@ fn request(method: &str, target: &str, key: &str, body: Option<Value>, headers: 
 
 struct Web {
     api: RuntimeApi,
-    _process: FunctionProcess,
+    process: FunctionProcess,
 }
 
 impl Web {
@@ -150,10 +151,10 @@ async fn a_platform_gets_one_private_channel_one_message_and_an_archive_reason_t
     let env = stack::web_env(&sandbox, &provisioned).await;
     let api = RuntimeApi::start().await.expect("runtime API");
     let process = FunctionProcess::spawn(&release_binary("web"), &api, &env).expect("spawn web");
-    let web = Web { api, _process: process };
+    let web = Web { api, process };
     let worker_api = RuntimeApi::start().await.expect("runtime API");
     let worker_env = stack::worker_env(&sandbox, &provisioned, 120).await;
-    let _worker = FunctionProcess::spawn(&release_binary("channel-worker"), &worker_api, &worker_env).expect("spawn");
+    let worker = FunctionProcess::spawn(&release_binary("channel-worker"), &worker_api, &worker_env).expect("spawn");
     connect(&web, &sandbox, &key_a, GUILD_A).await;
     connect(&web, &sandbox, &key_b, GUILD_B).await;
 
@@ -217,4 +218,11 @@ async fn a_platform_gets_one_private_channel_one_message_and_an_archive_reason_t
     assert_eq!((status, listed["items"].clone()), (200, json!([])));
     let (status, _) = web.call("GET", "/v1/tenant", "gbk_revoked-or-never-issued", None, &[]).await;
     assert_eq!(status, 401);
+
+    let found = emf::emitted(&web.process.logs(), "Guildbridge");
+    for class in ["2xx", "3xx", "4xx"] {
+        assert_emitted(&found, "web", &WEB_RESPONSES, &[("status", class)]);
+    }
+    let archived = emf::emitted(&worker.logs(), "Guildbridge");
+    assert_emitted(&archived, "channel-worker", &JOBS, &[("job", "archive_channel"), ("outcome", "done")]);
 }

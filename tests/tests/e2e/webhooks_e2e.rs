@@ -115,7 +115,7 @@ pub(crate) fn body(delivery: &Value) -> Value {
 }
 
 pub(crate) struct World {
-    aws: Aws,
+    pub(crate) aws: Aws,
     pub(crate) provisioned: Provisioned,
     pub(crate) backends: Backends,
     queues: SqsQueues,

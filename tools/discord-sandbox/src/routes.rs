@@ -82,8 +82,14 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             get(get_original).patch(edit_original).delete(delete_original),
         )
         .route("/api/v10/webhooks/{webhook_id}/{webhook_token}", post(followup))
-        .route("/api/v10/applications/{application_id}/commands", put(overwrite_global_commands))
-        .route("/api/v10/applications/{application_id}/guilds/{guild_id}/commands", put(overwrite_guild_commands))
+        .route(
+            "/api/v10/applications/{application_id}/commands",
+            get(interactions::global_commands).put(overwrite_global_commands),
+        )
+        .route(
+            "/api/v10/applications/{application_id}/guilds/{guild_id}/commands",
+            get(interactions::guild_commands).put(overwrite_guild_commands),
+        )
         .route("/api/v10/oauth2/authorize", get(crate::oauth::authorize))
         .route("/api/v10/oauth2/token", post(crate::oauth::token))
         .route("/api/v10/oauth2/token/revoke", post(crate::oauth::revoke))

@@ -204,6 +204,12 @@ pub struct World {
     /// Whether the application has the Message Content intent (set by default): without it
     /// a bot reads other people's messages without their content.
     pub message_content_intent: bool,
+    /// Whether the application has the Server Members intent (set by default).
+    pub server_members_intent: bool,
+    /// The application's Interactions Endpoint URL, as its Developer Portal page sets it.
+    pub interactions_endpoint_url: Option<String>,
+    /// The application's OAuth2 redirect URIs, as its Developer Portal page sets them.
+    pub redirect_uris: Vec<String>,
     pub invites: Vec<Value>,
     /// The bot's DM channels, by the user at the other end.
     pub dm_channels: BTreeMap<u64, u64>,
@@ -227,6 +233,9 @@ impl Default for World {
             refresh_tokens: HashMap::new(),
             demo_users: Vec::new(),
             message_content_intent: true,
+            server_members_intent: true,
+            interactions_endpoint_url: None,
+            redirect_uris: Vec::new(),
             invites: Vec::new(),
             dm_channels: BTreeMap::new(),
             nonces: HashMap::new(),
@@ -432,13 +441,23 @@ pub fn guild_json(guild: &GuildRecord) -> Value {
     })
 }
 
+/// Now, in Discord's timestamp format.
+fn now_iso8601() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_micros() as i64)
+        .unwrap_or_default();
+    twilight_model::util::Timestamp::from_micros(micros).map(|at| at.iso_8601().to_string()).unwrap_or_default()
+}
+
 pub fn message_json(id: u64, channel_id: u64, author: Value, body: &Value, webhook_id: Option<u64>) -> Value {
     let mut message = json!({
         "id": id.to_string(),
         "channel_id": channel_id.to_string(),
         "author": author,
         "content": body.get("content").cloned().unwrap_or(json!("")),
-        "timestamp": "2026-11-22T09:00:00.000000+00:00",
+        // When it was sent, as Discord stamps it (the relay measures its lag from this).
+        "timestamp": now_iso8601(),
         "edited_timestamp": null,
         "tts": false,
         "mention_everyone": false,

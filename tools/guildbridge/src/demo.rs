@@ -86,6 +86,7 @@ impl Landing {
             format!(
                 "<li>Interactions endpoint: <code>{base}/interactions</code> (try <code>cargo run -p guildbridge -- interact '/events'</code>)</li>"
             ),
+            format!("<li>Metrics (Prometheus text): <a href=\"{base}/metrics\">{base}/metrics</a></li>"),
         ];
         if let Some(sandbox) = &self.sandbox {
             rows.push(format!(

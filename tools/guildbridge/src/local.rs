@@ -8,6 +8,7 @@ use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc, time::Du
 use anyhow::Context;
 use guildbridge_core::{
     clock::{Clock, SystemClock},
+    discord::rest::DiscordClient,
     domain::{BotInstall, QueueKind, Tenant, TenantId},
     interactions,
     queue::embedded::EmbeddedQueue,
@@ -117,13 +118,16 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let config = LocalConfig::read(&keys, addr, sandbox.as_ref())?;
 
+    let (stop_tx, stop) = watch::channel(false);
+    let metrics = guildbridge_host::metrics::prometheus(stop.clone())?;
     let (backends, queue) = Backends::embedded(&state_dir)?;
     let service = wiring::interaction_service(&config.interactions, &backends)?;
     let landing = demo::Landing { base: format!("http://{addr}"), sandbox: sandbox.as_ref().map(LocalSandbox::url) };
     let landing = axum::response::Html(landing.html());
     let app = wiring::web_router(&backends, &config.web)?
         .merge(interactions::http::routes(Arc::new(service)))
-        .route("/", axum::routing::get(move || std::future::ready(landing.clone())));
+        .route("/", axum::routing::get(move || std::future::ready(landing.clone())))
+        .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
     let demo_key = match &sandbox {
         Some(_) => Some(demo_tenant(&backends, &state_dir).await?),
         None => None,
@@ -132,7 +136,6 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
         Some(key) => demo::seed(&app, key, &state_dir, SystemClock.now()).await?,
         None => false,
     };
-    let (stop_tx, stop) = watch::channel(false);
     let mut tasks = spawn_workers(&backends, &queue, &config, stop.clone())?;
     tasks.spawn(scheduler(backends.clone(), options.schedule_every, stop.clone()));
     if options.gateway {
@@ -150,6 +153,11 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     }
 
     let endpoint = format!("http://{addr}/interactions");
+    if let Some(sandbox) = &sandbox {
+        // As a developer sets up their application: its endpoint, its redirects, its commands.
+        sandbox.configure_application(&endpoint, &format!("http://{addr}"));
+        register_in_sandbox(&config).await?;
+    }
     let session = Session {
         endpoint: endpoint.clone(),
         sandbox_url: sandbox.as_ref().map(LocalSandbox::url),
@@ -171,6 +179,15 @@ pub async fn run(data_dir: &Path, options: Options) -> anyhow::Result<()> {
     }
     Session::remove(data_dir);
     println!("Stopped.");
+    Ok(())
+}
+
+/// The command manifest into the sandbox's application, as `register-commands` sends it.
+async fn register_in_sandbox(config: &LocalConfig) -> anyhow::Result<()> {
+    let client = DiscordClient::new(config.discord.api_base_url.clone(), config.discord.bot_token.clone())?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let commands = guildbridge_core::interactions::commands::manifest();
+    client.bulk_overwrite_commands(config.worker.application_id, None, &commands, deadline).await?;
     Ok(())
 }
 
@@ -271,6 +288,7 @@ fn print_banner(
     println!("Guildbridge is running locally: {base}/ lists what runs where.");
     println!("  interactions endpoint  {endpoint}");
     println!("  settings page          {base}/settings");
+    println!("  metrics (Prometheus)   {base}/metrics");
     if let Some((url, key)) = tenant_api {
         println!("  tenant API             {url}");
         println!("  demo tenant's API key  {key}  (tenant {DEMO_TENANT}, connected to the demo guild)");

@@ -57,6 +57,15 @@ impl LocalSandbox {
         Ok(Self { sandbox: Arc::new(sandbox), snapshot_path })
     }
 
+    /// The application's settings as its Developer Portal page would have them for this
+    /// stack: Discord calls `endpoint`, and sends people back to `web`'s callbacks.
+    pub fn configure_application(&self, endpoint: &str, web: &str) {
+        self.sandbox.with_world(|world| {
+            world.interactions_endpoint_url = Some(endpoint.to_owned());
+            world.redirect_uris = crate::doctor::REDIRECT_PATHS.iter().map(|path| format!("{web}{path}")).collect();
+        });
+    }
+
     /// Where the sandbox's own controls live (`/sandbox/...`).
     pub fn url(&self) -> String {
         format!("http://{}", self.sandbox.addr())

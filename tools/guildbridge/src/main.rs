@@ -1,11 +1,12 @@
 //! `guildbridge`: the developer's command line. `local` runs the whole system in one process
 //! on 127.0.0.1; `interact` plays Discord against it; `register-commands` publishes the
 //! command manifest; `create-table` and `provision` set up AWS-compatible resources; `tenant` manages
-//! tenants and their API keys.
+//! tenants and their API keys; `doctor` checks a deployment's configuration or the local stack's.
 
 mod create_table;
 mod demo;
 mod dev_keys;
+mod doctor;
 mod interact;
 mod local;
 mod local_sandbox;
@@ -105,6 +106,22 @@ enum Command {
         #[arg(long, default_value = "guildbridge")]
         prefix: String,
     },
+    /// Check a deployment's configuration, or the running local stack's, and say what is
+    /// wrong and how to fix it; exits 1 when something is. A deployment is read from the
+    /// variables its functions get (TABLE_NAME, CHANNEL_QUEUE_URL, SYNC_QUEUE_URL,
+    /// WEBHOOK_QUEUE_URL, SECRETS_ARN, DISCORD_APPLICATION_ID; infra/README.md shows how to
+    /// set them from the stack's outputs); without TABLE_NAME, the local stack is checked.
+    Doctor {
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+        /// The URL Discord must call (the InteractionsEndpointUrl output).
+        #[arg(long, env = "INTERACTIONS_ENDPOINT_URL")]
+        interactions_url: Option<String>,
+        /// The web function's address, for the redirect URIs (WebPublicUrl, or the
+        /// TenantApiUrl output without `v1/`).
+        #[arg(long, env = "WEB_PUBLIC_URL")]
+        web_url: Option<String>,
+    },
     /// Tenants and their API keys: in DynamoDB when a table is named, else in the local
     /// stack's store.
     Tenant {
@@ -143,5 +160,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateTable { table } => create_table::run(&table).await,
         Command::Provision { endpoint, prefix } => provision::run(&endpoint, &prefix).await,
         Command::Tenant { table, command } => tenant::run(&cli.data_dir, table, command).await,
+        Command::Doctor { table, interactions_url, web_url } => {
+            let deployment = table.map(|_| doctor::Deployment { interactions_url, web_url });
+            match doctor::run(&cli.data_dir, deployment).await? {
+                true => Ok(()),
+                false => Err(Unhealthy.into()),
+            }
+        }
     }
 }
+
+/// `doctor` found problems (it printed them).
+#[derive(Debug, thiserror::Error)]
+#[error("the doctor found problems (above)")]
+struct Unhealthy;

@@ -61,3 +61,43 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), ItemError>
         .map_err(classify)?;
     Ok(())
 }
+
+/// How a table differs from the one the code defines: its keys and its indexes (name, keys
+/// and a full projection). Empty when it is as the code expects; an error
+/// when it cannot be described (missing, or no permission).
+pub async fn table_differences(client: &Client, table: &str) -> Result<Vec<String>, ItemError> {
+    let described = client.describe_table().table_name(table).send().await.map_err(classify)?;
+    let Some(description) = described.table() else { return Ok(vec!["DynamoDB described no table".to_owned()]) };
+    let keys = |schema: &[KeySchemaElement]| -> Vec<(String, String)> {
+        schema.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()
+    };
+    let expected = |index: Index| {
+        let (pk, sk) = index.key_attributes();
+        vec![(pk.to_owned(), "HASH".to_owned()), (sk.to_owned(), "RANGE".to_owned())]
+    };
+    let mut differences = Vec::new();
+    if keys(description.key_schema()) != expected(Index::Table) {
+        differences.push(format!(
+            "its keys are {:?}, the code's {:?}",
+            keys(description.key_schema()),
+            expected(Index::Table)
+        ));
+    }
+    for index in GLOBAL_INDEXES {
+        let name = index.name().unwrap_or_default();
+        let found = description.global_secondary_indexes().iter().find(|gsi| gsi.index_name() == Some(name));
+        match found {
+            None => differences.push(format!("it has no index {name}")),
+            Some(gsi) if keys(gsi.key_schema()) != expected(index) => differences.push(format!(
+                "index {name} has keys {:?}, the code's {:?}",
+                keys(gsi.key_schema()),
+                expected(index)
+            )),
+            Some(gsi) if gsi.projection().and_then(|p| p.projection_type()) != Some(&ProjectionType::All) => {
+                differences.push(format!("index {name} does not project whole items"))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(differences)
+}

@@ -19,6 +19,8 @@ use super::{
     webhook_events::{EventError, EventOutcome},
 };
 use crate::discord::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::domain::metrics::{INTERACTION_LATENCY, INTERACTIONS, SIGNATURE_FAILURES};
+use twilight_model::http::interaction::InteractionResponseType;
 
 /// An HTTP error body: a stable machine code and a sentence for people.
 #[derive(Debug, Serialize)]
@@ -87,6 +89,7 @@ async fn signed_body(
 fn rejected(rejection: Rejection) -> Response {
     match rejection {
         Rejection::Unauthorized(reason) => {
+            metrics::counter!(SIGNATURE_FAILURES.name).increment(1);
             tracing::warn!(reason = %reason, status = 401, "refused request signature");
             error_response(StatusCode::UNAUTHORIZED, "invalid_request_signature", "invalid request signature")
         }
@@ -132,6 +135,14 @@ async fn interactions(State(service): State<Arc<InteractionService>>, headers: H
     };
     match service.handle(signature, timestamp, &body).await {
         Ok((response, meta)) => {
+            let command = meta.command.as_deref().filter(|name| service.commands().get(name).is_some());
+            metrics::counter!(
+                INTERACTIONS.name,
+                "command" => command.unwrap_or(if meta.command.is_some() { "unknown" } else { "none" }).to_owned(),
+                "response" => response_label(response.kind),
+            )
+            .increment(1);
+            metrics::histogram!(INTERACTION_LATENCY.name).record(started.elapsed().as_secs_f64() * 1000.0);
             tracing::info!(
                 interaction_id = meta.id,
                 interaction_type = meta.kind,
@@ -144,5 +155,19 @@ async fn interactions(State(service): State<Arc<InteractionService>>, headers: H
             Json(response).into_response()
         }
         Err(rejection) => rejected(rejection),
+    }
+}
+
+/// A response type as the `response` label: what the member saw.
+fn response_label(kind: InteractionResponseType) -> &'static str {
+    match kind {
+        InteractionResponseType::Pong => "pong",
+        InteractionResponseType::ChannelMessageWithSource => "message",
+        InteractionResponseType::DeferredChannelMessageWithSource => "deferred",
+        InteractionResponseType::DeferredUpdateMessage => "deferred_update",
+        InteractionResponseType::UpdateMessage => "update",
+        InteractionResponseType::ApplicationCommandAutocompleteResult => "autocomplete",
+        InteractionResponseType::Modal => "modal",
+        _ => "other",
     }
 }

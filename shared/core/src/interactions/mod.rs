@@ -7,4 +7,4 @@ pub mod http;
 mod service;
 pub mod webhook_events;
 
-pub use service::{InteractionMeta, InteractionService, MAX_BODY_BYTES, Rejection};
+pub use service::{ANSWER_BUDGET, InteractionMeta, InteractionService, MAX_BODY_BYTES, Rejection};

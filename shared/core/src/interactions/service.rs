@@ -125,6 +125,7 @@ impl InteractionService {
         match tokio::time::timeout(ANSWER_BUDGET, self.route(&interaction, &mut meta)).await {
             Ok(response) => Ok((response?, meta)),
             Err(_) => {
+                metrics::counter!(crate::domain::metrics::INTERACTIONS_BUSY.name).increment(1);
                 tracing::warn!(command = ?meta.command, "the answer budget ran out (store or queue too slow)");
                 Ok((busy(interaction.kind), meta))
             }

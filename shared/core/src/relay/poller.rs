@@ -263,6 +263,7 @@ impl RelayPoller {
             store.drop_relay_guild(claimed).await?;
             return Ok(None);
         }
+        metrics::counter!(crate::domain::metrics::RELAY_POLLS.name, "kind" => "guild").increment(1);
         let listed = match self.reader.discord.guild_channels(claimed.guild_id, deadline).await {
             Ok(listed) => listed,
             // The bot left the guild, or the guild is gone: every channel is parked with why.

@@ -99,6 +99,7 @@ impl ChannelReader {
         let mut relayed = 0;
         let mut links: HashMap<Id<UserMarker>, Option<String>> = HashMap::new();
         loop {
+            metrics::counter!(crate::domain::metrics::RELAY_POLLS.name, "kind" => "channel").increment(1);
             let read =
                 self.discord.channel_messages_after(claimed.channel_id, claimed.cursor, MAX_MESSAGES_PAGE, deadline);
             let mut page = match read.await {
@@ -208,6 +209,7 @@ impl ChannelReader {
                 user
             }
         };
+        record_lag(message);
         let by_subject = next.subject_user == Some(message.author.id);
         let at = self.clock.now();
         if by_subject && next.conversation_joined_at.is_none() {
@@ -245,6 +247,17 @@ impl ChannelReader {
             .about(&channel.subject)
             .by(platform_user)
     }
+}
+
+/// The time from the message's own timestamp to now, when its event is drafted (wall time,
+/// whatever clock the reader was given: the lag is what a platform waits).
+fn record_lag(message: &Message) {
+    let now_micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_micros() as i64)
+        .unwrap_or_default();
+    let lag_ms = (now_micros - message.timestamp.as_micros()).max(0) / 1000;
+    metrics::histogram!(crate::domain::metrics::RELAY_LAG.name).record(lag_ms as f64);
 }
 
 /// Logs a read that failed; the channel is read again after its lease.

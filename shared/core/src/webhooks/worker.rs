@@ -119,6 +119,8 @@ impl WebhookWorker {
         let sent = self.sender.post(&url, &headers, &body).await;
         let latency_ms = sent.latency.as_millis() as u64;
         if sent.delivered() {
+            let since_event = now.saturating_sub(event.occurred_at) * 1000 + latency_ms;
+            metrics::histogram!(crate::domain::metrics::WEBHOOK_LATENCY.name).record(since_event as f64);
             self.log(
                 tenant_id,
                 copy,
@@ -155,6 +157,8 @@ impl WebhookWorker {
     /// The log is for the tenant to read; a write that fails is logged, and the delivery's
     /// outcome stands (the queue, not the log, is what retries).
     async fn log(&self, tenant_id: &TenantId, copy: &str, attempt: &DeliveryAttempt, status: DeliveryStatus) {
+        metrics::counter!(crate::domain::metrics::WEBHOOK_DELIVERIES.name, "outcome" => attempt.outcome.as_str())
+            .increment(1);
         if let Err(error) = self.store.record_attempt(tenant_id, copy, attempt, status).await {
             tracing::warn!(error = %Report(&error), event_id = %attempt.event_id, "could not record the delivery attempt");
         }
@@ -164,7 +168,10 @@ impl WebhookWorker {
     async fn pause(&self, endpoint: &WebhookEndpoint, reason: &str, now: u64) {
         let paused = WebhookEndpoint { paused: Some(Pause { reason: reason.to_owned(), at: now }), ..endpoint.clone() };
         match self.store.replace_webhook(&paused, endpoint).await {
-            Ok(()) => tracing::warn!(tenant_id = %endpoint.tenant_id, "webhook endpoint paused"),
+            Ok(()) => {
+                metrics::counter!(crate::domain::metrics::WEBHOOK_ENDPOINTS_PAUSED.name).increment(1);
+                tracing::warn!(tenant_id = %endpoint.tenant_id, "webhook endpoint paused")
+            }
             // Changed meanwhile (a new URL, a rotation): the tenant's change wins.
             Err(StoreError::VersionConflict) => {}
             Err(error) => tracing::warn!(error = %Report(&error), "could not pause the webhook endpoint"),

@@ -99,6 +99,10 @@ async fn run_message(
         Some(Err(error)) => return JobOutcome::Reject { reason: error.to_string() },
         None => return JobOutcome::Reject { reason: "the message has no body".to_owned() },
     };
+    if let Some(sent) = message.attributes.get("SentTimestamp").and_then(|ms| ms.parse::<u64>().ok()) {
+        let age = epoch_millis().saturating_sub(sent);
+        metrics::histogram!(crate::domain::metrics::JOB_AGE.name, "job" => job.type_name()).record(age as f64);
+    }
     let attempt = Attempt { receives: receives(message), max_receives: policy.max_receives, deadline };
     let outcome = run_recorded(handler, ledger, job, attempt).await;
     if let (JobOutcome::Retry { reason, .. }, true) = (&outcome, attempt.is_last()) {
@@ -138,19 +142,17 @@ fn failure(id: String) -> BatchItemFailure {
     failure
 }
 
-/// Serves a worker function: every SQS batch Lambda delivers is run through `handler`, with
-/// the invocation's own deadline. Returns when the runtime stops.
-pub async fn serve(
+/// Answers one SQS batch as Lambda delivers it: run through `handler` by the invocation's
+/// own deadline.
+pub async fn answer(
+    event: lambda_runtime::LambdaEvent<SqsEvent>,
     handler: &dyn JobHandler,
     redelivery: &dyn Redelivery,
     ledger: &dyn JobLedger,
     policy: BatchPolicy,
-) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-        let deadline = deadline_from_epoch_millis(event.context.deadline);
-        Ok::<_, lambda_runtime::Error>(run_batch(event.payload, handler, redelivery, ledger, policy, deadline).await)
-    }))
-    .await
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let deadline = deadline_from_epoch_millis(event.context.deadline);
+    Ok(run_batch(event.payload, handler, redelivery, ledger, policy, deadline).await)
 }
 
 /// Time kept back from the invocation's deadline to hand messages back and answer.
@@ -159,10 +161,13 @@ pub const REPORTING_MARGIN: Duration = Duration::from_secs(2);
 /// The invocation's deadline (Lambda gives epoch milliseconds) as an `Instant`, less the
 /// reporting margin.
 pub fn deadline_from_epoch_millis(deadline_ms: u64) -> Instant {
-    let now_ms = std::time::SystemTime::now()
+    let left = Duration::from_millis(deadline_ms.saturating_sub(epoch_millis()));
+    Instant::now() + left.saturating_sub(REPORTING_MARGIN)
+}
+
+fn epoch_millis() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| since.as_millis() as u64)
-        .unwrap_or_default();
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Instant::now() + left.saturating_sub(REPORTING_MARGIN)
+        .unwrap_or_default()
 }

@@ -98,6 +98,7 @@ pub async fn record_dead_letter(
     reason: &str,
     attempts: u32,
 ) -> bool {
+    metrics::counter!(crate::domain::metrics::DEAD_LETTERS.name).increment(1);
     let letter = DeadLetterRecord::for_body(queue.as_str(), body, reason, attempts, crate::clock::SystemClock.now());
     match store.record_dead_letter(DeadLetterRecord::guild_of(body), &letter).await {
         Ok(()) => true,
@@ -181,6 +182,7 @@ pub async fn record_problem(
 /// written is logged and the job goes on: the record is for people, the queue is the truth.
 pub async fn run_recorded(handler: &dyn JobHandler, ledger: &dyn JobLedger, job: Job, attempt: Attempt) -> JobOutcome {
     let guild_id = job.guild_id();
+    let job_type = job.type_name();
     let mut record = JobRecord::of(&job, JobStatus::Running, attempt.receives, crate::clock::SystemClock.now());
     write_record(ledger, guild_id, &record).await;
     let outcome = handler.handle(job, attempt).await;
@@ -193,6 +195,12 @@ pub async fn run_recorded(handler: &dyn JobHandler, ledger: &dyn JobLedger, job:
     };
     record.updated_at = crate::clock::SystemClock.now();
     write_record(ledger, guild_id, &record).await;
+    let outcome_label = match record.status {
+        JobStatus::Done => "done",
+        JobStatus::Dead => "dead",
+        _ => "retried",
+    };
+    metrics::counter!(crate::domain::metrics::JOBS.name, "job" => job_type, "outcome" => outcome_label).increment(1);
     outcome
 }
 

@@ -3,6 +3,7 @@
 
 mod dms;
 mod error;
+mod measure;
 mod operations;
 pub mod ratelimit;
 mod threads;
@@ -196,8 +197,10 @@ impl DiscordClient {
             if let Some(retry_after) = self.budget.exhausted() {
                 return Err(DiscordError::InvalidRequestBudget { retry_after });
             }
-            let permit =
-                self.limiter.acquire(&route.key, deadline).await.map_err(|after| DiscordError::RetryAfter { after })?;
+            let asked = Instant::now();
+            let permit = self.limiter.acquire(&route.key, deadline).await;
+            measure::waited(asked.elapsed());
+            let permit = permit.map_err(|after| DiscordError::RetryAfter { after })?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(DiscordError::RetryAfter { after: Duration::from_secs(1) });
@@ -220,6 +223,7 @@ impl DiscordClient {
                 Ok(response) => response,
                 Err(error) => {
                     drop(permit);
+                    measure::failed(&route.key);
                     let what = if error.is_timeout() { "timed out" } else { "connection failed" };
                     if self.may_retry(&route, attempt, deadline).await {
                         continue;
@@ -230,6 +234,7 @@ impl DiscordClient {
             let status = response.status();
             let headers = response.headers().clone();
             permit.answered(&route.key, &limit_headers(&headers));
+            measure::answered(&route.key, status.as_u16());
             let bytes = match response.bytes().await {
                 Ok(bytes) => bytes,
                 Err(_) if self.may_retry(&route, attempt, deadline).await => continue,
@@ -247,6 +252,7 @@ impl DiscordClient {
                 StatusCode::TOO_MANY_REQUESTS => {
                     self.budget.record();
                     let (retry_after, global) = too_many_requests(&headers, &bytes);
+                    measure::rate_limited(&headers, global);
                     self.limiter.limited(&route.key, retry_after, global);
                     rate_limited += 1;
                     if rate_limited > MAX_RATE_LIMITED_RETRIES || Instant::now() + retry_after > deadline {

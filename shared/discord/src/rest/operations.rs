@@ -449,6 +449,27 @@ impl DiscordClient {
         self.send(route, Some(commands), None, deadline).await
     }
 
+    /// The commands registered globally (`guild_id: None`) or in one guild.
+    pub async fn registered_commands(
+        &self,
+        application_id: Id<ApplicationMarker>,
+        guild_id: Option<Id<GuildMarker>>,
+        deadline: Instant,
+    ) -> Result<Vec<Command>, DiscordError> {
+        let route = match guild_id {
+            None => Route::new(
+                Method::GET,
+                "/applications/{application_id}/commands",
+                format!("/applications/{application_id}/commands"),
+                format!("application:{application_id}"),
+            ),
+            Some(guild_id) => {
+                route!(guild_route, Method::GET, "/applications/{application_id}/guilds/{guild_id}/commands", guild_id)
+            }
+        };
+        self.send::<(), _>(route, None, None, deadline).await
+    }
+
     /// OAuth2: exchanges an authorization code for tokens.
     pub async fn exchange_code(
         &self,

@@ -28,7 +28,8 @@ pub fn web_router(backends: &Backends, web: &WebConfig) -> Result<axum::Router, 
         bot: web_bot(web)?,
         limits: web.request_limits,
     });
-    Ok(api.merge(settings_pages(backends, web)?))
+    let router = api.merge(settings_pages(backends, web)?);
+    Ok(router.layer(axum::middleware::from_fn(crate::metrics::count_responses)))
 }
 
 /// The settings page: people log in through the same OAuth2 application that installs the

@@ -7,7 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{ErrorPage, Pages, access::GuildAdmin, html, permission_labels::labels, random_token, render};
+use super::{ErrorPage, Pages, access::GuildAdmin, html, random_token, render};
+use crate::discord::permissions::labels;
 use crate::{
     api::connect::{ConnectState, STATE_LIFETIME_SECS},
     domain::GuildSettings,

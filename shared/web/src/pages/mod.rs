@@ -13,7 +13,6 @@ mod html;
 mod login;
 mod message_drafts;
 mod messages;
-mod permission_labels;
 mod pickers;
 mod settings_form;
 mod summary;

@@ -290,7 +290,7 @@ async fn render_form(pages: &Pages, admin: &GuildAdmin, state: FormState, status
     let install = pages.store.bot_install(guild_id).await.ok().flatten();
     let granted =
         install.map(|install| Permissions::from_bits_truncate(install.permissions)).unwrap_or(Permissions::empty());
-    let missing = super::permission_labels::labels(settings.settings.bot_permissions() - granted);
+    let missing = crate::discord::permissions::labels(settings.settings.bot_permissions() - granted);
     let intent = pages.store.intents().await.ok().flatten();
     let problems = pages.store.settings_problems(guild_id).await.unwrap_or_default();
     let webhook = match pages.store.tenant_of(guild_id).await.ok().flatten() {

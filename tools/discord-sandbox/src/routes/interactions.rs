@@ -104,6 +104,27 @@ pub(super) async fn followup(
     webhook_message(&shared, &application, &token, &body, WebhookMessage::Followup)
 }
 
+pub(super) async fn global_commands(State(shared): AppState, Path(application): Path<String>) -> Response {
+    listed_commands(&shared, &application, None)
+}
+
+pub(super) async fn guild_commands(
+    State(shared): AppState,
+    Path((application, guild_id)): Path<(String, String)>,
+) -> Response {
+    let Some(guild_id) = id(&guild_id) else { return unknown_guild() };
+    listed_commands(&shared, &application, Some(guild_id))
+}
+
+/// The commands last written for the application (and guild), as Discord lists them.
+fn listed_commands(shared: &Shared, application: &str, guild: Option<u64>) -> Response {
+    let Some(application_id) = id(application) else {
+        return discord_error(StatusCode::NOT_FOUND, 10002, "Unknown Application", None);
+    };
+    let world = lock(&shared.world);
+    Json(world.commands.get(&(application_id, guild)).cloned().unwrap_or_default()).into_response()
+}
+
 fn store_commands(shared: &Shared, application: &str, guild: Option<u64>, body: Value) -> Response {
     let Some(application_id) = id(application) else {
         return discord_error(StatusCode::NOT_FOUND, 10002, "Unknown Application", None);

@@ -216,12 +216,16 @@ pub(crate) async fn set_message_content(
 
 /// Get Current Application: the flags say which privileged intents it has.
 pub(crate) async fn current_application(State(shared): AppState) -> Answer {
-    const GATEWAY_GUILD_MEMBERS: u64 = 1 << 15;
-    const GATEWAY_MESSAGE_CONTENT: u64 = 1 << 18;
+    // The "limited" flags: what Discord sets for a bot in fewer than 100 servers.
+    const GATEWAY_GUILD_MEMBERS_LIMITED: u64 = 1 << 15;
+    const GATEWAY_MESSAGE_CONTENT_LIMITED: u64 = 1 << 19;
     let world = lock(&shared.world);
-    let mut flags = GATEWAY_GUILD_MEMBERS;
+    let mut flags = 0;
+    if world.server_members_intent {
+        flags |= GATEWAY_GUILD_MEMBERS_LIMITED;
+    }
     if world.message_content_intent {
-        flags |= GATEWAY_MESSAGE_CONTENT;
+        flags |= GATEWAY_MESSAGE_CONTENT_LIMITED;
     }
     let id = shared.config.client_id.to_string();
     Ok(Json(json!({
@@ -233,6 +237,8 @@ pub(crate) async fn current_application(State(shared): AppState) -> Answer {
         "bot_require_code_grant": false,
         "verify_key": "0".repeat(64),
         "flags": flags,
+        "interactions_endpoint_url": world.interactions_endpoint_url,
+        "redirect_uris": world.redirect_uris,
         "team": null,
         "bot": bot_author(&shared),
     }))

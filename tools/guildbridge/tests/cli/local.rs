@@ -395,6 +395,41 @@ async fn a_fresh_start_shows_where_everything_is_and_a_demo_with_an_event_a_team
     let (ok, text) = interact_with_running_stack(&data_dir, &["/events"]).await;
     assert!(ok && text.contains("Demo Race"), "the demo event is upcoming: {text}");
 
+    // What happened so far, in Prometheus's text format: the command, the jobs that made the
+    // channels, their requests to Discord, and the API's answers.
+    assert!(after(&banner, "metrics (Prometheus)") == format!("{base}/metrics"), "{banner}");
+    let scraped = reqwest::get(format!("{base}/metrics")).await.expect("metrics");
+    assert_eq!(scraped.status(), 200);
+    let metrics = scraped.text().await.expect("text");
+    for line in [
+        r#"Interactions{command="events",response="message"} 1"#,
+        r#"Jobs{job="create_channels",outcome="done"}"#,
+        r#"DiscordRequests{route="POST /guilds/{guild_id}/channels",status="2xx"}"#,
+        r#"WebResponses{status="2xx"}"#,
+        "# TYPE InteractionLatency summary",
+        r#"InteractionLatency{quantile="0.99"}"#,
+    ] {
+        assert!(metrics.lines().any(|l| l.starts_with(line)), "no {line} in:\n{metrics}");
+    }
+    assert!(!metrics.contains("guild_id=") && !metrics.contains("tenant_id="), "no id is a label:\n{metrics}");
+
+    // The doctor finds the fresh stack healthy: its endpoint, the sandbox's application, the
+    // commands, and the bot's permissions in the demo guild.
+    let doctor = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data_dir.0)
+        .arg("doctor")
+        .env_remove("TABLE_NAME")
+        .output()
+        .await
+        .expect("run doctor");
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(doctor.status.success(), "{said}{}", String::from_utf8_lossy(&doctor.stderr));
+    for check in ["interactions endpoint answers", "interactions endpoint", "OAuth2 redirects", "slash commands"] {
+        assert!(said.contains(&format!("ok       {check}")), "{check}: {said}");
+    }
+    assert!(said.contains("guild 1100000000000000100") && !said.contains("PROBLEM"), "{said}");
+
     // What the user makes of it stays: the next start seeds nothing again.
     let renamed = serde_json::json!({ "name": "Renamed Race", "starts_at": SystemClock.now() + 86_400 });
     let (status, _) =

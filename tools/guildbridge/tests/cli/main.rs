@@ -35,6 +35,8 @@ async fn on_moto(args: &[&str]) -> std::process::Output {
 
 #[cfg(feature = "aws")]
 mod create_table;
+#[cfg(feature = "aws")]
+mod doctor;
 mod local;
 #[cfg(feature = "aws")]
 mod provision;

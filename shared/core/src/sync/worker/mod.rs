@@ -266,6 +266,7 @@ impl SyncWorker {
                     }
                 };
             let Some(last) = page.last().map(|member| member.user.id) else { break };
+            metrics::counter!(crate::domain::metrics::SYNC_MEMBERS_SEEN.name).increment(page.len() as u64);
             let full = page.len() >= usize::from(self.limits.page_size);
             match self.page(guild_id, &run.run_id, &page, settings, &mut counts, attempt).await {
                 Ok(()) => {}
@@ -380,6 +381,13 @@ impl SyncWorker {
         run: &SyncRun,
         attempt: Attempt,
     ) {
+        let outcome = match &run.outcome {
+            SyncOutcome::Failed(_) => "failed",
+            _ => "succeeded",
+        };
+        metrics::counter!(crate::domain::metrics::SYNC_RUNS.name, "outcome" => outcome).increment(1);
+        let took = run.finished_at.unwrap_or_else(|| self.clock.now()).saturating_sub(run.started_at);
+        metrics::histogram!(crate::domain::metrics::SYNC_DURATION.name).record((took * 1000) as f64);
         let text = describe(run);
         self.report(reply, &text, attempt).await;
         let finished = EventDraft::new(
@@ -391,7 +399,7 @@ impl SyncWorker {
                 "kind": run.kind,
                 "started_at": run.started_at,
                 "counts": run.counts,
-                "outcome": match &run.outcome { SyncOutcome::Failed(_) => "failed", _ => "succeeded" },
+                "outcome": outcome,
                 "error": match &run.outcome { SyncOutcome::Failed(reason) => Some(reason), _ => None },
             }),
         );

@@ -308,15 +308,7 @@ async fn granted_in(api: &Api, guild_id: Id<GuildMarker>) -> u64 {
             return 0;
         }
     };
-    let application = api.connect.application_id.get();
-    let held = roles
-        .iter()
-        .filter(|role| {
-            role.id.get() == guild_id.get()
-                || role.tags.as_ref().and_then(|tags| tags.bot_id).is_some_and(|bot| bot.get() == application)
-        })
-        .fold(Permissions::empty(), |held, role| held | role.permissions);
-    if held.contains(Permissions::ADMINISTRATOR) { Permissions::all().bits() } else { held.bits() }
+    crate::discord::permissions::bot_permissions(&roles, guild_id, api.connect.application_id).bits()
 }
 
 /// A settings-page connect returns to the settings page: the same origin as the callback.

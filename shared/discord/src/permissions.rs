@@ -1,7 +1,31 @@
-//! Permissions as Discord's own screens name them ("Manage Channels", "View Channels",
-//! "Manage Server"), for the pages; the API keeps Discord's constants (`MANAGE_CHANNELS`).
+//! What the bot may do in a guild, from the guild's roles as Discord lists them; and
+//! permissions as Discord's own screens name them ("Manage Channels", "View Channels",
+//! "Manage Server"), for people (the API keeps Discord's constants, `MANAGE_CHANNELS`).
 
-use twilight_model::guild::Permissions;
+use twilight_model::{
+    guild::{Permissions, Role},
+    id::{
+        Id,
+        marker::{ApplicationMarker, GuildMarker},
+    },
+};
+
+/// The bot's guild-wide permissions: its own integration role's and @everyone's (the role
+/// whose id is the guild's); all of them when one grants Administrator.
+pub fn bot_permissions(
+    roles: &[Role],
+    guild_id: Id<GuildMarker>,
+    application_id: Id<ApplicationMarker>,
+) -> Permissions {
+    let held = roles
+        .iter()
+        .filter(|role| {
+            role.id.get() == guild_id.get()
+                || role.tags.as_ref().and_then(|tags| tags.bot_id).is_some_and(|bot| bot.get() == application_id.get())
+        })
+        .fold(Permissions::empty(), |held, role| held | role.permissions);
+    if held.contains(Permissions::ADMINISTRATOR) { Permissions::all() } else { held }
+}
 
 /// The names people see in Discord's role settings, in the order Discord defines the bits.
 pub fn labels(permissions: Permissions) -> Vec<String> {
