@@ -52,8 +52,10 @@ mod cloudwatch {
     pub use metrics_cloudwatch_embedded::Collector;
 
     /// How often a long-running process (the relay's invocation, the gateway) flushes, so
-    /// its figures arrive while it runs and each stays under the format's 100 values.
-    pub const LONG_RUN_FLUSH: Duration = Duration::from_secs(10);
+    /// its figures arrive while it runs and a histogram stays under the 100 values one
+    /// document may hold (the collector drops the rest): a second's lead messages. An idle
+    /// second writes nothing (only metrics with values are written).
+    pub const LONG_RUN_FLUSH: Duration = Duration::from_secs(1);
 
     /// Installs the embedded-format recorder for one function, named in every document (a
     /// property, not a dimension: the alarms watch the stack's totals). A process that runs

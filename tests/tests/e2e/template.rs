@@ -542,4 +542,14 @@ fn each_function_may_read_exactly_the_secrets_it_is_given() {
         checked += 1;
     }
     assert_eq!(checked, 7, "every function");
+
+    // The gateway task: its role reads what its environment names.
+    let container = &resource(&template, "GatewayTask")["ContainerDefinitions"][0]["Environment"];
+    let variables: serde_yaml::Mapping =
+        container.as_sequence().expect("environment").iter().map(|v| (v["Name"].clone(), v["Value"].clone())).collect();
+    let given: BTreeSet<String> = secrets_given(&variables).into_iter().collect();
+    let role = format!("{:?}", resource(&template, "GatewayTaskRole")["Policies"]);
+    let readable: BTreeSet<String> =
+        role.split('"').filter(|word| word.ends_with("Secret")).map(str::to_owned).collect();
+    assert_eq!(readable, given, "the gateway task reads exactly its secrets");
 }
