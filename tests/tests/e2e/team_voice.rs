@@ -206,3 +206,27 @@ async fn a_team_voice_goes_to_the_next_category_of_the_series_when_the_event_s_i
     let next = world.sandbox.with_world(|w| w.channels.get(&parents[3]).map(|c| (c.name.clone(), c.kind)));
     assert_eq!(next, Some(("GT3 Cup 2".to_owned(), CATEGORY)), "the fourth goes to the series' next category");
 }
+
+#[tokio::test]
+async fn a_team_made_before_its_event_s_channel_comes_in_with_the_channel_and_nothing_is_dead_lettered() {
+    let world = World::new().await;
+    let link = json!({ "discord_user_id": MEMBER.to_string() });
+    assert_eq!(world.call(Method::PUT, "/v1/links/driver-0", Some(link)).await.0, 201);
+    let event = json!({ "name": "Sprint Cup", "starts_at": now() + 2 * 24 * HOUR });
+    assert_eq!(world.call(Method::PUT, "/v1/subjects/event/sprint", Some(event)).await.0, 201);
+    world.put_team("sprint", "red", json!({ "name": "Red Racing", "members": ["driver-0"] })).await;
+    world.work().await;
+    assert!(world.teams("sprint").await[0]["thread_id"].is_null(), "no channel, so no thread yet");
+    let (_, letters) = world.call(Method::GET, "/v1/dead-letters", None).await;
+    assert_eq!(letters["items"], json!([]), "waiting for the channel is no failure");
+
+    assert_eq!(world.call(Method::POST, "/v1/subjects/event/sprint/channel", None).await.0, 202);
+    world.work().await;
+    let teams = world.teams("sprint").await;
+    let thread = id_of(&teams[0]["thread_id"]);
+    let (_, sprint) = world.call(Method::GET, "/v1/subjects/event/sprint", None).await;
+    let channel = id_of(&sprint["channel"]["text_channel_id"]);
+    let parent = world.sandbox.with_world(|w| w.channels.get(&thread).and_then(|t| t.parent_id));
+    assert_eq!(parent, Some(channel), "the team's thread is in the event's new channel: {teams:?}");
+    assert!(teams[0]["error"].is_null(), "{teams:?}");
+}

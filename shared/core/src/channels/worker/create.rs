@@ -255,6 +255,7 @@ impl ChannelWorker {
         if subject.signups.is_some() {
             self.first_board(job, subject).await;
         }
+        self.bring_in_teams(job, &subject.subject).await;
         let text = match text_channel {
             Some(channel) => format!("Created {} for {}.", mention(channel), subject.name),
             None => format!("Created the channels for {}.", subject.name),

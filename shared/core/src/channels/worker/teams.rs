@@ -3,7 +3,7 @@
 //! members added and removed by diff, archived and its role deleted when the team or its
 //! event ends.
 
-use crate::domain::error::Cause;
+use crate::domain::error::{Cause, Report};
 use std::time::Duration;
 
 use twilight_model::{
@@ -18,7 +18,7 @@ use super::{ChannelWorker, JobContext, access::discord_outcome, store_failure};
 use crate::{
     discord::guild_ids::GuildIds,
     discord::rest::{CreateRole, CreateThread, DiscordError, ModifyRole, ModifyThread, codes},
-    domain::{ChannelIds, Subject, SubjectRef, Team, TeamId, TeamState, member_diff},
+    domain::{ChannelIds, MappingStatus, Subject, SubjectRef, Team, TeamId, TeamState, member_diff},
     worker::{Attempt, JobOutcome},
 };
 
@@ -64,15 +64,41 @@ impl ChannelWorker {
         if state.applied_revision >= team.revision && state.error.is_none() && !drifted(job, &event, &team, &state) {
             return JobOutcome::DoneWith(serde_json::json!({ "unchanged": true }));
         }
+        // No channel yet (or its creation failed and waits to be asked again) is no failure:
+        // the event's channel, once made, brings its teams in.
+        let waiting = JobOutcome::DoneWith(serde_json::json!({ "waiting": "the event's channel" }));
+        match self.store.mapping(guild_id, &subject).await {
+            Ok(None) => return waiting,
+            Ok(Some(mapping)) if mapping.status == MappingStatus::Error => return waiting,
+            Ok(Some(_)) => {}
+            Err(error) => return store_failure(error),
+        }
         let channels = match self.live_channels(guild_id, &subject).await {
             Ok(channels) => channels,
             Err(outcome) => return outcome,
         };
-        let Some(channel) = channels.text else {
-            return JobOutcome::Reject { reason: format!("{subject} has no text channel for team threads") };
-        };
+        let Some(channel) = channels.text else { return waiting };
         let result = self.apply_team(job, (&event, &channels), channel, &team, &mut state).await;
         self.finish_team(guild_id, &team, result, state).await
+    }
+
+    /// An event's channel was just made: its teams, made before it, are brought in now. A
+    /// team that cannot be keeps its error in its state (the teams API shows it) and is
+    /// brought in by its next change or the next settings save.
+    pub(super) async fn bring_in_teams(&self, job: &JobContext<'_>, subject: &SubjectRef) {
+        let teams = match self.store.teams(job.guild_id, subject).await {
+            Ok(teams) => teams,
+            Err(error) => {
+                tracing::warn!(error = %Report(&error), %subject, "the event's teams could not be listed; each comes in with its next change");
+                return;
+            }
+        };
+        for (team, _) in teams.into_iter().filter(|(team, _)| !team.removed) {
+            let outcome = self.sync_team(job, subject.clone(), team.team_id.clone()).await;
+            if !matches!(outcome, JobOutcome::Done | JobOutcome::DoneWith(_)) {
+                tracing::warn!(%subject, team = %team.team_id, ?outcome, "team not brought in with its event's channel");
+            }
+        }
     }
 
     /// Records what was done, also when it stopped partway, and turns the result into the outcome.
