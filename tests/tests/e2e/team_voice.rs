@@ -124,6 +124,17 @@ async fn each_team_has_its_own_voice_for_the_race_and_the_event_is_summed_up_onc
     assert_eq!(shown(blue).0, "Blue Motorsport Works voice");
     assert_eq!(world.voice_of("spa", "red").await, red, "the same channel, not a new one");
 
+    // Someone deletes Red's voice channel by hand: the team's next change makes it again.
+    world.sandbox.with_world(|w| w.channels.remove(&red));
+    world
+        .put_team("spa", "red", json!({ "name": "Red Racing", "members": ["driver-0", "driver-1", "driver-5"] }))
+        .await;
+    world.work().await;
+    let red = world.voice_of("spa", "red").await;
+    assert_eq!(shown(red), ("Red Racing voice".to_owned(), Some(category), vec![MEMBER, MEMBER + 1, MEMBER + 5], true));
+    let teams = world.teams("spa").await;
+    assert!(teams.iter().all(|t| t["error"].is_null()), "{teams:?}");
+
     // A team deleted: its voice channel is gone.
     let (status, _) = world.call(Method::DELETE, "/v1/subjects/event/spa/teams/green", None).await;
     assert_eq!(status, 202);
@@ -141,7 +152,8 @@ async fn each_team_has_its_own_voice_for_the_race_and_the_event_is_summed_up_onc
     assert_eq!(posted.len(), 1, "{posted:?}");
     let summary = &posted[0];
     assert!(summary.contains("5 of 20 signed up"), "{summary}");
-    assert!(summary.contains(&format!("**Red Racing**: <@{MEMBER}>, <@{}>", MEMBER + 5)), "{summary}");
+    let red_line = format!("**Red Racing**: <@{MEMBER}>, <@{}>, <@{}>", MEMBER + 1, MEMBER + 5);
+    assert!(summary.contains(&red_line), "{summary}");
     assert!(summary.contains(&format!("**Blue Motorsport Works**: <@{}>", MEMBER + 2)), "{summary}");
     assert!(!summary.contains("Green Garage"), "a deleted team is not listed: {summary}");
     assert!(summary.contains("**Winner**: Red Racing"), "{summary}");

@@ -19,7 +19,7 @@ use twilight_model::{
 use super::{ChannelWorker, JobContext, teams::already_gone};
 use crate::{
     channels::plan::{self, CategoryChoice},
-    discord::rest::{CreateChannel, DiscordError, ModifyChannel},
+    discord::rest::{CreateChannel, DiscordError, ModifyChannel, codes},
     domain::{ChannelIds, Subject, Team, TeamState, member_diff},
     worker::Attempt,
 };
@@ -45,8 +45,28 @@ struct Admitted<'a> {
 }
 
 impl ChannelWorker {
-    /// Makes, renames and opens the team's voice channel to exactly who the team is now.
+    /// Makes, renames and opens the team's voice channel to exactly who the team is now. A
+    /// channel someone deleted by hand is made again (Discord answers Unknown Channel for it).
     pub(super) async fn team_voice(
+        &self,
+        job: &JobContext<'_>,
+        event: (&Subject, &ChannelIds),
+        team: &Team,
+        wanted: &[Id<UserMarker>],
+        state: &mut TeamState,
+    ) -> Result<(), DiscordError> {
+        match self.apply_team_voice(job, event, team, wanted, state).await {
+            Err(error) if state.voice_id.is_some() && error.code() == Some(codes::UNKNOWN_CHANNEL) => {
+                tracing::info!(team = %team.team_id, "the team's voice channel is gone; making it again");
+                (state.voice_id, state.voice_name, state.voice_role, state.voice_pending) = (None, None, None, false);
+                state.voice_members.clear();
+                self.apply_team_voice(job, event, team, wanted, state).await
+            }
+            other => other,
+        }
+    }
+
+    async fn apply_team_voice(
         &self,
         job: &JobContext<'_>,
         event: (&Subject, &ChannelIds),
