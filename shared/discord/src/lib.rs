@@ -3,6 +3,7 @@
 
 pub mod custom_id;
 pub mod guild_ids;
+pub mod intents;
 pub mod permissions;
 pub mod responses;
 pub mod rest;

@@ -14,12 +14,9 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
-use twilight_model::{
-    id::{
-        Id,
-        marker::{ChannelMarker, MessageMarker, UserMarker},
-    },
-    oauth::ApplicationFlags,
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, MessageMarker, UserMarker},
 };
 
 use super::{
@@ -131,9 +128,7 @@ impl RelayPoller {
     /// for the tenant API and the settings page.
     pub async fn check_intents(&self, deadline: Instant) -> Result<IntentStatus, RelayError> {
         let application = self.reader.discord.current_application(deadline).await?;
-        let flags = application.flags.unwrap_or(ApplicationFlags::empty());
-        let message_content = flags
-            .intersects(ApplicationFlags::GATEWAY_MESSAGE_CONTENT | ApplicationFlags::GATEWAY_MESSAGE_CONTENT_LIMITED);
+        let message_content = crate::discord::intents::message_content(application.flags);
         let status = IntentStatus { message_content, checked_at: self.reader.clock.now() };
         self.reader.store.record_intents(status).await?;
         Ok(status)

@@ -164,6 +164,21 @@ macro_rules! route {
 }
 pub(super) use route;
 
+/// The application's global commands (`guild_id: None`), or one guild's.
+fn commands_route(method: Method, application_id: Id<ApplicationMarker>, guild_id: Option<Id<GuildMarker>>) -> Route {
+    match guild_id {
+        None => Route::new(
+            method,
+            "/applications/{application_id}/commands",
+            format!("/applications/{application_id}/commands"),
+            format!("application:{application_id}"),
+        ),
+        Some(guild_id) => {
+            route!(guild_route, method, "/applications/{application_id}/guilds/{guild_id}/commands", guild_id)
+        }
+    }
+}
+
 pub(super) fn guild_route(method: Method, template: &str, path: String, guild_id: Id<GuildMarker>) -> Route {
     Route::new(method, template, path, format!("guild:{guild_id}"))
 }
@@ -435,18 +450,7 @@ impl DiscordClient {
         commands: &[Command],
         deadline: Instant,
     ) -> Result<Vec<Command>, DiscordError> {
-        let route = match guild_id {
-            None => Route::new(
-                Method::PUT,
-                "/applications/{application_id}/commands",
-                format!("/applications/{application_id}/commands"),
-                format!("application:{application_id}"),
-            ),
-            Some(guild_id) => {
-                route!(guild_route, Method::PUT, "/applications/{application_id}/guilds/{guild_id}/commands", guild_id)
-            }
-        };
-        self.send(route, Some(commands), None, deadline).await
+        self.send(commands_route(Method::PUT, application_id, guild_id), Some(commands), None, deadline).await
     }
 
     /// The commands registered globally (`guild_id: None`) or in one guild.
@@ -456,18 +460,7 @@ impl DiscordClient {
         guild_id: Option<Id<GuildMarker>>,
         deadline: Instant,
     ) -> Result<Vec<Command>, DiscordError> {
-        let route = match guild_id {
-            None => Route::new(
-                Method::GET,
-                "/applications/{application_id}/commands",
-                format!("/applications/{application_id}/commands"),
-                format!("application:{application_id}"),
-            ),
-            Some(guild_id) => {
-                route!(guild_route, Method::GET, "/applications/{application_id}/guilds/{guild_id}/commands", guild_id)
-            }
-        };
-        self.send::<(), _>(route, None, None, deadline).await
+        self.send::<(), _>(commands_route(Method::GET, application_id, guild_id), None, None, deadline).await
     }
 
     /// OAuth2: exchanges an authorization code for tokens.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use guildbridge_core::{
     discord::{
+        intents,
         permissions::{bot_permissions, labels},
         rest::{DiscordClient, DiscordError, PermanentKind},
     },
@@ -18,7 +19,7 @@ use tokio::time::Instant;
 use twilight_model::{
     application::command::Command,
     id::{Id, marker::ApplicationMarker},
-    oauth::{Application, ApplicationFlags},
+    oauth::Application,
 };
 
 use super::{Deployment, Finding};
@@ -106,12 +107,9 @@ fn redirects(application: &Application, expect: &Deployment) -> Finding {
 }
 
 fn intents(application: &Application) -> Vec<Finding> {
-    let flags = application.flags.unwrap_or(ApplicationFlags::empty());
-    let members = ApplicationFlags::GATEWAY_GUILD_MEMBERS | ApplicationFlags::GATEWAY_GUILD_MEMBERS_LIMITED;
-    let content = ApplicationFlags::GATEWAY_MESSAGE_CONTENT | ApplicationFlags::GATEWAY_MESSAGE_CONTENT_LIMITED;
     let fix = |name: &str| format!("Developer Portal > Bot > Privileged Gateway Intents: turn on {name}");
     vec![
-        match flags.intersects(members) {
+        match intents::server_members(application.flags) {
             true => Finding::ok("Server Members intent", "on: member sync can read the member list"),
             false => Finding::problem(
                 "Server Members intent",
@@ -119,7 +117,7 @@ fn intents(application: &Application) -> Vec<Finding> {
                 fix("Server Members Intent"),
             ),
         },
-        match flags.intersects(content) {
+        match intents::message_content(application.flags) {
             true => Finding::ok("Message Content intent", "on: relayed lead messages carry their text"),
             false => Finding::problem(
                 "Message Content intent",
